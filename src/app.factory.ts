@@ -1,0 +1,53 @@
+import type { DynamicModule, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { createValidationPipe } from './common/validation.js';
+import { loadEnvironment } from './config/environment.js';
+import { mountOpenApi } from './openapi/openapi.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+function trustProxySetting(value: string | undefined): boolean | number | string[] {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((part) => part.trim());
+}
+
+export function createFastifyAdapter(): FastifyAdapter {
+  const env = loadEnvironment();
+  return new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: trustProxySetting(env.TRUST_PROXY),
+    // Slow or stalled clients are cut off instead of holding a socket forever.
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+  });
+}
+
+/**
+ * Everything production applies to the application besides the root module: logger, error
+ * filter, validation, OpenAPI, shutdown hooks. The e2e tests call this on their testing module,
+ * so they run the very app `main.ts` runs.
+ */
+export async function configureApp(app: NestFastifyApplication): Promise<NestFastifyApplication> {
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(new HttpExceptionFilter());
+  app.useGlobalPipes(createValidationPipe());
+  app.enableShutdownHooks();
+  mountOpenApi(app);
+  await app.init();
+  return app;
+}
+
+export async function createApp(rootModule: Type<unknown> | DynamicModule = AppModule): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(), {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  return configureApp(app);
+}

@@ -1,0 +1,45 @@
+import { Module } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoggerModule } from 'nestjs-pino';
+import { appConfig, type AppConfig } from '../../config/configuration.js';
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/**
+ * Structured JSON logs with a request id on every line. What is logged of a request is chosen
+ * field by field: method, path without its query string (the seed's `/traffic` form puts
+ * `ip_addr` there), status and timing. Headers, bodies and client addresses are never logged,
+ * so no raw IP, key, password or token can reach the logs through the request logger.
+ */
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [appConfig.KEY],
+      useFactory: (config: AppConfig) => ({
+        pinoHttp: {
+          level: config.logLevel,
+          genReqId: (request: IncomingMessage, response: ServerResponse) => {
+            const given = request.headers['x-request-id'];
+            const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+            response.setHeader('x-request-id', id);
+            return id;
+          },
+          serializers: {
+            req: (request: { id?: unknown; method?: string; url?: string }) => ({
+              id: request.id,
+              method: request.method,
+              path: (request.url ?? '').split('?')[0],
+            }),
+            res: (response: { statusCode?: number }) => ({ statusCode: response.statusCode }),
+          },
+          redact: { paths: ['req.headers', 'req.remoteAddress', 'req.remotePort', '*.password', '*.token'], remove: true },
+          customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
+            error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
+          autoLogging: { ignore: (request: IncomingMessage) => (request.url ?? '').startsWith('/health/') },
+        },
+      }),
+    }),
+  ],
+})
+export class LoggingModule {}

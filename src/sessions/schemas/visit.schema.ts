@@ -1,0 +1,58 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { Types, type HydratedDocument } from 'mongoose';
+import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+
+/**
+ * A visit (session): one visitor's hits on one site with no gap longer than
+ * SESSION_IDLE_MINUTES, exactly as if the visitor's hits were sessionized in time order.
+ * Derived from hits by the sessions module; `_id` is the `visitId` stamped on its hits.
+ */
+@Schema({ collection: 'visits', versionKey: false })
+export class Visit {
+  @Prop({ type: String, required: true })
+  _id: string;
+
+  @Prop({ type: Types.ObjectId, required: true })
+  siteId: Types.ObjectId;
+
+  @Prop({ required: true })
+  visitorKey: string;
+
+  @Prop({ required: true })
+  start: Date;
+
+  @Prop({ required: true })
+  end: Date;
+
+  /** Number of `pageview` hits; a visit with exactly one is a bounce. */
+  @Prop({ required: true })
+  pageviews: number;
+
+  /** All hits, pageviews and custom events. */
+  @Prop({ required: true })
+  hits: number;
+
+  @Prop({ type: String, default: null })
+  entryPath: string | null;
+
+  @Prop({ type: String, default: null })
+  exitPath: string | null;
+
+  /** Attributes of the visit's first hit, for breakdowns of visits by source, country, device. */
+  @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
+  classification: Classification;
+
+  @Prop({ type: String, default: null })
+  source: string | null;
+
+  @Prop({ type: String, default: null })
+  countryCode: string | null;
+}
+
+export type VisitDocument = HydratedDocument<Visit>;
+export const VisitSchema = SchemaFactory.createForClass(Visit);
+
+// Serves: visits/bounce/duration over a date range for one site.
+VisitSchema.index({ siteId: 1, start: 1 });
+// Serves: re-sessionizing one visitor around a late hit (find the visits it touches).
+VisitSchema.index({ siteId: 1, visitorKey: 1, start: 1 });
