@@ -1,0 +1,67 @@
+import { transformFile } from '@swc/core';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+
+const ROOT = process.cwd();
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'test' || entry.name === 'bench' ? [] : sourceFiles(path);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts') ? [path] : [];
+  });
+}
+
+let compiled: Promise<string> | undefined;
+
+/**
+ * Tests that must run Siteline as a separate process (hard kills, SIGTERM, exit codes) need
+ * JavaScript; this transpiles `src/` and `libs/` with the same swc settings Jest uses into
+ * `test-output/`, inside the repository so Node finds `node_modules` and `"type": "module"`.
+ * Returns the output directory; compiled once per test file.
+ */
+export function compileApp(): Promise<string> {
+  compiled ??= (async () => {
+    const out = join(ROOT, 'test-output', `build-${process.pid}-${Date.now()}`);
+    const files = [...sourceFiles(join(ROOT, 'src')), ...sourceFiles(join(ROOT, 'libs'))];
+    await Promise.all(
+      files.map(async (file) => {
+        const { code } = await transformFile(file, {
+          jsc: {
+            parser: { syntax: 'typescript', decorators: true },
+            transform: { legacyDecorator: true, decoratorMetadata: true },
+            target: 'es2022',
+            keepClassNames: true,
+          },
+          module: { type: 'es6' },
+        });
+        const target = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, code);
+      }),
+    );
+    return out;
+  })();
+  return compiled;
+}
+
+export interface ChildApp {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts compiled `src/main.js` with the given environment, capturing stdout and stderr. */
+export async function spawnApp(env: Record<string, string>): Promise<ChildApp> {
+  const out = await compileApp();
+  const child = spawn(process.execPath, [join(out, 'src', 'main.js')], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { process: child, output: () => text, exited };
+}
