@@ -1,0 +1,168 @@
+import type { Binary, ObjectId, Timestamp } from 'bson';
+
+/**
+ * BSON value ordering (MongoDB's "comparison/sort order") and a canonical string form for
+ * hashing. Index keys and `_id` lookups rely on both; mingo only sees documents afterwards.
+ */
+
+type BsonTagged = { _bsontype: string };
+
+function bsonType(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null && '_bsontype' in value
+    ? (value as BsonTagged)._bsontype
+    : undefined;
+}
+
+/** Numeric value of int/long/double wrappers, or undefined when the value is not a number. */
+export function numericValue(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  const type = bsonType(value);
+  if (type === 'Long' || type === 'Int32' || type === 'Double' || type === 'Decimal128') {
+    return Number((value as { toString(): string }).toString());
+  }
+  return undefined;
+}
+
+/** Rank of a value's canonical BSON type; numbers of every width share one rank. */
+export function typeRank(value: unknown): number {
+  if (value === undefined || value === null) return 5;
+  if (numericValue(value) !== undefined) return 10;
+  if (typeof value === 'string') return 15;
+  if (typeof value === 'boolean') return 40;
+  if (value instanceof Date) return 45;
+  if (value instanceof RegExp) return 50;
+  if (Array.isArray(value)) return 25;
+  switch (bsonType(value)) {
+    case 'MinKey':
+      return 1;
+    case 'BSONSymbol':
+      return 15;
+    case 'Binary':
+      return 30;
+    case 'ObjectId':
+      return 35;
+    case 'Timestamp':
+      return 47;
+    case 'BSONRegExp':
+      return 50;
+    case 'Code':
+      return 60;
+    case 'MaxKey':
+      return 100;
+    default:
+      return 20;
+  }
+}
+
+function compareScalars(a: number | string | bigint, b: number | string | bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
+
+/** Compares two BSON values the way MongoDB orders them in indexes and sorts. */
+export function compareBson(a: unknown, b: unknown): number {
+  const rankA = typeRank(a);
+  const rankB = typeRank(b);
+  if (rankA !== rankB) return rankA - rankB;
+  switch (rankA) {
+    case 1:
+    case 5:
+    case 100:
+      return 0;
+    case 10: {
+      const x = numericValue(a) as number;
+      const y = numericValue(b) as number;
+      if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : -1;
+      if (Number.isNaN(y)) return 1;
+      return compareScalars(x, y);
+    }
+    case 15:
+      return compareScalars(String(a), String(b));
+    case 25: {
+      const x = a as unknown[];
+      const y = b as unknown[];
+      const length = Math.min(x.length, y.length);
+      for (let i = 0; i < length; i++) {
+        const c = compareBson(x[i], y[i]);
+        if (c !== 0) return c;
+      }
+      return x.length - y.length;
+    }
+    case 30: {
+      const x = a as Binary;
+      const y = b as Binary;
+      return x.position - y.position || x.sub_type - y.sub_type || compareBytes(x.buffer, y.buffer);
+    }
+    case 35:
+      return compareBytes((a as ObjectId).id, (b as ObjectId).id);
+    case 40:
+      return Number(a) - Number(b);
+    case 45:
+      return compareScalars((a as Date).getTime(), (b as Date).getTime());
+    case 47:
+      return compareScalars((a as Timestamp).toBigInt(), (b as Timestamp).toBigInt());
+    case 20:
+      return compareObjects(a as Record<string, unknown>, b as Record<string, unknown>);
+    default:
+      return compareScalars(String(a), String(b));
+  }
+}
+
+function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>): number {
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  const length = Math.min(keysA.length, keysB.length);
+  for (let i = 0; i < length; i++) {
+    const byType = typeRank(a[keysA[i]]) - typeRank(b[keysB[i]]);
+    if (byType !== 0) return byType;
+    const byName = compareScalars(keysA[i], keysB[i]);
+    if (byName !== 0) return byName;
+    const byValue = compareBson(a[keysA[i]], b[keysB[i]]);
+    if (byValue !== 0) return byValue;
+  }
+  return keysA.length - keysB.length;
+}
+
+/**
+ * A string that is equal for two values exactly when MongoDB considers them equal as keys
+ * (1, 1.0 and Long(1) collapse; "1" and 1 do not). Used for `_id` maps and unique checks.
+ */
+export function canonicalKey(value: unknown): string {
+  const rank = typeRank(value);
+  switch (rank) {
+    case 5:
+      return 'z';
+    case 10: {
+      const n = numericValue(value) as number;
+      return `n${Object.is(n, -0) ? 0 : n}`;
+    }
+    case 15:
+      return `s${String(value)}`;
+    case 35:
+      return `o${(value as ObjectId).toHexString()}`;
+    case 40:
+      return value ? 'b1' : 'b0';
+    case 45:
+      return `d${(value as Date).getTime()}`;
+    case 25:
+      return `a[${(value as unknown[]).map(canonicalKey).join(',')}]`;
+    case 30:
+      return `x${(value as Binary).sub_type}:${Buffer.from((value as Binary).buffer).toString('hex')}`;
+    case 20: {
+      const object = value as Record<string, unknown>;
+      return `{${Object.keys(object)
+        .map((key) => `${JSON.stringify(key)}:${canonicalKey(object[key])}`)
+        .join(',')}}`;
+    }
+    default:
+      return `r${rank}:${String(value)}`;
+  }
+}

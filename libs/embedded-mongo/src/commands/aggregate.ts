@@ -1,0 +1,95 @@
+import { Long, ObjectId, type Document } from 'bson';
+import type { Catalog, Collection } from '../catalog.js';
+import { CommandError } from '../errors.js';
+import { engineOptions, normalize, rewritePipeline, runPipeline } from '../mingo-compat.js';
+import { Aggregator } from 'mingo';
+import { cloneDocument, isPlainObject } from '../paths.js';
+import { optionalNumber, type CommandHandler, type CommandContext } from './context.js';
+import { matching } from './query.js';
+
+/** `$out`/`$merge` target: a collection name or `{ db, coll }`. */
+function target(spec: unknown, context: CommandContext): [string, string] {
+  if (typeof spec === 'string') return [context.db, spec];
+  if (isPlainObject(spec) && typeof spec.coll === 'string') return [typeof spec.db === 'string' ? spec.db : context.db, spec.coll];
+  throw new CommandError('FailedToParse', 'invalid $out/$merge target');
+}
+
+function withId(doc: Document): Document {
+  return doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc;
+}
+
+/** `$out`: replaces the target's documents (its indexes stay), as MongoDB's rename-over does. */
+function writeOut(catalog: Catalog, [db, name]: [string, string], docs: Document[]): void {
+  const collection = catalog.ensure(db, name);
+  for (const doc of [...collection.docs.values()]) collection.remove(doc);
+  for (const doc of docs) collection.insert(withId(doc));
+}
+
+function writeMerge(catalog: Catalog, spec: Document, docs: Document[], context: CommandContext): void {
+  const collection: Collection = catalog.ensure(...target(spec.into, context));
+  const on = spec.on === undefined ? ['_id'] : Array.isArray(spec.on) ? (spec.on as string[]) : [String(spec.on)];
+  const whenMatched = spec.whenMatched ?? 'merge';
+  const whenNotMatched = spec.whenNotMatched ?? 'insert';
+  for (const doc of docs) {
+    const filter: Document = {};
+    for (const field of on) filter[field] = doc[field] ?? null;
+    const [existing] = on.every((field) => doc[field] !== undefined) ? matching(collection, filter, 1) : [];
+    if (!existing) {
+      if (whenNotMatched === 'insert') collection.insert(withId(doc));
+      else if (whenNotMatched === 'fail') {
+        throw new CommandError('BadValue', '$merge could not find a matching document in the target collection for at least one document in the source collection');
+      }
+      continue;
+    }
+    if (whenMatched === 'keepExisting') continue;
+    if (whenMatched === 'fail') throw collection.indexes.get('_id_')!.duplicateError(collection.ns, [existing._id]);
+    let next: Document;
+    if (whenMatched === 'replace') next = { ...doc, _id: existing._id };
+    else if (whenMatched === 'merge') next = { ...cloneDocument(existing), ...doc, _id: existing._id };
+    else if (Array.isArray(whenMatched)) {
+      const variables = { new: doc, ...(isPlainObject(spec.let) ? spec.let : {}) };
+      [next] = new Aggregator(rewritePipeline(whenMatched as Document[]), { ...engineOptions(), variables }).run([cloneDocument(existing)]) as Document[];
+    } else throw new CommandError('BadValue', `unsupported whenMatched mode: ${String(whenMatched)}`);
+    collection.replace(existing, next);
+  }
+}
+
+export const aggregate: CommandHandler = (command, context) => {
+  if (!Array.isArray(command.pipeline)) throw new CommandError('TypeMismatch', "'pipeline' option must be specified as an array");
+  if (!isPlainObject(command.cursor) && command.explain !== true) {
+    throw new CommandError('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
+  }
+  const stages = command.pipeline as Document[];
+  const last = stages[stages.length - 1];
+  const writeStage = last && ('$out' in last || '$merge' in last) ? last : undefined;
+  let pipeline = writeStage ? stages.slice(0, -1) : stages;
+  for (const stage of pipeline) {
+    const name = Object.keys(stage)[0];
+    if (name === '$out' || name === '$merge') throw new CommandError('BadValue', `${name} can only be the final stage in the pipeline`);
+    if (name === '$changeStream') throw new CommandError('IllegalOperation', '$changeStream stage is only supported on replica sets');
+  }
+  const collectionNameValue = command.aggregate;
+  const collection = typeof collectionNameValue === 'string' ? context.catalog.get(context.db, collectionNameValue) : undefined;
+  if (command.explain === true) {
+    return { explainVersion: '1', stages: pipeline, queryPlanner: { namespace: `${context.db}.${String(collectionNameValue)}` }, ok: 1 };
+  }
+  // A leading $match is answered from the indexes; mingo then sees only the candidates.
+  let source: Document[];
+  if (pipeline.length > 0 && isPlainObject(pipeline[0].$match)) {
+    source = matching(collection, normalize(pipeline[0].$match));
+    pipeline = pipeline.slice(1);
+  } else {
+    source = matching(collection, {});
+  }
+  const resolver = (name: string): Document[] => matching(context.catalog.get(context.db, name), {}).map(cloneDocument);
+  const results = pipeline.length ? runPipeline(source.map(cloneDocument), rewritePipeline(pipeline), resolver) : source;
+  if (writeStage) {
+    if ('$out' in writeStage) writeOut(context.catalog, target(writeStage.$out, context), results);
+    else writeMerge(context.catalog, isPlainObject(writeStage.$merge) ? writeStage.$merge : { into: writeStage.$merge }, results, context);
+    return { cursor: { firstBatch: [], id: Long.ZERO, ns: `${context.db}.${String(collectionNameValue)}` }, ok: 1 };
+  }
+  const batchSize = isPlainObject(command.cursor) ? optionalNumber(command.cursor.batchSize) : undefined;
+  const ns = `${context.db}.${typeof collectionNameValue === 'string' ? collectionNameValue : '$cmd.aggregate'}`;
+  const batch = context.cursors.open(ns, results, batchSize);
+  return { cursor: { firstBatch: batch.docs, id: batch.id, ns }, ok: 1 };
+};

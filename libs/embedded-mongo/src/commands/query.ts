@@ -1,0 +1,44 @@
+import type { Document } from 'bson';
+import { Query } from 'mingo';
+import type { Collection } from '../catalog.js';
+import { compileFilter, engineOptions, normalize } from '../mingo-compat.js';
+import { isPlainObject } from '../paths.js';
+
+/** Stored documents matching `filter`, narrowed by an index when possible; never copies. */
+export function matching(collection: Collection | undefined, filter: unknown, limit = Infinity): Document[] {
+  if (!collection) return [];
+  const criteria = isPlainObject(filter) ? filter : {};
+  const result: Document[] = [];
+  if (Object.keys(criteria).length === 0) {
+    for (const doc of collection.docs.values()) {
+      if (result.length >= limit) break;
+      result.push(doc);
+    }
+    return result;
+  }
+  const query = compileFilter(criteria);
+  for (const doc of collection.candidates(criteria)) {
+    if (result.length >= limit) break;
+    if (query.test(doc)) result.push(doc);
+  }
+  return result;
+}
+
+export interface ShapeOptions {
+  sort?: Document;
+  skip?: number;
+  limit?: number;
+  projection?: Document;
+}
+
+/** Applies sort, skip, limit and projection with mingo's cursor. */
+export function shape(docs: Document[], options: ShapeOptions): Document[] {
+  const hasSort = isPlainObject(options.sort) && Object.keys(options.sort).length > 0;
+  const hasProjection = isPlainObject(options.projection) && Object.keys(options.projection).length > 0;
+  if (!hasSort && !hasProjection && !options.skip && !options.limit) return docs;
+  let cursor = new Query({}, engineOptions()).find<Document>(docs, hasProjection ? normalize(options.projection) : undefined);
+  if (hasSort) cursor = cursor.sort(options.sort as Record<string, 1 | -1>);
+  if (options.skip) cursor = cursor.skip(options.skip);
+  if (options.limit) cursor = cursor.limit(options.limit);
+  return cursor.all();
+}

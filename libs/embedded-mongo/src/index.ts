@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { StoreServer, type ServerOptions } from './server.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+export interface EmbeddedMongoOptions {
+  /** Directory for the journal and snapshot; omit for a memory-only store. */
+  dataDir?: string;
+  /** TCP port; 0 (default) picks a free one. */
+  port?: number;
+  /** Interface to listen on; default 127.0.0.1. */
+  host?: string;
+  /**
+   * Run the TCP server and query engine in a worker thread so mingo never blocks the caller's
+   * event loop. Defaults to true when the compiled `worker.js` sits next to this module (i.e.
+   * running from `dist/`), false when running from `.ts` sources (Jest), where a Worker
+   * could not load the TypeScript entry.
+   */
+  inWorker?: boolean;
+  /** TTL monitor period in ms (default 1000). */
+  ttlIntervalMs?: number;
+  /** Journal size in bytes that triggers compaction into a snapshot (default 64 MiB). */
+  compactAfterBytes?: number;
+}
+
+/** What both the in-process and the worker-thread variants offer. */
+interface Backend {
+  readonly port: number;
+  compact(): Promise<void>;
+  expireNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const workerUrl = new URL('./worker.js', import.meta.url);
+
+function compiledWorkerAvailable(): boolean {
+  return import.meta.url.endsWith('.js') && existsSync(fileURLToPath(workerUrl));
+}
+
+export function serverOptions(options: EmbeddedMongoOptions): ServerOptions {
+  return {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    dataDir: options.dataDir,
+    ttlIntervalMs: options.ttlIntervalMs ?? 1000,
+    compactAfterBytes: options.compactAfterBytes ?? 64 * 1024 * 1024,
+    log: (message) => console.warn(message),
+  };
+}
+
+class WorkerBackend implements Backend {
+  private nextRequest = 1;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly port: number,
+  ) {
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.type !== 'done') return;
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (reply.error) waiter?.reject(new Error(reply.error));
+      else waiter?.resolve();
+    });
+  }
+
+  static start(options: EmbeddedMongoOptions): Promise<WorkerBackend> {
+    const { log: _log, ...transferable } = serverOptions(options);
+    const worker = new Worker(workerUrl, { workerData: transferable });
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      worker.once('error', onError);
+      worker.once('message', (reply: WorkerReply) => {
+        worker.off('error', onError);
+        if (reply.type === 'ready') resolve(new WorkerBackend(worker, reply.port));
+        else reject(new Error(reply.type === 'failed' ? reply.error : 'embedded-mongo worker failed to start'));
+      });
+    });
+  }
+
+  private request(type: WorkerRequest['type']): Promise<void> {
+    const id = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ type, id } satisfies WorkerRequest);
+    });
+  }
+
+  compact(): Promise<void> {
+    return this.request('compact');
+  }
+
+  expireNow(): Promise<void> {
+    return this.request('expire');
+  }
+
+  async stop(): Promise<void> {
+    await this.request('stop');
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * An in-process MongoDB-wire-compatible store for development and tests. Connect any
+ * MongoDB driver (or mongoose) to `uri`; production uses a real MongoDB instead.
+ */
+export class EmbeddedMongo {
+  readonly uri: string;
+  readonly port: number;
+
+  private constructor(
+    private readonly backend: Backend,
+    readonly host: string,
+  ) {
+    this.port = backend.port;
+    this.uri = `mongodb://${host}:${backend.port}`;
+  }
+
+  static async start(options: EmbeddedMongoOptions = {}): Promise<EmbeddedMongo> {
+    const inWorker = options.inWorker ?? compiledWorkerAvailable();
+    const backend: Backend = inWorker ? await WorkerBackend.start(options) : await StoreServer.start(serverOptions(options));
+    return new EmbeddedMongo(backend, options.host ?? '127.0.0.1');
+  }
+
+  /** The connection string for one database, e.g. `mongodb://127.0.0.1:PORT/siteline`. */
+  uriFor(db: string): string {
+    return `${this.uri}/${db}`;
+  }
+
+  /** Compacts the journal into the snapshot now (no-op without dataDir). */
+  compact(): Promise<void> {
+    return this.backend.compact();
+  }
+
+  /** Runs the TTL monitor once, now. */
+  expireNow(): Promise<void> {
+    return this.backend.expireNow();
+  }
+
+  /** Closes all client sockets and the listener and flushes the journal. */
+  stop(): Promise<void> {
+    return this.backend.stop();
+  }
+}

@@ -1,0 +1,200 @@
+import type { Document } from 'bson';
+import { Query } from 'mingo';
+import { canonicalKey, compareBson } from './bson-order.js';
+import { CommandError } from './errors.js';
+import { isPlainObject, valuesAtPath } from './paths.js';
+import { SortedList } from './sorted-list.js';
+
+/** One index entry: the key tuple (one value per indexed field) and the owning document's id key. */
+export interface IndexEntry {
+  readonly key: unknown[];
+  readonly id: string;
+}
+
+/** The index document as listIndexes returns it (`v`, `key`, `name` plus any options). */
+export type IndexSpec = Document & { key: Document; name: string };
+
+const KNOWN_OPTIONS = new Set([
+  'v',
+  'key',
+  'name',
+  'unique',
+  'sparse',
+  'partialFilterExpression',
+  'expireAfterSeconds',
+  'background',
+  'collation',
+  'hidden',
+  'weights',
+  'default_language',
+  'language_override',
+  'textIndexVersion',
+  '2dsphereIndexVersion',
+  'bits',
+  'min',
+  'max',
+  'wildcardProjection',
+  'ns',
+]);
+
+/** Default index name MongoDB derives from a key pattern: `{a:1,b:-1}` → `a_1_b_-1`. */
+export function defaultIndexName(key: Document): string {
+  return Object.entries(key)
+    .map(([field, direction]) => `${field}_${String(direction)}`)
+    .join('_');
+}
+
+export function validateIndexSpec(spec: Document): IndexSpec {
+  if (!isPlainObject(spec.key) || Object.keys(spec.key).length === 0) {
+    throw new CommandError('BadValue', "Error in specification: the 'key' field must be a non-empty object");
+  }
+  for (const option of Object.keys(spec)) {
+    if (!KNOWN_OPTIONS.has(option)) {
+      throw new CommandError('InvalidOptions', `Error in specification ${JSON.stringify(spec)} :: caused by :: The field '${option}' is not valid for an index specification.`);
+    }
+  }
+  const name = typeof spec.name === 'string' ? spec.name : defaultIndexName(spec.key);
+  const { ns: _ns, background: _background, ...rest } = spec;
+  return { v: 2, ...rest, key: spec.key, name };
+}
+
+/** Renders a key value the way MongoDB's E11000 message does, e.g. `{ email: "a@b.c" }`. */
+function shell(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value instanceof Date) return `new Date(${value.getTime()})`;
+  if (Array.isArray(value)) return `[ ${value.map(shell).join(', ')} ]`;
+  if (isPlainObject(value)) {
+    const inner = Object.entries(value).map(([k, v]) => `${k}: ${shell(v)}`);
+    return inner.length ? `{ ${inner.join(', ')} }` : '{}';
+  }
+  const tagged = value as { _bsontype?: string; toHexString?: () => string };
+  if (tagged._bsontype === 'ObjectId' && tagged.toHexString) return `ObjectId('${tagged.toHexString()}')`;
+  return String(value);
+}
+
+export class Index {
+  readonly spec: IndexSpec;
+  readonly fields: string[];
+  readonly directions: number[];
+  readonly unique: boolean;
+  readonly sparse: boolean;
+  private readonly partial: Query | undefined;
+  private readonly entries: SortedList<IndexEntry>;
+  /** Set once any document contributes an array value; range bounds then may not be intersected. */
+  multikey = false;
+
+  constructor(spec: IndexSpec) {
+    this.spec = spec;
+    this.fields = Object.keys(spec.key);
+    this.directions = this.fields.map((field) => (spec.key[field] === -1 ? -1 : 1));
+    this.unique = spec.unique === true;
+    this.sparse = spec.sparse === true;
+    this.partial = isPlainObject(spec.partialFilterExpression) ? new Query(spec.partialFilterExpression) : undefined;
+    this.entries = new SortedList<IndexEntry>((a, b) => this.compareKeys(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Only full (non-sparse, non-partial) indexes contain every document, so only they may narrow queries. */
+  get coversAllDocuments(): boolean {
+    return !this.sparse && this.partial === undefined;
+  }
+
+  get expireAfterSeconds(): number | undefined {
+    return typeof this.spec.expireAfterSeconds === 'number' ? this.spec.expireAfterSeconds : undefined;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  compareKeys(a: unknown[], b: unknown[]): number {
+    for (let i = 0; i < this.fields.length; i++) {
+      const c = compareBson(a[i], b[i]) * this.directions[i];
+      if (c !== 0) return c;
+    }
+    return 0;
+  }
+
+  /** Compares the first `bound.length` components of `key` with `bound`. */
+  compareToBound(key: unknown[], bound: unknown[]): number {
+    for (let i = 0; i < bound.length; i++) {
+      const c = compareBson(key[i], bound[i]) * this.directions[i];
+      if (c !== 0) return c;
+    }
+    return 0;
+  }
+
+  /** Key tuples a document contributes (several for multikey fields; none when sparse/partial excludes it). */
+  keysFor(doc: Document): unknown[][] {
+    if (this.partial && !this.partial.test(doc)) return [];
+    let anyPresent = false;
+    const perField = this.fields.map((field) => {
+      const values = valuesAtPath(doc, field);
+      if (values.length === 0) return [null];
+      anyPresent = true;
+      return values.map((value) => (value === undefined ? null : value));
+    });
+    if (this.sparse && !anyPresent) return [];
+    let tuples: unknown[][] = [[]];
+    for (const values of perField) {
+      if (values.length > 1) this.multikey = true;
+      tuples = tuples.flatMap((prefix) => dedupe(values).map((value) => [...prefix, value]));
+    }
+    return tuples;
+  }
+
+  /** Throws the E11000 error if another document already holds one of `keys`. */
+  assertUnique(ns: string, keys: unknown[][], id: string): void {
+    if (!this.unique) return;
+    for (const key of keys) {
+      for (const entry of this.entries.range(
+        (e) => this.compareKeys(e.key, key) >= 0,
+        (e) => this.compareKeys(e.key, key) === 0,
+      )) {
+        if (entry.id !== id) throw this.duplicateError(ns, key);
+      }
+    }
+  }
+
+  duplicateError(ns: string, key: unknown[]): CommandError {
+    const keyValue: Document = {};
+    this.fields.forEach((field, i) => (keyValue[field] = key[i]));
+    const shown = `{ ${this.fields.map((field, i) => `${field}: ${shell(key[i])}`).join(', ')} }`;
+    return new CommandError('DuplicateKey', `E11000 duplicate key error collection: ${ns} index: ${this.name} dup key: ${shown}`, {
+      keyPattern: this.spec.key,
+      keyValue,
+    });
+  }
+
+  add(keys: unknown[][], id: string): void {
+    for (const key of keys) this.entries.insert({ key, id });
+  }
+
+  remove(keys: unknown[][], id: string): void {
+    for (const key of keys) this.entries.remove({ key, id }, (entry) => entry.id === id);
+  }
+
+  scan(start: unknown[], startInclusive: boolean, end: unknown[], endInclusive: boolean): Iterable<IndexEntry> {
+    return this.entries.range(
+      (e) => {
+        const c = this.compareToBound(e.key, start);
+        return c > 0 || (c === 0 && startInclusive);
+      },
+      (e) => {
+        const c = this.compareToBound(e.key, end);
+        return c < 0 || (c === 0 && endInclusive);
+      },
+    );
+  }
+}
+
+function dedupe(values: unknown[]): unknown[] {
+  if (values.length < 2) return values;
+  const seen = new Map<string, unknown>();
+  for (const value of values) seen.set(canonicalKey(value), value);
+  return [...seen.values()];
+}

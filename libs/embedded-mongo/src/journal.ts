@@ -1,0 +1,221 @@
+import { mkdirSync, readFileSync, existsSync, openSync, fsyncSync, closeSync, writeSync, renameSync, ftruncateSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { deserialize, serialize, type Document } from 'bson';
+import type { Catalog, ChangeRecord } from './catalog.js';
+
+/**
+ * Durability for a dataDir: an append-only journal of physical change records plus a
+ * snapshot it is compacted into.
+ *
+ * Record framing (journal and snapshot alike): uint32 LE payload length, uint32 LE CRC-32 of
+ * the payload, then the payload — one BSON-encoded ChangeRecord. Replaying records is
+ * idempotent (`put` overwrites by _id, `del` ignores missing documents), so a crash between
+ * writing a snapshot and truncating the journal only replays already-applied changes.
+ *
+ * Replies to writes wait for `commit()`, which resolves once the records are written and
+ * fdatasync'd. Records arriving while a sync is in flight form the next batch (group commit).
+ */
+
+const HEADER = 8;
+export const SNAPSHOT_FILE = 'snapshot.bson';
+export const JOURNAL_FILE = 'journal.bson';
+
+export type Logger = (message: string) => void;
+
+interface Batch {
+  buffers: Buffer[];
+  bytes: number;
+  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+}
+
+function frame(record: ChangeRecord | Document): Buffer {
+  const payload = serialize(record);
+  const header = Buffer.alloc(HEADER);
+  header.writeUInt32LE(payload.length, 0);
+  header.writeUInt32LE(crc32(payload), 4);
+  return Buffer.concat([header, payload]);
+}
+
+/**
+ * Parses framed records; stops at the first torn or corrupt one and reports the offset of
+ * the valid prefix so the caller can cut the file there.
+ */
+export function readRecords(buffer: Buffer, file: string, log: Logger): { records: ChangeRecord[]; validLength: number } {
+  const records: ChangeRecord[] = [];
+  let offset = 0;
+  while (offset < buffer.length) {
+    if (offset + HEADER > buffer.length) {
+      log(`embedded-mongo: ${file}: torn record header at byte ${offset}; ignoring the last ${buffer.length - offset} bytes`);
+      break;
+    }
+    const length = buffer.readUInt32LE(offset);
+    const checksum = buffer.readUInt32LE(offset + 4);
+    const end = offset + HEADER + length;
+    if (end > buffer.length) {
+      log(`embedded-mongo: ${file}: torn record at byte ${offset} (needs ${length} bytes, ${buffer.length - offset - HEADER} present); ignoring it`);
+      break;
+    }
+    const payload = buffer.subarray(offset + HEADER, end);
+    if (crc32(payload) !== checksum) {
+      log(`embedded-mongo: ${file}: checksum mismatch at byte ${offset}; ignoring it and everything after it`);
+      break;
+    }
+    try {
+      records.push(deserialize(payload) as ChangeRecord);
+    } catch {
+      log(`embedded-mongo: ${file}: undecodable record at byte ${offset}; ignoring it and everything after it`);
+      break;
+    }
+    offset = end;
+  }
+  return { records, validLength: offset };
+}
+
+export interface JournalOptions {
+  /** Journal size that triggers compaction into the snapshot. */
+  compactAfterBytes: number;
+  log: Logger;
+}
+
+export class Journal {
+  private open: Batch = { buffers: [], bytes: 0, waiters: [] };
+  private flushing = false;
+  private journalBytes: number;
+  private closed = false;
+
+  private constructor(
+    private readonly dir: string,
+    private handle: FileHandle,
+    private readonly catalog: Catalog,
+    private readonly options: JournalOptions,
+    initialBytes: number,
+  ) {
+    this.journalBytes = initialBytes;
+  }
+
+  /** Loads snapshot and journal into `catalog`, then starts journaling its changes. */
+  static async open(dir: string, catalog: Catalog, options: JournalOptions): Promise<Journal> {
+    mkdirSync(dir, { recursive: true });
+    const snapshotPath = join(dir, SNAPSHOT_FILE);
+    const journalPath = join(dir, JOURNAL_FILE);
+    if (existsSync(snapshotPath)) {
+      replay(catalog, readRecords(readFileSync(snapshotPath), SNAPSHOT_FILE, options.log).records, options.log);
+    }
+    let journalLength = 0;
+    if (existsSync(journalPath)) {
+      const { records, validLength } = readRecords(readFileSync(journalPath), JOURNAL_FILE, options.log);
+      replay(catalog, records, options.log);
+      // Cut a torn tail so new records are appended right after the last valid one.
+      const fd = openSync(journalPath, 'r+');
+      ftruncateSync(fd, validLength);
+      fsyncSync(fd);
+      closeSync(fd);
+      journalLength = validLength;
+    }
+    const handle = await open(journalPath, 'a');
+    const journal = new Journal(dir, handle, catalog, options, journalLength);
+    catalog.setListener((record) => journal.record(record));
+    return journal;
+  }
+
+  record(record: ChangeRecord): void {
+    const buffer = frame(record);
+    this.open.buffers.push(buffer);
+    this.open.bytes += buffer.length;
+  }
+
+  /** Resolves once every record made so far is on disk. */
+  commit(): Promise<void> {
+    if (this.open.buffers.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.open.waiters.push({ resolve, reject });
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.open.buffers.length > 0) {
+        const batch = this.open;
+        this.open = { buffers: [], bytes: 0, waiters: [] };
+        try {
+          await this.handle.write(Buffer.concat(batch.buffers, batch.bytes));
+          await this.handle.datasync();
+          this.journalBytes += batch.bytes;
+          for (const waiter of batch.waiters) waiter.resolve();
+        } catch (error) {
+          for (const waiter of batch.waiters) waiter.reject(error);
+        }
+        if (this.journalBytes > this.options.compactAfterBytes && !this.closed) await this.compact();
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /**
+   * Writes the whole catalogue to a new snapshot (temp file, fsync, rename, directory fsync)
+   * and starts an empty journal. Runs between batches, so no append interleaves with it.
+   */
+  private async compact(): Promise<void> {
+    const tmpPath = join(this.dir, `${SNAPSHOT_FILE}.tmp`);
+    const fd = openSync(tmpPath, 'w');
+    for (const record of snapshotRecords(this.catalog)) writeSync(fd, frame(record));
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmpPath, join(this.dir, SNAPSHOT_FILE));
+    syncDirectory(this.dir);
+    await this.handle.close();
+    this.handle = await open(join(this.dir, JOURNAL_FILE), 'w');
+    await this.handle.datasync();
+    this.journalBytes = 0;
+  }
+
+  /** Forces a compaction now (used by tests and on demand). */
+  async compactNow(): Promise<void> {
+    await this.commit();
+    await this.compact();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.commit();
+    await this.handle.close();
+  }
+}
+
+function* snapshotRecords(catalog: Catalog): Generator<ChangeRecord> {
+  for (const db of catalog.databaseNames()) {
+    for (const collection of catalog.collections(db)) {
+      yield { op: 'createCollection', ns: collection.ns, options: collection.options };
+      for (const index of collection.indexes.values()) {
+        if (index.name !== '_id_') yield { op: 'createIndex', ns: collection.ns, spec: index.spec };
+      }
+      for (const doc of collection.docs.values()) yield { op: 'put', ns: collection.ns, doc };
+    }
+  }
+}
+
+function replay(catalog: Catalog, records: ChangeRecord[], log: Logger): void {
+  for (const record of records) {
+    try {
+      catalog.apply(record);
+    } catch (error) {
+      log(`embedded-mongo: skipped a journal record that no longer applies (${record.op}): ${(error as Error).message}`);
+    }
+  }
+}
+
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic there.
+  }
+}

@@ -1,0 +1,89 @@
+import type { Document } from 'bson';
+import { Aggregator, Context, Query } from 'mingo';
+import type { Options } from 'mingo/types';
+import { dateOperators } from './date-ops.js';
+import { isPlainObject } from './paths.js';
+
+/**
+ * The thin layer between MongoDB semantics and mingo 7.2: our own date operators, pipeline
+ * rewrites for stages mingo gets wrong, and value normalisation mingo cannot compare.
+ */
+
+const context = Context.init({ expression: dateOperators as never });
+
+/** Resolves `$lookup`'s `from` to a copy of that collection's documents. */
+export type CollectionResolver = (name: string) => Document[];
+
+export function engineOptions(resolver?: CollectionResolver): Partial<Options> {
+  return { context, useStrictMode: true, ...(resolver ? { collectionResolver: resolver } : {}) };
+}
+
+export function compileFilter(filter: Document): Query {
+  return new Query(normalize(filter), engineOptions());
+}
+
+/** mingo compares `Long` objects as plain objects; values that fit a double become numbers. */
+export function normalize<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(normalize) as T;
+  if (isPlainObject(value)) {
+    const copy: Document = {};
+    for (const key of Object.keys(value)) copy[key] = normalize(value[key]);
+    return copy as T;
+  }
+  const tagged = value as { _bsontype?: string; toNumber?: () => number; valueOf?: () => number };
+  if (tagged && (tagged._bsontype === 'Long' || tagged._bsontype === 'Int32' || tagged._bsontype === 'Double')) {
+    return Number(tagged.toString()) as T;
+  }
+  return value;
+}
+
+const UTC_ALIASES = new Set(['UTC', 'GMT', 'Z', 'Etc/UTC', 'Etc/GMT']);
+
+/** mingo's remaining date operators ($dateAdd, $dateDiff, …) reject `UTC`; give them an offset. */
+function rewriteTimezones(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(rewriteTimezones);
+  if (!isPlainObject(value)) return value;
+  const copy: Document = {};
+  for (const [key, inner] of Object.entries(value)) {
+    copy[key] = key === 'timezone' && typeof inner === 'string' && UTC_ALIASES.has(inner) ? '+00:00' : rewriteTimezones(inner);
+  }
+  return copy;
+}
+
+/**
+ * mingo's $bucket puts a value equal to an inner boundary in the lower bucket and emits empty
+ * buckets; MongoDB uses [lower, upper) and omits empty ones. Rewritten as the equivalent $group.
+ */
+function rewriteBucket(spec: Document): Document[] {
+  const boundaries = spec.boundaries as unknown[];
+  const branches = boundaries.slice(0, -1).map((lower, i) => ({
+    case: { $and: [{ $gte: [spec.groupBy, lower] }, { $lt: [spec.groupBy, boundaries[i + 1]] }] },
+    then: lower,
+  }));
+  const switchExpr: Document = { branches };
+  if ('default' in spec) switchExpr.default = spec.default;
+  const output = isPlainObject(spec.output) ? spec.output : { count: { $sum: 1 } };
+  return [{ $group: { _id: { $switch: switchExpr }, ...output } }, { $sort: { _id: 1 } }];
+}
+
+function rewriteStage(stage: Document): Document[] {
+  if (isPlainObject(stage.$bucket)) return rewriteBucket(stage.$bucket);
+  if (isPlainObject(stage.$facet)) {
+    const facets: Document = {};
+    for (const [name, sub] of Object.entries(stage.$facet)) facets[name] = rewritePipeline(sub as Document[]);
+    return [{ $facet: facets }];
+  }
+  if (isPlainObject(stage.$lookup) && Array.isArray(stage.$lookup.pipeline)) {
+    return [{ $lookup: { ...stage.$lookup, pipeline: rewritePipeline(stage.$lookup.pipeline as Document[]) } }];
+  }
+  return [stage];
+}
+
+export function rewritePipeline(pipeline: Document[]): Document[] {
+  return (rewriteTimezones(normalize(pipeline)) as Document[]).flatMap(rewriteStage);
+}
+
+/** Runs an already rewritten pipeline over documents the caller has copied. */
+export function runPipeline(docs: Document[], pipeline: Document[], resolver?: CollectionResolver): Document[] {
+  return new Aggregator(pipeline, engineOptions(resolver)).run(docs) as Document[];
+}

@@ -1,0 +1,123 @@
+import type { Document } from 'bson';
+import type { Collection } from './catalog.js';
+import type { Index } from './indexes.js';
+import { isPlainObject } from './paths.js';
+
+/**
+ * Chooses an index for a filter and returns the documents in its key range — a superset of
+ * the matches; mingo then applies the full filter. Returns undefined when no index helps.
+ * Only equality, $eq, $in and $gt/$gte/$lt/$lte on an index prefix are used.
+ */
+
+type Condition =
+  | { kind: 'points'; values: unknown[] }
+  | { kind: 'range'; low?: unknown; lowInclusive: boolean; high?: unknown; highInclusive: boolean };
+
+interface Interval {
+  start: unknown[];
+  startInclusive: boolean;
+  end: unknown[];
+  endInclusive: boolean;
+}
+
+const MAX_INTERVALS = 1000;
+
+/** Values that index equality can look up: not regexes, arrays (whole-array equality) or operator objects. */
+function isIndexablePoint(value: unknown): boolean {
+  if (Array.isArray(value) || value instanceof RegExp) return false;
+  if (typeof value === 'object' && value !== null) {
+    if ((value as { _bsontype?: string })._bsontype === 'BSONRegExp') return false;
+    if (isPlainObject(value)) return Object.keys(value).every((key) => !key.startsWith('$'));
+  }
+  return true;
+}
+
+function conditionsFor(filter: Document, field: string): Condition[] {
+  const found: Condition[] = [];
+  if (field in filter) {
+    const condition = toCondition(filter[field]);
+    if (condition) found.push(condition);
+  }
+  if (Array.isArray(filter.$and)) {
+    for (const clause of filter.$and) {
+      if (isPlainObject(clause)) found.push(...conditionsFor(clause, field));
+    }
+  }
+  return found;
+}
+
+function toCondition(value: unknown): Condition | undefined {
+  if (!isPlainObject(value) || !Object.keys(value).some((key) => key.startsWith('$'))) {
+    return isIndexablePoint(value) ? { kind: 'points', values: [value] } : undefined;
+  }
+  if ('$eq' in value && isIndexablePoint(value.$eq)) return { kind: 'points', values: [value.$eq] };
+  if (Array.isArray(value.$in) && value.$in.every(isIndexablePoint)) return { kind: 'points', values: value.$in };
+  const range: Condition = { kind: 'range', lowInclusive: true, highInclusive: true };
+  const scalar = (v: unknown): boolean => isIndexablePoint(v) && !isPlainObject(v);
+  if ('$gt' in value && scalar(value.$gt)) Object.assign(range, { low: value.$gt, lowInclusive: false });
+  if ('$gte' in value && scalar(value.$gte)) Object.assign(range, { low: value.$gte, lowInclusive: true });
+  if ('$lt' in value && scalar(value.$lt)) Object.assign(range, { high: value.$lt, highInclusive: false });
+  if ('$lte' in value && scalar(value.$lte)) Object.assign(range, { high: value.$lte, highInclusive: true });
+  return range.low !== undefined || range.high !== undefined ? range : undefined;
+}
+
+/** Builds key intervals for one index; `score` rewards equality fields over a trailing range. */
+function intervalsFor(index: Index, filter: Document): { intervals: Interval[]; score: number } | undefined {
+  let prefixes: unknown[][] = [[]];
+  let score = 0;
+  for (let i = 0; i < index.fields.length; i++) {
+    const conditions = conditionsFor(filter, index.fields[i]);
+    const points = conditions.find((c) => c.kind === 'points');
+    if (points && points.kind === 'points') {
+      if (prefixes.length * points.values.length > MAX_INTERVALS) break;
+      prefixes = prefixes.flatMap((prefix) => points.values.map((value) => [...prefix, value]));
+      score += 2;
+      continue;
+    }
+    const range = conditions.find((c) => c.kind === 'range');
+    if (range && range.kind === 'range') {
+      score += 1;
+      return { intervals: prefixes.map((prefix) => rangeInterval(index, i, prefix, range)), score };
+    }
+    break;
+  }
+  if (score === 0) return undefined;
+  return {
+    intervals: prefixes.map((prefix) => ({ start: prefix, startInclusive: true, end: prefix, endInclusive: true })),
+    score,
+  };
+}
+
+function rangeInterval(index: Index, field: number, prefix: unknown[], range: Extract<Condition, { kind: 'range' }>): Interval {
+  // On a multikey index one element may satisfy $gt and another $lt, so only one bound is safe.
+  const high = index.multikey && range.low !== undefined ? undefined : range.high;
+  const lowSide = range.low === undefined ? { bound: prefix, inclusive: true } : { bound: [...prefix, range.low], inclusive: range.lowInclusive };
+  const highSide = high === undefined ? { bound: prefix, inclusive: true } : { bound: [...prefix, high], inclusive: range.highInclusive };
+  const [startSide, endSide] = index.directions[field] === 1 ? [lowSide, highSide] : [highSide, lowSide];
+  return { start: startSide.bound, startInclusive: startSide.inclusive, end: endSide.bound, endInclusive: endSide.inclusive };
+}
+
+export function planCandidates(collection: Collection, filter: Document): Document[] | undefined {
+  if (!isPlainObject(filter) || Object.keys(filter).length === 0) return undefined;
+  let best: { index: Index; intervals: Interval[]; score: number } | undefined;
+  for (const index of collection.indexes.values()) {
+    if (!index.coversAllDocuments) continue;
+    const plan = intervalsFor(index, filter);
+    if (plan && (!best || plan.score > best.score || (plan.score === best.score && index.unique && !best.index.unique))) {
+      best = { index, ...plan };
+    }
+  }
+  if (!best) return undefined;
+  const ids = new Set<string>();
+  for (const interval of best.intervals) {
+    for (const entry of best.index.scan(interval.start, interval.startInclusive, interval.end, interval.endInclusive)) {
+      ids.add(entry.id);
+    }
+  }
+  const docs: Document[] = [];
+  for (const id of ids) {
+    const doc = collection.docs.get(id);
+    if (doc) docs.push(doc);
+  }
+  return docs;
+}

@@ -1,0 +1,115 @@
+/**
+ * A sorted multiset kept as a list of bounded chunks (the "sorted containers" layout): a
+ * binary search picks the chunk, another the position in it. Inserts and deletes move at most
+ * one chunk's worth of elements, so a million-entry index stays cheap to maintain and search.
+ */
+const MAX_CHUNK = 1024;
+
+export class SortedList<T> {
+  private chunks: T[][] = [];
+  private count = 0;
+
+  constructor(private readonly compare: (a: T, b: T) => number) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  insert(item: T): void {
+    this.count++;
+    if (this.chunks.length === 0) {
+      this.chunks.push([item]);
+      return;
+    }
+    const chunkIndex = this.chunkFor(item, false);
+    const chunk = this.chunks[chunkIndex];
+    chunk.splice(this.positionIn(chunk, item, false), 0, item);
+    if (chunk.length > MAX_CHUNK * 2) {
+      this.chunks.splice(chunkIndex + 1, 0, chunk.splice(MAX_CHUNK));
+    }
+  }
+
+  /** Removes one element equal to `item` for which `same` holds; returns whether it was found. */
+  remove(item: T, same: (candidate: T) => boolean): boolean {
+    let chunkIndex = this.chunkFor(item, true);
+    let position = this.positionIn(this.chunks[chunkIndex] ?? [], item, true);
+    while (chunkIndex < this.chunks.length) {
+      const chunk = this.chunks[chunkIndex];
+      for (; position < chunk.length; position++) {
+        if (this.compare(chunk[position], item) !== 0) return false;
+        if (same(chunk[position])) {
+          chunk.splice(position, 1);
+          this.count--;
+          if (chunk.length === 0) this.chunks.splice(chunkIndex, 1);
+          return true;
+        }
+      }
+      chunkIndex++;
+      position = 0;
+    }
+    return false;
+  }
+
+  /**
+   * Yields elements from the first one where `atOrAfterStart(e)` holds, in order, while
+   * `beforeEnd(e)` holds. `atOrAfterStart` must be monotonic (false…false, true…true).
+   */
+  *range(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean): Generator<T> {
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid];
+      if (atOrAfterStart(chunk[chunk.length - 1])) hi = mid;
+      else lo = mid + 1;
+    }
+    for (let c = lo; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c];
+      let start = 0;
+      if (c === lo) {
+        let l = 0;
+        let h = chunk.length;
+        while (l < h) {
+          const mid = (l + h) >>> 1;
+          if (atOrAfterStart(chunk[mid])) h = mid;
+          else l = mid + 1;
+        }
+        start = l;
+      }
+      for (let i = start; i < chunk.length; i++) {
+        if (!beforeEnd(chunk[i])) return;
+        yield chunk[i];
+      }
+    }
+  }
+
+  *values(): Generator<T> {
+    for (const chunk of this.chunks) yield* chunk;
+  }
+
+  /** Index of the chunk holding the first element ≥ item (`lower`) or the last chunk whose head ≤ item. */
+  private chunkFor(item: T, lower: boolean): number {
+    let lo = 0;
+    let hi = this.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid];
+      const c = this.compare(chunk[chunk.length - 1], item);
+      if (lower ? c >= 0 : c > 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  private positionIn(chunk: T[], item: T, lower: boolean): number {
+    let lo = 0;
+    let hi = chunk.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.compare(chunk[mid], item);
+      if (lower ? c >= 0 : c > 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,112 @@
+import { ObjectId, type Document } from 'bson';
+import { update as mingoUpdate } from 'mingo';
+import { canonicalKey } from './bson-order.js';
+import { CommandError } from './errors.js';
+import { engineOptions, normalize, rewritePipeline, runPipeline } from './mingo-compat.js';
+import { cloneDocument, isPlainObject, setPath } from './paths.js';
+
+/**
+ * Applies MongoDB update documents with mingo, filling its gaps: $setOnInsert, upserted
+ * document construction, replacement updates and `_id` immutability.
+ */
+
+export type UpdateSpec = Document | Document[];
+
+export interface UpdateOutcome {
+  doc: Document;
+  modified: boolean;
+}
+
+export function isOperatorUpdate(update: UpdateSpec): update is Document {
+  return !Array.isArray(update) && Object.keys(update).some((key) => key.startsWith('$'));
+}
+
+export function validateUpdate(update: unknown): UpdateSpec {
+  if (Array.isArray(update)) return update as Document[];
+  if (!isPlainObject(update)) throw new CommandError('FailedToParse', 'Update argument must be either an object or an array');
+  const keys = Object.keys(update);
+  const operators = keys.filter((key) => key.startsWith('$'));
+  if (operators.length > 0 && operators.length !== keys.length) {
+    throw new CommandError('FailedToParse', `Unknown modifier: ${keys.find((key) => !key.startsWith('$'))}. Expected a valid update modifier or pipeline-style update specified as an array`);
+  }
+  return update;
+}
+
+function assertSameId(before: Document, after: Document): void {
+  if (canonicalKey(before._id) !== canonicalKey(after._id)) {
+    throw new CommandError('ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+  }
+}
+
+function withIdFirst(doc: Document): Document {
+  const { _id, ...rest } = doc;
+  return { _id, ...rest };
+}
+
+/** mingo rejects $setOnInsert: drop it for updates, fold it into $set for inserts. */
+function modifierFor(update: Document, inserting: boolean): Document {
+  const { $setOnInsert, ...rest } = update;
+  if (inserting && isPlainObject($setOnInsert)) rest.$set = { ...(isPlainObject(rest.$set) ? rest.$set : {}), ...$setOnInsert };
+  return normalize(rest);
+}
+
+function applyOperators(target: Document, update: Document, arrayFilters: Document[] | undefined, condition: Document | undefined, inserting: boolean): boolean {
+  const modifier = modifierFor(update, inserting);
+  if (Object.keys(modifier).length === 0) return false;
+  const changed = mingoUpdate(target, modifier, arrayFilters ? normalize(arrayFilters) : undefined, condition ? normalize(condition) : undefined, {
+    cloneMode: 'deep',
+    queryOptions: engineOptions(),
+  });
+  return changed.length > 0;
+}
+
+/** Produces the updated copy of a stored document; the stored object itself is never mutated. */
+export function applyUpdate(stored: Document, update: UpdateSpec, filter: Document, arrayFilters?: Document[]): UpdateOutcome {
+  if (Array.isArray(update)) {
+    const [result] = runPipeline([cloneDocument(stored)], rewritePipeline(update));
+    assertSameId(stored, result);
+    return { doc: result, modified: canonicalKey(result) !== canonicalKey(stored) };
+  }
+  if (!isOperatorUpdate(update)) {
+    const replacement: Document = cloneDocument(update as Document);
+    if ('_id' in replacement) assertSameId(stored, replacement);
+    const doc = { ...replacement, _id: stored._id };
+    return { doc: withIdFirst(doc), modified: canonicalKey(withIdFirst(doc)) !== canonicalKey(stored) };
+  }
+  const copy = cloneDocument(stored);
+  const modified = applyOperators(copy, update, arrayFilters, filter, false);
+  assertSameId(stored, copy);
+  return { doc: copy, modified };
+}
+
+/** Equality fields of a query, which MongoDB copies into an upserted document. */
+function equalityFields(filter: Document, into: Document): void {
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' && Array.isArray(value)) {
+      for (const clause of value) if (isPlainObject(clause)) equalityFields(clause, into);
+      continue;
+    }
+    if (key.startsWith('$')) continue;
+    const operators = isPlainObject(value) && Object.keys(value).some((k) => k.startsWith('$'));
+    if (!operators) setPath(into, key, cloneDocument(value));
+    else if (isPlainObject(value) && '$eq' in value) setPath(into, key, cloneDocument(value.$eq));
+  }
+}
+
+export function buildUpsert(filter: Document, update: UpdateSpec, arrayFilters?: Document[]): Document {
+  const base: Document = {};
+  equalityFields(filter, base);
+  let doc: Document;
+  if (Array.isArray(update)) {
+    [doc] = runPipeline([base], rewritePipeline(update));
+  } else if (!isOperatorUpdate(update)) {
+    doc = cloneDocument(update);
+    if (!('_id' in doc) && '_id' in base) doc._id = base._id;
+  } else {
+    doc = base;
+    applyOperators(doc, update, arrayFilters, undefined, true);
+    if ('_id' in base && '_id' in doc) assertSameId(base, doc);
+  }
+  if (doc._id === undefined) doc._id = new ObjectId();
+  return withIdFirst(doc);
+}

@@ -1,0 +1,118 @@
+import { deserialize, serialize, type Document } from 'bson';
+
+/**
+ * MongoDB wire protocol framing. The driver opens each connection with a legacy OP_QUERY
+ * `ismaster` and expects an OP_REPLY; everything after that is OP_MSG.
+ */
+
+export const OP_REPLY = 1;
+export const OP_QUERY = 2004;
+export const OP_MSG = 2013;
+
+const FLAG_CHECKSUM_PRESENT = 1 << 0;
+const FLAG_MORE_TO_COME = 1 << 1;
+const HEADER_SIZE = 16;
+
+export type IncomingMessage =
+  | {
+      kind: 'msg';
+      requestId: number;
+      /** Set for fire-and-forget messages (w:0 writes, endSessions): no reply may be sent. */
+      moreToCome: boolean;
+      body: Document;
+      /** Kind-1 document-sequence sections, e.g. `documents` of an insert. */
+      sequences: Map<string, Document[]>;
+    }
+  | { kind: 'query'; requestId: number; collection: string; query: Document }
+  | { kind: 'unsupported'; requestId: number; opCode: number };
+
+/** Length of the first complete message in `buffer`, or 0 when more bytes are needed. */
+export function completeMessageLength(buffer: Buffer): number {
+  if (buffer.length < 4) return 0;
+  const length = buffer.readInt32LE(0);
+  return buffer.length >= length ? length : 0;
+}
+
+export function messageLengthIsSane(buffer: Buffer, maxMessageSize: number): boolean {
+  if (buffer.length < 4) return true;
+  const length = buffer.readInt32LE(0);
+  return length >= HEADER_SIZE && length <= maxMessageSize;
+}
+
+function readCString(buffer: Buffer, offset: number): [string, number] {
+  const end = buffer.indexOf(0, offset);
+  return [buffer.toString('utf8', offset, end), end + 1];
+}
+
+function readDocument(buffer: Buffer, offset: number): [Document, number] {
+  const size = buffer.readInt32LE(offset);
+  return [deserialize(buffer.subarray(offset, offset + size)), offset + size];
+}
+
+export function parseMessage(message: Buffer): IncomingMessage {
+  const requestId = message.readInt32LE(4);
+  const opCode = message.readInt32LE(12);
+  if (opCode === OP_MSG) {
+    const flags = message.readUInt32LE(HEADER_SIZE);
+    const end = flags & FLAG_CHECKSUM_PRESENT ? message.length - 4 : message.length;
+    let offset = HEADER_SIZE + 4;
+    let body: Document = {};
+    const sequences = new Map<string, Document[]>();
+    while (offset < end) {
+      const kind = message.readUInt8(offset++);
+      if (kind === 0) {
+        [body, offset] = readDocument(message, offset);
+      } else {
+        const sectionEnd = offset + message.readInt32LE(offset);
+        const [identifier, firstDoc] = readCString(message, offset + 4);
+        let cursor = firstDoc;
+        const docs: Document[] = [];
+        while (cursor < sectionEnd) {
+          let doc: Document;
+          [doc, cursor] = readDocument(message, cursor);
+          docs.push(doc);
+        }
+        sequences.set(identifier, docs);
+        offset = sectionEnd;
+      }
+    }
+    return { kind: 'msg', requestId, moreToCome: (flags & FLAG_MORE_TO_COME) !== 0, body, sequences };
+  }
+  if (opCode === OP_QUERY) {
+    const [collection, afterName] = readCString(message, HEADER_SIZE + 4);
+    const [query] = readDocument(message, afterName + 8);
+    return { kind: 'query', requestId, collection, query };
+  }
+  return { kind: 'unsupported', requestId, opCode };
+}
+
+function header(length: number, requestId: number, responseTo: number, opCode: number): Buffer {
+  const buffer = Buffer.alloc(HEADER_SIZE);
+  buffer.writeInt32LE(length, 0);
+  buffer.writeInt32LE(requestId, 4);
+  buffer.writeInt32LE(responseTo, 8);
+  buffer.writeInt32LE(opCode, 12);
+  return buffer;
+}
+
+let lastRequestId = 0;
+
+function nextRequestId(): number {
+  lastRequestId = (lastRequestId + 1) & 0x7fffffff;
+  return lastRequestId;
+}
+
+export function encodeMsg(responseTo: number, doc: Document): Buffer {
+  const payload = serialize(doc);
+  const prefix = Buffer.alloc(5);
+  const head = header(HEADER_SIZE + prefix.length + payload.length, nextRequestId(), responseTo, OP_MSG);
+  return Buffer.concat([head, prefix, payload]);
+}
+
+export function encodeReply(responseTo: number, doc: Document): Buffer {
+  const payload = serialize(doc);
+  const fields = Buffer.alloc(20);
+  fields.writeInt32LE(1, 16);
+  const head = header(HEADER_SIZE + fields.length + payload.length, nextRequestId(), responseTo, OP_REPLY);
+  return Buffer.concat([head, fields, payload]);
+}

@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { MongoClient, type Db } from 'mongodb';
+import { EmbeddedMongo } from '../src/index.js';
+
+/**
+ * Each spec gets its own target: a fresh embedded store on a random port, or — when
+ * MONGODB_URI is set — a uniquely named database on that real server, dropped afterwards.
+ * Running the same assertions against both is what makes this a conformance suite.
+ */
+export interface Target {
+  readonly uri: string;
+  readonly dbName: string;
+  readonly client: MongoClient;
+  readonly db: Db;
+  readonly embedded: EmbeddedMongo | undefined;
+  stop(): Promise<void>;
+}
+
+export const againstRealMongo = Boolean(process.env.MONGODB_URI);
+
+export async function startTarget(label: string): Promise<Target> {
+  const dbName = `conf_${label}_${randomBytes(4).toString('hex')}`;
+  const embedded = againstRealMongo ? undefined : await EmbeddedMongo.start();
+  const uri = process.env.MONGODB_URI ?? embedded!.uri;
+  const client = await MongoClient.connect(uri, { serverSelectionTimeoutMS: 5000 });
+  const db = client.db(dbName);
+  return {
+    uri,
+    dbName,
+    client,
+    db,
+    embedded,
+    async stop() {
+      await db.dropDatabase().catch(() => undefined);
+      await client.close();
+      await embedded?.stop();
+    },
+  };
+}
+
+/** Connection string for a database of the target, whichever server it is. */
+export function uriWithDb(uri: string, dbName: string): string {
+  const url = new URL(uri);
+  url.pathname = `/${dbName}`;
+  return url.toString();
+}
