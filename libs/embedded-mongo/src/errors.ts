@@ -53,7 +53,14 @@ export function toErrorReply(error: unknown): Document {
     return { ok: 0, errmsg: error.message, code: error.code, codeName: error.codeName, ...error.extra };
   }
   const message = error instanceof Error ? error.message : String(error);
-  const unsupported = /unknown|unregistered|not supported|invalid/i.test(message);
-  const code = unsupported ? ErrorCodes.BadValue : ErrorCodes.InternalError;
+  const code = codeForEngineMessage(message);
   return { ok: 0, errmsg: message, code, codeName: codeNameOf(code) };
+}
+
+/** mingo throws plain Errors; map its messages onto the codes MongoDB uses for the same faults. */
+function codeForEngineMessage(message: string): number {
+  if (/immutable field/i.test(message)) return ErrorCodes.ImmutableField;
+  if (/update operator|modifier/i.test(message)) return ErrorCodes.FailedToParse;
+  if (/unknown|unregistered|not supported|invalid|must|cannot|expected/i.test(message)) return ErrorCodes.BadValue;
+  return ErrorCodes.InternalError;
 }

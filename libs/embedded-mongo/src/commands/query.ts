@@ -6,17 +6,18 @@ import { isPlainObject } from '../paths.js';
 
 /** Stored documents matching `filter`, narrowed by an index when possible; never copies. */
 export function matching(collection: Collection | undefined, filter: unknown, limit = Infinity): Document[] {
-  if (!collection) return [];
   const criteria = isPlainObject(filter) ? filter : {};
   const result: Document[] = [];
-  if (Object.keys(criteria).length === 0) {
+  // Compiled even for a missing collection so unknown operators are always reported.
+  const query = Object.keys(criteria).length === 0 ? undefined : compileFilter(criteria);
+  if (!collection) return result;
+  if (!query) {
     for (const doc of collection.docs.values()) {
       if (result.length >= limit) break;
       result.push(doc);
     }
     return result;
   }
-  const query = compileFilter(criteria);
   for (const doc of collection.candidates(criteria)) {
     if (result.length >= limit) break;
     if (query.test(doc)) result.push(doc);
