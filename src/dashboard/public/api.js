@@ -1,0 +1,208 @@
+/* global fetch, window */
+// The only module that knows the JSON API: paths, tokens, and the shapes of the answers.
+// Everything else works with the plain objects returned here.
+import { clearSession, getSession, saveTokens } from './session.js';
+
+const BASE = '/api/v1';
+/** Refresh this long before the access token expires, so requests never carry a stale token. */
+const REFRESH_MARGIN_MS = 30_000;
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+const signedOutListeners = new Set();
+/** Called when the session ends without the user asking (refresh token expired or revoked). */
+export function onSignedOut(listener) {
+  signedOutListeners.add(listener);
+}
+
+let refreshing = null;
+
+/**
+ * One refresh at a time: refresh tokens rotate and reusing one revokes the whole family, so
+ * concurrent requests that all see an expired token must share a single refresh call.
+ */
+function refreshTokens() {
+  refreshing ??= (async () => {
+    const refreshToken = getSession()?.refreshToken;
+    if (!refreshToken) throw new ApiError(401, 'Not signed in');
+    const tokens = await send('POST', '/auth/refresh', { body: { refreshToken }, auth: false });
+    saveTokens(tokens);
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+function endSession() {
+  const hadSession = getSession() !== null;
+  clearSession();
+  if (hadSession) for (const listener of signedOutListeners) listener();
+}
+
+async function send(method, path, { body, params, auth = true } = {}) {
+  const url = new URL(BASE + path, window.location.origin);
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value));
+  }
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth) headers.Authorization = `Bearer ${getSession()?.accessToken ?? ''}`;
+  const response = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const text = await response.text();
+  const payload = text ? safeJson(text) : null;
+  if (!response.ok) {
+    const message = payload && typeof payload.message === 'string' ? payload.message : response.statusText;
+    throw new ApiError(response.status, message || `Request failed (${response.status})`);
+  }
+  return payload;
+}
+
+function safeJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** An authenticated call: refreshes ahead of expiry, and once more on a 401. */
+async function authed(method, path, options = {}) {
+  const session = getSession();
+  if (!session) throw new ApiError(401, 'Not signed in');
+  try {
+    if (session.expiresAt - Date.now() < REFRESH_MARGIN_MS && session.refreshToken) await refreshTokens();
+    return await send(method, path, options);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+    try {
+      await refreshTokens();
+    } catch {
+      endSession();
+      throw error;
+    }
+    try {
+      return await send(method, path, options);
+    } catch (retryError) {
+      if (retryError instanceof ApiError && retryError.status === 401) endSession();
+      throw retryError;
+    }
+  }
+}
+
+export function hasSession() {
+  return getSession() !== null;
+}
+
+export async function login(email, password) {
+  const tokens = await send('POST', '/auth/login', { body: { email, password }, auth: false });
+  saveTokens(tokens);
+}
+
+export async function logout() {
+  const refreshToken = getSession()?.refreshToken;
+  try {
+    if (refreshToken) await authed('POST', '/auth/logout', { body: { refreshToken } });
+  } finally {
+    clearSession();
+  }
+}
+
+/** @returns {Promise<{ email: string, role: string }>} */
+export async function fetchMe() {
+  const me = await authed('GET', '/auth/me');
+  return { email: me?.email ?? me?.user?.email ?? '', role: me?.role ?? me?.user?.role ?? '' };
+}
+
+/** @returns {Promise<Array<{ id: string, domain: string, name: string, timezone: string }>>} */
+export async function listSites() {
+  const payload = await authed('GET', '/sites');
+  return listOf(payload).map((site) => ({
+    id: String(site.id ?? site._id),
+    domain: site.domain ?? '',
+    name: site.name || site.domain || String(site.id),
+    timezone: site.timezone ?? 'UTC',
+  }));
+}
+
+function listOf(payload) {
+  if (Array.isArray(payload)) return payload;
+  for (const key of ['results', 'items', 'data', 'sites']) {
+    if (Array.isArray(payload?.[key])) return payload[key];
+  }
+  return [];
+}
+
+/** Query parameters shared by every stats call: `{ siteId, period }` or `{ siteId, from, to }`, plus `classification`. */
+export const OVERVIEW_METRICS = [
+  'visitors',
+  'visits',
+  'pageviews',
+  'viewsPerVisit',
+  'bounceRate',
+  'visitDuration',
+  'botShare',
+];
+
+/**
+ * @returns {Promise<Record<string, { value: number | null, previous: number | null, change: number | null }>>}
+ */
+export async function fetchOverview(query) {
+  const payload = await authed('GET', '/stats/overview', { params: query });
+  const results = payload?.results ?? {};
+  const overview = {};
+  for (const metric of OVERVIEW_METRICS) overview[metric] = metricValue(results[metric]);
+  return overview;
+}
+
+function metricValue(entry) {
+  if (entry === undefined || entry === null) return { value: null, previous: null, change: null };
+  if (typeof entry === 'number') return { value: entry, previous: null, change: null };
+  return { value: entry.value ?? null, previous: entry.previous ?? null, change: entry.change ?? null };
+}
+
+/** @returns {Promise<Array<{ date: string, visitors: number, pageviews: number }>>} */
+export async function fetchTimeseries(query, interval) {
+  const payload = await authed('GET', '/stats/timeseries', {
+    params: { ...query, interval, metrics: 'visitors,pageviews' },
+  });
+  return listOf(payload).map((point) => ({
+    date: String(point.date ?? point.time ?? point.bucket ?? ''),
+    visitors: numberOf(point.visitors),
+    pageviews: numberOf(point.pageviews),
+  }));
+}
+
+/** @returns {Promise<Array<{ name: string | null, visitors: number, pageviews: number }>>} */
+export async function fetchBreakdown(query, dimension, limit) {
+  const payload = await authed('GET', '/stats/breakdown', {
+    params: { ...query, dimension, limit, metrics: 'visitors,pageviews' },
+  });
+  return listOf(payload).map((row) => ({
+    name: row.name ?? row.value ?? row[dimension] ?? null,
+    visitors: numberOf(row.visitors),
+    pageviews: numberOf(row.pageviews),
+  }));
+}
+
+/** @returns {Promise<number>} visitors in the last five minutes */
+export async function fetchRealtime(siteId) {
+  const payload = await authed('GET', '/stats/realtime', { params: { siteId } });
+  return numberOf(payload?.results?.visitors ?? payload?.visitors ?? payload?.value);
+}
+
+function numberOf(value) {
+  if (typeof value === 'number') return value;
+  if (value && typeof value.value === 'number') return value.value;
+  return 0;
+}

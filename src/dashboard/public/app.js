@@ -1,0 +1,270 @@
+/* global document, window, localStorage */
+// Wires the page: login, the controls, and loading every panel for the chosen query.
+import * as api from './api.js';
+import { BREAKDOWN_LIMIT, BREAKDOWNS } from './breakdowns.js';
+import { formatInteger } from './format.js';
+import { chartInterval, customRangeProblem, rangeParams, shiftDays, todayIn } from './range.js';
+import {
+  clearOverview,
+  createBreakdowns,
+  createOverview,
+  renderBreakdown,
+  renderBreakdownError,
+  renderOverview,
+} from './render.js';
+import { VisitorsChart } from './visitors-chart.js';
+
+const REALTIME_REFRESH_MS = 30_000;
+/** The last site looked at is remembered across sessions; it is not a secret. */
+const LAST_SITE_KEY = 'siteline.lastSiteId';
+
+const byId = (id) => document.getElementById(id);
+const ui = {
+  boot: byId('boot-message'),
+  account: byId('account'),
+  accountEmail: byId('account-email'),
+  logout: byId('logout'),
+  loginView: byId('login-view'),
+  loginForm: byId('login-form'),
+  loginEmail: byId('login-email'),
+  loginPassword: byId('login-password'),
+  loginSubmit: byId('login-submit'),
+  loginError: byId('login-error'),
+  dashboard: byId('dashboard-view'),
+  controls: byId('controls'),
+  site: byId('site-select'),
+  range: byId('range-select'),
+  customRange: byId('custom-range'),
+  from: byId('range-from'),
+  to: byId('range-to'),
+  toggles: [...document.querySelectorAll('[data-classification]')],
+  realtimeCount: byId('realtime-count'),
+  realtimeLabel: byId('realtime-label'),
+  status: byId('status'),
+  error: byId('error'),
+  overview: byId('overview'),
+  breakdowns: byId('breakdowns'),
+  chart: byId('visitors-chart'),
+};
+
+const RANGE_NAMES = { day: 'Today', '7d': 'Last 7 days', '30d': 'Last 30 days', month: 'This month' };
+
+const state = { sites: [], siteId: null, range: { kind: '7d' }, classification: 'USER' };
+/** Bumped on every reload, so answers to an older query never overwrite a newer one. */
+let generation = 0;
+let realtimeTimer = null;
+let chart = null;
+
+function currentSite() {
+  return state.sites.find((site) => site.id === state.siteId) ?? null;
+}
+
+function show(view) {
+  ui.boot.hidden = true;
+  ui.loginView.hidden = view !== 'login';
+  ui.dashboard.hidden = view !== 'dashboard';
+  ui.account.hidden = view !== 'dashboard';
+}
+
+function showLogin(message = '') {
+  generation += 1;
+  stopRealtime();
+  chart?.destroy();
+  chart = null;
+  show('login');
+  ui.loginError.textContent = message;
+  ui.loginPassword.value = '';
+  ui.loginEmail.focus();
+}
+
+async function enterDashboard() {
+  const [me, sites] = await Promise.all([api.fetchMe(), api.listSites()]);
+  ui.accountEmail.textContent = me.email;
+  state.sites = sites;
+  ui.site.replaceChildren(
+    ...sites.map((site) => {
+      const option = document.createElement('option');
+      option.value = site.id;
+      option.textContent = site.name === site.domain || !site.domain ? site.name : `${site.name} (${site.domain})`;
+      return option;
+    }),
+  );
+  show('dashboard');
+  if (sites.length === 0) {
+    ui.error.textContent = 'No sites yet: create one with POST /api/v1/sites or the command-line tool.';
+    return;
+  }
+  const remembered = localStorage.getItem(LAST_SITE_KEY);
+  state.siteId = sites.some((site) => site.id === remembered) ? remembered : sites[0].id;
+  ui.site.value = state.siteId;
+  chart ??= new VisitorsChart(ui.chart);
+  ui.site.focus();
+  startRealtime();
+  await reload();
+}
+
+async function reload() {
+  const site = currentSite();
+  if (!site) return;
+  const ticket = ++generation;
+  const isCurrent = () => ticket === generation;
+  const query = { siteId: site.id, ...rangeParams(state.range), classification: state.classification };
+  const interval = chartInterval(state.range);
+  ui.dashboard.setAttribute('aria-busy', 'true');
+  ui.status.textContent = 'Loading…';
+  ui.error.textContent = '';
+
+  const outcomes = await Promise.allSettled([
+    api.fetchOverview(query).then(
+      (overview) => isCurrent() && renderOverview(ui.overview, overview),
+      (error) => {
+        if (isCurrent()) clearOverview(ui.overview);
+        throw error;
+      },
+    ),
+    api.fetchTimeseries(query, interval).then((points) => isCurrent() && chart?.render(points, interval)),
+    ...BREAKDOWNS.map((definition) =>
+      api
+        .fetchBreakdown(
+          { ...query, classification: definition.classification ?? query.classification },
+          definition.dimension,
+          BREAKDOWN_LIMIT,
+        )
+        .then(
+          (rows) => isCurrent() && renderBreakdown(ui.breakdowns, definition, rows),
+          (error) => {
+            if (isCurrent()) renderBreakdownError(ui.breakdowns, definition, 'Could not be loaded');
+            throw error;
+          },
+        ),
+    ),
+  ]);
+  if (!isCurrent()) return;
+  ui.dashboard.setAttribute('aria-busy', 'false');
+  const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+  ui.error.textContent = failure ? `Some statistics could not be loaded: ${failure.reason.message}` : '';
+  ui.status.textContent = `${describeRange()} · days in ${site.timezone}`;
+}
+
+function describeRange() {
+  const { range } = state;
+  return range.kind === 'custom' ? `${range.from} to ${range.to}` : RANGE_NAMES[range.kind];
+}
+
+function startRealtime() {
+  stopRealtime();
+  void updateRealtime();
+  realtimeTimer = window.setInterval(() => {
+    if (!document.hidden) void updateRealtime();
+  }, REALTIME_REFRESH_MS);
+}
+
+function stopRealtime() {
+  if (realtimeTimer !== null) window.clearInterval(realtimeTimer);
+  realtimeTimer = null;
+}
+
+async function updateRealtime() {
+  const siteId = state.siteId;
+  if (!siteId) return;
+  try {
+    const visitors = await api.fetchRealtime(siteId);
+    if (siteId !== state.siteId) return;
+    ui.realtimeCount.textContent = formatInteger(visitors);
+    ui.realtimeLabel.textContent = visitors === 1 ? 'visitor in the last 5 minutes' : 'visitors in the last 5 minutes';
+  } catch {
+    ui.realtimeCount.textContent = '–';
+  }
+}
+
+/** Runs an event handler's async work, reporting failures on the page instead of the console. */
+function guarded(work) {
+  work().catch((error) => {
+    if (error instanceof api.ApiError && error.status === 401) return;
+    ui.dashboard.setAttribute('aria-busy', 'false');
+    ui.error.textContent = error instanceof Error ? error.message : String(error);
+  });
+}
+
+function wireEvents() {
+  ui.loginForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.loginSubmit.disabled = true;
+    ui.loginError.textContent = '';
+    api
+      .login(ui.loginEmail.value.trim(), ui.loginPassword.value)
+      .then(() => enterDashboard())
+      .catch((error) => {
+        ui.loginError.textContent =
+          error instanceof api.ApiError && error.status === 401 ? 'Wrong email or password.' : error.message;
+      })
+      .finally(() => {
+        ui.loginSubmit.disabled = false;
+      });
+  });
+
+  ui.logout.addEventListener('click', () => {
+    api
+      .logout()
+      .catch(() => undefined)
+      .finally(() => showLogin('You are logged out.'));
+  });
+
+  ui.site.addEventListener('change', () => {
+    state.siteId = ui.site.value;
+    localStorage.setItem(LAST_SITE_KEY, state.siteId);
+    startRealtime();
+    guarded(reload);
+  });
+
+  ui.range.addEventListener('change', () => {
+    const kind = ui.range.value;
+    ui.customRange.hidden = kind !== 'custom';
+    if (kind === 'custom') {
+      const today = todayIn(currentSite()?.timezone ?? 'UTC');
+      ui.to.value ||= today;
+      ui.from.value ||= shiftDays(ui.to.value, -6);
+      ui.from.focus();
+      return;
+    }
+    state.range = { kind };
+    guarded(reload);
+  });
+
+  // The custom range applies on its button or on Enter in a date field.
+  ui.controls.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (ui.range.value !== 'custom') return;
+    const problem = customRangeProblem(ui.from.value, ui.to.value);
+    if (problem) {
+      ui.error.textContent = problem;
+      return;
+    }
+    state.range = { kind: 'custom', from: ui.from.value, to: ui.to.value };
+    guarded(reload);
+  });
+
+  for (const toggle of ui.toggles) {
+    toggle.addEventListener('click', () => {
+      state.classification = toggle.dataset.classification;
+      for (const other of ui.toggles) other.setAttribute('aria-pressed', String(other === toggle));
+      guarded(reload);
+    });
+  }
+}
+
+function start() {
+  createOverview(ui.overview);
+  createBreakdowns(ui.breakdowns, BREAKDOWNS);
+  wireEvents();
+  api.onSignedOut(() => showLogin('Your session has ended. Please log in again.'));
+  if (!api.hasSession()) {
+    showLogin();
+    return;
+  }
+  enterDashboard().catch((error) =>
+    showLogin(error instanceof api.ApiError && error.status === 401 ? '' : error.message),
+  );
+}
+
+start();
