@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
 import { CommonModule } from './common/common.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { ConfigModule } from './config/config.module.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { SitesModule } from './sites/sites.module.js';
 
 @Module({
-  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule],
+  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule],
 })
 export class AppModule {}
