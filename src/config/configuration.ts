@@ -36,6 +36,9 @@ export const authConfig = registerAs('auth', () => {
     refreshTtlSeconds: durationToSeconds(env.JWT_REFRESH_TTL),
     adminEmail: env.ADMIN_EMAIL,
     adminPassword: env.ADMIN_PASSWORD,
+    loginMaxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    loginMaxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+    loginThrottleWindowSeconds: durationToSeconds(env.LOGIN_THROTTLE_WINDOW),
   };
 });
 

@@ -97,6 +97,24 @@ export class EnvironmentVariables {
   @IsIn(['on', 'off'])
   REVERSE_DNS: 'on' | 'off' = 'on';
 
+  /** Failed logins allowed per account within LOGIN_THROTTLE_WINDOW before 429. */
+  @Transform(emptyToUndefined)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  LOGIN_MAX_FAILURES_PER_ACCOUNT = 10;
+
+  /** Failed logins allowed per client IP within LOGIN_THROTTLE_WINDOW before 429. */
+  @Transform(emptyToUndefined)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  LOGIN_MAX_FAILURES_PER_IP = 30;
+
+  @Transform(emptyToUndefined)
+  @Matches(DURATION, { message: 'LOGIN_THROTTLE_WINDOW must be a duration such as 15m' })
+  LOGIN_THROTTLE_WINDOW = '15m';
+
   /** `true`/`false`, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs. */
   @Transform(emptyToUndefined)
   @IsOptional()

@@ -1,0 +1,77 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsArray, IsEmail, IsIn, IsMongoId, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { ROLES, type Role } from '../principal.js';
+import { MIN_PASSWORD_LENGTH, type UserView } from '../users.service.js';
+
+export class CreateUserDto {
+  @ApiProperty({ type: String, example: 'viewer@example.com', description: 'Login email, stored lower-cased' })
+  @IsEmail()
+  @MaxLength(320)
+  email!: string;
+
+  @ApiProperty({ type: String, format: 'password', minLength: MIN_PASSWORD_LENGTH, example: 'a long passphrase', description: 'At least 10 characters' })
+  @IsString()
+  @MinLength(MIN_PASSWORD_LENGTH)
+  @MaxLength(1024)
+  password!: string;
+
+  @ApiProperty({ type: String, enum: ROLES, example: 'viewer', description: 'admin: everything; viewer: reads the sites in siteIds' })
+  @IsIn(ROLES)
+  role!: Role;
+
+  @ApiPropertyOptional({ type: [String], example: ['65f1c0ffee0000000000beef'], default: [], description: 'Sites a viewer may read' })
+  @IsOptional()
+  @IsArray()
+  @IsMongoId({ each: true })
+  siteIds?: string[];
+}
+
+export class UpdateUserDto {
+  @ApiPropertyOptional({ type: String, example: 'viewer@example.com', description: 'New login email' })
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(320)
+  email?: string;
+
+  @ApiPropertyOptional({ type: String, format: 'password', minLength: MIN_PASSWORD_LENGTH, description: 'New password; signs the account out everywhere' })
+  @IsOptional()
+  @IsString()
+  @MinLength(MIN_PASSWORD_LENGTH)
+  @MaxLength(1024)
+  password?: string;
+
+  @ApiPropertyOptional({ type: String, enum: ROLES, example: 'admin', description: 'New role (the last admin cannot be demoted)' })
+  @IsOptional()
+  @IsIn(ROLES)
+  role?: Role;
+
+  @ApiPropertyOptional({ type: [String], example: ['65f1c0ffee0000000000beef'], description: 'Sites a viewer may read (replaces the list)' })
+  @IsOptional()
+  @IsArray()
+  @IsMongoId({ each: true })
+  siteIds?: string[];
+}
+
+export class UserDto {
+  @ApiProperty({ type: String, example: '65f1c0ffee0000000000abcd', description: 'Account id' })
+  id!: string;
+
+  @ApiProperty({ type: String, example: 'viewer@example.com', description: 'Login email' })
+  email!: string;
+
+  @ApiProperty({ type: String, enum: ROLES, example: 'viewer', description: 'Role' })
+  role!: Role;
+
+  @ApiProperty({ type: [String], example: ['65f1c0ffee0000000000beef'], description: 'Sites a viewer may read' })
+  siteIds!: string[];
+
+  @ApiProperty({ type: String, format: 'date-time', description: 'When the account was created' })
+  createdAt!: string;
+
+  @ApiProperty({ type: String, format: 'date-time', description: 'When the account last changed' })
+  updatedAt!: string;
+
+  static from(user: UserView): UserDto {
+    return { ...user, createdAt: user.createdAt.toISOString(), updatedAt: user.updatedAt.toISOString() };
+  }
+}

@@ -1,0 +1,166 @@
+import { BadRequestException, ConflictException, Inject, Injectable, Logger, NotFoundException, OnApplicationBootstrap } from '@nestjs/common';
+import { Clock } from '../common/time/clock.js';
+import { authConfig, type AuthConfig } from '../config/configuration.js';
+import { SitesService } from '../sites/sites.service.js';
+import { hashPassword, needsRehash } from './password-hasher.js';
+import type { Role } from './principal.js';
+import { RefreshTokensRepository } from './refresh-tokens.repository.js';
+import { UsersRepository, type StoredUser, type UserChanges } from './users.repository.js';
+
+export const MIN_PASSWORD_LENGTH = 10;
+
+export interface NewUser {
+  email: string;
+  password: string;
+  role: Role;
+  siteIds?: string[];
+}
+
+export interface UserUpdate {
+  email?: string;
+  password?: string;
+  role?: Role;
+  siteIds?: string[];
+}
+
+/** A user as the API shows it: never the password hash. */
+export interface UserView {
+  id: string;
+  email: string;
+  role: Role;
+  siteIds: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function toUserView(user: StoredUser): UserView {
+  return { id: user.id, email: user.email, role: user.role, siteIds: user.siteIds, createdAt: user.createdAt, updatedAt: user.updatedAt };
+}
+
+function isDuplicateKeyError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
+}
+
+@Injectable()
+export class UsersService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly refreshTokens: RefreshTokensRepository,
+    private readonly sites: SitesService,
+    private readonly clock: Clock,
+    @Inject(authConfig.KEY) private readonly config: AuthConfig,
+  ) {}
+
+  /** SPEC §5: the first admin comes from ADMIN_EMAIL + ADMIN_PASSWORD when no user exists yet. */
+  async onApplicationBootstrap(): Promise<void> {
+    const { adminEmail, adminPassword } = this.config;
+    if (!adminEmail || !adminPassword || (await this.users.count()) > 0) return;
+    try {
+      await this.createUser({ email: adminEmail, password: adminPassword, role: 'admin' });
+      this.logger.log(`Created the first admin account ${adminEmail.toLowerCase()} from ADMIN_EMAIL`);
+    } catch (error) {
+      // Another instance booting on the same database created it first.
+      if (!(error instanceof ConflictException)) throw error;
+    }
+  }
+
+  /** Creates an account; also the entry point of the `users:create` CLI command. */
+  async createUser(input: NewUser): Promise<UserView> {
+    const siteIds = await this.checkedSiteIds(input.siteIds ?? []);
+    this.checkPassword(input.password);
+    try {
+      const user = await this.users.create({
+        email: input.email.trim().toLowerCase(),
+        passwordHash: await hashPassword(input.password),
+        role: input.role,
+        siteIds,
+      });
+      return toUserView(user);
+    } catch (error) {
+      if (isDuplicateKeyError(error)) throw new ConflictException('An account with this email exists');
+      throw error;
+    }
+  }
+
+  async list(): Promise<UserView[]> {
+    return (await this.users.listAll()).map(toUserView);
+  }
+
+  async get(id: string): Promise<UserView> {
+    return toUserView(await this.getStored(id));
+  }
+
+  async findStoredById(id: string): Promise<StoredUser | null> {
+    return this.users.findById(id);
+  }
+
+  async findStoredByEmail(email: string): Promise<StoredUser | null> {
+    return this.users.findByEmail(email.trim());
+  }
+
+  async update(id: string, input: UserUpdate): Promise<UserView> {
+    const current = await this.getStored(id);
+    const changes: UserChanges = {};
+    if (input.email !== undefined) changes.email = input.email.trim().toLowerCase();
+    if (input.siteIds !== undefined) changes.siteIds = await this.checkedSiteIds(input.siteIds);
+    if (input.password !== undefined) {
+      this.checkPassword(input.password);
+      changes.passwordHash = await hashPassword(input.password);
+    }
+    if (input.role !== undefined && input.role !== current.role) {
+      if (current.role === 'admin') await this.ensureAnotherAdmin();
+      changes.role = input.role;
+    }
+    try {
+      const updated = await this.users.update(id, changes);
+      if (!updated) throw new NotFoundException('User not found');
+      if (changes.passwordHash) await this.refreshTokens.revokeAllForUser(id, this.clock.now());
+      return toUserView(updated);
+    } catch (error) {
+      if (isDuplicateKeyError(error)) throw new ConflictException('An account with this email exists');
+      throw error;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    const user = await this.getStored(id);
+    if (user.role === 'admin') await this.ensureAnotherAdmin();
+    await this.users.delete(id);
+    await this.refreshTokens.deleteAllForUser(id);
+  }
+
+  /** Re-hashes a password made with older, weaker parameters once the user proves they know it. */
+  async upgradePasswordHashIfNeeded(user: StoredUser, password: string): Promise<void> {
+    if (!needsRehash(user.passwordHash)) return;
+    await this.users.replacePasswordHash(user.id, await hashPassword(password));
+  }
+
+  private async getStored(id: string): Promise<StoredUser> {
+    const user = await this.users.findById(id);
+    if (!user) throw new NotFoundException('User not found');
+    return user;
+  }
+
+  /**
+   * Checked, not locked: two admins demoting each other at the same instant could both pass.
+   * Admin changes are rare and interactive, so we accept that over a transaction the embedded
+   * store may not offer.
+   */
+  private async ensureAnotherAdmin(): Promise<void> {
+    if ((await this.users.countAdmins()) <= 1) throw new ConflictException('Cannot remove or demote the last admin');
+  }
+
+  private checkPassword(password: string): void {
+    if (password.length < MIN_PASSWORD_LENGTH) throw new BadRequestException(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+
+  private async checkedSiteIds(siteIds: string[]): Promise<string[]> {
+    const unique = [...new Set(siteIds)];
+    const found = new Set((await this.sites.listByIds(unique)).map((site) => site.id));
+    const unknown = unique.filter((id) => !found.has(id));
+    if (unknown.length > 0) throw new BadRequestException(`siteIds: unknown site ${unknown.join(', ')}`);
+    return unique;
+  }
+}

@@ -1,0 +1,98 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import type { StoredSite } from '../sites.repository.js';
+
+export class CreateSiteDto {
+  @ApiProperty({ type: String, example: 'example.com', description: 'Host name of the site; a scheme or trailing slash is stripped, case is folded' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(253)
+  domain!: string;
+
+  @ApiProperty({ type: String, example: 'Example Inc.', description: 'Display name' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiPropertyOptional({ type: String, example: 'Europe/Berlin', default: 'UTC', description: 'IANA time zone that defines the calendar days of the statistics' })
+  @IsOptional()
+  @IsString()
+  timezone?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['https://app.example.net'],
+    description: 'Browser origins besides the domain (and its www.) allowed to send hits with the tracker',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  allowedOrigins?: string[];
+
+  @ApiPropertyOptional({ type: Boolean, default: false, description: 'Drop browser hits sent with `DNT: 1`' })
+  @IsOptional()
+  @IsBoolean()
+  respectDoNotTrack?: boolean;
+}
+
+export class UpdateSiteDto {
+  @ApiPropertyOptional({ type: String, example: 'example.com', description: 'Host name of the site' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(253)
+  domain?: string;
+
+  @ApiPropertyOptional({ type: String, example: 'Example Inc.', description: 'Display name' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name?: string;
+
+  @ApiPropertyOptional({ type: String, example: 'America/New_York', description: 'IANA time zone' })
+  @IsOptional()
+  @IsString()
+  timezone?: string;
+
+  @ApiPropertyOptional({ type: [String], example: ['https://app.example.net'], description: 'Extra allowed browser origins (replaces the list)' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  allowedOrigins?: string[];
+
+  @ApiPropertyOptional({ type: Boolean, description: 'Drop browser hits sent with `DNT: 1`' })
+  @IsOptional()
+  @IsBoolean()
+  respectDoNotTrack?: boolean;
+}
+
+export class SiteDto {
+  @ApiProperty({ type: String, example: '65f1c0ffee0000000000abcd', description: 'Site id' })
+  id!: string;
+
+  @ApiProperty({ type: String, example: 'example.com', description: 'Host name' })
+  domain!: string;
+
+  @ApiProperty({ type: String, example: 'Example Inc.', description: 'Display name' })
+  name!: string;
+
+  @ApiProperty({ type: String, example: 'Europe/Berlin', description: 'IANA time zone' })
+  timezone!: string;
+
+  @ApiProperty({ type: [String], example: ['https://app.example.net'], description: 'Extra allowed browser origins' })
+  allowedOrigins!: string[];
+
+  @ApiProperty({ type: Boolean, example: false, description: 'Whether browser hits with `DNT: 1` are dropped' })
+  respectDoNotTrack!: boolean;
+
+  @ApiProperty({ type: String, format: 'date-time', description: 'When the site was created' })
+  createdAt!: string;
+
+  static from(site: StoredSite): SiteDto {
+    return { ...site, createdAt: site.createdAt.toISOString() };
+  }
+}
