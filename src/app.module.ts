@@ -6,9 +6,11 @@ import { ConfigModule } from './config/config.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { IngestionModule } from './ingestion/ingestion.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { SitesModule } from './sites/sites.module.js';
 
 @Module({
-  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule],
+  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule, MetricsModule, IngestionModule],
 })
 export class AppModule {}

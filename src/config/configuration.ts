@@ -51,6 +51,8 @@ export const trackingConfig = registerAs('tracking', () => {
     maxBackfillDays: env.MAX_BACKFILL_DAYS,
     retentionDays: env.RETENTION_DAYS,
     reverseDns: env.REVERSE_DNS === 'on',
+    ingestKeyRateLimit: env.INGEST_KEY_RATE_LIMIT,
+    ingestIpRateLimit: env.INGEST_IP_RATE_LIMIT,
   };
 });
 

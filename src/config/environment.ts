@@ -115,6 +115,20 @@ export class EnvironmentVariables {
   @Matches(DURATION, { message: 'LOGIN_THROTTLE_WINDOW must be a duration such as 15m' })
   LOGIN_THROTTLE_WINDOW = '15m';
 
+  /** Ingest requests per second per site key (burst: twice that); 0 disables the limit. */
+  @Transform(emptyToUndefined)
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  INGEST_KEY_RATE_LIMIT = 2000;
+
+  /** Ingest requests per second per browser IP for key-less (tracker) sends (burst: twice that); 0 disables. */
+  @Transform(emptyToUndefined)
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  INGEST_IP_RATE_LIMIT = 20;
+
   /** `true`/`false`, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs. */
   @Transform(emptyToUndefined)
   @IsOptional()

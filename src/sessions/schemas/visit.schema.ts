@@ -32,6 +32,14 @@ export class Visit {
   @Prop({ required: true })
   hits: number;
 
+  /** `pageviews === 1` (SPEC §4), stored so bounce rate is a plain average. */
+  @Prop({ required: true })
+  bounce: boolean;
+
+  /** `end − start` in whole seconds; 0 for a single-hit visit. */
+  @Prop({ required: true })
+  duration: number;
+
   @Prop({ type: String, default: null })
   entryPath: string | null;
 

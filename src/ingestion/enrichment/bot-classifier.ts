@@ -1,0 +1,29 @@
+import { isbot } from 'isbot';
+import type { Classification } from '../schemas/hit.schema.js';
+
+export interface BotVerdict {
+  classification: Classification;
+  botReason: string | null;
+}
+
+const HEADLESS = /headless|phantomjs|puppeteer|playwright|selenium|webdriver|electron\/|slimerjs/i;
+// HTTP client libraries: isbot 5 knows most of them; this list keeps them BOT should isbot's list change.
+const AUTOMATION_TOOL =
+  /^(curl|wget|python-|python\/|aiohttp|httpx|go-http-client|axios|node-fetch|undici|okhttp|java\/|apache-httpclient|libwww-perl|ruby|php\/|guzzlehttp|postmanruntime|insomnia|httpie)/i;
+
+const USER: BotVerdict = { classification: 'USER', botReason: null };
+
+/**
+ * isbot first (its reason is `isbot`), then our heuristics for what it does not cover. Each
+ * verdict keeps its reason so bot filtering stays explainable in breakdowns.
+ */
+export function classifyUserAgent(userAgent: string): BotVerdict {
+  const ua = userAgent.trim();
+  if (ua === '') return { classification: 'BOT', botReason: 'empty-user-agent' };
+  if (isbot(ua)) return { classification: 'BOT', botReason: 'isbot' };
+  if (HEADLESS.test(ua)) return { classification: 'BOT', botReason: 'headless' };
+  if (AUTOMATION_TOOL.test(ua)) return { classification: 'BOT', botReason: 'automation-tool' };
+  // Real browsers all announce themselves as Mozilla/...; a bare token with no platform is a script.
+  if (!/[/(]/.test(ua)) return { classification: 'BOT', botReason: 'no-product-token' };
+  return USER;
+}

@@ -1,0 +1,157 @@
+import {
+  HttpException,
+  HttpStatus,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import type { DirtyMark } from '../sessions/visitor-dirty.repository.js';
+import { HitsRepository, type NewHit } from './hits.repository.js';
+
+export type WriteResult = 'stored' | 'duplicate' | 'failed';
+
+interface PendingWrite {
+  hits: NewHit[];
+  resolve: (results: WriteResult[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Group commit: at most this many hits per insertMany … */
+const MAX_BATCH_HITS = 1000;
+/** … and a request waits at most this long for others to share its write. */
+const MAX_DELAY_MS = 5;
+const MAX_CONCURRENT_WRITES = 4;
+/** Beyond this many queued hits new requests get 503 instead of growing memory. */
+export const MAX_QUEUED_HITS = 20_000;
+
+export function serviceUnavailable(message: string): HttpException {
+  return new HttpException(
+    { statusCode: HttpStatus.SERVICE_UNAVAILABLE, message, headers: { 'Retry-After': '1' } },
+    HttpStatus.SERVICE_UNAVAILABLE,
+  );
+}
+
+/**
+ * Durable group commit for hits. Concurrent requests enqueue their enriched hits and await one
+ * shared `insertMany({ ordered: false })`; each learns, hit by hit, whether it was stored or a
+ * duplicate only after MongoDB acknowledged the write (so `202` means written). The visitors
+ * touched are marked for the sessionizer in the same step. A failed write fails exactly the
+ * requests in it with 503; on shutdown the queue is written before the connection closes.
+ */
+@Injectable()
+export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger(HitWriter.name);
+  private readonly queue: PendingWrite[] = [];
+  private queuedHits = 0;
+  private activeWrites = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly hits: HitsRepository,
+    private readonly sessions: SessionsService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Resolves with one result per hit once written; rejects with 503 when full or when the write failed. */
+  write(hits: NewHit[]): Promise<WriteResult[]> {
+    if (hits.length === 0) return Promise.resolve([]);
+    if (this.queuedHits + hits.length > MAX_QUEUED_HITS) {
+      return Promise.reject(serviceUnavailable('Ingest queue is full, retry shortly'));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ hits, resolve, reject });
+      this.queuedHits += hits.length;
+      this.metrics.queueDepth.set(this.queuedHits);
+      if (this.queuedHits >= MAX_BATCH_HITS) this.startWrites();
+      else this.timer ??= setTimeout(() => this.startWrites(), MAX_DELAY_MS);
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.drain();
+  }
+
+  /** Requests still finishing after the HTTP server closed may have queued more. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.drain();
+  }
+
+  /** Resolves when nothing is queued or being written. */
+  drain(): Promise<void> {
+    this.startWrites();
+    if (this.queue.length === 0 && this.activeWrites === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private startWrites(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.activeWrites < MAX_CONCURRENT_WRITES && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      this.activeWrites++;
+      void this.writeBatch(batch).finally(() => {
+        this.activeWrites--;
+        if (this.queue.length > 0) this.startWrites();
+        else if (this.activeWrites === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
+      });
+    }
+  }
+
+  /** Whole requests, oldest first, up to MAX_BATCH_HITS (a larger single request goes alone). */
+  private takeBatch(): PendingWrite[] {
+    const batch: PendingWrite[] = [];
+    let size = 0;
+    while (this.queue.length > 0 && (batch.length === 0 || size + this.queue[0].hits.length <= MAX_BATCH_HITS)) {
+      const next = this.queue.shift()!;
+      batch.push(next);
+      size += next.hits.length;
+    }
+    this.queuedHits -= size;
+    this.metrics.queueDepth.set(this.queuedHits);
+    return batch;
+  }
+
+  private async writeBatch(batch: PendingWrite[]): Promise<void> {
+    const documents = batch.flatMap((pending) => pending.hits);
+    const stopTimer = this.metrics.writeLatency.startTimer();
+    this.metrics.writeBatchSize.observe(documents.length);
+    try {
+      const outcome = await this.hits.insertMany(documents);
+      const results: WriteResult[] = documents.map(() => 'stored');
+      for (const index of outcome.duplicateIndexes) results[index] = 'duplicate';
+      for (const index of outcome.failedIndexes) results[index] = 'failed';
+      await this.sessions.markDirty(visitorMarks(documents.filter((_, index) => results[index] === 'stored')));
+      stopTimer();
+      let offset = 0;
+      for (const pending of batch) {
+        pending.resolve(results.slice(offset, offset + pending.hits.length));
+        offset += pending.hits.length;
+      }
+      this.sessions.sessionizeInBackground();
+    } catch (error) {
+      stopTimer();
+      this.logger.error(`Writing ${documents.length} hits failed: ${error instanceof Error ? error.message : String(error)}`);
+      const unavailable = serviceUnavailable('Hits could not be stored, retry shortly');
+      for (const pending of batch) pending.reject(unavailable);
+    }
+  }
+}
+
+/** One mark per visitor covering all its new hits' timestamps. */
+function visitorMarks(stored: NewHit[]): DirtyMark[] {
+  const marks = new Map<string, DirtyMark>();
+  for (const hit of stored) {
+    const key = `${hit.siteId.toHexString()}:${hit.visitorKey}`;
+    const mark = marks.get(key);
+    if (!mark) marks.set(key, { siteId: hit.siteId, visitorKey: hit.visitorKey, from: hit.ts, to: hit.ts });
+    else {
+      if (hit.ts < mark.from) mark.from = hit.ts;
+      if (hit.ts > mark.to) mark.to = hit.ts;
+    }
+  }
+  return [...marks.values()];
+}

@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { MongoBulkWriteError, type AnyBulkWriteOperation } from 'mongodb';
+import type { Model, Types } from 'mongoose';
+import type { SessionHit } from '../sessions/sessionize.js';
+import { Hit } from './schemas/hit.schema.js';
+
+export type NewHit = Hit & { _id: Types.ObjectId };
+
+export interface InsertOutcome {
+  /** Positions (in the given array) rejected by the unique eventId index. */
+  duplicateIndexes: number[];
+  /** Positions that failed for any other reason. */
+  failedIndexes: number[];
+}
+
+const DUPLICATE_KEY = 11000;
+const SESSION_FIELDS = { _id: 1, ts: 1, name: 1, path: 1, classification: 1, source: 1, countryCode: 1, visitId: 1 };
+
+/** Writes and reads of raw hits for ingestion and sessionization. */
+@Injectable()
+export class HitsRepository {
+  constructor(@InjectModel(Hit.name) private readonly hits: Model<Hit>) {}
+
+  /**
+   * One unordered `insertMany` for a whole group commit: every valid document is written even
+   * when some collide with the eventId index. Throws only when the write as a whole failed.
+   */
+  async insertMany(documents: NewHit[]): Promise<InsertOutcome> {
+    const outcome: InsertOutcome = { duplicateIndexes: [], failedIndexes: [] };
+    if (documents.length === 0) return outcome;
+    try {
+      await this.hits.collection.insertMany(documents, { ordered: false });
+    } catch (error) {
+      if (!(error instanceof MongoBulkWriteError) || error.writeErrors === undefined) throw error;
+      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      if (writeErrors.length === 0) throw error;
+      for (const writeError of writeErrors) {
+        if (writeError.code === DUPLICATE_KEY) outcome.duplicateIndexes.push(writeError.index);
+        else outcome.failedIndexes.push(writeError.index);
+      }
+    }
+    return outcome;
+  }
+
+  /** A visitor's hits with `from ≤ ts ≤ to`, in time order. */
+  findVisitorHits(siteId: Types.ObjectId, visitorKey: string, from: Date, to: Date): Promise<SessionHit[]> {
+    return this.hits.collection
+      .find<SessionHit>({ siteId, visitorKey, ts: { $gte: from, $lte: to } }, { projection: SESSION_FIELDS })
+      .sort({ ts: 1, _id: 1 })
+      .toArray();
+  }
+
+  /** The earliest of a visitor's hits with `from ≤ ts < before`, if any. */
+  async findEarliestVisitorHitBefore(siteId: Types.ObjectId, visitorKey: string, from: Date, before: Date): Promise<Date | null> {
+    const hit = await this.hits.collection.findOne<{ ts: Date }>(
+      { siteId, visitorKey, ts: { $gte: from, $lt: before } },
+      { projection: { ts: 1 }, sort: { ts: 1 } },
+    );
+    return hit?.ts ?? null;
+  }
+
+  /** The latest of a visitor's hits with `after < ts ≤ to`, if any. */
+  async findLatestVisitorHitAfter(siteId: Types.ObjectId, visitorKey: string, after: Date, to: Date): Promise<Date | null> {
+    const hit = await this.hits.collection.findOne<{ ts: Date }>(
+      { siteId, visitorKey, ts: { $gt: after, $lte: to } },
+      { projection: { ts: 1 }, sort: { ts: -1 } },
+    );
+    return hit?.ts ?? null;
+  }
+
+  /** Stamps visit ids: one `updateMany` per visit, all in one round trip. */
+  async assignVisits(assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }>): Promise<void> {
+    const operations: AnyBulkWriteOperation[] = assignments
+      .filter((assignment) => assignment.hitIds.length > 0)
+      .map(({ visitId, hitIds }) => ({ updateMany: { filter: { _id: { $in: hitIds } }, update: { $set: { visitId } } } }));
+    if (operations.length > 0) await this.hits.collection.bulkWrite(operations, { ordered: false });
+  }
+
+  async setNetworkDomain(hitIds: Types.ObjectId[], networkDomain: string): Promise<void> {
+    await this.hits.collection.updateMany({ _id: { $in: hitIds } }, { $set: { networkDomain } });
+  }
+}

@@ -1,0 +1,264 @@
+import { BadRequestException, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Clock } from '../common/time/clock.js';
+import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
+import { ReverseDnsService } from '../geo/reverse-dns.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { HitDto, MAX_HITS_PER_REQUEST } from './dto/hit.dto.js';
+import { MAX_TRAFFIC_PER_REQUEST, TrafficDto, TrafficItemDto } from './dto/traffic.dto.js';
+import { EnrichmentService, type HitInput } from './enrichment/enrichment.service.js';
+import { HitWriter } from './hit-writer.js';
+import { HitsRepository, type NewHit } from './hits.repository.js';
+import { rejectionReason, validateItem } from './hit-validation.js';
+import { IngestAuthenticator, type IngestCaller } from './ingest-authenticator.js';
+import { TokenBucketLimiter } from './rate-limiter.js';
+
+export interface IngestRequest {
+  headers: IncomingHttpHeaders;
+  /** The client address as Fastify sees it (TRUST_PROXY applied). Used in memory only. */
+  ip: string;
+}
+
+export interface IngestOutcome {
+  status: HttpStatus.ACCEPTED | HttpStatus.BAD_REQUEST;
+  body: {
+    accepted: number;
+    duplicates: number;
+    rejected: Array<{ index: number; error: string }>;
+    statusCode?: number;
+    error?: string;
+    message?: string;
+  };
+  /** Set for browser sends from an allowed origin, to echo in Access-Control-Allow-Origin. */
+  allowOrigin?: string;
+}
+
+type Parsed = { items: unknown[]; batch: boolean };
+
+const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The ingest pipeline behind both endpoints: authenticate (key or browser origin), rate-limit,
+ * validate each item, enrich, write through the group-commit writer, report per item.
+ */
+@Injectable()
+export class IngestService {
+  private readonly keyLimiter: TokenBucketLimiter;
+  private readonly ipLimiter: TokenBucketLimiter;
+
+  constructor(
+    @Inject(trackingConfig.KEY) private readonly config: TrackingConfig,
+    private readonly clock: Clock,
+    private readonly authenticator: IngestAuthenticator,
+    private readonly enrichment: EnrichmentService,
+    private readonly writer: HitWriter,
+    private readonly hits: HitsRepository,
+    private readonly reverseDns: ReverseDnsService,
+    private readonly metrics: MetricsService,
+  ) {
+    this.keyLimiter = new TokenBucketLimiter(config.ingestKeyRateLimit, config.ingestKeyRateLimit * 2);
+    this.ipLimiter = new TokenBucketLimiter(config.ingestIpRateLimit, config.ingestIpRateLimit * 2);
+  }
+
+  /** `POST /api/v1/hits`: one hit, or `{ hits: [...] }`. */
+  async ingestHits(body: unknown, request: IngestRequest): Promise<IngestOutcome> {
+    const { items, batch } = parseEnvelope(body, 'hits', MAX_HITS_PER_REQUEST);
+    const caller = this.authenticator.presentsKey(request.headers)
+      ? await this.authenticator.authenticateKey(request.headers)
+      : await this.authenticator.authenticateBrowser(firstSiteRef(items), single(request.headers.origin));
+    this.rateLimit(caller, request.ip);
+    if (caller.kind === 'browser' && caller.site.respectDoNotTrack && single(request.headers.dnt) === '1') {
+      // The visitor asked not to be tracked and the site honours it: acknowledged, not stored.
+      return { status: HttpStatus.ACCEPTED, body: { accepted: 0, duplicates: 0, rejected: [] }, allowOrigin: caller.origin };
+    }
+    const inputs = items.map((item) => this.toInputFromHit(item, caller, request));
+    return this.process(inputs, batch, caller);
+  }
+
+  /** `POST /api/v1/traffic`: the site-analytics forms (query/JSON single, `{ traffic: [...] }` batch). */
+  async ingestTraffic(body: unknown, query: unknown, request: IngestRequest): Promise<IngestOutcome> {
+    const hasBody = typeof body === 'object' && body !== null && Object.keys(body).length > 0;
+    const { items, batch } = hasBody ? parseEnvelope(body, 'traffic', MAX_TRAFFIC_PER_REQUEST) : { items: [query], batch: false };
+    const caller = await this.authenticator.authenticateKey(request.headers);
+    this.rateLimit(caller, request.ip);
+    const inputs = items.map((item) =>
+      batch ? this.toInputFromTrafficItem(item, request) : this.toInputFromTraffic(item, request),
+    );
+    return this.process(inputs, batch, caller);
+  }
+
+  private async process(inputs: Array<HitInput | string>, batch: boolean, caller: IngestCaller): Promise<IngestOutcome> {
+    await this.enrichment.ready();
+    const receivedAt = this.clock.now();
+    const rejected: Array<{ index: number; error: string }> = [];
+    const documents: NewHit[] = [];
+    const positions: number[] = [];
+    const ips: string[] = [];
+    inputs.forEach((input, index) => {
+      const hit = typeof input === 'string' ? input : this.enrichment.enrich(caller.site, input, receivedAt);
+      if (hit === null) rejected.push({ index, error: 'url: url must be an http(s) URL or a path' });
+      else if (typeof hit === 'string') rejected.push({ index, error: hit });
+      else {
+        documents.push(hit);
+        positions.push(index);
+        ips.push((input as HitInput).ip);
+      }
+    });
+    const results = await this.writer.write(documents);
+    let accepted = 0;
+    let duplicates = 0;
+    const stored = new Map<string, NewHit[]>();
+    results.forEach((result, position) => {
+      const document = documents[position];
+      if (result === 'stored') {
+        accepted++;
+        if (document.classification === 'BOT') this.metrics.botHits.inc({ reason: document.botReason ?? 'unknown' });
+        if (document.networkDomain === null) stored.set(ips[position], [...(stored.get(ips[position]) ?? []), document]);
+      } else if (result === 'duplicate') duplicates++;
+      else rejected.push({ index: positions[position], error: 'hit could not be stored' });
+    });
+    this.resolveNetworkDomains(stored);
+    rejected.sort((a, b) => a.index - b.index);
+    this.count(accepted, duplicates, rejected);
+    const allowOrigin = caller.kind === 'browser' ? caller.origin : undefined;
+    if (accepted + duplicates === 0 || (!batch && rejected.length > 0)) {
+      const message = `No valid hit: ${rejected.map((item) => (batch ? `[${item.index}] ${item.error}` : item.error)).join('; ')}`;
+      return {
+        status: HttpStatus.BAD_REQUEST,
+        body: { statusCode: 400, error: 'Bad Request', message, accepted, duplicates, rejected },
+        allowOrigin,
+      };
+    }
+    return { status: HttpStatus.ACCEPTED, body: { accepted, duplicates, rejected }, allowOrigin };
+  }
+
+  private toInputFromHit(raw: unknown, caller: IngestCaller, request: IngestRequest): HitInput | string {
+    const dto = validateItem(HitDto, raw);
+    if (typeof dto === 'string') return dto;
+    if (caller.kind === 'browser') {
+      if (dto.ip !== undefined) return 'ip: ip is only accepted with a site key';
+      if (dto.timestamp !== undefined) return 'timestamp: timestamp is only accepted with a site key';
+      if (dto.siteId === undefined) return 'siteId: siteId is required for sends without a site key';
+    }
+    if (dto.siteId !== undefined && !this.authenticator.matchesSite(caller.site, dto.siteId)) {
+      return caller.kind === 'key'
+        ? 'siteId: siteId does not match the site of the key'
+        : 'siteId: every hit of a request must name the same site';
+    }
+    const ts = this.timestamp(dto.timestamp);
+    if (typeof ts === 'string') return ts;
+    return {
+      url: dto.url,
+      referrer: dto.referrer,
+      userAgent: dto.userAgent ?? single(request.headers['user-agent']) ?? '',
+      ip: dto.ip ?? request.ip,
+      ts,
+      eventId: dto.eventId,
+      userId: dto.userId,
+      name: dto.name,
+      props: dto.props,
+    };
+  }
+
+  private toInputFromTraffic(raw: unknown, request: IngestRequest): HitInput | string {
+    const dto = validateItem(TrafficDto, raw);
+    if (typeof dto === 'string') return dto;
+    return {
+      url: dto.url,
+      userAgent: dto.user_agent ?? single(request.headers['user-agent']) ?? '',
+      ip: dto.ip_addr ?? request.ip,
+      ts: this.clock.now(),
+    };
+  }
+
+  private toInputFromTrafficItem(raw: unknown, request: IngestRequest): HitInput | string {
+    const dto = validateItem(TrafficItemDto, raw);
+    if (typeof dto === 'string') return dto;
+    const ts = this.timestamp(dto.timestamp);
+    if (typeof ts === 'string') return ts;
+    return {
+      url: dto.url,
+      userAgent: dto.user_agent ?? single(request.headers['user-agent']) ?? '',
+      ip: dto.ip_address ?? request.ip,
+      ts,
+    };
+  }
+
+  /** Now, or the given time if it lies within [now − MAX_BACKFILL_DAYS, now + 5 min]. */
+  private timestamp(value: string | undefined): Date | string {
+    const now = this.clock.now();
+    if (value === undefined) return now;
+    const ts = new Date(value);
+    const earliest = now.getTime() - this.config.maxBackfillDays * DAY_MS;
+    if (Number.isNaN(ts.getTime())) return 'timestamp: timestamp must be an ISO 8601 date-time';
+    if (ts.getTime() < earliest || ts.getTime() > now.getTime() + FUTURE_TOLERANCE_MS) {
+      return `timestamp: timestamp must be within the last ${this.config.maxBackfillDays} days and at most 5 minutes ahead`;
+    }
+    return ts;
+  }
+
+  private rateLimit(caller: IngestCaller, ip: string): void {
+    const waitSeconds =
+      caller.kind === 'key' ? this.keyLimiter.take(caller.keyId, performance.now()) : this.ipLimiter.take(ip, performance.now());
+    if (waitSeconds === 0) return;
+    this.metrics.hitsRejected.inc({ reason: 'rate-limit' });
+    throw new HttpException(
+      { statusCode: HttpStatus.TOO_MANY_REQUESTS, message: 'Rate limit exceeded', headers: { 'Retry-After': String(waitSeconds) } },
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
+
+  /** Fills networkDomain after the write; the IPs stay in memory only. */
+  private resolveNetworkDomains(storedByIp: Map<string, NewHit[]>): void {
+    if (!this.reverseDns.enabled) return;
+    for (const [ip, documents] of storedByIp) {
+      const ids = documents.map((document) => document._id);
+      this.reverseDns.resolveLater(ip, (domain) => this.hits.setNetworkDomain(ids, domain));
+    }
+  }
+
+  private count(accepted: number, duplicates: number, rejected: Array<{ error: string }>): void {
+    if (accepted > 0) this.metrics.hits.inc({ result: 'accepted' }, accepted);
+    if (duplicates > 0) this.metrics.hits.inc({ result: 'duplicate' }, duplicates);
+    if (rejected.length > 0) this.metrics.hits.inc({ result: 'rejected' }, rejected.length);
+    for (const item of rejected) this.metrics.hitsRejected.inc({ reason: rejectionReason(item.error) });
+  }
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `{ <field>: [...] }` is a batch of 1..max items; any other object is one item. */
+function parseEnvelope(body: unknown, field: 'hits' | 'traffic', max: number): Parsed {
+  if (typeof body === 'string') {
+    // The tracker posts JSON as text/plain (a CORS "simple request", no preflight).
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new BadRequestException('Body must be JSON');
+    }
+    return parseEnvelope(parsed, field, max);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestException(`Body must be a JSON object: one hit or { "${field}": [...] }`);
+  }
+  if (!(field in body)) return { items: [body], batch: false };
+  const extra = Object.keys(body).filter((key) => key !== field);
+  if (extra.length > 0) throw new BadRequestException(`${extra[0]}: property ${extra[0]} should not exist beside ${field}`);
+  const items = (body as Record<string, unknown>)[field];
+  if (!Array.isArray(items) || items.length < 1 || items.length > max) {
+    throw new BadRequestException(`${field} must be an array of 1 to ${max} items`);
+  }
+  return { items, batch: true };
+}
+
+function firstSiteRef(items: unknown[]): string | undefined {
+  for (const item of items) {
+    const ref = typeof item === 'object' && item !== null ? (item as { siteId?: unknown }).siteId : undefined;
+    if (typeof ref === 'string' && ref !== '') return ref;
+  }
+  return undefined;
+}

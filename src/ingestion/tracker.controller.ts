@@ -1,0 +1,23 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Public } from '../common/decorators/public.decorator.js';
+import { TRACKER_SCRIPT } from './tracker-script.js';
+
+@ApiTags('ingest')
+@Controller()
+export class TrackerController {
+  @Public()
+  @Get('tracker.js')
+  @Header('Content-Type', 'application/javascript; charset=utf-8')
+  @Header('Cache-Control', 'public, max-age=3600')
+  @Header('Access-Control-Allow-Origin', '*')
+  @ApiOperation({
+    summary: 'Browser tracker script',
+    description: 'Include with `<script defer src=".../tracker.js" data-site-id="<site id or domain>">`. No cookies.',
+  })
+  @ApiProduces('application/javascript')
+  @ApiOkResponse({ description: 'The script.', schema: { type: 'string' } })
+  script(): string {
+    return TRACKER_SCRIPT;
+  }
+}

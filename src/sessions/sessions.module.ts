@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { HitStoreModule } from '../ingestion/hit-store.module.js';
+import { Visit, VisitSchema } from './schemas/visit.schema.js';
+import { VisitorDirty, VisitorDirtySchema } from './schemas/visitor-dirty.schema.js';
+import { SessionsService } from './sessions.service.js';
+import { VisitorDirtyRepository } from './visitor-dirty.repository.js';
+import { VisitsRepository } from './visits.repository.js';
+
+@Module({
+  imports: [
+    HitStoreModule,
+    MongooseModule.forFeature([
+      { name: Visit.name, schema: VisitSchema },
+      { name: VisitorDirty.name, schema: VisitorDirtySchema },
+    ]),
+  ],
+  providers: [SessionsService, VisitsRepository, VisitorDirtyRepository],
+  exports: [SessionsService],
+})
+export class SessionsModule {}

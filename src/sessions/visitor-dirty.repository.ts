@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection } from 'mongodb';
+import { Types, type Model } from 'mongoose';
+import { VisitorDirty } from './schemas/visitor-dirty.schema.js';
+
+export interface DirtyMark {
+  siteId: Types.ObjectId;
+  visitorKey: string;
+  from: Date;
+  to: Date;
+}
+
+export interface ClaimedVisitor {
+  _id: string;
+  siteId: Types.ObjectId;
+  visitorKey: string;
+  from: Date;
+  to: Date;
+  rev: number;
+  claimToken: string;
+}
+
+const DUPLICATE_KEY = 11000;
+const MARK_ATTEMPTS = 3;
+
+/** The sessionizer's shared work list (see VisitorDirty). */
+@Injectable()
+export class VisitorDirtyRepository {
+  constructor(@InjectModel(VisitorDirty.name) private readonly model: Model<VisitorDirty>) {}
+
+  /** The driver collection, typed with this schema's string `_id`. */
+  private get collection(): Collection<VisitorDirty> {
+    return this.model.collection as unknown as Collection<VisitorDirty>;
+  }
+
+  /**
+   * Widens (or creates) each visitor's work item and bumps its rev, atomically per visitor. Two
+   * instances upserting the same new item can collide on `_id`; the loser retries and then
+   * finds the item to update.
+   */
+  async mark(marks: DirtyMark[]): Promise<void> {
+    let remaining = marks;
+    for (let attempt = 1; remaining.length > 0; attempt++) {
+      const operations: AnyBulkWriteOperation<VisitorDirty>[] = remaining.map((mark) => ({
+        updateOne: {
+          filter: { _id: `${mark.siteId.toHexString()}:${mark.visitorKey}` },
+          update: {
+            $min: { from: mark.from },
+            $max: { to: mark.to },
+            $inc: { rev: 1 },
+            $setOnInsert: { siteId: mark.siteId, visitorKey: mark.visitorKey, claimedUntil: null, claimToken: null },
+          },
+          upsert: true,
+        },
+      }));
+      try {
+        await this.collection.bulkWrite(operations, { ordered: false });
+        return;
+      } catch (error) {
+        if (!(error instanceof MongoBulkWriteError) || attempt >= MARK_ATTEMPTS) throw error;
+        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+        if (writeErrors.length === 0 || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw error;
+        remaining = writeErrors.map((writeError) => remaining[writeError.index]);
+      }
+    }
+  }
+
+  /** Takes a lease on one free (or expired) work item, optionally of one site. */
+  async claimNext(siteId: Types.ObjectId | undefined, now: Date, leaseMs: number): Promise<ClaimedVisitor | null> {
+    const claimToken = new Types.ObjectId().toHexString();
+    const claimed = await this.collection.findOneAndUpdate(
+      { ...(siteId ? { siteId } : {}), $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }] },
+      { $set: { claimedUntil: new Date(now.getTime() + leaseMs), claimToken } },
+      { returnDocument: 'after' },
+    );
+    return claimed ? { ...claimed, claimToken } : null;
+  }
+
+  /** Removes the item if nobody marked it since the claim; false means "run it again". */
+  async completeIfUnchanged(item: ClaimedVisitor): Promise<boolean> {
+    const result = await this.collection.deleteOne({ _id: item._id, rev: item.rev, claimToken: item.claimToken });
+    return result.deletedCount === 1;
+  }
+
+  /** Gives the lease back so this or another instance picks the item up again. */
+  async release(item: ClaimedVisitor): Promise<void> {
+    await this.collection.updateOne(
+      { _id: item._id, claimToken: item.claimToken },
+      { $set: { claimedUntil: null, claimToken: null } },
+    );
+  }
+
+  countPending(siteId?: Types.ObjectId): Promise<number> {
+    return this.collection.countDocuments(siteId ? { siteId } : {});
+  }
+}

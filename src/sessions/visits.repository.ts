@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { Model, Types } from 'mongoose';
+import { Visit } from './schemas/visit.schema.js';
+
+@Injectable()
+export class VisitsRepository {
+  constructor(@InjectModel(Visit.name) private readonly model: Model<Visit>) {}
+
+  /** The driver collection, typed with this schema's string `_id`. */
+  private get collection(): Collection<Visit> {
+    return this.model.collection as unknown as Collection<Visit>;
+  }
+
+  /** A visitor's visits that overlap [from, to]. */
+  findVisitorVisitsOverlapping(siteId: Types.ObjectId, visitorKey: string, from: Date, to: Date): Promise<Visit[]> {
+    return this.collection
+      .find<Visit>({ siteId, visitorKey, start: { $lte: to }, end: { $gte: from } }, { projection: { start: 1, end: 1 } })
+      .toArray();
+  }
+
+  /**
+   * Makes [from, to] hold exactly `visits` for this visitor: upserts them by their deterministic
+   * `_id`, then deletes the visitor's other visits starting in the window (split or merged ones).
+   */
+  async replaceVisitorVisits(siteId: Types.ObjectId, visitorKey: string, from: Date, to: Date, visits: Visit[]): Promise<void> {
+    const operations: AnyBulkWriteOperation<Visit>[] = visits.map((visit) => ({
+      replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true },
+    }));
+    if (operations.length > 0) await this.collection.bulkWrite(operations, { ordered: false });
+    await this.collection.deleteMany({
+      siteId,
+      visitorKey,
+      start: { $gte: from, $lte: to },
+      _id: { $nin: visits.map((visit) => visit._id) },
+    });
+  }
+}
