@@ -121,29 +121,27 @@ export async function logout() {
 /** @returns {Promise<{ email: string, role: string }>} */
 export async function fetchMe() {
   const me = await authed('GET', '/auth/me');
-  return { email: me?.email ?? me?.user?.email ?? '', role: me?.role ?? me?.user?.role ?? '' };
+  return { email: me.email, role: me.role };
 }
 
 /** @returns {Promise<Array<{ id: string, domain: string, name: string, timezone: string }>>} */
 export async function listSites() {
   const payload = await authed('GET', '/sites');
   return listOf(payload).map((site) => ({
-    id: String(site.id ?? site._id),
-    domain: site.domain ?? '',
-    name: site.name || site.domain || String(site.id),
-    timezone: site.timezone ?? 'UTC',
+    id: site.id,
+    domain: site.domain,
+    name: site.name || site.domain,
+    timezone: site.timezone,
   }));
 }
 
+/** Sites come as a bare array; stats lists as `{ results: [...], meta }`. */
 function listOf(payload) {
   if (Array.isArray(payload)) return payload;
-  for (const key of ['results', 'items', 'data', 'sites']) {
-    if (Array.isArray(payload?.[key])) return payload[key];
-  }
-  return [];
+  return Array.isArray(payload?.results) ? payload.results : [];
 }
 
-/** Query parameters shared by every stats call: `{ siteId, period }` or `{ siteId, from, to }`, plus `classification`. */
+/** The overview cards, in the API's metric names. */
 export const OVERVIEW_METRICS = [
   'visitors',
   'visits',
@@ -155,6 +153,8 @@ export const OVERVIEW_METRICS = [
 ];
 
 /**
+ * `query` is what every stats call takes: `{ siteId, period }` or `{ siteId, from, to }`, plus
+ * `classification`.
  * @returns {Promise<Record<string, { value: number | null, previous: number | null, change: number | null }>>}
  */
 export async function fetchOverview(query) {
@@ -166,9 +166,7 @@ export async function fetchOverview(query) {
 }
 
 function metricValue(entry) {
-  if (entry === undefined || entry === null) return { value: null, previous: null, change: null };
-  if (typeof entry === 'number') return { value: entry, previous: null, change: null };
-  return { value: entry.value ?? null, previous: entry.previous ?? null, change: entry.change ?? null };
+  return { value: entry?.value ?? null, previous: entry?.previous ?? null, change: entry?.change ?? null };
 }
 
 /** @returns {Promise<Array<{ date: string, visitors: number, pageviews: number }>>} */
@@ -177,19 +175,23 @@ export async function fetchTimeseries(query, interval) {
     params: { ...query, interval, metrics: 'visitors,pageviews' },
   });
   return listOf(payload).map((point) => ({
-    date: String(point.date ?? point.time ?? point.bucket ?? ''),
+    date: String(point.date),
     visitors: numberOf(point.visitors),
     pageviews: numberOf(point.pageviews),
   }));
 }
 
-/** @returns {Promise<Array<{ name: string | null, visitors: number, pageviews: number }>>} */
+/**
+ * Rows come with the raw `value` and a display `label` (country names, `Unknown`, `Direct / None`)
+ * chosen by the server, so every client names missing values the same way.
+ * @returns {Promise<Array<{ name: string, visitors: number, pageviews: number }>>}
+ */
 export async function fetchBreakdown(query, dimension, limit) {
   const payload = await authed('GET', '/stats/breakdown', {
     params: { ...query, dimension, limit, metrics: 'visitors,pageviews' },
   });
   return listOf(payload).map((row) => ({
-    name: row.name ?? row.value ?? row[dimension] ?? null,
+    name: String(row.label ?? row.value ?? 'Unknown'),
     visitors: numberOf(row.visitors),
     pageviews: numberOf(row.pageviews),
   }));
@@ -198,11 +200,9 @@ export async function fetchBreakdown(query, dimension, limit) {
 /** @returns {Promise<number>} visitors in the last five minutes */
 export async function fetchRealtime(siteId) {
   const payload = await authed('GET', '/stats/realtime', { params: { siteId } });
-  return numberOf(payload?.results?.visitors ?? payload?.visitors ?? payload?.value);
+  return numberOf(payload?.visitors);
 }
 
 function numberOf(value) {
-  if (typeof value === 'number') return value;
-  if (value && typeof value.value === 'number') return value.value;
-  return 0;
+  return typeof value === 'number' ? value : 0;
 }

@@ -94,7 +94,7 @@ export function renderBreakdown(container, definition, rows) {
       const tr = element('tr');
       tr.style.setProperty('--share', `${Math.round((row.visitors / top) * 100)}%`);
       tr.append(
-        element('th', { scope: 'row', class: 'label' }, displayName(definition, row.name)),
+        element('th', { scope: 'row', class: 'label' }, row.name),
         element('td', { class: 'numeric' }, formatInteger(row.visitors)),
         element('td', { class: 'numeric' }, formatInteger(row.pageviews)),
       );
@@ -108,10 +108,4 @@ export function renderBreakdownError(container, definition, message) {
   const row = element('tr', { class: 'empty' });
   row.append(element('td', { colspan: '3' }, message));
   body.replaceChildren(row);
-}
-
-/** SPEC §4: a missing value is shown as Unknown; a visit without referrer is direct traffic. */
-function displayName(definition, name) {
-  if (name !== null && name !== undefined && name !== '') return String(name);
-  return definition.dimension === 'referrer' || definition.dimension === 'source' ? 'Direct / none' : 'Unknown';
 }
