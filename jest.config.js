@@ -17,8 +17,20 @@ const swc = [
   },
 ];
 
+/**
+ * A few ESM-only packages are `require`d by CommonJS dependencies (@fastify/static needs
+ * content-disposition; light-my-request needs cookie). Node ≥ 20.19 can require ESM; Jest's
+ * loader cannot, so Jest transpiles just these to CommonJS.
+ */
+const ESM_ONLY_REQUIRED = ['content-disposition', 'cookie'];
+const swcToCommonJs = ['@swc/jest', { module: { type: 'commonjs' } }];
+
 const common = {
-  transform: { '^.+\\.ts$': swc },
+  transform: {
+    '^.+\\.ts$': swc,
+    [`/node_modules/(${ESM_ONLY_REQUIRED.join('|')})/.+\\.js$`]: swcToCommonJs,
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY_REQUIRED.join('|')})/)`],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',

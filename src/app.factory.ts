@@ -2,6 +2,8 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { createValidationPipe } from './common/validation.js';
@@ -10,16 +12,29 @@ import { mountOpenApi } from './openapi/openapi.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-function trustProxySetting(value: string | undefined): boolean | number | string[] {
+/** TRUST_PROXY → Fastify's trustProxy: a boolean, a hop count, or trusted addresses/CIDRs. */
+function trustProxySetting(value: string | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (value === undefined || value === 'false') return false;
   if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
   return value.split(',').map((part) => part.trim());
+}
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/** A client's `x-request-id` is kept when it is a plain token; otherwise a UUID is generated. */
+function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
 export function createFastifyAdapter(): FastifyAdapter {
   const env = loadEnvironment();
-  return new FastifyAdapter({
+  const adapter = new FastifyAdapter({
+    genReqId: requestId,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: trustProxySetting(env.TRUST_PROXY),
     // Slow or stalled clients are cut off instead of holding a socket forever.
@@ -27,6 +42,13 @@ export function createFastifyAdapter(): FastifyAdapter {
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
   });
+  // Registered before Nest's middleware, so the request logger sees the same id (`req.id`).
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+    (request.raw as IncomingMessage & { id?: string }).id = request.id;
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+  return adapter;
 }
 
 /**

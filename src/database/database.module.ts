@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { InjectConnection, MongooseModule } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration.js';
@@ -21,6 +21,7 @@ class DatabaseShutdown implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.connection.close();
     await this.target.stop();
+    new Logger('Database').log('MongoDB connection closed');
   }
 }
 

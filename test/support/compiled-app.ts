@@ -49,7 +49,8 @@ export function compileApp(): Promise<string> {
 export interface ChildApp {
   process: ChildProcess;
   output: () => string;
-  exited: Promise<number | null>;
+  /** Resolves with the exit code, or the signal's name when the process ended by re-raising one. */
+  exited: Promise<number | NodeJS.Signals | null>;
 }
 
 /** Starts compiled `src/main.js` with the given environment, capturing stdout and stderr. */
@@ -62,6 +63,8 @@ export async function spawnApp(env: Record<string, string>): Promise<ChildApp> {
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal)),
+  );
   return { process: child, output: () => text, exited };
 }

@@ -1,10 +1,7 @@
 import { Module } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { appConfig, type AppConfig } from '../../config/configuration.js';
-
-const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 /**
  * Structured JSON logs with a request id on every line. What is logged of a request is chosen
@@ -19,12 +16,8 @@ const REQUEST_ID = /^[\w.-]{1,64}$/;
       useFactory: (config: AppConfig) => ({
         pinoHttp: {
           level: config.logLevel,
-          genReqId: (request: IncomingMessage, response: ServerResponse) => {
-            const given = request.headers['x-request-id'];
-            const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-            response.setHeader('x-request-id', id);
-            return id;
-          },
+          // The id Fastify assigned (see app.factory.ts), so log lines and the x-request-id header agree.
+          genReqId: (request: IncomingMessage & { id?: string }) => request.id ?? 'unknown',
           serializers: {
             req: (request: { id?: unknown; method?: string; url?: string }) => ({
               id: request.id,
