@@ -81,7 +81,7 @@ export interface JournalOptions {
 
 export class Journal {
   private open: Batch = { buffers: [], bytes: 0, waiters: [] };
-  private flushing = false;
+  private flushing: Promise<void> | undefined;
   private journalBytes: number;
   private closed = false;
 
@@ -131,15 +131,21 @@ export class Journal {
     if (this.open.buffers.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.open.waiters.push({ resolve, reject });
-      void this.flush();
+      this.startFlush();
+    });
+  }
+
+  private startFlush(): void {
+    if (this.flushing) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      // A commit may have arrived between the loop's last check and this callback.
+      if (this.open.waiters.length > 0) this.startFlush();
     });
   }
 
   private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.open.buffers.length > 0) {
+    while (this.open.buffers.length > 0) {
         const batch = this.open;
         this.open = { buffers: [], bytes: 0, waiters: [] };
         try {
@@ -150,10 +156,14 @@ export class Journal {
         } catch (error) {
           for (const waiter of batch.waiters) waiter.reject(error);
         }
-        if (this.journalBytes > this.options.compactAfterBytes && !this.closed) await this.compact();
-      }
-    } finally {
-      this.flushing = false;
+        if (this.journalBytes > this.options.compactAfterBytes && !this.closed) {
+          try {
+            await this.compact();
+          } catch (error) {
+            // The journal is still complete, so a failed compaction only costs disk space.
+            this.options.log(`embedded-mongo: journal compaction failed: ${(error as Error).message}`);
+          }
+        }
     }
   }
 
@@ -178,12 +188,15 @@ export class Journal {
   /** Forces a compaction now (used by tests and on demand). */
   async compactNow(): Promise<void> {
     await this.commit();
+    await this.flushing;
     await this.compact();
   }
 
+  /** Flushes outstanding records and waits for a running compaction before closing the file. */
   async close(): Promise<void> {
-    this.closed = true;
     await this.commit();
+    this.closed = true;
+    await this.flushing;
     await this.handle.close();
   }
 }

@@ -1,4 +1,3 @@
-import { Long, ObjectId } from 'bson';
 import { CommandError } from '../errors.js';
 import type { CommandHandler } from './context.js';
 
@@ -8,17 +7,15 @@ export const MAX_WIRE_VERSION = 21;
 export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
 export const MAX_MESSAGE_SIZE = 48_000_000;
 
-const processId = new ObjectId();
-
 /**
  * Standalone on purpose: advertising `setName` makes the driver send `txnNumber` and
- * transaction commands, which this store does not implement.
+ * transaction commands, which this store does not implement. No `topologyVersion` either:
+ * with it the driver's monitor switches to streaming (exhaust) hello, which we do not speak.
  */
 export const hello: CommandHandler = (_command, context) => ({
   helloOk: true,
   ismaster: true,
   isWritablePrimary: true,
-  topologyVersion: { processId, counter: Long.ZERO },
   maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
   maxMessageSizeBytes: MAX_MESSAGE_SIZE,
   maxWriteBatchSize: 100_000,
