@@ -6,7 +6,7 @@ export interface BotVerdict {
   botReason: string | null;
 }
 
-const HEADLESS = /headless|phantomjs|puppeteer|playwright|selenium|webdriver|electron\/|slimerjs/i;
+const HEADLESS = /headless|phantomjs|puppeteer|playwright|selenium|webdriver|slimerjs/i;
 // HTTP client libraries: isbot 5 knows most of them; this list keeps them BOT should isbot's list change.
 const AUTOMATION_TOOL =
   /^(curl|wget|python-|python\/|aiohttp|httpx|go-http-client|axios|node-fetch|undici|okhttp|java\/|apache-httpclient|libwww-perl|ruby|php\/|guzzlehttp|postmanruntime|insomnia|httpie)/i;
@@ -23,7 +23,5 @@ export function classifyUserAgent(userAgent: string): BotVerdict {
   if (isbot(ua)) return { classification: 'BOT', botReason: 'isbot' };
   if (HEADLESS.test(ua)) return { classification: 'BOT', botReason: 'headless' };
   if (AUTOMATION_TOOL.test(ua)) return { classification: 'BOT', botReason: 'automation-tool' };
-  // Real browsers all announce themselves as Mozilla/...; a bare token with no platform is a script.
-  if (!/[/(]/.test(ua)) return { classification: 'BOT', botReason: 'no-product-token' };
   return USER;
 }

@@ -1,0 +1,72 @@
+import { describe, expect, it } from '@jest/globals';
+import { classifyUserAgent } from './bot-classifier.js';
+import { normalisePageUrl, normaliseReferrer } from './url-normalizer.js';
+import { UserAgentParser } from './user-agent-parser.js';
+
+const SEED_GOOGLEBOT =
+  'Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/80.0.3987.92 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';
+const IPAD = 'Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+
+describe('classifyUserAgent', () => {
+  it.each([
+    [SEED_GOOGLEBOT, 'BOT', 'isbot'],
+    ['', 'BOT', 'empty-user-agent'],
+    ['   ', 'BOT', 'empty-user-agent'],
+    ['curl/8.4.0', 'BOT', 'isbot'],
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 puppeteer', 'BOT', 'headless'],
+    ['Mozilla/5.0 (compatible) SlimerJS/1.0', 'BOT', 'headless'],
+    [FIREFOX, 'USER', null],
+    [IPAD, 'USER', null],
+  ])('%s → %s (%s)', (ua, classification, botReason) => {
+    expect(classifyUserAgent(ua)).toEqual({ classification, botReason });
+  });
+
+  it('classifies HTTP client libraries as BOT', () => {
+    expect(classifyUserAgent('okhttp/4.12.0 (custom build)').classification).toBe('BOT');
+  });
+});
+
+describe('UserAgentParser', () => {
+  const parser = new UserAgentParser(2);
+  it('reads browser, OS and device type; desktop when the parser names no type', () => {
+    expect(parser.parse(FIREFOX)).toEqual({ browser: 'Firefox', os: 'Windows', device: 'desktop' });
+    expect(parser.parse(IPAD)).toMatchObject({ os: 'iOS', device: 'tablet' });
+    expect(parser.parse(SEED_GOOGLEBOT)).toMatchObject({ os: 'Android', device: 'mobile' });
+    expect(parser.parse(FIREFOX)).toEqual({ browser: 'Firefox', os: 'Windows', device: 'desktop' });
+  });
+});
+
+describe('normalisePageUrl', () => {
+  it('keeps host and path, drops query and fragment but keeps utm_* tags', () => {
+    expect(normalisePageUrl('https://WWW.Example.com/pricing/?utm_source=news&utm_medium=email&x=1#top', 'example.com')).toEqual({
+      host: 'example.com',
+      path: '/pricing',
+      utmSource: 'news',
+      utmMedium: 'email',
+      utmCampaign: null,
+      utmTerm: null,
+      utmContent: null,
+    });
+  });
+
+  it('takes the site domain for a bare path and keeps the root slash', () => {
+    expect(normalisePageUrl('/', 'site.test')).toMatchObject({ host: 'site.test', path: '/' });
+    expect(normalisePageUrl('blog/post?id=3', 'site.test')).toMatchObject({ host: 'site.test', path: '/blog/post' });
+  });
+
+  it('refuses non-http schemes', () => {
+    expect(normalisePageUrl('javascript://alert(1)', 'site.test')).toBeNull();
+  });
+});
+
+describe('normaliseReferrer', () => {
+  it('drops the query and treats the own host as no referrer', () => {
+    expect(normaliseReferrer('https://www.Google.com/search?q=secret', 'example.com')).toEqual({
+      referrer: 'https://www.google.com/search',
+      referrerHost: 'google.com',
+    });
+    expect(normaliseReferrer('https://example.com/other', 'example.com')).toEqual({ referrer: null, referrerHost: null });
+    expect(normaliseReferrer('not a url', 'example.com')).toEqual({ referrer: null, referrerHost: null });
+  });
+});
