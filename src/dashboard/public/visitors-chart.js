@@ -20,7 +20,8 @@ export class VisitorsChart {
       borderColor: COLORS[metric],
       backgroundColor: `${COLORS[metric]}22`,
       fill: metric === 'visitors',
-      tension: 0.25,
+      // Monotone curves never overshoot, so the line never suggests a count that did not happen.
+      cubicInterpolationMode: 'monotone',
       pointRadius: points.length > 40 ? 0 : 3,
     }));
     const pageviews = points.reduce((sum, point) => sum + point.pageviews, 0);

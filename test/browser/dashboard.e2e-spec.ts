@@ -1,0 +1,330 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
+import { BOOTSTRAP_ADMIN, bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(`Skipping the dashboard browser test: no Chromium at ${CHROMIUM} (.ci/run installs it with apt-get).`);
+}
+const describeIfChromium = hasChromium ? describe : describe.skip;
+
+const SCREENSHOT_DIR = join(process.cwd(), 'test-output');
+const TIMEZONE = 'Europe/Berlin';
+const UA = {
+  chrome:
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+  firefox: 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0',
+  iphone:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+  googlebot: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+};
+
+type Query = Record<string, string | number>;
+interface MetricValue {
+  value: number;
+  previous: number;
+  change: number | null;
+}
+
+/** Hits over the last two days from a few visitors in different countries, plus a crawler. */
+function sampleTraffic(now: number, domain: string) {
+  const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+  const url = (path: string) => `https://${domain}${path}`;
+  return [
+    {
+      url: url('/'),
+      ip: '81.2.69.142',
+      userAgent: UA.chrome,
+      referrer: 'https://www.google.com/search?q=x',
+      timestamp: at(2),
+    },
+    { url: url('/pricing'), ip: '81.2.69.142', userAgent: UA.chrome, timestamp: at(1) },
+    {
+      url: url('/'),
+      ip: '8.8.8.8',
+      userAgent: UA.firefox,
+      referrer: 'https://news.ycombinator.com/',
+      timestamp: at(120),
+    },
+    { url: url('/about'), ip: '8.8.8.8', userAgent: UA.firefox, timestamp: at(118) },
+    { url: url('/pricing'), ip: '8.8.8.8', userAgent: UA.firefox, timestamp: at(115) },
+    { url: url('/'), ip: '2.16.9.1', userAgent: UA.iphone, timestamp: at(26 * 60) },
+    {
+      url: url('/blog/launch'),
+      ip: '151.101.1.69',
+      userAgent: UA.iphone,
+      referrer: 'https://twitter.com/',
+      timestamp: at(30 * 60),
+    },
+    { url: url('/'), ip: '66.249.66.1', userAgent: UA.googlebot, timestamp: at(60) },
+    { url: url('/about'), ip: '66.249.66.1', userAgent: UA.googlebot, timestamp: at(59) },
+  ];
+}
+
+function dateIn(timezone: string, offsetDays: number): string {
+  const day = new Intl.DateTimeFormat('en-CA', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(new Date());
+  return new Date(Date.parse(day) + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Reads a number as the dashboard shows it: `1,234`, `45.5%`, `2.5`, `3m 07s`, `1h 02m`, `–`. */
+function parseShown(text: string): number | null {
+  const shown = text.trim();
+  if (shown === '–' || shown === '') return null;
+  const duration = /^(?:(\d+)h )?(?:(\d+)m )?(?:(\d+)s)?$/.exec(shown);
+  if (duration && /[hms]$/.test(shown)) {
+    return Number(duration[1] ?? 0) * 3600 + Number(duration[2] ?? 0) * 60 + Number(duration[3] ?? 0);
+  }
+  return Number(shown.replace(/[,%+]/g, '').replace('−', '-'));
+}
+
+describeIfChromium('dashboard in a real browser', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let page: Page;
+  let profileDir: string;
+  let site: CreatedSite;
+  let accessToken: string;
+  const problems: string[] = [];
+  const foreignRequests: string[] = [];
+
+  async function api<T>(path: string, query: Query): Promise<T> {
+    const url = new URL(`/api/v1${path}`, app.url);
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, String(value));
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${accessToken}` } });
+    expect(response.status).toBe(200);
+    return (await response.json()) as T;
+  }
+
+  const overviewOf = (query: Query) => api<{ results: Record<string, MetricValue> }>('/stats/overview', query);
+
+  /** Visits are sessionized after the write; wait until the overview stops changing. */
+  async function waitForStableOverview(query: Query): Promise<void> {
+    let previous = '';
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const current = JSON.stringify((await overviewOf(query)).results);
+      if (current === previous && (await overviewOf(query)).results.visits.value > 0) return;
+      previous = current;
+      await sleep(200);
+    }
+    throw new Error('stats did not settle');
+  }
+
+  async function waitForDashboard(statusStart: string): Promise<void> {
+    await page.waitForFunction(
+      (expected: string) => {
+        const view = document.getElementById('dashboard-view');
+        const status = document.getElementById('status')?.textContent ?? '';
+        return view && !view.hidden && view.getAttribute('aria-busy') === 'false' && status.startsWith(expected);
+      },
+      { timeout: 15_000 },
+      statusStart,
+    );
+  }
+
+  async function shownOverview(): Promise<Record<string, { value: string; change: string }>> {
+    return page.$$eval('#overview .metric', (cards) =>
+      Object.fromEntries(
+        cards.map((card) => [
+          card.getAttribute('data-metric') ?? '',
+          {
+            value: card.querySelector('.metric-value')?.textContent ?? '',
+            change: card.querySelector('.metric-change span')?.textContent ?? '',
+          },
+        ]),
+      ),
+    );
+  }
+
+  async function shownTable(id: string): Promise<string[][]> {
+    return page.$$eval(`[data-breakdown="${id}"] tbody tr`, (rows) =>
+      rows.map((row) => [...row.querySelectorAll('th, td')].map((cell) => cell.textContent?.trim() ?? '')),
+    );
+  }
+
+  async function expectDashboardToMatchApi(query: Query): Promise<void> {
+    const [shown, overview] = await Promise.all([shownOverview(), overviewOf(query)]);
+    for (const metric of [
+      'visitors',
+      'visits',
+      'pageviews',
+      'viewsPerVisit',
+      'bounceRate',
+      'visitDuration',
+      'botShare',
+    ]) {
+      expect({ metric, shown: parseShown(shown[metric].value) }).toEqual({
+        metric,
+        shown: overview.results[metric].value,
+      });
+    }
+    const change = overview.results.visitors.change;
+    expect(parseShown(shown.visitors.change)).toBe(change === null ? null : Math.round(change));
+
+    const pages = await api<{ results: Array<Record<string, unknown>> }>('/stats/breakdown', {
+      ...query,
+      dimension: 'page',
+      limit: 10,
+      metrics: 'visitors,pageviews',
+    });
+    expect(await shownTable('pages')).toEqual(
+      pages.results.map((row) => [String(row.label), String(row.visitors), String(row.pageviews)]),
+    );
+
+    const series = await api<{ results: Array<{ visitors: number; pageviews: number }> }>('/stats/timeseries', {
+      ...query,
+      metrics: 'visitors,pageviews',
+    });
+    const charted = await page.evaluate(() => {
+      const chart = (
+        window as unknown as { Chart: { getChart(canvas: Element): { data: { datasets: Array<{ data: number[] }> } } } }
+      ).Chart.getChart(document.getElementById('visitors-chart')!);
+      return chart.data.datasets.map((dataset) => dataset.data);
+    });
+    expect(charted).toEqual([
+      series.results.map((point) => point.visitors),
+      series.results.map((point) => point.pageviews),
+    ]);
+  }
+
+  beforeAll(async () => {
+    app = await startTestApp({ env: bootstrapAdminEnv });
+    accessToken = (await loginAsBootstrapAdmin(app.url)).accessToken;
+    await createSite(app.url, accessToken, { domain: 'empty.example', name: 'Empty site', timezone: 'UTC' });
+    site = await createSite(app.url, accessToken, { domain: 'shop.example', name: 'Demo shop', timezone: TIMEZONE });
+    const { key } = await createKey(app.url, accessToken, site.id);
+    const ingest = await fetch(`${app.url}/api/v1/hits`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ hits: sampleTraffic(Date.now(), site.domain) }),
+    });
+    expect(ingest.status).toBe(202);
+    await waitForStableOverview({ siteId: site.id, period: '7d' });
+
+    profileDir = mkdtempSync(join(tmpdir(), 'siteline-chromium-'));
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${profileDir}`,
+      ],
+    });
+    page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warn')
+        problems.push(`console.${message.type()}: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${String(error)}`));
+    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+    page.on('request', (request) => {
+      if (!request.url().startsWith(app.url) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    await app?.close();
+  });
+
+  it('serves the shell with a strict Content-Security-Policy and Chart.js from the app itself', async () => {
+    const shell = await fetch(`${app.url}/`);
+    expect(shell.status).toBe(200);
+    expect(shell.headers.get('content-type')).toContain('text/html');
+    expect(shell.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(shell.headers.get('content-security-policy')).not.toContain('unsafe-');
+    const chart = await fetch(`${app.url}/assets/vendor/chart.umd.min.js`);
+    expect(chart.status).toBe(200);
+    expect(await chart.text()).toContain('Chart');
+    expect((await fetch(`${app.url}/assets/missing.js`)).status).toBe(404);
+  });
+
+  it('logs in with the keyboard alone', async () => {
+    await page.goto(app.url, { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('#login-form', { visible: true });
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('autocomplete'));
+    expect(await focused()).toBe('username');
+    await page.keyboard.type(BOOTSTRAP_ADMIN.email);
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('current-password');
+    await page.keyboard.type(BOOTSTRAP_ADMIN.password);
+    await page.keyboard.press('Enter');
+    await waitForDashboard('Last 7 days');
+    expect(await page.$eval('#account-email', (node) => node.textContent)).toBe(BOOTSTRAP_ADMIN.email);
+  });
+
+  it('shows the numbers the API returns for the picked site and range', async () => {
+    await page.select('::-p-aria(Site)', site.id);
+    await waitForDashboard('Last 7 days');
+    expect(await page.$eval('#status', (node) => node.textContent)).toContain(TIMEZONE);
+    await page.select('::-p-aria(Date range)', '30d');
+    await waitForDashboard('Last 30 days');
+    await expectDashboardToMatchApi({ siteId: site.id, period: '30d', classification: 'USER' });
+
+    const shown = await shownOverview();
+    expect(parseShown(shown.visitors.value)).toBeGreaterThan(0);
+    expect(await shownTable('pages')).toEqual(expect.arrayContaining([expect.arrayContaining(['/pricing'])]));
+
+    const realtime = await api<{ visitors: number }>('/stats/realtime', { siteId: site.id });
+    const shownRealtime = parseShown(await page.$eval('#realtime-count', (node) => node.textContent ?? ''));
+    expect(shownRealtime).toBeGreaterThan(0);
+    expect(shownRealtime).toBe(realtime.visitors);
+  });
+
+  it('applies a custom range and the bot toggle', async () => {
+    const from = dateIn(TIMEZONE, -2);
+    const to = dateIn(TIMEZONE, 0);
+    await page.select('::-p-aria(Date range)', 'custom');
+    await page.$eval('::-p-aria(From)', (input, value) => ((input as HTMLInputElement).value = value), from);
+    await page.$eval('::-p-aria(To)', (input, value) => ((input as HTMLInputElement).value = value), to);
+    await page.click('::-p-aria(Apply range)');
+    await waitForDashboard(`${from} to ${to}`);
+    await expectDashboardToMatchApi({ siteId: site.id, from, to, classification: 'USER' });
+
+    await page.click('::-p-aria(Bots)');
+    await waitForDashboard(`${from} to ${to}`);
+    expect(await page.$eval('::-p-aria(Bots)', (button) => button.getAttribute('aria-pressed'))).toBe('true');
+    await expectDashboardToMatchApi({ siteId: site.id, from, to, classification: 'BOT' });
+  });
+
+  it('keeps the session across a reload and fits a 375px-wide screen', async () => {
+    await page.setViewport({ width: 1280, height: 900 });
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await waitForDashboard('Last 7 days');
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard.png'), fullPage: true });
+
+    // Switching to a mobile viewport makes Chromium reload the page.
+    await page.setViewport({ width: 375, height: 812, isMobile: true });
+    await waitForDashboard('Last 7 days');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard-375.png'), fullPage: true });
+  });
+
+  it('made no console errors and no requests to other origins', () => {
+    expect(problems).toEqual([]);
+    expect(foreignRequests).toEqual([]);
+  });
+});
