@@ -26,6 +26,27 @@ const UA = {
   googlebot: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
 };
 
+/**
+ * What the callbacks run inside the page use of the DOM. The project compiles without the DOM
+ * library (it is a server), so the page is described here, for this file only.
+ */
+interface PageElement {
+  textContent: string | null;
+  hidden: boolean;
+  value: string;
+  getAttribute(name: string): string | null;
+  blur(): void;
+}
+declare const document: {
+  getElementById(id: string): PageElement | null;
+  activeElement: PageElement | null;
+  documentElement: { scrollWidth: number };
+};
+declare const window: {
+  innerWidth: number;
+  Chart: { getChart(canvas: PageElement): { data: { datasets: Array<{ data: number[] }> } } };
+};
+
 type Query = Record<string, string | number>;
 interface MetricValue {
   value: number;
@@ -187,9 +208,7 @@ describeIfChromium('dashboard in a real browser', () => {
       metrics: 'visitors,pageviews',
     });
     const charted = await page.evaluate(() => {
-      const chart = (
-        window as unknown as { Chart: { getChart(canvas: Element): { data: { datasets: Array<{ data: number[] }> } } } }
-      ).Chart.getChart(document.getElementById('visitors-chart')!);
+      const chart = window.Chart.getChart(document.getElementById('visitors-chart')!);
       return chart.data.datasets.map((dataset) => dataset.data);
     });
     expect(charted).toEqual([
@@ -295,8 +314,8 @@ describeIfChromium('dashboard in a real browser', () => {
     const from = dateIn(TIMEZONE, -2);
     const to = dateIn(TIMEZONE, 0);
     await page.select('::-p-aria(Date range)', 'custom');
-    await page.$eval('::-p-aria(From)', (input, value) => ((input as HTMLInputElement).value = value), from);
-    await page.$eval('::-p-aria(To)', (input, value) => ((input as HTMLInputElement).value = value), to);
+    await page.$eval('::-p-aria(From)', (input, value) => ((input as unknown as PageElement).value = value), from);
+    await page.$eval('::-p-aria(To)', (input, value) => ((input as unknown as PageElement).value = value), to);
     await page.click('::-p-aria(Apply range)');
     await waitForDashboard(`${from} to ${to}`);
     await expectDashboardToMatchApi({ siteId: site.id, from, to, classification: 'USER' });
@@ -311,7 +330,7 @@ describeIfChromium('dashboard in a real browser', () => {
     await page.setViewport({ width: 1280, height: 900 });
     await page.reload({ waitUntil: 'domcontentloaded' });
     await waitForDashboard('Last 7 days');
-    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.evaluate(() => document.activeElement?.blur());
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard.png'), fullPage: true });
 
