@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { MongoBulkWriteError, type AnyBulkWriteOperation } from 'mongodb';
+import type { AnyBulkWriteOperation } from 'mongodb';
 import type { Model, Types } from 'mongoose';
 import type { SessionHit } from '../sessions/sessionize.js';
+import { bulkWriteErrors } from './bulk-write-errors.js';
 import { Hit } from './schemas/hit.schema.js';
 
 export type NewHit = Hit & { _id: Types.ObjectId };
@@ -32,9 +33,8 @@ export class HitsRepository {
     try {
       await this.hits.collection.insertMany(documents, { ordered: false });
     } catch (error) {
-      if (!(error instanceof MongoBulkWriteError) || error.writeErrors === undefined) throw error;
-      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-      if (writeErrors.length === 0) throw error;
+      const writeErrors = bulkWriteErrors(error);
+      if (!writeErrors) throw error;
       for (const writeError of writeErrors) {
         if (writeError.code === DUPLICATE_KEY) outcome.duplicateIndexes.push(writeError.index);
         else outcome.failedIndexes.push(writeError.index);

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
+import { bulkWriteErrors } from '../ingestion/bulk-write-errors.js';
 import { VisitorDirty } from './schemas/visitor-dirty.schema.js';
 
 export interface DirtyMark {
@@ -58,9 +59,10 @@ export class VisitorDirtyRepository {
         await this.collection.bulkWrite(operations, { ordered: false });
         return;
       } catch (error) {
-        if (!(error instanceof MongoBulkWriteError) || attempt >= MARK_ATTEMPTS) throw error;
-        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-        if (writeErrors.length === 0 || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw error;
+        const writeErrors = bulkWriteErrors(error);
+        if (!writeErrors || attempt >= MARK_ATTEMPTS || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) {
+          throw error;
+        }
         remaining = writeErrors.map((writeError) => remaining[writeError.index]);
       }
     }
