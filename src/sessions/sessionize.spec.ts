@@ -1,5 +1,4 @@
 import { describe, expect, it } from '@jest/globals';
-import fc from 'fast-check';
 import { Types } from 'mongoose';
 import { compareHits, sessionize, type SessionHit } from './sessionize.js';
 
