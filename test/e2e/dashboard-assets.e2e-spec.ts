@@ -62,7 +62,7 @@ describe('dashboard files', () => {
     for (const path of ['/assets/nope.js', '/assets/..%2Fdashboard.module.ts', '/assets/vendor/other.js']) {
       const response = await fetch(`${app.url}${path}`);
       expect({ path, status: response.status }).toEqual({ path, status: 404 });
-      expect((await response.json()).statusCode).toBe(404);
+      expect(((await response.json()) as { statusCode: number }).statusCode).toBe(404);
     }
   });
 
