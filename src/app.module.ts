@@ -9,8 +9,9 @@ import { HealthModule } from './health/health.module.js';
 import { IngestionModule } from './ingestion/ingestion.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { SitesModule } from './sites/sites.module.js';
+import { StatsModule } from './stats/stats.module.js';
 
 @Module({
-  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule, MetricsModule, IngestionModule],
+  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule, MetricsModule, IngestionModule, StatsModule],
 })
 export class AppModule {}

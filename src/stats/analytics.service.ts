@@ -1,0 +1,231 @@
+import { BadRequestException, Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/principal.js';
+import type {
+  BreakdownQueryDto,
+  ClassifiedSiteQueryDto,
+  RangeQueryDto,
+  SiteQueryDto,
+  TimeseriesQueryDto,
+} from './dto/analytics-query.dto.js';
+import type {
+  BreakdownResponseDto,
+  MetricNumbersDto,
+  OverviewResponseDto,
+  OverviewResultsDto,
+  QueryResponseDto,
+  RealtimeResponseDto,
+  TimeseriesResponseDto,
+  UserStatsResponseDto,
+} from './dto/analytics-response.dto.js';
+import type { StatsQueryBodyDto } from './dto/query-body.dto.js';
+import { previousRange } from './query/date-range.js';
+import { percentChange } from './query/derive-metrics.js';
+import { canonicalDimension, type Dimension } from './query/dimensions.js';
+import { dimensionLabel } from './query/labels.js';
+import { paginate, sortRows, type SortKey } from './query/ordering.js';
+import { parseFilters, parseFiltersParameter } from './query/parse-filters.js';
+import { METRICS, type Metric } from './query/stats-query.js';
+import { StatsRepository } from './stats.repository.js';
+import { StatsEngine, type ResultRow } from './stats-engine.service.js';
+import { StatsScopeService } from './stats-scope.service.js';
+import { bucketLabels } from './time/buckets.js';
+
+const DEFAULT_METRICS: Metric[] = ['visitors', 'pageviews'];
+const DEFAULT_LIMIT = 100;
+export const REALTIME_WINDOW_MINUTES = 5;
+
+/** Parses `metrics=visitors,pageviews`; unknown names are a 400 naming the parameter. */
+export function parseMetricList(text: string | undefined, parameter = 'metrics'): Metric[] {
+  if (text === undefined || text.trim() === '') return DEFAULT_METRICS;
+  const names = [...new Set(text.split(',').map((name) => name.trim()))];
+  for (const name of names) {
+    if (!(METRICS as readonly string[]).includes(name)) {
+      throw new BadRequestException(`${parameter} must be a comma-separated list of: ${METRICS.join(', ')}`);
+    }
+  }
+  return names as Metric[];
+}
+
+function toDimension(name: string, parameter: string): Dimension {
+  const dimension = canonicalDimension(name);
+  if (!dimension) throw new BadRequestException(`${parameter} is not a known dimension`);
+  return dimension;
+}
+
+/**
+ * The analytics endpoints (SPEC §5): humans by default, ranges in the site's time zone, every
+ * answer with `meta`. Overview, timeseries and breakdown are thin cases of the general query.
+ */
+@Injectable()
+export class AnalyticsService {
+  constructor(
+    private readonly scope: StatsScopeService,
+    private readonly engine: StatsEngine,
+    private readonly repository: StatsRepository,
+  ) {}
+
+  async overview(principal: Principal, params: RangeQueryDto): Promise<OverviewResponseDto> {
+    const scope = await this.scope.open(principal, params.siteId);
+    const resolved = this.scope.resolveRange(params, scope.site.timezone);
+    const comparison = previousRange(resolved.range);
+    const classification = params.classification ?? 'USER';
+    const filters = parseFiltersParameter(params.filters);
+    const [current, previous] = await Promise.all(
+      [resolved.range, comparison].map((range) =>
+        this.engine.run(this.scope.query(scope, range, { classification, filters }), METRICS),
+      ),
+    );
+    const results = Object.fromEntries(
+      METRICS.map((metric) => {
+        const value = current[0]?.values[metric] ?? 0;
+        const before = previous[0]?.values[metric] ?? 0;
+        return [metric, { value, previous: before, change: percentChange(value, before) }];
+      }),
+    ) as unknown as OverviewResultsDto;
+    return { results, meta: this.scope.meta(scope, resolved, { classification, filters, comparison }) };
+  }
+
+  async timeseries(principal: Principal, params: TimeseriesQueryDto): Promise<TimeseriesResponseDto> {
+    const scope = await this.scope.open(principal, params.siteId);
+    const resolved = this.scope.resolveRange(params, scope.site.timezone);
+    const metrics = parseMetricList(params.metrics);
+    const interval = params.interval ?? (resolved.period === 'day' ? 'hour' : 'day');
+    const classification = params.classification ?? 'USER';
+    const filters = parseFiltersParameter(params.filters);
+    const rows = await this.engine.run(
+      this.scope.query(scope, resolved.range, { classification, filters, interval }),
+      metrics,
+    );
+    const byBucket = new Map(rows.map((row) => [row.key.time, row.values]));
+    const zero = Object.fromEntries(metrics.map((metric) => [metric, 0]));
+    const results = bucketLabels(resolved.range.from, resolved.range.to, interval, scope.site.timezone).map((date) => ({
+      date,
+      ...zero,
+      ...byBucket.get(date),
+    }));
+    return { results, meta: this.scope.meta(scope, resolved, { classification, filters, interval }) };
+  }
+
+  async breakdown(principal: Principal, params: BreakdownQueryDto): Promise<BreakdownResponseDto> {
+    const dimension = toDimension(params.dimension, 'dimension');
+    const scope = await this.scope.open(principal, params.siteId);
+    const resolved = this.scope.resolveRange(params, scope.site.timezone);
+    const metrics = parseMetricList(params.metrics);
+    const classification = params.classification ?? 'USER';
+    const filters = parseFiltersParameter(params.filters);
+    const rows = await this.engine.run(
+      this.scope.query(scope, resolved.range, { classification, filters, dimensions: [dimension] }),
+      metrics,
+    );
+    const labelled = rows.map((row) => {
+      const value = row.key[dimension] ?? null;
+      return { value, label: dimensionLabel(dimension, value), ...(row.values as MetricNumbersDto) };
+    });
+    const sorted = sortRows(labelled, [
+      { value: (row) => row[metrics[0]] ?? 0, direction: 'desc' },
+      { value: (row) => row.label, direction: 'asc' },
+    ]);
+    const page = params.page ?? 1;
+    const limit = params.limit ?? DEFAULT_LIMIT;
+    return {
+      results: paginate(sorted, page, limit),
+      pagination: { page, limit, total: sorted.length },
+      meta: this.scope.meta(scope, resolved, { classification, filters }),
+    };
+  }
+
+  async query(principal: Principal, body: StatsQueryBodyDto): Promise<QueryResponseDto> {
+    const dimensions = (body.dimensions ?? []).map((name, index) => toDimension(name, `dimensions[${index}]`));
+    if (new Set(dimensions).size !== dimensions.length) throw new BadRequestException('dimensions must not repeat');
+    const filters = parseFilters(body.filters);
+    const metrics = [...new Set(body.metrics)];
+    const sortKeys = this.sortKeys(body, metrics, dimensions);
+    const scope = await this.scope.open(principal, body.siteId);
+    const resolved = this.scope.resolveRange(body.dateRange ?? {}, scope.site.timezone, {
+      from: 'dateRange.from',
+      to: 'dateRange.to',
+      period: 'dateRange.period',
+    });
+    const classification = body.classification ?? 'USER';
+    const rows = await this.engine.run(
+      this.scope.query(scope, resolved.range, { classification, filters, dimensions, interval: body.interval }),
+      metrics,
+    );
+    const sorted = sortRows(rows, sortKeys);
+    const page = body.page ?? 1;
+    const limit = body.limit ?? DEFAULT_LIMIT;
+    return {
+      results: paginate(sorted, page, limit).map((row) => ({
+        dimensions: Object.fromEntries(dimensions.map((dimension) => [dimension, row.key[dimension] ?? null])),
+        ...(body.interval ? { time: row.key.time ?? undefined } : {}),
+        metrics: row.values,
+      })),
+      pagination: { page, limit, total: sorted.length },
+      meta: this.scope.meta(scope, resolved, { classification, filters, interval: body.interval }),
+    };
+  }
+
+  async realtime(principal: Principal, params: ClassifiedSiteQueryDto): Promise<RealtimeResponseDto> {
+    const scope = await this.scope.open(principal, params.siteId);
+    const now = this.scope.now();
+    const classification = params.classification ?? 'USER';
+    const row = await this.repository.findRealtime({
+      siteId: scope.siteId,
+      now,
+      windowMinutes: REALTIME_WINDOW_MINUTES,
+      classification,
+    });
+    return {
+      ...row,
+      meta: {
+        siteId: scope.site.id,
+        domain: scope.site.domain,
+        since: new Date(now.getTime() - REALTIME_WINDOW_MINUTES * 60_000).toISOString(),
+        until: now.toISOString(),
+        windowMinutes: REALTIME_WINDOW_MINUTES,
+        visitorIdMode: this.scope.visitorIdMode,
+        classification,
+      },
+    };
+  }
+
+  async userStats(principal: Principal, params: SiteQueryDto): Promise<UserStatsResponseDto> {
+    const scope = await this.scope.open(principal, params.siteId);
+    const now = this.scope.now();
+    const stats = await this.repository.findUserStats({ siteId: scope.siteId, now });
+    return {
+      ...stats,
+      meta: {
+        siteId: scope.site.id,
+        domain: scope.site.domain,
+        now: now.toISOString(),
+        visitorIdMode: this.scope.visitorIdMode,
+      },
+    };
+  }
+
+  /** `orderBy` fields must be requested metrics, requested dimensions or `time`; default: first metric desc. */
+  private sortKeys(body: StatsQueryBodyDto, metrics: Metric[], dimensions: Dimension[]): SortKey<ResultRow>[] {
+    const keyFor = (field: string, index: number): SortKey<ResultRow>['value'] => {
+      if ((metrics as string[]).includes(field)) return (row) => row.values[field as Metric] ?? 0;
+      if ((dimensions as string[]).includes(field) || (field === 'time' && body.interval))
+        return (row) => row.key[field] ?? null;
+      throw new BadRequestException(`orderBy[${index}].field must be one of the requested metrics or dimensions`);
+    };
+    const explicit = (body.orderBy ?? []).map((order, index) => ({
+      value: keyFor(order.field, index),
+      direction: order.direction,
+    }));
+    const fallback: SortKey<ResultRow>[] = [
+      ...(body.interval && explicit.length === 0
+        ? [{ value: (row: ResultRow) => row.key.time ?? null, direction: 'asc' as const }]
+        : []),
+      { value: (row) => row.values[metrics[0]] ?? 0, direction: 'desc' },
+      ...dimensions.map((dimension) => ({
+        value: (row: ResultRow) => row.key[dimension] ?? null,
+        direction: 'asc' as const,
+      })),
+    ];
+    return [...explicit, ...fallback];
+  }
+}

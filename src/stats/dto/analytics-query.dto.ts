@@ -1,0 +1,142 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { PERIODS, type Period } from '../query/date-range.js';
+import { DIMENSIONS, DIMENSION_ALIASES } from '../query/dimensions.js';
+import { INTERVALS, METRICS, type ClassificationFilter, type Interval } from '../query/stats-query.js';
+import { MAX_LIST_LIMIT } from './seed-query.dto.js';
+
+export const CLASSIFICATION_FILTERS = ['USER', 'BOT', 'ALL'] as const;
+export const BREAKDOWN_DIMENSIONS = [...DIMENSIONS, ...Object.keys(DIMENSION_ALIASES)];
+
+export class SiteQueryDto {
+  @ApiPropertyOptional({
+    type: String,
+    example: 'example.com',
+    description:
+      'Site id or domain; may be omitted when the caller can see exactly one site (a read key implies its site).',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(253)
+  siteId?: string;
+}
+
+export class ClassifiedSiteQueryDto extends SiteQueryDto {
+  @ApiPropertyOptional({
+    enum: CLASSIFICATION_FILTERS,
+    enumName: 'ClassificationFilter',
+    default: 'USER',
+    description: 'Humans by default; BOT for bots only; ALL for both.',
+  })
+  @IsOptional()
+  @IsIn(CLASSIFICATION_FILTERS)
+  classification?: ClassificationFilter;
+}
+
+/** Range parameters of the analytics endpoints: `from`+`to`, or `period` (default `30d`). */
+export class RangeQueryDto extends ClassifiedSiteQueryDto {
+  @ApiPropertyOptional({
+    type: String,
+    example: '2024-03-01',
+    description: 'First day, inclusive, site time zone (YYYY-MM-DD). Requires `to`; excludes `period`.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(10)
+  from?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '2024-03-31',
+    description: 'Last day, inclusive, site time zone (YYYY-MM-DD). Requires `from`.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(10)
+  to?: string;
+
+  @ApiPropertyOptional({
+    enum: PERIODS,
+    enumName: 'Period',
+    description:
+      'Relative to today in the site time zone, today included (Plausible): day = today; 7d/30d = the last 7/30 days; ' +
+      'month = this month so far; 6mo/12mo = this month and the 5/11 before it. Default 30d when neither period nor from/to is given.',
+  })
+  @IsOptional()
+  @IsIn(PERIODS)
+  period?: Period;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '[["is","country",["DE","FR"]]]',
+    description:
+      'JSON array of filters `[operator, dimension, values]`; operators: is, is_not, contains, not_contains; ' +
+      `dimensions: ${DIMENSIONS.join(', ')}. All filters must hold.`,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(8192)
+  filters?: string;
+}
+
+const METRICS_DESCRIPTION = `Comma-separated metrics: ${METRICS.join(', ')}.`;
+
+export class TimeseriesQueryDto extends RangeQueryDto {
+  @ApiPropertyOptional({
+    enum: INTERVALS,
+    enumName: 'Interval',
+    description: 'Bucket size; default `hour` for period=day, else `day`.',
+  })
+  @IsOptional()
+  @IsIn(INTERVALS)
+  interval?: Interval;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: 'visitors,pageviews',
+    default: 'visitors,pageviews',
+    description: METRICS_DESCRIPTION,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  metrics?: string;
+}
+
+export class BreakdownQueryDto extends RangeQueryDto {
+  @ApiProperty({
+    enum: BREAKDOWN_DIMENSIONS,
+    enumName: 'BreakdownDimension',
+    example: 'country',
+    description: '`event` is an alias of `event_name`.',
+  })
+  @IsIn(BREAKDOWN_DIMENSIONS)
+  dimension!: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: 'visitors,pageviews',
+    default: 'visitors,pageviews',
+    description: METRICS_DESCRIPTION + ' Sorted by the first, descending.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  metrics?: string;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_LIST_LIMIT)
+  limit?: number;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1, description: '1-based page number.' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  page?: number;
+}

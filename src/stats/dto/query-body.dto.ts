@@ -1,0 +1,162 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { PERIODS, type Period } from '../query/date-range.js';
+import { DIMENSIONS } from '../query/dimensions.js';
+import {
+  FILTER_OPERATORS,
+  INTERVALS,
+  METRICS,
+  type ClassificationFilter,
+  type Interval,
+  type Metric,
+} from '../query/stats-query.js';
+import { BREAKDOWN_DIMENSIONS, CLASSIFICATION_FILTERS } from './analytics-query.dto.js';
+import { MAX_LIST_LIMIT } from './seed-query.dto.js';
+
+export class DateRangeDto {
+  @ApiPropertyOptional({
+    enum: PERIODS,
+    enumName: 'Period',
+    description: 'Relative period (see GET /stats/overview); excludes from/to.',
+  })
+  @IsOptional()
+  @IsIn(PERIODS)
+  period?: Period;
+
+  @ApiPropertyOptional({ type: String, example: '2024-03-01', description: 'First day, inclusive, site time zone' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(10)
+  from?: string;
+
+  @ApiPropertyOptional({ type: String, example: '2024-03-31', description: 'Last day, inclusive, site time zone' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(10)
+  to?: string;
+}
+
+export const ORDER_DIRECTIONS = ['asc', 'desc'] as const;
+
+export class OrderByDto {
+  @ApiProperty({
+    type: String,
+    example: 'visitors',
+    description: 'A requested metric, a requested dimension, or `time`',
+  })
+  @IsString()
+  @MaxLength(64)
+  field!: string;
+
+  @ApiProperty({ enum: ORDER_DIRECTIONS, enumName: 'OrderDirection', example: 'desc' })
+  @IsIn(ORDER_DIRECTIONS)
+  direction!: (typeof ORDER_DIRECTIONS)[number];
+}
+
+const FILTER_SCHEMA = {
+  type: 'array',
+  minItems: 3,
+  maxItems: 3,
+  description: `[operator, dimension, values]: operator one of ${FILTER_OPERATORS.join(', ')}; dimension one of ${DIMENSIONS.join(', ')}; values a string, number or list of them`,
+  items: {
+    oneOf: [
+      { type: 'string' },
+      { type: 'number' },
+      { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'number' }] } },
+    ],
+  },
+};
+
+/** `POST /api/v1/stats/query`: the general query every other analytics endpoint is a thin case of. */
+export class StatsQueryBodyDto {
+  @ApiPropertyOptional({
+    type: String,
+    example: 'example.com',
+    description: 'Site id or domain; may be omitted when the caller can see exactly one site.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(253)
+  siteId?: string;
+
+  @ApiProperty({ enum: METRICS, enumName: 'Metric', isArray: true, example: ['visitors', 'pageviews'] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(METRICS.length)
+  @IsIn(METRICS, { each: true })
+  metrics!: Metric[];
+
+  @ApiPropertyOptional({ type: DateRangeDto, description: 'Default: period 30d' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => DateRangeDto)
+  dateRange?: DateRangeDto;
+
+  @ApiPropertyOptional({
+    enum: BREAKDOWN_DIMENSIONS,
+    enumName: 'BreakdownDimension',
+    isArray: true,
+    example: ['country'],
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(3)
+  @IsIn(BREAKDOWN_DIMENSIONS, { each: true })
+  dimensions?: string[];
+
+  @ApiPropertyOptional({
+    enum: INTERVALS,
+    enumName: 'Interval',
+    description: 'Also group by this time bucket (site time zone); rows then carry `time`',
+  })
+  @IsOptional()
+  @IsIn(INTERVALS)
+  interval?: Interval;
+
+  @ApiPropertyOptional({ type: 'array', items: FILTER_SCHEMA, example: [['is', 'country', ['DE', 'FR']]] })
+  @IsOptional()
+  @IsArray()
+  filters?: unknown[];
+
+  @ApiPropertyOptional({ enum: CLASSIFICATION_FILTERS, enumName: 'ClassificationFilter', default: 'USER' })
+  @IsOptional()
+  @IsIn(CLASSIFICATION_FILTERS)
+  classification?: ClassificationFilter;
+
+  @ApiPropertyOptional({
+    type: [OrderByDto],
+    description: 'Default: the first metric descending, then dimensions ascending',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(5)
+  @ValidateNested({ each: true })
+  @Type(() => OrderByDto)
+  orderBy?: OrderByDto[];
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 100 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_LIST_LIMIT)
+  limit?: number;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  page?: number;
+}

@@ -1,0 +1,85 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+
+export const SEED_INTERVALS = ['day', 'week', 'month'] as const;
+export type SeedInterval = (typeof SEED_INTERVALS)[number];
+export const MAX_LIST_LIMIT = 1000;
+
+/** `GET /api/v1/data/*` parameters shared by every seed endpoint (site-analytics compatible). */
+export class SeedRangeQueryDto {
+  @ApiProperty({
+    type: String,
+    example: '2024-03-01',
+    description:
+      'First day, inclusive, in the site time zone. `YYYY-MM-DD`; unpadded months/days (`2021-3-5`) are accepted.',
+  })
+  @IsString()
+  @MaxLength(10)
+  start_date!: string;
+
+  @ApiProperty({
+    type: String,
+    example: '2024-03-31',
+    description: 'Last day, inclusive, in the site time zone; at most 10 years after start_date.',
+  })
+  @IsString()
+  @MaxLength(10)
+  end_date!: string;
+
+  @ApiPropertyOptional({
+    enum: CLASSIFICATIONS,
+    enumName: 'SeedClassification',
+    description: 'Only human (USER) or BOT traffic; absent: all traffic.',
+  })
+  @IsOptional()
+  @IsIn(CLASSIFICATIONS)
+  classification?: Classification;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: 'example.com',
+    description:
+      'Site id or domain; may be omitted when the caller can see exactly one site (a read key implies its site).',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(253)
+  siteId?: string;
+}
+
+export class SeedSeriesQueryDto extends SeedRangeQueryDto {
+  @ApiPropertyOptional({
+    enum: SEED_INTERVALS,
+    enumName: 'SeedInterval',
+    default: 'day',
+    description: 'One series point per day, week (Monday) or month.',
+  })
+  @IsOptional()
+  @IsIn(SEED_INTERVALS)
+  interval?: SeedInterval;
+}
+
+export class SeedListQueryDto extends SeedRangeQueryDto {
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_LIST_LIMIT,
+    default: 100,
+    description: 'Rows per page.',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_LIST_LIMIT)
+  limit?: number;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1, description: '1-based page number.' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  page?: number;
+}

@@ -1,0 +1,56 @@
+import { BadRequestException } from '@nestjs/common';
+import { DIMENSIONS, canonicalDimension } from './dimensions.js';
+import { FILTER_OPERATORS, type Filter, type FilterOperator } from './stats-query.js';
+
+const MAX_FILTERS = 20;
+const MAX_VALUES = 100;
+const MAX_VALUE_LENGTH = 2048;
+
+/**
+ * Turns filters given as data — `[operator, dimension, values]`, e.g. `["is", "country", ["DE", "FR"]]`
+ * — into validated `Filter`s. Operator and dimension must come from the allow-lists and values
+ * must be strings or numbers (numbers become strings), so nothing a caller sends can turn into
+ * a MongoDB operator. `parameter` names the field in the 400 message.
+ */
+export function parseFilters(input: unknown, parameter = 'filters'): Filter[] {
+  if (input === undefined || input === null) return [];
+  if (!Array.isArray(input))
+    throw new BadRequestException(`${parameter} must be an array of [operator, dimension, values]`);
+  if (input.length > MAX_FILTERS)
+    throw new BadRequestException(`${parameter} must contain at most ${MAX_FILTERS} filters`);
+  return input.map((item: unknown, index) => parseFilter(item, `${parameter}[${index}]`));
+}
+
+/** The GET form: `filters` as a JSON-encoded array in the query string. */
+export function parseFiltersParameter(text: string | undefined): Filter[] {
+  if (text === undefined || text.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new BadRequestException('filters must be a JSON array of [operator, dimension, values]');
+  }
+  return parseFilters(parsed);
+}
+
+function parseFilter(item: unknown, name: string): Filter {
+  if (!Array.isArray(item) || item.length !== 3) {
+    throw new BadRequestException(`${name} must be [operator, dimension, values]`);
+  }
+  const [operator, dimensionName, rawValues] = item as [unknown, unknown, unknown];
+  if (typeof operator !== 'string' || !(FILTER_OPERATORS as readonly string[]).includes(operator)) {
+    throw new BadRequestException(`${name} operator must be one of: ${FILTER_OPERATORS.join(', ')}`);
+  }
+  const dimension = typeof dimensionName === 'string' ? canonicalDimension(dimensionName) : undefined;
+  if (!dimension) throw new BadRequestException(`${name} dimension must be one of: ${DIMENSIONS.join(', ')}`);
+  const list = Array.isArray(rawValues) ? (rawValues as unknown[]) : [rawValues];
+  if (list.length === 0 || list.length > MAX_VALUES) {
+    throw new BadRequestException(`${name} values must be a list of 1 to ${MAX_VALUES} strings or numbers`);
+  }
+  const values = list.map((value) => {
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (typeof value === 'string' && value.length <= MAX_VALUE_LENGTH) return value;
+    throw new BadRequestException(`${name} values must be strings (≤ ${MAX_VALUE_LENGTH} chars) or numbers`);
+  });
+  return { operator: operator as FilterOperator, dimension, values };
+}

@@ -1,0 +1,150 @@
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/principal.js';
+import { countryName } from '../geo/country-name.js';
+import type {
+  CityRowDto,
+  CountryRowDto,
+  HostnameRowDto,
+  SeriesResponseDto,
+  UrlRowDto,
+} from './dto/seed-response.dto.js';
+import type { SeedInterval, SeedListQueryDto, SeedRangeQueryDto, SeedSeriesQueryDto } from './dto/seed-query.dto.js';
+import { bucketLabels } from './time/buckets.js';
+import type { Dimension } from './query/dimensions.js';
+import { paginate, sortRows } from './query/ordering.js';
+import type { Metric } from './query/stats-query.js';
+import { StatsEngine, type ResultRow } from './stats-engine.service.js';
+import { StatsScopeService, type ReadScope } from './stats-scope.service.js';
+import type { DayRange } from './query/date-range.js';
+
+const SEED_NAMES = { from: 'start_date', to: 'end_date', period: 'period' };
+const DEFAULT_LIMIT = 100;
+
+type SeriesKind = 'users' | 'views';
+const SERIES_METRIC: Record<SeriesKind, Metric> = { users: 'visitors', views: 'pageviews' };
+
+/**
+ * The site-analytics `/api/v1/data/*` endpoints, as thin cases of the stats engine: users =
+ * distinct visitors, views = page views, all traffic unless `classification` is given (the
+ * seed's default). Lists are sorted by the seed's measure, ties by name.
+ */
+@Injectable()
+export class SeedDataService {
+  constructor(
+    private readonly scope: StatsScopeService,
+    private readonly engine: StatsEngine,
+  ) {}
+
+  async series(principal: Principal, kind: SeriesKind, params: SeedSeriesQueryDto): Promise<SeriesResponseDto> {
+    const { scope, range } = await this.open(principal, params);
+    const interval: SeedInterval = params.interval ?? 'day';
+    const metric = SERIES_METRIC[kind];
+    const options = { classification: params.classification ?? 'ALL' } as const;
+    const [totals, points] = await Promise.all([
+      this.engine.run(this.scope.query(scope, range, options), [metric]),
+      this.engine.run(this.scope.query(scope, range, { ...options, interval }), [metric]),
+    ]);
+    const byDate = new Map(points.map((row) => [row.key.time, row.values[metric] ?? 0]));
+    return {
+      total: totals[0]?.values[metric] ?? 0,
+      series: bucketLabels(range.from, range.to, interval, scope.site.timezone).map((date) => ({
+        date,
+        value: byDate.get(date) ?? 0,
+      })),
+    };
+  }
+
+  async countries(principal: Principal, params: SeedListQueryDto): Promise<CountryRowDto[]> {
+    const rows = await this.list(principal, params, ['country']);
+    const mapped = rows.map((row) => ({
+      country: countryName(row.key.country),
+      countryCode: row.key.country,
+      users: row.values.visitors ?? 0,
+      views: row.values.pageviews ?? 0,
+    }));
+    return this.page(
+      mapped,
+      (row) => row.users,
+      (row) => row.country,
+      params,
+    );
+  }
+
+  async cities(principal: Principal, params: SeedListQueryDto): Promise<CityRowDto[]> {
+    const rows = await this.list(principal, params, ['city', 'region', 'country']);
+    const mapped = rows.map((row) => ({
+      city: row.key.city || 'Unknown',
+      region: row.key.region || null,
+      country: countryName(row.key.country),
+      countryCode: row.key.country,
+      users: row.values.visitors ?? 0,
+      views: row.values.pageviews ?? 0,
+    }));
+    return this.page(
+      mapped,
+      (row) => row.users,
+      (row) => `${row.city}\u0000${row.country}`,
+      params,
+    );
+  }
+
+  /** `url` is the page path; the same path on several hosts of a site is one row (see the page_host breakdown). */
+  async urls(principal: Principal, params: SeedListQueryDto): Promise<UrlRowDto[]> {
+    const rows = await this.list(principal, params, ['page']);
+    const mapped = rows.map((row) => ({
+      url: row.key.page ?? 'Unknown',
+      views: row.values.pageviews ?? 0,
+      users: row.values.visitors ?? 0,
+    }));
+    return this.page(
+      mapped,
+      (row) => row.views,
+      (row) => row.url,
+      params,
+    );
+  }
+
+  async hostnames(principal: Principal, params: SeedListQueryDto): Promise<HostnameRowDto[]> {
+    const rows = await this.list(principal, params, ['network_domain']);
+    const mapped = rows.map((row) => ({
+      hostname: row.key.network_domain || 'Unknown',
+      views: row.values.pageviews ?? 0,
+      users: row.values.visitors ?? 0,
+    }));
+    return this.page(
+      mapped,
+      (row) => row.views,
+      (row) => row.hostname,
+      params,
+    );
+  }
+
+  private async open(principal: Principal, params: SeedRangeQueryDto): Promise<{ scope: ReadScope; range: DayRange }> {
+    const scope = await this.scope.open(principal, params.siteId);
+    const { range } = this.scope.resolveRange(
+      { from: params.start_date, to: params.end_date },
+      scope.site.timezone,
+      SEED_NAMES,
+    );
+    return { scope, range };
+  }
+
+  private async list(principal: Principal, params: SeedListQueryDto, dimensions: Dimension[]): Promise<ResultRow[]> {
+    const { scope, range } = await this.open(principal, params);
+    const query = this.scope.query(scope, range, { classification: params.classification ?? 'ALL', dimensions });
+    return this.engine.run(query, ['visitors', 'pageviews']);
+  }
+
+  private page<Row>(
+    rows: Row[],
+    measure: (row: Row) => number,
+    name: (row: Row) => string,
+    params: SeedListQueryDto,
+  ): Row[] {
+    const sorted = sortRows(rows, [
+      { value: measure, direction: 'desc' },
+      { value: name, direction: 'asc' },
+    ]);
+    return paginate(sorted, params.page ?? 1, params.limit ?? DEFAULT_LIMIT);
+  }
+}

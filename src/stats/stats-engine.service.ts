@@ -1,0 +1,59 @@
+import { Injectable } from '@nestjs/common';
+import { deriveMetrics, type MetricValues } from './query/derive-metrics.js';
+import { HIT_METRICS, VISIT_METRICS, type Metric, type StatsQuery } from './query/stats-query.js';
+import { StatsRepository, type GroupKey, type HitMetricsRow, type VisitMetricsRow } from './stats.repository.js';
+
+/** One result group: its dimension values (and `time` bucket label) and the requested metrics. */
+export interface ResultRow {
+  key: GroupKey;
+  values: MetricValues;
+}
+
+/**
+ * Runs a validated query: the hit pipeline for visitors/page views/events, the visit pipeline
+ * for visits/bounce/duration, and the hit pipeline over ALL traffic for bot share — each only
+ * when a requested metric needs it — then joins their groups by key. Every endpoint (seed,
+ * overview, timeseries, breakdown, query) goes through here, so each metric has one definition.
+ */
+@Injectable()
+export class StatsEngine {
+  constructor(private readonly repository: StatsRepository) {}
+
+  async run(query: StatsQuery, metrics: readonly Metric[]): Promise<ResultRow[]> {
+    const wants = (family: ReadonlySet<Metric>) => metrics.some((metric) => family.has(metric));
+    const [hitRows, visitRows, allTrafficRows] = await Promise.all([
+      wants(HIT_METRICS) ? this.repository.aggregateHitMetrics(query, { classification: true }) : [],
+      wants(VISIT_METRICS) ? this.repository.aggregateVisitMetrics(query) : [],
+      metrics.includes('botShare') ? this.repository.aggregateHitMetrics(query, { classification: false }) : [],
+    ]);
+    const fields = [...query.dimensions, ...(query.interval ? ['time'] : [])];
+    const normalize = (key: GroupKey | null): GroupKey =>
+      Object.fromEntries(fields.map((field) => [field, key?.[field] ?? null]));
+    const hits = indexByKey(hitRows, normalize);
+    const visits = indexByKey(visitRows, normalize);
+    const allTraffic = indexByKey(allTrafficRows, normalize);
+
+    // Bot share alone would otherwise list no group; with other metrics it only annotates theirs.
+    const keySources = hits.size + visits.size > 0 || !metrics.includes('botShare') ? [hits, visits] : [allTraffic];
+    const keys = new Map<string, GroupKey>();
+    for (const source of keySources) for (const [id, entry] of source) keys.set(id, entry.key);
+    if (fields.length === 0 && keys.size === 0) keys.set(JSON.stringify({}), {});
+
+    return [...keys].map(([id, key]) => ({
+      key,
+      values: deriveMetrics(metrics, hits.get(id)?.row, visits.get(id)?.row, allTraffic.get(id)?.row),
+    }));
+  }
+}
+
+function indexByKey<T extends HitMetricsRow | VisitMetricsRow>(
+  rows: T[],
+  normalize: (key: GroupKey | null) => GroupKey,
+): Map<string, { key: GroupKey; row: T }> {
+  const index = new Map<string, { key: GroupKey; row: T }>();
+  for (const row of rows) {
+    const key = normalize(row.key);
+    index.set(JSON.stringify(key), { key, row });
+  }
+  return index;
+}

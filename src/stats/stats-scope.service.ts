@@ -1,0 +1,139 @@
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { Types } from 'mongoose';
+import { SiteAccessService } from '../auth/site-access.service.js';
+import type { Principal } from '../auth/principal.js';
+import { Clock } from '../common/time/clock.js';
+import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import type { SiteView } from '../sites/site-view.js';
+import type { StatsMetaDto } from './dto/analytics-response.dto.js';
+import {
+  formatDayRange,
+  parseDayRange,
+  periodRange,
+  toInstantRange,
+  type DayRange,
+  type Period,
+} from './query/date-range.js';
+import type { ClassificationFilter, Filter, Interval, StatsQuery } from './query/stats-query.js';
+import type { Dimension } from './query/dimensions.js';
+
+export interface ReadScope {
+  site: SiteView;
+  siteId: Types.ObjectId;
+}
+
+export interface RangeInput {
+  from?: string;
+  to?: string;
+  period?: Period;
+}
+
+export interface ResolvedRange {
+  range: DayRange;
+  period?: Period;
+}
+
+const DEFAULT_PERIOD: Period = '30d';
+
+/**
+ * What every read endpoint does before aggregating: find the site the caller may read (SPEC §5
+ * access rules), make sure every acknowledged hit is sessionized, turn range parameters into
+ * calendar days of the site's zone, and describe the definitions applied (`meta`).
+ */
+@Injectable()
+export class StatsScopeService {
+  constructor(
+    private readonly access: SiteAccessService,
+    private readonly sessions: SessionsService,
+    private readonly clock: Clock,
+    @Inject(trackingConfig.KEY) private readonly tracking: TrackingConfig,
+  ) {}
+
+  /** Resolves the readable site and waits until its visits include every acknowledged hit. */
+  async open(principal: Principal, siteRef: string | undefined): Promise<ReadScope> {
+    const site = await this.access.resolveReadableSite(principal, siteRef);
+    await this.sessions.flush(site.id);
+    return { site, siteId: new Types.ObjectId(site.id) };
+  }
+
+  now(): Date {
+    return this.clock.now();
+  }
+
+  /** `from`+`to` or `period`; with neither, the last 30 days. Parameter names appear in 400s. */
+  resolveRange(
+    input: RangeInput,
+    timezone: string,
+    names = { from: 'from', to: 'to', period: 'period' },
+  ): ResolvedRange {
+    const hasExplicit = input.from !== undefined || input.to !== undefined;
+    if (hasExplicit && input.period !== undefined) {
+      throw new BadRequestException(`${names.period} cannot be combined with ${names.from}/${names.to}`);
+    }
+    if (hasExplicit) {
+      if (input.from === undefined) throw new BadRequestException(`${names.from} is required with ${names.to}`);
+      if (input.to === undefined) throw new BadRequestException(`${names.to} is required with ${names.from}`);
+      return { range: parseDayRange(input.from, input.to, names) };
+    }
+    const period = input.period ?? DEFAULT_PERIOD;
+    return { range: periodRange(period, this.clock.now(), timezone), period };
+  }
+
+  query(
+    scope: ReadScope,
+    range: DayRange,
+    options: {
+      classification: ClassificationFilter;
+      filters?: Filter[];
+      dimensions?: Dimension[];
+      interval?: Interval;
+    },
+  ): StatsQuery {
+    return {
+      siteId: scope.siteId,
+      timezone: scope.site.timezone,
+      ...toInstantRange(range, scope.site.timezone),
+      classification: options.classification,
+      filters: options.filters ?? [],
+      dimensions: options.dimensions ?? [],
+      interval: options.interval,
+    };
+  }
+
+  get visitorIdMode(): string {
+    return this.tracking.visitorIdMode;
+  }
+
+  meta(
+    scope: ReadScope,
+    resolved: ResolvedRange,
+    extra: { classification: ClassificationFilter; filters: Filter[]; interval?: Interval; comparison?: DayRange },
+  ): StatsMetaDto {
+    const notes = [
+      'visitors = distinct visitor ids; pageviews = hits named "pageview"; events = all hits',
+      'a visit counts in the range and time bucket where it starts, classified by its first hit',
+      'bounceRate = percent of visits with exactly one page view; visitDuration = mean of last minus first hit, seconds',
+      'botShare = percent of all hits classified BOT, regardless of the classification filter',
+    ];
+    if (this.tracking.visitorIdMode === 'daily') {
+      notes.push(
+        'VISITOR_ID_MODE=daily: visitor ids rotate every UTC day, so visitors over several days are over-counted',
+      );
+    }
+    return {
+      siteId: scope.site.id,
+      domain: scope.site.domain,
+      timezone: scope.site.timezone,
+      ...formatDayRange(resolved.range),
+      ...(resolved.period ? { period: resolved.period } : {}),
+      ...(extra.comparison ? { comparison: formatDayRange(extra.comparison) } : {}),
+      ...(extra.interval ? { interval: extra.interval } : {}),
+      sessionIdleMinutes: this.tracking.sessionIdleMinutes,
+      visitorIdMode: this.tracking.visitorIdMode,
+      classification: extra.classification,
+      filters: extra.filters.map((filter) => ({ ...filter })),
+      notes,
+    };
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Calendar arithmetic in a site's IANA time zone without a date library: a calendar day is a
+ * plain `{ year, month, day }`, and "midnight in zone Z" is found from the zone's UTC offset as
+ * `Intl` reports it. Days are what SPEC §4 calls "calendar days in the site's timezone".
+ */
+export interface CalendarDate {
+  year: number;
+  month: number;
+  day: number;
+}
+
+const DATE_PATTERN = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
+
+/** Parses `YYYY-MM-DD`, also unpadded (`2021-3-15`, as the seed sends it); undefined when invalid. */
+export function parseCalendarDate(text: string): CalendarDate | undefined {
+  const match = DATE_PATTERN.exec(text.trim());
+  if (!match) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  return { year, month, day };
+}
+
+export function formatCalendarDate({ year, month, day }: CalendarDate): string {
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
+export function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+export function addDays(date: CalendarDate, days: number): CalendarDate {
+  const shifted = new Date(Date.UTC(date.year, date.month - 1, date.day + days));
+  return { year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate() };
+}
+
+export function addMonths(date: CalendarDate, months: number): CalendarDate {
+  const index = date.year * 12 + (date.month - 1) + months;
+  const year = Math.floor(index / 12);
+  const month = (index % 12) + 1;
+  return { year, month, day: Math.min(date.day, daysInMonth(year, month)) };
+}
+
+export function compareDates(a: CalendarDate, b: CalendarDate): number {
+  return (a.year - b.year) * 10000 + (a.month - b.month) * 100 + (a.day - b.day);
+}
+
+/** Whole days from `a` to `b` (b − a). */
+export function daysBetween(a: CalendarDate, b: CalendarDate): number {
+  return Math.round((Date.UTC(b.year, b.month - 1, b.day) - Date.UTC(a.year, a.month - 1, a.day)) / 86_400_000);
+}
+
+/** Monday of the ISO week containing `date` (weeks start on Monday, as in Plausible). */
+export function startOfWeek(date: CalendarDate): CalendarDate {
+  const weekday = new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay();
+  return addDays(date, -((weekday + 6) % 7));
+}
+
+export function startOfMonth(date: CalendarDate): CalendarDate {
+  return { year: date.year, month: date.month, day: 1 };
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function partsFormatter(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    partsFormatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface ZonedParts extends CalendarDate {
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+export function zonedParts(instant: Date, timeZone: string): ZonedParts {
+  const parts: Record<string, number> = {};
+  for (const part of partsFormatter(timeZone).formatToParts(instant)) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  }
+  return {
+    year: parts.year,
+    month: parts.month,
+    day: parts.day,
+    hour: parts.hour,
+    minute: parts.minute,
+    second: parts.second,
+  };
+}
+
+/** The calendar day `instant` falls on in `timeZone`. */
+export function zonedDate(instant: Date, timeZone: string): CalendarDate {
+  const { year, month, day } = zonedParts(instant, timeZone);
+  return { year, month, day };
+}
+
+function offsetMillis(instant: Date, timeZone: string): number {
+  const p = zonedParts(instant, timeZone);
+  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return asUtc - Math.floor(instant.getTime() / 1000) * 1000;
+}
+
+/**
+ * The instant a calendar day begins in `timeZone`. Two passes of offset correction handle DST
+ * transitions; on a day that begins inside a DST gap the first existing instant is returned.
+ */
+export function startOfZonedDay(date: CalendarDate, timeZone: string): Date {
+  const naive = Date.UTC(date.year, date.month - 1, date.day);
+  let guess = naive - offsetMillis(new Date(naive), timeZone);
+  guess = naive - offsetMillis(new Date(guess), timeZone);
+  const landed = zonedDate(new Date(guess), timeZone);
+  if (compareDates(landed, date) < 0) {
+    // Midnight does not exist (DST gap at 00:00): the day starts an hour later.
+    guess += 3_600_000;
+  }
+  return new Date(guess);
+}
