@@ -1,7 +1,8 @@
 import type { Document } from 'bson';
-import { Query } from 'mingo';
+import type { Query } from 'mingo/query';
 import { canonicalKey, compareBson } from './bson-order.js';
 import { CommandError } from './errors.js';
+import { compileFilter } from './mingo-compat.js';
 import { isPlainObject, valuesAtPath } from './paths.js';
 import { SortedList } from './sorted-list.js';
 
@@ -90,7 +91,7 @@ export class Index {
     this.directions = this.fields.map((field) => (spec.key[field] === -1 ? -1 : 1));
     this.unique = spec.unique === true;
     this.sparse = spec.sparse === true;
-    this.partial = isPlainObject(spec.partialFilterExpression) ? new Query(spec.partialFilterExpression) : undefined;
+    this.partial = isPlainObject(spec.partialFilterExpression) ? compileFilter(spec.partialFilterExpression) : undefined;
     this.entries = new SortedList<IndexEntry>((a, b) => this.compareKeys(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

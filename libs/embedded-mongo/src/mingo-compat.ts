@@ -1,5 +1,13 @@
 import type { Document } from 'bson';
-import { Aggregator, Context, Query } from 'mingo';
+import { Aggregator } from 'mingo/aggregator';
+import { Context } from 'mingo/core';
+import * as accumulatorOperators from 'mingo/operators/accumulator';
+import * as expressionOperators from 'mingo/operators/expression';
+import * as pipelineOperators from 'mingo/operators/pipeline';
+import * as projectionOperators from 'mingo/operators/projection';
+import * as queryOperators from 'mingo/operators/query';
+import * as windowOperators from 'mingo/operators/window';
+import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
 import { dateOperators } from './date-ops.js';
 import { isPlainObject } from './paths.js';
@@ -9,7 +17,18 @@ import { isPlainObject } from './paths.js';
  * rewrites for stages mingo gets wrong, and value normalisation mingo cannot compare.
  */
 
-const context = Context.init({ expression: dateOperators as never });
+/**
+ * Built from mingo's operator sets directly: mingo's own default context cannot be
+ * overridden (when contexts merge, the first definition of an operator wins).
+ */
+const context = Context.init({
+  accumulator: accumulatorOperators,
+  expression: { ...expressionOperators, ...(dateOperators as unknown as typeof expressionOperators) },
+  pipeline: pipelineOperators,
+  projection: projectionOperators,
+  query: queryOperators,
+  window: windowOperators,
+});
 
 /** Resolves `$lookup`'s `from` to a copy of that collection's documents. */
 export type CollectionResolver = (name: string) => Document[];

@@ -1,5 +1,5 @@
 import { ObjectId, type Document } from 'bson';
-import { update as mingoUpdate } from 'mingo';
+import { update as mingoUpdate } from 'mingo/updater';
 import { canonicalKey } from './bson-order.js';
 import { CommandError } from './errors.js';
 import { engineOptions, normalize, rewritePipeline, runPipeline } from './mingo-compat.js';

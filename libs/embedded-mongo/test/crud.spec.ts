@@ -2,6 +2,21 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { Long, MongoServerError, ObjectId, type Collection, type Document } from 'mongodb';
 import { startTarget, type Target } from './harness.js';
 
+interface Counter {
+  _id: number;
+  a: number;
+  b: string;
+  c: number;
+  d: number;
+  arr: number[];
+  set: string[];
+  t: Date;
+  old?: string;
+  gone?: boolean;
+  m?: number;
+  touched?: Date;
+}
+
 describe('CRUD conformance', () => {
   let target: Target;
   let items: Collection<Document>;
@@ -67,9 +82,11 @@ describe('CRUD conformance', () => {
 
   it('applies every update operator the app uses', async () => {
     const t0 = new Date('2024-01-01T00:00:00Z');
-    await items.insertOne({ _id: 1 as unknown as ObjectId, a: 1, b: 'x', c: 5, d: 10, arr: [1, 2, 3, 2], set: ['p'], old: 'o', gone: true, t: t0 });
-    const result = await items.updateOne(
-      { _id: 1 as unknown as ObjectId },
+    // Typed so the driver accepts $push/$pull on the array fields.
+    const counters = target.db.collection<Counter>(items.collectionName);
+    await counters.insertOne({ _id: 1, a: 1, b: 'x', c: 5, d: 10, arr: [1, 2, 3, 2], set: ['p'], old: 'o', gone: true, t: t0 });
+    const result = await counters.updateOne(
+      { _id: 1 },
       {
         $set: { b: 'y', 'deep.k': 1 },
         $unset: { gone: '' },
@@ -84,13 +101,13 @@ describe('CRUD conformance', () => {
     );
     expect(result.matchedCount).toBe(1);
     expect(result.modifiedCount).toBe(1);
-    await items.updateOne({ _id: 1 as unknown as ObjectId }, { $pull: { arr: 2 }, $currentDate: { touched: true } });
-    const doc = await items.findOne({ _id: 1 as unknown as ObjectId });
+    await counters.updateOne({ _id: 1 }, { $pull: { arr: 2 }, $currentDate: { touched: true } });
+    const doc = await counters.findOne({ _id: 1 });
     expect(doc).toMatchObject({ a: 3, b: 'y', c: 3, d: 20, arr: [1, 3, 4], set: ['p', 'q'], renamed: 'o', m: 0, deep: { k: 1 } });
     expect(doc).not.toHaveProperty('gone');
     expect(doc).not.toHaveProperty('old');
     expect(doc?.touched).toBeInstanceOf(Date);
-    const noop = await items.updateOne({ _id: 1 as unknown as ObjectId }, { $set: { b: 'y' } });
+    const noop = await counters.updateOne({ _id: 1 }, { $set: { b: 'y' } });
     expect(noop.matchedCount).toBe(1);
     expect(noop.modifiedCount).toBe(0);
   });

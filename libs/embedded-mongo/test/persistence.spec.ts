@@ -69,7 +69,7 @@ describe('persistence', () => {
 
     const second = await spawnStore(buildDir, dir);
     const again = await MongoClient.connect(second.uri);
-    const reopened = again.db('durable').collection('docs');
+    const reopened = again.db('durable').collection<{ _id: number; n: number }>('docs');
     expect(await reopened.countDocuments()).toBe(590);
     expect(await reopened.countDocuments({ tag: 'updated' })).toBe(10);
     expect((await reopened.indexes()).map((i) => i.name)).toEqual(['_id_', 'n_1']);

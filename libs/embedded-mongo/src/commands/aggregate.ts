@@ -1,8 +1,8 @@
 import { Long, ObjectId, type Document } from 'bson';
 import type { Catalog, Collection } from '../catalog.js';
 import { CommandError } from '../errors.js';
+import { Aggregator } from 'mingo/aggregator';
 import { engineOptions, normalize, rewritePipeline, runPipeline } from '../mingo-compat.js';
-import { Aggregator } from 'mingo';
 import { cloneDocument, isPlainObject } from '../paths.js';
 import { optionalNumber, type CommandHandler, type CommandContext } from './context.js';
 import { matching } from './query.js';

@@ -1,8 +1,8 @@
 import { calculateObjectSize, type Document } from 'bson';
-import { Query } from 'mingo';
 import { splitNs } from '../catalog.js';
 import { CommandError } from '../errors.js';
 import { validateIndexSpec } from '../indexes.js';
+import { compileFilter } from '../mingo-compat.js';
 import { isPlainObject } from '../paths.js';
 import { collectionName, existingCollection, type CommandHandler, type CommandContext } from './context.js';
 
@@ -111,7 +111,7 @@ export const listCollections: CommandHandler = (command, context) => {
           idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
         },
   );
-  const selected = Object.keys(filter).length ? new Query(filter).find<Document>(infos).all() : infos;
+  const selected = Object.keys(filter).length ? infos.filter((info) => compileFilter(filter).test(info)) : infos;
   const ns = `${context.db}.$cmd.listCollections`;
   const batch = context.cursors.open(ns, selected, undefined);
   return { cursor: { firstBatch: batch.docs, id: batch.id, ns }, ok: 1 };

@@ -1,5 +1,5 @@
 import type { Document } from 'bson';
-import { Query } from 'mingo';
+import { Query } from 'mingo/query';
 import type { Collection } from '../catalog.js';
 import { compileFilter, engineOptions, normalize } from '../mingo-compat.js';
 import { isPlainObject } from '../paths.js';
