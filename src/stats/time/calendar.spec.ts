@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { bucketLabels } from './buckets.js';
+import { addMonths, parseCalendarDate, startOfWeek, startOfZonedDay, zonedDate } from './calendar.js';
+
+describe('calendar', () => {
+  it('parses padded and unpadded dates and refuses impossible ones', () => {
+    expect(parseCalendarDate('2021-3-15')).toEqual({ year: 2021, month: 3, day: 15 });
+    expect(parseCalendarDate('2024-02-29')).toEqual({ year: 2024, month: 2, day: 29 });
+    expect(parseCalendarDate('2023-02-29')).toBeUndefined();
+    expect(parseCalendarDate('2024-13-01')).toBeUndefined();
+    expect(parseCalendarDate('2024-02-10T00:00')).toBeUndefined();
+    expect(parseCalendarDate('20240210')).toBeUndefined();
+  });
+
+  it('finds local midnight in zones east and west of UTC and across DST', () => {
+    expect(startOfZonedDay({ year: 2024, month: 2, day: 10 }, 'America/New_York').toISOString()).toBe(
+      '2024-02-10T05:00:00.000Z',
+    );
+    expect(startOfZonedDay({ year: 2024, month: 2, day: 10 }, 'Asia/Tokyo').toISOString()).toBe(
+      '2024-02-09T15:00:00.000Z',
+    );
+    expect(startOfZonedDay({ year: 2024, month: 3, day: 11 }, 'America/New_York').toISOString()).toBe(
+      '2024-03-11T04:00:00.000Z',
+    );
+    expect(startOfZonedDay({ year: 2024, month: 3, day: 31 }, 'Europe/Berlin').toISOString()).toBe(
+      '2024-03-30T23:00:00.000Z',
+    );
+    expect(startOfZonedDay({ year: 2024, month: 4, day: 1 }, 'Europe/Berlin').toISOString()).toBe(
+      '2024-03-31T22:00:00.000Z',
+    );
+  });
+
+  it('knows the local day of an instant', () => {
+    expect(zonedDate(new Date('2024-02-11T04:50:00Z'), 'America/New_York')).toEqual({ year: 2024, month: 2, day: 10 });
+  });
+
+  it('clamps month arithmetic and finds Mondays', () => {
+    expect(addMonths({ year: 2024, month: 1, day: 31 }, 1)).toEqual({ year: 2024, month: 2, day: 29 });
+    expect(addMonths({ year: 2024, month: 1, day: 15 }, -2)).toEqual({ year: 2023, month: 11, day: 15 });
+    expect(startOfWeek({ year: 2024, month: 2, day: 11 })).toEqual({ year: 2024, month: 2, day: 5 });
+    expect(startOfWeek({ year: 2024, month: 2, day: 12 })).toEqual({ year: 2024, month: 2, day: 12 });
+  });
+
+  it('lists bucket labels, with 23 hours on the day DST starts', () => {
+    const day = { year: 2024, month: 3, day: 10 };
+    expect(bucketLabels(day, day, 'hour', 'America/New_York')).toHaveLength(23);
+    expect(bucketLabels(day, day, 'hour', 'UTC')).toHaveLength(24);
+    expect(bucketLabels({ year: 2024, month: 1, day: 30 }, { year: 2024, month: 3, day: 2 }, 'month', 'UTC')).toEqual([
+      '2024-01-01',
+      '2024-02-01',
+      '2024-03-01',
+    ]);
+    expect(bucketLabels({ year: 2024, month: 2, day: 8 }, { year: 2024, month: 2, day: 12 }, 'week', 'UTC')).toEqual([
+      '2024-02-05',
+      '2024-02-12',
+    ]);
+  });
+});
