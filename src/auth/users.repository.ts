@@ -74,7 +74,7 @@ export class UsersRepository {
     const { siteIds, ...rest } = changes;
     const update: Record<string, unknown> = { $set: { ...rest, ...(siteIds ? { siteIds: toObjectIds(siteIds) } : {}) } };
     if (changes.passwordHash) update.$inc = { tokenVersion: 1 };
-    const document = await this.users.findByIdAndUpdate(id, update, { new: true }).exec();
+    const document = await this.users.findByIdAndUpdate(id, update, { returnDocument: 'after' }).exec();
     return document ? toStoredUser(document) : null;
   }
 

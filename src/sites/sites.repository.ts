@@ -55,7 +55,7 @@ export class SitesRepository {
 
   async update(id: string, fields: Partial<SiteFields>): Promise<StoredSite | null> {
     if (!isValidObjectId(id)) return null;
-    const document = await this.sites.findByIdAndUpdate(id, { $set: fields }, { new: true }).exec();
+    const document = await this.sites.findByIdAndUpdate(id, { $set: fields }, { returnDocument: 'after' }).exec();
     return document ? toStoredSite(document) : null;
   }
 
