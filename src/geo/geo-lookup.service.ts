@@ -23,7 +23,9 @@ export class GeoLookupService {
 
   async ready(): Promise<void> {
     if (this.geoip) return;
-    GeoLookupService.loading ??= import('geoip-lite').then((imported) => (imported as { default?: GeoIpModule }).default ?? imported);
+    GeoLookupService.loading ??= import('geoip-lite').then(
+      (imported) => (imported as { default?: GeoIpModule }).default ?? imported,
+    );
     this.geoip = await GeoLookupService.loading;
   }
 

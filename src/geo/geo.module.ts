@@ -4,7 +4,11 @@ import { REVERSE_DNS_RESOLVER, ReverseDnsService, systemReverseDnsResolver } fro
 
 /** IP → location (geoip-lite) and IP → network domain (reverse DNS). Country names: `country-name.ts`. */
 @Module({
-  providers: [GeoLookupService, ReverseDnsService, { provide: REVERSE_DNS_RESOLVER, useValue: systemReverseDnsResolver }],
+  providers: [
+    GeoLookupService,
+    ReverseDnsService,
+    { provide: REVERSE_DNS_RESOLVER, useValue: systemReverseDnsResolver },
+  ],
   exports: [GeoLookupService, ReverseDnsService],
 })
 export class GeoModule {}

@@ -134,7 +134,9 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
       this.sessions.sessionizeInBackground();
     } catch (error) {
       stopTimer();
-      this.logger.error(`Writing ${documents.length} hits failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(
+        `Writing ${documents.length} hits failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
       const unavailable = serviceUnavailable('Hits could not be stored, retry shortly');
       for (const pending of batch) pending.reject(unavailable);
     }

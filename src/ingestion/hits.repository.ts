@@ -52,7 +52,12 @@ export class HitsRepository {
   }
 
   /** The earliest of a visitor's hits with `from ≤ ts < before`, if any. */
-  async findEarliestVisitorHitBefore(siteId: Types.ObjectId, visitorKey: string, from: Date, before: Date): Promise<Date | null> {
+  async findEarliestVisitorHitBefore(
+    siteId: Types.ObjectId,
+    visitorKey: string,
+    from: Date,
+    before: Date,
+  ): Promise<Date | null> {
     const hit = await this.hits.collection.findOne<{ ts: Date }>(
       { siteId, visitorKey, ts: { $gte: from, $lt: before } },
       { projection: { ts: 1 }, sort: { ts: 1 } },
@@ -61,7 +66,12 @@ export class HitsRepository {
   }
 
   /** The latest of a visitor's hits with `after < ts ≤ to`, if any. */
-  async findLatestVisitorHitAfter(siteId: Types.ObjectId, visitorKey: string, after: Date, to: Date): Promise<Date | null> {
+  async findLatestVisitorHitAfter(
+    siteId: Types.ObjectId,
+    visitorKey: string,
+    after: Date,
+    to: Date,
+  ): Promise<Date | null> {
     const hit = await this.hits.collection.findOne<{ ts: Date }>(
       { siteId, visitorKey, ts: { $gt: after, $lte: to } },
       { projection: { ts: 1 }, sort: { ts: -1 } },
@@ -73,11 +83,39 @@ export class HitsRepository {
   async assignVisits(assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }>): Promise<void> {
     const operations: AnyBulkWriteOperation[] = assignments
       .filter((assignment) => assignment.hitIds.length > 0)
-      .map(({ visitId, hitIds }) => ({ updateMany: { filter: { _id: { $in: hitIds } }, update: { $set: { visitId } } } }));
+      .map(({ visitId, hitIds }) => ({
+        updateMany: { filter: { _id: { $in: hitIds } }, update: { $set: { visitId } } },
+      }));
     if (operations.length > 0) await this.hits.collection.bulkWrite(operations, { ordered: false });
   }
 
   async setNetworkDomain(hitIds: Types.ObjectId[], networkDomain: string): Promise<void> {
     await this.hits.collection.updateMany({ _id: { $in: hitIds } }, { $set: { networkDomain } });
+  }
+
+  /** A site's hits with `from ≤ ts < to` in time order, as a cursor so an export holds one batch at a time. */
+  streamSiteHits(siteId: Types.ObjectId, from: Date, to: Date): AsyncIterable<NewHit> {
+    return this.hits.collection.find<NewHit>({ siteId, ts: { $gte: from, $lt: to } }).sort({ ts: 1, _id: 1 });
+  }
+
+  /** Every site with stored hits, so retention can purge site by site on the `{ siteId, ts }` index. */
+  findSiteIdsWithHits(): Promise<Types.ObjectId[]> {
+    return this.hits.collection.distinct('siteId') as Promise<Types.ObjectId[]>;
+  }
+
+  /** Deletes a site's hits with `ts < before` (purge and retention); returns how many went. */
+  async deleteSiteHitsBefore(siteId: Types.ObjectId, before: Date): Promise<number> {
+    return (await this.hits.collection.deleteMany({ siteId, ts: { $lt: before } })).deletedCount;
+  }
+
+  /** The visitor keys an identified user's hits are stored under (erasure). */
+  findUserVisitorKeys(siteId: Types.ObjectId, userKey: string): Promise<string[]> {
+    return this.hits.collection.distinct('visitorKey', { siteId, userKey }) as Promise<string[]>;
+  }
+
+  /** Deletes an identified user's hits: those carrying the userKey and any under their visitor keys. */
+  async deleteUserHits(siteId: Types.ObjectId, userKey: string, visitorKeys: string[]): Promise<number> {
+    const filter = { siteId, $or: [{ userKey }, { visitorKey: { $in: visitorKeys } }] };
+    return (await this.hits.collection.deleteMany(filter)).deletedCount;
   }
 }

@@ -7,8 +7,7 @@ import type { SiteView } from '../sites/site-view.js';
 import { SitesService } from '../sites/sites.service.js';
 
 export type IngestCaller =
-  | { kind: 'key'; keyId: string; site: SiteView }
-  | { kind: 'browser'; site: SiteView; origin: string };
+  { kind: 'key'; keyId: string; site: SiteView } | { kind: 'browser'; site: SiteView; origin: string };
 
 /**
  * Site settings are read on every ingest request; caching them for a few seconds saves a

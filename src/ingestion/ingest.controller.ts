@@ -34,12 +34,17 @@ import { IngestService, type IngestOutcome } from './ingest.service.js';
 @ApiExtraModels(HitDto, HitBatchDto, TrafficDto, TrafficBatchDto)
 @ApiSecurity(SITE_KEY_AUTH)
 @ApiAcceptedResponse({ type: IngestResultDto, description: 'Written; per-hit outcome.' })
-@ApiBadRequestResponse({ type: IngestRejectedDto, description: 'No valid hit (or an invalid single hit), with per-hit detail.' })
+@ApiBadRequestResponse({
+  type: IngestRejectedDto,
+  description: 'No valid hit (or an invalid single hit), with per-hit detail.',
+})
 @ApiUnauthorizedResponse({ description: 'Missing, unknown or revoked site key, or unknown siteId.' })
 @ApiForbiddenResponse({ description: 'Origin not allowed for the site, or the key lacks the ingest scope.' })
 @ApiPayloadTooLargeResponse({ description: 'Body over 1 MB.' })
 @ApiTooManyRequestsResponse({ description: 'Rate limit exceeded; see Retry-After.' })
-@ApiServiceUnavailableResponse({ description: 'Queue full or database unavailable; nothing was stored. See Retry-After.' })
+@ApiServiceUnavailableResponse({
+  description: 'Queue full or database unavailable; nothing was stored. See Retry-After.',
+})
 @Controller('api/v1')
 export class IngestController {
   constructor(private readonly ingest: IngestService) {}
@@ -69,7 +74,10 @@ export class IngestController {
   @ApiQuery({ name: 'url', required: false, type: String, example: '/' })
   @ApiQuery({ name: 'ip_addr', required: false, type: String, example: '127.0.0.1' })
   @ApiQuery({ name: 'user_agent', required: false, type: String })
-  @ApiBody({ required: false, schema: { oneOf: [{ $ref: getSchemaPath(TrafficDto) }, { $ref: getSchemaPath(TrafficBatchDto) }] } })
+  @ApiBody({
+    required: false,
+    schema: { oneOf: [{ $ref: getSchemaPath(TrafficDto) }, { $ref: getSchemaPath(TrafficBatchDto) }] },
+  })
   async traffic(
     @Body() body: unknown,
     @Query() query: unknown,
@@ -101,6 +109,7 @@ export class IngestController {
 }
 
 function send(reply: FastifyReply, outcome: IngestOutcome): void {
-  if (outcome.allowOrigin) void reply.header('Access-Control-Allow-Origin', outcome.allowOrigin).header('Vary', 'Origin');
+  if (outcome.allowOrigin)
+    void reply.header('Access-Control-Allow-Origin', outcome.allowOrigin).header('Vary', 'Origin');
   void reply.status(outcome.status).send(outcome.body);
 }

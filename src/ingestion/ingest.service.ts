@@ -70,7 +70,11 @@ export class IngestService {
     this.rateLimit(caller, request.ip);
     if (caller.kind === 'browser' && caller.site.respectDoNotTrack && single(request.headers.dnt) === '1') {
       // The visitor asked not to be tracked and the site honours it: acknowledged, not stored.
-      return { status: HttpStatus.ACCEPTED, body: { accepted: 0, duplicates: 0, rejected: [] }, allowOrigin: caller.origin };
+      return {
+        status: HttpStatus.ACCEPTED,
+        body: { accepted: 0, duplicates: 0, rejected: [] },
+        allowOrigin: caller.origin,
+      };
     }
     const inputs = items.map((item) => this.toInputFromHit(item, caller, request));
     return this.process(inputs, batch, caller);
@@ -79,7 +83,9 @@ export class IngestService {
   /** `POST /api/v1/traffic`: the site-analytics forms (query/JSON single, `{ traffic: [...] }` batch). */
   async ingestTraffic(body: unknown, query: unknown, request: IngestRequest): Promise<IngestOutcome> {
     const hasBody = typeof body === 'object' && body !== null && Object.keys(body).length > 0;
-    const { items, batch } = hasBody ? parseEnvelope(body, 'traffic', MAX_TRAFFIC_PER_REQUEST) : { items: [query], batch: false };
+    const { items, batch } = hasBody
+      ? parseEnvelope(body, 'traffic', MAX_TRAFFIC_PER_REQUEST)
+      : { items: [query], batch: false };
     const caller = await this.authenticator.authenticateKey(request.headers);
     this.rateLimit(caller, request.ip);
     const inputs = items.map((item) =>
@@ -88,7 +94,11 @@ export class IngestService {
     return this.process(inputs, batch, caller);
   }
 
-  private async process(inputs: Array<HitInput | string>, batch: boolean, caller: IngestCaller): Promise<IngestOutcome> {
+  private async process(
+    inputs: Array<HitInput | string>,
+    batch: boolean,
+    caller: IngestCaller,
+  ): Promise<IngestOutcome> {
     await this.enrichment.ready();
     const receivedAt = this.clock.now();
     const rejected: Array<{ index: number; error: string }> = [];
@@ -114,7 +124,8 @@ export class IngestService {
       if (result === 'stored') {
         accepted++;
         if (document.classification === 'BOT') this.metrics.botHits.inc({ reason: document.botReason ?? 'unknown' });
-        if (document.networkDomain === null) stored.set(ips[position], [...(stored.get(ips[position]) ?? []), document]);
+        if (document.networkDomain === null)
+          stored.set(ips[position], [...(stored.get(ips[position]) ?? []), document]);
       } else if (result === 'duplicate') duplicates++;
       else rejected.push({ index: positions[position], error: 'hit could not be stored' });
     });
@@ -200,11 +211,17 @@ export class IngestService {
 
   private rateLimit(caller: IngestCaller, ip: string): void {
     const waitSeconds =
-      caller.kind === 'key' ? this.keyLimiter.take(caller.keyId, performance.now()) : this.ipLimiter.take(ip, performance.now());
+      caller.kind === 'key'
+        ? this.keyLimiter.take(caller.keyId, performance.now())
+        : this.ipLimiter.take(ip, performance.now());
     if (waitSeconds === 0) return;
     this.metrics.hitsRejected.inc({ reason: 'rate-limit' });
     throw new HttpException(
-      { statusCode: HttpStatus.TOO_MANY_REQUESTS, message: 'Rate limit exceeded', headers: { 'Retry-After': String(waitSeconds) } },
+      {
+        statusCode: HttpStatus.TOO_MANY_REQUESTS,
+        message: 'Rate limit exceeded',
+        headers: { 'Retry-After': String(waitSeconds) },
+      },
       HttpStatus.TOO_MANY_REQUESTS,
     );
   }
@@ -247,7 +264,8 @@ function parseEnvelope(body: unknown, field: 'hits' | 'traffic', max: number): P
   }
   if (!(field in body)) return { items: [body], batch: false };
   const extra = Object.keys(body).filter((key) => key !== field);
-  if (extra.length > 0) throw new BadRequestException(`${extra[0]}: property ${extra[0]} should not exist beside ${field}`);
+  if (extra.length > 0)
+    throw new BadRequestException(`${extra[0]}: property ${extra[0]} should not exist beside ${field}`);
   const items = (body as Record<string, unknown>)[field];
   if (!Array.isArray(items) || items.length < 1 || items.length > max) {
     throw new BadRequestException(`${field} must be an array of 1 to ${max} items`);

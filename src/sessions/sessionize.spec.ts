@@ -32,7 +32,9 @@ describe('sessionize', () => {
 
   it('gives the same visit ids when the same hits are sessionized again', () => {
     const hits = [hitAt(0), hitAt(5)];
-    expect(sessionize(siteId, 'v', hits, IDLE_MS)[0].visit._id).toBe(sessionize(siteId, 'v', [...hits], IDLE_MS)[0].visit._id);
+    expect(sessionize(siteId, 'v', hits, IDLE_MS)[0].visit._id).toBe(
+      sessionize(siteId, 'v', [...hits], IDLE_MS)[0].visit._id,
+    );
   });
 
   it('a hit bridging two visits merges them', () => {

@@ -69,6 +69,25 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     if (marks.length > 0) await this.dirty.mark(marks);
   }
 
+  /**
+   * After a site's hits before `before` were purged: deletes the visits that began before it and
+   * has the visits it cut in two recomputed from the hits that remain. Returns visits deleted.
+   */
+  async purgeVisitsBefore(siteId: Types.ObjectId, before: Date): Promise<number> {
+    const spanning = await this.visits.findVisitsSpanning(siteId, before);
+    const deleted = await this.visits.deleteVisitsStartingBefore(siteId, before);
+    await this.markDirty(
+      spanning.map((visit) => ({ siteId, visitorKey: visit.visitorKey, from: before, to: visit.end })),
+    );
+    this.sessionizeInBackground();
+    return deleted;
+  }
+
+  /** Deletes every visit of these visitors on one site (erasure of an identified user). */
+  eraseVisitorsVisits(siteId: Types.ObjectId, visitorKeys: string[]): Promise<number> {
+    return this.visits.deleteVisitorsVisits(siteId, visitorKeys);
+  }
+
   /** Starts (or re-arms) the background sessionizer; never throws, never blocks the caller. */
   sessionizeInBackground(): void {
     if (this.stopping) return;
@@ -103,7 +122,9 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       try {
         await this.drain(undefined, BACKGROUND_WORKERS);
       } catch (error) {
-        this.logger.warn(`Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(
+          `Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
+        );
         return;
       }
     } while (this.backgroundAgain && !this.stopping);
@@ -153,9 +174,19 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         nextLo = Math.min(nextLo, visit.start.getTime());
         nextHi = Math.max(nextHi, visit.end.getTime());
       }
-      const before = await this.hits.findEarliestVisitorHitBefore(siteId, visitorKey, new Date(nextLo - this.idleMs), new Date(nextLo));
+      const before = await this.hits.findEarliestVisitorHitBefore(
+        siteId,
+        visitorKey,
+        new Date(nextLo - this.idleMs),
+        new Date(nextLo),
+      );
       if (before) nextLo = before.getTime();
-      const after = await this.hits.findLatestVisitorHitAfter(siteId, visitorKey, new Date(nextHi), new Date(nextHi + this.idleMs));
+      const after = await this.hits.findLatestVisitorHitAfter(
+        siteId,
+        visitorKey,
+        new Date(nextHi),
+        new Date(nextHi + this.idleMs),
+      );
       if (after) nextHi = after.getTime();
       if (nextLo === lo && nextHi === hi) break;
       lo = nextLo;

@@ -60,7 +60,11 @@ export class VisitorDirtyRepository {
         return;
       } catch (error) {
         const writeErrors = bulkWriteErrors(error);
-        if (!writeErrors || attempt >= MARK_ATTEMPTS || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) {
+        if (
+          !writeErrors ||
+          attempt >= MARK_ATTEMPTS ||
+          writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)
+        ) {
           throw error;
         }
         remaining = writeErrors.map((writeError) => remaining[writeError.index]);

@@ -16,7 +16,9 @@ describe('VisitorIdentity', () => {
   it('ip_ua mode separates user agents; a userId overrides the mode', () => {
     const identity = new VisitorIdentity('s'.repeat(32), 'ip_ua');
     expect(identity.visitorKey({ ...base, userAgent: 'UA 2' })).not.toBe(identity.visitorKey(base));
-    expect(identity.visitorKey({ ...base, userId: 'u1' })).toBe(identity.visitorKey({ ...base, ip: '203.0.113.1', userId: 'u1' }));
+    expect(identity.visitorKey({ ...base, userId: 'u1' })).toBe(
+      identity.visitorKey({ ...base, ip: '203.0.113.1', userId: 'u1' }),
+    );
   });
 
   it('daily mode rotates with the UTC date of the hit', () => {

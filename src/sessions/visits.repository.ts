@@ -16,7 +16,10 @@ export class VisitsRepository {
   /** A visitor's visits that overlap [from, to]. */
   findVisitorVisitsOverlapping(siteId: Types.ObjectId, visitorKey: string, from: Date, to: Date): Promise<Visit[]> {
     return this.collection
-      .find<Visit>({ siteId, visitorKey, start: { $lte: to }, end: { $gte: from } }, { projection: { start: 1, end: 1 } })
+      .find<Visit>(
+        { siteId, visitorKey, start: { $lte: to }, end: { $gte: from } },
+        { projection: { start: 1, end: 1 } },
+      )
       .toArray();
   }
 
@@ -24,7 +27,13 @@ export class VisitsRepository {
    * Makes [from, to] hold exactly `visits` for this visitor: upserts them by their deterministic
    * `_id`, then deletes the visitor's other visits starting in the window (split or merged ones).
    */
-  async replaceVisitorVisits(siteId: Types.ObjectId, visitorKey: string, from: Date, to: Date, visits: Visit[]): Promise<void> {
+  async replaceVisitorVisits(
+    siteId: Types.ObjectId,
+    visitorKey: string,
+    from: Date,
+    to: Date,
+    visits: Visit[],
+  ): Promise<void> {
     const operations: AnyBulkWriteOperation<Visit>[] = visits.map((visit) => ({
       replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true },
     }));
@@ -35,5 +44,25 @@ export class VisitsRepository {
       start: { $gte: from, $lte: to },
       _id: { $nin: visits.map((visit) => visit._id) },
     });
+  }
+
+  /** A site's visits that began before `instant` and ended at or after it (cut in two by a purge). */
+  findVisitsSpanning(siteId: Types.ObjectId, instant: Date): Promise<Array<Pick<Visit, 'visitorKey' | 'end'>>> {
+    return this.collection
+      .find<Pick<Visit, 'visitorKey' | 'end'>>(
+        { siteId, start: { $lt: instant }, end: { $gte: instant } },
+        { projection: { visitorKey: 1, end: 1 } },
+      )
+      .toArray();
+  }
+
+  /** Deletes a site's visits that began before `before`; returns how many went. */
+  async deleteVisitsStartingBefore(siteId: Types.ObjectId, before: Date): Promise<number> {
+    return (await this.collection.deleteMany({ siteId, start: { $lt: before } })).deletedCount;
+  }
+
+  /** Deletes every visit of these visitors on one site (erasure); returns how many went. */
+  async deleteVisitorsVisits(siteId: Types.ObjectId, visitorKeys: string[]): Promise<number> {
+    return (await this.collection.deleteMany({ siteId, visitorKey: { $in: visitorKeys } })).deletedCount;
   }
 }

@@ -36,9 +36,18 @@ describe('no raw IP at rest or in logs (sentinel)', () => {
     await request(app.url)
       .post('/api/v1/hits')
       .set('Authorization', site.key)
-      .send({ hits: [{ url: '/x', ip: SENTINEL_IP, userAgent: FIREFOX_UA }, { url: 3, ip: SENTINEL_IP }] })
+      .send({
+        hits: [
+          { url: '/x', ip: SENTINEL_IP, userAgent: FIREFOX_UA },
+          { url: 3, ip: SENTINEL_IP },
+        ],
+      })
       .expect(202);
-    await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send({ url: '/', ip: `${SENTINEL_IP}x` }).expect(400);
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', site.key)
+      .send({ url: '/', ip: `${SENTINEL_IP}x` })
+      .expect(400);
     await app.app.get(SessionsService).flush();
     const db = app.database.db;
     let documents = 0;

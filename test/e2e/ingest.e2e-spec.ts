@@ -29,7 +29,10 @@ describe('ingest: site-analytics traffic form', () => {
       .expect(202);
     expect(response.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     await app.app.get(SessionsService).flush(site.siteId);
-    const hits = await db.collection('hits').find({ siteId: { $exists: true } }).toArray();
+    const hits = await db
+      .collection('hits')
+      .find({ siteId: { $exists: true } })
+      .toArray();
     expect(hits).toHaveLength(1);
     const [hit] = hits;
     expect(hit).toMatchObject({
@@ -89,8 +92,15 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
         ],
       })
       .expect(202);
-    expect(response.body).toEqual({ accepted: 2, duplicates: 0, rejected: [{ index: 2, error: expect.stringMatching(/ip_addr/) }] });
-    const stored = await hits().find({ path: { $in: ['/a', '/b'] } }).sort({ path: 1 }).toArray();
+    expect(response.body).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      rejected: [{ index: 2, error: expect.stringMatching(/ip_addr/) }],
+    });
+    const stored = await hits()
+      .find({ path: { $in: ['/a', '/b'] } })
+      .sort({ path: 1 })
+      .toArray();
     expect(stored.map((hit) => [hit.countryCode, hit.region, hit.city, hit.ts.toISOString()])).toEqual([
       ['US', null, null, timestamp],
       ['GB', 'ENG', 'St Albans', timestamp],
@@ -135,15 +145,26 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
 
   it('reports duplicates by eventId within a batch and across requests, storing each once', async () => {
     const batch = { hits: [keyHit({ eventId: 'dup-1' }), keyHit({ eventId: 'dup-1' }), keyHit({ eventId: 'dup-2' })] };
-    await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(batch).expect(202, { accepted: 2, duplicates: 1, rejected: [] });
-    await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(batch).expect(202, { accepted: 0, duplicates: 3, rejected: [] });
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', site.key)
+      .send(batch)
+      .expect(202, { accepted: 2, duplicates: 1, rejected: [] });
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', site.key)
+      .send(batch)
+      .expect(202, { accepted: 0, duplicates: 3, rejected: [] });
     expect(await hits().countDocuments({ eventId: { $in: ['dup-1', 'dup-2'] } })).toBe(2);
   });
 
   it('the same eventId from many parallel requests is stored exactly once', async () => {
     const responses = await Promise.all(
       Array.from({ length: 40 }, () =>
-        request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(keyHit({ eventId: 'race-1' })),
+        request(app.url)
+          .post('/api/v1/hits')
+          .set('Authorization', site.key)
+          .send(keyHit({ eventId: 'race-1' })),
       ),
     );
     expect(responses.every((response) => response.status === 202)).toBe(true);
@@ -159,10 +180,16 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
         request(app.url)
           .post('/api/v1/hits')
           .set('Authorization', site.key)
-          .send({ hits: Array.from({ length: 10 }, (_, item) => keyHit({ eventId: `rec-${request_}-${item}`, url: `/r/${item}` })) }),
+          .send({
+            hits: Array.from({ length: 10 }, (_, item) =>
+              keyHit({ eventId: `rec-${request_}-${item}`, url: `/r/${item}` }),
+            ),
+          }),
       ),
     );
-    const acknowledged = responses.filter((response) => response.status === 202).reduce((sum, response) => sum + response.body.accepted, 0);
+    const acknowledged = responses
+      .filter((response) => response.status === 202)
+      .reduce((sum, response) => sum + response.body.accepted, 0);
     expect(acknowledged).toBe(300);
     const stored = await hits().find({ eventId: /^rec-/ }).project({ eventId: 1 }).toArray();
     expect(new Set(stored.map((hit) => hit.eventId)).size).toBe(300);
@@ -184,7 +211,11 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
       .set('Content-Type', 'text/plain')
       .send(JSON.stringify({ siteId: site.domain, url: '/from-tracker' }))
       .expect(202);
-    await request(app.url).post('/api/v1/hits').set('Origin', 'https://evil.test').send({ siteId: site.siteId, url: '/' }).expect(403);
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Origin', 'https://evil.test')
+      .send({ siteId: site.siteId, url: '/' })
+      .expect(403);
     await request(app.url).post('/api/v1/hits').send({ siteId: site.siteId, url: '/' }).expect(403);
     const withIp = await request(app.url)
       .post('/api/v1/hits')
@@ -200,7 +231,11 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
   it('answers 401 for unknown keys and sites, 403 for a read-only key', async () => {
     await request(app.url).post('/api/v1/hits').set('Authorization', 'sk_nope').send(keyHit()).expect(401);
     await request(app.url).post('/api/v1/traffic').query({ url: '/' }).expect(401);
-    await request(app.url).post('/api/v1/hits').set('Origin', 'https://x.test').send({ siteId: 'no-such.site', url: '/' }).expect(401);
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Origin', 'https://x.test')
+      .send({ siteId: 'no-such.site', url: '/' })
+      .expect(401);
     const reader = await createIngestSite(app, { scopes: ['read'] });
     await request(app.url).post('/api/v1/hits').set('Authorization', reader.key).send(keyHit()).expect(403);
   });
@@ -221,14 +256,23 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
     ];
     for (const [hit, pattern] of cases) {
       const response = await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(hit).expect(400);
-      expect(response.body).toMatchObject({ statusCode: 400, accepted: 0, duplicates: 0, rejected: [{ index: 0, error: expect.stringMatching(pattern) }] });
+      expect(response.body).toMatchObject({
+        statusCode: 400,
+        accepted: 0,
+        duplicates: 0,
+        rejected: [{ index: 0, error: expect.stringMatching(pattern) }],
+      });
     }
     const mixed = await request(app.url)
       .post('/api/v1/hits')
       .set('Authorization', site.key)
       .send({ hits: [keyHit({ url: '/ok' }), keyHit({ url: 7 })] })
       .expect(202);
-    expect(mixed.body).toEqual({ accepted: 1, duplicates: 0, rejected: [{ index: 1, error: expect.stringMatching(/^url/) }] });
+    expect(mixed.body).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [{ index: 1, error: expect.stringMatching(/^url/) }],
+    });
     await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send({ hits: [] }).expect(400);
     await request(app.url)
       .post('/api/v1/hits')
@@ -247,8 +291,17 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
   });
 
   it('private addresses have no location', async () => {
-    await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(keyHit({ ip: '10.1.2.3', eventId: 'private-ip' })).expect(202);
-    expect(await hits().findOne({ eventId: 'private-ip' })).toMatchObject({ countryCode: null, region: null, city: null, networkDomain: null });
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', site.key)
+      .send(keyHit({ ip: '10.1.2.3', eventId: 'private-ip' }))
+      .expect(202);
+    expect(await hits().findOne({ eventId: 'private-ip' })).toMatchObject({
+      countryCode: null,
+      region: null,
+      city: null,
+      networkDomain: null,
+    });
   });
 
   it('serves the tracker script and Prometheus metrics', async () => {

@@ -62,7 +62,11 @@ describe('sessions: visits equal sessionizing the sorted hits', () => {
 
   it('a late hit bridging two visits merges them', async () => {
     const send = (minutes: number[]) =>
-      request(app.url).post('/api/v1/hits').set('Authorization', site.key).send({ hits: hitsFor('bridge', minutes) }).expect(202);
+      request(app.url)
+        .post('/api/v1/hits')
+        .set('Authorization', site.key)
+        .send({ hits: hitsFor('bridge', minutes) })
+        .expect(202);
     await send([0, 10]);
     await send([50, 55]);
     expect((await storedVisits(app.database.db, 'bridge', sessions, site.siteId)).visits).toEqual([
@@ -81,7 +85,9 @@ describe('sessions: visits equal sessionizing the sorted hits', () => {
       fc.asyncProperty(
         fc
           .uniqueArray(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 14 })
-          .chain((minutes) => fc.tuple(fc.constant(minutes), fc.shuffledSubarray(minutes, { minLength: minutes.length }))),
+          .chain((minutes) =>
+            fc.tuple(fc.constant(minutes), fc.shuffledSubarray(minutes, { minLength: minutes.length })),
+          ),
         fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 14, maxLength: 14 }),
         fc.array(fc.boolean(), { minLength: 14, maxLength: 14 }),
         async ([minutes, arrival], splits, flushAfter) => {
@@ -90,7 +96,11 @@ describe('sessions: visits equal sessionizing the sorted hits', () => {
           for (let batch = 0; position < arrival.length; batch++) {
             const part = arrival.slice(position, position + splits[batch]);
             position += part.length;
-            await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send({ hits: hitsFor(userId, part) }).expect(202);
+            await request(app.url)
+              .post('/api/v1/hits')
+              .set('Authorization', site.key)
+              .send({ hits: hitsFor(userId, part) })
+              .expect(202);
             if (flushAfter[batch]) await sessions.flush(site.siteId);
           }
           const stored = await storedVisits(app.database.db, userId, sessions, site.siteId);
@@ -110,7 +120,11 @@ describe('sessions: two app instances on one database', () => {
 
   beforeAll(async () => {
     database = await startTestDatabase();
-    const env = { SESSION_IDLE_MINUTES: String(IDLE_MINUTES), INGEST_KEY_RATE_LIMIT: '0', VISITOR_SECRET: 'v'.repeat(40) };
+    const env = {
+      SESSION_IDLE_MINUTES: String(IDLE_MINUTES),
+      INGEST_KEY_RATE_LIMIT: '0',
+      VISITOR_SECRET: 'v'.repeat(40),
+    };
     first = await startTestApp({ database, env });
     second = await startTestApp({ database, env });
   });

@@ -39,7 +39,8 @@ export class HitDto {
   @ApiPropertyOptional({
     type: String,
     maxLength: 1024,
-    example: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
+    example:
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
     description: "Defaults to the request's User-Agent header.",
   })
   @IsOptional()
@@ -90,7 +91,13 @@ export class HitDto {
   @MaxLength(256)
   userId?: string;
 
-  @ApiPropertyOptional({ type: String, maxLength: 64, example: 'pageview', default: 'pageview', description: 'Event name.' })
+  @ApiPropertyOptional({
+    type: String,
+    maxLength: 64,
+    example: 'pageview',
+    default: 'pageview',
+    description: 'Event name.',
+  })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
@@ -102,7 +109,8 @@ export class HitDto {
     additionalProperties: { oneOf: [{ type: 'string', maxLength: 256 }, { type: 'number' }, { type: 'boolean' }] },
     maxProperties: MAX_PROPS,
     example: { plan: 'pro', seats: 3 },
-    description: 'Flat custom properties: at most 30 keys (no leading $, no dots), values string ≤ 256 chars, number or boolean.',
+    description:
+      'Flat custom properties: at most 30 keys (no leading $, no dots), values string ≤ 256 chars, number or boolean.',
   })
   @IsOptional()
   @IsFlatProps()

@@ -14,7 +14,11 @@ export class TrafficDto {
   @MaxLength(2048)
   url!: string;
 
-  @ApiPropertyOptional({ type: String, example: '127.0.0.1', description: "The visitor's IP address (defaults to the caller's)." })
+  @ApiPropertyOptional({
+    type: String,
+    example: '127.0.0.1',
+    description: "The visitor's IP address (defaults to the caller's).",
+  })
   @IsOptional()
   @IsIP()
   ip_addr?: string;

@@ -6,7 +6,8 @@ import { UserAgentParser } from './user-agent-parser.js';
 const SEED_GOOGLEBOT =
   'Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/80.0.3987.92 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';
-const IPAD = 'Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+const IPAD =
+  'Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
 
 describe('classifyUserAgent', () => {
   it.each([
@@ -14,7 +15,11 @@ describe('classifyUserAgent', () => {
     ['', 'BOT', 'empty-user-agent'],
     ['   ', 'BOT', 'empty-user-agent'],
     ['curl/8.4.0', 'BOT', 'isbot'],
-    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 puppeteer', 'BOT', 'headless'],
+    [
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 puppeteer',
+      'BOT',
+      'headless',
+    ],
     ['Mozilla/5.0 (compatible) SlimerJS/1.0', 'BOT', 'headless'],
     [FIREFOX, 'USER', null],
     [IPAD, 'USER', null],
@@ -39,7 +44,9 @@ describe('UserAgentParser', () => {
 
 describe('normalisePageUrl', () => {
   it('keeps host and path, drops query and fragment but keeps utm_* tags', () => {
-    expect(normalisePageUrl('https://WWW.Example.com/pricing/?utm_source=news&utm_medium=email&x=1#top', 'example.com')).toEqual({
+    expect(
+      normalisePageUrl('https://WWW.Example.com/pricing/?utm_source=news&utm_medium=email&x=1#top', 'example.com'),
+    ).toEqual({
       host: 'example.com',
       path: '/pricing',
       utmSource: 'news',
@@ -66,7 +73,10 @@ describe('normaliseReferrer', () => {
       referrer: 'https://www.google.com/search',
       referrerHost: 'google.com',
     });
-    expect(normaliseReferrer('https://example.com/other', 'example.com')).toEqual({ referrer: null, referrerHost: null });
+    expect(normaliseReferrer('https://example.com/other', 'example.com')).toEqual({
+      referrer: null,
+      referrerHost: null,
+    });
     expect(normaliseReferrer('not a url', 'example.com')).toEqual({ referrer: null, referrerHost: null });
   });
 });
