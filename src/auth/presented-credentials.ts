@@ -34,8 +34,3 @@ export function extractBearerJwt(headers: IncomingHttpHeaders): string | undefin
   if (!bearer || bearer[1].startsWith(SITE_KEY_PREFIX)) return undefined;
   return bearer[1];
 }
-
-/** True when the request carries anything that looks like a credential (used for 401 vs 401 invalid_token). */
-export function hasAuthorizationHeader(headers: IncomingHttpHeaders): boolean {
-  return single(headers.authorization) !== undefined || single(headers['x-api-key']) !== undefined;
-}
