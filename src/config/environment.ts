@@ -10,6 +10,7 @@ import {
   Min,
   MinLength,
   ValidateIf,
+  getMetadataStorage,
   validateSync,
 } from 'class-validator';
 
@@ -129,6 +130,16 @@ export class EnvironmentVariables {
   @Min(0)
   INGEST_IP_RATE_LIMIT = 20;
 
+  /**
+   * Milliseconds a client gets to send a whole request, and a socket may stay idle, before the
+   * server cuts it off (slow or stalled clients must not hold sockets forever).
+   */
+  @Transform(emptyToUndefined)
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  HTTP_TIMEOUT_MS = 30_000;
+
   /** `true`/`false`, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs. */
   @Transform(emptyToUndefined)
   @IsOptional()
@@ -157,11 +168,16 @@ export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
 }
 
+/** Every variable `EnvironmentVariables` declares, read from its validation metadata. */
+export function environmentVariableNames(): string[] {
+  const metadata = getMetadataStorage().getTargetValidationMetadatas(EnvironmentVariables, '', true, false);
+  return [...new Set(metadata.map((entry) => entry.propertyName))];
+}
+
 /** Validates `source` (default `process.env`) and returns typed values with defaults applied. */
 export function loadEnvironment(source: NodeJS.ProcessEnv = process.env): EnvironmentVariables {
-  const known = Object.keys(new EnvironmentVariables());
   const picked: Record<string, unknown> = {};
-  for (const key of [...known, 'MONGODB_URI', 'JWT_SECRET', 'VISITOR_SECRET', 'TRUST_PROXY', 'ADMIN_EMAIL', 'ADMIN_PASSWORD']) {
+  for (const key of environmentVariableNames()) {
     if (source[key] !== undefined) picked[key] = source[key];
   }
   const env = plainToInstance(EnvironmentVariables, picked, { exposeDefaultValues: true });

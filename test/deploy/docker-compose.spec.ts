@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { environmentVariableNames } from '../../src/config/environment.js';
 
 /**
  * No Docker engine runs on the development machines, so `docker compose up` cannot be exercised
@@ -61,16 +62,28 @@ describe('Dockerfile', () => {
   });
 });
 
-describe('.env.example', () => {
-  it('lists every configuration variable', () => {
+describe('.env.example and the README', () => {
+  const declared = environmentVariableNames().sort();
+
+  it('.env.example lists every configuration variable Siteline reads', () => {
     const example = readFileSync('.env.example', 'utf8');
     const listed = [...example.matchAll(/^([A-Z_]+)=/gm)].map((match) => match[1]);
-    expect(listed.sort()).toEqual(
-      [
-        'PORT', 'NODE_ENV', 'MONGODB_URI', 'DATA_DIR', 'JWT_SECRET', 'JWT_ACCESS_TTL', 'JWT_REFRESH_TTL',
-        'VISITOR_SECRET', 'VISITOR_ID_MODE', 'SESSION_IDLE_MINUTES', 'MAX_BACKFILL_DAYS', 'RETENTION_DAYS',
-        'REVERSE_DNS', 'TRUST_PROXY', 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'LOG_LEVEL',
-      ].sort(),
+    expect(listed.sort()).toEqual(declared);
+  });
+
+  it("the README's configuration table documents every variable", () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const documented = new Set([...readme.matchAll(/^\| `([A-Z_]+)`(?:, `([A-Z_]+)`)? \|/gm)].flatMap((m) => m.slice(1).filter(Boolean)));
+    expect(declared.filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  it('includes the variables SPEC §7 names', () => {
+    expect(declared).toEqual(
+      expect.arrayContaining([
+        'PORT', 'MONGODB_URI', 'DATA_DIR', 'JWT_SECRET', 'JWT_ACCESS_TTL', 'JWT_REFRESH_TTL', 'VISITOR_SECRET',
+        'VISITOR_ID_MODE', 'SESSION_IDLE_MINUTES', 'MAX_BACKFILL_DAYS', 'RETENTION_DAYS', 'REVERSE_DNS',
+        'TRUST_PROXY', 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'LOG_LEVEL',
+      ]),
     );
   });
 });
