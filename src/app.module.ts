@@ -8,10 +8,11 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestionModule } from './ingestion/ingestion.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { SitesModule } from './sites/sites.module.js';
 import { StatsModule } from './stats/stats.module.js';
 
 @Module({
-  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule, MetricsModule, IngestionModule, StatsModule],
+  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule, MetricsModule, IngestionModule, StatsModule, RetentionModule],
 })
 export class AppModule {}

@@ -1,0 +1,79 @@
+import { BadRequestException, Injectable } from '@nestjs/common';
+import { Types } from 'mongoose';
+import { Clock } from '../common/time/clock.js';
+import { HitsRepository } from '../ingestion/hits.repository.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import type { SiteView } from '../sites/site-view.js';
+import { parseDay, startOfDayIn } from './site-day.js';
+
+/** Documents removed, per collection. Stats have no stored rollups: they derive from hits and visits. */
+export interface DeletedCounts {
+  hits: number;
+  visits: number;
+}
+
+/**
+ * Deleting recorded data: a site's data before a date (admin purge, CLI `purge`, retention) and
+ * everything recorded for one identified user (erasure). Hits are deleted first, then the visits
+ * derived from them; a visit that a cut-off splits is recomputed from the hits that remain.
+ */
+@Injectable()
+export class DataPurgeService {
+  constructor(
+    private readonly hits: HitsRepository,
+    private readonly sessions: SessionsService,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The instant `day` (YYYY-MM-DD) begins in the site's time zone; 400 when `day` is not a date. */
+  startOfSiteDay(site: SiteView, day: string): Date {
+    const parsed = parseDay(day);
+    if (!parsed) throw new BadRequestException('before must be a date YYYY-MM-DD');
+    return startOfDayIn(parsed, site.timezone);
+  }
+
+  /** Purges a site's hits before the start of `day` in its time zone, and what derives from them. */
+  async purgeSiteBeforeDay(site: SiteView, day: string): Promise<{ before: Date; deleted: DeletedCounts }> {
+    const before = this.startOfSiteDay(site, day);
+    return { before, deleted: await this.purgeSiteBefore(new Types.ObjectId(site.id), before) };
+  }
+
+  async purgeSiteBefore(siteId: Types.ObjectId, before: Date): Promise<DeletedCounts> {
+    const hits = await this.hits.deleteSiteHitsBefore(siteId, before);
+    const visits = await this.sessions.purgeVisitsBefore(siteId, before);
+    return { hits, visits };
+  }
+
+  /** Retention: every site's data older than `before`, including sites deleted since. */
+  async purgeAllBefore(before: Date): Promise<DeletedCounts> {
+    const total: DeletedCounts = { hits: 0, visits: 0 };
+    for (const siteId of await this.hits.findSiteIdsWithHits()) {
+      const deleted = await this.purgeSiteBefore(siteId, before);
+      total.hits += deleted.hits;
+      total.visits += deleted.visits;
+    }
+    return total;
+  }
+
+  /**
+   * Erases one identified user of a site: their hits (found by the keyed userKey, never by the
+   * raw id, which is not stored) and the visits of the visitor keys those hits were recorded
+   * under. An identified hit's visitor key is derived from the userId alone, so it is included
+   * even when no hit remains to look it up from.
+   */
+  async eraseUser(site: SiteView, userId: string): Promise<DeletedCounts> {
+    const siteId = new Types.ObjectId(site.id);
+    const userKey = this.sessions.userKey(site.id, userId);
+    const identifiedVisitor = this.sessions.visitorKey({
+      siteId: site.id,
+      userId,
+      ip: '',
+      userAgent: '',
+      ts: this.clock.now(),
+    });
+    const visitorKeys = [...new Set([identifiedVisitor, ...(await this.hits.findUserVisitorKeys(siteId, userKey))])];
+    const hits = await this.hits.deleteUserHits(siteId, userKey, visitorKeys);
+    const visits = await this.sessions.eraseVisitorsVisits(siteId, visitorKeys);
+    return { hits, visits };
+  }
+}
