@@ -22,6 +22,8 @@ export interface EmbeddedMongoOptions {
   ttlIntervalMs?: number;
   /** Journal size in bytes that triggers compaction into a snapshot (default 64 MiB). */
   compactAfterBytes?: number;
+  /** Receives warnings (torn journal, bad client messages); default console.warn. In a worker, always console.warn. */
+  log?: (message: string) => void;
 }
 
 /** What both the in-process and the worker-thread variants offer. */
@@ -45,7 +47,7 @@ export function serverOptions(options: EmbeddedMongoOptions): ServerOptions {
     dataDir: options.dataDir,
     ttlIntervalMs: options.ttlIntervalMs ?? 1000,
     compactAfterBytes: options.compactAfterBytes ?? 64 * 1024 * 1024,
-    log: (message) => console.warn(message),
+    log: options.log ?? ((message) => console.warn(message)),
   };
 }
 
@@ -67,6 +69,7 @@ class WorkerBackend implements Backend {
   }
 
   static start(options: EmbeddedMongoOptions): Promise<WorkerBackend> {
+    // Functions cannot cross the thread boundary; the worker logs to console.warn itself.
     const { log: _log, ...transferable } = serverOptions(options);
     const worker = new Worker(workerUrl, { workerData: transferable });
     return new Promise((resolve, reject) => {

@@ -77,6 +77,7 @@ function shell(value: unknown): string {
 export class Index {
   readonly spec: IndexSpec;
   readonly fields: string[];
+  private readonly paths: string[][];
   readonly directions: number[];
   readonly unique: boolean;
   readonly sparse: boolean;
@@ -88,6 +89,7 @@ export class Index {
   constructor(spec: IndexSpec) {
     this.spec = spec;
     this.fields = Object.keys(spec.key);
+    this.paths = this.fields.map((field) => field.split('.'));
     this.directions = this.fields.map((field) => (spec.key[field] === -1 ? -1 : 1));
     this.unique = spec.unique === true;
     this.sparse = spec.sparse === true;
@@ -133,16 +135,20 @@ export class Index {
   keysFor(doc: Document): unknown[][] {
     if (this.partial && !this.partial.test(doc)) return [];
     let anyPresent = false;
-    const perField = this.fields.map((field) => {
-      const values = valuesAtPath(doc, field);
+    let single = true;
+    const perField = this.paths.map((path) => {
+      const values = valuesAtPath(doc, path);
       if (values.length === 0) return [null];
       anyPresent = true;
+      if (values.length > 1) single = false;
       return values.map((value) => (value === undefined ? null : value));
     });
     if (this.sparse && !anyPresent) return [];
+    // The common case: one value per field, one key.
+    if (single) return [perField.map((values) => values[0])];
+    this.multikey = true;
     let tuples: unknown[][] = [[]];
     for (const values of perField) {
-      if (values.length > 1) this.multikey = true;
       tuples = tuples.flatMap((prefix) => dedupe(values).map((value) => [...prefix, value]));
     }
     return tuples;

@@ -11,8 +11,8 @@ export function isPlainObject(value: unknown): value is Document {
  * indexes do: `{a:[{b:1},{b:2}]}` at `a.b` gives [1, 2]; a terminal array gives its elements.
  * An empty result means the field is missing.
  */
-export function valuesAtPath(doc: unknown, path: string): unknown[] {
-  return collect(doc, path.split('.'), 0);
+export function valuesAtPath(doc: unknown, path: string | string[]): unknown[] {
+  return collect(doc, typeof path === 'string' ? path.split('.') : path, 0);
 }
 
 function collect(value: unknown, parts: string[], depth: number): unknown[] {
