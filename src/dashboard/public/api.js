@@ -112,7 +112,8 @@ export async function login(email, password) {
 export async function logout() {
   const refreshToken = getSession()?.refreshToken;
   try {
-    if (refreshToken) await authed('POST', '/auth/logout', { body: { refreshToken } });
+    // Logout needs only the refresh token, so an expired access token is no reason to refresh first.
+    if (refreshToken) await send('POST', '/auth/logout', { body: { refreshToken }, auth: false });
   } finally {
     clearSession();
   }

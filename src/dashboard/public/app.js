@@ -224,7 +224,7 @@ function wireEvents() {
       const today = todayIn(currentSite()?.timezone ?? 'UTC');
       ui.to.value ||= today;
       ui.from.value ||= shiftDays(ui.to.value, -6);
-      ui.from.focus();
+      // Focus stays on the select (arrow keys change it as they go); the date fields come next in tab order.
       return;
     }
     state.range = { kind };
