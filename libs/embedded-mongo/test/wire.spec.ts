@@ -21,7 +21,7 @@ function opQuery(requestId: number, collection: string, query: Document): Buffer
 }
 
 function opMsg(requestId: number, body: Document, flags = 0, sequence?: { id: string; docs: Document[] }): Buffer {
-  const sections: Buffer[] = [Buffer.from([0]), serialize(body)];
+  const sections: Uint8Array[] = [Buffer.from([0]), serialize(body)];
   if (sequence) {
     const docs = Buffer.concat(sequence.docs.map((d) => serialize(d)));
     const id = Buffer.from(`${sequence.id}\0`);
