@@ -1,12 +1,16 @@
 import { Module } from '@nestjs/common';
 import { HitStoreModule } from '../ingestion/hit-store.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { DataDeletionEvents } from './data-deletion-events.js';
 import { DataPurgeService } from './data-purge.service.js';
 
-/** Deleting recorded data, without the HTTP routes or the timer: what the CLI `purge` command needs. */
+/**
+ * Deleting recorded data, without the HTTP routes or the timer: what the CLI `purge` command
+ * needs. Modules with their own derived data import it to listen to DataDeletionEvents.
+ */
 @Module({
   imports: [HitStoreModule, SessionsModule],
-  providers: [DataPurgeService],
-  exports: [DataPurgeService],
+  providers: [DataPurgeService, DataDeletionEvents],
+  exports: [DataPurgeService, DataDeletionEvents],
 })
 export class DataPurgeModule {}

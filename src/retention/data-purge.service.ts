@@ -4,9 +4,10 @@ import { Clock } from '../common/time/clock.js';
 import { HitsRepository } from '../ingestion/hits.repository.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
+import { DataDeletionEvents } from './data-deletion-events.js';
 import { parseDay, startOfDayIn } from './site-day.js';
 
-/** Documents removed, per collection. Stats have no stored rollups: they derive from hits and visits. */
+/** Documents removed, per collection (derived rollups are rebuilt by their owner, see DataDeletionEvents). */
 export interface DeletedCounts {
   hits: number;
   visits: number;
@@ -23,6 +24,7 @@ export class DataPurgeService {
     private readonly hits: HitsRepository,
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
+    private readonly events: DataDeletionEvents,
   ) {}
 
   /** The instant `day` (YYYY-MM-DD) begins in the site's time zone; 400 when `day` is not a date. */
@@ -41,6 +43,7 @@ export class DataPurgeService {
   async purgeSiteBefore(siteId: Types.ObjectId, before: Date): Promise<DeletedCounts> {
     const hits = await this.hits.deleteSiteHitsBefore(siteId, before);
     const visits = await this.sessions.purgeVisitsBefore(siteId, before);
+    await this.events.siteDataDeleted({ siteId: siteId.toHexString(), before });
     return { hits, visits };
   }
 
@@ -74,6 +77,7 @@ export class DataPurgeService {
     const visitorKeys = [...new Set([identifiedVisitor, ...(await this.hits.findUserVisitorKeys(siteId, userKey))])];
     const hits = await this.hits.deleteUserHits(siteId, userKey, visitorKeys);
     const visits = await this.sessions.eraseVisitorsVisits(siteId, visitorKeys);
+    await this.events.siteDataDeleted({ siteId: site.id, visitorKeys });
     return { hits, visits };
   }
 }
