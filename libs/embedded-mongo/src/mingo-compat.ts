@@ -7,15 +7,23 @@ import * as pipelineOperators from 'mingo/operators/pipeline';
 import * as projectionOperators from 'mingo/operators/projection';
 import * as queryOperators from 'mingo/operators/query';
 import * as windowOperators from 'mingo/operators/window';
+import { Lazy, type Iterator } from 'mingo/lazy';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
 import { dateOperators } from './date-ops.js';
 import { isPlainObject } from './paths.js';
+import { sortDocuments } from './sort.js';
 
 /**
  * The thin layer between MongoDB semantics and mingo 7.2: our own date operators, pipeline
  * rewrites for stages mingo gets wrong, and value normalisation mingo cannot compare.
  */
+
+/** `$sort` with MongoDB's type order and array rules; collation-aware sorts stay with mingo. */
+function sortStage(collection: Iterator, spec: Document, options: Options): Iterator {
+  if (options.collation) return pipelineOperators.$sort(collection, spec, options);
+  return collection.transform((docs) => Lazy(sortDocuments(docs as Document[], spec)));
+}
 
 /**
  * Built from mingo's operator sets directly: mingo's own default context cannot be
@@ -24,7 +32,7 @@ import { isPlainObject } from './paths.js';
 const context = Context.init({
   accumulator: accumulatorOperators,
   expression: { ...expressionOperators, ...(dateOperators as unknown as typeof expressionOperators) },
-  pipeline: pipelineOperators,
+  pipeline: { ...pipelineOperators, $sort: sortStage as typeof pipelineOperators.$sort },
   projection: projectionOperators,
   query: queryOperators,
   window: windowOperators,

@@ -54,6 +54,24 @@ describe('CRUD conformance', () => {
     expect(dotted).toEqual([{ nested: { v: 1 } }, { nested: { v: 9 } }]);
   });
 
+  it('sorts mixed types in BSON order and arrays by their min/max element', async () => {
+    await items.insertMany([
+      { _id: 1, v: [0, 5] },
+      { _id: 2, v: 3 },
+      { _id: 3, v: null },
+      { _id: 4 },
+      { _id: 5, v: 's' },
+      { _id: 6, v: new ObjectId('000000000000000000000001') },
+      { _id: 7, v: true },
+      { _id: 8, v: new Date(0) },
+    ] as Document[]);
+    const order = async (direction: 1 | -1) => (await items.find({}).sort({ v: direction, _id: 1 }).toArray()).map((d) => d._id);
+    expect(await order(1)).toEqual([3, 4, 1, 2, 5, 6, 7, 8]);
+    expect(await order(-1)).toEqual([8, 7, 6, 5, 1, 2, 3, 4]);
+    const viaAggregate = await items.aggregate([{ $sort: { v: -1, _id: 1 } }, { $project: { _id: 1 } }]).toArray();
+    expect(viaAggregate.map((d) => d._id)).toEqual([8, 7, 6, 5, 1, 2, 3, 4]);
+  });
+
   it('iterates cursors across several batches with getMore', async () => {
     await items.insertMany(Array.from({ length: 250 }, (_, i) => ({ i })));
     const seen: number[] = [];

@@ -3,6 +3,7 @@ import { Query } from 'mingo/query';
 import type { Collection } from '../catalog.js';
 import { compileFilter, engineOptions, normalize } from '../mingo-compat.js';
 import { isPlainObject } from '../paths.js';
+import { sortDocuments } from '../sort.js';
 
 /** Stored documents matching `filter`, narrowed by an index when possible; never copies. */
 export function matching(collection: Collection | undefined, filter: unknown, limit = Infinity): Document[] {
@@ -37,8 +38,8 @@ export function shape(docs: Document[], options: ShapeOptions): Document[] {
   const hasSort = isPlainObject(options.sort) && Object.keys(options.sort).length > 0;
   const hasProjection = isPlainObject(options.projection) && Object.keys(options.projection).length > 0;
   if (!hasSort && !hasProjection && !options.skip && !options.limit) return docs;
-  let cursor = new Query({}, engineOptions()).find<Document>(docs, hasProjection ? normalize(options.projection) : undefined);
-  if (hasSort) cursor = cursor.sort(options.sort as Record<string, 1 | -1>);
+  const sorted = hasSort ? sortDocuments(docs, options.sort as Document) : docs;
+  let cursor = new Query({}, engineOptions()).find<Document>(sorted, hasProjection ? normalize(options.projection) : undefined);
   if (options.skip) cursor = cursor.skip(options.skip);
   if (options.limit) cursor = cursor.limit(options.limit);
   return cursor.all();
