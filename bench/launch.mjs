@@ -1,0 +1,45 @@
+// `npm run bench`: transpiles src/, libs/ and bench/ with swc (the settings the tests use) into
+// test-output/bench-build/, then runs the compiled bench. Compiled JavaScript is what production
+// runs, and it lets the embedded store start in its worker thread as it does in production.
+import { transformFile } from '@swc/core';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+
+const ROOT = process.cwd();
+const OUT = join(ROOT, 'test-output', 'bench-build');
+
+function sourceFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return ['test', 'results'].includes(entry.name) ? [] : sourceFiles(path);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts') && !entry.name.endsWith('.d.ts')
+      ? [path]
+      : [];
+  });
+}
+
+rmSync(OUT, { recursive: true, force: true });
+const files = ['src', 'libs', 'bench'].flatMap((dir) => sourceFiles(join(ROOT, dir)));
+await Promise.all(
+  files.map(async (file) => {
+    const { code } = await transformFile(file, {
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+        keepClassNames: true,
+      },
+      module: { type: 'es6' },
+    });
+    const target = join(OUT, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, code);
+  }),
+);
+const entry = process.argv[2] ?? 'run';
+const child = spawn(process.execPath, ['--expose-gc', join(OUT, 'bench', `${entry}.js`), ...process.argv.slice(3)], {
+  stdio: 'inherit',
+  env: { ...process.env, SITELINE_BENCH_BUILD: OUT, SITELINE_ROOT: ROOT },
+});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where launch.mjs put the compiled sources. */
+export const BUILD_DIR = process.env.SITELINE_BENCH_BUILD ?? join(process.cwd(), 'test-output', 'bench-build');
+
+export const ADMIN = { email: 'bench@siteline.test', password: 'bench-password-1234' };
+
+export interface Child {
+  process: ChildProcess;
+  pid: number;
+  url: string;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHttp(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`child exited with ${child.exitCode}:\n${output().slice(-3000)}`);
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${url}:\n${output().slice(-3000)}`);
+}
+
+function startChild(args: string[], env: Record<string, string>, readyUrl: string, baseUrl: string): Promise<Child> {
+  const child = spawn(process.execPath, args, {
+    cwd: process.env.SITELINE_ROOT ?? process.cwd(),
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Keep only the tail: production logs a line per request.
+  let text = '';
+  const keep = (chunk: Buffer): void => {
+    text = (text + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const handle: Child = {
+    process: child,
+    pid: child.pid ?? 0,
+    url: baseUrl,
+    output: () => text,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  return waitForHttp(readyUrl, child, handle.output).then(() => handle);
+}
+
+export interface AppOptions {
+  /** Extra node flags, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+  env?: Record<string, string>;
+  dataDir?: string;
+}
+
+/**
+ * Siteline as production runs it: compiled `src/main.js`, NODE_ENV=production, the embedded
+ * store in its worker thread unless MONGODB_URI is set. Reverse DNS is off (no resolver in the
+ * bench sandbox) and the per-key rate limit is disabled so the bench measures capacity, not policy.
+ */
+export async function startApp(options: AppOptions = {}): Promise<Child & { dataDir: string }> {
+  const port = await freePort();
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'siteline-bench-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    JWT_SECRET: 'bench-jwt-secret-0123456789abcdef0123456789',
+    VISITOR_SECRET: 'bench-visitor-secret-0123456789abcdef012345',
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    REVERSE_DNS: 'off',
+    INGEST_KEY_RATE_LIMIT: '0',
+    ...(process.env.MONGODB_URI ? { MONGODB_URI: process.env.MONGODB_URI } : {}),
+    ...(process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {}),
+    ...options.env,
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const child = await startChild(
+    [...(options.nodeArgs ?? []), join(BUILD_DIR, 'src', 'main.js')],
+    env,
+    `${base}/health/ready`,
+    base,
+  );
+  return { ...child, dataDir };
+}
+
+/** The ceiling: a bare node:http server that parses the JSON body and answers 202. */
+export async function startRawServer(): Promise<Child> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  return startChild([join(BUILD_DIR, 'bench', 'lib', 'raw-server.js'), String(port)], {}, `${base}/`, base);
+}

@@ -1,0 +1,53 @@
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { adminToken, createSite } from './lib/api.js';
+import { startApp } from './lib/children.js';
+import { selfTimeByArea, topSelfTime } from './lib/cpuprofile.js';
+import { TrafficGenerator } from './lib/hits.js';
+import { runLoad } from './lib/load.js';
+
+/**
+ * `npm run bench -- profile`: the single-hit scenario against an app started with --cpu-prof;
+ * prints the top self-time functions of the main thread and of the store's worker thread and
+ * writes them to bench/results/profile.json.
+ */
+const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
+const dir = join(ROOT, 'test-output', 'profiles');
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+const app = await startApp({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+let load;
+try {
+  const token = await adminToken(app.url);
+  const site = await createSite(app.url, token, 'profile.bench.test');
+  const traffic = new TrafficGenerator(5000, 7);
+  const bodies = Array.from({ length: 512 }, () => JSON.stringify(traffic.hit()));
+  load = await runLoad(
+    {
+      name: 'single hit (profiled)',
+      url: app.url,
+      path: '/api/v1/hits',
+      headers: { authorization: site.ingestKey },
+      bodies,
+      connections: 32,
+      seconds: Number(process.env.BENCH_SECONDS ?? 10),
+      warmupSeconds: 2,
+    },
+    app.pid,
+  );
+} finally {
+  await app.stop();
+}
+console.log(`${load.reqPerSec} req/s, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms, CPU ${load.server.cpuPercent}%`);
+const profiles = readdirSync(dir)
+  .filter((name) => name.endsWith('.cpuprofile'))
+  .map((name) => join(dir, name))
+  .sort((a, b) => statSync(b).size - statSync(a).size);
+const summary = profiles.map((path) => ({ file: path, ...topSelfTime(path), areas: selfTimeByArea(path) }));
+for (const { file, totalMs, idlePercent, functions, areas } of summary) {
+  console.log(`\n${file}: ${totalMs} ms sampled, idle ${idlePercent}%`);
+  console.log(areas.map((a) => `${a.area} ${a.percent}%`).join(' | '));
+  for (const f of functions)
+    console.log(`${String(f.selfPercent).padStart(5)}%  ${String(f.selfMs).padStart(6)} ms  ${f.name}  ${f.location}`);
+}
+writeFileSync(join(ROOT, 'bench', 'results', 'profile.json'), `${JSON.stringify({ load, summary }, null, 2)}\n`);

@@ -1,0 +1,91 @@
+import type { FloodResult, IngestScenarioResult, StatsUnderLoad } from './ingest-scenarios.js';
+import type { LoadResult } from './lib/load.js';
+import type { StatsScaleResult } from './stats-scale.js';
+
+export interface BenchResults {
+  startedAt: string;
+  machine: { cpu: string; cores: number; memoryGb: number; node: string; store: string };
+  ceiling?: LoadResult;
+  scenarios?: IngestScenarioResult[];
+  statsUnderLoad?: StatsUnderLoad;
+  flood?: FloodResult;
+  statsScale?: StatsScaleResult;
+  totalSeconds?: number;
+}
+
+const number = (value: number): string => value.toLocaleString('en-US');
+
+function ingestTable(results: BenchResults): string[] {
+  const { ceiling, scenarios = [], flood } = results;
+  if (!ceiling) return [];
+  const rows = [
+    '| scenario | conns | req/s | hits/s | p50 ms | p99 ms | non-2xx | server CPU | peak RSS | ratio to ceiling |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${ceiling.scenario} | ${ceiling.connections} | ${number(ceiling.reqPerSec)} | ${number(ceiling.hitsPerSec)} | ${ceiling.p50Ms} | ${ceiling.p99Ms} | ${ceiling.non2xx} | ${ceiling.server.cpuPercent}% | ${ceiling.server.peakRssMb} MB | 1.00 |`,
+  ];
+  for (const row of [...scenarios, ...(flood ? [flood] : [])]) {
+    const ratio =
+      row.hitsPerRequest > 1
+        ? `${row.ratioToCeiling.toFixed(2)} (hits/s ÷ ceiling req/s)`
+        : row.ratioToCeiling.toFixed(2);
+    rows.push(
+      `| ${row.scenario} | ${row.connections} | ${number(row.reqPerSec)} | ${number(row.hitsPerSec)} | ${row.p50Ms} | ${row.p99Ms} | ${number(row.non2xx)} | ${row.server.cpuPercent}% | ${row.server.peakRssMb} MB | ${ratio} |`,
+    );
+  }
+  return rows;
+}
+
+function floodLines(flood: FloodResult | undefined): string[] {
+  if (!flood) return [];
+  const codes = Object.entries(flood.statusCodes)
+    .map(([code, count]) => `${code}: ${number(count)}`)
+    .join(', ');
+  return [
+    '',
+    `Flood: status codes ${codes}; Retry-After on refusals: ${flood.retryAfterSeen ? 'yes' : 'no'}; peak RSS ${flood.server.peakRssMb} MB ` +
+      `(bound ${flood.rssBoundMb} MB: ${flood.server.peakRssMb <= flood.rssBoundMb ? 'held' : 'EXCEEDED'}); acknowledged hits ${number(flood.acceptedHits)}, ` +
+      `stored after restart ${number(flood.storedHits)}, lost ${flood.lostAcknowledgedHits}.`,
+  ];
+}
+
+function statsLines(results: BenchResults): string[] {
+  const lines: string[] = [];
+  if (results.statsUnderLoad) {
+    const s = results.statsUnderLoad;
+    lines.push(
+      '',
+      `Stats queries during the single-hit load: ${s.queries} queries, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, failures ${s.failures}.`,
+    );
+  }
+  const scale = results.statsScale;
+  if (!scale) return lines;
+  lines.push(
+    '',
+    `Stats over 30 days (median of 3 after a warm-up), ${number(scale.smallHits)} vs ${number(scale.largeHits)} hits${scale.full ? '' : ' (10^6 needs BENCH_FULL=1: seeding it does not fit the 10-minute budget here)'}:`,
+    '',
+    `| query | ${number(scale.smallHits)} hits ms | ${number(scale.largeHits)} hits ms | ratio |`,
+    '| --- | ---: | ---: | ---: |',
+    ...scale.queries.map((q) => `| ${q.query} | ${q.small} | ${q.large} | ${q.ratio}× |`),
+    '',
+    `Seeding through POST /api/v1/hits (batches of 500, 4 in flight): ${scale.seeding
+      .map(
+        (s) =>
+          `${number(s.hits)} hits at ${number(s.hitsPerSec)} hits/s, sessionizer caught up ${s.firstQuerySeconds}s later`,
+      )
+      .join('; ')}.`,
+  );
+  return lines;
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const m = results.machine;
+  return [
+    `Measured by \`npm run bench\` on ${results.startedAt.slice(0, 10)}: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB RAM, Node ${m.node}, ${m.store}; ` +
+      `load generator (autocannon) on the same machine. Whole run ${results.totalSeconds ?? '?'} s.`,
+    '',
+    ...ingestTable(results),
+    ...floodLines(results.flood),
+    ...statsLines(results),
+    '',
+  ].join('\n');
+}

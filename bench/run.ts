@@ -1,0 +1,50 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { measureCeiling, runFlood, runIngestScenarios } from './ingest-scenarios.js';
+import { startApp } from './lib/children.js';
+import { updateReadme } from './lib/readme.js';
+import { renderMarkdown, type BenchResults } from './report.js';
+import { runStatsScale } from './stats-scale.js';
+
+const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
+const RESULTS = join(ROOT, 'bench', 'results');
+const started = performance.now();
+const log = (line: string): void =>
+  console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`);
+const only = new Set((process.env.BENCH_ONLY ?? 'ingest,flood,stats').split(','));
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  store: process.env.MONGODB_URI ? 'MongoDB (MONGODB_URI)' : 'embedded store (worker thread)',
+};
+log(`machine: ${JSON.stringify(machine)}`);
+
+const results: BenchResults = { startedAt: new Date().toISOString(), machine };
+mkdirSync(RESULTS, { recursive: true });
+
+if (only.has('ingest')) {
+  results.ceiling = await measureCeiling();
+  log(`ceiling: ${results.ceiling.reqPerSec} req/s, p50 ${results.ceiling.p50Ms} ms, p99 ${results.ceiling.p99Ms} ms`);
+  const app = await startApp();
+  try {
+    const { scenarios, statsUnderLoad } = await runIngestScenarios(app, results.ceiling, log);
+    results.scenarios = scenarios;
+    results.statsUnderLoad = statsUnderLoad;
+  } finally {
+    await app.stop();
+  }
+}
+if (only.has('flood') && results.ceiling) results.flood = await runFlood(results.ceiling, log);
+if (only.has('stats')) results.statsScale = await runStatsScale(log);
+
+results.totalSeconds = Math.round((performance.now() - started) / 1000);
+const stamp = results.startedAt.replace(/[:.]/g, '-');
+writeFileSync(join(RESULTS, `run-${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(results));
+log(`done in ${results.totalSeconds}s → bench/results/latest.md`);
+log(updateReadme(ROOT));

@@ -1,0 +1,141 @@
+import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
+import { startApp, type Child } from './lib/children.js';
+import { TrafficGenerator } from './lib/hits.js';
+
+const DAY_MS = 86_400_000;
+const BATCH = 500;
+const SEED_CONCURRENCY = 4;
+const HITS_PER_VISITOR = 5;
+/** Seeding 10^6 hits only runs when it fits the bench's 10-minute budget (or BENCH_FULL=1). */
+const SEED_BUDGET_SECONDS = Number(process.env.BENCH_SEED_BUDGET_SECONDS ?? 240);
+const RUNS = 3;
+
+export interface SeedResult {
+  hits: number;
+  seconds: number;
+  hitsPerSec: number;
+  /** Time until the first stats query answered: it waits for the sessionizer to catch up. */
+  firstQuerySeconds: number;
+}
+
+export interface QueryTiming {
+  query: string;
+  small: number;
+  large: number;
+  ratio: number;
+}
+
+export interface StatsScaleResult {
+  smallHits: number;
+  largeHits: number;
+  full: boolean;
+  seeding: SeedResult[];
+  queries: QueryTiming[];
+}
+
+/** Posts `total` hits, spread over the last 30 days, in batches of 500 through the key-authenticated API. */
+async function seed(app: Child, site: BenchSite, total: number, seedNumber: number): Promise<SeedResult> {
+  const now = Date.now();
+  const traffic = new TrafficGenerator(
+    Math.max(1, Math.round(total / HITS_PER_VISITOR)),
+    seedNumber,
+    30 * DAY_MS - 3_600_000,
+  );
+  let sent = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    while (sent < total) {
+      const size = Math.min(BATCH, total - sent);
+      sent += size;
+      const body = JSON.stringify({ hits: traffic.batch(size, now) });
+      for (;;) {
+        const response = await fetch(`${app.url}/api/v1/hits`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: site.ingestKey },
+          body,
+        });
+        const text = await response.text();
+        if (response.status === 202) break;
+        if (response.status !== 503) throw new Error(`seeding: ${response.status} ${text}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  const firstStarted = performance.now();
+  const first = await timedGet(app.url, `/api/v1/data/views?${seedRange()}`, site.readKey);
+  if (first.status !== 200) throw new Error(`first query: ${first.status} ${JSON.stringify(first.body)}`);
+  return {
+    hits: total,
+    seconds: Math.round(seconds * 10) / 10,
+    hitsPerSec: Math.round(total / seconds),
+    firstQuerySeconds: Math.round((performance.now() - firstStarted) / 100) / 10,
+  };
+}
+
+function day(offset: number): string {
+  return new Date(Date.now() - offset * DAY_MS).toISOString().slice(0, 10);
+}
+
+function seedRange(): string {
+  return `start_date=${day(29)}&end_date=${day(0)}`;
+}
+
+function queries(): Array<[string, string]> {
+  const range = `from=${day(29)}&to=${day(0)}&classification=ALL`;
+  return [
+    ['overview', `/api/v1/stats/overview?${range}`],
+    ['breakdown(country)', `/api/v1/stats/breakdown?${range}&dimension=country`],
+    ['timeseries(day)', `/api/v1/stats/timeseries?${range}&interval=day`],
+    ...['users', 'views', 'countries', 'cities', 'urls', 'hostnames'].map((name): [string, string] => [
+      `data/${name}`,
+      `/api/v1/data/${name}?${seedRange()}`,
+    ]),
+  ];
+}
+
+/** Median of RUNS timings after one warm-up call. */
+async function time(app: Child, site: BenchSite, path: string): Promise<number> {
+  const warm = await timedGet(app.url, path, site.readKey);
+  if (warm.status !== 200) throw new Error(`${path}: ${warm.status} ${JSON.stringify(warm.body)}`);
+  const times: number[] = [];
+  for (let run = 0; run < RUNS; run++) times.push((await timedGet(app.url, path, site.readKey)).ms);
+  times.sort((a, b) => a - b);
+  return Math.round(times[Math.floor(RUNS / 2)] * 10) / 10;
+}
+
+export async function runStatsScale(log: (line: string) => void): Promise<StatsScaleResult> {
+  const app = await startApp();
+  try {
+    const token = await adminToken(app.url);
+    const small = await createSite(app.url, token, 'small.bench.test');
+    const smallHits = 10_000;
+    const smallSeed = await seed(app, small, smallHits, 101);
+    log(`seeded ${smallHits} hits: ${smallSeed.hitsPerSec} hits/s, first query after ${smallSeed.firstQuerySeconds}s`);
+    const estimate = 1_000_000 / smallSeed.hitsPerSec;
+    const full = process.env.BENCH_FULL === '1' || estimate <= SEED_BUDGET_SECONDS;
+    const largeHits = full ? 1_000_000 : 100_000;
+    if (!full)
+      log(`10^6 hits would take ~${Math.round(estimate)}s to seed at this rate: using 10^5 (BENCH_FULL=1 for 10^6)`);
+    const large = await createSite(app.url, token, 'large.bench.test');
+    const largeSeed = await seed(app, large, largeHits, 202);
+    log(`seeded ${largeHits} hits: ${largeSeed.hitsPerSec} hits/s, first query after ${largeSeed.firstQuerySeconds}s`);
+    const timings: QueryTiming[] = [];
+    for (const [name, path] of queries()) {
+      const smallMs = await time(app, small, path);
+      const largeMs = await time(app, large, path);
+      const timing = {
+        query: name,
+        small: smallMs,
+        large: largeMs,
+        ratio: Math.round((largeMs / Math.max(smallMs, 0.1)) * 10) / 10,
+      };
+      timings.push(timing);
+      log(`${name}: ${smallMs} ms at ${smallHits}, ${largeMs} ms at ${largeHits} (×${timing.ratio})`);
+    }
+    return { smallHits, largeHits, full, seeding: [smallSeed, largeSeed], queries: timings };
+  } finally {
+    await app.stop();
+  }
+}
