@@ -102,7 +102,7 @@ export function compareBson(a: unknown, b: unknown): number {
       return x.position - y.position || x.sub_type - y.sub_type || compareBytes(x.buffer, y.buffer);
     }
     case 35:
-      return compareBytes((a as ObjectId).id, (b as ObjectId).id);
+      return compareObjectIds(a as ObjectId, b as ObjectId);
     case 40:
       return Number(a) - Number(b);
     case 45:
@@ -114,6 +114,21 @@ export function compareBson(a: unknown, b: unknown): number {
     default:
       return compareScalars(String(a), String(b));
   }
+}
+
+type ObjectIdWords = Partial<Record<'i0' | 'i1' | 'i2' | 'i3', number>>;
+
+/**
+ * bson 7 keeps an ObjectId as four 24-bit words and allocates a fresh Buffer on every `.id`
+ * read, which made index maintenance allocation-bound. Compare the words when present.
+ */
+function compareObjectIds(a: ObjectId, b: ObjectId): number {
+  const x = a as unknown as ObjectIdWords;
+  const y = b as unknown as ObjectIdWords;
+  if (typeof x.i0 === 'number' && typeof y.i0 === 'number') {
+    return x.i0 - y.i0 || x.i1! - y.i1! || x.i2! - y.i2! || x.i3! - y.i3!;
+  }
+  return compareScalars(a.toHexString(), b.toHexString());
 }
 
 function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>): number {

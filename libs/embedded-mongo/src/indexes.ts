@@ -158,12 +158,13 @@ export class Index {
   assertUnique(ns: string, keys: unknown[][], id: string): void {
     if (!this.unique) return;
     for (const key of keys) {
-      for (const entry of this.entries.range(
+      let taken = false;
+      this.entries.forEachInRange(
         (e) => this.compareKeys(e.key, key) >= 0,
         (e) => this.compareKeys(e.key, key) === 0,
-      )) {
-        if (entry.id !== id) throw this.duplicateError(ns, key);
-      }
+        (e) => (taken ||= e.id !== id),
+      );
+      if (taken) throw this.duplicateError(ns, key);
     }
   }
 
@@ -185,8 +186,9 @@ export class Index {
     for (const key of keys) this.entries.remove({ key, id }, (entry) => entry.id === id);
   }
 
-  scan(start: unknown[], startInclusive: boolean, end: unknown[], endInclusive: boolean): Iterable<IndexEntry> {
-    return this.entries.range(
+  /** Visits entries between two key bounds (prefixes of the key) in index order. */
+  scan(start: unknown[], startInclusive: boolean, end: unknown[], endInclusive: boolean, visit: (entry: IndexEntry) => void): void {
+    this.entries.forEachInRange(
       (e) => {
         const c = this.compareToBound(e.key, start);
         return c > 0 || (c === 0 && startInclusive);
@@ -195,6 +197,7 @@ export class Index {
         const c = this.compareToBound(e.key, end);
         return c < 0 || (c === 0 && endInclusive);
       },
+      visit,
     );
   }
 }

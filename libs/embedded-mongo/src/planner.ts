@@ -110,9 +110,7 @@ export function planCandidates(collection: Collection, filter: Document): Docume
   if (!best) return undefined;
   const ids = new Set<string>();
   for (const interval of best.intervals) {
-    for (const entry of best.index.scan(interval.start, interval.startInclusive, interval.end, interval.endInclusive)) {
-      ids.add(entry.id);
-    }
+    best.index.scan(interval.start, interval.startInclusive, interval.end, interval.endInclusive, (entry) => ids.add(entry.id));
   }
   const docs: Document[] = [];
   for (const id of ids) {

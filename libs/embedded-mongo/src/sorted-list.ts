@@ -51,10 +51,11 @@ export class SortedList<T> {
   }
 
   /**
-   * Yields elements from the first one where `atOrAfterStart(e)` holds, in order, while
-   * `beforeEnd(e)` holds. `atOrAfterStart` must be monotonic (false…false, true…true).
+   * Calls `visit` for elements from the first one where `atOrAfterStart(e)` holds, in order,
+   * while `beforeEnd(e)` holds. `atOrAfterStart` must be monotonic (false…false, true…true).
+   * A callback rather than a generator: this runs on every unique-index check.
    */
-  *range(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean): Generator<T> {
+  forEachInRange(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean, visit: (item: T) => void): void {
     let lo = 0;
     let hi = this.chunks.length;
     while (lo < hi) {
@@ -67,24 +68,18 @@ export class SortedList<T> {
       const chunk = this.chunks[c];
       let start = 0;
       if (c === lo) {
-        let l = 0;
         let h = chunk.length;
-        while (l < h) {
-          const mid = (l + h) >>> 1;
+        while (start < h) {
+          const mid = (start + h) >>> 1;
           if (atOrAfterStart(chunk[mid])) h = mid;
-          else l = mid + 1;
+          else start = mid + 1;
         }
-        start = l;
       }
       for (let i = start; i < chunk.length; i++) {
         if (!beforeEnd(chunk[i])) return;
-        yield chunk[i];
+        visit(chunk[i]);
       }
     }
-  }
-
-  *values(): Generator<T> {
-    for (const chunk of this.chunks) yield* chunk;
   }
 
   /** Index of the chunk holding the first element ≥ item (`lower`) or the last chunk whose head ≤ item. */

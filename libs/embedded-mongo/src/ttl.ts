@@ -19,11 +19,10 @@ export function expireDocuments(catalog: Catalog, now = Date.now()): number {
         const cutoff = new Date(now - seconds * 1000);
         const [start, end] = index.directions[0] === 1 ? [[EARLIEST], [cutoff]] : [[cutoff], [EARLIEST]];
         const expired: Document[] = [];
-        for (const entry of index.scan(start, index.directions[0] === 1, end, index.directions[0] !== 1)) {
-          if (!(entry.key[0] instanceof Date)) continue;
-          const doc = collection.docs.get(entry.id);
+        index.scan(start, index.directions[0] === 1, end, index.directions[0] !== 1, (entry) => {
+          const doc = entry.key[0] instanceof Date ? collection.docs.get(entry.id) : undefined;
           if (doc) expired.push(doc);
-        }
+        });
         for (const doc of new Set(expired)) {
           collection.remove(doc);
           removed++;

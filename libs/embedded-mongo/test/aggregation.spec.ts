@@ -193,6 +193,15 @@ describe('aggregation conformance', () => {
     expect(result.map((d) => d.running)).toEqual([50, 150, 400, 499, 999, 1000]);
   });
 
+  it('leaves stored documents untouched, whatever the pipeline does to its inputs', async () => {
+    const before = await hits.find({}).sort({ _id: 1 }).toArray();
+    await run([{ $project: { 'tags': 1, nested: { site: '$site' } } }, { $group: { _id: null, all: { $push: '$$ROOT' } } }]);
+    await run([{ $unwind: { path: '$tags', includeArrayIndex: 'i', preserveNullAndEmptyArrays: true } }, { $set: { ms: 0, 'extra.x': 1 } }, { $unset: 'path' }]);
+    await run([{ $group: { _id: '$site', docs: { $push: '$$ROOT' } } }, { $unwind: '$docs' }, { $set: { 'docs.ms': -1 } }]);
+    await run([{ $lookup: { from: 'sites', localField: 'site', foreignField: '_id', as: 'site' } }, { $addFields: { tags: [] } }]);
+    expect(await hits.find({}).sort({ _id: 1 }).toArray()).toEqual(before);
+  });
+
   it('writes rollups with $merge and $out', async () => {
     const rollup = (): Document[] => [
       { $group: { _id: { site: '$site', day: { $dateToString: { date: '$at', format: '%Y-%m-%d', timezone: 'UTC' } } }, views: { $sum: 1 } } },

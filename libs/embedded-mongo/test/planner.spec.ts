@@ -22,9 +22,12 @@ describe('SortedList', () => {
           expect(list.remove(victim, (e) => e.id === victim.id)).toBe(true);
         }
         model.sort((a, b) => a.v - b.v || a.id - b.id);
-        expect([...list.values()]).toEqual(model);
+        const all: Array<{ v: number; id: number }> = [];
+        list.forEachInRange(() => true, () => true, (e) => all.push(e));
+        expect(all).toEqual(model);
         expect(list.size).toBe(model.length);
-        const inRange = [...list.range((e) => e.v >= -5, (e) => e.v <= 5)];
+        const inRange: Array<{ v: number; id: number }> = [];
+        list.forEachInRange((e) => e.v >= -5, (e) => e.v <= 5, (e) => inRange.push(e));
         expect(inRange).toEqual(model.filter((e) => e.v >= -5 && e.v <= 5));
       }),
       { numRuns: 30 },

@@ -7,6 +7,13 @@ import { cloneDocument, isPlainObject } from '../paths.js';
 import { optionalNumber, type CommandHandler, type CommandContext } from './context.js';
 import { matching } from './query.js';
 
+/**
+ * Stages that never modify their input documents in mingo 7.2 (they filter, reorder or build
+ * new documents). A pipeline made only of these may read stored documents without copying
+ * them; anything else ($unwind, $addFields, $lookup, …) may mutate, so it gets copies.
+ */
+const NON_MUTATING_STAGES = new Set(['$match', '$sort', '$skip', '$limit', '$group', '$count', '$sortByCount', '$bucket', '$project']);
+
 /** `$out`/`$merge` target: a collection name or `{ db, coll }`. */
 function target(spec: unknown, context: CommandContext): [string, string] {
   if (typeof spec === 'string') return [context.db, spec];
@@ -82,7 +89,8 @@ export const aggregate: CommandHandler = (command, context) => {
     source = matching(collection, {});
   }
   const resolver = (name: string): Document[] => matching(context.catalog.get(context.db, name), {}).map(cloneDocument);
-  const results = pipeline.length ? runPipeline(source.map(cloneDocument), rewritePipeline(pipeline), resolver) : source;
+  const copyInput = pipeline.some((stage) => !NON_MUTATING_STAGES.has(Object.keys(stage)[0]));
+  const results = pipeline.length ? runPipeline(copyInput ? source.map(cloneDocument) : source, rewritePipeline(pipeline), resolver) : source;
   if (writeStage) {
     if ('$out' in writeStage) writeOut(context.catalog, target(writeStage.$out, context), results);
     else writeMerge(context.catalog, isPlainObject(writeStage.$merge) ? writeStage.$merge : { into: writeStage.$merge }, results, context);
