@@ -12,7 +12,7 @@ import { EmbeddedMongo } from '../src/index.js';
  */
 
 const quick = process.argv.includes('--quick');
-const SIZES = quick ? { single: 500, batched: 20_000, small: 10_000, large: 100_000, group: 20_000, lookups: 500 } : { single: 3_000, batched: 200_000, small: 10_000, large: 1_000_000, group: 100_000, lookups: 2_000 };
+const SIZES = quick ? { single: 500, batched: 20_000, small: 10_000, large: 100_000, group: 20_000, lookups: 500 } : { single: 2_000, batched: 100_000, small: 10_000, large: 1_000_000, group: 100_000, lookups: 2_000 };
 const SITES = 50;
 
 interface Row {

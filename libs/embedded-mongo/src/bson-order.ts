@@ -69,6 +69,9 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /** Compares two BSON values the way MongoDB orders them in indexes and sorts. */
 export function compareBson(a: unknown, b: unknown): number {
+  // Fast path for the overwhelmingly common index keys.
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'number' && typeof b === 'number' && a === a && b === b) return a < b ? -1 : a > b ? 1 : 0;
   const rankA = typeRank(a);
   const rankB = typeRank(b);
   if (rankA !== rankB) return rankA - rankB;

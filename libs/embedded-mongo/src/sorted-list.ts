@@ -3,7 +3,7 @@
  * binary search picks the chunk, another the position in it. Inserts and deletes move at most
  * one chunk's worth of elements, so a million-entry index stays cheap to maintain and search.
  */
-const MAX_CHUNK = 1024;
+const MAX_CHUNK = 512;
 
 export class SortedList<T> {
   private chunks: T[][] = [];
