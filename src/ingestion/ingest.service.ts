@@ -4,6 +4,7 @@ import { Clock } from '../common/time/clock.js';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { ReverseDnsService } from '../geo/reverse-dns.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import type { SiteView } from '../sites/site-view.js';
 import { HitDto, MAX_HITS_PER_REQUEST } from './dto/hit.dto.js';
 import { MAX_TRAFFIC_PER_REQUEST, TrafficDto, TrafficItemDto } from './dto/traffic.dto.js';
 import { EnrichmentService, type HitInput } from './enrichment/enrichment.service.js';
@@ -92,6 +93,18 @@ export class IngestService {
       batch ? this.toInputFromTrafficItem(item, request) : this.toInputFromTraffic(item, request),
     );
     return this.process(inputs, batch, caller);
+  }
+
+  /**
+   * Hits from a trusted operator (the CLI `import`): the `POST /api/v1/hits` item shape, the same
+   * validation, enrichment and writer as a key-authenticated send, but no rate limit and no
+   * request behind it, so a hit without `ip` or `userAgent` has none.
+   */
+  async ingestTrusted(site: SiteView, items: unknown[]): Promise<IngestOutcome['body']> {
+    const caller: IngestCaller = { kind: 'key', keyId: 'cli', site };
+    const request: IngestRequest = { headers: {}, ip: '' };
+    const inputs = items.map((item) => this.toInputFromHit(item, caller, request));
+    return (await this.process(inputs, true, caller)).body;
   }
 
   private async process(

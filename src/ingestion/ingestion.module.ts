@@ -14,6 +14,6 @@ import { TrackerController } from './tracker.controller.js';
   imports: [HitStoreModule, GeoModule, SessionsModule, SitesModule],
   controllers: [IngestController, TrackerController],
   providers: [IngestService, IngestAuthenticator, EnrichmentService, HitWriter],
-  exports: [HitStoreModule],
+  exports: [HitStoreModule, IngestService, EnrichmentService, HitWriter],
 })
 export class IngestionModule {}
