@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { deserialize, serialize, type Document } from 'bson';
 import type { Catalog, ChangeRecord } from './catalog.js';
+import { acquireLock } from './lock.js';
 
 /**
  * Durability for a dataDir: an append-only journal of physical change records plus a
@@ -91,6 +92,7 @@ export class Journal {
     private readonly catalog: Catalog,
     private readonly options: JournalOptions,
     initialBytes: number,
+    private readonly releaseLock: () => void,
   ) {
     this.journalBytes = initialBytes;
   }
@@ -98,6 +100,7 @@ export class Journal {
   /** Loads snapshot and journal into `catalog`, then starts journaling its changes. */
   static async open(dir: string, catalog: Catalog, options: JournalOptions): Promise<Journal> {
     mkdirSync(dir, { recursive: true });
+    const releaseLock = acquireLock(dir);
     const snapshotPath = join(dir, SNAPSHOT_FILE);
     const journalPath = join(dir, JOURNAL_FILE);
     if (existsSync(snapshotPath)) {
@@ -115,7 +118,7 @@ export class Journal {
       journalLength = validLength;
     }
     const handle = await open(journalPath, 'a');
-    const journal = new Journal(dir, handle, catalog, options, journalLength);
+    const journal = new Journal(dir, handle, catalog, options, journalLength, releaseLock);
     catalog.setListener((record) => journal.record(record));
     return journal;
   }
@@ -198,6 +201,7 @@ export class Journal {
     this.closed = true;
     await this.flushing;
     await this.handle.close();
+    this.releaseLock();
   }
 }
 

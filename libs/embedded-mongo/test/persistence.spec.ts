@@ -78,6 +78,16 @@ describe('persistence', () => {
     await killHard(second);
   });
 
+  it('refuses a dataDir that a live process holds, and takes over after kill -9', async () => {
+    const dir = dataDir();
+    const holder = await spawnStore(buildDir, dir);
+    await expect(EmbeddedMongo.start({ dataDir: dir })).rejects.toThrow(/in use by process/);
+    await killHard(holder);
+    const store = await EmbeddedMongo.start({ dataDir: dir });
+    await store.stop();
+    expect(existsSync(join(dir, 'LOCK'))).toBe(false);
+  });
+
   it('runs the compiled store in a worker thread', async () => {
     const dir = dataDir();
     const child = await spawnStore(buildDir, dir, ['--in-worker']);
