@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { SitesModule } from '../sites/sites.module.js';
 import { AnalyticsService } from './analytics.service.js';
 import { SeedDataController } from './seed-data.controller.js';
 import { SeedDataService } from './seed-data.service.js';
@@ -8,12 +10,38 @@ import { StatsEngine } from './stats-engine.service.js';
 import { StatsScopeService } from './stats-scope.service.js';
 import { StatsController } from './stats.controller.js';
 import { StatsRepository } from './stats.repository.js';
+import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
+import { RollupState, RollupStateSchema } from './rollups/rollup-state.schema.js';
+import { RollupJob } from './rollups/rollup.job.js';
+import { RollupRepository } from './rollups/rollup.repository.js';
+import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 
-/** Every read endpoint: the seed data API, analytics, user stats. Exports the engine for the dashboard. */
+/**
+ * Every read endpoint: the seed data API, analytics, user stats; and the rollups behind them.
+ * Exports the analytics service (dashboard) and the rollup repository (`markSiteForRebuild`
+ * after a purge or erasure).
+ */
 @Module({
-  imports: [AuthModule, SessionsModule],
+  imports: [
+    AuthModule,
+    SessionsModule,
+    SitesModule,
+    MongooseModule.forFeature([
+      { name: VisitorDay.name, schema: VisitorDaySchema },
+      { name: RollupState.name, schema: RollupStateSchema },
+    ]),
+  ],
   controllers: [SeedDataController, StatsController],
-  providers: [StatsRepository, StatsEngine, StatsScopeService, SeedDataService, AnalyticsService],
-  exports: [AnalyticsService],
+  providers: [
+    StatsRepository,
+    RollupRepository,
+    RollupCoverageService,
+    RollupJob,
+    StatsEngine,
+    StatsScopeService,
+    SeedDataService,
+    AnalyticsService,
+  ],
+  exports: [AnalyticsService, RollupRepository],
 })
 export class StatsModule {}

@@ -117,6 +117,8 @@ export const HitSchema = SchemaFactory.createForClass(Hit);
 
 // Serves: every stats range query over raw hits, export, purge-before-date, retention.
 HitSchema.index({ siteId: 1, ts: 1 });
+// Serves: the stats rollup job and reads finding hits received after the rollup watermark (stats/rollups).
+HitSchema.index({ receivedAt: 1 });
 // Serves: idempotency — a repeated eventId is a duplicate-key error, never a second document.
 HitSchema.index(
   { siteId: 1, eventId: 1 },

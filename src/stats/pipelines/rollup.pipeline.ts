@@ -1,0 +1,197 @@
+import type { PipelineStage, Types } from 'mongoose';
+import { DIMENSION_SOURCES, type Dimension } from '../query/dimensions.js';
+import type { Interval, StatsQuery } from '../query/stats-query.js';
+import { IS_PAGEVIEW, dimensionKeys, filterCondition, groupId, hitFieldPath } from './stages.js';
+
+export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
+
+/** Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. */
+export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
+  'page',
+  'page_host',
+  'source',
+  'country',
+  'region',
+  'city',
+  'network_domain',
+  'browser',
+  'os',
+  'device',
+  'classification',
+]);
+
+/** Hit fields copied into each rollup row (besides `visitorKey`), named as on the hit. */
+const ROLLUP_FIELDS = [...ROLLUP_DIMENSIONS].map((dimension) => DIMENSION_SOURCES[dimension].field);
+
+export interface DaySlice {
+  /** `YYYY-MM-DD` in the site's time zone. */
+  day: string;
+  start: Date;
+  end: Date;
+}
+
+/**
+ * Recomputes one site-day of the rollup from raw hits: one row per visitor and combination of
+ * rolled-up values with its page views and events, written with `$merge` (the caller deletes
+ * the day's old rows first). Served by the `{ siteId, ts }` index on hits.
+ */
+export function buildRollupDayPipeline(siteId: Types.ObjectId, slice: DaySlice): PipelineStage[] {
+  const key: Record<string, unknown> = { visitorKey: '$visitorKey' };
+  for (const field of ROLLUP_FIELDS) key[field] = { $ifNull: [`$${field}`, null] };
+  const row: Record<string, unknown> = { _id: 0, siteId: { $literal: siteId }, day: { $literal: slice.day } };
+  for (const field of ['visitorKey', ...ROLLUP_FIELDS]) row[field] = `$_id.${field}`;
+  return [
+    { $match: { siteId, ts: { $gte: slice.start, $lt: slice.end } } },
+    { $group: { _id: key, pageviews: { $sum: IS_PAGEVIEW }, events: { $sum: 1 } } },
+    { $project: { ...row, pageviews: 1, events: 1 } },
+    { $merge: { into: VISITOR_DAYS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
+  ];
+}
+
+/** The label of the bucket a `YYYY-MM-DD` day string falls in (weeks start Monday). */
+function dayBucket(interval: Exclude<Interval, 'hour'>): unknown {
+  switch (interval) {
+    case 'day':
+      return '$day';
+    case 'month':
+      return { $concat: [{ $substrCP: ['$day', 0, 7] }, '-01'] };
+    case 'week':
+      return {
+        $dateToString: {
+          date: {
+            $dateTrunc: {
+              date: { $dateFromString: { dateString: '$day', timezone: 'UTC' } },
+              unit: 'week',
+              startOfWeek: 'monday',
+              timezone: 'UTC',
+            },
+          },
+          format: '%Y-%m-%d',
+          timezone: 'UTC',
+        },
+      };
+  }
+}
+
+export interface RollupCoverage {
+  fromDay: string;
+  toDay: string;
+  /** Days of the range whose rollup is not final (hits past the watermark): read from raw hits. */
+  rawDays: DaySlice[];
+}
+
+/**
+ * The same numbers as `buildHitMetricsPipeline`, from the rollup: rows of the range's settled
+ * days, plus — through `$unionWith` — the raw hits of the days still being rolled up, shaped
+ * like rows. Distinct visitors stay exact because every row carries its visitorKey. Only valid
+ * for queries `isRollupEligible` accepts. Served by `{ siteId, day }` on stats_visitor_days.
+ */
+export function buildRollupHitMetricsPipeline(
+  query: StatsQuery,
+  coverage: RollupCoverage,
+  options: { classification: boolean } = { classification: true },
+): PipelineStage[] {
+  const conditions: Record<string, unknown>[] = [];
+  if (options.classification && query.classification !== 'ALL')
+    conditions.push({ classification: query.classification });
+  conditions.push(...query.filters.map((filter) => filterCondition(filter)));
+  const rawLabels = coverage.rawDays.map((slice) => slice.day);
+
+  const rawRow: Record<string, unknown> = {
+    _id: 0,
+    day: { $dateToString: { date: '$ts', format: '%Y-%m-%d', timezone: query.timezone } },
+    visitorKey: 1,
+    pageviews: IS_PAGEVIEW,
+    events: { $literal: 1 },
+  };
+  for (const field of ROLLUP_FIELDS) rawRow[field] = 1;
+  const union: PipelineStage[] =
+    coverage.rawDays.length === 0
+      ? []
+      : [
+          {
+            $unionWith: {
+              coll: 'hits',
+              pipeline: [
+                {
+                  $match: {
+                    $and: [
+                      { siteId: query.siteId },
+                      { $or: coverage.rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })) },
+                      ...conditions,
+                    ],
+                  },
+                },
+                { $project: rawRow },
+              ],
+            },
+          },
+        ];
+
+  const interval = query.interval === 'hour' ? undefined : query.interval;
+  const key = {
+    ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }),
+    ...(interval ? { time: dayBucket(interval) } : {}),
+  };
+  return [
+    {
+      $match: {
+        $and: [
+          { siteId: query.siteId },
+          { day: { $gte: coverage.fromDay, $lte: coverage.toDay, $nin: rawLabels } },
+          ...conditions,
+        ],
+      },
+    },
+    ...union,
+    {
+      $group: {
+        _id: groupId(key),
+        visitors: { $addToSet: '$visitorKey' },
+        pageviews: { $sum: '$pageviews' },
+        events: { $sum: '$events' },
+        botHits: { $sum: { $cond: [{ $eq: ['$classification', 'BOT'] }, '$events', 0] } },
+      },
+    },
+    { $project: { _id: 0, key: '$_id', visitors: { $size: '$visitors' }, pageviews: 1, events: 1, botHits: 1 } },
+  ];
+}
+
+/** Whether the rollup holds every field the query needs (whole days, rolled-up dimensions only). */
+export function isRollupEligible(query: StatsQuery): boolean {
+  if (query.interval === 'hour') return false;
+  return (
+    query.dimensions.every((dimension) => ROLLUP_DIMENSIONS.has(dimension)) &&
+    query.filters.every((filter) => ROLLUP_DIMENSIONS.has(filter.dimension))
+  );
+}
+
+/**
+ * The 15-minute UTC buckets (every real UTC offset is a multiple of 15 minutes, so each bucket
+ * lies within one local day) of hits received after the watermark, per site. Served by the
+ * `{ receivedAt }` index on hits.
+ */
+export function buildPendingBucketsPipeline(input: {
+  after: Date;
+  until?: Date;
+  siteId?: Types.ObjectId;
+}): PipelineStage[] {
+  const match: Record<string, unknown> = {
+    receivedAt: input.until ? { $gt: input.after, $lte: input.until } : { $gt: input.after },
+  };
+  if (input.siteId) match.siteId = input.siteId;
+  return [
+    { $match: match },
+    { $group: { _id: { siteId: '$siteId', bucket: { $dateTrunc: { date: '$ts', unit: 'minute', binSize: 15 } } } } },
+    { $project: { _id: 0, siteId: '$_id.siteId', bucket: '$_id.bucket' } },
+  ];
+}
+
+/** Every 15-minute bucket holding a hit of the site: what a full rebuild must recompute. */
+export function buildSiteBucketsPipeline(siteId: Types.ObjectId): PipelineStage[] {
+  return [
+    { $match: { siteId } },
+    { $group: { _id: { $dateTrunc: { date: '$ts', unit: 'minute', binSize: 15 } } } },
+    { $project: { _id: 0, siteId: { $literal: siteId }, bucket: '$_id' } },
+  ];
+}

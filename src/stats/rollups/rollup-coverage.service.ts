@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { formatCalendarDate, zonedDate } from '../time/calendar.js';
+import { isRollupEligible, type RollupCoverage } from '../pipelines/rollup.pipeline.js';
+import type { StatsQuery } from '../query/stats-query.js';
+import { StatsRepository } from '../stats.repository.js';
+import { daySlicesOf } from './rollup-days.js';
+import { RollupRepository } from './rollup.repository.js';
+
+/**
+ * Decides whether a hit-metrics query can be answered from the visitor-day rollup, and which of
+ * its days must still come from raw hits: those with hits received after the watermark. A site
+ * whose rows were built in another time zone, or that awaits a rebuild, is read raw entirely.
+ */
+@Injectable()
+export class RollupCoverageService {
+  constructor(
+    private readonly rollups: RollupRepository,
+    private readonly stats: StatsRepository,
+  ) {}
+
+  async find(query: StatsQuery): Promise<RollupCoverage | undefined> {
+    if (!isRollupEligible(query)) return undefined;
+    const siteId = query.siteId.toHexString();
+    const state = await this.rollups.findSiteState(siteId);
+    if (state.rebuild || state.timezone !== query.timezone) return undefined;
+    const watermark = await this.rollups.findWatermark();
+    const pending = await this.stats.findPendingBuckets({ after: watermark, siteId: query.siteId });
+    const fromDay = formatCalendarDate(zonedDate(query.start, query.timezone));
+    const toDay = formatCalendarDate(zonedDate(new Date(query.end.getTime() - 1), query.timezone));
+    const rawDays = daySlicesOf(
+      pending.map((row) => row.bucket),
+      query.timezone,
+    ).filter((slice) => slice.day >= fromDay && slice.day <= toDay);
+    return { fromDay, toDay, rawDays };
+  }
+}

@@ -1,0 +1,34 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import type { HydratedDocument } from 'mongoose';
+
+/**
+ * Bookkeeping of the rollup job, one small document per key:
+ * - `watermark`: every hit with `receivedAt <= at` has been rolled up,
+ * - `lease`: who runs the job right now and until when (an expired lease may be taken over),
+ * - `site:<id>`: the time zone the site's rows were computed in; absent or different from the
+ *   site's current zone (or `rebuild` set) means the site's rows must not be used.
+ */
+@Schema({ collection: 'stats_rollup_state', versionKey: false })
+export class RollupState {
+  @Prop({ type: String, required: true })
+  _id: string;
+
+  @Prop({ type: Date })
+  at?: Date;
+
+  @Prop({ type: String })
+  holder?: string;
+
+  @Prop({ type: Date })
+  expiresAt?: Date;
+
+  @Prop({ type: String })
+  timezone?: string;
+
+  @Prop({ type: Boolean })
+  rebuild?: boolean;
+}
+
+export type RollupStateDocument = HydratedDocument<RollupState>;
+// No secondary index: documents are read by `_id`, and `site:*` with a `rebuild` flag are few.
+export const RollupStateSchema = SchemaFactory.createForClass(RollupState);

@@ -1,0 +1,124 @@
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Types } from 'mongoose';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../../common/time/clock.js';
+import { SitesService } from '../../sites/sites.service.js';
+import { StatsRepository, type HitBucket } from '../stats.repository.js';
+import { daySlicesOf } from './rollup-days.js';
+import { RollupRepository } from './rollup.repository.js';
+
+/** How often each instance tries to take the lease and roll up. */
+export const ROLLUP_INTERVAL_MS = 30_000;
+/** A holder that crashes mid-run blocks the job for at most this long. */
+export const ROLLUP_LEASE_MS = 5 * 60_000;
+/**
+ * Hits received in the last minute are left for the next run: a hit stamped `receivedAt` just
+ * before a run but committed after it would otherwise be skipped for good, and the reverse-DNS
+ * network domain is filled in shortly after the write. Reads cover these days from raw hits.
+ */
+export const ROLLUP_SETTLE_MS = 60_000;
+
+export interface RollupRunResult {
+  ran: boolean;
+  siteDays: number;
+}
+
+/**
+ * The incremental rollup job. Each run, on whichever instance holds the lease: find the site-days
+ * touched by hits received after the watermark (up to now − ROLLUP_SETTLE_MS), recompute each of
+ * those days from raw hits in the site's current time zone, rebuild sites flagged for it or
+ * whose zone changed, then advance the watermark. Recomputing whole days makes it idempotent, so
+ * a run cut short by a crash is simply done again by the next lease holder.
+ */
+@Injectable()
+export class RollupJob implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RollupJob.name);
+  private readonly holder = randomUUID();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<RollupRunResult> | undefined;
+
+  constructor(
+    private readonly rollups: RollupRepository,
+    private readonly stats: StatsRepository,
+    private readonly sites: SitesService,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => {
+      this.runOnce().catch((error: unknown) =>
+        this.logger.warn(`Rollup run failed, will retry: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    }, ROLLUP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One run, if this instance gets the lease; concurrent calls on one instance share the run. */
+  runOnce(): Promise<RollupRunResult> {
+    this.running ??= this.run().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async run(): Promise<RollupRunResult> {
+    const now = this.clock.now();
+    if (!(await this.rollups.acquireLease(this.holder, now, ROLLUP_LEASE_MS))) return { ran: false, siteDays: 0 };
+    try {
+      const watermark = await this.rollups.findWatermark();
+      const until = new Date(now.getTime() - ROLLUP_SETTLE_MS);
+      if (until <= watermark) return { ran: true, siteDays: 0 };
+      const pending = await this.stats.findPendingBuckets({ after: watermark, until });
+      const bySite = groupBySite(pending);
+      for (const siteId of await this.rollups.findSitesToRebuild()) if (!bySite.has(siteId)) bySite.set(siteId, []);
+      let siteDays = 0;
+      for (const [siteId, buckets] of bySite) siteDays += await this.rollUpSite(siteId, buckets);
+      await this.rollups.saveWatermark(until);
+      return { ran: true, siteDays };
+    } finally {
+      await this.rollups.releaseLease(this.holder);
+    }
+  }
+
+  /** Recomputes the site's touched days, or all of them when its rows are stale or in another zone. */
+  private async rollUpSite(siteId: string, buckets: Date[]): Promise<number> {
+    const site = await this.sites.findById(siteId);
+    if (!site) {
+      await this.rollups.deleteSiteRows(siteId);
+      return 0;
+    }
+    const objectId = new Types.ObjectId(siteId);
+    const state = await this.rollups.findSiteState(siteId);
+    const rebuild = state.rebuild || state.timezone !== site.timezone;
+    if (rebuild) {
+      await this.rollups.deleteSiteRows(siteId);
+      buckets = (await this.stats.findSiteBuckets(objectId)).map((row) => row.bucket);
+    }
+    const slices = daySlicesOf(buckets, site.timezone);
+    for (const slice of slices) {
+      // Renewing before each day keeps a long rebuild from outliving the lease and racing a second holder.
+      if (!(await this.rollups.acquireLease(this.holder, this.clock.now(), ROLLUP_LEASE_MS)))
+        throw new Error('Lost the rollup lease');
+      await this.rollups.deleteDay(siteId, slice.day);
+      await this.stats.rollUpDay(objectId, slice);
+    }
+    if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone);
+    return slices.length;
+  }
+}
+
+function groupBySite(rows: HitBucket[]): Map<string, Date[]> {
+  const bySite = new Map<string, Date[]>();
+  for (const row of rows) {
+    const siteId = row.siteId.toHexString();
+    const list = bySite.get(siteId) ?? [];
+    list.push(row.bucket);
+    bySite.set(siteId, list);
+  }
+  return bySite;
+}

@@ -1,0 +1,69 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { Types, type HydratedDocument } from 'mongoose';
+import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+
+/**
+ * Rollup of raw hits: one row per site, calendar day (site time zone), visitor and combination
+ * of the rolled-up dimension values, with that day's page views and events. Keeping the visitor
+ * in the key is what makes distinct visitor counts over any range of days exact; the rows are
+ * far fewer than hits because a visitor's hits of a day mostly share their dimension values.
+ * Derived data: rebuilt from hits at any time (see RollupJob).
+ */
+@Schema({ collection: 'stats_visitor_days', versionKey: false })
+export class VisitorDay {
+  @Prop({ type: Types.ObjectId, required: true })
+  siteId: Types.ObjectId;
+
+  /** `YYYY-MM-DD` in the site's time zone as it was when the row was computed (see RollupState). */
+  @Prop({ required: true })
+  day: string;
+
+  @Prop({ required: true })
+  visitorKey: string;
+
+  @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
+  classification: Classification;
+
+  @Prop({ type: String, default: null })
+  path: string | null;
+
+  @Prop({ type: String, default: null })
+  host: string | null;
+
+  @Prop({ type: String, default: null })
+  source: string | null;
+
+  @Prop({ type: String, default: null })
+  countryCode: string | null;
+
+  @Prop({ type: String, default: null })
+  region: string | null;
+
+  @Prop({ type: String, default: null })
+  city: string | null;
+
+  @Prop({ type: String, default: null })
+  networkDomain: string | null;
+
+  @Prop({ type: String, default: null })
+  browser: string | null;
+
+  @Prop({ type: String, default: null })
+  os: string | null;
+
+  @Prop({ type: String, default: null })
+  device: string | null;
+
+  @Prop({ required: true })
+  pageviews: number;
+
+  /** All hits, page views included. */
+  @Prop({ required: true })
+  events: number;
+}
+
+export type VisitorDayDocument = HydratedDocument<VisitorDay>;
+export const VisitorDaySchema = SchemaFactory.createForClass(VisitorDay);
+
+// Serves: every rollup-backed stats read (one site, a range of days) and the delete before a day is recomputed.
+VisitorDaySchema.index({ siteId: 1, day: 1 });

@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { ObjectId } from 'mongodb';
+import { Types } from 'mongoose';
+import { Clock, FixedClock } from '../../src/common/time/clock.js';
+import { SitesService } from '../../src/sites/sites.service.js';
+import type { Dimension } from '../../src/stats/query/dimensions.js';
+import type { ClassificationFilter, Filter, Interval, StatsQuery } from '../../src/stats/query/stats-query.js';
+import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.service.js';
+import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
+import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
+import { StatsRepository, type HitMetricsRow } from '../../src/stats/stats.repository.js';
+import { startOfZonedDay, addDays } from '../../src/stats/time/calendar.js';
+import { insertHits, rawHit, type RawHit } from '../factories/hits.factory.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+// Half-hour and 45-minute offsets included (Adelaide +9:30/+10:30, Chatham +12:45/+13:45).
+const ZONES = ['UTC', 'America/New_York', 'Australia/Adelaide', 'Europe/Berlin', 'Pacific/Chatham'];
+const DIMENSIONS: Dimension[] = ['page', 'country', 'city', 'device', 'classification', 'source'];
+const MAY_START = Date.parse('2024-05-01T00:00:00Z');
+const MAY_MS = 31 * 86_400_000;
+
+const hitArbitrary = fc.record({
+  offsetMs: fc.integer({ min: 0, max: MAY_MS - 1 }),
+  visitor: fc.integer({ min: 0, max: 7 }),
+  bot: fc.boolean(),
+  pageview: fc.boolean(),
+  path: fc.constantFrom('/', '/a', '/b/c', '/Pricing'),
+  country: fc.constantFrom('DE', 'FR', null),
+  city: fc.constantFrom('Paris', 'Berlin', null),
+  device: fc.constantFrom('desktop', 'mobile', null),
+  source: fc.constantFrom('news.example', null),
+  /** Received after the rollup's settle window: must be read from raw hits. */
+  late: fc.boolean(),
+});
+
+const filter = (operator: Filter['operator'], dimension: Dimension, values: string[]): Filter => ({
+  operator,
+  dimension,
+  values,
+});
+const filterArbitrary: fc.Arbitrary<Filter> = fc.oneof(
+  fc.subarray(['DE', 'FR'], { minLength: 1 }).map((values) => filter('is', 'country', values)),
+  fc.constant(filter('is_not', 'device', ['mobile'])),
+  fc.constant(filter('contains', 'page', ['PRIC'])),
+  fc.constant(filter('not_contains', 'page', ['/b'])),
+);
+
+const queryArbitrary = fc.record({
+  fromDay: fc.integer({ min: 0, max: 30 }),
+  length: fc.integer({ min: 1, max: 31 }),
+  dimensions: fc.subarray(DIMENSIONS, { maxLength: 2 }),
+  filters: fc.array(filterArbitrary, { maxLength: 2 }),
+  interval: fc.constantFrom<Interval | undefined>(undefined, 'day', 'week', 'month'),
+  classification: fc.constantFrom<ClassificationFilter>('USER', 'BOT', 'ALL'),
+  withClassification: fc.boolean(),
+});
+
+function canonical(rows: HitMetricsRow[], fields: string[]): string[] {
+  return rows
+    .map((row) =>
+      JSON.stringify([
+        fields.map((field) => row.key?.[field] ?? null),
+        row.visitors,
+        row.pageviews,
+        row.events,
+        row.botHits,
+      ]),
+    )
+    .sort();
+}
+
+describe('stats rollups', () => {
+  let app: TestApp;
+  let clock: FixedClock;
+
+  beforeAll(async () => {
+    clock = new FixedClock(new Date('2024-06-01T00:00:00Z'));
+    app = await startTestApp({ override: (builder) => builder.overrideProvider(Clock).useValue(clock) });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('answers exactly like the raw-hit pipeline on random data, sites, zones and queries', async () => {
+    const sites = app.app.get(SitesService);
+    const job = app.app.get(RollupJob);
+    const coverageService = app.app.get(RollupCoverageService);
+    const repository = app.app.get(StatsRepository);
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ZONES),
+        fc.array(hitArbitrary, { minLength: 1, maxLength: 60 }),
+        fc.array(queryArbitrary, { minLength: 1, maxLength: 4 }),
+        async (timezone, hits, queries) => {
+          runs += 1;
+          // Every run moves time on, so the previous run's late hits have settled by now.
+          clock.advance(2 * 3_600_000);
+          const site = await sites.create({ domain: `prop${runs}-${Date.now()}.example`, name: 'prop', timezone });
+          const siteId = new ObjectId(site.id);
+          const now = clock.now().getTime();
+          // The first hit is always settled: a site whose every hit is still settling has no rollup yet and is read raw.
+          const documents: RawHit[] = hits.map((hit, index) =>
+            rawHit(siteId, {
+              ts: new Date(MAY_START + hit.offsetMs),
+              receivedAt: new Date(hit.late && index > 0 ? now : now - ROLLUP_SETTLE_MS - 60_000),
+              visitorKey: `v${hit.visitor}`,
+              classification: hit.bot ? 'BOT' : 'USER',
+              name: hit.pageview ? 'pageview' : 'signup',
+              path: hit.path,
+              countryCode: hit.country,
+              city: hit.city,
+              device: hit.device,
+              source: hit.source,
+            }),
+          );
+          await insertHits(app.database.db, documents);
+          expect((await job.runOnce()).ran).toBe(true);
+
+          for (const spec of queries) {
+            const from = addDays({ year: 2024, month: 5, day: 1 }, spec.fromDay);
+            const query: StatsQuery = {
+              siteId: new Types.ObjectId(site.id),
+              timezone,
+              start: startOfZonedDay(from, timezone),
+              end: startOfZonedDay(addDays(from, spec.length), timezone),
+              classification: spec.classification,
+              filters: spec.filters,
+              dimensions: spec.dimensions,
+              interval: spec.interval,
+            };
+            const coverage = await coverageService.find(query);
+            expect(coverage).toBeDefined();
+            const options = { classification: spec.withClassification };
+            const fields = [...spec.dimensions, ...(spec.interval ? ['time'] : [])];
+            const raw = await repository.aggregateHitMetrics(query, options);
+            const rolled = await repository.aggregateRollupHitMetrics(query, coverage!, options);
+            expect(canonical(rolled, fields)).toEqual(canonical(raw, fields));
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 120_000);
+
+  it('keeps distinct visitors exact across days: one visitor on three days is one visitor', async () => {
+    const sites = app.app.get(SitesService);
+    clock.advance(3_600_000);
+    const site = await sites.create({ domain: `distinct-${Date.now()}.example`, name: 'distinct' });
+    const siteId = new ObjectId(site.id);
+    const received = new Date(clock.now().getTime() - 2 * ROLLUP_SETTLE_MS);
+    await insertHits(
+      app.database.db,
+      ['2024-05-01T10:00:00Z', '2024-05-02T10:00:00Z', '2024-05-03T10:00:00Z'].map((ts) =>
+        rawHit(siteId, { ts: new Date(ts), receivedAt: received, visitorKey: 'same' }),
+      ),
+    );
+    await app.app.get(RollupJob).runOnce();
+    const rows = await app.database.db.collection('stats_visitor_days').find({ siteId }).sort({ day: 1 }).toArray();
+    // One row per day for the visitor: 3 rows, each 1 page view
+    expect(rows.map((row) => [row.day, row.visitorKey, row.pageviews])).toEqual([
+      ['2024-05-01', 'same', 1],
+      ['2024-05-02', 'same', 1],
+      ['2024-05-03', 'same', 1],
+    ]);
+    const query: StatsQuery = {
+      siteId: new Types.ObjectId(site.id),
+      timezone: 'UTC',
+      start: new Date('2024-05-01T00:00:00Z'),
+      end: new Date('2024-05-04T00:00:00Z'),
+      classification: 'USER',
+      filters: [],
+      dimensions: [],
+    };
+    const coverage = await app.app.get(RollupCoverageService).find(query);
+    expect(coverage?.rawDays).toEqual([]);
+    const [total] = await app.app
+      .get(StatsRepository)
+      .aggregateRollupHitMetrics(query, coverage!, { classification: true });
+    expect(total).toMatchObject({ visitors: 1, pageviews: 3, events: 3 });
+  });
+
+  it('reads a site raw while it awaits a rebuild, and the job rebuilds it', async () => {
+    const sites = app.app.get(SitesService);
+    const rollups = app.app.get(RollupRepository);
+    clock.advance(3_600_000);
+    const site = await sites.create({ domain: `rebuild-${Date.now()}.example`, name: 'rebuild' });
+    const siteId = new ObjectId(site.id);
+    await insertHits(app.database.db, [
+      rawHit(siteId, {
+        ts: new Date('2024-05-05T10:00:00Z'),
+        receivedAt: new Date(clock.now().getTime() - 2 * ROLLUP_SETTLE_MS),
+        visitorKey: 'a',
+      }),
+    ]);
+    await app.app.get(RollupJob).runOnce();
+    const query: StatsQuery = {
+      siteId: new Types.ObjectId(site.id),
+      timezone: 'UTC',
+      start: new Date('2024-05-05T00:00:00Z'),
+      end: new Date('2024-05-06T00:00:00Z'),
+      classification: 'ALL',
+      filters: [],
+      dimensions: [],
+    };
+    const coverage = app.app.get(RollupCoverageService);
+    expect(await coverage.find(query)).toBeDefined();
+    await rollups.markSiteForRebuild(site.id);
+    expect(await coverage.find(query)).toBeUndefined();
+    clock.advance(60_000);
+    await app.app.get(RollupJob).runOnce();
+    expect(await coverage.find(query)).toBeDefined();
+    // Another zone than the rows were built in: not usable.
+    expect(await coverage.find({ ...query, timezone: 'Asia/Tokyo' })).toBeUndefined();
+  });
+
+  it('lets one holder run the job at a time; an expired lease can be taken over', async () => {
+    const rollups = app.app.get(RollupRepository);
+    const now = clock.now();
+    expect(await rollups.acquireLease('instance-a', now, 60_000)).toBe(true);
+    expect(await rollups.acquireLease('instance-b', now, 60_000)).toBe(false);
+    // The job on this app instance is another holder: it must not run either.
+    expect(await app.app.get(RollupJob).runOnce()).toEqual({ ran: false, siteDays: 0 });
+    expect(await rollups.acquireLease('instance-a', now, 60_000)).toBe(true);
+    const later = new Date(now.getTime() + 61_000);
+    expect(await rollups.acquireLease('instance-b', later, 60_000)).toBe(true);
+    await rollups.releaseLease('instance-b');
+    expect(await rollups.acquireLease('instance-a', later, 60_000)).toBe(true);
+    await rollups.releaseLease('instance-a');
+  });
+});

@@ -1,0 +1,51 @@
+import { ObjectId, type Db } from 'mongodb';
+
+/** A raw hit document as ingestion stores it, for pipeline-level tests that bypass the ingest API. */
+export interface RawHit {
+  siteId: ObjectId;
+  ts: Date;
+  receivedAt: Date;
+  name: string;
+  visitorKey: string;
+  visitId: string | null;
+  host: string;
+  path: string;
+  referrer: string | null;
+  source: string | null;
+  classification: 'USER' | 'BOT';
+  botReason: string | null;
+  countryCode: string | null;
+  region: string | null;
+  city: string | null;
+  networkDomain: string | null;
+  browser: string | null;
+  os: string | null;
+  device: string | null;
+}
+
+export function rawHit(siteId: ObjectId, fields: Partial<RawHit> & Pick<RawHit, 'ts' | 'visitorKey'>): RawHit {
+  return {
+    siteId,
+    receivedAt: fields.ts,
+    name: 'pageview',
+    visitId: null,
+    host: 'example.com',
+    path: '/',
+    referrer: null,
+    source: null,
+    classification: 'USER',
+    botReason: null,
+    countryCode: null,
+    region: null,
+    city: null,
+    networkDomain: null,
+    browser: null,
+    os: null,
+    device: null,
+    ...fields,
+  };
+}
+
+export async function insertHits(db: Db, hits: RawHit[]): Promise<void> {
+  if (hits.length > 0) await db.collection('hits').insertMany(hits.map((hit) => ({ ...hit })));
+}
