@@ -79,7 +79,7 @@ export class StoreServer {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       for (;;) {
         if (!messageLengthIsSane(pending, MAX_MESSAGE_SIZE)) {
-          this.options.log(`embedded-mongo: connection ${connectionId} sent an invalid message length; closing it`);
+          this.options.log(`embedded-mongo: connection ${connectionId} sent an invalid message length (${pending.readInt32LE(0)} bytes, ${pending.length} buffered, starts ${pending.subarray(0, 24).toString("hex")}); closing it`);
           socket.destroy();
           return;
         }
