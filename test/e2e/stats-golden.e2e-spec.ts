@@ -3,6 +3,7 @@ import request from 'supertest';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { REVERSE_DNS_RESOLVER, ReverseDnsService } from '../../src/geo/reverse-dns.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { RollupJob } from '../../src/stats/rollups/rollup.job.js';
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import {
   GOLDEN_HITS_IN_ORDER,
@@ -29,6 +30,7 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
   let readKey: string;
   let ingestKey: string;
   let viewerToken: string;
+  let clock: FixedClock;
 
   const get = (path: string, query: Record<string, string | number> = {}, token = adminToken) =>
     request(app.url)
@@ -38,7 +40,7 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
   const range = { from: '2024-02-10', to: '2024-02-13' };
 
   beforeAll(async () => {
-    const clock = new FixedClock(GOLDEN_NOW);
+    clock = new FixedClock(GOLDEN_NOW);
     app = await startTestApp({
       env: { ...bootstrapAdminEnv, REVERSE_DNS: 'on' },
       override: (builder) =>
@@ -629,6 +631,36 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
     ])('%s 400 names the parameter (%j)', async (path, query, parameter) => {
       const response = await get(path, query).expect(400);
       expect(response.body.message).toContain(parameter);
+    });
+  });
+
+  describe('after the rollup job has run', () => {
+    it('every endpoint answers exactly as it did from raw hits', async () => {
+      const seedRange = { start_date: '2024-02-08', end_date: '2024-02-15' };
+      const requests: Array<[string, Record<string, string>]> = [
+        ['/api/v1/data/users', seedRange],
+        ['/api/v1/data/users', { ...seedRange, interval: 'week', classification: 'USER' }],
+        ['/api/v1/data/views', { ...seedRange, interval: 'month' }],
+        ['/api/v1/data/countries', seedRange],
+        ['/api/v1/data/cities', { ...seedRange, classification: 'BOT' }],
+        ['/api/v1/data/urls', seedRange],
+        ['/api/v1/data/hostnames', seedRange],
+        ['/api/v1/stats/overview', range],
+        ['/api/v1/stats/timeseries', { ...range, metrics: 'visitors,pageviews,events,botShare,visits' }],
+        ['/api/v1/stats/breakdown', { ...range, dimension: 'country' }],
+        ['/api/v1/stats/breakdown', { ...range, dimension: 'page', filters: '[["contains","page",["a"]]]' }],
+      ];
+      const before = await Promise.all(requests.map(([path, query]) => get(path, query).expect(200)));
+      // Hits were received at GOLDEN_NOW; two minutes later they have settled and the job rolls them up.
+      clock.advance(2 * 60_000);
+      const run = await app.app.get(RollupJob).runOnce();
+      // Days with hits, local: Feb 8, 10, 11, 12, 13, 15
+      expect(run).toEqual({ ran: true, siteDays: expect.any(Number) });
+      expect(
+        await app.database.db.collection('stats_visitor_days').countDocuments({ day: '2024-02-10' }),
+      ).toBeGreaterThan(0);
+      const after = await Promise.all(requests.map(([path, query]) => get(path, query).expect(200)));
+      after.forEach((response, index) => expect(response.body).toEqual(before[index].body));
     });
   });
 });
