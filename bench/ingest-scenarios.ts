@@ -182,7 +182,7 @@ export async function runIngestScenarios(
  * it acknowledged with 202 must be in the database.
  */
 export async function runFlood(ceiling: LoadResult, log: (line: string) => void): Promise<FloodResult> {
-  const app = await startApp();
+  const app = await startApp({ database: 'siteline_bench_flood' });
   let result: LoadResult;
   let siteId: string;
   try {
@@ -207,7 +207,7 @@ export async function runFlood(ceiling: LoadResult, log: (line: string) => void)
   } finally {
     await app.stop();
   }
-  const storedHits = await countStoredHits(app.dataDir, siteId);
+  const storedHits = await countStoredHits(app.dataDir, app.database, siteId);
   const flood: FloodResult = {
     ...withRatio(result, 500, ceiling),
     rssBoundMb: FLOOD_RSS_BOUND_MB,

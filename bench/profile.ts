@@ -4,10 +4,12 @@ import { adminToken, createSite } from './lib/api.js';
 import { startApp } from './lib/children.js';
 import { selfTimeByArea, topSelfTime } from './lib/cpuprofile.js';
 import { TrafficGenerator } from './lib/hits.js';
-import { runLoad } from './lib/load.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { seed, type SeedResult } from './stats-scale.js';
 
 /**
- * `npm run bench -- profile`: the single-hit scenario against an app started with --cpu-prof;
+ * `npm run bench -- profile [seed]`: the single-hit scenario (or seeding 10^4 hits in batches
+ * until the stats answer: ingest plus sessionizer) against an app started with --cpu-prof;
  * prints the top self-time functions of the main thread and of the store's worker thread and
  * writes them to bench/results/profile.json.
  */
@@ -16,29 +18,35 @@ const dir = join(ROOT, 'test-output', 'profiles');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 const app = await startApp({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-let load;
+const scenario = process.argv[2] ?? 'single';
+let load: LoadResult | SeedResult;
 try {
   const token = await adminToken(app.url);
   const site = await createSite(app.url, token, 'profile.bench.test');
+  if (scenario === 'seed') load = await seed(app, site, Number(process.env.BENCH_SEED_HITS ?? 10_000), 101);
+  else load = await single(app.url, app.pid, site.ingestKey);
+} finally {
+  await app.stop();
+}
+
+async function single(url: string, pid: number, key: string): Promise<LoadResult> {
   const traffic = new TrafficGenerator(5000, 7);
   const bodies = Array.from({ length: 512 }, () => JSON.stringify(traffic.hit()));
-  load = await runLoad(
+  return runLoad(
     {
       name: 'single hit (profiled)',
-      url: app.url,
+      url,
       path: '/api/v1/hits',
-      headers: { authorization: site.ingestKey },
+      headers: { authorization: key },
       bodies,
       connections: 32,
       seconds: Number(process.env.BENCH_SECONDS ?? 10),
       warmupSeconds: 2,
     },
-    app.pid,
+    pid,
   );
-} finally {
-  await app.stop();
 }
-console.log(`${load.reqPerSec} req/s, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms, CPU ${load.server.cpuPercent}%`);
+console.log(JSON.stringify(load));
 const profiles = readdirSync(dir)
   .filter((name) => name.endsWith('.cpuprofile'))
   .map((name) => join(dir, name))
@@ -50,4 +58,7 @@ for (const { file, totalMs, idlePercent, functions, areas } of summary) {
   for (const f of functions)
     console.log(`${String(f.selfPercent).padStart(5)}%  ${String(f.selfMs).padStart(6)} ms  ${f.name}  ${f.location}`);
 }
-writeFileSync(join(ROOT, 'bench', 'results', 'profile.json'), `${JSON.stringify({ load, summary }, null, 2)}\n`);
+writeFileSync(
+  join(ROOT, 'bench', 'results', `profile-${scenario}.json`),
+  `${JSON.stringify({ load, summary }, null, 2)}\n`,
+);

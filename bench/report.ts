@@ -61,7 +61,7 @@ function statsLines(results: BenchResults): string[] {
   if (!scale) return lines;
   lines.push(
     '',
-    `Stats over 30 days (median of 3 after a warm-up), ${number(scale.smallHits)} vs ${number(scale.largeHits)} hits${scale.full ? '' : ' (10^6 needs BENCH_FULL=1: seeding it does not fit the 10-minute budget here)'}:`,
+    `Stats over 30 days (median of 3 after a warm-up), ${number(scale.smallHits)} vs ${number(scale.largeHits)} hits${scale.full ? '' : ' (10^6 needs BENCH_FULL=1: seeding and sessionizing it does not fit the 10-minute budget here)'}:`,
     '',
     `| query | ${number(scale.smallHits)} hits ms | ${number(scale.largeHits)} hits ms | ratio |`,
     '| --- | ---: | ---: | ---: |',
@@ -74,6 +74,20 @@ function statsLines(results: BenchResults): string[] {
       )
       .join('; ')}.`,
   );
+  if (scale.storage.length > 0) {
+    const hits = scale.smallHits + scale.largeHits;
+    lines.push(
+      '',
+      `Storage after seeding ${number(hits)} hits (documents per hit, mean BSON bytes per document):`,
+      '',
+      '| collection | documents | per hit | bytes/document | MB |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...scale.storage.map(
+        (c) =>
+          `| ${c.collection} | ${number(c.documents)} | ${(c.documents / hits).toFixed(3)} | ${c.averageBytes} | ${c.totalMb} |`,
+      ),
+    );
+  }
   return lines;
 }
 

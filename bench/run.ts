@@ -29,7 +29,7 @@ mkdirSync(RESULTS, { recursive: true });
 if (only.has('ingest')) {
   results.ceiling = await measureCeiling();
   log(`ceiling: ${results.ceiling.reqPerSec} req/s, p50 ${results.ceiling.p50Ms} ms, p99 ${results.ceiling.p99Ms} ms`);
-  const app = await startApp();
+  const app = await startApp({ database: 'siteline_bench_ingest' });
   try {
     const { scenarios, statsUnderLoad } = await runIngestScenarios(app, results.ceiling, log);
     results.scenarios = scenarios;

@@ -1,6 +1,7 @@
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
 import { startApp, type Child } from './lib/children.js';
 import { TrafficGenerator } from './lib/hits.js';
+import { footprint, type CollectionFootprint } from './lib/stored-hits.js';
 
 const DAY_MS = 86_400_000;
 const BATCH = 500;
@@ -9,6 +10,7 @@ const HITS_PER_VISITOR = 5;
 /** Seeding 10^6 hits only runs when it fits the bench's 10-minute budget (or BENCH_FULL=1). */
 const SEED_BUDGET_SECONDS = Number(process.env.BENCH_SEED_BUDGET_SECONDS ?? 240);
 const RUNS = 3;
+const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
 
 export interface SeedResult {
   hits: number;
@@ -31,10 +33,12 @@ export interface StatsScaleResult {
   full: boolean;
   seeding: SeedResult[];
   queries: QueryTiming[];
+  /** Every collection after seeding both sites: documents and bytes per hit follow from it. */
+  storage: CollectionFootprint[];
 }
 
 /** Posts `total` hits, spread over the last 30 days, in batches of 500 through the key-authenticated API. */
-async function seed(app: Child, site: BenchSite, total: number, seedNumber: number): Promise<SeedResult> {
+export async function seed(app: Child, site: BenchSite, total: number, seedNumber: number): Promise<SeedResult> {
   const now = Date.now();
   const traffic = new TrafficGenerator(
     Math.max(1, Math.round(total / HITS_PER_VISITOR)),
@@ -64,8 +68,13 @@ async function seed(app: Child, site: BenchSite, total: number, seedNumber: numb
   await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
   const firstStarted = performance.now();
-  const first = await timedGet(app.url, `/api/v1/data/views?${seedRange()}`, site.readKey);
-  if (first.status !== 200) throw new Error(`first query: ${first.status} ${JSON.stringify(first.body)}`);
+  // Stats wait for the sessionizer to catch up; a wait beyond the server's 30 s socket timeout
+  // cuts the connection while the work goes on, so ask again until it answers.
+  for (;;) {
+    const first = await timedGet(app.url, `/api/v1/data/views?${seedRange()}`, site.readKey);
+    if (first.status === 200) break;
+    if (first.status !== 0) throw new Error(`first query: ${first.status} ${JSON.stringify(first.body)}`);
+  }
   return {
     hits: total,
     seconds: Math.round(seconds * 10) / 10,
@@ -106,18 +115,26 @@ async function time(app: Child, site: BenchSite, path: string): Promise<number> 
 }
 
 export async function runStatsScale(log: (line: string) => void): Promise<StatsScaleResult> {
-  const app = await startApp();
+  const app = await startApp({ database: 'siteline_bench_stats' });
+  let result: StatsScaleResult;
   try {
     const token = await adminToken(app.url);
     const small = await createSite(app.url, token, 'small.bench.test');
     const smallHits = 10_000;
     const smallSeed = await seed(app, small, smallHits, 101);
     log(`seeded ${smallHits} hits: ${smallSeed.hitsPerSec} hits/s, first query after ${smallSeed.firstQuerySeconds}s`);
-    const estimate = 1_000_000 / smallSeed.hitsPerSec;
-    const full = process.env.BENCH_FULL === '1' || estimate <= SEED_BUDGET_SECONDS;
-    const largeHits = full ? 1_000_000 : 100_000;
-    if (!full)
-      log(`10^6 hits would take ~${Math.round(estimate)}s to seed at this rate: using 10^5 (BENCH_FULL=1 for 10^6)`);
+    // Seeding plus the sessionizer catching up, scaled linearly from the 10^4 run.
+    const secondsPerHit = (smallSeed.seconds + smallSeed.firstQuerySeconds) / smallHits;
+    const full = process.env.BENCH_FULL === '1';
+    const largeHits = full
+      ? 1_000_000
+      : (LARGE_SIZES.find((size) => size * secondsPerHit <= SEED_BUDGET_SECONDS) ?? 20_000);
+    if (!full) {
+      log(
+        `10^6 hits would take ~${Math.round(1_000_000 * secondsPerHit)}s to seed and sessionize at this rate: ` +
+          `using ${largeHits} (BENCH_FULL=1 for 10^6)`,
+      );
+    }
     const large = await createSite(app.url, token, 'large.bench.test');
     const largeSeed = await seed(app, large, largeHits, 202);
     log(`seeded ${largeHits} hits: ${largeSeed.hitsPerSec} hits/s, first query after ${largeSeed.firstQuerySeconds}s`);
@@ -134,8 +151,11 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
       timings.push(timing);
       log(`${name}: ${smallMs} ms at ${smallHits}, ${largeMs} ms at ${largeHits} (×${timing.ratio})`);
     }
-    return { smallHits, largeHits, full, seeding: [smallSeed, largeSeed], queries: timings };
+    result = { smallHits, largeHits, full, seeding: [smallSeed, largeSeed], queries: timings, storage: [] };
   } finally {
     await app.stop();
   }
+  result.storage = await footprint(app.dataDir, app.database);
+  log(`storage: ${result.storage.map((c) => `${c.collection} ${c.documents} docs × ${c.averageBytes} B`).join(', ')}`);
+  return result;
 }

@@ -39,19 +39,26 @@ export async function createSite(base: string, token: string, domain: string): P
   return { id: site.id, domain, ingestKey: ingest.key, readKey: read.key };
 }
 
-/** GET with a read key; returns the elapsed milliseconds and the parsed body. */
+/**
+ * GET with a read key; returns the elapsed milliseconds and the parsed body. A connection the
+ * server cut (its 30 s socket timeout) comes back as status 0 instead of throwing.
+ */
 export async function timedGet(
   base: string,
   path: string,
   key: string,
 ): Promise<{ ms: number; status: number; body: unknown }> {
   const started = performance.now();
-  const response = await fetch(`${base}${path}`, { headers: { authorization: key } });
-  const text = await response.text();
-  const ms = performance.now() - started;
-  return {
-    ms,
-    status: response.status,
-    body: text.startsWith('{') || text.startsWith('[') ? (JSON.parse(text) as unknown) : text,
-  };
+  try {
+    const response = await fetch(`${base}${path}`, { headers: { authorization: key } });
+    const text = await response.text();
+    const ms = performance.now() - started;
+    return {
+      ms,
+      status: response.status,
+      body: text.startsWith('{') || text.startsWith('[') ? (JSON.parse(text) as unknown) : text,
+    };
+  } catch (error) {
+    return { ms: performance.now() - started, status: 0, body: error instanceof Error ? error.message : String(error) };
+  }
 }

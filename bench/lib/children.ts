@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { externalUri } from './stored-hits.js';
 
 /** Where launch.mjs put the compiled sources. */
 export const BUILD_DIR = process.env.SITELINE_BENCH_BUILD ?? join(process.cwd(), 'test-output', 'bench-build');
@@ -72,6 +73,8 @@ function startChild(args: string[], env: Record<string, string>, readyUrl: strin
 }
 
 export interface AppOptions {
+  /** Database name on an external MongoDB (MONGODB_URI), so each app of a run starts empty. */
+  database?: string;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
   env?: Record<string, string>;
@@ -83,7 +86,7 @@ export interface AppOptions {
  * store in its worker thread unless MONGODB_URI is set. Reverse DNS is off (no resolver in the
  * bench sandbox) and the per-key rate limit is disabled so the bench measures capacity, not policy.
  */
-export async function startApp(options: AppOptions = {}): Promise<Child & { dataDir: string }> {
+export async function startApp(options: AppOptions = {}): Promise<Child & { dataDir: string; database: string }> {
   const port = await freePort();
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'siteline-bench-'));
   const env: Record<string, string> = {
@@ -96,7 +99,7 @@ export async function startApp(options: AppOptions = {}): Promise<Child & { data
     ADMIN_PASSWORD: ADMIN.password,
     REVERSE_DNS: 'off',
     INGEST_KEY_RATE_LIMIT: '0',
-    ...(process.env.MONGODB_URI ? { MONGODB_URI: process.env.MONGODB_URI } : {}),
+    ...(process.env.MONGODB_URI ? { MONGODB_URI: externalUri(options.database ?? 'siteline_bench')! } : {}),
     ...(process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {}),
     ...options.env,
   };
@@ -107,7 +110,7 @@ export async function startApp(options: AppOptions = {}): Promise<Child & { data
     `${base}/health/ready`,
     base,
   );
-  return { ...child, dataDir };
+  return { ...child, dataDir, database: options.database ?? 'siteline_bench' };
 }
 
 /** The ceiling: a bare node:http server that parses the JSON body and answers 202. */

@@ -1,23 +1,65 @@
-import { MongoClient, ObjectId } from 'mongodb';
+import { calculateObjectSize } from 'bson';
+import { MongoClient, ObjectId, type Db } from 'mongodb';
 import { join } from 'node:path';
 import { EmbeddedMongo } from '../../libs/embedded-mongo/src/index.js';
 
-/**
- * Counts a site's stored hits straight from the database, after the app has stopped: the
- * MONGODB_URI it used, or its embedded store reopened from the data directory (which also
- * checks that what was acknowledged survived the restart).
- */
-export async function countStoredHits(dataDir: string, siteId: string): Promise<number> {
+/** The database name an app of this bench run uses on an external MongoDB (one per app). */
+export function externalUri(database: string): string | undefined {
   const external = process.env.MONGODB_URI;
+  if (!external) return undefined;
+  const url = new URL(external);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/**
+ * Opens a stopped app's database: its embedded store reopened from the data directory (which
+ * also proves that what was acknowledged survived the restart), or the external MongoDB.
+ */
+async function withDatabase<T>(dataDir: string, database: string, use: (db: Db) => Promise<T>): Promise<T> {
+  const external = externalUri(database);
   const store = external ? undefined : await EmbeddedMongo.start({ dataDir: join(dataDir, 'db') });
   const client = await MongoClient.connect(external ?? store!.uriFor('siteline'));
   try {
-    return await client
-      .db()
-      .collection('hits')
-      .countDocuments({ siteId: new ObjectId(siteId) });
+    return await use(client.db());
   } finally {
     await client.close();
     await store?.stop();
   }
+}
+
+export function countStoredHits(dataDir: string, database: string, siteId: string): Promise<number> {
+  return withDatabase(dataDir, database, (db) =>
+    db.collection('hits').countDocuments({ siteId: new ObjectId(siteId) }),
+  );
+}
+
+export interface CollectionFootprint {
+  collection: string;
+  documents: number;
+  /** Mean BSON size of a document (from a sample of up to 2000). */
+  averageBytes: number;
+  totalMb: number;
+}
+
+/** Documents and bytes of every collection: how much each hit costs in storage. */
+export function footprint(dataDir: string, database: string): Promise<CollectionFootprint[]> {
+  return withDatabase(dataDir, database, async (db) => {
+    const rows: CollectionFootprint[] = [];
+    for (const { name } of await db.listCollections().toArray()) {
+      const collection = db.collection(name);
+      const documents = await collection.countDocuments();
+      const sample = await collection.find().limit(2000).toArray();
+      const averageBytes = sample.length
+        ? Math.round(sample.reduce((sum, document) => sum + calculateObjectSize(document), 0) / sample.length)
+        : 0;
+      rows.push({
+        collection: name,
+        documents,
+        averageBytes,
+        totalMb: Math.round(((documents * averageBytes) / 2 ** 20) * 10) / 10,
+      });
+    }
+    return rows.sort((a, b) => b.documents - a.documents);
+  });
 }
