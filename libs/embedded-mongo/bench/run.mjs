@@ -37,9 +37,13 @@ for (const file of [...tsFiles(join(libRoot, 'src')), join(libRoot, 'bench', 'st
   writeFileSync(target, code);
 }
 
-const result = spawnSync(process.execPath, ['--max-old-space-size=6144', join(outDir, 'bench', 'store.bench.js'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  env: { ...process.env, BENCH_RESULTS_DIR: join(repoRoot, 'bench', 'results') },
-});
+const result = spawnSync(
+  process.execPath,
+  ['--max-old-space-size=6144', join(outDir, 'bench', 'store.bench.js'), ...process.argv.slice(2)],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_RESULTS_DIR: join(repoRoot, 'bench', 'results') },
+  },
+);
 rmSync(outDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

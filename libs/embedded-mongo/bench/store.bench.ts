@@ -12,7 +12,9 @@ import { EmbeddedMongo } from '../src/index.js';
  */
 
 const quick = process.argv.includes('--quick');
-const SIZES = quick ? { single: 500, batched: 20_000, small: 10_000, large: 100_000, group: 20_000, lookups: 500 } : { single: 2_000, batched: 100_000, small: 10_000, large: 1_000_000, group: 100_000, lookups: 2_000 };
+const SIZES = quick
+  ? { single: 500, batched: 20_000, small: 10_000, large: 100_000, group: 20_000, lookups: 500 }
+  : { single: 2_000, batched: 100_000, small: 10_000, large: 1_000_000, group: 100_000, lookups: 2_000 };
 const SITES = 50;
 
 interface Row {
@@ -29,7 +31,13 @@ const record = (metric: string, value: number, unit: string, note?: string): voi
 };
 
 function hit(i: number): Document {
-  return { visitor: `v${i}`, site: `site${i % SITES}`, ms: (i * 7919) % 1000, path: `/p/${i % 100}`, at: new Date(1_700_000_000_000 + i * 1000) };
+  return {
+    visitor: `v${i}`,
+    site: `site${i % SITES}`,
+    ms: (i * 7919) % 1000,
+    path: `/p/${i % 100}`,
+    at: new Date(1_700_000_000_000 + i * 1000),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -80,7 +88,12 @@ async function lookupLatency(size: number): Promise<number> {
     }
     samples.sort((a, b) => a - b);
     const p50 = percentile(samples, 50);
-    record(`indexed point lookup p50 at ${size.toLocaleString('en')} docs`, p50 * 1000, 'µs', `p99 ${(percentile(samples, 99) * 1000).toFixed(0)} µs; loaded in ${loadSeconds.toFixed(1)} s`);
+    record(
+      `indexed point lookup p50 at ${size.toLocaleString('en')} docs`,
+      p50 * 1000,
+      'µs',
+      `p99 ${(percentile(samples, 99) * 1000).toFixed(0)} µs; loaded in ${loadSeconds.toFixed(1)} s`,
+    );
     return p50;
   });
 }
@@ -89,8 +102,20 @@ async function groupPipeline(): Promise<void> {
   const docs = Array.from({ length: SIZES.group }, (_, i) => hit(i));
   await withStore({}, async (client) => {
     const coll = client.db('bench').collection('group');
-    for (let i = 0; i < docs.length; i += 10_000) await coll.insertMany(docs.slice(i, i + 10_000).map((d) => ({ ...d })));
-    const pipeline = [{ $group: { _id: '$site', views: { $sum: 1 }, totalMs: { $sum: '$ms' }, avgMs: { $avg: '$ms' }, maxMs: { $max: '$ms' } } }, { $sort: { _id: 1 } }];
+    for (let i = 0; i < docs.length; i += 10_000)
+      await coll.insertMany(docs.slice(i, i + 10_000).map((d) => ({ ...d })));
+    const pipeline = [
+      {
+        $group: {
+          _id: '$site',
+          views: { $sum: 1 },
+          totalMs: { $sum: '$ms' },
+          avgMs: { $avg: '$ms' },
+          maxMs: { $max: '$ms' },
+        },
+      },
+      { $sort: { _id: 1 } },
+    ];
     const runs: number[] = [];
     let result: Document[] = [];
     for (let r = 0; r < 3; r++) {
@@ -111,12 +136,20 @@ async function groupPipeline(): Promise<void> {
         group.maxMs = Math.max(group.maxMs, doc.ms as number);
         groups.set(doc.site as string, group);
       }
-      loopResult = [...groups].sort(([a], [b]) => (a < b ? -1 : 1)).map(([_id, g]) => ({ _id, views: g.views, totalMs: g.totalMs, avgMs: g.totalMs / g.views, maxMs: g.maxMs }));
+      loopResult = [...groups]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([_id, g]) => ({ _id, views: g.views, totalMs: g.totalMs, avgMs: g.totalMs / g.views, maxMs: g.maxMs }));
       loopRuns.push(performance.now() - start);
     }
-    if (JSON.stringify(result) !== JSON.stringify(loopResult)) throw new Error('$group result differs from the plain loop');
+    if (JSON.stringify(result) !== JSON.stringify(loopResult))
+      throw new Error('$group result differs from the plain loop');
     const loopMs = Math.min(...loopRuns);
-    record(`$group over ${SIZES.group.toLocaleString('en')} docs via driver`, storeMs, 'ms', 'best of 3, includes wire round trip');
+    record(
+      `$group over ${SIZES.group.toLocaleString('en')} docs via driver`,
+      storeMs,
+      'ms',
+      'best of 3, includes wire round trip',
+    );
     record(`same work as a plain JS loop`, loopMs, 'ms', `store is ${(storeMs / loopMs).toFixed(0)}x slower`);
   });
 }
@@ -136,7 +169,14 @@ try {
 const resultsDir = process.env.BENCH_RESULTS_DIR ?? join(process.cwd(), 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
 // Latencies depend heavily on how busy the machine is; the load average says how busy it was.
-const environment = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadAverage: loadavg().map((l) => Math.round(l * 10) / 10), quick, date: new Date().toISOString() };
+const environment = {
+  node: process.version,
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  loadAverage: loadavg().map((l) => Math.round(l * 10) / 10),
+  quick,
+  date: new Date().toISOString(),
+};
 writeFileSync(join(resultsDir, 'embedded-mongo.json'), `${JSON.stringify({ environment, results: rows }, null, 2)}\n`);
 const table = [
   '# embedded-mongo benchmark',

@@ -15,7 +15,20 @@ const MINUTE = 60_000;
 const DAY = 86_400_000;
 const REFERENCE = Date.UTC(2000, 0, 1);
 const FIXED_OFFSET = /^([+-])(\d{2}):?(\d{2})?$/;
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const offsetCache = new Map<string, number>();
@@ -155,7 +168,7 @@ function formatDate(date: Date, format: string, timezone: unknown): string {
 
 function truncate(date: Date, unit: string, binSize: number, timezone: unknown, startOfWeek: string): Date {
   const local = toLocal(date, timezone);
-  const binned = (size: number): number => local - (((local - REFERENCE) % size) + size) % size;
+  const binned = (size: number): number => local - ((((local - REFERENCE) % size) + size) % size);
   switch (unit) {
     case 'millisecond':
       return new Date(binned(binSize));
@@ -172,7 +185,7 @@ function truncate(date: Date, unit: string, binSize: number, timezone: unknown, 
       if (target < 0) throw new CommandError('BadValue', `unknown startOfWeek: ${startOfWeek}`);
       const reference = REFERENCE + ((target - 6 + 7) % 7) * DAY;
       const size = binSize * 7 * DAY;
-      return new Date(fromLocal(local - (((local - reference) % size) + size) % size, timezone));
+      return new Date(fromLocal(local - ((((local - reference) % size) + size) % size), timezone));
     }
     case 'month':
     case 'quarter':
@@ -214,10 +227,12 @@ function asDate(value: unknown, name: string): Date {
 
 type ExprOperator = (obj: unknown, expr: unknown, options: Options) => unknown;
 
-const part = (read: (local: Date) => number): ExprOperator => (obj, expr, options) => {
-  const local = localParts(obj, expr, options);
-  return local === null ? null : read(local);
-};
+const part =
+  (read: (local: Date) => number): ExprOperator =>
+  (obj, expr, options) => {
+    const local = localParts(obj, expr, options);
+    return local === null ? null : read(local);
+  };
 
 export const dateOperators: Record<string, ExprOperator> = {
   $year: part((d) => d.getUTCFullYear()),
@@ -246,7 +261,13 @@ export const dateOperators: Record<string, ExprOperator> = {
     if (args.date === null || args.date === undefined || args.unit === null || args.unit === undefined) return null;
     const binSize = args.binSize === undefined ? 1 : Number(args.binSize);
     if (!(binSize > 0)) throw new CommandError('BadValue', "$dateTrunc requires 'binSize' to be greater than 0");
-    return truncate(asDate(args.date, '$dateTrunc'), String(args.unit), binSize, args.timezone, String(args.startOfWeek ?? 'sunday'));
+    return truncate(
+      asDate(args.date, '$dateTrunc'),
+      String(args.unit),
+      binSize,
+      args.timezone,
+      String(args.startOfWeek ?? 'sunday'),
+    );
   },
 
   $dateFromParts(obj, expr, options) {

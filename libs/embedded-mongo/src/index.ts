@@ -58,7 +58,15 @@ class WorkerBackend implements Backend {
   private constructor(
     private readonly worker: Worker,
     readonly port: number,
+    log: (message: string) => void,
   ) {
+    // Without these listeners a crashed worker would take the host process down with it.
+    worker.on('error', (error) => log(`embedded-mongo: worker failed: ${error.stack ?? error.message}`));
+    worker.on('exit', (code) => {
+      for (const waiter of this.waiting.values())
+        waiter.reject(new Error(`embedded-mongo worker exited with code ${code}`));
+      this.waiting.clear();
+    });
     worker.on('message', (reply: WorkerReply) => {
       if (reply.type !== 'done') return;
       const waiter = this.waiting.get(reply.id);
@@ -70,14 +78,14 @@ class WorkerBackend implements Backend {
 
   static start(options: EmbeddedMongoOptions): Promise<WorkerBackend> {
     // Functions cannot cross the thread boundary; the worker logs to console.warn itself.
-    const { log: _log, ...transferable } = serverOptions(options);
+    const { log, ...transferable } = serverOptions(options);
     const worker = new Worker(workerUrl, { workerData: transferable });
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       worker.once('error', onError);
       worker.once('message', (reply: WorkerReply) => {
         worker.off('error', onError);
-        if (reply.type === 'ready') resolve(new WorkerBackend(worker, reply.port));
+        if (reply.type === 'ready') resolve(new WorkerBackend(worker, reply.port, log));
         else reject(new Error(reply.type === 'failed' ? reply.error : 'embedded-mongo worker failed to start'));
       });
     });
@@ -101,6 +109,7 @@ class WorkerBackend implements Backend {
 
   async stop(): Promise<void> {
     await this.request('stop');
+    this.worker.removeAllListeners('exit');
     await this.worker.terminate();
   }
 }
@@ -123,7 +132,9 @@ export class EmbeddedMongo {
 
   static async start(options: EmbeddedMongoOptions = {}): Promise<EmbeddedMongo> {
     const inWorker = options.inWorker ?? compiledWorkerAvailable();
-    const backend: Backend = inWorker ? await WorkerBackend.start(options) : await StoreServer.start(serverOptions(options));
+    const backend: Backend = inWorker
+      ? await WorkerBackend.start(options)
+      : await StoreServer.start(serverOptions(options));
     return new EmbeddedMongo(backend, options.host ?? '127.0.0.1');
   }
 

@@ -51,7 +51,10 @@ export function validateIndexSpec(spec: Document): IndexSpec {
   }
   for (const option of Object.keys(spec)) {
     if (!KNOWN_OPTIONS.has(option)) {
-      throw new CommandError('InvalidOptions', `Error in specification ${JSON.stringify(spec)} :: caused by :: The field '${option}' is not valid for an index specification.`);
+      throw new CommandError(
+        'InvalidOptions',
+        `Error in specification ${JSON.stringify(spec)} :: caused by :: The field '${option}' is not valid for an index specification.`,
+      );
     }
   }
   const name = typeof spec.name === 'string' ? spec.name : defaultIndexName(spec.key);
@@ -93,8 +96,12 @@ export class Index {
     this.directions = this.fields.map((field) => (spec.key[field] === -1 ? -1 : 1));
     this.unique = spec.unique === true;
     this.sparse = spec.sparse === true;
-    this.partial = isPlainObject(spec.partialFilterExpression) ? compileFilter(spec.partialFilterExpression) : undefined;
-    this.entries = new SortedList<IndexEntry>((a, b) => this.compareKeys(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.partial = isPlainObject(spec.partialFilterExpression)
+      ? compileFilter(spec.partialFilterExpression)
+      : undefined;
+    this.entries = new SortedList<IndexEntry>(
+      (a, b) => this.compareKeys(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
   }
 
   get name(): string {
@@ -172,10 +179,14 @@ export class Index {
     const keyValue: Document = {};
     this.fields.forEach((field, i) => (keyValue[field] = key[i]));
     const shown = `{ ${this.fields.map((field, i) => `${field}: ${shell(key[i])}`).join(', ')} }`;
-    return new CommandError('DuplicateKey', `E11000 duplicate key error collection: ${ns} index: ${this.name} dup key: ${shown}`, {
-      keyPattern: this.spec.key,
-      keyValue,
-    });
+    return new CommandError(
+      'DuplicateKey',
+      `E11000 duplicate key error collection: ${ns} index: ${this.name} dup key: ${shown}`,
+      {
+        keyPattern: this.spec.key,
+        keyValue,
+      },
+    );
   }
 
   add(keys: unknown[][], id: string): void {
@@ -186,8 +197,19 @@ export class Index {
     for (const key of keys) this.entries.remove({ key, id }, (entry) => entry.id === id);
   }
 
+  /** Visits all entries in key order (or reverse) until `visit` returns false. */
+  walk(reverse: boolean, visit: (entry: IndexEntry) => boolean): void {
+    this.entries.walk(reverse, visit);
+  }
+
   /** Visits entries between two key bounds (prefixes of the key) in index order. */
-  scan(start: unknown[], startInclusive: boolean, end: unknown[], endInclusive: boolean, visit: (entry: IndexEntry) => void): void {
+  scan(
+    start: unknown[],
+    startInclusive: boolean,
+    end: unknown[],
+    endInclusive: boolean,
+    visit: (entry: IndexEntry) => void,
+  ): void {
     this.entries.forEachInRange(
       (e) => {
         const c = this.compareToBound(e.key, start);

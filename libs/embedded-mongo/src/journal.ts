@@ -1,4 +1,14 @@
-import { mkdirSync, readFileSync, existsSync, openSync, fsyncSync, closeSync, writeSync, renameSync, ftruncateSync } from 'node:fs';
+import {
+  mkdirSync,
+  readFileSync,
+  existsSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  writeSync,
+  renameSync,
+  ftruncateSync,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -43,19 +53,27 @@ function frame(record: ChangeRecord | Document): Buffer {
  * Parses framed records; stops at the first torn or corrupt one and reports the offset of
  * the valid prefix so the caller can cut the file there.
  */
-export function readRecords(buffer: Buffer, file: string, log: Logger): { records: ChangeRecord[]; validLength: number } {
+export function readRecords(
+  buffer: Buffer,
+  file: string,
+  log: Logger,
+): { records: ChangeRecord[]; validLength: number } {
   const records: ChangeRecord[] = [];
   let offset = 0;
   while (offset < buffer.length) {
     if (offset + HEADER > buffer.length) {
-      log(`embedded-mongo: ${file}: torn record header at byte ${offset}; ignoring the last ${buffer.length - offset} bytes`);
+      log(
+        `embedded-mongo: ${file}: torn record header at byte ${offset}; ignoring the last ${buffer.length - offset} bytes`,
+      );
       break;
     }
     const length = buffer.readUInt32LE(offset);
     const checksum = buffer.readUInt32LE(offset + 4);
     const end = offset + HEADER + length;
     if (end > buffer.length) {
-      log(`embedded-mongo: ${file}: torn record at byte ${offset} (needs ${length} bytes, ${buffer.length - offset - HEADER} present); ignoring it`);
+      log(
+        `embedded-mongo: ${file}: torn record at byte ${offset} (needs ${length} bytes, ${buffer.length - offset - HEADER} present); ignoring it`,
+      );
       break;
     }
     const payload = buffer.subarray(offset + HEADER, end);
@@ -149,24 +167,24 @@ export class Journal {
 
   private async flush(): Promise<void> {
     while (this.open.buffers.length > 0) {
-        const batch = this.open;
-        this.open = { buffers: [], bytes: 0, waiters: [] };
+      const batch = this.open;
+      this.open = { buffers: [], bytes: 0, waiters: [] };
+      try {
+        await this.handle.write(Buffer.concat(batch.buffers, batch.bytes));
+        await this.handle.datasync();
+        this.journalBytes += batch.bytes;
+        for (const waiter of batch.waiters) waiter.resolve();
+      } catch (error) {
+        for (const waiter of batch.waiters) waiter.reject(error);
+      }
+      if (this.journalBytes > this.options.compactAfterBytes && !this.closed) {
         try {
-          await this.handle.write(Buffer.concat(batch.buffers, batch.bytes));
-          await this.handle.datasync();
-          this.journalBytes += batch.bytes;
-          for (const waiter of batch.waiters) waiter.resolve();
+          await this.compact();
         } catch (error) {
-          for (const waiter of batch.waiters) waiter.reject(error);
+          // The journal is still complete, so a failed compaction only costs disk space.
+          this.options.log(`embedded-mongo: journal compaction failed: ${(error as Error).message}`);
         }
-        if (this.journalBytes > this.options.compactAfterBytes && !this.closed) {
-          try {
-            await this.compact();
-          } catch (error) {
-            // The journal is still complete, so a failed compaction only costs disk space.
-            this.options.log(`embedded-mongo: journal compaction failed: ${(error as Error).message}`);
-          }
-        }
+      }
     }
   }
 
@@ -222,7 +240,9 @@ function replay(catalog: Catalog, records: ChangeRecord[], log: Logger): void {
     try {
       catalog.apply(record);
     } catch (error) {
-      log(`embedded-mongo: skipped a journal record that no longer applies (${record.op}): ${(error as Error).message}`);
+      log(
+        `embedded-mongo: skipped a journal record that no longer applies (${record.op}): ${(error as Error).message}`,
+      );
     }
   }
 }

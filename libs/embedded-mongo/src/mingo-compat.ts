@@ -72,7 +72,8 @@ function rewriteTimezones(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
   const copy: Document = {};
   for (const [key, inner] of Object.entries(value)) {
-    copy[key] = key === 'timezone' && typeof inner === 'string' && UTC_ALIASES.has(inner) ? '+00:00' : rewriteTimezones(inner);
+    copy[key] =
+      key === 'timezone' && typeof inner === 'string' && UTC_ALIASES.has(inner) ? '+00:00' : rewriteTimezones(inner);
   }
   return copy;
 }

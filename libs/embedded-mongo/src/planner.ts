@@ -88,13 +88,29 @@ function intervalsFor(index: Index, filter: Document): { intervals: Interval[]; 
   };
 }
 
-function rangeInterval(index: Index, field: number, prefix: unknown[], range: Extract<Condition, { kind: 'range' }>): Interval {
+function rangeInterval(
+  index: Index,
+  field: number,
+  prefix: unknown[],
+  range: Extract<Condition, { kind: 'range' }>,
+): Interval {
   // On a multikey index one element may satisfy $gt and another $lt, so only one bound is safe.
   const high = index.multikey && range.low !== undefined ? undefined : range.high;
-  const lowSide = range.low === undefined ? { bound: prefix, inclusive: true } : { bound: [...prefix, range.low], inclusive: range.lowInclusive };
-  const highSide = high === undefined ? { bound: prefix, inclusive: true } : { bound: [...prefix, high], inclusive: range.highInclusive };
+  const lowSide =
+    range.low === undefined
+      ? { bound: prefix, inclusive: true }
+      : { bound: [...prefix, range.low], inclusive: range.lowInclusive };
+  const highSide =
+    high === undefined
+      ? { bound: prefix, inclusive: true }
+      : { bound: [...prefix, high], inclusive: range.highInclusive };
   const [startSide, endSide] = index.directions[field] === 1 ? [lowSide, highSide] : [highSide, lowSide];
-  return { start: startSide.bound, startInclusive: startSide.inclusive, end: endSide.bound, endInclusive: endSide.inclusive };
+  return {
+    start: startSide.bound,
+    startInclusive: startSide.inclusive,
+    end: endSide.bound,
+    endInclusive: endSide.inclusive,
+  };
 }
 
 export function planCandidates(collection: Collection, filter: Document): Document[] | undefined {
@@ -103,14 +119,19 @@ export function planCandidates(collection: Collection, filter: Document): Docume
   for (const index of collection.indexes.values()) {
     if (!index.coversAllDocuments) continue;
     const plan = intervalsFor(index, filter);
-    if (plan && (!best || plan.score > best.score || (plan.score === best.score && index.unique && !best.index.unique))) {
+    if (
+      plan &&
+      (!best || plan.score > best.score || (plan.score === best.score && index.unique && !best.index.unique))
+    ) {
       best = { index, ...plan };
     }
   }
   if (!best) return undefined;
   const ids = new Set<string>();
   for (const interval of best.intervals) {
-    best.index.scan(interval.start, interval.startInclusive, interval.end, interval.endInclusive, (entry) => ids.add(entry.id));
+    best.index.scan(interval.start, interval.startInclusive, interval.end, interval.endInclusive, (entry) =>
+      ids.add(entry.id),
+    );
   }
   const docs: Document[] = [];
   for (const id of ids) {
@@ -118,4 +139,34 @@ export function planCandidates(collection: Collection, filter: Document): Docume
     if (doc) docs.push(doc);
   }
   return docs;
+}
+
+/**
+ * For `find` with a sort and a limit: walks an index whose key pattern starts with the sort
+ * fields (same or exactly reversed directions) and stops after `needed` matches, instead of
+ * sorting every match. Multikey indexes are skipped: MongoDB sorts arrays by their min/max
+ * element, which index order does not give. Returns undefined when no index fits.
+ */
+export function firstInSortOrder(
+  collection: Collection,
+  sort: Document,
+  matches: (doc: Document) => boolean,
+  needed: number,
+): Document[] | undefined {
+  const fields = Object.entries(sort).map(([path, direction]) => ({ path, direction: direction === -1 ? -1 : 1 }));
+  for (const index of collection.indexes.values()) {
+    if (!index.coversAllDocuments || index.multikey || fields.length > index.fields.length) continue;
+    const samePaths = fields.every((field, i) => index.fields[i] === field.path);
+    const forward = samePaths && fields.every((field, i) => index.directions[i] === field.direction);
+    const backward = samePaths && fields.every((field, i) => index.directions[i] === -field.direction);
+    if (!forward && !backward) continue;
+    const found: Document[] = [];
+    index.walk(backward, (entry) => {
+      const doc = collection.docs.get(entry.id);
+      if (doc && matches(doc)) found.push(doc);
+      return found.length < needed;
+    });
+    return found;
+  }
+  return undefined;
 }

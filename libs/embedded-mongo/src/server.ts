@@ -7,7 +7,14 @@ import { CursorManager } from './cursors.js';
 import { toErrorReply } from './errors.js';
 import { Journal, type Logger } from './journal.js';
 import { expireDocuments } from './ttl.js';
-import { completeMessageLength, encodeMsg, encodeReply, messageLengthIsSane, parseMessage, type IncomingMessage } from './wire.js';
+import {
+  completeMessageLength,
+  encodeMsg,
+  encodeReply,
+  messageLengthIsSane,
+  parseMessage,
+  type IncomingMessage,
+} from './wire.js';
 
 export interface ServerOptions {
   host: string;
@@ -37,7 +44,10 @@ export class StoreServer {
   static async start(options: ServerOptions): Promise<StoreServer> {
     const store = new StoreServer(options);
     if (options.dataDir) {
-      store.journal = await Journal.open(options.dataDir, store.catalog, { compactAfterBytes: options.compactAfterBytes, log: options.log });
+      store.journal = await Journal.open(options.dataDir, store.catalog, {
+        compactAfterBytes: options.compactAfterBytes,
+        log: options.log,
+      });
     }
     await store.listen();
     store.ttlTimer = setInterval(() => void store.expire(), options.ttlIntervalMs);
@@ -79,7 +89,9 @@ export class StoreServer {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       for (;;) {
         if (!messageLengthIsSane(pending, MAX_MESSAGE_SIZE)) {
-          this.options.log(`embedded-mongo: connection ${connectionId} sent an invalid message length (${pending.readInt32LE(0)} bytes, ${pending.length} buffered, starts ${pending.subarray(0, 24).toString("hex")}); closing it`);
+          this.options.log(
+            `embedded-mongo: connection ${connectionId} sent an invalid message length (${pending.readInt32LE(0)} bytes, ${pending.length} buffered, starts ${pending.subarray(0, 24).toString('hex')}); closing it`,
+          );
           socket.destroy();
           return;
         }
@@ -87,7 +99,15 @@ export class StoreServer {
         if (length === 0) break;
         const message = pending.subarray(0, length);
         pending = pending.subarray(length);
-        queue = queue.then(() => this.handle(socket, message, connectionId, clientAddress));
+        queue = queue
+          .then(() => this.handle(socket, message, connectionId, clientAddress))
+          .catch((error: unknown) => {
+            // A bug must cost one connection, never the process (or the host application).
+            this.options.log(
+              `embedded-mongo: internal error on connection ${connectionId}: ${(error as Error).stack ?? String(error)}`,
+            );
+            socket.destroy();
+          });
       }
     });
     socket.on('error', () => socket.destroy());
@@ -99,7 +119,9 @@ export class StoreServer {
     try {
       message = parseMessage(raw);
     } catch (error) {
-      this.options.log(`embedded-mongo: unparseable message on connection ${connectionId}: ${(error as Error).message}`);
+      this.options.log(
+        `embedded-mongo: unparseable message on connection ${connectionId}: ${(error as Error).message}`,
+      );
       socket.destroy();
       return;
     }
@@ -112,7 +134,10 @@ export class StoreServer {
     let db: string;
     let sequences = new Map<string, Document[]>();
     if (message.kind === 'query') {
-      const query = message.query.$query && typeof message.query.$query === 'object' ? (message.query.$query as Document) : message.query;
+      const query =
+        message.query.$query && typeof message.query.$query === 'object'
+          ? (message.query.$query as Document)
+          : message.query;
       body = query;
       db = message.collection.split('.')[0];
     } else {
@@ -123,13 +148,24 @@ export class StoreServer {
     const reply = await this.execute(body, sequences, { db, connectionId, clientAddress });
     if (message.kind === 'msg' && message.moreToCome) return;
     if (socket.destroyed) return;
-    socket.write(message.kind === 'query' ? encodeReply(message.requestId, reply) : encodeMsg(message.requestId, reply));
+    socket.write(
+      message.kind === 'query' ? encodeReply(message.requestId, reply) : encodeMsg(message.requestId, reply),
+    );
   }
 
-  private async execute(body: Document, sequences: Map<string, Document[]>, request: { db: string; connectionId: number; clientAddress: string }): Promise<Document> {
+  private async execute(
+    body: Document,
+    sequences: Map<string, Document[]>,
+    request: { db: string; connectionId: number; clientAddress: string },
+  ): Promise<Document> {
     let reply: Document;
     try {
-      reply = runCommand(body, sequences, { ...request, catalog: this.catalog, cursors: this.cursors, startedAt: this.startedAt });
+      reply = runCommand(body, sequences, {
+        ...request,
+        catalog: this.catalog,
+        cursors: this.cursors,
+        startedAt: this.startedAt,
+      });
     } catch (error) {
       reply = toErrorReply(error);
     }

@@ -7,7 +7,10 @@ import { valuesAtPath } from './paths.js';
  * field sorts by its smallest element ascending and its largest descending. Stable.
  */
 export function sortDocuments<T extends Document>(docs: T[], spec: Document): T[] {
-  const fields = Object.entries(spec).map(([path, direction]) => ({ path: path.split('.'), direction: direction === -1 ? -1 : 1 }));
+  const fields = Object.entries(spec).map(([path, direction]) => ({
+    path: path.split('.'),
+    direction: direction === -1 ? -1 : 1,
+  }));
   const keyed = docs.map((doc, position) => ({
     doc,
     position,

@@ -55,7 +55,11 @@ export class SortedList<T> {
    * while `beforeEnd(e)` holds. `atOrAfterStart` must be monotonic (false…false, true…true).
    * A callback rather than a generator: this runs on every unique-index check.
    */
-  forEachInRange(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean, visit: (item: T) => void): void {
+  forEachInRange(
+    atOrAfterStart: (item: T) => boolean,
+    beforeEnd: (item: T) => boolean,
+    visit: (item: T) => void,
+  ): void {
     let lo = 0;
     let hi = this.chunks.length;
     while (lo < hi) {
@@ -79,6 +83,20 @@ export class SortedList<T> {
         if (!beforeEnd(chunk[i])) return;
         visit(chunk[i]);
       }
+    }
+  }
+
+  /** Visits every element in order (or reverse order) until `visit` returns false. */
+  walk(reverse: boolean, visit: (item: T) => boolean): void {
+    if (reverse) {
+      for (let c = this.chunks.length - 1; c >= 0; c--) {
+        const chunk = this.chunks[c];
+        for (let i = chunk.length - 1; i >= 0; i--) if (!visit(chunk[i])) return;
+      }
+      return;
+    }
+    for (const chunk of this.chunks) {
+      for (const item of chunk) if (!visit(item)) return;
     }
   }
 

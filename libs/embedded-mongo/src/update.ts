@@ -23,18 +23,25 @@ export function isOperatorUpdate(update: UpdateSpec): update is Document {
 
 export function validateUpdate(update: unknown): UpdateSpec {
   if (Array.isArray(update)) return update as Document[];
-  if (!isPlainObject(update)) throw new CommandError('FailedToParse', 'Update argument must be either an object or an array');
+  if (!isPlainObject(update))
+    throw new CommandError('FailedToParse', 'Update argument must be either an object or an array');
   const keys = Object.keys(update);
   const operators = keys.filter((key) => key.startsWith('$'));
   if (operators.length > 0 && operators.length !== keys.length) {
-    throw new CommandError('FailedToParse', `Unknown modifier: ${keys.find((key) => !key.startsWith('$'))}. Expected a valid update modifier or pipeline-style update specified as an array`);
+    throw new CommandError(
+      'FailedToParse',
+      `Unknown modifier: ${keys.find((key) => !key.startsWith('$'))}. Expected a valid update modifier or pipeline-style update specified as an array`,
+    );
   }
   return update;
 }
 
 function assertSameId(before: Document, after: Document): void {
   if (canonicalKey(before._id) !== canonicalKey(after._id)) {
-    throw new CommandError('ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+    throw new CommandError(
+      'ImmutableField',
+      "Performing an update on the path '_id' would modify the immutable field '_id'",
+    );
   }
 }
 
@@ -46,22 +53,40 @@ function withIdFirst(doc: Document): Document {
 /** mingo rejects $setOnInsert: drop it for updates, fold it into $set for inserts. */
 function modifierFor(update: Document, inserting: boolean): Document {
   const { $setOnInsert, ...rest } = update;
-  if (inserting && isPlainObject($setOnInsert)) rest.$set = { ...(isPlainObject(rest.$set) ? rest.$set : {}), ...$setOnInsert };
+  if (inserting && isPlainObject($setOnInsert))
+    rest.$set = { ...(isPlainObject(rest.$set) ? rest.$set : {}), ...$setOnInsert };
   return normalize(rest);
 }
 
-function applyOperators(target: Document, update: Document, arrayFilters: Document[] | undefined, condition: Document | undefined, inserting: boolean): boolean {
+function applyOperators(
+  target: Document,
+  update: Document,
+  arrayFilters: Document[] | undefined,
+  condition: Document | undefined,
+  inserting: boolean,
+): boolean {
   const modifier = modifierFor(update, inserting);
   if (Object.keys(modifier).length === 0) return false;
-  const changed = mingoUpdate(target, modifier, arrayFilters ? normalize(arrayFilters) : undefined, condition ? normalize(condition) : undefined, {
-    cloneMode: 'deep',
-    queryOptions: engineOptions(),
-  });
+  const changed = mingoUpdate(
+    target,
+    modifier,
+    arrayFilters ? normalize(arrayFilters) : undefined,
+    condition ? normalize(condition) : undefined,
+    {
+      cloneMode: 'deep',
+      queryOptions: engineOptions(),
+    },
+  );
   return changed.length > 0;
 }
 
 /** Produces the updated copy of a stored document; the stored object itself is never mutated. */
-export function applyUpdate(stored: Document, update: UpdateSpec, filter: Document, arrayFilters?: Document[]): UpdateOutcome {
+export function applyUpdate(
+  stored: Document,
+  update: UpdateSpec,
+  filter: Document,
+  arrayFilters?: Document[],
+): UpdateOutcome {
   if (Array.isArray(update)) {
     const [result] = runPipeline([cloneDocument(stored)], rewritePipeline(update));
     assertSameId(stored, result);

@@ -11,7 +11,16 @@ const events: Document[] = [
   { _id: 3, site: 'a', visitor: 'v1', path: '/', ms: 250, at: at('2024-03-02T08:00:00Z'), tags: [] },
   { _id: 4, site: 'b', visitor: 'v3', path: '/', ms: 499, at: at('2024-03-03T12:00:00Z') },
   { _id: 5, site: 'b', visitor: 'v3', path: '/pricing', ms: 500, at: at('2024-03-06T02:00:00Z'), tags: ['z'] },
-  { _id: 6, site: 'c', visitor: 'v4', path: '/', ms: 1000, at: at('2024-03-31T22:30:00Z'), tags: ['y'], referrer: 'google' },
+  {
+    _id: 6,
+    site: 'c',
+    visitor: 'v4',
+    path: '/',
+    ms: 1000,
+    at: at('2024-03-31T22:30:00Z'),
+    tags: ['y'],
+    referrer: 'google',
+  },
 ];
 
 describe('aggregation conformance', () => {
@@ -53,9 +62,42 @@ describe('aggregation conformance', () => {
     ]);
     const normalised = result.map((r) => ({ ...r, visitors: [...(r.visitors as string[])].sort() }));
     expect(normalised).toEqual([
-      { _id: 'a', hits: 3, total: 400, avg: 400 / 3, min: 50, max: 250, first: '/', last: '/', visitors: ['v1', 'v2'], paths: ['/', '/about', '/'] },
-      { _id: 'b', hits: 2, total: 999, avg: 499.5, min: 499, max: 500, first: '/', last: '/pricing', visitors: ['v3'], paths: ['/', '/pricing'] },
-      { _id: 'c', hits: 1, total: 1000, avg: 1000, min: 1000, max: 1000, first: '/', last: '/', visitors: ['v4'], paths: ['/'] },
+      {
+        _id: 'a',
+        hits: 3,
+        total: 400,
+        avg: 400 / 3,
+        min: 50,
+        max: 250,
+        first: '/',
+        last: '/',
+        visitors: ['v1', 'v2'],
+        paths: ['/', '/about', '/'],
+      },
+      {
+        _id: 'b',
+        hits: 2,
+        total: 999,
+        avg: 499.5,
+        min: 499,
+        max: 500,
+        first: '/',
+        last: '/pricing',
+        visitors: ['v3'],
+        paths: ['/', '/pricing'],
+      },
+      {
+        _id: 'c',
+        hits: 1,
+        total: 1000,
+        avg: 1000,
+        min: 1000,
+        max: 1000,
+        first: '/',
+        last: '/',
+        visitors: ['v4'],
+        paths: ['/'],
+      },
     ]);
   });
 
@@ -80,19 +122,55 @@ describe('aggregation conformance', () => {
           label: { $concat: ['$site', ':', '$path'] },
           msText: { $toString: '$ms' },
           atText: { $toString: '$at' },
-          bucket: { $switch: { branches: [{ case: { $lt: ['$ms', 100] }, then: 'low' }, { case: { $lt: ['$ms', 600] }, then: 'mid' }], default: 'high' } },
+          bucket: {
+            $switch: {
+              branches: [
+                { case: { $lt: ['$ms', 100] }, then: 'low' },
+                { case: { $lt: ['$ms', 600] }, then: 'mid' },
+              ],
+              default: 'high',
+            },
+          },
         },
       },
     ]);
     expect(result).toEqual([
-      { speed: 'fast', source: 'direct', tagCount: 2, label: 'a:/', msText: '50', atText: '2024-03-01T10:00:00.000Z', bucket: 'low' },
-      { speed: 'fast', source: 'direct', tagCount: 0, label: 'b:/', msText: '499', atText: '2024-03-03T12:00:00.000Z', bucket: 'mid' },
-      { speed: 'slow', source: 'google', tagCount: 1, label: 'c:/', msText: '1000', atText: '2024-03-31T22:30:00.000Z', bucket: 'high' },
+      {
+        speed: 'fast',
+        source: 'direct',
+        tagCount: 2,
+        label: 'a:/',
+        msText: '50',
+        atText: '2024-03-01T10:00:00.000Z',
+        bucket: 'low',
+      },
+      {
+        speed: 'fast',
+        source: 'direct',
+        tagCount: 0,
+        label: 'b:/',
+        msText: '499',
+        atText: '2024-03-03T12:00:00.000Z',
+        bucket: 'mid',
+      },
+      {
+        speed: 'slow',
+        source: 'google',
+        tagCount: 1,
+        label: 'c:/',
+        msText: '1000',
+        atText: '2024-03-31T22:30:00.000Z',
+        bucket: 'high',
+      },
     ]);
   });
 
   it('$unwind with and without preserveNullAndEmptyArrays', async () => {
-    const plain = await run([{ $unwind: '$tags' }, { $group: { _id: '$tags', n: { $sum: 1 } } }, { $sort: { _id: 1 } }]);
+    const plain = await run([
+      { $unwind: '$tags' },
+      { $group: { _id: '$tags', n: { $sum: 1 } } },
+      { $sort: { _id: 1 } },
+    ]);
     expect(plain).toEqual([
       { _id: 'x', n: 2 },
       { _id: 'y', n: 2 },
@@ -115,7 +193,9 @@ describe('aggregation conformance', () => {
   });
 
   it('$sort, $skip, $limit and $sortByCount', async () => {
-    expect((await run([{ $sort: { ms: -1 } }, { $skip: 1 }, { $limit: 2 }, { $project: { _id: 1 } }])).map((d) => d._id)).toEqual([5, 4]);
+    expect(
+      (await run([{ $sort: { ms: -1 } }, { $skip: 1 }, { $limit: 2 }, { $project: { _id: 1 } }])).map((d) => d._id),
+    ).toEqual([5, 4]);
     expect(await run([{ $sortByCount: '$site' }, { $sort: { count: -1, _id: 1 } }])).toEqual([
       { _id: 'a', count: 3 },
       { _id: 'b', count: 2 },
@@ -150,7 +230,13 @@ describe('aggregation conformance', () => {
 
   it('$bucket places a value equal to a boundary in the upper bucket and omits empty buckets', async () => {
     const result = await run([
-      { $bucket: { groupBy: '$ms', boundaries: [0, 100, 200, 500, 2000], output: { n: { $sum: 1 }, ids: { $push: '$_id' } } } },
+      {
+        $bucket: {
+          groupBy: '$ms',
+          boundaries: [0, 100, 200, 500, 2000],
+          output: { n: { $sum: 1 }, ids: { $push: '$_id' } },
+        },
+      },
     ]);
     expect(result).toEqual([
       { _id: 0, n: 1, ids: [1] },
@@ -174,7 +260,14 @@ describe('aggregation conformance', () => {
     const withPipeline = await target.db
       .collection('sites')
       .aggregate([
-        { $lookup: { from: 'hits', let: { s: '$_id' }, pipeline: [{ $match: { $expr: { $eq: ['$site', '$$s'] } } }, { $count: 'n' }], as: 'stats' } },
+        {
+          $lookup: {
+            from: 'hits',
+            let: { s: '$_id' },
+            pipeline: [{ $match: { $expr: { $eq: ['$site', '$$s'] } } }, { $count: 'n' }],
+            as: 'stats',
+          },
+        },
         { $sort: { _id: 1 } },
       ])
       .toArray();
@@ -186,7 +279,13 @@ describe('aggregation conformance', () => {
 
   it('$setWindowFields computes running totals per partition', async () => {
     const result = await run([
-      { $setWindowFields: { partitionBy: '$site', sortBy: { at: 1 }, output: { running: { $sum: '$ms', window: { documents: ['unbounded', 'current'] } } } } },
+      {
+        $setWindowFields: {
+          partitionBy: '$site',
+          sortBy: { at: 1 },
+          output: { running: { $sum: '$ms', window: { documents: ['unbounded', 'current'] } } },
+        },
+      },
       { $project: { _id: 1, running: 1 } },
       { $sort: { _id: 1 } },
     ]);
@@ -195,23 +294,52 @@ describe('aggregation conformance', () => {
 
   it('leaves stored documents untouched, whatever the pipeline does to its inputs', async () => {
     const before = await hits.find({}).sort({ _id: 1 }).toArray();
-    await run([{ $project: { 'tags': 1, nested: { site: '$site' } } }, { $group: { _id: null, all: { $push: '$$ROOT' } } }]);
-    await run([{ $unwind: { path: '$tags', includeArrayIndex: 'i', preserveNullAndEmptyArrays: true } }, { $set: { ms: 0, 'extra.x': 1 } }, { $unset: 'path' }]);
-    await run([{ $group: { _id: '$site', docs: { $push: '$$ROOT' } } }, { $unwind: '$docs' }, { $set: { 'docs.ms': -1 } }]);
-    await run([{ $lookup: { from: 'sites', localField: 'site', foreignField: '_id', as: 'site' } }, { $addFields: { tags: [] } }]);
+    await run([
+      { $project: { tags: 1, nested: { site: '$site' } } },
+      { $group: { _id: null, all: { $push: '$$ROOT' } } },
+    ]);
+    await run([
+      { $unwind: { path: '$tags', includeArrayIndex: 'i', preserveNullAndEmptyArrays: true } },
+      { $set: { ms: 0, 'extra.x': 1 } },
+      { $unset: 'path' },
+    ]);
+    await run([
+      { $group: { _id: '$site', docs: { $push: '$$ROOT' } } },
+      { $unwind: '$docs' },
+      { $set: { 'docs.ms': -1 } },
+    ]);
+    await run([
+      { $lookup: { from: 'sites', localField: 'site', foreignField: '_id', as: 'site' } },
+      { $addFields: { tags: [] } },
+    ]);
     expect(await hits.find({}).sort({ _id: 1 }).toArray()).toEqual(before);
   });
 
   it('writes rollups with $merge and $out', async () => {
     const rollup = (): Document[] => [
-      { $group: { _id: { site: '$site', day: { $dateToString: { date: '$at', format: '%Y-%m-%d', timezone: 'UTC' } } }, views: { $sum: 1 } } },
+      {
+        $group: {
+          _id: { site: '$site', day: { $dateToString: { date: '$at', format: '%Y-%m-%d', timezone: 'UTC' } } },
+          views: { $sum: 1 },
+        },
+      },
       { $merge: { into: 'daily', on: '_id', whenMatched: 'replace', whenNotMatched: 'insert' } },
     ];
     await hits.aggregate(rollup()).toArray();
     const daily = target.db.collection('daily');
     expect(await daily.countDocuments()).toBe(5);
-    expect(await daily.findOne({ _id: { site: 'a', day: '2024-03-01' } } as Document)).toEqual({ _id: { site: 'a', day: '2024-03-01' }, views: 2 });
-    await hits.insertOne({ _id: 7, site: 'a', visitor: 'v9', path: '/', ms: 1, at: at('2024-03-01T12:00:00Z') } as Document);
+    expect(await daily.findOne({ _id: { site: 'a', day: '2024-03-01' } } as Document)).toEqual({
+      _id: { site: 'a', day: '2024-03-01' },
+      views: 2,
+    });
+    await hits.insertOne({
+      _id: 7,
+      site: 'a',
+      visitor: 'v9',
+      path: '/',
+      ms: 1,
+      at: at('2024-03-01T12:00:00Z'),
+    } as Document);
     await hits.aggregate(rollup()).toArray();
     expect(await daily.findOne({ _id: { site: 'a', day: '2024-03-01' } } as Document)).toMatchObject({ views: 3 });
     await hits.aggregate([{ $match: { site: 'b' } }, { $project: { path: 1 } }, { $out: 'b_paths' }]).toArray();

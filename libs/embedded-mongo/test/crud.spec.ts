@@ -33,7 +33,10 @@ describe('CRUD conformance', () => {
   it('inserts, finds by _id and by field, and generates ObjectIds', async () => {
     const result = await items.insertOne({ name: 'a', n: 1 });
     expect(result.insertedId).toBeInstanceOf(ObjectId);
-    await items.insertMany([{ _id: 'custom' as unknown as ObjectId, name: 'b', n: 2 }, { name: 'c', n: 3 }]);
+    await items.insertMany([
+      { _id: 'custom' as unknown as ObjectId, name: 'b', n: 2 },
+      { name: 'c', n: 3 },
+    ]);
     expect(await items.findOne({ _id: result.insertedId })).toEqual({ _id: result.insertedId, name: 'a', n: 1 });
     expect(await items.findOne({ _id: 'custom' as unknown as ObjectId })).toMatchObject({ name: 'b' });
     expect(await items.findOne({ name: 'zzz' })).toBeNull();
@@ -41,16 +44,33 @@ describe('CRUD conformance', () => {
   });
 
   it('sorts, skips, limits and projects', async () => {
-    await items.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i as unknown as ObjectId, n: i % 3, label: `L${i}`, nested: { v: i } })));
-    const page = await items.find({}, { projection: { _id: 1, n: 1 } }).sort({ n: -1, _id: 1 }).skip(2).limit(3).toArray();
+    await items.insertMany(
+      Array.from({ length: 10 }, (_, i) => ({
+        _id: i as unknown as ObjectId,
+        n: i % 3,
+        label: `L${i}`,
+        nested: { v: i },
+      })),
+    );
+    const page = await items
+      .find({}, { projection: { _id: 1, n: 1 } })
+      .sort({ n: -1, _id: 1 })
+      .skip(2)
+      .limit(3)
+      .toArray();
     expect(page).toEqual([
       { _id: 8, n: 2 },
       { _id: 1, n: 1 },
       { _id: 4, n: 1 },
     ]);
-    const excluded = await items.find({ _id: 5 as unknown as ObjectId }, { projection: { label: 0, 'nested.v': 0 } }).toArray();
+    const excluded = await items
+      .find({ _id: 5 as unknown as ObjectId }, { projection: { label: 0, 'nested.v': 0 } })
+      .toArray();
     expect(excluded).toEqual([{ _id: 5, n: 2, nested: {} }]);
-    const dotted = await items.find({ 'nested.v': { $in: [1, 9] } }, { projection: { _id: 0, 'nested.v': 1 } }).sort({ 'nested.v': 1 }).toArray();
+    const dotted = await items
+      .find({ 'nested.v': { $in: [1, 9] } }, { projection: { _id: 0, 'nested.v': 1 } })
+      .sort({ 'nested.v': 1 })
+      .toArray();
     expect(dotted).toEqual([{ nested: { v: 1 } }, { nested: { v: 9 } }]);
   });
 
@@ -65,11 +85,26 @@ describe('CRUD conformance', () => {
       { _id: 7, v: true },
       { _id: 8, v: new Date(0) },
     ] as Document[]);
-    const order = async (direction: 1 | -1) => (await items.find({}).sort({ v: direction, _id: 1 }).toArray()).map((d) => d._id);
+    const order = async (direction: 1 | -1) =>
+      (await items.find({}).sort({ v: direction, _id: 1 }).toArray()).map((d) => d._id);
     expect(await order(1)).toEqual([3, 4, 1, 2, 5, 6, 7, 8]);
     expect(await order(-1)).toEqual([8, 7, 6, 5, 1, 2, 3, 4]);
     const viaAggregate = await items.aggregate([{ $sort: { v: -1, _id: 1 } }, { $project: { _id: 1 } }]).toArray();
     expect(viaAggregate.map((d) => d._id)).toEqual([8, 7, 6, 5, 1, 2, 3, 4]);
+  });
+
+  it('answers sorted, limited finds the same whether or not an index fits the sort', async () => {
+    await items.createIndex({ n: -1 });
+    await items.insertMany([
+      ...Array.from({ length: 50 }, (_, i) => ({ _id: i, n: (i * 37) % 50, odd: i % 2 === 1 })),
+      { _id: 100 },
+    ] as Document[]);
+    const ids = async (filter: Document, sort: Document, skip: number, limit: number) =>
+      (await items.find(filter).sort(sort).skip(skip).limit(limit).toArray()).map((d) => d._id);
+    expect(await ids({}, { n: -1 }, 0, 3)).toEqual([27, 4, 31]);
+    expect(await ids({}, { n: 1 }, 0, 3)).toEqual([100, 0, 23]);
+    expect(await ids({ odd: true }, { n: 1 }, 1, 2)).toEqual([19, 15]);
+    expect(await ids({}, { _id: -1 }, 0, 2)).toEqual([100, 49]);
   });
 
   it('iterates cursors across several batches with getMore', async () => {
@@ -78,7 +113,9 @@ describe('CRUD conformance', () => {
     for await (const doc of items.find({}, { batchSize: 40 }).sort({ i: 1 })) seen.push(doc.i as number);
     expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => i));
     expect(await items.find({ i: { $lt: 150 } }).toArray()).toHaveLength(150);
-    const aggregated = await items.aggregate([{ $match: { i: { $gte: 10 } } }, { $sort: { i: -1 } }], { batchSize: 7 }).toArray();
+    const aggregated = await items
+      .aggregate([{ $match: { i: { $gte: 10 } } }, { $sort: { i: -1 } }], { batchSize: 7 })
+      .toArray();
     expect(aggregated).toHaveLength(240);
     expect(aggregated[0].i).toBe(249);
     const limited = await items.find({}).sort({ i: 1 }).limit(120).batchSize(50).toArray();
@@ -87,12 +124,18 @@ describe('CRUD conformance', () => {
 
   it('closes cursors early with killCursors', async () => {
     await items.insertMany(Array.from({ length: 30 }, (_, i) => ({ i })));
-    const opened = await target.db.command({ find: items.collectionName, filter: {}, batchSize: 5 }, { promoteLongs: false });
+    const opened = await target.db.command(
+      { find: items.collectionName, filter: {}, batchSize: 5 },
+      { promoteLongs: false },
+    );
     const id = opened.cursor.id as Long;
     expect(opened.cursor.firstBatch).toHaveLength(5);
     expect(id).toBeInstanceOf(Long);
     expect(id.isZero()).toBe(false);
-    const killed = await target.db.command({ killCursors: items.collectionName, cursors: [id] }, { promoteLongs: false });
+    const killed = await target.db.command(
+      { killCursors: items.collectionName, cursors: [id] },
+      { promoteLongs: false },
+    );
     expect(killed.cursorsKilled.map(String)).toEqual([String(id)]);
     const after = await target.db.command({ getMore: id, collection: items.collectionName }).catch((e: unknown) => e);
     expect((after as MongoServerError).code).toBe(43);
@@ -102,7 +145,18 @@ describe('CRUD conformance', () => {
     const t0 = new Date('2024-01-01T00:00:00Z');
     // Typed so the driver accepts $push/$pull on the array fields.
     const counters = target.db.collection<Counter>(items.collectionName);
-    await counters.insertOne({ _id: 1, a: 1, b: 'x', c: 5, d: 10, arr: [1, 2, 3, 2], set: ['p'], old: 'o', gone: true, t: t0 });
+    await counters.insertOne({
+      _id: 1,
+      a: 1,
+      b: 'x',
+      c: 5,
+      d: 10,
+      arr: [1, 2, 3, 2],
+      set: ['p'],
+      old: 'o',
+      gone: true,
+      t: t0,
+    });
     const result = await counters.updateOne(
       { _id: 1 },
       {
@@ -121,7 +175,17 @@ describe('CRUD conformance', () => {
     expect(result.modifiedCount).toBe(1);
     await counters.updateOne({ _id: 1 }, { $pull: { arr: 2 }, $currentDate: { touched: true } });
     const doc = await counters.findOne({ _id: 1 });
-    expect(doc).toMatchObject({ a: 3, b: 'y', c: 3, d: 20, arr: [1, 3, 4], set: ['p', 'q'], renamed: 'o', m: 0, deep: { k: 1 } });
+    expect(doc).toMatchObject({
+      a: 3,
+      b: 'y',
+      c: 3,
+      d: 20,
+      arr: [1, 3, 4],
+      set: ['p', 'q'],
+      renamed: 'o',
+      m: 0,
+      deep: { k: 1 },
+    });
     expect(doc).not.toHaveProperty('gone');
     expect(doc).not.toHaveProperty('old');
     expect(doc?.touched).toBeInstanceOf(Date);
@@ -131,20 +195,29 @@ describe('CRUD conformance', () => {
   });
 
   it('updates many, replaces, and pipeline-updates', async () => {
-    await items.insertMany([{ k: 'a', n: 1 }, { k: 'a', n: 2 }, { k: 'b', n: 3 }]);
+    await items.insertMany([
+      { k: 'a', n: 1 },
+      { k: 'a', n: 2 },
+      { k: 'b', n: 3 },
+    ]);
     const many = await items.updateMany({ k: 'a' }, { $inc: { n: 10 } });
     expect([many.matchedCount, many.modifiedCount]).toEqual([2, 2]);
     const replaced = await items.replaceOne({ k: 'b' }, { k: 'b', replaced: true });
     expect(replaced.modifiedCount).toBe(1);
     expect(await items.findOne({ k: 'b' }, { projection: { _id: 0 } })).toEqual({ k: 'b', replaced: true });
     await items.updateMany({ k: 'a' }, [{ $set: { double: { $multiply: ['$n', 2] } } }]);
-    const doubled = await items.find({ k: 'a' }, { projection: { _id: 0, double: 1 } }).sort({ double: 1 }).toArray();
+    const doubled = await items
+      .find({ k: 'a' }, { projection: { _id: 0, double: 1 } })
+      .sort({ double: 1 })
+      .toArray();
     expect(doubled).toEqual([{ double: 22 }, { double: 24 }]);
   });
 
   it('rejects changing _id', async () => {
     await items.insertOne({ _id: 7 as unknown as ObjectId, v: 1 });
-    const error = await items.updateOne({ _id: 7 as unknown as ObjectId }, { $set: { _id: 8 } }).catch((e: unknown) => e);
+    const error = await items
+      .updateOne({ _id: 7 as unknown as ObjectId }, { $set: { _id: 8 } })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MongoServerError);
     expect((error as MongoServerError).code).toBe(66);
   });
@@ -157,29 +230,71 @@ describe('CRUD conformance', () => {
     );
     expect(result.upsertedCount).toBe(1);
     expect(result.upsertedId).toBeInstanceOf(ObjectId);
-    expect(await items.findOne({ site: 's' }, { projection: { _id: 0 } })).toEqual({ site: 's', day: '2024-03-01', views: 1, createdBy: 'upsert' });
-    await items.updateOne({ site: 's', day: '2024-03-01' }, { $inc: { views: 1 }, $setOnInsert: { createdBy: 'again' } }, { upsert: true });
-    expect(await items.findOne({ site: 's' }, { projection: { _id: 0 } })).toEqual({ site: 's', day: '2024-03-01', views: 2, createdBy: 'upsert' });
-    const nested = await items.updateOne({ 'meta.key': 'k1', $and: [{ kind: 'x' }] }, { $set: { v: 1 } }, { upsert: true });
+    expect(await items.findOne({ site: 's' }, { projection: { _id: 0 } })).toEqual({
+      site: 's',
+      day: '2024-03-01',
+      views: 1,
+      createdBy: 'upsert',
+    });
+    await items.updateOne(
+      { site: 's', day: '2024-03-01' },
+      { $inc: { views: 1 }, $setOnInsert: { createdBy: 'again' } },
+      { upsert: true },
+    );
+    expect(await items.findOne({ site: 's' }, { projection: { _id: 0 } })).toEqual({
+      site: 's',
+      day: '2024-03-01',
+      views: 2,
+      createdBy: 'upsert',
+    });
+    const nested = await items.updateOne(
+      { 'meta.key': 'k1', $and: [{ kind: 'x' }] },
+      { $set: { v: 1 } },
+      { upsert: true },
+    );
     expect(nested.upsertedCount).toBe(1);
-    expect(await items.findOne({ kind: 'x' }, { projection: { _id: 0 } })).toEqual({ meta: { key: 'k1' }, kind: 'x', v: 1 });
+    expect(await items.findOne({ kind: 'x' }, { projection: { _id: 0 } })).toEqual({
+      meta: { key: 'k1' },
+      kind: 'x',
+      v: 1,
+    });
     await items.replaceOne({ _id: 'r1' as unknown as ObjectId }, { body: 1 }, { upsert: true });
     expect(await items.findOne({ _id: 'r1' as unknown as ObjectId })).toEqual({ _id: 'r1', body: 1 });
   });
 
   it('findOneAndUpdate / findOneAndDelete / findOneAndReplace', async () => {
-    await items.insertMany([{ q: 1, v: 'a' }, { q: 2, v: 'b' }, { q: 3, v: 'c' }]);
-    const before = await items.findOneAndUpdate({ q: { $gte: 2 } }, { $set: { v: 'B' } }, { sort: { q: -1 }, projection: { _id: 0 } });
+    await items.insertMany([
+      { q: 1, v: 'a' },
+      { q: 2, v: 'b' },
+      { q: 3, v: 'c' },
+    ]);
+    const before = await items.findOneAndUpdate(
+      { q: { $gte: 2 } },
+      { $set: { v: 'B' } },
+      { sort: { q: -1 }, projection: { _id: 0 } },
+    );
     expect(before).toEqual({ q: 3, v: 'c' });
-    const after = await items.findOneAndUpdate({ q: 1 }, { $set: { v: 'A' } }, { returnDocument: 'after', projection: { _id: 0, v: 1 } });
+    const after = await items.findOneAndUpdate(
+      { q: 1 },
+      { $set: { v: 'A' } },
+      { returnDocument: 'after', projection: { _id: 0, v: 1 } },
+    );
     expect(after).toEqual({ v: 'A' });
-    const upserted = await items.findOneAndUpdate({ q: 9 }, { $setOnInsert: { v: 'new' } }, { upsert: true, returnDocument: 'after', projection: { _id: 0 } });
+    const upserted = await items.findOneAndUpdate(
+      { q: 9 },
+      { $setOnInsert: { v: 'new' } },
+      { upsert: true, returnDocument: 'after', projection: { _id: 0 } },
+    );
     expect(upserted).toEqual({ q: 9, v: 'new' });
     const missing = await items.findOneAndUpdate({ q: 99 }, { $set: { v: 'x' } });
     expect(missing).toBeNull();
     const removed = await items.findOneAndDelete({ q: 2 }, { projection: { _id: 0 } });
     expect(removed).toEqual({ q: 2, v: 'b' });
-    const replaced = await items.findOneAndReplace({ q: 1 }, { q: 1, v: 'R' }, { returnDocument: 'after', projection: { _id: 0 } });
+    const replaced = await items.findOneAndReplace(
+      { q: 1 },
+      { q: 1, v: 'R' },
+      { returnDocument: 'after', projection: { _id: 0 } },
+    );
     expect(replaced).toEqual({ q: 1, v: 'R' });
     const full = await items.findOneAndUpdate({ q: 3 }, { $set: { v: 'x' } }, { includeResultMetadata: true });
     expect(full.ok).toBe(1);
@@ -235,9 +350,15 @@ describe('CRUD conformance', () => {
     expect(unknown).toBeInstanceOf(MongoServerError);
     expect((unknown as MongoServerError).code).toBe(59);
     expect((unknown as MongoServerError).message).toContain("no such command: 'definitelyNotACommand'");
-    const badQuery = await items.find({ a: { $nope: 1 } }).toArray().catch((e: unknown) => e);
+    const badQuery = await items
+      .find({ a: { $nope: 1 } })
+      .toArray()
+      .catch((e: unknown) => e);
     expect(badQuery).toBeInstanceOf(MongoServerError);
-    const badStage = await items.aggregate([{ $nope: {} }]).toArray().catch((e: unknown) => e);
+    const badStage = await items
+      .aggregate([{ $nope: {} }])
+      .toArray()
+      .catch((e: unknown) => e);
     expect(badStage).toBeInstanceOf(MongoServerError);
     expect(await target.db.command({ ping: 1 })).toMatchObject({ ok: 1 });
   });

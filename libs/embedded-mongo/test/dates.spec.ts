@@ -30,10 +30,34 @@ describe('date operators with timezones', () => {
 
   it('$dateToString in UTC, GMT, Berlin (across DST) and Buenos Aires', async () => {
     const day = (timezone: string) => column({ $dateToString: { date: '$at', format: '%Y-%m-%d', timezone } });
-    expect(await day('UTC')).toEqual(['2024-03-01', '2024-03-01', '2024-03-03', '2024-03-06', '2024-03-31', '2024-10-27', '2024-10-27']);
+    expect(await day('UTC')).toEqual([
+      '2024-03-01',
+      '2024-03-01',
+      '2024-03-03',
+      '2024-03-06',
+      '2024-03-31',
+      '2024-10-27',
+      '2024-10-27',
+    ]);
     expect(await day('GMT')).toEqual(await day('UTC'));
-    expect(await day(BERLIN)).toEqual(['2024-03-01', '2024-03-02', '2024-03-03', '2024-03-06', '2024-04-01', '2024-10-27', '2024-10-27']);
-    expect(await day(BUENOS_AIRES)).toEqual(['2024-03-01', '2024-03-01', '2024-03-03', '2024-03-05', '2024-03-31', '2024-10-26', '2024-10-26']);
+    expect(await day(BERLIN)).toEqual([
+      '2024-03-01',
+      '2024-03-02',
+      '2024-03-03',
+      '2024-03-06',
+      '2024-04-01',
+      '2024-10-27',
+      '2024-10-27',
+    ]);
+    expect(await day(BUENOS_AIRES)).toEqual([
+      '2024-03-01',
+      '2024-03-01',
+      '2024-03-03',
+      '2024-03-05',
+      '2024-03-31',
+      '2024-10-26',
+      '2024-10-26',
+    ]);
     expect(await column({ $dateToString: { date: '$at', format: '%H:%M %z', timezone: BERLIN } })).toEqual([
       '11:00 +0100',
       '00:30 +0100',
@@ -43,9 +67,13 @@ describe('date operators with timezones', () => {
       '02:30 +0200',
       '02:30 +0100',
     ]);
-    expect(await column({ $dateToString: { date: '$at', format: '%H:%M %z', timezone: '+05:30' } })).toContain('15:30 +0530');
+    expect(await column({ $dateToString: { date: '$at', format: '%H:%M %z', timezone: '+05:30' } })).toContain(
+      '15:30 +0530',
+    );
     expect((await column({ $dateToString: { date: '$at' } }))[0]).toBe('2024-03-01T10:00:00.000Z');
-    expect((await column({ $dateToString: { date: '$at', format: '%j|%U|%V|%G|%u|%w|%L|%%' } }))[3]).toBe('066|09|10|2024|3|4|000|%');
+    expect((await column({ $dateToString: { date: '$at', format: '%j|%U|%V|%G|%u|%w|%L|%%' } }))[3]).toBe(
+      '066|09|10|2024|3|4|000|%',
+    );
     expect(await column({ $dateToString: { date: '$missing', onNull: 'none' } })).toEqual(Array(7).fill('none'));
   });
 
@@ -80,7 +108,12 @@ describe('date operators with timezones', () => {
       at('2024-10-26T03:00:00Z'),
     ]);
     const weekUtc = await column({ $dateTrunc: { date: '$at', unit: 'week', timezone: 'UTC' } });
-    expect(weekUtc.slice(0, 4)).toEqual([at('2024-02-25T00:00:00Z'), at('2024-02-25T00:00:00Z'), at('2024-03-03T00:00:00Z'), at('2024-03-03T00:00:00Z')]);
+    expect(weekUtc.slice(0, 4)).toEqual([
+      at('2024-02-25T00:00:00Z'),
+      at('2024-02-25T00:00:00Z'),
+      at('2024-03-03T00:00:00Z'),
+      at('2024-03-03T00:00:00Z'),
+    ]);
     const weekMonday = await column({ $dateTrunc: { date: '$at', unit: 'week', startOfWeek: 'monday' } });
     expect(weekMonday.slice(2, 4)).toEqual([at('2024-02-26T00:00:00Z'), at('2024-03-04T00:00:00Z')]);
     const month = await column({ $dateTrunc: { date: '$at', unit: 'month', timezone: BERLIN } });
@@ -134,7 +167,9 @@ describe('date operators with timezones', () => {
   });
 
   it('rejects an unknown timezone with an error reply', async () => {
-    const error = await column({ $dateToString: { date: '$at', timezone: 'Mars/Olympus_Mons' } }).catch((e: unknown) => e);
+    const error = await column({ $dateToString: { date: '$at', timezone: 'Mars/Olympus_Mons' } }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MongoServerError);
     expect((error as MongoServerError).code).toBe(40485);
   });

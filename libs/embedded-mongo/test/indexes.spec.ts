@@ -42,7 +42,9 @@ describe('index conformance', () => {
     expect((await failure(target.db.collection('never_created').listIndexes().toArray())).code).toBe(26);
     await target.db.createCollection('explicit');
     expect((await failure(target.db.createCollection('explicit'))).code).toBe(48);
-    const names = (await target.db.listCollections({ name: 'explicit' }, { nameOnly: true }).toArray()).map((c) => c.name);
+    const names = (await target.db.listCollections({ name: 'explicit' }, { nameOnly: true }).toArray()).map(
+      (c) => c.name,
+    );
     expect(names).toEqual(['explicit']);
     expect(await target.db.collection('explicit').drop()).toBe(true);
   });
@@ -53,7 +55,9 @@ describe('index conformance', () => {
     await users.insertOne({ email: 'a@b.c' });
     const error = await failure(users.insertOne({ email: 'a@b.c' }));
     expect(error.code).toBe(11000);
-    expect(error.message).toBe(`E11000 duplicate key error collection: ${target.dbName}.users index: email_1 dup key: { email: "a@b.c" }`);
+    expect(error.message).toBe(
+      `E11000 duplicate key error collection: ${target.dbName}.users index: email_1 dup key: { email: "a@b.c" }`,
+    );
     expect(error.keyPattern).toEqual({ email: 1 });
     expect(error.keyValue).toEqual({ email: 'a@b.c' });
     const onId = await failure(users.insertOne({ _id: (await users.findOne({}))!._id, email: 'other' }));
@@ -74,26 +78,41 @@ describe('index conformance', () => {
     expect(writeErrorsOf(orderedError)[0].index).toBe(2);
     expect(await coll.countDocuments()).toBe(2);
     await coll.deleteMany({});
-    const unordered = (await coll.insertMany(docs(), { ordered: false }).catch((e: unknown) => e)) as MongoBulkWriteError;
+    const unordered = (await coll
+      .insertMany(docs(), { ordered: false })
+      .catch((e: unknown) => e)) as MongoBulkWriteError;
     expect(unordered.result.insertedCount).toBe(4);
     const errors = writeErrorsOf(unordered);
     expect(errors.map((e) => [e.index, e.code])).toEqual([
       [2, 11000],
       [4, 11000],
     ]);
-    expect((await coll.find({}, { projection: { _id: 0 } }).sort({ k: 1 }).toArray()).map((d) => d.k)).toEqual([1, 2, 3, 4]);
+    expect(
+      (
+        await coll
+          .find({}, { projection: { _id: 0 } })
+          .sort({ k: 1 })
+          .toArray()
+      ).map((d) => d.k),
+    ).toEqual([1, 2, 3, 4]);
   });
 
   it('enforces compound, partial and sparse uniqueness', async () => {
     const compound = target.db.collection('compound');
     await compound.createIndex({ site: 1, key: 1 }, { unique: true });
-    await compound.insertMany([{ site: 'a', key: 1 }, { site: 'b', key: 1 }]);
+    await compound.insertMany([
+      { site: 'a', key: 1 },
+      { site: 'b', key: 1 },
+    ]);
     const dup = await failure(compound.insertOne({ site: 'a', key: 1 }));
     expect(dup.message).toContain('index: site_1_key_1 dup key: { site: "a", key: 1 }');
     expect(dup.keyValue).toEqual({ site: 'a', key: 1 });
 
     const partial = target.db.collection('partial');
-    await partial.createIndex({ eventId: 1 }, { unique: true, partialFilterExpression: { eventId: { $type: 'string' } } });
+    await partial.createIndex(
+      { eventId: 1 },
+      { unique: true, partialFilterExpression: { eventId: { $type: 'string' } } },
+    );
     await partial.insertMany([{ eventId: 'e1' }, { eventId: null }, { eventId: null }, { other: 1 }, { other: 2 }]);
     expect((await failure(partial.insertOne({ eventId: 'e1' }))).code).toBe(11000);
 
@@ -132,7 +151,12 @@ describe('index conformance', () => {
     expect(bulk).toBeInstanceOf(MongoBulkWriteError);
     expect(writeErrorsOf(bulk).map((e) => e.index)).toEqual([0]);
     expect(bulk.result.modifiedCount).toBe(1);
-    expect((await coll.find({}, { projection: { _id: 0 } }).sort({ slug: 1 }).toArray())).toEqual([{ slug: 'a' }, { slug: 'b', n: 1 }]);
+    expect(
+      await coll
+        .find({}, { projection: { _id: 0 } })
+        .sort({ slug: 1 })
+        .toArray(),
+    ).toEqual([{ slug: 'a' }, { slug: 'b', n: 1 }]);
     const createOverDups = target.db.collection('dups_before_index');
     await createOverDups.insertMany([{ x: 1 }, { x: 1 }]);
     expect((await failure(createOverDups.createIndex({ x: 1 }, { unique: true }))).code).toBe(11000);
@@ -155,6 +179,10 @@ describe('index conformance', () => {
     // A real server's TTL monitor runs once a minute; the embedded one can be triggered.
     if (againstRealMongo) return;
     await target.embedded!.expireNow();
-    expect((await sessions.find({}).sort({ name: 1 }).toArray()).map((d) => d.name)).toEqual(['future', 'not-a-date', 'young']);
+    expect((await sessions.find({}).sort({ name: 1 }).toArray()).map((d) => d.name)).toEqual([
+      'future',
+      'not-a-date',
+      'young',
+    ]);
   });
 });

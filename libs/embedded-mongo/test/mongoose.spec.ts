@@ -29,7 +29,9 @@ describe('mongoose against the store', () => {
 
   beforeAll(async () => {
     target = await startTarget('mongoose');
-    connection = await mongoose.createConnection(uriWithDb(target.uri, target.dbName), { serverSelectionTimeoutMS: 5000 }).asPromise();
+    connection = await mongoose
+      .createConnection(uriWithDb(target.uri, target.dbName), { serverSelectionTimeoutMS: 5000 })
+      .asPromise();
   });
 
   afterAll(async () => {
@@ -44,14 +46,21 @@ describe('mongoose against the store', () => {
     await Visit.syncIndexes();
     const names = (await Visit.listIndexes()).map((index) => index.name).sort();
     expect(names).toEqual(['_id_', 'at_-1', 'siteId_1_visitorKey_1']);
-    const created = await Visit.create({ siteId: 's1', visitorKey: 'v1', path: '/', at: new Date('2024-03-01T10:00:00Z') });
+    const created = await Visit.create({
+      siteId: 's1',
+      visitorKey: 'v1',
+      path: '/',
+      at: new Date('2024-03-01T10:00:00Z'),
+    });
     expect(created._id).toBeDefined();
     expect(await Visit.countDocuments({ siteId: 's1' })).toBe(1);
   });
 
   it('surfaces duplicate keys as code 11000', async () => {
     const Visit = model();
-    await expect(Visit.create({ siteId: 's1', visitorKey: 'v1', path: '/x', at: new Date() })).rejects.toMatchObject({ code: 11000 });
+    await expect(Visit.create({ siteId: 's1', visitorKey: 'v1', path: '/x', at: new Date() })).rejects.toMatchObject({
+      code: 11000,
+    });
   });
 
   it('insertMany ordered:false inserts the rest and reports the duplicates', async () => {
@@ -68,7 +77,8 @@ describe('mongoose against the store', () => {
       error = caught;
     }
     expect(error).toMatchObject({ code: 11000 });
-    const writeErrors = (error as { writeErrors: Array<{ index: number; code?: number; err?: { code: number } }> }).writeErrors;
+    const writeErrors = (error as { writeErrors: Array<{ index: number; code?: number; err?: { code: number } }> })
+      .writeErrors;
     expect(writeErrors.map((e) => e.index)).toEqual([1]);
     expect(await Visit.countDocuments({ siteId: 's2' })).toBe(2);
   });
@@ -92,9 +102,19 @@ describe('mongoose against the store', () => {
   it('aggregates, bulk-writes and deletes', async () => {
     const Visit = model();
     const result = await Visit.bulkWrite([
-      { insertOne: { document: { siteId: 's4', visitorKey: 'x', path: '/a', views: 3, at: new Date('2024-03-05T00:00:00Z') } } },
+      {
+        insertOne: {
+          document: { siteId: 's4', visitorKey: 'x', path: '/a', views: 3, at: new Date('2024-03-05T00:00:00Z') },
+        },
+      },
       { updateOne: { filter: { siteId: 's3', visitorKey: 'v' }, update: { $set: { path: '/changed' } } } },
-      { updateOne: { filter: { siteId: 's4', visitorKey: 'y' }, update: { $set: { path: '/b', at: new Date('2024-03-06T00:00:00Z') } }, upsert: true } },
+      {
+        updateOne: {
+          filter: { siteId: 's4', visitorKey: 'y' },
+          update: { $set: { path: '/b', at: new Date('2024-03-06T00:00:00Z') } },
+          upsert: true,
+        },
+      },
       { deleteOne: { filter: { siteId: 'none' } } },
     ]);
     expect(result.insertedCount).toBe(1);

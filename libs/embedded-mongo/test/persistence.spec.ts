@@ -1,5 +1,14 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -93,7 +102,12 @@ describe('persistence', () => {
     const child = await spawnStore(buildDir, dir, ['--in-worker']);
     const client = await MongoClient.connect(child.uri);
     await client.db('w').collection('c').insertOne({ hello: 'worker' });
-    expect(await client.db('w').collection('c').findOne({}, { projection: { _id: 0 } })).toEqual({ hello: 'worker' });
+    expect(
+      await client
+        .db('w')
+        .collection('c')
+        .findOne({}, { projection: { _id: 0 } }),
+    ).toEqual({ hello: 'worker' });
     await client.close();
     await killHard(child);
     const restarted = await spawnStore(buildDir, dir);
@@ -106,7 +120,11 @@ describe('persistence', () => {
   async function writeAndStop(dir: string, count: number): Promise<void> {
     const store = await EmbeddedMongo.start({ dataDir: dir });
     const client = await MongoClient.connect(store.uri);
-    for (let i = 0; i < count; i++) await client.db('t').collection('c').insertOne({ _id: i } as never);
+    for (let i = 0; i < count; i++)
+      await client
+        .db('t')
+        .collection('c')
+        .insertOne({ _id: i } as never);
     await client.close();
     await store.stop();
   }

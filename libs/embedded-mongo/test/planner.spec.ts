@@ -12,24 +12,36 @@ import { SortedList } from '../src/sorted-list.js';
 describe('SortedList', () => {
   it('stays sorted and finds what was inserted, through inserts and removals', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 5000 }), fc.array(fc.nat(), { maxLength: 200 }), (values, removals) => {
-        const list = new SortedList<{ v: number; id: number }>((a, b) => a.v - b.v || a.id - b.id);
-        const model = values.map((v, id) => ({ v, id }));
-        for (const item of model) list.insert(item);
-        for (const r of removals) {
-          if (model.length === 0) break;
-          const [victim] = model.splice(r % model.length, 1);
-          expect(list.remove(victim, (e) => e.id === victim.id)).toBe(true);
-        }
-        model.sort((a, b) => a.v - b.v || a.id - b.id);
-        const all: Array<{ v: number; id: number }> = [];
-        list.forEachInRange(() => true, () => true, (e) => all.push(e));
-        expect(all).toEqual(model);
-        expect(list.size).toBe(model.length);
-        const inRange: Array<{ v: number; id: number }> = [];
-        list.forEachInRange((e) => e.v >= -5, (e) => e.v <= 5, (e) => inRange.push(e));
-        expect(inRange).toEqual(model.filter((e) => e.v >= -5 && e.v <= 5));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 5000 }),
+        fc.array(fc.nat(), { maxLength: 200 }),
+        (values, removals) => {
+          const list = new SortedList<{ v: number; id: number }>((a, b) => a.v - b.v || a.id - b.id);
+          const model = values.map((v, id) => ({ v, id }));
+          for (const item of model) list.insert(item);
+          for (const r of removals) {
+            if (model.length === 0) break;
+            const [victim] = model.splice(r % model.length, 1);
+            expect(list.remove(victim, (e) => e.id === victim.id)).toBe(true);
+          }
+          model.sort((a, b) => a.v - b.v || a.id - b.id);
+          const all: Array<{ v: number; id: number }> = [];
+          list.forEachInRange(
+            () => true,
+            () => true,
+            (e) => all.push(e),
+          );
+          expect(all).toEqual(model);
+          expect(list.size).toBe(model.length);
+          const inRange: Array<{ v: number; id: number }> = [];
+          list.forEachInRange(
+            (e) => e.v >= -5,
+            (e) => e.v <= 5,
+            (e) => inRange.push(e),
+          );
+          expect(inRange).toEqual(model.filter((e) => e.v >= -5 && e.v <= 5));
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -39,38 +51,61 @@ describe('BSON ordering', () => {
   it('orders types like MongoDB: null < numbers < strings < objects < arrays < ObjectId < booleans < dates', () => {
     const values = [new Date(0), true, new ObjectId('000000000000000000000001'), [1], { a: 1 }, 'a', 2, 1.5, null];
     const sorted = [...values].sort(compareBson);
-    expect(sorted).toEqual([null, 1.5, 2, 'a', { a: 1 }, [1], new ObjectId('000000000000000000000001'), true, new Date(0)]);
+    expect(sorted).toEqual([
+      null,
+      1.5,
+      2,
+      'a',
+      { a: 1 },
+      [1],
+      new ObjectId('000000000000000000000001'),
+      true,
+      new Date(0),
+    ]);
   });
 });
 
 describe('index-backed candidate selection', () => {
   const arbitraryDoc = fc.record({
-    a: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.constantFrom('x', 'y', null), fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 3 })),
+    a: fc.oneof(
+      fc.integer({ min: 0, max: 20 }),
+      fc.constantFrom('x', 'y', null),
+      fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 3 }),
+    ),
     b: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
   });
   const scalar = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.constantFrom('x', 'y', null));
   const arbitraryFilter = fc.oneof(
     scalar.map((v) => ({ a: v })),
     fc.array(scalar, { maxLength: 3 }).map((vs) => ({ a: { $in: vs } })),
-    fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 })).map(([x, y]) => ({ a: { $gte: Math.min(x, y), $lt: Math.max(x, y) } })),
-    fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 5 })).map(([x, y]) => ({ a: x, b: { $lte: y } })),
+    fc
+      .tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }))
+      .map(([x, y]) => ({ a: { $gte: Math.min(x, y), $lt: Math.max(x, y) } })),
+    fc
+      .tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 5 }))
+      .map(([x, y]) => ({ a: x, b: { $lte: y } })),
     fc.integer({ min: 0, max: 20 }).map((x) => ({ $and: [{ a: { $gt: x } }, { b: { $exists: true } }] })),
   );
 
   it('never misses a document the filter matches', () => {
     fc.assert(
-      fc.property(fc.array(arbitraryDoc, { maxLength: 60 }), arbitraryFilter, fc.boolean(), (docs, filter, descending) => {
-        const catalog = new Catalog();
-        const coll = catalog.ensure('db', 'c');
-        coll.addIndex({ v: 2, key: { a: descending ? -1 : 1, b: 1 }, name: 'a_b' });
-        docs.forEach((doc, i) => coll.insert({ _id: i, ...doc }));
-        const query = compileFilter(filter);
-        const expected = [...coll.docs.values()].filter((d) => query.test(d)).map((d) => d._id as number);
-        const candidates = planCandidates(coll, filter);
-        expect(candidates).toBeDefined();
-        const found = candidates!.filter((d) => query.test(d)).map((d) => d._id as number);
-        expect(found.sort((x, y) => x - y)).toEqual(expected.sort((x, y) => x - y));
-      }),
+      fc.property(
+        fc.array(arbitraryDoc, { maxLength: 60 }),
+        arbitraryFilter,
+        fc.boolean(),
+        (docs, filter, descending) => {
+          const catalog = new Catalog();
+          const coll = catalog.ensure('db', 'c');
+          coll.addIndex({ v: 2, key: { a: descending ? -1 : 1, b: 1 }, name: 'a_b' });
+          docs.forEach((doc, i) => coll.insert({ _id: i, ...doc }));
+          const query = compileFilter(filter);
+          const expected = [...coll.docs.values()].filter((d) => query.test(d)).map((d) => d._id as number);
+          const candidates = planCandidates(coll, filter);
+          expect(candidates).toBeDefined();
+          const found = candidates!.filter((d) => query.test(d)).map((d) => d._id as number);
+          expect(found.sort((x, y) => x - y)).toEqual(expected.sort((x, y) => x - y));
+        },
+      ),
       { numRuns: 300 },
     );
   });

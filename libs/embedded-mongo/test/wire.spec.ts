@@ -100,7 +100,9 @@ describe('wire protocol', () => {
   it('reads documents from an OP_MSG document sequence and skips replies for moreToCome', async () => {
     socket.write(opMsg(8, { insert: 'raw', $db: 'wire' }, 0, { id: 'documents', docs: [{ _id: 1 }, { _id: 2 }] }));
     expect(msgBody(await reader.next())).toEqual({ n: 2, ok: 1 });
-    socket.write(opMsg(9, { insert: 'raw', $db: 'wire', writeConcern: { w: 0 } }, 2, { id: 'documents', docs: [{ _id: 3 }] }));
+    socket.write(
+      opMsg(9, { insert: 'raw', $db: 'wire', writeConcern: { w: 0 } }, 2, { id: 'documents', docs: [{ _id: 3 }] }),
+    );
     socket.write(opMsg(10, { count: 'raw', $db: 'wire' }));
     const next = await reader.next();
     expect(next.readInt32LE(8)).toBe(10);

@@ -12,12 +12,23 @@ import { matching } from './query.js';
  * new documents). A pipeline made only of these may read stored documents without copying
  * them; anything else ($unwind, $addFields, $lookup, …) may mutate, so it gets copies.
  */
-const NON_MUTATING_STAGES = new Set(['$match', '$sort', '$skip', '$limit', '$group', '$count', '$sortByCount', '$bucket', '$project']);
+const NON_MUTATING_STAGES = new Set([
+  '$match',
+  '$sort',
+  '$skip',
+  '$limit',
+  '$group',
+  '$count',
+  '$sortByCount',
+  '$bucket',
+  '$project',
+]);
 
 /** `$out`/`$merge` target: a collection name or `{ db, coll }`. */
 function target(spec: unknown, context: CommandContext): [string, string] {
   if (typeof spec === 'string') return [context.db, spec];
-  if (isPlainObject(spec) && typeof spec.coll === 'string') return [typeof spec.db === 'string' ? spec.db : context.db, spec.coll];
+  if (isPlainObject(spec) && typeof spec.coll === 'string')
+    return [typeof spec.db === 'string' ? spec.db : context.db, spec.coll];
   throw new CommandError('FailedToParse', 'invalid $out/$merge target');
 }
 
@@ -44,7 +55,10 @@ function writeMerge(catalog: Catalog, spec: Document, docs: Document[], context:
     if (!existing) {
       if (whenNotMatched === 'insert') collection.insert(withId(doc));
       else if (whenNotMatched === 'fail') {
-        throw new CommandError('BadValue', '$merge could not find a matching document in the target collection for at least one document in the source collection');
+        throw new CommandError(
+          'BadValue',
+          '$merge could not find a matching document in the target collection for at least one document in the source collection',
+        );
       }
       continue;
     }
@@ -55,16 +69,22 @@ function writeMerge(catalog: Catalog, spec: Document, docs: Document[], context:
     else if (whenMatched === 'merge') next = { ...cloneDocument(existing), ...doc, _id: existing._id };
     else if (Array.isArray(whenMatched)) {
       const variables = { new: doc, ...(isPlainObject(spec.let) ? spec.let : {}) };
-      [next] = new Aggregator(rewritePipeline(whenMatched as Document[]), { ...engineOptions(), variables }).run([cloneDocument(existing)]) as Document[];
+      [next] = new Aggregator(rewritePipeline(whenMatched as Document[]), { ...engineOptions(), variables }).run([
+        cloneDocument(existing),
+      ]) as Document[];
     } else throw new CommandError('BadValue', `unsupported whenMatched mode: ${String(whenMatched)}`);
     collection.replace(existing, next);
   }
 }
 
 export const aggregate: CommandHandler = (command, context) => {
-  if (!Array.isArray(command.pipeline)) throw new CommandError('TypeMismatch', "'pipeline' option must be specified as an array");
+  if (!Array.isArray(command.pipeline))
+    throw new CommandError('TypeMismatch', "'pipeline' option must be specified as an array");
   if (!isPlainObject(command.cursor) && command.explain !== true) {
-    throw new CommandError('FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
+    throw new CommandError(
+      'FailedToParse',
+      "The 'cursor' option is required, except for aggregate with the explain argument",
+    );
   }
   const stages = command.pipeline as Document[];
   const last = stages[stages.length - 1];
@@ -72,13 +92,21 @@ export const aggregate: CommandHandler = (command, context) => {
   let pipeline = writeStage ? stages.slice(0, -1) : stages;
   for (const stage of pipeline) {
     const name = Object.keys(stage)[0];
-    if (name === '$out' || name === '$merge') throw new CommandError('BadValue', `${name} can only be the final stage in the pipeline`);
-    if (name === '$changeStream') throw new CommandError('IllegalOperation', '$changeStream stage is only supported on replica sets');
+    if (name === '$out' || name === '$merge')
+      throw new CommandError('BadValue', `${name} can only be the final stage in the pipeline`);
+    if (name === '$changeStream')
+      throw new CommandError('IllegalOperation', '$changeStream stage is only supported on replica sets');
   }
   const collectionNameValue = command.aggregate;
-  const collection = typeof collectionNameValue === 'string' ? context.catalog.get(context.db, collectionNameValue) : undefined;
+  const collection =
+    typeof collectionNameValue === 'string' ? context.catalog.get(context.db, collectionNameValue) : undefined;
   if (command.explain === true) {
-    return { explainVersion: '1', stages: pipeline, queryPlanner: { namespace: `${context.db}.${String(collectionNameValue)}` }, ok: 1 };
+    return {
+      explainVersion: '1',
+      stages: pipeline,
+      queryPlanner: { namespace: `${context.db}.${String(collectionNameValue)}` },
+      ok: 1,
+    };
   }
   // A leading $match is answered from the indexes; mingo then sees only the candidates.
   let source: Document[];
@@ -90,10 +118,18 @@ export const aggregate: CommandHandler = (command, context) => {
   }
   const resolver = (name: string): Document[] => matching(context.catalog.get(context.db, name), {}).map(cloneDocument);
   const copyInput = pipeline.some((stage) => !NON_MUTATING_STAGES.has(Object.keys(stage)[0]));
-  const results = pipeline.length ? runPipeline(copyInput ? source.map(cloneDocument) : source, rewritePipeline(pipeline), resolver) : source;
+  const results = pipeline.length
+    ? runPipeline(copyInput ? source.map(cloneDocument) : source, rewritePipeline(pipeline), resolver)
+    : source;
   if (writeStage) {
     if ('$out' in writeStage) writeOut(context.catalog, target(writeStage.$out, context), results);
-    else writeMerge(context.catalog, isPlainObject(writeStage.$merge) ? writeStage.$merge : { into: writeStage.$merge }, results, context);
+    else
+      writeMerge(
+        context.catalog,
+        isPlainObject(writeStage.$merge) ? writeStage.$merge : { into: writeStage.$merge },
+        results,
+        context,
+      );
     return { cursor: { firstBatch: [], id: Long.ZERO, ns: `${context.db}.${String(collectionNameValue)}` }, ok: 1 };
   }
   const batchSize = isPlainObject(command.cursor) ? optionalNumber(command.cursor.batchSize) : undefined;

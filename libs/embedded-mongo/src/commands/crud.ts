@@ -4,8 +4,14 @@ import type { Collection } from '../catalog.js';
 import { CommandError, toErrorReply } from '../errors.js';
 import { isPlainObject, valuesAtPath } from '../paths.js';
 import { applyUpdate, buildUpsert, validateUpdate } from '../update.js';
-import { collectionName, existingCollection, optionalNumber, type CommandContext, type CommandHandler } from './context.js';
-import { matching, shape } from './query.js';
+import {
+  collectionName,
+  existingCollection,
+  optionalNumber,
+  type CommandContext,
+  type CommandHandler,
+} from './context.js';
+import { matching, shape, sortedMatches } from './query.js';
 
 /** Documents of a write command: in the body or, as drivers usually send them, in a document sequence. */
 export function payload(command: Document, field: string, sequences: Map<string, Document[]>): Document[] {
@@ -27,7 +33,10 @@ function withId(doc: Document): Document {
 
 function assertNoTransaction(command: Document): void {
   if (command.startTransaction === true || command.autocommit === false) {
-    throw new CommandError('IllegalOperation', 'Transaction numbers are only allowed on a replica set member or mongos');
+    throw new CommandError(
+      'IllegalOperation',
+      'Transaction numbers are only allowed on a replica set member or mongos',
+    );
   }
 }
 
@@ -71,7 +80,8 @@ export function updateCommand(sequences: Map<string, Document[]>): CommandHandle
         const arrayFilters = Array.isArray(statement.arrayFilters) ? (statement.arrayFilters as Document[]) : undefined;
         const collection = context.catalog.get(context.db, name);
         let targets = matching(collection, filter, statement.multi === true || statement.sort ? Infinity : 1);
-        if (statement.multi !== true && isPlainObject(statement.sort)) targets = shape(targets, { sort: statement.sort, limit: 1 });
+        if (statement.multi !== true && isPlainObject(statement.sort))
+          targets = shape(targets, { sort: statement.sort, limit: 1 });
         if (targets.length === 0) {
           if (statement.upsert === true) {
             const doc = buildUpsert(filter, update, arrayFilters);
@@ -113,7 +123,8 @@ export function deleteCommand(sequences: Map<string, Document[]>): CommandHandle
       try {
         const statement = statements[i];
         const limit = optionalNumber(statement.limit) ?? 0;
-        if (limit !== 0 && limit !== 1) throw new CommandError('FailedToParse', 'The limit field in delete objects must be 0 or 1');
+        if (limit !== 0 && limit !== 1)
+          throw new CommandError('FailedToParse', 'The limit field in delete objects must be 0 or 1');
         for (const doc of matching(collection, statement.q, limit === 1 ? 1 : Infinity)) {
           (collection as Collection).remove(doc);
           n++;
@@ -127,7 +138,13 @@ export function deleteCommand(sequences: Map<string, Document[]>): CommandHandle
   };
 }
 
-function cursorReply(context: CommandContext, ns: string, docs: Document[], batchSize: number | undefined, singleBatch: boolean): Document {
+function cursorReply(
+  context: CommandContext,
+  ns: string,
+  docs: Document[],
+  batchSize: number | undefined,
+  singleBatch: boolean,
+): Document {
   const batch = context.cursors.open(ns, docs, batchSize, singleBatch);
   return { cursor: { firstBatch: batch.docs, id: batch.id, ns }, ok: 1 };
 }
@@ -140,12 +157,20 @@ export const find: CommandHandler = (command, context) => {
   const collection = context.catalog.get(context.db, name);
   const sort = isPlainObject(command.sort) && Object.keys(command.sort).length > 0 ? command.sort : undefined;
   const limit = Math.abs(limitValue);
-  // Without a sort, the scan can stop as soon as skip + limit documents have matched.
-  const docs = matching(collection, command.filter, !sort && limit ? skip + limit : Infinity);
-  const results = shape(docs, { sort, skip, limit, projection: command.projection });
+  // With a limit, the scan can stop after skip + limit matches: in natural order without a
+  // sort, in index order when an index fits the sort.
+  const inIndexOrder = sort && limit ? sortedMatches(collection, command.filter, sort, skip + limit) : undefined;
+  const docs = inIndexOrder ?? matching(collection, command.filter, !sort && limit ? skip + limit : Infinity);
+  const results = shape(docs, { sort: inIndexOrder ? undefined : sort, skip, limit, projection: command.projection });
   const singleBatch = command.singleBatch === true || limitValue < 0;
   const batchSize = optionalNumber(command.batchSize);
-  return cursorReply(context, `${context.db}.${name}`, results, limit && (batchSize === undefined || batchSize > limit) ? limit : batchSize, singleBatch);
+  return cursorReply(
+    context,
+    `${context.db}.${name}`,
+    results,
+    limit && (batchSize === undefined || batchSize > limit) ? limit : batchSize,
+    singleBatch,
+  );
 };
 
 export const getMore: CommandHandler = (command, context) => {
@@ -178,18 +203,25 @@ export const findAndModify: CommandHandler = (command, context) => {
   const sort = isPlainObject(command.sort) && Object.keys(command.sort).length ? command.sort : undefined;
   const [target] = shape(matching(collection, filter, sort ? Infinity : 1), { sort, limit: 1 });
   const project = (doc: Document | null): Document | null =>
-    doc && isPlainObject(command.fields) && Object.keys(command.fields).length ? shape([doc], { projection: command.fields })[0] : doc;
+    doc && isPlainObject(command.fields) && Object.keys(command.fields).length
+      ? shape([doc], { projection: command.fields })[0]
+      : doc;
   if (command.remove === true) {
     if (target) (collection as Collection).remove(target);
     return { lastErrorObject: { n: target ? 1 : 0 }, value: project(target ?? null), ok: 1 };
   }
-  if (command.update === undefined) throw new CommandError('FailedToParse', 'Either an update or remove=true must be specified');
+  if (command.update === undefined)
+    throw new CommandError('FailedToParse', 'Either an update or remove=true must be specified');
   const update = validateUpdate(command.update);
   const arrayFilters = Array.isArray(command.arrayFilters) ? (command.arrayFilters as Document[]) : undefined;
   if (target) {
     const outcome = applyUpdate(target, update, filter, arrayFilters);
     if (outcome.modified) (collection as Collection).replace(target, outcome.doc);
-    return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(command.new === true ? outcome.doc : target), ok: 1 };
+    return {
+      lastErrorObject: { n: 1, updatedExisting: true },
+      value: project(command.new === true ? outcome.doc : target),
+      ok: 1,
+    };
   }
   if (command.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
   const doc = buildUpsert(filter, update, arrayFilters);
@@ -205,7 +237,11 @@ export const count: CommandHandler = (command, context) => {
   const collection = existingCollection(context, command);
   const skip = optionalNumber(command.skip) ?? 0;
   const limit = Math.abs(optionalNumber(command.limit) ?? 0);
-  const total = Math.max(0, matching(collection, command.query).length - skip);
+  const unfiltered = !isPlainObject(command.query) || Object.keys(command.query).length === 0;
+  const total = Math.max(
+    0,
+    (unfiltered ? (collection?.docs.size ?? 0) : matching(collection, command.query).length) - skip,
+  );
   return { n: limit ? Math.min(limit, total) : total, ok: 1 };
 };
 

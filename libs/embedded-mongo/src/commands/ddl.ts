@@ -29,10 +29,16 @@ export const createIndexes: CommandHandler = (command, context) => {
     const sameName = collection.indexes.get(spec.name);
     if (sameName) {
       if (!sameKey(sameName.spec.key, spec.key)) {
-        throw new CommandError('IndexKeySpecsConflict', `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`);
+        throw new CommandError(
+          'IndexKeySpecsConflict',
+          `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`,
+        );
       }
       if (optionsOf(sameName.spec) !== optionsOf(spec)) {
-        throw new CommandError('IndexOptionsConflict', `An equivalent index already exists with the same name but different options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`);
+        throw new CommandError(
+          'IndexOptionsConflict',
+          `An equivalent index already exists with the same name but different options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`,
+        );
       }
       continue;
     }
@@ -43,15 +49,24 @@ export const createIndexes: CommandHandler = (command, context) => {
     }
     collection.addIndex(spec);
   }
-  const reply: Document = { numIndexesBefore: before, numIndexesAfter: collection.indexes.size, createdCollectionAutomatically: created };
+  const reply: Document = {
+    numIndexesBefore: before,
+    numIndexesAfter: collection.indexes.size,
+    createdCollectionAutomatically: created,
+  };
   if (before === collection.indexes.size) reply.note = 'all indexes already exist';
   return { ...reply, ok: 1 };
 };
 
 export const listIndexes: CommandHandler = (command, context) => {
   const collection = existingCollection(context, command);
-  if (!collection) throw new CommandError('NamespaceNotFound', `ns does not exist: ${context.db}.${collectionName(command)}`);
-  const batch = context.cursors.open(collection.ns, [...collection.indexes.values()].map((index) => index.spec), undefined);
+  if (!collection)
+    throw new CommandError('NamespaceNotFound', `ns does not exist: ${context.db}.${collectionName(command)}`);
+  const batch = context.cursors.open(
+    collection.ns,
+    [...collection.indexes.values()].map((index) => index.spec),
+    undefined,
+  );
   return { cursor: { firstBatch: batch.docs, id: batch.id, ns: collection.ns }, ok: 1 };
 };
 
@@ -78,7 +93,17 @@ export const dropIndexes: CommandHandler = (command, context) => {
 };
 
 export const create: CommandHandler = (command, context) => {
-  const { create: name, writeConcern: _w, lsid: _l, $db: _d, $clusterTime: _c, $readPreference: _r, apiVersion: _a, comment: _m, ...options } = command;
+  const {
+    create: name,
+    writeConcern: _w,
+    lsid: _l,
+    $db: _d,
+    $clusterTime: _c,
+    $readPreference: _r,
+    apiVersion: _a,
+    comment: _m,
+    ...options
+  } = command;
   context.catalog.create(context.db, String(name), options);
   return { ok: 1 };
 };
@@ -128,7 +153,15 @@ function sizeOf(context: CommandContext, name: string): { count: number; size: n
 export const collStats: CommandHandler = (command, context) => {
   const name = collectionName(command);
   const { count, size, indexes } = sizeOf(context, name);
-  return { ns: `${context.db}.${name}`, count, size, avgObjSize: count ? Math.round(size / count) : 0, storageSize: size, nindexes: indexes, ok: 1 };
+  return {
+    ns: `${context.db}.${name}`,
+    count,
+    size,
+    avgObjSize: count ? Math.round(size / count) : 0,
+    storageSize: size,
+    nindexes: indexes,
+    ok: 1,
+  };
 };
 
 export const dbStats: CommandHandler = (_command, context) => {
@@ -142,7 +175,16 @@ export const dbStats: CommandHandler = (_command, context) => {
     dataSize += stats.size;
     indexes += stats.indexes;
   }
-  return { db: context.db, collections: collections.length, views: 0, objects, dataSize, storageSize: dataSize, indexes, ok: 1 };
+  return {
+    db: context.db,
+    collections: collections.length,
+    views: 0,
+    objects,
+    dataSize,
+    storageSize: dataSize,
+    indexes,
+    ok: 1,
+  };
 };
 
 export const listDatabases: CommandHandler = (command, context) => {

@@ -78,16 +78,27 @@ export const handshakeCommands: Record<string, CommandHandler> = {
   whatsmyuri: (_command, context) => ({ you: context.clientAddress, ok: 1 }),
   connectionStatus: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] }, ok: 1 }),
   saslStart: () => {
-    throw new CommandError('Unauthorized', 'Authentication is not supported by the embedded store; connect without credentials');
+    throw new CommandError(
+      'Unauthorized',
+      'Authentication is not supported by the embedded store; connect without credentials',
+    );
   },
   authenticate: () => {
-    throw new CommandError('Unauthorized', 'Authentication is not supported by the embedded store; connect without credentials');
+    throw new CommandError(
+      'Unauthorized',
+      'Authentication is not supported by the embedded store; connect without credentials',
+    );
   },
   commitTransaction: () => {
-    throw new CommandError('IllegalOperation', 'Transaction numbers are only allowed on a replica set member or mongos');
+    throw new CommandError(
+      'IllegalOperation',
+      'Transaction numbers are only allowed on a replica set member or mongos',
+    );
   },
   abortTransaction: () => {
-    throw new CommandError('IllegalOperation', 'Transaction numbers are only allowed on a replica set member or mongos');
+    throw new CommandError(
+      'IllegalOperation',
+      'Transaction numbers are only allowed on a replica set member or mongos',
+    );
   },
 } satisfies Record<string, CommandHandler>;
-

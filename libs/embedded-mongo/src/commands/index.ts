@@ -2,7 +2,17 @@ import type { Document } from 'bson';
 import { CommandError } from '../errors.js';
 import { aggregate } from './aggregate.js';
 import type { CommandContext, CommandHandler } from './context.js';
-import { count, deleteCommand, distinct, find, findAndModify, getMore, insertCommand, killCursors, updateCommand } from './crud.js';
+import {
+  count,
+  deleteCommand,
+  distinct,
+  find,
+  findAndModify,
+  getMore,
+  insertCommand,
+  killCursors,
+  updateCommand,
+} from './crud.js';
 import {
   collStats,
   create,
