@@ -192,7 +192,7 @@ export class AnalyticsService {
   async userStats(principal: Principal, params: SiteQueryDto): Promise<UserStatsResponseDto> {
     const scope = await this.scope.open(principal, params.siteId);
     const now = this.scope.now();
-    const stats = await this.repository.findUserStats({ siteId: scope.siteId, now });
+    const stats = await this.engine.userStats(scope.siteId, scope.site.timezone, now);
     return {
       ...stats,
       meta: {

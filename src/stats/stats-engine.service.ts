@@ -2,7 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { deriveMetrics, type MetricValues } from './query/derive-metrics.js';
 import { HIT_METRICS, VISIT_METRICS, type Metric, type StatsQuery } from './query/stats-query.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
-import { StatsRepository, type GroupKey, type HitMetricsRow, type VisitMetricsRow } from './stats.repository.js';
+import {
+  StatsRepository,
+  type GroupKey,
+  type HitMetricsRow,
+  type UserStatsRow,
+  type VisitMetricsRow,
+} from './stats.repository.js';
+import type { Types } from 'mongoose';
 
 /** One result group: its dimension values (and `time` bucket label) and the requested metrics. */
 export interface ResultRow {
@@ -47,6 +54,13 @@ export class StatsEngine {
       key,
       values: deriveMetrics(metrics, hits.get(id)?.row, visits.get(id)?.row, allTraffic.get(id)?.row),
     }));
+  }
+
+  /** The gzapi user stats of a site, from the rollup when the site's rows are usable. */
+  async userStats(siteId: Types.ObjectId, timezone: string, now: Date): Promise<UserStatsRow> {
+    const unsettled = await this.rollups.unsettledDays(siteId, timezone);
+    if (unsettled) return this.repository.findUserStatsFromRollup({ siteId, now }, unsettled);
+    return this.repository.findUserStats({ siteId, now });
   }
 
   /** From the rollup where it covers the query (same numbers, far fewer documents), else from raw hits. */

@@ -12,6 +12,7 @@ import {
   buildPendingBucketsPipeline,
   buildRollupDayPipeline,
   buildRollupHitMetricsPipeline,
+  buildRollupUserStatsPipeline,
   buildSiteBucketsPipeline,
   type DaySlice,
   type RollupCoverage,
@@ -104,16 +105,16 @@ export class StatsRepository {
 
   async findUserStats(input: UserStatsInput): Promise<UserStatsRow> {
     const [row] = await this.aggregate<UserStatsRow>('hits', buildUserStatsPipeline(input));
-    return (
-      row ?? {
-        totalUsers: 0,
-        activeUsersLast1Day: 0,
-        activeUsersLast7Days: 0,
-        activeUsersLast30Days: 0,
-        newUsersLast7Days: 0,
-        identifiedUsers: 0,
-      }
+    return withUserStatsDefaults(row);
+  }
+
+  /** The same as `findUserStats`, from the rollup plus raw hits of the unsettled days. */
+  async findUserStatsFromRollup(input: UserStatsInput, rawDays: DaySlice[]): Promise<UserStatsRow> {
+    const [row] = await this.aggregate<UserStatsRow>(
+      VISITOR_DAYS_COLLECTION,
+      buildRollupUserStatsPipeline(input.siteId, input.now, rawDays),
     );
+    return withUserStatsDefaults(row);
   }
 
   private async aggregate<T extends object>(
@@ -125,4 +126,17 @@ export class StatsRepository {
       .aggregate<T & Document>(pipeline as Document[], { allowDiskUse: true })
       .toArray();
   }
+}
+
+function withUserStatsDefaults(row: UserStatsRow | undefined): UserStatsRow {
+  return (
+    row ?? {
+      totalUsers: 0,
+      activeUsersLast1Day: 0,
+      activeUsersLast7Days: 0,
+      activeUsersLast30Days: 0,
+      newUsersLast7Days: 0,
+      identifiedUsers: 0,
+    }
+  );
 }

@@ -32,6 +32,7 @@ const hitArbitrary = fc.record({
   source: fc.constantFrom('news.example', null),
   /** Received after the rollup's settle window: must be read from raw hits. */
   late: fc.boolean(),
+  identified: fc.boolean(),
 });
 
 const filter = (operator: Filter['operator'], dimension: Dimension, values: string[]): Filter => ({
@@ -114,10 +115,18 @@ describe('stats rollups', () => {
               city: hit.city,
               device: hit.device,
               source: hit.source,
+              ...(hit.identified ? { userKey: `u${hit.visitor}` } : {}),
             }),
           );
           await insertHits(app.database.db, documents);
           expect((await job.runOnce()).ran).toBe(true);
+
+          const userStatsInput = { siteId: new Types.ObjectId(site.id), now: new Date(MAY_START + 20 * 86_400_000) };
+          const unsettled = await coverageService.unsettledDays(userStatsInput.siteId, timezone);
+          expect(unsettled).toBeDefined();
+          expect(await repository.findUserStatsFromRollup(userStatsInput, unsettled!)).toEqual(
+            await repository.findUserStats(userStatsInput),
+          );
 
           for (const spec of queries) {
             const from = addDays({ year: 2024, month: 5, day: 1 }, spec.fromDay);

@@ -7,6 +7,7 @@ export interface RawHit {
   receivedAt: Date;
   name: string;
   visitorKey: string;
+  userKey?: string;
   visitId: string | null;
   host: string;
   path: string;

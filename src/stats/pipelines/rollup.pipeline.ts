@@ -2,6 +2,7 @@ import type { PipelineStage, Types } from 'mongoose';
 import { DIMENSION_SOURCES, type Dimension } from '../query/dimensions.js';
 import type { Interval, StatsQuery } from '../query/stats-query.js';
 import { IS_PAGEVIEW, dimensionKeys, filterCondition, groupId, hitFieldPath } from './stages.js';
+import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
 
 export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
 
@@ -42,8 +43,17 @@ export function buildRollupDayPipeline(siteId: Types.ObjectId, slice: DaySlice):
   for (const field of ['visitorKey', ...ROLLUP_FIELDS]) row[field] = `$_id.${field}`;
   return [
     { $match: { siteId, ts: { $gte: slice.start, $lt: slice.end } } },
-    { $group: { _id: key, pageviews: { $sum: IS_PAGEVIEW }, events: { $sum: 1 } } },
-    { $project: { ...row, pageviews: 1, events: 1 } },
+    {
+      $group: {
+        _id: key,
+        pageviews: { $sum: IS_PAGEVIEW },
+        events: { $sum: 1 },
+        firstTs: { $min: '$ts' },
+        lastTs: { $max: '$ts' },
+        identified: { $max: IS_IDENTIFIED },
+      },
+    },
+    { $project: { ...row, pageviews: 1, events: 1, firstTs: 1, lastTs: 1, identified: 1 } },
     { $merge: { into: VISITOR_DAYS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
   ];
 }
@@ -193,5 +203,46 @@ export function buildSiteBucketsPipeline(siteId: Types.ObjectId): PipelineStage[
     { $match: { siteId } },
     { $group: { _id: { $dateTrunc: { date: '$ts', unit: 'minute', binSize: 15 } } } },
     { $project: { _id: 0, siteId: { $literal: siteId }, bucket: '$_id' } },
+  ];
+}
+
+/**
+ * The user stats of `buildUserStatsPipeline` from the rollup: the site's human rows of settled
+ * days plus the raw human hits of the days still being rolled up, one row per visitor, then the
+ * same totals. Served by `{ siteId, classification, visitorKey }` on stats_visitor_days.
+ */
+export function buildRollupUserStatsPipeline(siteId: Types.ObjectId, now: Date, rawDays: DaySlice[]): PipelineStage[] {
+  const union: PipelineStage[] =
+    rawDays.length === 0
+      ? []
+      : [
+          {
+            $unionWith: {
+              coll: 'hits',
+              pipeline: [
+                {
+                  $match: {
+                    siteId,
+                    classification: 'USER',
+                    $or: rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })),
+                  },
+                },
+                { $project: { _id: 0, visitorKey: 1, firstTs: '$ts', lastTs: '$ts', identified: IS_IDENTIFIED } },
+              ],
+            },
+          },
+        ];
+  return [
+    { $match: { siteId, classification: 'USER', day: { $nin: rawDays.map((slice) => slice.day) } } },
+    ...union,
+    {
+      $group: {
+        _id: '$visitorKey',
+        firstSeen: { $min: '$firstTs' },
+        lastSeen: { $max: '$lastTs' },
+        identified: { $max: '$identified' },
+      },
+    },
+    ...userStatsTotals(now),
   ];
 }

@@ -16,8 +16,6 @@ const DAY_MS = 86_400_000;
  * Served by the `{ siteId, visitorKey, ts }` index on hits. Output: at most one row.
  */
 export function buildUserStatsPipeline(input: UserStatsInput): PipelineStage[] {
-  const since = (days: number) => new Date(input.now.getTime() - days * DAY_MS);
-  const countWhen = (condition: Record<string, unknown>) => ({ $sum: { $cond: [condition, 1, 0] } });
   return [
     { $match: { siteId: input.siteId, classification: 'USER' } },
     {
@@ -25,9 +23,21 @@ export function buildUserStatsPipeline(input: UserStatsInput): PipelineStage[] {
         _id: '$visitorKey',
         firstSeen: { $min: '$ts' },
         lastSeen: { $max: '$ts' },
-        identified: { $max: { $cond: [{ $eq: [{ $type: '$userKey' }, 'string'] }, 1, 0] } },
+        identified: { $max: IS_IDENTIFIED },
       },
     },
+    ...userStatsTotals(input.now),
+  ];
+}
+
+/** 1 for a hit carrying a (hashed) userId. */
+export const IS_IDENTIFIED = { $cond: [{ $eq: [{ $type: '$userKey' }, 'string'] }, 1, 0] };
+
+/** From one row per visitor `{ firstSeen, lastSeen, identified }` to the user stats — shared by the raw and rollup forms. */
+export function userStatsTotals(now: Date): PipelineStage[] {
+  const since = (days: number) => new Date(now.getTime() - days * DAY_MS);
+  const countWhen = (condition: Record<string, unknown>) => ({ $sum: { $cond: [condition, 1, 0] } });
+  return [
     {
       $group: {
         _id: null,

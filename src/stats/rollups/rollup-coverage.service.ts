@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { formatCalendarDate, zonedDate } from '../time/calendar.js';
-import { isRollupEligible, type RollupCoverage } from '../pipelines/rollup.pipeline.js';
+import type { Types } from 'mongoose';
+import { isRollupEligible, type DaySlice, type RollupCoverage } from '../pipelines/rollup.pipeline.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import { StatsRepository } from '../stats.repository.js';
 import { daySlicesOf } from './rollup-days.js';
@@ -20,17 +21,25 @@ export class RollupCoverageService {
 
   async find(query: StatsQuery): Promise<RollupCoverage | undefined> {
     if (!isRollupEligible(query)) return undefined;
-    const siteId = query.siteId.toHexString();
-    const state = await this.rollups.findSiteState(siteId);
-    if (state.rebuild || state.timezone !== query.timezone) return undefined;
-    const watermark = await this.rollups.findWatermark();
-    const pending = await this.stats.findPendingBuckets({ after: watermark, siteId: query.siteId });
+    const unsettled = await this.unsettledDays(query.siteId, query.timezone);
+    if (!unsettled) return undefined;
     const fromDay = formatCalendarDate(zonedDate(query.start, query.timezone));
     const toDay = formatCalendarDate(zonedDate(new Date(query.end.getTime() - 1), query.timezone));
-    const rawDays = daySlicesOf(
+    return { fromDay, toDay, rawDays: unsettled.filter((slice) => slice.day >= fromDay && slice.day <= toDay) };
+  }
+
+  /**
+   * The site's days (in `timezone`) that still have hits past the watermark, whatever their
+   * date; undefined when the site's rows cannot be used at all.
+   */
+  async unsettledDays(siteId: Types.ObjectId, timezone: string): Promise<DaySlice[] | undefined> {
+    const state = await this.rollups.findSiteState(siteId.toHexString());
+    if (state.rebuild || state.timezone !== timezone) return undefined;
+    const watermark = await this.rollups.findWatermark();
+    const pending = await this.stats.findPendingBuckets({ after: watermark, siteId });
+    return daySlicesOf(
       pending.map((row) => row.bucket),
-      query.timezone,
-    ).filter((slice) => slice.day >= fromDay && slice.day <= toDay);
-    return { fromDay, toDay, rawDays };
+      timezone,
+    );
   }
 }

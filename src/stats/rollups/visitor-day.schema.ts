@@ -60,6 +60,17 @@ export class VisitorDay {
   /** All hits, page views included. */
   @Prop({ required: true })
   events: number;
+
+  /** The visitor's first and last hit of the row (for user stats: active and new visitors). */
+  @Prop({ required: true })
+  firstTs: Date;
+
+  @Prop({ required: true })
+  lastTs: Date;
+
+  /** 1 when a hit of the row carried a (hashed) userId, else 0. */
+  @Prop({ required: true })
+  identified: number;
 }
 
 export type VisitorDayDocument = HydratedDocument<VisitorDay>;
@@ -67,3 +78,5 @@ export const VisitorDaySchema = SchemaFactory.createForClass(VisitorDay);
 
 // Serves: every rollup-backed stats read (one site, a range of days) and the delete before a day is recomputed.
 VisitorDaySchema.index({ siteId: 1, day: 1 });
+// Serves: rollup-backed user stats (one site's human rows, grouped by visitor).
+VisitorDaySchema.index({ siteId: 1, classification: 1, visitorKey: 1 });
