@@ -13,6 +13,8 @@ export interface IngestScenarioResult extends LoadResult {
 
 export interface FloodResult extends IngestScenarioResult {
   rssBoundMb: number;
+  /** Whether the graceful shutdown after the flood overran 30 s and the app was killed (SIGKILL). */
+  killedAfterTimeout: boolean;
   storedHits: number;
   lostAcknowledgedHits: number;
 }
@@ -211,6 +213,7 @@ export async function runFlood(ceiling: LoadResult, log: (line: string) => void)
   const flood: FloodResult = {
     ...withRatio(result, 500, ceiling),
     rssBoundMb: FLOOD_RSS_BOUND_MB,
+    killedAfterTimeout: app.killedAfterTimeout ?? false,
     storedHits,
     lostAcknowledgedHits: Math.max(0, result.acceptedHits - storedHits),
   };

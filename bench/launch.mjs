@@ -1,9 +1,9 @@
 // `npm run bench`: transpiles src/, libs/ and bench/ with swc (the settings the tests use) into
 // test-output/bench-build/, then runs the compiled bench. Compiled JavaScript is what production
 // runs, and it lets the embedded store start in its worker thread as it does in production.
-import { transformFile } from '@swc/core';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { transform } from '@swc/core';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 const ROOT = process.cwd();
@@ -19,11 +19,28 @@ function sourceFiles(dir) {
   });
 }
 
+// BENCH_FROM_HEAD=1 measures the last commit instead of the working tree (others' unfinished edits).
+const fromHead = process.env.BENCH_FROM_HEAD === '1';
+function headFiles() {
+  return execFileSync('git', ['ls-files', 'src', 'libs', 'bench'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter(
+      (path) =>
+        path.endsWith('.ts') && !path.endsWith('.spec.ts') && !path.endsWith('.d.ts') && !/(^|\/)test\//.test(path),
+    )
+    .map((path) => join(ROOT, path));
+}
+const read = (file) =>
+  fromHead
+    ? execFileSync('git', ['show', `HEAD:${relative(ROOT, file)}`], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 })
+    : readFileSync(file, 'utf8');
+
 rmSync(OUT, { recursive: true, force: true });
-const files = ['src', 'libs', 'bench'].flatMap((dir) => sourceFiles(join(ROOT, dir)));
+const files = fromHead ? headFiles() : ['src', 'libs', 'bench'].flatMap((dir) => sourceFiles(join(ROOT, dir)));
 await Promise.all(
   files.map(async (file) => {
-    const { code } = await transformFile(file, {
+    const { code } = await transform(read(file), {
+      filename: file,
       jsc: {
         parser: { syntax: 'typescript', decorators: true },
         transform: { legacyDecorator: true, decoratorMetadata: true },

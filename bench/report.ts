@@ -44,7 +44,10 @@ function floodLines(flood: FloodResult | undefined): string[] {
     '',
     `Flood: status codes ${codes}; Retry-After on refusals: ${flood.retryAfterSeen ? 'yes' : 'no'}; peak RSS ${flood.server.peakRssMb} MB ` +
       `(bound ${flood.rssBoundMb} MB: ${flood.server.peakRssMb <= flood.rssBoundMb ? 'held' : 'EXCEEDED'}); acknowledged hits ${number(flood.acceptedHits)}, ` +
-      `stored after restart ${number(flood.storedHits)}, lost ${flood.lostAcknowledgedHits}.`,
+      `stored after restart ${number(flood.storedHits)}, lost ${flood.lostAcknowledgedHits}` +
+      (flood.killedAfterTimeout
+        ? ' (graceful shutdown overran 30 s and the app was killed with SIGKILL before the count).'
+        : '.'),
   ];
 }
 

@@ -8,6 +8,9 @@ import { externalUri } from './stored-hits.js';
 /** Where launch.mjs put the compiled sources. */
 export const BUILD_DIR = process.env.SITELINE_BENCH_BUILD ?? join(process.cwd(), 'test-output', 'bench-build');
 
+/** What Kubernetes waits by default (terminationGracePeriodSeconds) before SIGKILL. */
+const STOP_TIMEOUT_MS = 30_000;
+
 export const ADMIN = { email: 'bench@siteline.test', password: 'bench-password-1234' };
 
 export interface Child {
@@ -15,7 +18,9 @@ export interface Child {
   pid: number;
   url: string;
   output: () => string;
+  /** SIGTERM, then SIGKILL if the graceful shutdown takes longer than an orchestrator would wait. */
   stop(): Promise<void>;
+  killedAfterTimeout?: boolean;
 }
 
 export function freePort(): Promise<number> {
@@ -66,7 +71,12 @@ function startChild(args: string[], env: Record<string, string>, readyUrl: strin
     output: () => text,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        handle.killedAfterTimeout = true;
+        child.kill('SIGKILL');
+      }, STOP_TIMEOUT_MS);
       await exited;
+      clearTimeout(timer);
     },
   };
   return waitForHttp(readyUrl, child, handle.output).then(() => handle);
@@ -110,7 +120,7 @@ export async function startApp(options: AppOptions = {}): Promise<Child & { data
     `${base}/health/ready`,
     base,
   );
-  return { ...child, dataDir, database: options.database ?? 'siteline_bench' };
+  return Object.assign(child, { dataDir, database: options.database ?? 'siteline_bench' });
 }
 
 /** The ceiling: a bare node:http server that parses the JSON body and answers 202. */
