@@ -78,6 +78,8 @@ async function lookupLatency(size: number): Promise<number> {
       await coll.insertMany(Array.from({ length: Math.min(10_000, size - i) }, (_, j) => hit(i + j)));
     }
     const loadSeconds = (performance.now() - loadStart) / 1000;
+    // Warm the JIT and the connection first, so both sizes are measured in the same state.
+    for (let n = 0; n < 300; n++) await coll.findOne({ visitor: `v${(n * 7_919) % size}` });
     const samples: number[] = [];
     for (let n = 0; n < SIZES.lookups; n++) {
       const key = `v${(n * 104_729) % size}`;

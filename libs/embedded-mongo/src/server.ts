@@ -7,14 +7,7 @@ import { CursorManager } from './cursors.js';
 import { toErrorReply } from './errors.js';
 import { Journal, type Logger } from './journal.js';
 import { expireDocuments } from './ttl.js';
-import {
-  completeMessageLength,
-  encodeMsg,
-  encodeReply,
-  messageLengthIsSane,
-  parseMessage,
-  type IncomingMessage,
-} from './wire.js';
+import { encodeMsg, encodeReply, MessageSplitter, parseMessage, type IncomingMessage } from './wire.js';
 
 export interface ServerOptions {
   host: string;
@@ -82,23 +75,19 @@ export class StoreServer {
     const clientAddress = `${socket.remoteAddress ?? '127.0.0.1'}:${socket.remotePort ?? 0}`;
     this.sockets.add(socket);
     socket.setNoDelay(true);
-    let pending = Buffer.alloc(0);
+    const splitter = new MessageSplitter(MAX_MESSAGE_SIZE);
     // Messages of one connection are answered strictly in order.
     let queue = Promise.resolve();
-    socket.on('data', (chunk) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        if (!messageLengthIsSane(pending, MAX_MESSAGE_SIZE)) {
-          this.options.log(
-            `embedded-mongo: connection ${connectionId} sent an invalid message length (${pending.readInt32LE(0)} bytes, ${pending.length} buffered, starts ${pending.subarray(0, 24).toString('hex')}); closing it`,
-          );
-          socket.destroy();
-          return;
-        }
-        const length = completeMessageLength(pending);
-        if (length === 0) break;
-        const message = pending.subarray(0, length);
-        pending = pending.subarray(length);
+    socket.on('data', (chunk: Buffer) => {
+      let messages: Buffer[];
+      try {
+        messages = splitter.push(chunk);
+      } catch (error) {
+        this.options.log(`embedded-mongo: connection ${connectionId} sent ${(error as Error).message}; closing it`);
+        socket.destroy();
+        return;
+      }
+      for (const message of messages) {
         queue = queue
           .then(() => this.handle(socket, message, connectionId, clientAddress))
           .catch((error: unknown) => {

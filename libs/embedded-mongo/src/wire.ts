@@ -26,17 +26,42 @@ export type IncomingMessage =
   | { kind: 'query'; requestId: number; collection: string; query: Document }
   | { kind: 'unsupported'; requestId: number; opCode: number };
 
-/** Length of the first complete message in `buffer`, or 0 when more bytes are needed. */
-export function completeMessageLength(buffer: Buffer): number {
-  if (buffer.length < 4) return 0;
-  const length = buffer.readInt32LE(0);
-  return buffer.length >= length ? length : 0;
-}
+/**
+ * Cuts a TCP byte stream into whole messages. Chunks are kept in a list and joined once per
+ * message, so a large insert arriving in many 64 KiB reads is not re-copied on every read.
+ */
+export class MessageSplitter {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
 
-export function messageLengthIsSane(buffer: Buffer, maxMessageSize: number): boolean {
-  if (buffer.length < 4) return true;
-  const length = buffer.readInt32LE(0);
-  return length >= HEADER_SIZE && length <= maxMessageSize;
+  constructor(private readonly maxMessageSize: number) {}
+
+  /** Adds bytes and returns the messages now complete; throws on an impossible length. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const messages: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < 4) return messages;
+      const length = this.peekLength();
+      if (length < HEADER_SIZE || length > this.maxMessageSize) {
+        throw new Error(`invalid message length ${length} (${this.buffered} bytes buffered)`);
+      }
+      if (this.buffered < length) return messages;
+      const joined = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+      messages.push(joined.subarray(0, length));
+      const rest = joined.subarray(length);
+      this.chunks = rest.length ? [rest] : [];
+      this.buffered = rest.length;
+    }
+  }
+
+  private peekLength(): number {
+    const first = this.chunks[0];
+    if (first.length >= 4) return first.readInt32LE(0);
+    const head = Buffer.concat(this.chunks, this.buffered).subarray(0, 4);
+    return head.readInt32LE(0);
+  }
 }
 
 function readCString(buffer: Buffer, offset: number): [string, number] {
