@@ -147,9 +147,12 @@ export class Journal {
     this.open.bytes += buffer.length;
   }
 
-  /** Resolves once every record made so far is on disk. */
+  /**
+   * Resolves once every record made so far is on disk — including records of other commands
+   * still being synced, since a reply may reflect them (e.g. a duplicate-key error).
+   */
   commit(): Promise<void> {
-    if (this.open.buffers.length === 0) return Promise.resolve();
+    if (this.open.buffers.length === 0) return this.flushing ?? Promise.resolve();
     return new Promise((resolve, reject) => {
       this.open.waiters.push({ resolve, reject });
       this.startFlush();

@@ -213,6 +213,32 @@ describe('CRUD conformance', () => {
     expect(doubled).toEqual([{ double: 22 }, { double: 24 }]);
   });
 
+  it('updates array elements with arrayFilters and the positional operator', async () => {
+    await items.insertOne({
+      _id: 1,
+      grades: [80, 85, 90],
+      items: [
+        { k: 'a', n: 1 },
+        { k: 'b', n: 2 },
+      ],
+    } as Document);
+    await items.updateOne(
+      { _id: 1 } as Document,
+      { $set: { 'grades.$[g]': 100 } },
+      { arrayFilters: [{ g: { $gte: 85 } }] },
+    );
+    await items.updateOne({ _id: 1, 'items.k': 'b' } as Document, { $inc: { 'items.$.n': 10 } });
+    await items.updateOne({ _id: 1 } as Document, { $set: { 'items.$[].seen': true } });
+    expect(await items.findOne({ _id: 1 } as Document)).toEqual({
+      _id: 1,
+      grades: [80, 100, 100],
+      items: [
+        { k: 'a', n: 1, seen: true },
+        { k: 'b', n: 12, seen: true },
+      ],
+    });
+  });
+
   it('rejects changing _id', async () => {
     await items.insertOne({ _id: 7 as unknown as ObjectId, v: 1 });
     const error = await items
