@@ -56,6 +56,15 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     private readonly metrics: MetricsService,
   ) {}
 
+  /**
+   * Refuses a request (503) up front when its hits would not fit the queue, before any
+   * validation or enrichment is spent on it: under a flood, refusals must stay cheap so the
+   * instance keeps serving what it accepted. `write` still enforces the bound.
+   */
+  assertRoomFor(count: number): void {
+    if (this.queuedHits + count > MAX_QUEUED_HITS) throw serviceUnavailable('Ingest queue is full, retry shortly');
+  }
+
   /** Resolves with one result per hit once written; rejects with 503 when full or when the write failed. */
   write(hits: NewHit[]): Promise<WriteResult[]> {
     if (hits.length === 0) return Promise.resolve([]);

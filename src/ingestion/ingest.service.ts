@@ -69,6 +69,7 @@ export class IngestService {
       ? await this.authenticator.authenticateKey(request.headers)
       : await this.authenticator.authenticateBrowser(firstSiteRef(items), single(request.headers.origin));
     this.rateLimit(caller, request.ip);
+    this.writer.assertRoomFor(items.length);
     if (caller.kind === 'browser' && caller.site.respectDoNotTrack && single(request.headers.dnt) === '1') {
       // The visitor asked not to be tracked and the site honours it: acknowledged, not stored.
       return {
@@ -89,6 +90,7 @@ export class IngestService {
       : { items: [query], batch: false };
     const caller = await this.authenticator.authenticateKey(request.headers);
     this.rateLimit(caller, request.ip);
+    this.writer.assertRoomFor(items.length);
     const inputs = items.map((item) =>
       batch ? this.toInputFromTrafficItem(item, request) : this.toInputFromTraffic(item, request),
     );
