@@ -1,4 +1,5 @@
 import type { DynamicModule, Type } from '@nestjs/common';
+import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -37,10 +38,13 @@ export function createFastifyAdapter(): FastifyAdapter {
     genReqId: requestId,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: trustProxySetting(env.TRUST_PROXY),
-    // Slow or stalled clients are cut off instead of holding a socket forever.
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 10_000,
+    // Slow or stalled clients are cut off instead of holding a socket forever: idle sockets after
+    // connectionTimeout, clients trickling a request (slowloris) after requestTimeout. Node checks
+    // requestTimeout only every connectionsCheckingInterval (30 s by default), hence the shorter one.
+    connectionTimeout: env.HTTP_TIMEOUT_MS,
+    requestTimeout: env.HTTP_TIMEOUT_MS,
+    keepAliveTimeout: Math.min(10_000, env.HTTP_TIMEOUT_MS),
+    http: { connectionsCheckingInterval: Math.min(5_000, Math.ceil(env.HTTP_TIMEOUT_MS / 4)) },
   });
   // Registered before Nest's middleware, so the request logger sees the same id (`req.id`).
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
@@ -52,6 +56,28 @@ export function createFastifyAdapter(): FastifyAdapter {
 }
 
 /**
+ * Security headers on every response (API, errors, Swagger UI). The policy below is what Swagger UI
+ * at /docs needs (its own scripts, inline styles); the dashboard replaces it with its stricter one.
+ * Cross-origin embedding of resources stays allowed because client sites load /tracker.js.
+ */
+const SECURITY_HEADERS = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      objectSrc: ["'none'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  crossOriginResourcePolicy: { policy: 'cross-origin' as const },
+};
+
+/**
  * Everything production applies to the application besides the root module: logger, error
  * filter, validation, OpenAPI, shutdown hooks. The e2e tests call this on their testing module,
  * so they run the very app `main.ts` runs.
@@ -61,6 +87,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
+  await app.register(helmet, SECURITY_HEADERS);
   mountOpenApi(app);
   await app.init();
   return app;

@@ -42,6 +42,12 @@ class MongoTargetModule {}
         autoIndex: true,
         autoCreate: true,
         serverSelectionTimeoutMS: 5000,
+        // The monitor pings every 2 s and gives up on an unanswered ping after 5 s: a lost or
+        // partitioned database is noticed within seconds, which fails the requests waiting on it
+        // (503, never a hang: the driver interrupts in-use connections when a check times out),
+        // turns readiness red, and brings it back as soon as the database answers again.
+        heartbeatFrequencyMS: 2000,
+        connectTimeoutMS: 5000,
       }),
     }),
   ],

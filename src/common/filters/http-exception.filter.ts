@@ -9,6 +9,24 @@ export interface ErrorBody {
   details?: unknown;
 }
 
+const DATABASE_RETRY_AFTER_SECONDS = 2;
+
+/** Driver errors that mean "the database cannot be reached right now" (names, so mongoose's wrappers count too). */
+const DATABASE_UNAVAILABLE_ERRORS = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNotConnectedError',
+  'MongoPoolClearedError',
+  'PoolClearedOnNetworkError',
+  'MongoTopologyClosedError',
+]);
+
+function isDatabaseUnavailable(exception: unknown): exception is Error {
+  return exception instanceof Error && DATABASE_UNAVAILABLE_ERRORS.has(exception.name);
+}
+
 /**
  * Every error leaves as JSON `{ statusCode, error, message }` (SPEC §5). Expected errors keep
  * their message; anything unexpected becomes a bare 500 whose detail is logged, never returned.
@@ -46,6 +64,16 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     const clientError = this.fastifyClientError(exception);
     if (clientError) return { ...clientError, headers };
+    if (isDatabaseUnavailable(exception)) {
+      // A lost database is an outage, not a bug: tell clients to come back instead of a bare 500.
+      this.logger.warn(`Database unavailable on ${request.method} ${request.routeOptions?.url ?? 'unknown'}: ${exception.message}`);
+      const status = HttpStatus.SERVICE_UNAVAILABLE;
+      return {
+        status,
+        body: { statusCode: status, error: 'Service Unavailable', message: 'Database unavailable, retry shortly' },
+        headers: { ...headers, 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+      };
+    }
     this.logger.error(
       { err: exception, method: request.method, url: request.routeOptions?.url ?? 'unknown' },
       'Unhandled error',
