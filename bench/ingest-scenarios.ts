@@ -35,6 +35,7 @@ export interface IngestRun {
 }
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const FLOOD_SECONDS = 20;
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CONNECTIONS = 32;
 const POOL = 512;
@@ -161,6 +162,9 @@ export async function runIngestScenarios(
 
   const single = await createSite(app.url, token, 'single.bench.test');
   await load('single hit / request (/api/v1/hits)', single, '/api/v1/hits', singleBodies(5000), 1, CONNECTIONS);
+  // BENCH_ONLY=single: the quick before/after loop for an optimisation.
+  if (process.env.BENCH_ONLY === 'single')
+    return { scenarios, statsUnderLoad: { queries: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, failures: 0 } };
   const batch = await createSite(app.url, token, 'batch.bench.test');
   await load('batch of 100 (/api/v1/hits)', batch, '/api/v1/hits', batchBodies(100, 64, 20_000, 5), 100, 8);
   const traffic = await createSite(app.url, token, 'traffic.bench.test');
@@ -200,7 +204,7 @@ export async function runFlood(ceiling: LoadResult, log: (line: string) => void)
         headers: { authorization: site.ingestKey },
         bodies,
         connections: 256,
-        seconds: SECONDS,
+        seconds: FLOOD_SECONDS,
         warmupSeconds: 0,
         timeoutSeconds: 60,
       },

@@ -26,11 +26,11 @@ log(`machine: ${JSON.stringify(machine)}`);
 const results: BenchResults = { startedAt: new Date().toISOString(), machine };
 mkdirSync(RESULTS, { recursive: true });
 
-if (only.has('ingest') || only.has('flood')) {
+if (only.has('ingest') || only.has('single') || only.has('flood')) {
   results.ceiling = await measureCeiling();
   log(`ceiling: ${results.ceiling.reqPerSec} req/s, p50 ${results.ceiling.p50Ms} ms, p99 ${results.ceiling.p99Ms} ms`);
 }
-if (only.has('ingest') && results.ceiling) {
+if ((only.has('ingest') || only.has('single')) && results.ceiling) {
   const app = await startApp({ database: 'siteline_bench_ingest' });
   try {
     const { scenarios, statsUnderLoad } = await runIngestScenarios(app, results.ceiling, log);
