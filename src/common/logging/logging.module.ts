@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { appConfig, type AppConfig } from '../../config/configuration.js';
@@ -14,6 +14,8 @@ import { appConfig, type AppConfig } from '../../config/configuration.js';
     LoggerModule.forRootAsync({
       inject: [appConfig.KEY],
       useFactory: (config: AppConfig) => ({
+        // nestjs-pino's default route pattern matches nothing under Nest 12 on Fastify; this one matches every path.
+        forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
         pinoHttp: {
           level: config.logLevel,
           // The id Fastify assigned (see app.factory.ts), so log lines and the x-request-id header agree.
@@ -29,7 +31,11 @@ import { appConfig, type AppConfig } from '../../config/configuration.js';
           redact: { paths: ['req.headers', 'req.remoteAddress', 'req.remotePort', '*.password', '*.token'], remove: true },
           customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
             error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
-          autoLogging: { ignore: (request: IncomingMessage) => (request.url ?? '').startsWith('/health/') },
+          // Probes would drown the log; the middleware sees a rewritten `url`, so match the original one.
+          autoLogging: {
+            ignore: (request: IncomingMessage & { originalUrl?: string }) =>
+              (request.originalUrl ?? request.url ?? '').startsWith('/health/'),
+          },
         },
       }),
     }),
