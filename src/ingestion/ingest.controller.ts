@@ -18,7 +18,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../common/decorators/public.decorator.js';
-import { SITE_KEY_AUTH } from '../openapi/openapi.js';
+import { SITE_KEY_AUTH, SITE_KEY_HEADER_AUTH } from '../openapi/openapi.js';
 import { HitBatchDto, HitDto } from './dto/hit.dto.js';
 import { IngestRejectedDto, IngestResultDto } from './dto/ingest-result.dto.js';
 import { TrafficBatchDto, TrafficDto } from './dto/traffic.dto.js';
@@ -33,6 +33,7 @@ import { IngestService, type IngestOutcome } from './ingest.service.js';
 @ApiTags('ingest')
 @ApiExtraModels(HitDto, HitBatchDto, TrafficDto, TrafficBatchDto)
 @ApiSecurity(SITE_KEY_AUTH)
+@ApiSecurity(SITE_KEY_HEADER_AUTH)
 @ApiAcceptedResponse({ type: IngestResultDto, description: 'Written; per-hit outcome.' })
 @ApiBadRequestResponse({
   type: IngestRejectedDto,

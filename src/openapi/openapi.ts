@@ -3,6 +3,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 
 export const BEARER_AUTH = 'bearer';
 export const SITE_KEY_AUTH = 'siteKey';
+export const SITE_KEY_HEADER_AUTH = 'siteKeyHeader';
 
 /**
  * The OpenAPI document is generated from the controllers and DTOs; `openapi/openapi.json` is
@@ -20,6 +21,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addServer('http://localhost:3000', 'Local development')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, BEARER_AUTH)
     .addApiKey({ type: 'apiKey', in: 'header', name: 'Authorization', description: 'A site key, raw or as `Bearer <key>`' }, SITE_KEY_AUTH)
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'A site key in its own header' }, SITE_KEY_HEADER_AUTH)
     .build();
   return SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey: string, methodKey: string) =>

@@ -31,6 +31,7 @@ describe('committed OpenAPI document', () => {
   it('documents the bearer and site-key security schemes', () => {
     const components = generated.components as { securitySchemes: Record<string, { type: string }> };
     expect(components.securitySchemes.bearer.type).toBe('http');
-    expect(components.securitySchemes.siteKey.type).toBe('apiKey');
+    expect(components.securitySchemes.siteKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'Authorization' });
+    expect(components.securitySchemes.siteKeyHeader).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Api-Key' });
   });
 });

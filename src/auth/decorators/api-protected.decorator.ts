@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { BEARER_AUTH, SITE_KEY_AUTH } from '../../openapi/openapi.js';
+import { BEARER_AUTH, SITE_KEY_AUTH, SITE_KEY_HEADER_AUTH } from '../../openapi/openapi.js';
 import { ErrorResponseDto } from '../dto/error-response.dto.js';
 
 const unauthorized = ApiUnauthorizedResponse({
@@ -20,6 +20,7 @@ export function ApiJwtOrSiteKeyProtected(scope: string) {
   return applyDecorators(
     ApiBearerAuth(BEARER_AUTH),
     ApiSecurity(SITE_KEY_AUTH),
+    ApiSecurity(SITE_KEY_HEADER_AUTH),
     unauthorized,
     ApiForbiddenResponse({
       type: ErrorResponseDto,
