@@ -14,7 +14,7 @@ function bsonType(value: unknown): string | undefined {
 }
 
 /** Numeric value of int/long/double wrappers, or undefined when the value is not a number. */
-export function numericValue(value: unknown): number | undefined {
+function numericValue(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return Number(value);
   const type = bsonType(value);
@@ -25,7 +25,7 @@ export function numericValue(value: unknown): number | undefined {
 }
 
 /** Rank of a value's canonical BSON type; numbers of every width share one rank. */
-export function typeRank(value: unknown): number {
+function typeRank(value: unknown): number {
   if (value === undefined || value === null) return 5;
   if (numericValue(value) !== undefined) return 10;
   if (typeof value === 'string') return 15;

@@ -18,7 +18,6 @@ export const ErrorCodes = {
   InvalidNamespace: 73,
   IndexOptionsConflict: 85,
   IndexKeySpecsConflict: 86,
-  OperationNotSupportedInTransaction: 263,
   DuplicateKey: 11000,
   Location40485: 40485,
 } as const;
@@ -42,12 +41,12 @@ export class CommandError extends Error {
   constructor(codeName: CodeName, message: string, extra: Document = {}) {
     super(message);
     this.code = ErrorCodes[codeName];
-    this.codeName = codeName === 'Location40485' ? 'Location40485' : codeName;
+    this.codeName = codeName;
     this.extra = extra;
   }
 }
 
-/** Turns anything thrown while executing a command into an error reply. mingo throws plain Errors for unknown operators. */
+/** Turns anything thrown while executing a command into an error reply. */
 export function toErrorReply(error: unknown): Document {
   if (error instanceof CommandError) {
     return { ok: 0, errmsg: error.message, code: error.code, codeName: error.codeName, ...error.extra };

@@ -40,7 +40,7 @@ function compiledWorkerAvailable(): boolean {
   return import.meta.url.endsWith('.js') && existsSync(fileURLToPath(workerUrl));
 }
 
-export function serverOptions(options: EmbeddedMongoOptions): ServerOptions {
+function serverOptions(options: EmbeddedMongoOptions): ServerOptions {
   return {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,

@@ -117,10 +117,6 @@ export class Index {
     return typeof this.spec.expireAfterSeconds === 'number' ? this.spec.expireAfterSeconds : undefined;
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   compareKeys(a: unknown[], b: unknown[]): number {
     for (let i = 0; i < this.fields.length; i++) {
       const c = compareBson(a[i], b[i]) * this.directions[i];

@@ -27,16 +27,6 @@ function collect(value: unknown, parts: string[], depth: number): unknown[] {
   return collect(value[parts[depth]], parts, depth + 1);
 }
 
-/** The single value at a dotted path without array expansion (undefined when absent). */
-export function valueAtPath(doc: Document, path: string): unknown {
-  let current: unknown = doc;
-  for (const part of path.split('.')) {
-    if (!isPlainObject(current)) return undefined;
-    current = current[part];
-  }
-  return current;
-}
-
 /** Sets a dotted path, creating intermediate objects; used to build upserted documents. */
 export function setPath(doc: Document, path: string, value: unknown): void {
   const parts = path.split('.');

@@ -137,9 +137,15 @@ export class StoreServer {
     const reply = await this.execute(body, sequences, { db, connectionId, clientAddress });
     if (message.kind === 'msg' && message.moreToCome) return;
     if (socket.destroyed) return;
-    socket.write(
-      message.kind === 'query' ? encodeReply(message.requestId, reply) : encodeMsg(message.requestId, reply),
-    );
+    const encode = message.kind === 'query' ? encodeReply : encodeMsg;
+    let bytes: Buffer;
+    try {
+      bytes = encode(message.requestId, reply);
+    } catch (error) {
+      // e.g. a reply over the BSON size limit: report it instead of dropping the connection.
+      bytes = encode(message.requestId, toErrorReply(error));
+    }
+    socket.write(bytes);
   }
 
   private async execute(
