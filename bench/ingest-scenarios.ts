@@ -1,6 +1,7 @@
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
 import { startApp, startRawServer, type Child } from './lib/children.js';
 import { TrafficGenerator } from './lib/hits.js';
+import { runFloodLoad } from './lib/flood.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { countStoredHits } from './lib/stored-hits.js';
 
@@ -196,17 +197,15 @@ export async function runFlood(ceiling: LoadResult, log: (line: string) => void)
     const site = await createSite(app.url, token, 'flood.bench.test');
     siteId = site.id;
     const bodies = batchBodies(500, 16, 50_000, 13);
-    result = await runLoad(
+    result = await runFloodLoad(
       {
         name: 'flood: 256 conns × 500-hit batches',
         url: app.url,
-        path: '/api/v1/hits',
         headers: { authorization: site.ingestKey },
         bodies,
         connections: 256,
         seconds: FLOOD_SECONDS,
-        warmupSeconds: 0,
-        timeoutSeconds: 60,
+        drainSeconds: 60,
       },
       app.pid,
     );
