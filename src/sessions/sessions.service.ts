@@ -120,7 +120,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     do {
       this.backgroundAgain = false;
       try {
-        await this.drain(undefined, BACKGROUND_WORKERS);
+        await this.drain(undefined, BACKGROUND_WORKERS, true);
       } catch (error) {
         this.logger.warn(
           `Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
@@ -130,10 +130,13 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     } while (this.backgroundAgain && !this.stopping);
   }
 
-  /** Claims and processes work items until none is free. */
-  private async drain(siteId: Types.ObjectId | undefined, workers: number): Promise<void> {
+  /**
+   * Claims and processes work items until none is free. A background pass also stops at shutdown:
+   * under steady ingest there is always new work, and the marks left stay in MongoDB for the next sweep.
+   */
+  private async drain(siteId: Types.ObjectId | undefined, workers: number, background = false): Promise<void> {
     const worker = async () => {
-      for (;;) {
+      while (!(background && this.stopping)) {
         const item = await this.dirty.claimNext(siteId, new Date(), LEASE_MS);
         if (!item) return;
         await this.processClaimed(item);

@@ -1,0 +1,28 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createKey, createSite } from '../factories/sites.js';
+import { login } from '../factories/users.js';
+import type { ChildApp } from './compiled-app.js';
+
+export const CHILD_ADMIN = { email: 'admin@reliability.test', password: 'reliability-admin-password' };
+
+export function randomPort(): number {
+  return 20000 + Math.floor(Math.random() * 20000);
+}
+
+/** Waits until a spawned app answers readiness; fails with its output if it exits or never gets ready. */
+export async function waitForChildReady(url: string, child: ChildApp, timeoutMs = 60_000): Promise<void> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    if (child.process.exitCode !== null) throw new Error(`app exited early:\n${child.output()}`);
+    if (await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`app not ready:\n${child.output()}`);
+}
+
+/** A site and an ingest key on a running app booted with CHILD_ADMIN. */
+export async function childIngestKey(url: string): Promise<string> {
+  const { accessToken } = await login(url, CHILD_ADMIN.email, CHILD_ADMIN.password);
+  const site = await createSite(url, accessToken);
+  return (await createKey(url, accessToken, site.id)).key;
+}
