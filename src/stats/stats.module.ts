@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
+import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
 import { AnalyticsService } from './analytics.service.js';
@@ -12,20 +13,21 @@ import { StatsController } from './stats.controller.js';
 import { StatsRepository } from './stats.repository.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import { RollupState, RollupStateSchema } from './rollups/rollup-state.schema.js';
+import { RollupInvalidationListener } from './rollups/rollup-invalidation.listener.js';
 import { RollupJob } from './rollups/rollup.job.js';
 import { RollupRepository } from './rollups/rollup.repository.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 
 /**
  * Every read endpoint: the seed data API, analytics, user stats; and the rollups behind them.
- * Exports the analytics service (dashboard) and the rollup repository (`markSiteForRebuild`
- * after a purge or erasure).
+ * Exports the analytics service (dashboard).
  */
 @Module({
   imports: [
     AuthModule,
     SessionsModule,
     SitesModule,
+    DataPurgeModule,
     MongooseModule.forFeature([
       { name: VisitorDay.name, schema: VisitorDaySchema },
       { name: RollupState.name, schema: RollupStateSchema },
@@ -37,11 +39,12 @@ import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
     RollupRepository,
     RollupCoverageService,
     RollupJob,
+    RollupInvalidationListener,
     StatsEngine,
     StatsScopeService,
     SeedDataService,
     AnalyticsService,
   ],
-  exports: [AnalyticsService, RollupRepository],
+  exports: [AnalyticsService],
 })
 export class StatsModule {}

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ObjectId } from 'mongodb';
 import request from 'supertest';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { REVERSE_DNS_RESOLVER, ReverseDnsService } from '../../src/geo/reverse-dns.service.js';
@@ -72,7 +73,8 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
     await app.app.get(SessionsService).flush();
     await app.app.get(ReverseDnsService).idle();
     await sendHits(app.url, ingestKey, [GOLDEN_LATE_HIT]);
-  });
+    // Booting, ingesting and sessionizing take longer than the default 30 s on a loaded CI machine.
+  }, 120_000);
 
   afterAll(async () => {
     await app?.close();
@@ -664,6 +666,40 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       // Only the clock in user stats' meta moved on (two minutes); every number must be identical.
       const withoutNow = (body: { meta?: { now?: string } }) => ({ ...body, meta: { ...body.meta, now: undefined } });
       after.forEach((response, index) => expect(withoutNow(response.body)).toEqual(withoutNow(before[index].body)));
+    });
+
+    it('after a purge, reads stop using the stale rollup and the job rebuilds it', async () => {
+      // Purge before Feb 11 local (2024-02-11T05:00Z): hits #1–#6 (incl. #6 at 04:50Z) and #16 go.
+      // Views left, Feb 8–15: Feb 11 #7 = 1; Feb 12 #8, #9, #11, #12 = 4; Feb 13 #15 = 1; Feb 15 #13, #14 = 2 → 8
+      const expected = {
+        total: 8,
+        series: [
+          { date: '2024-02-08', value: 0 },
+          { date: '2024-02-09', value: 0 },
+          { date: '2024-02-10', value: 0 },
+          { date: '2024-02-11', value: 1 },
+          { date: '2024-02-12', value: 4 },
+          { date: '2024-02-13', value: 1 },
+          { date: '2024-02-14', value: 0 },
+          { date: '2024-02-15', value: 2 },
+        ],
+      };
+      await request(app.url)
+        .delete(`/api/v1/sites/${site.id}/data`)
+        .auth(adminToken, { type: 'bearer' })
+        .query({ before: '2024-02-11' })
+        .expect(200);
+      const seedRange = { start_date: '2024-02-08', end_date: '2024-02-15' };
+      expect((await get('/api/v1/data/views', seedRange).expect(200)).body).toEqual(expected);
+      clock.advance(60_000);
+      await app.app.get(RollupJob).runOnce();
+      const state = await app.database.db
+        .collection<{ _id: string; rebuild?: boolean }>('stats_rollup_state')
+        .findOne({ _id: `site:${site.id}` });
+      expect(state?.rebuild).toBeUndefined();
+      const siteRows = { siteId: new ObjectId(site.id), day: '2024-02-10' };
+      expect(await app.database.db.collection('stats_visitor_days').countDocuments(siteRows)).toBe(0);
+      expect((await get('/api/v1/data/views', seedRange).expect(200)).body).toEqual(expected);
     });
   });
 });
