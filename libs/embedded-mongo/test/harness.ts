@@ -38,9 +38,14 @@ export async function startTarget(label: string): Promise<Target> {
   };
 }
 
-/** Connection string for a database of the target, whichever server it is. */
+/**
+ * Connection string for a database of the target, whichever server it is. String surgery
+ * rather than `new URL`, which rejects multi-host (replica set) connection strings.
+ */
 export function uriWithDb(uri: string, dbName: string): string {
-  const url = new URL(uri);
-  url.pathname = `/${dbName}`;
-  return url.toString();
+  const [base, query] = uri.split('?', 2);
+  const schemeEnd = base.indexOf('://') + 3;
+  const pathStart = base.indexOf('/', schemeEnd);
+  const hosts = pathStart === -1 ? base : base.slice(0, pathStart);
+  return `${hosts}/${dbName}${query === undefined ? '' : `?${query}`}`;
 }
