@@ -60,5 +60,8 @@ describe('site field rules', () => {
     expect(isValidTimezone('UTC')).toBe(true);
     expect(isValidTimezone('Mars/Olympus')).toBe(false);
     expect(isValidTimezone('europe/berlin')).toBe(false);
+    // ICU lists Asia/Calcutta; the current IANA name must be accepted too.
+    expect(isValidTimezone('Asia/Kolkata')).toBe(true);
+    expect(isValidTimezone('America/Argentina/Buenos_Aires')).toBe(true);
   });
 });

@@ -2,12 +2,29 @@ import type { SiteView } from './site-view.js';
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-let zones: Set<string> | undefined;
+let zones: { canonical: Set<string>; lowerCase: Set<string> } | undefined;
 
-/** IANA zone names known to this Node's ICU, plus `UTC` (which `supportedValuesOf` leaves out). */
+function acceptedByIntl(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * IANA zone names known to this Node's ICU, plus `UTC` (which `supportedValuesOf` leaves out).
+ * `supportedValuesOf` lists one name per zone, so ICU's aliases (`Asia/Kolkata`, where the list
+ * has `Asia/Calcutta`) are accepted when Intl knows them; a listed name in the wrong case is not.
+ */
 export function isValidTimezone(value: string): boolean {
-  zones ??= new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
-  return zones.has(value);
+  if (!zones) {
+    const canonical = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
+    zones = { canonical, lowerCase: new Set([...canonical].map((zone) => zone.toLowerCase())) };
+  }
+  if (zones.canonical.has(value)) return true;
+  return !zones.lowerCase.has(value.toLowerCase()) && acceptedByIntl(value);
 }
 
 /**
