@@ -31,10 +31,9 @@ export class ProgressBar {
     this.stream.write(`${this.line(percent, records)}\n`);
   }
 
+  /** Always ends with a 100 % line carrying the final record count. */
   finish(records: number): void {
-    this.lastDraw = 0;
-    this.update(this.total, records);
-    if (this.stream.isTTY) this.stream.write('\n');
+    this.stream.write(`${this.stream.isTTY ? '\r' : ''}${this.line(100, records)}\n`);
   }
 
   private line(percent: number, records: number): string {

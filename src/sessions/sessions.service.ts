@@ -34,6 +34,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   private backgroundAgain = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private backgroundDeferred = false;
 
   constructor(
     @Inject(trackingConfig.KEY) config: TrackingConfig,
@@ -88,9 +89,18 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     return this.visits.deleteVisitorsVisits(siteId, visitorKeys);
   }
 
+  /**
+   * For bulk loads (the CLI `import`): background passes stop, so a visitor touched by many
+   * batches is sessionized once — by a `flush` at the end, or by any other instance's sweep —
+   * instead of once per batch. Marks still accumulate (merged per visitor).
+   */
+  deferBackgroundSessionizing(): void {
+    this.backgroundDeferred = true;
+  }
+
   /** Starts (or re-arms) the background sessionizer; never throws, never blocks the caller. */
   sessionizeInBackground(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.backgroundDeferred) return;
     if (this.background) {
       this.backgroundAgain = true;
       return;
@@ -104,11 +114,11 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
    * Resolves when every visitor marked before the call (of `siteId`, or of all sites) has its
    * visits computed, whichever instance does the work. Stats call it before reading.
    */
-  async flush(siteId?: string): Promise<void> {
+  async flush(siteId?: string, workers = 1): Promise<void> {
     const site = siteId === undefined ? undefined : new Types.ObjectId(siteId);
     const deadline = Date.now() + FLUSH_TIMEOUT_MS;
     for (;;) {
-      await this.drain(site, 1);
+      await this.drain(site, workers);
       if ((await this.dirty.countPending(site)) === 0) return;
       if (Date.now() > deadline) throw new Error('Timed out waiting for visits to be computed');
       // Someone else holds a lease on the rest: wait for them (or for the lease to expire).

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { FIREFOX_UA } from './hit-fixtures.js';
 
-export interface KeyedHit {
+export type KeyedHit = {
   url?: string;
   ip?: string;
   userId?: string;
@@ -10,13 +10,13 @@ export interface KeyedHit {
   name?: string;
   /** ISO 8601 */
   timestamp: string;
-}
+};
 
 /** Sends hits with a site key through `POST /api/v1/hits` in batches of 500; returns the summed outcome. */
 export async function sendHits(
   url: string,
   key: string,
-  hits: KeyedHit[],
+  hits: Array<Record<string, unknown>>,
 ): Promise<{ accepted: number; duplicates: number; rejected: number }> {
   const total = { accepted: 0, duplicates: 0, rejected: 0 };
   for (let offset = 0; offset < hits.length; offset += 500) {

@@ -16,6 +16,9 @@ export const IMPORT_BATCH_SIZE = 500;
 /** Batches in flight at once, matching the writer's concurrent inserts. */
 const BATCHES_IN_FLIGHT = 4;
 const REJECTIONS_KEPT = 10;
+/** Visitors sessionized concurrently after an import. */
+const SESSIONIZE_WORKERS = 4;
+const SESSIONIZE_ATTEMPTS = 10;
 
 export interface ImportSummary {
   records: number;
@@ -56,6 +59,7 @@ export class HitImporter {
     onProgress: (bytesRead: number, records: number) => void,
   ): Promise<ImportSummary> {
     await this.enrichment.ready();
+    this.sessions.deferBackgroundSessionizing();
     const summary: ImportSummary = { records: 0, accepted: 0, duplicates: 0, rejected: 0, rejections: [] };
     const inFlight: Array<Promise<BatchOutcome>> = [];
     const settle = async (outcome: Promise<BatchOutcome>) => {
@@ -81,9 +85,24 @@ export class HitImporter {
     }
     if (batch.length > 0) await submit();
     while (inFlight.length > 0) await settle(inFlight.shift()!);
-    // Visits are computed before the command returns, so stats read right after are complete.
-    await this.sessions.flush(site.id);
+    await this.sessionize(site);
     return summary;
+  }
+
+  /**
+   * Visits are computed once per visitor, at the end, before the command returns. One flush gives
+   * up after a fixed time; a large import on a slow store may need several, each picking up
+   * where the last stopped.
+   */
+  private async sessionize(site: SiteView): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.sessions.flush(site.id, SESSIONIZE_WORKERS);
+        return;
+      } catch (error) {
+        if (attempt >= SESSIONIZE_ATTEMPTS) throw error;
+      }
+    }
   }
 
   private async importBatch(site: SiteView, records: HitRecord[]): Promise<BatchOutcome> {
