@@ -6,9 +6,9 @@ import { reconcile, runIngestLoad, sendBatch } from '../support/ingest-load.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const SOAK = process.env.SOAK === '1';
-/** Default: 20 clients × 10 batches × 5 hits = 1 000 hits; soak: 100 × 50 × 10 = 50 000. */
+/** Default: 20 clients × 6 batches × 5 hits = 600 hits; soak: 100 × 50 × 10 = 50 000. */
 const CLIENTS = SOAK ? 100 : 20;
-const BATCHES = SOAK ? 50 : 10;
+const BATCHES = SOAK ? 50 : 6;
 const BATCH_SIZE = SOAK ? 10 : 5;
 
 describe('reliability: counts reconcile under concurrent load', () => {
