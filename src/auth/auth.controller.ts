@@ -1,5 +1,5 @@
 import { Body, Controller, ForbiddenException, Get, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../common/decorators/public.decorator.js';
 import { AuthService } from './auth.service.js';
@@ -40,6 +40,7 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'End the session a refresh token belongs to (access tokens expire on their own)' })
   @ApiNoContentResponse({ description: 'Signed out (also when the token was unknown)' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'The body has no refresh token' })
   async logout(@Body() body: RefreshTokenDto): Promise<void> {
     await this.auth.logout(body.refreshToken);
   }

@@ -13,7 +13,7 @@ export class TrackerController {
   @Header('Access-Control-Allow-Origin', '*')
   @ApiOperation({
     summary: 'Browser tracker script',
-    description: 'Include with `<script defer src=".../tracker.js" data-site-id="<site id or domain>">`. No cookies.',
+    description: 'Load it from a `script` element with `defer` and a `data-site-id` attribute (site id or domain). Sets no cookies.',
   })
   @ApiProduces('application/javascript')
   @ApiOkResponse({ description: 'The script.', schema: { type: 'string' } })
