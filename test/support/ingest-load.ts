@@ -100,6 +100,7 @@ export async function runIngestLoad(options: LoadOptions): Promise<LoadResult> {
           break;
         }
         if (![0, 429, 503, HUNG].includes(outcome.status)) break;
+        // Told to back off (or no answer at all): wait as a well-behaved client does, retried or not.
         const waitSeconds = Number(outcome.retryAfter ?? '0');
         await sleep(Math.min(Number.isFinite(waitSeconds) && waitSeconds > 0 ? waitSeconds * 1000 : 100, 2000));
       }
