@@ -81,7 +81,7 @@ function statsLines(results: BenchResults): string[] {
     const hits = scale.smallHits + scale.largeHits;
     lines.push(
       '',
-      `Storage after seeding ${number(hits)} hits (documents per hit, mean BSON bytes per document):`,
+      `Storage after seeding ${number(hits)} hits (${number(scale.seeding.reduce((sum, s) => sum + (s.acknowledged ?? 0), 0))} acknowledged; documents per hit, mean BSON bytes per document):`,
       '',
       '| collection | documents | per hit | bytes/document | MB |',
       '| --- | ---: | ---: | ---: | ---: |',

@@ -16,6 +16,8 @@ const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
 
 export interface SeedResult {
   hits: number;
+  /** Hits the API acknowledged (sum of `accepted` in the 202 answers). */
+  acknowledged: number;
   seconds: number;
   hitsPerSec: number;
   /** Time until the first stats query answered: it waits for the sessionizer to catch up. */
@@ -48,6 +50,7 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
     30 * DAY_MS - 3_600_000,
   );
   let sent = 0;
+  let acknowledged = 0;
   const started = performance.now();
   const worker = async (): Promise<void> => {
     while (sent < total) {
@@ -61,7 +64,10 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
           body,
         });
         const text = await response.text();
-        if (response.status === 202) break;
+        if (response.status === 202) {
+          acknowledged += (JSON.parse(text) as { accepted: number }).accepted;
+          break;
+        }
         if (response.status !== 503) throw new Error(`seeding: ${response.status} ${text}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
@@ -79,6 +85,7 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
   }
   return {
     hits: total,
+    acknowledged,
     seconds: Math.round(seconds * 10) / 10,
     hitsPerSec: Math.round(total / seconds),
     firstQuerySeconds: Math.round((performance.now() - firstStarted) / 100) / 10,
