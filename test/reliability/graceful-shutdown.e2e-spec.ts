@@ -43,7 +43,7 @@ describe('reliability: SIGTERM during load', () => {
     const loading = runIngestLoad({ url, key, clients: 16, batchSize: 10, batchesPerClient: 10_000, stop: () => stop, retries: 0, requestTimeoutMs: 20_000, prefix: 'sigterm' });
     await sleep(1500);
     child.process.kill('SIGTERM');
-    const exit = await Promise.race([child.exited, sleep(30_000).then(() => 'still running')]);
+    const exit = await Promise.race([child.exited, sleep(30_000, 'still running', { ref: false })]);
     stop = true;
     const load = await loading;
 
