@@ -46,6 +46,20 @@ export function createFastifyAdapter(): FastifyAdapter {
     keepAliveTimeout: Math.min(10_000, env.HTTP_TIMEOUT_MS),
     http: { connectionsCheckingInterval: Math.min(5_000, Math.ceil(env.HTTP_TIMEOUT_MS / 4)) },
   });
+  // Node's requestTimeout stops counting once the headers are in, so a client trickling its body
+  // would hold the socket for as long as it keeps sending: the whole body must arrive in time too.
+  adapter.getInstance().addHook('onRequest', (request, _reply, done) => {
+    const raw = request.raw;
+    if (!raw.complete) {
+      const timer = setTimeout(() => {
+        if (!raw.complete) raw.socket.destroy();
+      }, env.HTTP_TIMEOUT_MS);
+      timer.unref();
+      const clear = () => clearTimeout(timer);
+      raw.once('end', clear).once('close', clear);
+    }
+    done();
+  });
   // Registered before Nest's middleware, so the request logger sees the same id (`req.id`).
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     (request.raw as IncomingMessage & { id?: string }).id = request.id;

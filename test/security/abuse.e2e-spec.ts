@@ -72,6 +72,19 @@ describe('security: abuse resistance', () => {
     expect(exchange.answer === '' || exchange.answer.startsWith('HTTP/1.1 408')).toBe(true);
   });
 
+  it('cuts off a client that trickles its body after the request timeout', async () => {
+    const exchange = await rawExchange(
+      portOf(app.url),
+      (socket) => {
+        socket.write(`POST /api/v1/hits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: ${site.key}\r\nContent-Length: 100000\r\n\r\n{`);
+        const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(' ')), 100);
+        socket.on('close', () => clearInterval(timer));
+      },
+      HTTP_TIMEOUT_MS * 5,
+    );
+    expect(exchange.closedAfterMs).toBeLessThan(HTTP_TIMEOUT_MS * 3);
+  });
+
   it('answers 413 to a huge chunked body before it has been sent, without buffering it', async () => {
     const total = 64 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024, 'x');
