@@ -72,7 +72,10 @@ export class TrafficGenerator {
   ip(visitor: number): string {
     const octet = FIRST_OCTETS[visitor % FIRST_OCTETS.length];
     const rest = Math.floor(visitor / FIRST_OCTETS.length);
-    return `${octet}.${(rest >> 16) & 255}.${(rest >> 8) & 255}.${(rest & 255) + 1}`;
+    // Host part 1..250: never .0 or .255, and always a valid octet.
+    const host = (rest % 250) + 1;
+    const network = Math.floor(rest / 250);
+    return `${octet}.${(network >> 8) & 255}.${network & 255}.${host}`;
   }
 
   hit(now = Date.now()): HitShape {
