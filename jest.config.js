@@ -1,21 +1,10 @@
 /**
  * Jest runs in native ESM mode (`node --experimental-vm-modules`, see package.json "test")
  * because the NestJS 12 packages are ESM-only. @swc/jest transpiles TypeScript with
- * decorator metadata; type-checking is `npm run typecheck`.
+ * decorator metadata (`.swcrc`); type-checking is `npm run typecheck`.
  */
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-      keepClassNames: true,
-    },
-    module: { type: 'es6' },
-    sourceMaps: 'inline',
-  },
-];
+// No options: @swc/jest then reads `.swcrc`, the settings every swc build of Siteline shares.
+const swc = ['@swc/jest', {}];
 
 /**
  * A few ESM-only packages are `require`d by CommonJS dependencies (@fastify/static needs

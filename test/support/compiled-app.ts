@@ -17,7 +17,7 @@ let compiled: Promise<string> | undefined;
 
 /**
  * Tests that must run Siteline as a separate process (hard kills, SIGTERM, exit codes) need
- * JavaScript; this transpiles `src/` and `libs/` with the same swc settings Jest uses into
+ * JavaScript; this transpiles `src/` and `libs/` with the swc settings Jest uses (`.swcrc`) into
  * `test-output/`, inside the repository so Node finds `node_modules` and `"type": "module"`.
  * Returns the output directory; compiled once per test file.
  */
@@ -27,15 +27,8 @@ export function compileApp(): Promise<string> {
     const files = [...sourceFiles(join(ROOT, 'src')), ...sourceFiles(join(ROOT, 'libs'))];
     await Promise.all(
       files.map(async (file) => {
-        const { code } = await transformFile(file, {
-          jsc: {
-            parser: { syntax: 'typescript', decorators: true },
-            transform: { legacyDecorator: true, decoratorMetadata: true },
-            target: 'es2022',
-            keepClassNames: true,
-          },
-          module: { type: 'es6' },
-        });
+        // Settings come from `.swcrc`, shared with Jest and the benchmarks.
+        const { code } = await transformFile(file);
         const target = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
         mkdirSync(dirname(target), { recursive: true });
         writeFileSync(target, code);
