@@ -5,7 +5,7 @@ import { HitsRepository } from '../ingestion/hits.repository.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { DataDeletionEvents } from './data-deletion-events.js';
-import { parseDay, startOfDayIn } from './site-day.js';
+import { parseCalendarDate, startOfZonedDay } from '../common/time/calendar.js';
 
 /** Documents removed, per collection (derived rollups are rebuilt by their owner, see DataDeletionEvents). */
 export interface DeletedCounts {
@@ -29,9 +29,9 @@ export class DataPurgeService {
 
   /** The instant `day` (YYYY-MM-DD) begins in the site's time zone; 400 when `day` is not a date. */
   startOfSiteDay(site: SiteView, day: string): Date {
-    const parsed = parseDay(day);
+    const parsed = parseCalendarDate(day);
     if (!parsed) throw new BadRequestException('before must be a date YYYY-MM-DD');
-    return startOfDayIn(parsed, site.timezone);
+    return startOfZonedDay(parsed, site.timezone);
   }
 
   /** Purges a site's hits before the start of `day` in its time zone, and what derives from them. */

@@ -10,7 +10,7 @@ import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.s
 import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsRepository, type HitMetricsRow } from '../../src/stats/stats.repository.js';
-import { startOfZonedDay, addDays } from '../../src/stats/time/calendar.js';
+import { startOfZonedDay, addDays } from '../../src/common/time/calendar.js';
 import { insertHits, rawHit, type RawHit } from '../factories/hits.factory.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { parseDay, startOfDayIn } from '../../retention/site-day.js';
+import { parseCalendarDate, startOfZonedDay } from '../../common/time/calendar.js';
 import type { SiteView } from '../../sites/site-view.js';
 import { CliSites } from '../cli-sites.js';
 import { HitExporter, type ExportFormat } from '../export/hit-exporter.js';
@@ -69,13 +69,13 @@ export class ExportCommand extends CommandRunner {
 
 /** [start of `from`, start of the day after `to`) in the site's time zone. */
 function siteDayRange(site: SiteView, fromDay: string, toDay: string): { from: Date; to: Date } {
-  const first = parseDay(fromDay);
-  const last = parseDay(toDay);
+  const first = parseCalendarDate(fromDay);
+  const last = parseCalendarDate(toDay);
   if (!first) throw new Error('--from must be a date YYYY-MM-DD');
   if (!last) throw new Error('--to must be a date YYYY-MM-DD');
   const afterLast = new Date(Date.UTC(last.year, last.month - 1, last.day + 1));
-  const from = startOfDayIn(first, site.timezone);
-  const to = startOfDayIn(
+  const from = startOfZonedDay(first, site.timezone);
+  const to = startOfZonedDay(
     { year: afterLast.getUTCFullYear(), month: afterLast.getUTCMonth() + 1, day: afterLast.getUTCDate() },
     site.timezone,
   );

@@ -10,7 +10,7 @@ import {
   startOfZonedDay,
   zonedDate,
   type CalendarDate,
-} from '../time/calendar.js';
+} from '../../common/time/calendar.js';
 
 /** An inclusive range of calendar days in the site's time zone. */
 export interface DayRange {

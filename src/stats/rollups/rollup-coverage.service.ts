@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { formatCalendarDate, zonedDate } from '../time/calendar.js';
+import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import type { Types } from 'mongoose';
 import { isRollupEligible, type DaySlice, type RollupCoverage } from '../pipelines/rollup.pipeline.js';
 import type { StatsQuery } from '../query/stats-query.js';

@@ -9,7 +9,7 @@ import {
   startOfZonedDay,
   zonedParts,
   type CalendarDate,
-} from './calendar.js';
+} from '../../common/time/calendar.js';
 
 const HOUR_MS = 3_600_000;
 
