@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
+import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
@@ -25,6 +26,7 @@ import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 @Module({
   imports: [
     AuthModule,
+    LeaseModule,
     SessionsModule,
     SitesModule,
     DataPurgeModule,

@@ -7,7 +7,8 @@ import { SitesService } from '../../src/sites/sites.service.js';
 import type { Dimension } from '../../src/stats/query/dimensions.js';
 import type { ClassificationFilter, Filter, Interval, StatsQuery } from '../../src/stats/query/stats-query.js';
 import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.service.js';
-import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
+import { LeaseService } from '../../src/database/leases/lease.service.js';
+import { RollupJob, ROLLUP_LEASE, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsRepository, type HitMetricsRow } from '../../src/stats/stats.repository.js';
 import { startOfZonedDay, addDays } from '../../src/common/time/calendar.js';
@@ -226,17 +227,16 @@ describe('stats rollups', () => {
   });
 
   it('lets one holder run the job at a time; an expired lease can be taken over', async () => {
-    const rollups = app.app.get(RollupRepository);
-    const now = clock.now();
-    expect(await rollups.acquireLease('instance-a', now, 60_000)).toBe(true);
-    expect(await rollups.acquireLease('instance-b', now, 60_000)).toBe(false);
+    const leases = app.app.get(LeaseService);
+    expect(await leases.acquire(ROLLUP_LEASE, 'instance-a', 60_000)).toBe(true);
+    expect(await leases.acquire(ROLLUP_LEASE, 'instance-b', 60_000)).toBe(false);
     // The job on this app instance is another holder: it must not run either.
     expect(await app.app.get(RollupJob).runOnce()).toEqual({ ran: false, siteDays: 0 });
-    expect(await rollups.acquireLease('instance-a', now, 60_000)).toBe(true);
-    const later = new Date(now.getTime() + 61_000);
-    expect(await rollups.acquireLease('instance-b', later, 60_000)).toBe(true);
-    await rollups.releaseLease('instance-b');
-    expect(await rollups.acquireLease('instance-a', later, 60_000)).toBe(true);
-    await rollups.releaseLease('instance-a');
+    expect(await leases.acquire(ROLLUP_LEASE, 'instance-a', 60_000)).toBe(true);
+    clock.advance(61_000);
+    expect(await leases.acquire(ROLLUP_LEASE, 'instance-b', 60_000)).toBe(true);
+    await leases.release(ROLLUP_LEASE, 'instance-b');
+    expect(await leases.acquire(ROLLUP_LEASE, 'instance-a', 60_000)).toBe(true);
+    await leases.release(ROLLUP_LEASE, 'instance-a');
   });
 });

@@ -1,4 +1,10 @@
-import { addDays, formatCalendarDate, parseCalendarDate, startOfZonedDay, zonedDate } from '../../common/time/calendar.js';
+import {
+  addDays,
+  formatCalendarDate,
+  parseCalendarDate,
+  startOfZonedDay,
+  zonedDate,
+} from '../../common/time/calendar.js';
 import type { DaySlice } from '../pipelines/rollup.pipeline.js';
 
 /** The local days (as UTC slices) that 15-minute UTC buckets fall on in `timezone`. */

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } fro
 import { Types } from 'mongoose';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/time/clock.js';
+import { LeaseService } from '../../database/leases/lease.service.js';
 import { SitesService } from '../../sites/sites.service.js';
 import { StatsRepository, type HitBucket } from '../stats.repository.js';
 import { daySlicesOf } from './rollup-days.js';
@@ -11,6 +12,7 @@ import { RollupRepository } from './rollup.repository.js';
 export const ROLLUP_INTERVAL_MS = 30_000;
 /** A holder that crashes mid-run blocks the job for at most this long. */
 export const ROLLUP_LEASE_MS = 5 * 60_000;
+export const ROLLUP_LEASE = 'stats-rollup';
 /**
  * Hits received in the last minute are left for the next run: a hit stamped `receivedAt` just
  * before a run but committed after it would otherwise be skipped for good, and the reverse-DNS
@@ -39,6 +41,7 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly rollups: RollupRepository,
+    private readonly leases: LeaseService,
     private readonly stats: StatsRepository,
     private readonly sites: SitesService,
     private readonly clock: Clock,
@@ -68,7 +71,7 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
 
   private async run(): Promise<RollupRunResult> {
     const now = this.clock.now();
-    if (!(await this.rollups.acquireLease(this.holder, now, ROLLUP_LEASE_MS))) return { ran: false, siteDays: 0 };
+    if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS))) return { ran: false, siteDays: 0 };
     try {
       const watermark = await this.rollups.findWatermark();
       const until = new Date(now.getTime() - ROLLUP_SETTLE_MS);
@@ -81,7 +84,7 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
       await this.rollups.saveWatermark(until);
       return { ran: true, siteDays };
     } finally {
-      await this.rollups.releaseLease(this.holder);
+      await this.leases.release(ROLLUP_LEASE, this.holder);
     }
   }
 
@@ -102,7 +105,7 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
     const slices = daySlicesOf(buckets, site.timezone);
     for (const slice of slices) {
       // Renewing before each day keeps a long rebuild from outliving the lease and racing a second holder.
-      if (!(await this.rollups.acquireLease(this.holder, this.clock.now(), ROLLUP_LEASE_MS)))
+      if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
         throw new Error('Lost the rollup lease');
       await this.rollups.deleteDay(siteId, slice.day);
       await this.stats.rollUpDay(objectId, slice);

@@ -5,8 +5,6 @@ import { RollupState } from './rollup-state.schema.js';
 import { VisitorDay } from './visitor-day.schema.js';
 
 const WATERMARK_ID = 'watermark';
-const LEASE_ID = 'lease';
-const DUPLICATE_KEY = 11000;
 const siteStateId = (siteId: string) => `site:${siteId}`;
 
 export interface SiteRollupState {
@@ -14,35 +12,13 @@ export interface SiteRollupState {
   rebuild: boolean;
 }
 
-/** The rollup collections (owned by stats): visitor-day rows, the watermark, the job lease, per-site state. */
+/** The rollup collections (owned by stats): visitor-day rows, the watermark, per-site state. */
 @Injectable()
 export class RollupRepository {
   constructor(
     @InjectModel(VisitorDay.name) private readonly rows: Model<VisitorDay>,
     @InjectModel(RollupState.name) private readonly state: Model<RollupState>,
   ) {}
-
-  /**
-   * Takes or renews the job lease until `now + ttlMs`. One atomic upsert matching only an expired
-   * lease or our own: when another holder's lease is live the upsert collides on `_id` and we lose.
-   */
-  async acquireLease(holder: string, now: Date, ttlMs: number): Promise<boolean> {
-    try {
-      await this.state.collection.findOneAndUpdate(
-        { _id: LEASE_ID as never, $or: [{ expiresAt: { $lt: now } }, { holder }] },
-        { $set: { holder, expiresAt: new Date(now.getTime() + ttlMs) } },
-        { upsert: true },
-      );
-      return true;
-    } catch (error) {
-      if ((error as { code?: unknown }).code === DUPLICATE_KEY) return false;
-      throw error;
-    }
-  }
-
-  async releaseLease(holder: string): Promise<void> {
-    await this.state.updateOne({ _id: LEASE_ID, holder }, { $set: { expiresAt: new Date(0) } });
-  }
 
   /** Every hit received at or before this instant is in the rollup; the epoch before the first run. */
   async findWatermark(): Promise<Date> {
