@@ -112,14 +112,25 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
 
   /**
    * Resolves when every visitor marked before the call (of `siteId`, or of all sites) has its
-   * visits computed, whichever instance does the work. Stats call it before reading.
+   * visits computed, whichever instance does the work. Stats call it before reading. Marks that
+   * arrive during the call are not waited for, so a read never chases a steady stream of ingest.
    */
   async flush(siteId?: string, workers = 1): Promise<void> {
     const site = siteId === undefined ? undefined : new Types.ObjectId(siteId);
+    const snapshot = await this.dirty.snapshot(site);
     const deadline = Date.now() + FLUSH_TIMEOUT_MS;
-    for (;;) {
-      await this.drain(site, workers);
-      if ((await this.dirty.countPending(site)) === 0) return;
+    let behind = [...snapshot.keys()];
+    while (behind.length > 0) {
+      const queue = [...behind];
+      const worker = async () => {
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+          const item = await this.dirty.claimIfBehind(id, snapshot.get(id) ?? 0, new Date(), LEASE_MS);
+          if (item) await this.processClaimed(item);
+        }
+      };
+      await Promise.all(Array.from({ length: workers }, worker));
+      behind = await this.dirty.stillBehind(snapshot);
+      if (behind.length === 0) return;
       if (Date.now() > deadline) throw new Error('Timed out waiting for visits to be computed');
       // Someone else holds a lease on the rest: wait for them (or for the lease to expire).
       await new Promise((resolve) => setTimeout(resolve, FLUSH_POLL_MS));
@@ -130,7 +141,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     do {
       this.backgroundAgain = false;
       try {
-        await this.drain(undefined, BACKGROUND_WORKERS, true);
+        await this.drain(BACKGROUND_WORKERS);
       } catch (error) {
         this.logger.warn(
           `Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
@@ -141,13 +152,13 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   /**
-   * Claims and processes work items until none is free. A background pass also stops at shutdown:
-   * under steady ingest there is always new work, and the marks left stay in MongoDB for the next sweep.
+   * Claims and processes work items of every site until none is free, or until shutdown: under
+   * steady ingest there is always new work, and the marks left stay in MongoDB for the next sweep.
    */
-  private async drain(siteId: Types.ObjectId | undefined, workers: number, background = false): Promise<void> {
+  private async drain(workers: number): Promise<void> {
     const worker = async () => {
-      while (!(background && this.stopping)) {
-        const item = await this.dirty.claimNext(siteId, new Date(), LEASE_MS);
+      while (!this.stopping) {
+        const item = await this.dirty.claimNext(new Date(), LEASE_MS);
         if (!item) return;
         await this.processClaimed(item);
       }
@@ -163,7 +174,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       throw error;
     }
     // A mark since the claim means hits we may not have seen: give it back to run again.
-    if (!(await this.dirty.completeIfUnchanged(claimed))) await this.dirty.release(claimed);
+    if (!(await this.dirty.completeIfUnchanged(claimed))) await this.dirty.release(claimed, true);
   }
 
   /**

@@ -50,7 +50,13 @@ export class VisitorDirtyRepository {
             $min: { from: mark.from },
             $max: { to: mark.to },
             $inc: { rev: 1 },
-            $setOnInsert: { siteId: mark.siteId, visitorKey: mark.visitorKey, claimedUntil: null, claimToken: null },
+            $setOnInsert: {
+              siteId: mark.siteId,
+              visitorKey: mark.visitorKey,
+              processedRev: 0,
+              claimedUntil: null,
+              claimToken: null,
+            },
           },
           upsert: true,
         },
@@ -72,15 +78,47 @@ export class VisitorDirtyRepository {
     }
   }
 
-  /** Takes a lease on one free (or expired) work item, optionally of one site. */
-  async claimNext(siteId: Types.ObjectId | undefined, now: Date, leaseMs: number): Promise<ClaimedVisitor | null> {
+  /** Takes a lease on one free (or expired) work item of any site. */
+  async claimNext(now: Date, leaseMs: number): Promise<ClaimedVisitor | null> {
     const claimToken = new Types.ObjectId().toHexString();
     const claimed = await this.collection.findOneAndUpdate(
-      { ...(siteId ? { siteId } : {}), $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }] },
+      { $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }] },
       { $set: { claimedUntil: new Date(now.getTime() + leaseMs), claimToken } },
       { returnDocument: 'after' },
     );
     return claimed ? { ...claimed, claimToken } : null;
+  }
+
+  /** The work items pending now (of one site, or all), with the rev each has reached. */
+  async snapshot(siteId?: Types.ObjectId): Promise<Map<string, number>> {
+    const items = await this.collection.find(siteId ? { siteId } : {}, { projection: { _id: 1, rev: 1 } }).toArray();
+    return new Map(items.map((item) => [item._id, item.rev]));
+  }
+
+  /**
+   * Takes a lease on one given work item if it is free and its hits up to `rev` are not yet
+   * processed; null when it is done, gone, or held by someone else.
+   */
+  async claimIfBehind(id: string, rev: number, now: Date, leaseMs: number): Promise<ClaimedVisitor | null> {
+    const claimToken = new Types.ObjectId().toHexString();
+    const claimed = await this.collection.findOneAndUpdate(
+      {
+        _id: id,
+        processedRev: { $lt: rev },
+        $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }],
+      },
+      { $set: { claimedUntil: new Date(now.getTime() + leaseMs), claimToken } },
+      { returnDocument: 'after' },
+    );
+    return claimed ? { ...claimed, claimToken } : null;
+  }
+
+  /** Of the snapshot's items, those still waiting for the rev they had then to be processed. */
+  async stillBehind(snapshot: Map<string, number>): Promise<string[]> {
+    const items = await this.collection
+      .find({ _id: { $in: [...snapshot.keys()] } }, { projection: { _id: 1, processedRev: 1 } })
+      .toArray();
+    return items.filter((item) => (item.processedRev ?? 0) < (snapshot.get(item._id) ?? 0)).map((item) => item._id);
   }
 
   /** Removes the item if nobody marked it since the claim; false means "run it again". */
@@ -89,15 +127,14 @@ export class VisitorDirtyRepository {
     return result.deletedCount === 1;
   }
 
-  /** Gives the lease back so this or another instance picks the item up again. */
-  async release(item: ClaimedVisitor): Promise<void> {
+  /**
+   * Gives the lease back so this or another instance picks the item up again; `processed` records
+   * that the hits up to the claimed rev have their visits (a later mark still needs a run).
+   */
+  async release(item: ClaimedVisitor, processed = false): Promise<void> {
     await this.collection.updateOne(
       { _id: item._id, claimToken: item.claimToken },
-      { $set: { claimedUntil: null, claimToken: null } },
+      { $set: { claimedUntil: null, claimToken: null }, ...(processed ? { $max: { processedRev: item.rev } } : {}) },
     );
-  }
-
-  countPending(siteId?: Types.ObjectId): Promise<number> {
-    return this.collection.countDocuments(siteId ? { siteId } : {});
   }
 }

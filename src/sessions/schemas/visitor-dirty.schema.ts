@@ -30,6 +30,13 @@ export class VisitorDirty {
   @Prop({ required: true })
   rev: number;
 
+  /**
+   * The highest rev whose hits have their visits computed, kept when a mark arrived during the
+   * work: `flush()` waits for the marks that existed when it was called, not for later ones.
+   */
+  @Prop({ default: 0 })
+  processedRev: number;
+
   /** Lease of the sessionizer working on it; null when free. An expired lease can be taken over. */
   @Prop({ type: Date, default: null })
   claimedUntil: Date | null;
@@ -41,5 +48,7 @@ export class VisitorDirty {
 export type VisitorDirtyDocument = HydratedDocument<VisitorDirty>;
 export const VisitorDirtySchema = SchemaFactory.createForClass(VisitorDirty);
 
-// Serves: claiming the next free (or expired) work item, for one site or all (flush, background).
-VisitorDirtySchema.index({ siteId: 1, claimedUntil: 1 });
+// Serves: the background sessionizer claiming the next free (or expired) work item of any site.
+VisitorDirtySchema.index({ claimedUntil: 1 });
+// Serves: flush(siteId) taking the snapshot of a site's pending work items.
+VisitorDirtySchema.index({ siteId: 1 });
