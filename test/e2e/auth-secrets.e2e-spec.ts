@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
+import { freePort } from '../support/child-app.js';
 import { spawnApp, type ChildApp } from '../support/compiled-app.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 import { createKey, createSite } from '../factories/sites.js';
@@ -19,13 +20,15 @@ describe('no password, token or key in clear in the database or the logs', () =>
   const adminPassword = `SENTINEL-admin-${randomBytes(6).toString('hex')}`;
   const userPassword = `SENTINEL-pass-${randomBytes(6).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'siteline-sentinel-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const url = `http://127.0.0.1:${port}`;
+  let port: number;
+  let url: string;
   let database: TestDatabase;
   let child: ChildApp;
 
   beforeAll(async () => {
     database = await startTestDatabase();
+    port = await freePort();
+    url = `http://127.0.0.1:${port}`;
     child = await spawnApp({
       NODE_ENV: 'development',
       PORT: String(port),
@@ -38,7 +41,13 @@ describe('no password, token or key in clear in the database or the logs', () =>
     });
     for (let attempt = 0; ; attempt++) {
       if (child.process.exitCode !== null || attempt > 300) throw new Error(`app did not start:\n${child.output()}`);
-      if (await fetch(`${url}/health/ready`).then((response) => response.ok, () => false)) break;
+      if (
+        await fetch(`${url}/health/ready`).then(
+          (response) => response.ok,
+          () => false,
+        )
+      )
+        break;
       await sleep(100);
     }
   }, 120_000);
@@ -56,27 +65,48 @@ describe('no password, token or key in clear in the database or the logs', () =>
     const user = await createUser(url, admin.accessToken, { password: userPassword, siteIds: [site.id] });
     const key = await createKey(url, admin.accessToken, site.id, ['ingest', 'read']);
     const session = await login(url, user.email, userPassword);
-    const refreshed = await request(url).post('/api/v1/auth/refresh').send({ refreshToken: session.refreshToken }).expect(200);
-    const rotated = await request(url).post(`/api/v1/sites/${site.id}/keys/${key.id}/rotate`).auth(admin.accessToken, { type: 'bearer' }).expect(201);
+    const refreshed = await request(url)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: session.refreshToken })
+      .expect(200);
+    const rotated = await request(url)
+      .post(`/api/v1/sites/${site.id}/keys/${key.id}/rotate`)
+      .auth(admin.accessToken, { type: 'bearer' })
+      .expect(201);
     secrets.push(admin.accessToken, admin.refreshToken, key.key, session.accessToken, session.refreshToken);
     secrets.push(refreshed.body.accessToken, refreshed.body.refreshToken, rotated.body.key);
 
     // Paths that fail or warn, where a careless log line would echo what it got.
-    await request(url).post('/api/v1/auth/login').send({ email: user.email, password: `${userPassword}-wrong` }).expect(401);
-    await request(url).post('/api/v1/auth/login').send({ email: `nobody-${userPassword}@siteline.test`, password: userPassword }).expect(401);
+    await request(url)
+      .post('/api/v1/auth/login')
+      .send({ email: user.email, password: `${userPassword}-wrong` })
+      .expect(401);
+    await request(url)
+      .post('/api/v1/auth/login')
+      .send({ email: `nobody-${userPassword}@siteline.test`, password: userPassword })
+      .expect(401);
     await request(url).post('/api/v1/auth/refresh').send({ refreshToken: session.refreshToken }).expect(401);
     await request(url).get('/api/v1/sites/current').set('Authorization', key.key).expect(401);
     await request(url).get('/api/v1/sites/current').set('X-Api-Key', rotated.body.key).expect(200);
     await request(url).get('/api/v1/auth/me').auth(refreshed.body.accessToken, { type: 'bearer' }).expect(200);
     await request(url).get('/api/v1/auth/me').auth(`${refreshed.body.accessToken}x`, { type: 'bearer' }).expect(401);
-    await request(url).get(`/api/v1/sites/current?siteId=${site.domain}`).auth(session.accessToken, { type: 'bearer' }).expect(200);
+    await request(url)
+      .get(`/api/v1/sites/current?siteId=${site.domain}`)
+      .auth(session.accessToken, { type: 'bearer' })
+      .expect(200);
     await request(url).get('/api/v1/users').auth(session.accessToken, { type: 'bearer' }).expect(403);
-    await request(url).patch(`/api/v1/users/${user.id}`).auth(admin.accessToken, { type: 'bearer' }).send({ password: `${userPassword}-new` }).expect(200);
+    await request(url)
+      .patch(`/api/v1/users/${user.id}`)
+      .auth(admin.accessToken, { type: 'bearer' })
+      .send({ password: `${userPassword}-new` })
+      .expect(200);
     secrets.push(`${userPassword}-new`);
     await sleep(300);
 
     const collections = await database.db.listCollections().toArray();
-    expect(collections.map((collection) => collection.name)).toEqual(expect.arrayContaining(['users', 'refresh_tokens', 'site_keys', 'login_failures']));
+    expect(collections.map((collection) => collection.name)).toEqual(
+      expect.arrayContaining(['users', 'refresh_tokens', 'site_keys', 'login_failures']),
+    );
     const stored: string[] = [];
     for (const { name } of collections) {
       for (const document of await database.db.collection(name).find().toArray()) stored.push(JSON.stringify(document));

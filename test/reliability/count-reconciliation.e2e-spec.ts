@@ -25,7 +25,14 @@ describe('reliability: counts reconcile under concurrent load', () => {
   });
 
   it('stores every acknowledged hit exactly once, re-sends count as duplicates, and /data/views totals N', async () => {
-    const load = await runIngestLoad({ url: app.url, key: site.key, clients: CLIENTS, batchesPerClient: BATCHES, batchSize: BATCH_SIZE, retries: 3 });
+    const load = await runIngestLoad({
+      url: app.url,
+      key: site.key,
+      clients: CLIENTS,
+      batchesPerClient: BATCHES,
+      batchSize: BATCH_SIZE,
+      retries: 3,
+    });
     const n = CLIENTS * BATCHES * BATCH_SIZE;
     expect(load.outcomes.filter((outcome) => outcome.status !== 202)).toEqual([]);
     expect(load.acknowledged.size).toBe(n);
@@ -53,7 +60,9 @@ describe('reliability: counts reconcile under concurrent load', () => {
       .set('Authorization', readKey)
       .query({ start_date: today, end_date: today })
       .expect(200);
-    process.stdout.write(`[count-reconciliation] hits=${n} requests=${load.outcomes.length + retried.length} views-ms=${Math.round(performance.now() - statsStarted)}\n`);
+    process.stdout.write(
+      `[count-reconciliation] hits=${n} requests=${load.outcomes.length + retried.length} views-ms=${Math.round(performance.now() - statsStarted)}\n`,
+    );
     expect(views.body.total).toBe(n);
   }, 120_000);
 });

@@ -36,7 +36,9 @@ async function readiness(url: string): Promise<number> {
  * `reset` mode (connections refused and reset) is left out of the default suite: under heavy
  * parallel load the driver sometimes stops reconnecting after it (see docs/RELIABILITY.md).
  */
-const MODES: ProxyMode[] = process.env.FAULT_MODES ? (process.env.FAULT_MODES.split(',') as ProxyMode[]) : ['blackhole'];
+const MODES: ProxyMode[] = process.env.FAULT_MODES
+  ? (process.env.FAULT_MODES.split(',') as ProxyMode[])
+  : ['blackhole'];
 
 describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database connection %s mid-load', (mode) => {
   let database: TestDatabase;
@@ -81,12 +83,20 @@ describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database c
     const during = await sendBatch(app.url, site.key, [`during-${mode}`], ANSWER_BOUND_MS + 5_000);
     await sleep(1500);
     proxy.setMode('forward');
-    const readyAgainAfterMs = await waitFor(async () => (await readiness(app.url)) === 200, 30_000).catch(async (error: Error) => {
-      const direct = await database.db.command({ ping: 1 }).then(() => 'store answers directly', (e: Error) => `store does not answer directly: ${e.message}`);
-      throw new Error(`${error.message}; ${direct}; proxy connections=${proxy.connectionsAccepted}`);
-    });
+    const readyAgainAfterMs = await waitFor(async () => (await readiness(app.url)) === 200, 30_000).catch(
+      async (error: Error) => {
+        const direct = await database.db.command({ ping: 1 }).then(
+          () => 'store answers directly',
+          (e: Error) => `store does not answer directly: ${e.message}`,
+        );
+        throw new Error(`${error.message}; ${direct}; proxy connections=${proxy.connectionsAccepted}`);
+      },
+    );
     // The app writes again without a restart.
-    await waitFor(async () => (await sendBatch(app.url, site.key, [`after-${mode}-${Date.now()}`])).status === 202, 15_000);
+    await waitFor(
+      async () => (await sendBatch(app.url, site.key, [`after-${mode}-${Date.now()}`])).status === 202,
+      15_000,
+    );
     await sleep(500);
     stopLoad = true;
     const load = await loading;
@@ -96,12 +106,19 @@ describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database c
     expect(during.elapsedMs).toBeLessThan(ANSWER_BOUND_MS);
     const statuses = new Set(load.outcomes.map((outcome) => outcome.status));
     expect([...statuses].filter((status) => status !== 202 && status !== 503)).toEqual([]);
-    expect(load.outcomes.filter((outcome) => outcome.status === HUNG || outcome.elapsedMs > ANSWER_BOUND_MS)).toEqual([]);
+    expect(load.outcomes.filter((outcome) => outcome.status === HUNG || outcome.elapsedMs > ANSWER_BOUND_MS)).toEqual(
+      [],
+    );
     for (const outcome of load.outcomes.filter((o) => o.status === 503)) expect(outcome.retryAfter).toMatch(/^\d+$/);
     expect(load.outcomes.some((outcome) => outcome.status === 503)).toBe(true);
-    expect(load.outcomes.filter((outcome, index) => outcome.status === 202 && index > load.outcomes.length - 8).length).toBeGreaterThan(0);
+    expect(
+      load.outcomes.filter((outcome, index) => outcome.status === 202 && index > load.outcomes.length - 8).length,
+    ).toBeGreaterThan(0);
 
-    const stored = await database.db.collection<{ eventId?: string }>('hits').find({}, { projection: { eventId: 1 } }).toArray();
+    const stored = await database.db
+      .collection<{ eventId?: string }>('hits')
+      .find({}, { projection: { eventId: 1 } })
+      .toArray();
     expect(reconcile(stored, load.acknowledged)).toEqual({ duplicated: [], lost: [] });
     // Figures for docs/RELIABILITY.md.
     process.stdout.write(

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CHILD_ADMIN, childIngestKey, randomPort, waitForChildReady } from '../support/child-app.js';
+import { CHILD_ADMIN, childIngestKey, freePort, waitForChildReady } from '../support/child-app.js';
 import { spawnApp, type ChildApp } from '../support/compiled-app.js';
 import { reconcile, runIngestLoad } from '../support/ingest-load.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
@@ -24,7 +24,7 @@ describe('reliability: SIGTERM during load', () => {
   });
 
   it('drains in-flight writes: every hit answered 202 is stored, nothing twice, and the process exits', async () => {
-    const port = randomPort();
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     child = await spawnApp({
       PORT: String(port),
@@ -40,20 +40,38 @@ describe('reliability: SIGTERM during load', () => {
     const key = await childIngestKey(url);
 
     let stop = false;
-    const loading = runIngestLoad({ url, key, clients: 16, batchSize: 10, batchesPerClient: 10_000, stop: () => stop, retries: 0, requestTimeoutMs: 20_000, prefix: 'sigterm' });
+    const loading = runIngestLoad({
+      url,
+      key,
+      clients: 16,
+      batchSize: 10,
+      batchesPerClient: 10_000,
+      stop: () => stop,
+      retries: 0,
+      requestTimeoutMs: 20_000,
+      prefix: 'sigterm',
+    });
     await sleep(1500);
     child.process.kill('SIGTERM');
     const exit = await Promise.race([child.exited, sleep(30_000, 'still running', { ref: false })]);
     stop = true;
     const load = await loading;
 
-    expect({ exit, output: exit === 'SIGTERM' || exit === 0 ? '' : child.output().slice(-3000) }).toEqual({ exit: exit === 0 ? 0 : 'SIGTERM', output: '' });
+    expect({ exit, output: exit === 'SIGTERM' || exit === 0 ? '' : child.output().slice(-3000) }).toEqual({
+      exit: exit === 0 ? 0 : 'SIGTERM',
+      output: '',
+    });
     const acknowledged = load.outcomes.filter((outcome) => outcome.status === 202);
     expect(acknowledged.length).toBeGreaterThan(10);
     // Requests cut by the closing server get no answer (status 0) or 503; never a 500, never a hang.
     expect(load.outcomes.filter((outcome) => ![202, 503, 0].includes(outcome.status)).map((o) => o.status)).toEqual([]);
-    const stored = await database.db.collection<{ eventId?: string }>('hits').find({}, { projection: { eventId: 1 } }).toArray();
+    const stored = await database.db
+      .collection<{ eventId?: string }>('hits')
+      .find({}, { projection: { eventId: 1 } })
+      .toArray();
     expect(reconcile(stored, load.acknowledged)).toEqual({ duplicated: [], lost: [] });
-    process.stdout.write(`[graceful-shutdown] requests=${load.outcomes.length} acknowledgedHits=${load.acknowledged.size} stored=${stored.length} exit=${String(exit)}\n`);
+    process.stdout.write(
+      `[graceful-shutdown] requests=${load.outcomes.length} acknowledgedHits=${load.acknowledged.size} stored=${stored.length} exit=${String(exit)}\n`,
+    );
   }, 120_000);
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CHILD_ADMIN, childIngestKey, randomPort, waitForChildReady } from '../support/child-app.js';
+import { CHILD_ADMIN, childIngestKey, freePort, waitForChildReady } from '../support/child-app.js';
 import { spawnApp, type ChildApp } from '../support/compiled-app.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
@@ -44,7 +44,7 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
   });
 
   it('refuses what it cannot queue with 503 + Retry-After, stays under the RSS bound, and recovers', async () => {
-    const port = randomPort();
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     child = await spawnApp({
       PORT: String(port),
@@ -60,10 +60,19 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
     const key = await childIngestKey(url);
     const pid = child.process.pid!;
     const body = JSON.stringify({
-      hits: Array.from({ length: HITS_PER_REQUEST }, (_, index) => ({ url: `/flood/${index}?utm_source=x`, ip: '198.51.100.9', userAgent: 'Mozilla/5.0 Firefox/125.0', props: { a: 'b'.repeat(64) } })),
+      hits: Array.from({ length: HITS_PER_REQUEST }, (_, index) => ({
+        url: `/flood/${index}?utm_source=x`,
+        ip: '198.51.100.9',
+        userAgent: 'Mozilla/5.0 Firefox/125.0',
+        props: { a: 'b'.repeat(64) },
+      })),
     });
     // One accepted request first, so the key and its site are cached and the flood reaches the queue.
-    const warm = await fetch(`${url}/api/v1/hits`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: key }, body });
+    const warm = await fetch(`${url}/api/v1/hits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: key },
+      body,
+    });
     expect(warm.status).toBe(202);
     const baseline = rssMb(pid);
 
@@ -77,10 +86,16 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
       Array.from({ length: FLOOD_CLIENTS }, async () => {
         while (performance.now() < deadline) {
           try {
-            const response = await fetch(`${url}/api/v1/hits`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: key }, body, signal: AbortSignal.timeout(60_000) });
+            const response = await fetch(`${url}/api/v1/hits`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: key },
+              body,
+              signal: AbortSignal.timeout(60_000),
+            });
             await response.arrayBuffer();
             statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-            if (response.status === 503 && !/^\d+$/.test(response.headers.get('retry-after') ?? '')) missingRetryAfter++;
+            if (response.status === 503 && !/^\d+$/.test(response.headers.get('retry-after') ?? ''))
+              missingRetryAfter++;
           } catch {
             statuses.set(0, (statuses.get(0) ?? 0) + 1);
           }
@@ -90,7 +105,9 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
     clearInterval(sampler);
     proxy.setMode('forward');
     const requests = [...statuses.values()].reduce((sum, count) => sum + count, 0);
-    process.stdout.write(`[memory-bound] requests=${requests} hitsOffered=${requests * HITS_PER_REQUEST} statuses=${JSON.stringify(Object.fromEntries(statuses))} baselineMb=${Math.round(baseline)} peakMb=${Math.round(peak)}\n`);
+    process.stdout.write(
+      `[memory-bound] requests=${requests} hitsOffered=${requests * HITS_PER_REQUEST} statuses=${JSON.stringify(Object.fromEntries(statuses))} baselineMb=${Math.round(baseline)} peakMb=${Math.round(peak)}\n`,
+    );
 
     expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
     expect(missingRetryAfter).toBe(0);
@@ -102,7 +119,11 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
     // Once the database is back the same process takes hits again.
     const started = performance.now();
     for (;;) {
-      const response = await fetch(`${url}/api/v1/hits`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: key }, body: JSON.stringify({ url: '/after-flood', ip: '198.51.100.9' }) });
+      const response = await fetch(`${url}/api/v1/hits`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: key },
+        body: JSON.stringify({ url: '/after-flood', ip: '198.51.100.9' }),
+      });
       if (response.status === 202) break;
       if (performance.now() - started > 30_000) throw new Error(`no recovery after the flood: ${response.status}`);
       await sleep(250);

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createIngestSite } from '../factories/hit-fixtures.js';
 import { compileApp } from '../support/compiled-app.js';
 import { HUNG, reconcile, runIngestLoad, sendBatch } from '../support/ingest-load.js';
-import { randomPort } from '../support/child-app.js';
+import { freePort } from '../support/child-app.js';
 import { startTestApp, type TestApp, type TestDatabase } from '../support/test-app.js';
 
 const SOAK = process.env.SOAK === '1';
@@ -16,7 +16,11 @@ const SOAK = process.env.SOAK === '1';
 /** The embedded store as its own process (compiled `libs/embedded-mongo/src/cli.js`), so it can be killed -9. */
 async function spawnStore(port: number, dataDir: string): Promise<ChildProcess> {
   const out = await compileApp();
-  const child = spawn(process.execPath, [join(out, 'libs', 'embedded-mongo', 'src', 'cli.js'), '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [join(out, 'libs', 'embedded-mongo', 'src', 'cli.js'), '--port', String(port), '--data-dir', dataDir],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`store not ready: ${output}`)), 60_000);
@@ -47,23 +51,41 @@ describe('reliability: the store process is killed -9 during load and restarted 
   });
 
   it('keeps every hit it acknowledged, and ingests again without an app restart', async () => {
-    const port = randomPort();
+    const port = await freePort();
     const uri = `mongodb://127.0.0.1:${port}/siteline_store_kill`;
     stores.push(await spawnStore(port, storeDir));
     // The app owns no database here: the test checks the store after the restart itself.
-    const database: TestDatabase = { uri, name: 'siteline_store_kill', client: undefined as never, db: undefined as never, close: async () => undefined };
+    const database: TestDatabase = {
+      uri,
+      name: 'siteline_store_kill',
+      client: undefined as never,
+      db: undefined as never,
+      close: async () => undefined,
+    };
     app = await startTestApp({ database, env: { INGEST_KEY_RATE_LIMIT: '0' } });
     const site = await createIngestSite(app);
 
     let stop = false;
-    const loading = runIngestLoad({ url: app.url, key: site.key, clients: 8, batchSize: 5, batchesPerClient: SOAK ? 5000 : 1000, stop: () => stop, retries: 0, pauseMs: 10, requestTimeoutMs: 20_000, prefix: 'kill' });
+    const loading = runIngestLoad({
+      url: app.url,
+      key: site.key,
+      clients: 8,
+      batchSize: 5,
+      batchesPerClient: SOAK ? 5000 : 1000,
+      stop: () => stop,
+      retries: 0,
+      pauseMs: 10,
+      requestTimeoutMs: 20_000,
+      prefix: 'kill',
+    });
     await sleep(1500);
     stores[0].kill('SIGKILL');
     await sleep(1500);
     stores.push(await spawnStore(port, storeDir));
     const started = performance.now();
     while ((await sendBatch(app.url, site.key, [`after-restart-${Date.now()}`])).status !== 202) {
-      if (performance.now() - started > 30_000) throw new Error('the app did not ingest again after the store restarted');
+      if (performance.now() - started > 30_000)
+        throw new Error('the app did not ingest again after the store restarted');
       await sleep(200);
     }
     await sleep(500);
@@ -71,10 +93,16 @@ describe('reliability: the store process is killed -9 during load and restarted 
     const load = await loading;
 
     expect(load.outcomes.filter((outcome) => outcome.status === HUNG || outcome.elapsedMs > 15_000)).toEqual([]);
-    expect(load.outcomes.filter((outcome) => ![202, 503].includes(outcome.status)).map((outcome) => outcome.status)).toEqual([]);
+    expect(
+      load.outcomes.filter((outcome) => ![202, 503].includes(outcome.status)).map((outcome) => outcome.status),
+    ).toEqual([]);
     expect(load.outcomes.some((outcome) => outcome.status === 503)).toBe(true);
     client = await MongoClient.connect(uri);
-    const stored = await client.db().collection<{ eventId?: string }>('hits').find({}, { projection: { eventId: 1 } }).toArray();
+    const stored = await client
+      .db()
+      .collection<{ eventId?: string }>('hits')
+      .find({}, { projection: { eventId: 1 } })
+      .toArray();
     expect(reconcile(stored, load.acknowledged)).toEqual({ duplicated: [], lost: [] });
     process.stdout.write(
       `[store-restart] requests=${load.outcomes.length} acknowledgedHits=${load.acknowledged.size} 503=${load.outcomes.filter((o) => o.status === 503).length} kills=1 lost=0\n`,

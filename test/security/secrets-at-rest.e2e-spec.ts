@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../support/child-app.js';
 import { spawnApp, type ChildApp } from '../support/compiled-app.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 
@@ -32,7 +33,7 @@ describe('security: no secret, credential or raw IP at rest or in the logs', () 
 
   beforeAll(async () => {
     database = await startTestDatabase();
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     child = await spawnApp({
       PORT: String(port),
@@ -48,7 +49,13 @@ describe('security: no secret, credential or raw IP at rest or in the logs', () 
     });
     for (let attempt = 0; attempt < 300; attempt++) {
       if (child.process.exitCode !== null) throw new Error(`app exited:\n${child.output()}`);
-      if (await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)) return;
+      if (
+        await fetch(`${url}/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
       await sleep(100);
     }
     throw new Error(`app not ready:\n${child.output()}`);
@@ -60,7 +67,12 @@ describe('security: no secret, credential or raw IP at rest or in the logs', () 
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; json: Record<string, unknown> }> {
     const response = await fetch(`${url}${path}`, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -71,36 +83,79 @@ describe('security: no secret, credential or raw IP at rest or in the logs', () 
   }
 
   it('after a full scenario, no sentinel appears in any collection or log line', async () => {
-    const login = await call('POST', '/api/v1/auth/login', { email: 'sentinel-admin@siteline.test', password: SENTINELS.adminPassword });
+    const login = await call('POST', '/api/v1/auth/login', {
+      email: 'sentinel-admin@siteline.test',
+      password: SENTINELS.adminPassword,
+    });
     expect(login.status).toBe(200);
     const access = String(login.json.accessToken);
     const auth = { authorization: `Bearer ${access}` };
     issued.push(access, String(login.json.refreshToken));
-    await call('POST', '/api/v1/auth/login', { email: 'sentinel-admin@siteline.test', password: SENTINELS.wrongPassword });
+    await call('POST', '/api/v1/auth/login', {
+      email: 'sentinel-admin@siteline.test',
+      password: SENTINELS.wrongPassword,
+    });
 
-    const site = await call('POST', '/api/v1/sites', { domain: 'sentinel.example', name: 'Sentinel', allowedOrigins: ['https://sentinel.example'] }, auth);
+    const site = await call(
+      'POST',
+      '/api/v1/sites',
+      { domain: 'sentinel.example', name: 'Sentinel', allowedOrigins: ['https://sentinel.example'] },
+      auth,
+    );
     expect(site.status).toBe(201);
     const siteId = String(site.json.id);
     const key = await call('POST', `/api/v1/sites/${siteId}/keys`, { scopes: ['ingest', 'read'] }, auth);
     const rawKey = String(key.json.key);
     issued.push(rawKey);
-    const viewer = await call('POST', '/api/v1/users', { email: 'sentinel-viewer@siteline.test', password: SENTINELS.viewerPassword, role: 'viewer', siteIds: [siteId] }, auth);
+    const viewer = await call(
+      'POST',
+      '/api/v1/users',
+      { email: 'sentinel-viewer@siteline.test', password: SENTINELS.viewerPassword, role: 'viewer', siteIds: [siteId] },
+      auth,
+    );
     expect(viewer.status).toBe(201);
-    const viewerLogin = await call('POST', '/api/v1/auth/login', { email: 'sentinel-viewer@siteline.test', password: SENTINELS.viewerPassword });
+    const viewerLogin = await call('POST', '/api/v1/auth/login', {
+      email: 'sentinel-viewer@siteline.test',
+      password: SENTINELS.viewerPassword,
+    });
     issued.push(String(viewerLogin.json.accessToken), String(viewerLogin.json.refreshToken));
     const refreshed = await call('POST', '/api/v1/auth/refresh', { refreshToken: viewerLogin.json.refreshToken });
     issued.push(String(refreshed.json.accessToken), String(refreshed.json.refreshToken));
 
-    expect((await call('POST', '/api/v1/hits', { url: '/a', ip: SENTINELS.keyIp, userId: SENTINELS.userId, props: { plan: 'pro' } }, { authorization: rawKey })).status).toBe(202);
-    expect((await call('POST', `/api/v1/traffic?url=%2Fb&ip_addr=${SENTINELS.trafficIp}&user_agent=curl`, undefined, { authorization: rawKey })).status).toBe(202);
     expect(
-      (await call('POST', '/api/v1/hits', { siteId, url: '/c' }, { origin: 'https://sentinel.example', 'x-forwarded-for': SENTINELS.browserIp })).status,
+      (
+        await call(
+          'POST',
+          '/api/v1/hits',
+          { url: '/a', ip: SENTINELS.keyIp, userId: SENTINELS.userId, props: { plan: 'pro' } },
+          { authorization: rawKey },
+        )
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await call('POST', `/api/v1/traffic?url=%2Fb&ip_addr=${SENTINELS.trafficIp}&user_agent=curl`, undefined, {
+          authorization: rawKey,
+        })
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await call(
+          'POST',
+          '/api/v1/hits',
+          { siteId, url: '/c' },
+          { origin: 'https://sentinel.example', 'x-forwarded-for': SENTINELS.browserIp },
+        )
+      ).status,
     ).toBe(202);
     // Errors are logged too: a bad key, a bad token, a body naming a password.
     await call('POST', '/api/v1/hits', { url: '/d', ip: SENTINELS.keyIp }, { authorization: `${rawKey}x` });
     await call('GET', '/api/v1/auth/me', undefined, { authorization: `Bearer ${access}x` });
     const today = new Date().toISOString().slice(0, 10);
-    const read = await call('GET', `/api/v1/data/countries?start_date=${today}&end_date=${today}`, undefined, { authorization: rawKey });
+    const read = await call('GET', `/api/v1/data/countries?start_date=${today}&end_date=${today}`, undefined, {
+      authorization: rawKey,
+    });
     expect(read.json).toBeInstanceOf(Array);
     expect(JSON.stringify(read.json)).toContain('GB');
     await call('POST', '/api/v1/auth/logout', { refreshToken: refreshed.json.refreshToken });

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKey, createSite } from '../factories/sites.js';
 import { login } from '../factories/users.js';
@@ -5,8 +6,13 @@ import type { ChildApp } from './compiled-app.js';
 
 export const CHILD_ADMIN = { email: 'admin@reliability.test', password: 'reliability-admin-password' };
 
-export function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 20000);
+/** A loopback port that was free a moment ago: the OS picks it, so it never collides with a live one. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** Waits until a spawned app answers readiness; fails with its output if it exits or never gets ready. */
@@ -14,7 +20,13 @@ export async function waitForChildReady(url: string, child: ChildApp, timeoutMs 
   const started = performance.now();
   while (performance.now() - started < timeoutMs) {
     if (child.process.exitCode !== null) throw new Error(`app exited early:\n${child.output()}`);
-    if (await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${url}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await sleep(100);
   }
   throw new Error(`app not ready:\n${child.output()}`);
