@@ -14,7 +14,9 @@ import { mountOpenApi } from './openapi/openapi.js';
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** TRUST_PROXY → Fastify's trustProxy: a boolean, a hop count, or trusted addresses/CIDRs. */
-function trustProxySetting(value: string | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
+function trustProxySetting(
+  value: string | undefined,
+): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (value === undefined || value === 'false') return false;
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) {
@@ -107,7 +109,9 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   return app;
 }
 
-export async function createApp(rootModule: Type<unknown> | DynamicModule = AppModule): Promise<NestFastifyApplication> {
+export async function createApp(
+  rootModule: Type<unknown> | DynamicModule = AppModule,
+): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(), {
     bufferLogs: true,
     abortOnError: false,

@@ -13,6 +13,19 @@ import { SitesModule } from './sites/sites.module.js';
 import { StatsModule } from './stats/stats.module.js';
 
 @Module({
-  imports: [ConfigModule, LoggingModule, CommonModule, DatabaseModule, HealthModule, DashboardModule, AuthModule, SitesModule, MetricsModule, IngestionModule, StatsModule, RetentionModule],
+  imports: [
+    ConfigModule,
+    LoggingModule,
+    CommonModule,
+    DatabaseModule,
+    HealthModule,
+    DashboardModule,
+    AuthModule,
+    SitesModule,
+    MetricsModule,
+    IngestionModule,
+    StatsModule,
+    RetentionModule,
+  ],
 })
 export class AppModule {}

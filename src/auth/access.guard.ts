@@ -56,7 +56,8 @@ export class AccessGuard extends AuthGuard('jwt') {
 
   private authorizeAccount(principal: Principal, roles: Role[] | undefined): boolean {
     if (principal.kind !== 'user') throw invalidToken();
-    if (roles && !roles.includes(principal.role)) throw new ForbiddenException(`This route needs the ${roles.join(' or ')} role`);
+    if (roles && !roles.includes(principal.role))
+      throw new ForbiddenException(`This route needs the ${roles.join(' or ')} role`);
     return true;
   }
 }

@@ -1,5 +1,13 @@
 import { Body, Controller, ForbiddenException, Get, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../common/decorators/public.decorator.js';
 import { AuthService } from './auth.service.js';
@@ -20,7 +28,10 @@ export class AuthController {
   @ApiOperation({ summary: 'Sign in with email and password; returns an access token and a refresh token' })
   @ApiOkResponse({ type: TokenPairDto })
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Invalid email or password (same answer for both)' })
-  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Too many failed logins from this IP or for this account; see Retry-After' })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponseDto,
+    description: 'Too many failed logins from this IP or for this account; see Retry-After',
+  })
   login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<TokenPairDto> {
     return this.auth.login(body.email, body.password, request.ip);
   }
@@ -28,9 +39,15 @@ export class AuthController {
   @Public()
   @Post('refresh')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Trade a refresh token for new tokens; the old refresh token stops working (reusing it revokes the session)' })
+  @ApiOperation({
+    summary:
+      'Trade a refresh token for new tokens; the old refresh token stops working (reusing it revokes the session)',
+  })
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Unknown, expired, revoked or already used refresh token' })
+  @ApiUnauthorizedResponse({
+    type: ErrorResponseDto,
+    description: 'Unknown, expired, revoked or already used refresh token',
+  })
   refresh(@Body() body: RefreshTokenDto): Promise<TokenPairDto> {
     return this.auth.refresh(body.refreshToken);
   }

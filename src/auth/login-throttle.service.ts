@@ -28,7 +28,10 @@ export class LoginThrottleService {
   /** Throws 429 with Retry-After when either limit is already used up. */
   async assertAllowed(ip: string, email: string): Promise<void> {
     const window = this.windowFor(ip, email);
-    const [byIp, byAccount] = await Promise.all([this.failures.countFor(window.ipBucket), this.failures.countFor(window.accountBucket)]);
+    const [byIp, byAccount] = await Promise.all([
+      this.failures.countFor(window.ipBucket),
+      this.failures.countFor(window.accountBucket),
+    ]);
     if (byIp < this.config.loginMaxFailuresPerIp && byAccount < this.config.loginMaxFailuresPerAccount) return;
     const retryAfter = Math.max(1, Math.ceil((window.endsAt.getTime() - this.clock.now().getTime()) / 1000));
     throw new HttpException(
@@ -43,7 +46,10 @@ export class LoginThrottleService {
 
   async recordFailure(ip: string, email: string): Promise<void> {
     const window = this.windowFor(ip, email);
-    await Promise.all([this.failures.increment(window.ipBucket, window.endsAt), this.failures.increment(window.accountBucket, window.endsAt)]);
+    await Promise.all([
+      this.failures.increment(window.ipBucket, window.endsAt),
+      this.failures.increment(window.accountBucket, window.endsAt),
+    ]);
   }
 
   async recordSuccess(ip: string, email: string): Promise<void> {

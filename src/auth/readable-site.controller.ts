@@ -1,5 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import { SiteViewDto } from '../sites/dto/site-view.dto.js';
 import { AllowSiteKey } from './decorators/allow-site-key.decorator.js';
 import { ApiJwtOrSiteKeyProtected } from './decorators/api-protected.decorator.js';
@@ -21,9 +28,15 @@ export class ReadableSiteController {
   @AllowSiteKey('read')
   @ApiOperation({
     summary: 'The site a read request would be about',
-    description: 'Resolves `siteId` (id or domain) the way every read endpoint does; without it, the only site the caller can see.',
+    description:
+      'Resolves `siteId` (id or domain) the way every read endpoint does; without it, the only site the caller can see.',
   })
-  @ApiQuery({ name: 'siteId', required: false, type: String, description: 'Site id or domain; optional when the caller sees exactly one site' })
+  @ApiQuery({
+    name: 'siteId',
+    required: false,
+    type: String,
+    description: 'Site id or domain; optional when the caller sees exactly one site',
+  })
   @ApiJwtOrSiteKeyProtected('read')
   @ApiOkResponse({ type: SiteViewDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'siteId is required (the caller sees several sites)' })

@@ -36,7 +36,9 @@ export class RefreshTokensRepository {
    * how two concurrent refreshes with one token are caught: only one of them wins.
    */
   async markRotated(tokenHash: string, at: Date): Promise<boolean> {
-    const result = await this.tokens.updateOne({ tokenHash, rotatedAt: null, revokedAt: null }, { $set: { rotatedAt: at } }).exec();
+    const result = await this.tokens
+      .updateOne({ tokenHash, rotatedAt: null, revokedAt: null }, { $set: { rotatedAt: at } })
+      .exec();
     return result.modifiedCount === 1;
   }
 
@@ -45,7 +47,9 @@ export class RefreshTokensRepository {
   }
 
   async revokeAllForUser(userId: string, at: Date): Promise<void> {
-    await this.tokens.updateMany({ userId: new Types.ObjectId(userId), revokedAt: null }, { $set: { revokedAt: at } }).exec();
+    await this.tokens
+      .updateMany({ userId: new Types.ObjectId(userId), revokedAt: null }, { $set: { revokedAt: at } })
+      .exec();
   }
 
   async deleteAllForUser(userId: string): Promise<void> {

@@ -1,5 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiJwtProtected } from './decorators/api-protected.decorator.js';
 import { Roles } from './decorators/roles.decorator.js';
 import { ErrorResponseDto } from './dto/error-response.dto.js';
@@ -18,7 +27,10 @@ export class UsersController {
   @Post()
   @ApiOperation({ summary: 'Create an account (admin)' })
   @ApiCreatedResponse({ type: UserDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid field, password under 10 characters, or unknown site id' })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'Invalid field, password under 10 characters, or unknown site id',
+  })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The email is taken' })
   async create(@Body() body: CreateUserDto): Promise<UserDto> {
     return UserDto.from(await this.users.createUser(body));
@@ -44,7 +56,10 @@ export class UsersController {
   @ApiOkResponse({ type: UserDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid field or unknown site id' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such account' })
-  @ApiConflictResponse({ type: ErrorResponseDto, description: 'The email is taken, or this would demote the last admin' })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: 'The email is taken, or this would demote the last admin',
+  })
   async update(@Param('id') id: string, @Body() body: UpdateUserDto): Promise<UserDto> {
     return UserDto.from(await this.users.update(id, body));
   }

@@ -72,7 +72,9 @@ export class UsersRepository {
   /** A password change bumps the token version, which invalidates access tokens issued before it. */
   async update(id: string, changes: UserChanges): Promise<StoredUser | null> {
     const { siteIds, ...rest } = changes;
-    const update: Record<string, unknown> = { $set: { ...rest, ...(siteIds ? { siteIds: toObjectIds(siteIds) } : {}) } };
+    const update: Record<string, unknown> = {
+      $set: { ...rest, ...(siteIds ? { siteIds: toObjectIds(siteIds) } : {}) },
+    };
     if (changes.passwordHash) update.$inc = { tokenVersion: 1 };
     const document = await this.users.findByIdAndUpdate(id, update, { returnDocument: 'after' }).exec();
     return document ? toStoredUser(document) : null;

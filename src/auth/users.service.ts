@@ -1,4 +1,12 @@
-import { BadRequestException, ConflictException, Inject, Injectable, Logger, NotFoundException, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { Clock } from '../common/time/clock.js';
 import { authConfig, type AuthConfig } from '../config/configuration.js';
 import { SitesService } from '../sites/sites.service.js';
@@ -34,7 +42,14 @@ export interface UserView {
 }
 
 export function toUserView(user: StoredUser): UserView {
-  return { id: user.id, email: user.email, role: user.role, siteIds: user.siteIds, createdAt: user.createdAt, updatedAt: user.updatedAt };
+  return {
+    id: user.id,
+    email: user.email,
+    role: user.role,
+    siteIds: user.siteIds,
+    createdAt: user.createdAt,
+    updatedAt: user.updatedAt,
+  };
 }
 
 function isDuplicateKeyError(error: unknown): boolean {
@@ -153,7 +168,8 @@ export class UsersService implements OnApplicationBootstrap {
   }
 
   private checkPassword(password: string): void {
-    if (password.length < MIN_PASSWORD_LENGTH) throw new BadRequestException(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    if (password.length < MIN_PASSWORD_LENGTH)
+      throw new BadRequestException(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
   }
 
   private async checkedSiteIds(siteIds: string[]): Promise<string[]> {

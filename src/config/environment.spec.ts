@@ -44,7 +44,9 @@ describe('loadEnvironment', () => {
 
   it('accepts a production configuration with strong secrets', () => {
     const secret = 'x'.repeat(32);
-    expect(loadEnvironment({ NODE_ENV: 'production', JWT_SECRET: secret, VISITOR_SECRET: secret }).NODE_ENV).toBe('production');
+    expect(loadEnvironment({ NODE_ENV: 'production', JWT_SECRET: secret, VISITOR_SECRET: secret }).NODE_ENV).toBe(
+      'production',
+    );
   });
 });
 

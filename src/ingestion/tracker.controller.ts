@@ -13,7 +13,8 @@ export class TrackerController {
   @Header('Access-Control-Allow-Origin', '*')
   @ApiOperation({
     summary: 'Browser tracker script',
-    description: 'Load it from a `script` element with `defer` and a `data-site-id` attribute (site id or domain). Sets no cookies.',
+    description:
+      'Load it from a `script` element with `defer` and a `data-site-id` attribute (site id or domain). Sets no cookies.',
   })
   @ApiProduces('application/javascript')
   @ApiOkResponse({ description: 'The script.', schema: { type: 'string' } })

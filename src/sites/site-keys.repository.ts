@@ -38,7 +38,10 @@ export class SiteKeysRepository {
   }
 
   async listForSite(siteId: string): Promise<StoredSiteKey[]> {
-    const documents = await this.keys.find({ siteId: new Types.ObjectId(siteId) }).sort({ createdAt: 1, _id: 1 }).exec();
+    const documents = await this.keys
+      .find({ siteId: new Types.ObjectId(siteId) })
+      .sort({ createdAt: 1, _id: 1 })
+      .exec();
     return documents.map(toStoredKey);
   }
 
@@ -52,12 +55,17 @@ export class SiteKeysRepository {
   async revoke(siteId: string, keyId: string, at: Date): Promise<string | null> {
     if (!isValidObjectId(keyId)) return null;
     const document = await this.keys
-      .findOneAndUpdate({ _id: keyId, siteId: new Types.ObjectId(siteId), revokedAt: null }, { $set: { revokedAt: at } })
+      .findOneAndUpdate(
+        { _id: keyId, siteId: new Types.ObjectId(siteId), revokedAt: null },
+        { $set: { revokedAt: at } },
+      )
       .exec();
     return document ? document.keyHash : null;
   }
 
   async revokeAllForSite(siteId: string, at: Date): Promise<void> {
-    await this.keys.updateMany({ siteId: new Types.ObjectId(siteId), revokedAt: null }, { $set: { revokedAt: at } }).exec();
+    await this.keys
+      .updateMany({ siteId: new Types.ObjectId(siteId), revokedAt: null }, { $set: { revokedAt: at } })
+      .exec();
   }
 }

@@ -44,7 +44,10 @@ export class SitesRepository {
   async findManyByIds(ids: string[]): Promise<StoredSite[]> {
     const valid = ids.filter((id) => isValidObjectId(id));
     if (valid.length === 0) return [];
-    const documents = await this.sites.find({ _id: { $in: valid } }).sort({ domain: 1 }).exec();
+    const documents = await this.sites
+      .find({ _id: { $in: valid } })
+      .sort({ domain: 1 })
+      .exec();
     return documents.map(toStoredSite);
   }
 

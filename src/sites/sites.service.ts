@@ -136,7 +136,9 @@ export class SitesService {
   async createKey(siteId: string, scopes: KeyScope[] = ['ingest']): Promise<IssuedKey> {
     const site = await this.getStored(siteId);
     const key = `${SITE_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const stored = await this.keys.create(site.id, hashSiteKey(key), key.slice(0, DISPLAY_PREFIX_LENGTH), [...new Set(scopes)]);
+    const stored = await this.keys.create(site.id, hashSiteKey(key), key.slice(0, DISPLAY_PREFIX_LENGTH), [
+      ...new Set(scopes),
+    ]);
     return { id: stored.id, key, scopes: stored.scopes, prefix: stored.prefix, createdAt: stored.createdAt };
   }
 
@@ -184,7 +186,8 @@ export class SitesService {
     }
     if (input.name !== undefined) fields.name = input.name.trim();
     if (input.timezone !== undefined) {
-      if (!isValidTimezone(input.timezone)) throw new BadRequestException(`timezone must be an IANA time zone such as Europe/Berlin`);
+      if (!isValidTimezone(input.timezone))
+        throw new BadRequestException(`timezone must be an IANA time zone such as Europe/Berlin`);
       fields.timezone = input.timezone;
     }
     if (input.allowedOrigins !== undefined) {
@@ -192,7 +195,10 @@ export class SitesService {
         ...new Set(
           input.allowedOrigins.map((origin) => {
             const normalized = normalizeOrigin(origin);
-            if (!normalized) throw new BadRequestException(`allowedOrigins: ${origin} is not an origin such as https://app.example.com`);
+            if (!normalized)
+              throw new BadRequestException(
+                `allowedOrigins: ${origin} is not an origin such as https://app.example.com`,
+              );
             return normalized;
           }),
         ),

@@ -73,16 +73,31 @@ describe('.env.example and the README', () => {
 
   it("the README's configuration table documents every variable", () => {
     const readme = readFileSync('README.md', 'utf8');
-    const documented = new Set([...readme.matchAll(/^\| `([A-Z_]+)`(?:, `([A-Z_]+)`)? \|/gm)].flatMap((m) => m.slice(1).filter(Boolean)));
+    const documented = new Set(
+      [...readme.matchAll(/^\| `([A-Z_]+)`(?:, `([A-Z_]+)`)? \|/gm)].flatMap((m) => m.slice(1).filter(Boolean)),
+    );
     expect(declared.filter((name) => !documented.has(name))).toEqual([]);
   });
 
   it('includes the variables SPEC §7 names', () => {
     expect(declared).toEqual(
       expect.arrayContaining([
-        'PORT', 'MONGODB_URI', 'DATA_DIR', 'JWT_SECRET', 'JWT_ACCESS_TTL', 'JWT_REFRESH_TTL', 'VISITOR_SECRET',
-        'VISITOR_ID_MODE', 'SESSION_IDLE_MINUTES', 'MAX_BACKFILL_DAYS', 'RETENTION_DAYS', 'REVERSE_DNS',
-        'TRUST_PROXY', 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'LOG_LEVEL',
+        'PORT',
+        'MONGODB_URI',
+        'DATA_DIR',
+        'JWT_SECRET',
+        'JWT_ACCESS_TTL',
+        'JWT_REFRESH_TTL',
+        'VISITOR_SECRET',
+        'VISITOR_ID_MODE',
+        'SESSION_IDLE_MINUTES',
+        'MAX_BACKFILL_DAYS',
+        'RETENTION_DAYS',
+        'REVERSE_DNS',
+        'TRUST_PROXY',
+        'ADMIN_EMAIL',
+        'ADMIN_PASSWORD',
+        'LOG_LEVEL',
       ]),
     );
   });

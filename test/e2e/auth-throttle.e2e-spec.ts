@@ -14,11 +14,18 @@ describe('auth: login throttling shared by two app instances', () => {
   let first: TestApp;
   let second: TestApp;
 
-  const attempt = (app: TestApp, email: string, password: string) => request(app.url).post('/api/v1/auth/login').send({ email, password });
+  const attempt = (app: TestApp, email: string, password: string) =>
+    request(app.url).post('/api/v1/auth/login').send({ email, password });
 
   beforeAll(async () => {
     // Instances of one deployment share JWT_SECRET (it also keys the counters' hashes).
-    const env = { ...bootstrapAdminEnv, JWT_SECRET: 'a-shared-secret-for-both-instances-0123456789', LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_IP: '5', LOGIN_THROTTLE_WINDOW: '15m' };
+    const env = {
+      ...bootstrapAdminEnv,
+      JWT_SECRET: 'a-shared-secret-for-both-instances-0123456789',
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: '3',
+      LOGIN_MAX_FAILURES_PER_IP: '5',
+      LOGIN_THROTTLE_WINDOW: '15m',
+    };
     const override = (builder: TestingModuleBuilder) => builder.overrideProvider(Clock).useValue(clock);
     first = await startTestApp({ env, override });
     second = await startTestApp({ env, override, database: first.database });
@@ -41,7 +48,11 @@ describe('auth: login throttling shared by two app instances', () => {
     clock.advance(5 * 60 * 1000);
     const blocked = await attempt(second, BOOTSTRAP_ADMIN.email, BOOTSTRAP_ADMIN.password).expect(429);
     expect(blocked.headers['retry-after']).toBe('600');
-    expect(blocked.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Too many failed logins; try again later' });
+    expect(blocked.body).toEqual({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: 'Too many failed logins; try again later',
+    });
     clock.advance(10 * 60 * 1000);
     await attempt(first, BOOTSTRAP_ADMIN.email, BOOTSTRAP_ADMIN.password).expect(200);
   });

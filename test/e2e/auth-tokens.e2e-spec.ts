@@ -22,7 +22,12 @@ describe('auth: every 401 and 403 of the default-deny guard', () => {
 
   const inTenMinutes = () => Math.floor(Date.now() / 1000) + 600;
   const signed = (claims: object, options: jwt.SignOptions = {}, key: jwt.Secret = secret) =>
-    jwt.sign({ sub: adminId, ver: 0, exp: inTenMinutes(), ...claims }, key, { algorithm: 'HS256', issuer: 'siteline', audience: 'siteline-api', ...options });
+    jwt.sign({ sub: adminId, ver: 0, exp: inTenMinutes(), ...claims }, key, {
+      algorithm: 'HS256',
+      issuer: 'siteline',
+      audience: 'siteline-api',
+      ...options,
+    });
 
   const me = (token: string) => request(app.url).get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`);
 
@@ -51,17 +56,32 @@ describe('auth: every 401 and 403 of the default-deny guard', () => {
   });
 
   it.each([
-    ['alg: none', () => `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: adminId, ver: 0, iss: 'siteline', aud: 'siteline-api', exp: Math.floor(Date.now() / 1000) + 600 })}.`],
+    [
+      'alg: none',
+      () =>
+        `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: adminId, ver: 0, iss: 'siteline', aud: 'siteline-api', exp: Math.floor(Date.now() / 1000) + 600 })}.`,
+    ],
     ['a wrong signature', () => signed({}, {}, 'a-completely-different-secret-of-enough-length')],
     ['an expired token', () => signed({ exp: Math.floor(Date.now() / 1000) - 5 })],
     ['another issuer', () => signed({}, { issuer: 'someone-else' })],
     ['another audience', () => signed({}, { audience: 'another-api' })],
-    ['a tampered payload', () => {
-      const [header, , signature] = signed({}).split('.');
-      return `${header}.${base64url({ sub: adminId, ver: 0, role: 'admin', iss: 'siteline', aud: 'siteline-api', exp: 9999999999 })}.${signature}`;
-    }],
+    [
+      'a tampered payload',
+      () => {
+        const [header, , signature] = signed({}).split('.');
+        return `${header}.${base64url({ sub: adminId, ver: 0, role: 'admin', iss: 'siteline', aud: 'siteline-api', exp: 9999999999 })}.${signature}`;
+      },
+    ],
     ['garbage', () => 'not.a.jwt'],
-    ['a token without the account claims', () => jwt.sign({ hello: 'world', exp: inTenMinutes() }, secret, { algorithm: 'HS256', issuer: 'siteline', audience: 'siteline-api' })],
+    [
+      'a token without the account claims',
+      () =>
+        jwt.sign({ hello: 'world', exp: inTenMinutes() }, secret, {
+          algorithm: 'HS256',
+          issuer: 'siteline',
+          audience: 'siteline-api',
+        }),
+    ],
   ])('rejects %s with 401 invalid_token', async (_case, token) => {
     const response = await me(token()).expect(401);
     expect(response.headers['www-authenticate']).toBe(INVALID_TOKEN);
@@ -70,7 +90,11 @@ describe('auth: every 401 and 403 of the default-deny guard', () => {
 
   it('rejects RS256 tokens, including one whose "public key" is the HMAC secret (HS/RS confusion)', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const rs256 = jwt.sign({ sub: adminId, ver: 0, exp: inTenMinutes() }, privateKey, { algorithm: 'RS256', issuer: 'siteline', audience: 'siteline-api' });
+    const rs256 = jwt.sign({ sub: adminId, ver: 0, exp: inTenMinutes() }, privateKey, {
+      algorithm: 'RS256',
+      issuer: 'siteline',
+      audience: 'siteline-api',
+    });
     expect((await me(rs256).expect(401)).headers['www-authenticate']).toBe(INVALID_TOKEN);
     // Header says RS256 but the signature is an HMAC keyed with the server's secret: a verifier
     // that let the token choose its algorithm would treat the secret as an RSA "public key".
@@ -96,11 +120,19 @@ describe('auth: every 401 and 403 of the default-deny guard', () => {
     const { accessToken } = await login(app.url, viewer.email, viewer.password);
     const response = await request(app.url).get('/api/v1/users').auth(accessToken, { type: 'bearer' }).expect(403);
     expect(response.body).toEqual({ statusCode: 403, error: 'Forbidden', message: 'This route needs the admin role' });
-    await request(app.url).post('/api/v1/sites').auth(accessToken, { type: 'bearer' }).send({ domain: 'x.example', name: 'X' }).expect(403);
+    await request(app.url)
+      .post('/api/v1/sites')
+      .auth(accessToken, { type: 'bearer' })
+      .send({ domain: 'x.example', name: 'X' })
+      .expect(403);
   });
 
   it('rejects an unknown site key with 401 invalid_token, in every header form', async () => {
-    for (const headers of [{ Authorization: 'sk_unknown' }, { Authorization: 'Bearer sk_unknown' }, { 'X-Api-Key': 'sk_unknown' }]) {
+    for (const headers of [
+      { Authorization: 'sk_unknown' },
+      { Authorization: 'Bearer sk_unknown' },
+      { 'X-Api-Key': 'sk_unknown' },
+    ]) {
       const response = await request(app.url).get('/api/v1/sites/current').set(headers).expect(401);
       expect(response.headers['www-authenticate']).toBe(INVALID_TOKEN);
     }
@@ -110,7 +142,10 @@ describe('auth: every 401 and 403 of the default-deny guard', () => {
 describe('auth: access-token expiry follows the injected Clock', () => {
   it('accepts a token until JWT_ACCESS_TTL has passed on the clock that issued it', async () => {
     const clock = new FixedClock(new Date('2024-03-15T12:00:00Z'));
-    const app = await startTestApp({ env: { ...bootstrapAdminEnv, JWT_ACCESS_TTL: '15m' }, override: (builder) => builder.overrideProvider(Clock).useValue(clock) });
+    const app = await startTestApp({
+      env: { ...bootstrapAdminEnv, JWT_ACCESS_TTL: '15m' },
+      override: (builder) => builder.overrideProvider(Clock).useValue(clock),
+    });
     try {
       const { accessToken } = await loginAsBootstrapAdmin(app.url);
       clock.advance(14 * 60 * 1000);

@@ -43,22 +43,41 @@ describe('users: admin-only CRUD', () => {
       .expect(200);
     expect(me.body).toMatchObject({ role: 'viewer', siteIds: [site.id] });
     const list = await users().get('/api/v1/users').set(bearer()).expect(200);
-    expect(list.body.map((user: { email: string }) => user.email)).toEqual(expect.arrayContaining([BOOTSTRAP_ADMIN.email, 'viewer.one@siteline.test']));
+    expect(list.body.map((user: { email: string }) => user.email)).toEqual(
+      expect.arrayContaining([BOOTSTRAP_ADMIN.email, 'viewer.one@siteline.test']),
+    );
     expect(JSON.stringify(list.body)).not.toContain('passwordHash');
   });
 
   it('enforces the minimum password length, valid roles, known sites and unique emails', async () => {
-    const short = await users().post('/api/v1/users').set(bearer()).send({ email: 'short@siteline.test', password: '123456789', role: 'viewer' }).expect(400);
+    const short = await users()
+      .post('/api/v1/users')
+      .set(bearer())
+      .send({ email: 'short@siteline.test', password: '123456789', role: 'viewer' })
+      .expect(400);
     expect(short.body.message).toContain('password');
-    const role = await users().post('/api/v1/users').set(bearer()).send({ email: 'role@siteline.test', password: 'long-enough-pw', role: 'owner' }).expect(400);
+    const role = await users()
+      .post('/api/v1/users')
+      .set(bearer())
+      .send({ email: 'role@siteline.test', password: 'long-enough-pw', role: 'owner' })
+      .expect(400);
     expect(role.body.message).toContain('role');
     const site = await users()
       .post('/api/v1/users')
       .set(bearer())
-      .send({ email: 'site@siteline.test', password: 'long-enough-pw', role: 'viewer', siteIds: ['0123456789abcdef01234567'] })
+      .send({
+        email: 'site@siteline.test',
+        password: 'long-enough-pw',
+        role: 'viewer',
+        siteIds: ['0123456789abcdef01234567'],
+      })
       .expect(400);
     expect(site.body.message).toContain('siteIds');
-    await users().post('/api/v1/users').set(bearer()).send({ email: 'ADMIN@siteline.test', password: 'long-enough-pw', role: 'viewer' }).expect(409);
+    await users()
+      .post('/api/v1/users')
+      .set(bearer())
+      .send({ email: 'ADMIN@siteline.test', password: 'long-enough-pw', role: 'viewer' })
+      .expect(409);
   });
 
   it('updates role and sites; the change applies to existing tokens at once', async () => {
@@ -67,11 +86,19 @@ describe('users: admin-only CRUD', () => {
     const viewer = await createUser(app.url, admin, { siteIds: [siteA.id] });
     const token = (await login(app.url, viewer.email, viewer.password)).accessToken;
     await users().get(`/api/v1/sites/${siteB.id}`).auth(token, { type: 'bearer' }).expect(403);
-    await users().patch(`/api/v1/users/${viewer.id}`).set(bearer()).send({ siteIds: [siteB.id] }).expect(200);
+    await users()
+      .patch(`/api/v1/users/${viewer.id}`)
+      .set(bearer())
+      .send({ siteIds: [siteB.id] })
+      .expect(200);
     await users().get(`/api/v1/sites/${siteB.id}`).auth(token, { type: 'bearer' }).expect(200);
     await users().get(`/api/v1/sites/${siteA.id}`).auth(token, { type: 'bearer' }).expect(403);
     await users().get('/api/v1/users').auth(token, { type: 'bearer' }).expect(403);
-    const promoted = await users().patch(`/api/v1/users/${viewer.id}`).set(bearer()).send({ role: 'admin' }).expect(200);
+    const promoted = await users()
+      .patch(`/api/v1/users/${viewer.id}`)
+      .set(bearer())
+      .send({ role: 'admin' })
+      .expect(200);
     expect(promoted.body.role).toBe('admin');
     await users().get('/api/v1/users').auth(token, { type: 'bearer' }).expect(200);
     await users().delete(`/api/v1/users/${viewer.id}`).set(bearer()).expect(204);

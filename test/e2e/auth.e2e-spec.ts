@@ -23,14 +23,23 @@ describe('auth: login, refresh, logout, me', () => {
 
   it('logs in and returns a bearer token pair that /me accepts', async () => {
     const tokens = await login(app.url, 'ADMIN@siteline.test', BOOTSTRAP_ADMIN.password);
-    expect(tokens).toEqual({ accessToken: expect.any(String), tokenType: 'Bearer', expiresIn: 600, refreshToken: expect.any(String) });
+    expect(tokens).toEqual({
+      accessToken: expect.any(String),
+      tokenType: 'Bearer',
+      expiresIn: 600,
+      refreshToken: expect.any(String),
+    });
     const me = await request(app.url).get('/api/v1/auth/me').auth(tokens.accessToken, { type: 'bearer' }).expect(200);
     expect(me.body).toEqual({ id: expect.any(String), email: BOOTSTRAP_ADMIN.email, role: 'admin', siteIds: [] });
   });
 
   it('answers an unknown email and a wrong password identically', async () => {
-    const unknown = await request(app.url).post('/api/v1/auth/login').send({ email: 'nobody@siteline.test', password: 'whatever-password' });
-    const wrong = await request(app.url).post('/api/v1/auth/login').send({ email: BOOTSTRAP_ADMIN.email, password: 'wrong-password!' });
+    const unknown = await request(app.url)
+      .post('/api/v1/auth/login')
+      .send({ email: 'nobody@siteline.test', password: 'whatever-password' });
+    const wrong = await request(app.url)
+      .post('/api/v1/auth/login')
+      .send({ email: BOOTSTRAP_ADMIN.email, password: 'wrong-password!' });
     expect(unknown.status).toBe(401);
     expect(wrong.status).toBe(401);
     expect(unknown.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Invalid email or password' });
@@ -44,17 +53,29 @@ describe('auth: login, refresh, logout, me', () => {
 
   it('rotates refresh tokens: each works once and gives a new pair', async () => {
     const first = await loginAsBootstrapAdmin(app.url);
-    const second = await request(app.url).post('/api/v1/auth/refresh').send({ refreshToken: first.refreshToken }).expect(200);
+    const second = await request(app.url)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: first.refreshToken })
+      .expect(200);
     expect(second.body.refreshToken).not.toBe(first.refreshToken);
     await request(app.url).get('/api/v1/auth/me').auth(second.body.accessToken, { type: 'bearer' }).expect(200);
-    const third = await request(app.url).post('/api/v1/auth/refresh').send({ refreshToken: second.body.refreshToken }).expect(200);
+    const third = await request(app.url)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: second.body.refreshToken })
+      .expect(200);
     expect(third.body.refreshToken).not.toBe(second.body.refreshToken);
   });
 
   it('revokes the whole family when a rotated refresh token is reused', async () => {
     const first = await loginAsBootstrapAdmin(app.url);
-    const second = await request(app.url).post('/api/v1/auth/refresh').send({ refreshToken: first.refreshToken }).expect(200);
-    const reuse = await request(app.url).post('/api/v1/auth/refresh').send({ refreshToken: first.refreshToken }).expect(401);
+    const second = await request(app.url)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: first.refreshToken })
+      .expect(200);
+    const reuse = await request(app.url)
+      .post('/api/v1/auth/refresh')
+      .send({ refreshToken: first.refreshToken })
+      .expect(401);
     expect(reuse.body.message).toBe('Invalid or expired refresh token');
     // The legitimate holder's newer token dies with the family.
     await request(app.url).post('/api/v1/auth/refresh').send({ refreshToken: second.body.refreshToken }).expect(401);
@@ -81,7 +102,11 @@ describe('auth: login, refresh, logout, me', () => {
     const stored = await app.database.db.collection('refresh_tokens').find().toArray();
     expect(stored.length).toBeGreaterThan(0);
     expect(JSON.stringify(stored)).not.toContain(session.refreshToken);
-    expect(stored[0]).toMatchObject({ tokenHash: expect.stringMatching(/^[0-9a-f]{64}$/), familyId: expect.any(String), expiresAt: expect.any(Date) });
+    expect(stored[0]).toMatchObject({
+      tokenHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      familyId: expect.any(String),
+      expiresAt: expect.any(Date),
+    });
   });
 
   it('a password change ends earlier access and refresh tokens', async () => {
@@ -102,8 +127,11 @@ describe('auth: login, refresh, logout, me', () => {
   it('documents the bearer and site-key schemes and 401/403 on protected routes', async () => {
     const spec = await request(app.url).get('/openapi.json').expect(200);
     expect(Object.keys(spec.body.components.securitySchemes)).toEqual(expect.arrayContaining(['bearer', 'siteKey']));
-    for (const [path, item] of Object.entries(spec.body.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>)) {
-      if (!path.startsWith('/api/v1/users') && !path.startsWith('/api/v1/sites') && path !== '/api/v1/auth/me') continue;
+    for (const [path, item] of Object.entries(
+      spec.body.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>,
+    )) {
+      if (!path.startsWith('/api/v1/users') && !path.startsWith('/api/v1/sites') && path !== '/api/v1/auth/me')
+        continue;
       for (const operation of Object.values(item)) {
         expect(operation.security).toEqual(expect.arrayContaining([{ bearer: [] }]));
         expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403']));
@@ -122,7 +150,10 @@ describe('auth: bootstrap admin', () => {
       await plain.close();
     }
     const first = await startTestApp({ env: bootstrapAdminEnv });
-    const second = await startTestApp({ env: { ADMIN_EMAIL: 'other@siteline.test', ADMIN_PASSWORD: 'another-password' }, database: first.database });
+    const second = await startTestApp({
+      env: { ADMIN_EMAIL: 'other@siteline.test', ADMIN_PASSWORD: 'another-password' },
+      database: first.database,
+    });
     try {
       const emails = (await first.database.db.collection('users').find().toArray()).map((user) => user.email);
       expect(emails).toEqual([BOOTSTRAP_ADMIN.email]);

@@ -40,6 +40,10 @@ describe('health and docs', () => {
 
   it('answers unknown routes with the JSON error shape', async () => {
     const response = await request(app.url).get('/no/such/route').expect(404);
-    expect(response.body).toEqual({ statusCode: 404, error: 'Not Found', message: expect.stringContaining('/no/such/route') });
+    expect(response.body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: expect.stringContaining('/no/such/route'),
+    });
   });
 });

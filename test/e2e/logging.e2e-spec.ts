@@ -21,14 +21,24 @@ describe('request logging', () => {
   });
 
   function requestLines(): Array<{ req: { id: string; method: string; path: string }; res: { statusCode: number } }> {
-    return lines.flatMap((line) => line.split('\n')).filter((line) => line.includes('"responseTime"')).map((line) => JSON.parse(line));
+    return lines
+      .flatMap((line) => line.split('\n'))
+      .filter((line) => line.includes('"responseTime"'))
+      .map((line) => JSON.parse(line));
   }
 
   it('writes one line per request with id, method, path without query, and status', async () => {
-    const response = await fetch(`${app.url}/api/v1/sites?token=secret-in-query`, { headers: { 'x-request-id': 'log-check-1' } });
+    const response = await fetch(`${app.url}/api/v1/sites?token=secret-in-query`, {
+      headers: { 'x-request-id': 'log-check-1' },
+    });
     expect(response.status).toBe(401);
     const line = requestLines().find((entry) => entry.req.id === 'log-check-1');
-    expect(line).toEqual(expect.objectContaining({ req: { id: 'log-check-1', method: 'GET', path: '/api/v1/sites' }, res: { statusCode: 401 } }));
+    expect(line).toEqual(
+      expect.objectContaining({
+        req: { id: 'log-check-1', method: 'GET', path: '/api/v1/sites' },
+        res: { statusCode: 401 },
+      }),
+    );
     expect(lines.join('')).not.toContain('secret-in-query');
   });
 

@@ -39,27 +39,64 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
   });
 
   it('validates the time zone, domain and origins', async () => {
-    const badZone = await request(app.url).post('/api/v1/sites').set(asAdmin()).send({ domain: 'tz.example', name: 'TZ', timezone: 'Mars/Olympus' }).expect(400);
+    const badZone = await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'tz.example', name: 'TZ', timezone: 'Mars/Olympus' })
+      .expect(400);
     expect(badZone.body.message).toContain('timezone');
-    await request(app.url).post('/api/v1/sites').set(asAdmin()).send({ domain: 'tz.example', name: 'TZ', timezone: 'America/New_York' }).expect(201);
-    const badDomain = await request(app.url).post('/api/v1/sites').set(asAdmin()).send({ domain: 'not a domain', name: 'X' }).expect(400);
+    await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'tz.example', name: 'TZ', timezone: 'America/New_York' })
+      .expect(201);
+    const badDomain = await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'not a domain', name: 'X' })
+      .expect(400);
     expect(badDomain.body.message).toContain('domain');
-    const badOrigin = await request(app.url).post('/api/v1/sites').set(asAdmin()).send({ domain: 'o.example', name: 'O', allowedOrigins: ['https://o.example/path'] }).expect(400);
+    const badOrigin = await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'o.example', name: 'O', allowedOrigins: ['https://o.example/path'] })
+      .expect(400);
     expect(badOrigin.body.message).toContain('allowedOrigins');
-    const unknownField = await request(app.url).post('/api/v1/sites').set(asAdmin()).send({ domain: 'u.example', name: 'U', owner: 'me' }).expect(400);
+    const unknownField = await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'u.example', name: 'U', owner: 'me' })
+      .expect(400);
     expect(unknownField.body.message).toContain('owner');
   });
 
   it('refuses a duplicate domain with 409', async () => {
     await createSite(app.url, admin, { domain: 'dup.example' });
-    await request(app.url).post('/api/v1/sites').set(asAdmin()).send({ domain: 'DUP.example', name: 'Again' }).expect(409);
+    await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'DUP.example', name: 'Again' })
+      .expect(409);
   });
 
   it('updates and deletes a site', async () => {
     const site = await createSite(app.url, admin);
-    const updated = await request(app.url).patch(`/api/v1/sites/${site.id}`).set(asAdmin()).send({ timezone: 'Europe/Berlin', respectDoNotTrack: true }).expect(200);
-    expect(updated.body).toMatchObject({ id: site.id, domain: site.domain, timezone: 'Europe/Berlin', respectDoNotTrack: true });
-    await request(app.url).patch(`/api/v1/sites/${site.id}`).set(asAdmin()).send({ timezone: 'Nowhere/Land' }).expect(400);
+    const updated = await request(app.url)
+      .patch(`/api/v1/sites/${site.id}`)
+      .set(asAdmin())
+      .send({ timezone: 'Europe/Berlin', respectDoNotTrack: true })
+      .expect(200);
+    expect(updated.body).toMatchObject({
+      id: site.id,
+      domain: site.domain,
+      timezone: 'Europe/Berlin',
+      respectDoNotTrack: true,
+    });
+    await request(app.url)
+      .patch(`/api/v1/sites/${site.id}`)
+      .set(asAdmin())
+      .send({ timezone: 'Nowhere/Land' })
+      .expect(400);
     await request(app.url).delete(`/api/v1/sites/${site.id}`).set(asAdmin()).expect(204);
     await request(app.url).get(`/api/v1/sites/${site.id}`).set(asAdmin()).expect(404);
     await request(app.url).delete(`/api/v1/sites/${site.id}`).set(asAdmin()).expect(404);
@@ -74,18 +111,34 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
     expect(list.body.map((site: { id: string }) => site.id)).toEqual([mine.id]);
     await request(app.url).get(`/api/v1/sites/${mine.id}`).auth(token, { type: 'bearer' }).expect(200);
     await request(app.url).get(`/api/v1/sites/${theirs.id}`).auth(token, { type: 'bearer' }).expect(403);
-    await request(app.url).get('/api/v1/sites/current').query({ siteId: theirs.domain }).auth(token, { type: 'bearer' }).expect(403);
+    await request(app.url)
+      .get('/api/v1/sites/current')
+      .query({ siteId: theirs.domain })
+      .auth(token, { type: 'bearer' })
+      .expect(403);
     const current = await request(app.url).get('/api/v1/sites/current').auth(token, { type: 'bearer' }).expect(200);
     expect(current.body).toMatchObject({ id: mine.id, domain: mine.domain });
-    await request(app.url).patch(`/api/v1/sites/${mine.id}`).auth(token, { type: 'bearer' }).send({ name: 'Mine now' }).expect(403);
+    await request(app.url)
+      .patch(`/api/v1/sites/${mine.id}`)
+      .auth(token, { type: 'bearer' })
+      .send({ name: 'Mine now' })
+      .expect(403);
     await request(app.url).post(`/api/v1/sites/${mine.id}/keys`).auth(token, { type: 'bearer' }).send({}).expect(403);
   });
 
   it('resolves the readable site for admins by id or domain, 404 when unknown, 400 when ambiguous', async () => {
     const site = await createSite(app.url, admin);
-    const byDomain = await request(app.url).get('/api/v1/sites/current').query({ siteId: site.domain.toUpperCase() }).set(asAdmin()).expect(200);
+    const byDomain = await request(app.url)
+      .get('/api/v1/sites/current')
+      .query({ siteId: site.domain.toUpperCase() })
+      .set(asAdmin())
+      .expect(200);
     expect(byDomain.body.id).toBe(site.id);
-    const byId = await request(app.url).get('/api/v1/sites/current').query({ siteId: site.id }).set(asAdmin()).expect(200);
+    const byId = await request(app.url)
+      .get('/api/v1/sites/current')
+      .query({ siteId: site.id })
+      .set(asAdmin())
+      .expect(200);
     expect(byId.body.domain).toBe(site.domain);
     await request(app.url).get('/api/v1/sites/current').query({ siteId: 'nowhere.example' }).set(asAdmin()).expect(404);
     const ambiguous = await request(app.url).get('/api/v1/sites/current').set(asAdmin()).expect(400);
@@ -96,17 +149,29 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
     it('issues an ingest key by default, shown once and stored only as a hash', async () => {
       const site = await createSite(app.url, admin);
       const issued = await createKey(app.url, admin, site.id);
-      expect(issued).toEqual({ id: expect.any(String), key: expect.stringMatching(/^sk_[\w-]{43}$/), scopes: ['ingest'], prefix: issued.key.slice(0, 9), createdAt: expect.any(String) });
+      expect(issued).toEqual({
+        id: expect.any(String),
+        key: expect.stringMatching(/^sk_[\w-]{43}$/),
+        scopes: ['ingest'],
+        prefix: issued.key.slice(0, 9),
+        createdAt: expect.any(String),
+      });
       const stored = await app.database.db.collection('site_keys').find().toArray();
       expect(JSON.stringify(stored)).not.toContain(issued.key);
       const list = await request(app.url).get(`/api/v1/sites/${site.id}/keys`).set(asAdmin()).expect(200);
-      expect(list.body).toEqual([{ id: issued.id, prefix: issued.prefix, scopes: ['ingest'], createdAt: expect.any(String), revokedAt: null }]);
+      expect(list.body).toEqual([
+        { id: issued.id, prefix: issued.prefix, scopes: ['ingest'], createdAt: expect.any(String), revokedAt: null },
+      ]);
       expect(JSON.stringify(list.body)).not.toContain(issued.key);
     });
 
     it('rejects unknown scopes', async () => {
       const site = await createSite(app.url, admin);
-      const response = await request(app.url).post(`/api/v1/sites/${site.id}/keys`).set(asAdmin()).send({ scopes: ['admin'] }).expect(400);
+      const response = await request(app.url)
+        .post(`/api/v1/sites/${site.id}/keys`)
+        .set(asAdmin())
+        .send({ scopes: ['admin'] })
+        .expect(400);
       expect(response.body.message).toContain('scopes');
     });
 
@@ -118,9 +183,21 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
         const response = await request(app.url).get('/api/v1/sites/current').set(headers).expect(200);
         expect(response.body).toMatchObject({ id: siteA.id, domain: siteA.domain });
       }
-      await request(app.url).get('/api/v1/sites/current').query({ siteId: siteA.domain }).set('Authorization', key).expect(200);
-      await request(app.url).get('/api/v1/sites/current').query({ siteId: siteB.id }).set('Authorization', key).expect(403);
-      await request(app.url).get('/api/v1/sites/current').query({ siteId: 'unknown.example' }).set('Authorization', key).expect(403);
+      await request(app.url)
+        .get('/api/v1/sites/current')
+        .query({ siteId: siteA.domain })
+        .set('Authorization', key)
+        .expect(200);
+      await request(app.url)
+        .get('/api/v1/sites/current')
+        .query({ siteId: siteB.id })
+        .set('Authorization', key)
+        .expect(403);
+      await request(app.url)
+        .get('/api/v1/sites/current')
+        .query({ siteId: 'unknown.example' })
+        .set('Authorization', key)
+        .expect(403);
     });
 
     it('gives an ingest-only key 403 on read routes and any key 403 on admin routes', async () => {
@@ -142,7 +219,10 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
       const site = await createSite(app.url, admin);
       const old = await createKey(app.url, admin, site.id, ['read']);
       await request(app.url).get('/api/v1/sites/current').set('Authorization', old.key).expect(200);
-      const rotated = await request(app.url).post(`/api/v1/sites/${site.id}/keys/${old.id}/rotate`).set(asAdmin()).expect(201);
+      const rotated = await request(app.url)
+        .post(`/api/v1/sites/${site.id}/keys/${old.id}/rotate`)
+        .set(asAdmin())
+        .expect(201);
       expect(rotated.body).toMatchObject({ scopes: ['read'], key: expect.stringMatching(/^sk_/) });
       expect(rotated.body.key).not.toBe(old.key);
       const stale = await request(app.url).get('/api/v1/sites/current').set('Authorization', old.key).expect(401);
@@ -150,7 +230,9 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
       await request(app.url).get('/api/v1/sites/current').set('Authorization', rotated.body.key).expect(200);
       await request(app.url).post(`/api/v1/sites/${site.id}/keys/${old.id}/rotate`).set(asAdmin()).expect(404);
       const list = await request(app.url).get(`/api/v1/sites/${site.id}/keys`).set(asAdmin()).expect(200);
-      expect(list.body.map((key: { id: string; revokedAt: string | null }) => [key.id, key.revokedAt !== null])).toEqual([
+      expect(
+        list.body.map((key: { id: string; revokedAt: string | null }) => [key.id, key.revokedAt !== null]),
+      ).toEqual([
         [old.id, true],
         [rotated.body.id, false],
       ]);
@@ -162,7 +244,10 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
       await request(app.url).get('/api/v1/sites/current').set('X-Api-Key', issued.key).expect(200);
       await request(app.url).delete(`/api/v1/sites/${site.id}/keys/${issued.id}`).set(asAdmin()).expect(204);
       await request(app.url).get('/api/v1/sites/current').set('X-Api-Key', issued.key).expect(401);
-      await request(app.url).delete(`/api/v1/sites/${site.id}/keys/000000000000000000000000`).set(asAdmin()).expect(404);
+      await request(app.url)
+        .delete(`/api/v1/sites/${site.id}/keys/000000000000000000000000`)
+        .set(asAdmin())
+        .expect(404);
     });
 
     it('revokes the keys of a deleted site', async () => {

@@ -18,7 +18,11 @@ export interface IssuedKey {
 }
 
 /** Creates a site through the API as `adminToken`, with a unique domain unless one is given. */
-export async function createSite(url: string, adminToken: string, fields: Partial<Omit<CreatedSite, 'id'>> = {}): Promise<CreatedSite> {
+export async function createSite(
+  url: string,
+  adminToken: string,
+  fields: Partial<Omit<CreatedSite, 'id'>> = {},
+): Promise<CreatedSite> {
   const domain = fields.domain ?? `site-${randomBytes(4).toString('hex')}.example`;
   const response = await request(url)
     .post('/api/v1/sites')
@@ -28,7 +32,12 @@ export async function createSite(url: string, adminToken: string, fields: Partia
   return response.body as CreatedSite;
 }
 
-export async function createKey(url: string, adminToken: string, siteId: string, scopes?: string[]): Promise<IssuedKey> {
+export async function createKey(
+  url: string,
+  adminToken: string,
+  siteId: string,
+  scopes?: string[],
+): Promise<IssuedKey> {
   const response = await request(url)
     .post(`/api/v1/sites/${siteId}/keys`)
     .auth(adminToken, { type: 'bearer' })

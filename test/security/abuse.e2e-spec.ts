@@ -20,7 +20,11 @@ interface RawExchange {
 }
 
 /** Opens a raw connection, lets `feed` write to it, and resolves when the server closes it. */
-function rawExchange(port: number, feed: (socket: Socket, sent: (bytes: number) => void) => void, limitMs: number): Promise<RawExchange> {
+function rawExchange(
+  port: number,
+  feed: (socket: Socket, sent: (bytes: number) => void) => void,
+  limitMs: number,
+): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let answer = '';
@@ -44,7 +48,9 @@ describe('security: abuse resistance', () => {
   let site: IngestSite;
 
   beforeAll(async () => {
-    app = await startTestApp({ env: { HTTP_TIMEOUT_MS: String(HTTP_TIMEOUT_MS), INGEST_KEY_RATE_LIMIT: '2', INGEST_IP_RATE_LIMIT: '2' } });
+    app = await startTestApp({
+      env: { HTTP_TIMEOUT_MS: String(HTTP_TIMEOUT_MS), INGEST_KEY_RATE_LIMIT: '2', INGEST_IP_RATE_LIMIT: '2' },
+    });
     site = await createIngestSite(app, { allowedOrigins: ['https://shop.partner.test'] });
   }, 60_000);
 
@@ -76,7 +82,9 @@ describe('security: abuse resistance', () => {
     const exchange = await rawExchange(
       portOf(app.url),
       (socket) => {
-        socket.write(`POST /api/v1/hits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: ${site.key}\r\nContent-Length: 100000\r\n\r\n{`);
+        socket.write(
+          `POST /api/v1/hits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: ${site.key}\r\nContent-Length: 100000\r\n\r\n{`,
+        );
         const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(' ')), 100);
         socket.on('close', () => clearInterval(timer));
       },
@@ -91,13 +99,16 @@ describe('security: abuse resistance', () => {
     const exchange = await rawExchange(
       portOf(app.url),
       (socket, sent) => {
-        socket.write(`POST /api/v1/hits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: ${site.key}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+        socket.write(
+          `POST /api/v1/hits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: ${site.key}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        );
         let written = 0;
         const pump = (): void => {
           while (!socket.destroyed && written < total) {
             written += chunk.length;
             sent(chunk.length);
-            if (!socket.write(`${chunk.length.toString(16)}\r\n${chunk.toString('latin1')}\r\n`)) return void socket.once('drain', pump);
+            if (!socket.write(`${chunk.length.toString(16)}\r\n${chunk.toString('latin1')}\r\n`))
+              return void socket.once('drain', pump);
           }
           if (!socket.destroyed) socket.end('0\r\n\r\n');
         };
@@ -115,7 +126,9 @@ describe('security: abuse resistance', () => {
     const exchange = await rawExchange(
       portOf(app.url),
       (socket) => {
-        socket.write(`POST /api/v1/hits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: ${site.key}\r\nContent-Length: ${512 * 1024 * 1024}\r\nConnection: close\r\n\r\n`);
+        socket.write(
+          `POST /api/v1/hits HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: ${site.key}\r\nContent-Length: ${512 * 1024 * 1024}\r\nConnection: close\r\n\r\n`,
+        );
       },
       10_000,
     );
@@ -171,7 +184,10 @@ describe('security: abuse resistance', () => {
     expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.partner.test');
     expect(allowed.headers['access-control-allow-credentials']).toBeUndefined();
     for (const origin of ['https://evil.test', 'https://shop.partner.test.evil.test', 'null']) {
-      const refused = await request(app.url).post('/api/v1/hits').set('Origin', origin).send({ siteId: site.siteId, url: '/x' });
+      const refused = await request(app.url)
+        .post('/api/v1/hits')
+        .set('Origin', origin)
+        .send({ siteId: site.siteId, url: '/x' });
       expect(refused.status).toBe(403);
       expect(refused.headers['access-control-allow-origin']).toBeUndefined();
     }

@@ -7,7 +7,8 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 /** True when any key anywhere in the document starts with `$` (an operator stored as data). */
 function hasOperatorKey(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(hasOperatorKey);
-  if (value === null || typeof value !== 'object' || value.constructor?.name === 'ObjectId' || value instanceof Date) return false;
+  if (value === null || typeof value !== 'object' || value.constructor?.name === 'ObjectId' || value instanceof Date)
+    return false;
   return Object.entries(value).some(([key, item]) => key.startsWith('$') || key.includes('.') || hasOperatorKey(item));
 }
 
@@ -22,7 +23,11 @@ describe('security: NoSQL operator injection', () => {
     admin = (await loginAsBootstrapAdmin(app.url)).accessToken;
     site = await createIngestSite(app, { allowedOrigins: ['https://www.allowed.test'] });
     other = await createIngestSite(app);
-    await request(app.url).post('/api/v1/hits').set('Authorization', other.key).send(keyHit({ url: '/other-site-secret' })).expect(202);
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', other.key)
+      .send(keyHit({ url: '/other-site-secret' }))
+      .expect(202);
   }, 60_000);
 
   afterAll(async () => {
@@ -41,11 +46,7 @@ describe('security: NoSQL operator injection', () => {
   });
 
   it('refuses operators in JSON filters of the stats query and in login bodies', async () => {
-    const filters = [
-      ['is', 'country', [{ $ne: null }]],
-      ['is', { $where: '1' }, ['DE']],
-      { $where: 'true' },
-    ];
+    const filters = [['is', 'country', [{ $ne: null }]], ['is', { $where: '1' }, ['DE']], { $where: 'true' }];
     for (const filter of filters) {
       await request(app.url)
         .post('/api/v1/stats/query')
@@ -58,10 +59,20 @@ describe('security: NoSQL operator injection', () => {
       .auth(admin, { type: 'bearer' })
       .query({ siteId: site.siteId, period: '7d', filters: JSON.stringify([['is', 'page', [{ $gt: '' }]]]) })
       .expect(400);
-    await request(app.url).post('/api/v1/stats/query').auth(admin, { type: 'bearer' }).send({ siteId: { $ne: null }, metrics: ['visitors'] }).expect(400);
+    await request(app.url)
+      .post('/api/v1/stats/query')
+      .auth(admin, { type: 'bearer' })
+      .send({ siteId: { $ne: null }, metrics: ['visitors'] })
+      .expect(400);
     // A password that is an operator must not match every password.
-    await request(app.url).post('/api/v1/auth/login').send({ email: BOOTSTRAP_ADMIN.email, password: { $ne: null } }).expect(400);
-    await request(app.url).post('/api/v1/auth/login').send({ email: { $gt: '' }, password: 'whatever-password' }).expect(400);
+    await request(app.url)
+      .post('/api/v1/auth/login')
+      .send({ email: BOOTSTRAP_ADMIN.email, password: { $ne: null } })
+      .expect(400);
+    await request(app.url)
+      .post('/api/v1/auth/login')
+      .send({ email: { $gt: '' }, password: 'whatever-password' })
+      .expect(400);
   });
 
   it('refuses operators and dotted or $ keys in hits, and stores no operator as data', async () => {
@@ -80,9 +91,14 @@ describe('security: NoSQL operator injection', () => {
       expect(response.status).toBe(400);
     }
     // Browser sends: an operator as siteId must not pick "some site" (match-all).
-    const browser = await request(app.url).post('/api/v1/hits').set('Origin', 'https://www.allowed.test').send({ siteId: { $ne: null }, url: '/x' });
+    const browser = await request(app.url)
+      .post('/api/v1/hits')
+      .set('Origin', 'https://www.allowed.test')
+      .send({ siteId: { $ne: null }, url: '/x' });
     expect([400, 401]).toContain(browser.status);
-    const traffic = await request(app.url).post('/api/v1/traffic?url[$ne]=x&ip_addr=1.2.3.4').set('Authorization', site.key);
+    const traffic = await request(app.url)
+      .post('/api/v1/traffic?url[$ne]=x&ip_addr=1.2.3.4')
+      .set('Authorization', site.key);
     expect(traffic.status).toBe(400);
 
     const hits = await app.database.db.collection('hits').find({}).toArray();
@@ -90,7 +106,9 @@ describe('security: NoSQL operator injection', () => {
     expect(hits.filter(hasOperatorKey)).toEqual([]);
     for (const name of await app.database.db.listCollections().toArray()) {
       const documents = await app.database.db.collection(name.name).find({}).toArray();
-      expect(documents.filter(hasOperatorKey).map((document) => `${name.name}: ${JSON.stringify(document).slice(0, 200)}`)).toEqual([]);
+      expect(
+        documents.filter(hasOperatorKey).map((document) => `${name.name}: ${JSON.stringify(document).slice(0, 200)}`),
+      ).toEqual([]);
     }
   });
 
@@ -98,7 +116,10 @@ describe('security: NoSQL operator injection', () => {
     const { SitesService } = await import('../../src/sites/sites.service.js');
     const readKey = (await app.app.get(SitesService).createKey(site.siteId, ['read'])).key;
     for (const siteId of [other.siteId, other.domain, '{"$ne":null}']) {
-      const response = await request(app.url).get('/api/v1/data/urls').set('Authorization', readKey).query({ siteId, start_date: '2020-01-01', end_date: '2030-01-01' });
+      const response = await request(app.url)
+        .get('/api/v1/data/urls')
+        .set('Authorization', readKey)
+        .query({ siteId, start_date: '2020-01-01', end_date: '2030-01-01' });
       expect([400, 403, 404]).toContain(response.status);
       expect(JSON.stringify(response.body)).not.toContain('other-site-secret');
     }

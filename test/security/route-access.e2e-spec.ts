@@ -28,9 +28,16 @@ const PUBLIC_ROUTES = new Set([
 ]);
 
 const SAMPLE_ID = '65f000000000000000000001';
-const VALID_PARAMETERS: Record<string, string> = { start_date: '2024-01-01', end_date: '2024-01-31', period: '7d', dimension: 'page' };
+const VALID_PARAMETERS: Record<string, string> = {
+  start_date: '2024-01-01',
+  end_date: '2024-01-31',
+  period: '7d',
+  dimension: 'page',
+};
 
-function operations(document: { paths: Record<string, Record<string, Omit<Operation, 'method' | 'path'>>> }): Operation[] {
+function operations(document: {
+  paths: Record<string, Record<string, Omit<Operation, 'method' | 'path'>>>;
+}): Operation[] {
   return Object.entries(document.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, operation]) => ({ ...operation, method: method.toUpperCase(), path })),
   );
@@ -62,7 +69,8 @@ describe('security: the route table', () => {
     const failures: string[] = [];
     for (const op of protectedOps) {
       const response = await request(app.url)[op.method.toLowerCase() as 'get'](concrete(op.path)).send({});
-      if (response.status !== 401 || response.body.statusCode !== 401) failures.push(`${op.method} ${op.path} → ${response.status}`);
+      if (response.status !== 401 || response.body.statusCode !== 401)
+        failures.push(`${op.method} ${op.path} → ${response.status}`);
     }
     expect(failures).toEqual([]);
     expect(protectedOps.length).toBeGreaterThan(20);
@@ -74,7 +82,9 @@ describe('security: the route table', () => {
     const other = await createSite(app.url, admin);
     const viewer = await createUser(app.url, admin, { siteIds: [own.id] });
     const token = (await login(app.url, viewer.email, viewer.password)).accessToken;
-    const readRoutes = all.filter((op) => op.method === 'GET' && op.parameters?.some((p) => p.in === 'query' && p.name === 'siteId'));
+    const readRoutes = all.filter(
+      (op) => op.method === 'GET' && op.parameters?.some((p) => p.in === 'query' && p.name === 'siteId'),
+    );
     expect(readRoutes.length).toBeGreaterThan(5);
     const failures: string[] = [];
     for (const op of readRoutes) {
@@ -82,17 +92,25 @@ describe('security: the route table', () => {
       // Otherwise valid parameters, so nothing but the site decides the answer.
       const valid = Object.fromEntries(Object.entries(VALID_PARAMETERS).filter(([name]) => accepted.has(name)));
       for (const siteId of [other.id, other.domain]) {
-        const response = await request(app.url).get(op.path).auth(token, { type: 'bearer' }).query({ ...valid, siteId });
-        if (response.status !== 403) failures.push(`${op.path}?siteId=${siteId} → ${response.status} ${response.body.message}`);
+        const response = await request(app.url)
+          .get(op.path)
+          .auth(token, { type: 'bearer' })
+          .query({ ...valid, siteId });
+        if (response.status !== 403)
+          failures.push(`${op.path}?siteId=${siteId} → ${response.status} ${response.body.message}`);
       }
-      const ownSite = await request(app.url).get(op.path).auth(token, { type: 'bearer' }).query({ ...valid, siteId: own.id });
+      const ownSite = await request(app.url)
+        .get(op.path)
+        .auth(token, { type: 'bearer' })
+        .query({ ...valid, siteId: own.id });
       if (ownSite.status !== 200) failures.push(`${op.path} own site → ${ownSite.status} ${ownSite.body.message}`);
     }
     const query = await request(app.url)
       .post('/api/v1/stats/query')
       .auth(token, { type: 'bearer' })
       .send({ siteId: other.id, metrics: ['visitors'], dateRange: { period: '7d' } });
-    if (query.status !== 403) failures.push(`POST /api/v1/stats/query other site → ${query.status} ${JSON.stringify(query.body)}`);
+    if (query.status !== 403)
+      failures.push(`POST /api/v1/stats/query other site → ${query.status} ${JSON.stringify(query.body)}`);
     expect(failures).toEqual([]);
   });
 });

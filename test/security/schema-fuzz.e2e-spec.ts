@@ -30,13 +30,30 @@ const hostile: fc.Arbitrary<unknown> = fc.oneof(
   fc.string(),
   fc.string({ unit: 'grapheme', maxLength: 50 }),
   fc.string({ unit: 'binary', maxLength: 50 }),
-  fc.constantFrom('', ' ', '\u0000', '\u202e', '😀'.repeat(300), 'x'.repeat(70_000), '../../etc/passwd', '<script>alert(1)</script>', 'NaN', '-1', '1e309', '2024-02-30', '0x10'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '\u202e',
+    '😀'.repeat(300),
+    'x'.repeat(70_000),
+    '../../etc/passwd',
+    '<script>alert(1)</script>',
+    'NaN',
+    '-1',
+    '1e309',
+    '2024-02-30',
+    '0x10',
+  ),
   fc.integer(),
   fc.double(),
   fc.boolean(),
   fc.constant(null),
   fc.array(fc.string(), { maxLength: 3 }),
-  fc.dictionary(fc.constantFrom('$ne', '$gt', '$where', '__proto__', 'constructor', 'a.b', 'x'), fc.oneof(fc.string(), fc.integer(), fc.constant(null))),
+  fc.dictionary(
+    fc.constantFrom('$ne', '$gt', '$where', '__proto__', 'constructor', 'a.b', 'x'),
+    fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+  ),
   fc.constant({ a: { b: { c: { d: [1, { e: 2 }] } } } }),
 );
 
@@ -49,19 +66,29 @@ function asText(value: unknown): string {
 type QueryPart = [string, string];
 function queryParts(name: string, value: unknown): QueryPart[] {
   if (Array.isArray(value)) return value.map((item) => [name, asText(item)]);
-  if (value !== null && typeof value === 'object') return Object.entries(value).map(([key, item]) => [`${name}[${key}]`, asText(item)]);
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).map(([key, item]) => [`${name}[${key}]`, asText(item)]);
   return [[name, asText(value)]];
 }
 
 describe('security: fuzzing every documented route with hostile values', () => {
   let app: TestApp;
-  let document: { paths: Record<string, Record<string, Omit<Operation, 'method' | 'path'>>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+  let document: {
+    paths: Record<string, Record<string, Omit<Operation, 'method' | 'path'>>>;
+    components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+  };
   let adminToken: string;
   let site: IngestSite;
 
   beforeAll(async () => {
     app = await startTestApp({
-      env: { ...bootstrapAdminEnv, INGEST_KEY_RATE_LIMIT: '0', INGEST_IP_RATE_LIMIT: '0', LOGIN_MAX_FAILURES_PER_ACCOUNT: '100000', LOGIN_MAX_FAILURES_PER_IP: '100000' },
+      env: {
+        ...bootstrapAdminEnv,
+        INGEST_KEY_RATE_LIMIT: '0',
+        INGEST_IP_RATE_LIMIT: '0',
+        LOGIN_MAX_FAILURES_PER_ACCOUNT: '100000',
+        LOGIN_MAX_FAILURES_PER_IP: '100000',
+      },
     });
     adminToken = (await loginAsBootstrapAdmin(app.url)).accessToken;
     site = await createIngestSite(app);
@@ -94,10 +121,18 @@ describe('security: fuzzing every documented route with hostile values', () => {
       const params = operation.parameters ?? [];
       const caseArbitrary = fc.record({
         path: fc.array(hostile, { minLength: 1, maxLength: 1 }),
-        query: fc.dictionary(fc.constantFrom(...params.filter((p) => p.in === 'query').map((p) => p.name), 'extra', '$where'), hostile, { maxKeys: 4 }),
+        query: fc.dictionary(
+          fc.constantFrom(...params.filter((p) => p.in === 'query').map((p) => p.name), 'extra', '$where'),
+          hostile,
+          { maxKeys: 4 },
+        ),
         body: fc.oneof(
           fc.dictionary(fc.constantFrom(...fields, 'unknownField', '$where', '__proto__'), hostile, { maxKeys: 6 }),
-          fc.record({ hits: fc.array(fc.dictionary(fc.constantFrom(...fields, 'props', 'url'), hostile, { maxKeys: 5 }), { maxLength: 3 }) }),
+          fc.record({
+            hits: fc.array(fc.dictionary(fc.constantFrom(...fields, 'props', 'url'), hostile, { maxKeys: 5 }), {
+              maxLength: 3,
+            }),
+          }),
           hostile,
         ),
         asAdmin: fc.boolean(),
@@ -105,10 +140,15 @@ describe('security: fuzzing every documented route with hostile values', () => {
       const before = failures.length;
       const details = await fc.check(
         fc.asyncProperty(caseArbitrary, async (fuzz) => {
-          const path = operation.path.replace(/\{[^}]+\}/g, () => encodeURIComponent(asText(fuzz.path[0]).slice(0, 2000)));
-          const search = new URLSearchParams(Object.entries(fuzz.query).flatMap(([name, value]) => queryParts(name, value))).toString();
+          const path = operation.path.replace(/\{[^}]+\}/g, () =>
+            encodeURIComponent(asText(fuzz.path[0]).slice(0, 2000)),
+          );
+          const search = new URLSearchParams(
+            Object.entries(fuzz.query).flatMap(([name, value]) => queryParts(name, value)),
+          ).toString();
           const headers: Record<string, string> = { 'content-type': 'application/json' };
-          if (operation.security?.some((scheme) => 'siteKey' in scheme) && operation.path.startsWith('/api/v1/hits')) headers.authorization = site.key;
+          if (operation.security?.some((scheme) => 'siteKey' in scheme) && operation.path.startsWith('/api/v1/hits'))
+            headers.authorization = site.key;
           else if (fuzz.asAdmin) headers.authorization = `Bearer ${adminToken}`;
           const hasBody = !['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(operation.method);
           sent++;
@@ -136,7 +176,8 @@ describe('security: fuzzing every documented route with hostile values', () => {
         }),
         { numRuns: RUNS_PER_ROUTE, seed: Number(process.env.FUZZ_SEED ?? 20240601), endOnFailure: true },
       );
-      if (details.failed && failures.length === before) failures.push(`${operation.method} ${operation.path}: ${String(details.errorInstance)}`);
+      if (details.failed && failures.length === before)
+        failures.push(`${operation.method} ${operation.path}: ${String(details.errorInstance)}`);
     }
     expect(failures).toEqual([]);
     expect(sent).toBeGreaterThanOrEqual(operations.length * RUNS_PER_ROUTE);

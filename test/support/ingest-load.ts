@@ -43,11 +43,21 @@ export interface LoadResult {
 }
 
 /** Sends one batch of hits with a site key; never throws. */
-export async function sendBatch(url: string, key: string, eventIds: string[], timeoutMs = 20_000): Promise<SendOutcome> {
+export async function sendBatch(
+  url: string,
+  key: string,
+  eventIds: string[],
+  timeoutMs = 20_000,
+): Promise<SendOutcome> {
   const started = performance.now();
   // Many visitors, as real traffic has: one per batch (documentation range addresses).
   const ip = `198.51.100.${(hashCode(eventIds[0] ?? '') % 250) + 1}`;
-  const hits = eventIds.map((eventId) => ({ url: `/load/${eventId}`, eventId, ip, userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0' }));
+  const hits = eventIds.map((eventId) => ({
+    url: `/load/${eventId}`,
+    eventId,
+    ip,
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0',
+  }));
   try {
     const response = await fetch(`${url}/api/v1/hits`, {
       method: 'POST',
@@ -62,12 +72,21 @@ export async function sendBatch(url: string, key: string, eventIds: string[], ti
     } catch {
       body = text;
     }
-    return { eventIds, status: response.status, retryAfter: response.headers.get('retry-after'), elapsedMs: performance.now() - started, body };
+    return {
+      eventIds,
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      elapsedMs: performance.now() - started,
+      body,
+    };
   } catch (error) {
     // AbortSignal.timeout rejects with a DOMException, which is not an Error in every realm.
     const name = (error as { name?: unknown } | null)?.name;
     const hung = name === 'TimeoutError' || name === 'AbortError';
-    const cause = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
+    const cause =
+      error instanceof Error
+        ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}`
+        : String(error);
     return { eventIds, status: hung ? HUNG : 0, retryAfter: null, elapsedMs: performance.now() - started, body: cause };
   }
 }
@@ -90,7 +109,10 @@ export async function runIngestLoad(options: LoadOptions): Promise<LoadResult> {
   const prefix = options.prefix ?? 'load';
   const client = async (clientIndex: number): Promise<void> => {
     for (let batch = 0; batch < options.batchesPerClient && !options.stop?.(); batch++) {
-      const eventIds = Array.from({ length: options.batchSize }, (_, item) => `${prefix}-${clientIndex}-${batch}-${item}`);
+      const eventIds = Array.from(
+        { length: options.batchSize },
+        (_, item) => `${prefix}-${clientIndex}-${batch}-${item}`,
+      );
       for (let attempt = 0; attempt <= (options.retries ?? 0); attempt++) {
         eventIds.forEach((id) => sent.add(id));
         const outcome = await sendBatch(options.url, options.key, eventIds, options.requestTimeoutMs);
@@ -112,7 +134,10 @@ export async function runIngestLoad(options: LoadOptions): Promise<LoadResult> {
 }
 
 /** eventIds stored more than once, and acknowledged eventIds missing, among the stored documents. */
-export function reconcile(stored: Array<{ eventId?: string | null }>, acknowledged: Set<string>): { duplicated: string[]; lost: string[] } {
+export function reconcile(
+  stored: Array<{ eventId?: string | null }>,
+  acknowledged: Set<string>,
+): { duplicated: string[]; lost: string[] } {
   const counts = new Map<string, number>();
   for (const document of stored) {
     if (document.eventId) counts.set(document.eventId, (counts.get(document.eventId) ?? 0) + 1);

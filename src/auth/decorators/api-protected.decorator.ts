@@ -11,8 +11,14 @@ const unauthorized = ApiUnauthorizedResponse({
 });
 
 /** OpenAPI for a JWT-only route: bearer scheme plus its 401/403 responses. */
-export function ApiJwtProtected(forbidden = 'The account lacks the role or site access this route needs, or a site key was used') {
-  return applyDecorators(ApiBearerAuth(BEARER_AUTH), unauthorized, ApiForbiddenResponse({ type: ErrorResponseDto, description: forbidden }));
+export function ApiJwtProtected(
+  forbidden = 'The account lacks the role or site access this route needs, or a site key was used',
+) {
+  return applyDecorators(
+    ApiBearerAuth(BEARER_AUTH),
+    unauthorized,
+    ApiForbiddenResponse({ type: ErrorResponseDto, description: forbidden }),
+  );
 }
 
 /** OpenAPI for a route that also takes a site key with the given scope. */

@@ -9,7 +9,12 @@ export class LoginDto {
   @MaxLength(320)
   email!: string;
 
-  @ApiProperty({ type: String, format: 'password', example: 'correct horse battery staple', description: 'Account password' })
+  @ApiProperty({
+    type: String,
+    format: 'password',
+    example: 'correct horse battery staple',
+    description: 'Account password',
+  })
   @IsString()
   @IsNotEmpty()
   @MaxLength(1024)
@@ -45,9 +50,18 @@ export class MeDto {
   @ApiProperty({ type: String, example: 'admin@example.com', description: 'Account email' })
   email!: string;
 
-  @ApiProperty({ type: String, enum: ROLES, example: 'admin', description: 'admin: everything; viewer: reads its sites' })
+  @ApiProperty({
+    type: String,
+    enum: ROLES,
+    example: 'admin',
+    description: 'admin: everything; viewer: reads its sites',
+  })
   role!: Role;
 
-  @ApiProperty({ type: [String], example: ['65f1c0ffee0000000000beef'], description: 'Sites a viewer may read (admins read all)' })
+  @ApiProperty({
+    type: [String],
+    example: ['65f1c0ffee0000000000beef'],
+    description: 'Sites a viewer may read (admins read all)',
+  })
   siteIds!: string[];
 }

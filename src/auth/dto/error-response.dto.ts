@@ -8,6 +8,10 @@ export class ErrorResponseDto {
   @ApiProperty({ type: String, example: 'Unauthorized', description: 'HTTP status text' })
   error!: string;
 
-  @ApiProperty({ type: String, example: 'Missing credentials', description: 'What went wrong, naming the field when relevant' })
+  @ApiProperty({
+    type: String,
+    example: 'Missing credentials',
+    description: 'What went wrong, naming the field when relevant',
+  })
   message!: string;
 }

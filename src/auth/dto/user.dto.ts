@@ -9,17 +9,33 @@ export class CreateUserDto {
   @MaxLength(320)
   email!: string;
 
-  @ApiProperty({ type: String, format: 'password', minLength: MIN_PASSWORD_LENGTH, example: 'a long passphrase', description: 'At least 10 characters' })
+  @ApiProperty({
+    type: String,
+    format: 'password',
+    minLength: MIN_PASSWORD_LENGTH,
+    example: 'a long passphrase',
+    description: 'At least 10 characters',
+  })
   @IsString()
   @MinLength(MIN_PASSWORD_LENGTH)
   @MaxLength(1024)
   password!: string;
 
-  @ApiProperty({ type: String, enum: ROLES, example: 'viewer', description: 'admin: everything; viewer: reads the sites in siteIds' })
+  @ApiProperty({
+    type: String,
+    enum: ROLES,
+    example: 'viewer',
+    description: 'admin: everything; viewer: reads the sites in siteIds',
+  })
   @IsIn(ROLES)
   role!: Role;
 
-  @ApiPropertyOptional({ type: [String], example: ['65f1c0ffee0000000000beef'], default: [], description: 'Sites a viewer may read' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['65f1c0ffee0000000000beef'],
+    default: [],
+    description: 'Sites a viewer may read',
+  })
   @IsOptional()
   @IsArray()
   @IsMongoId({ each: true })
@@ -33,19 +49,33 @@ export class UpdateUserDto {
   @MaxLength(320)
   email?: string;
 
-  @ApiPropertyOptional({ type: String, format: 'password', minLength: MIN_PASSWORD_LENGTH, description: 'New password; signs the account out everywhere' })
+  @ApiPropertyOptional({
+    type: String,
+    format: 'password',
+    minLength: MIN_PASSWORD_LENGTH,
+    description: 'New password; signs the account out everywhere',
+  })
   @IsOptional()
   @IsString()
   @MinLength(MIN_PASSWORD_LENGTH)
   @MaxLength(1024)
   password?: string;
 
-  @ApiPropertyOptional({ type: String, enum: ROLES, example: 'admin', description: 'New role (the last admin cannot be demoted)' })
+  @ApiPropertyOptional({
+    type: String,
+    enum: ROLES,
+    example: 'admin',
+    description: 'New role (the last admin cannot be demoted)',
+  })
   @IsOptional()
   @IsIn(ROLES)
   role?: Role;
 
-  @ApiPropertyOptional({ type: [String], example: ['65f1c0ffee0000000000beef'], description: 'Sites a viewer may read (replaces the list)' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['65f1c0ffee0000000000beef'],
+    description: 'Sites a viewer may read (replaces the list)',
+  })
   @IsOptional()
   @IsArray()
   @IsMongoId({ each: true })

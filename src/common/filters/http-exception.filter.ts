@@ -49,7 +49,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
-      const body: ErrorBody = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: exception.message };
+      const body: ErrorBody = {
+        statusCode: status,
+        error: STATUS_CODES[status] ?? 'Error',
+        message: exception.message,
+      };
       if (typeof response === 'object' && response !== null) {
         const fields = response as Record<string, unknown>;
         if (Array.isArray(fields.message)) body.message = fields.message.join('; ');
@@ -66,7 +70,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (clientError) return { ...clientError, headers };
     if (isDatabaseUnavailable(exception)) {
       // A lost database is an outage, not a bug: tell clients to come back instead of a bare 500.
-      this.logger.warn(`Database unavailable on ${request.method} ${request.routeOptions?.url ?? 'unknown'}: ${exception.message}`);
+      this.logger.warn(
+        `Database unavailable on ${request.method} ${request.routeOptions?.url ?? 'unknown'}: ${exception.message}`,
+      );
       const status = HttpStatus.SERVICE_UNAVAILABLE;
       return {
         status,
@@ -79,14 +85,19 @@ export class HttpExceptionFilter implements ExceptionFilter {
       'Unhandled error',
     );
     const status = HttpStatus.INTERNAL_SERVER_ERROR;
-    return { status, body: { statusCode: status, error: 'Internal Server Error', message: 'Internal server error' }, headers };
+    return {
+      status,
+      body: { statusCode: status, error: 'Internal Server Error', message: 'Internal server error' },
+      headers,
+    };
   }
 
   /** Fastify's own 4xx errors (body too large, malformed JSON, bad content type) keep their status. */
   private fastifyClientError(exception: unknown): { status: number; body: ErrorBody } | undefined {
     if (typeof exception !== 'object' || exception === null) return undefined;
     const { statusCode, code, message } = exception as { statusCode?: unknown; code?: unknown; message?: unknown };
-    if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500 || typeof code !== 'string') return undefined;
+    if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500 || typeof code !== 'string')
+      return undefined;
     if (!code.startsWith('FST_')) return undefined;
     return {
       status: statusCode,

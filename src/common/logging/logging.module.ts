@@ -28,7 +28,10 @@ import { appConfig, type AppConfig } from '../../config/configuration.js';
             }),
             res: (response: { statusCode?: number }) => ({ statusCode: response.statusCode }),
           },
-          redact: { paths: ['req.headers', 'req.remoteAddress', 'req.remotePort', '*.password', '*.token'], remove: true },
+          redact: {
+            paths: ['req.headers', 'req.remoteAddress', 'req.remotePort', '*.password', '*.token'],
+            remove: true,
+          },
           customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
             error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
           // Probes would drown the log; the middleware sees a rewritten `url`, so match the original one.

@@ -27,13 +27,24 @@ export class SiteKeyDto {
   @ApiProperty({ type: String, example: 'sk_Ab12Cd', description: 'First characters of the key, to recognise it' })
   prefix!: string;
 
-  @ApiProperty({ type: [String], enum: KEY_SCOPES, isArray: true, example: ['ingest'], description: 'What the key may do' })
+  @ApiProperty({
+    type: [String],
+    enum: KEY_SCOPES,
+    isArray: true,
+    example: ['ingest'],
+    description: 'What the key may do',
+  })
   scopes!: KeyScope[];
 
   @ApiProperty({ type: String, format: 'date-time', description: 'When the key was issued' })
   createdAt!: string;
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When the key was revoked, null while active' })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When the key was revoked, null while active',
+  })
   revokedAt!: string | null;
 
   static from(key: StoredSiteKey): SiteKeyDto {
@@ -58,10 +69,20 @@ export class IssuedSiteKeyDto {
   })
   key!: string;
 
-  @ApiProperty({ type: [String], enum: KEY_SCOPES, isArray: true, example: ['ingest'], description: 'What the key may do' })
+  @ApiProperty({
+    type: [String],
+    enum: KEY_SCOPES,
+    isArray: true,
+    example: ['ingest'],
+    description: 'What the key may do',
+  })
   scopes!: KeyScope[];
 
-  @ApiProperty({ type: String, example: 'sk_Ab12Cd', description: 'First characters of the key, as key listings show it' })
+  @ApiProperty({
+    type: String,
+    example: 'sk_Ab12Cd',
+    description: 'First characters of the key, as key listings show it',
+  })
   prefix!: string;
 
   @ApiProperty({ type: String, format: 'date-time', description: 'When the key was issued' })

@@ -3,7 +3,11 @@ import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, Max
 import type { StoredSite } from '../sites.repository.js';
 
 export class CreateSiteDto {
-  @ApiProperty({ type: String, example: 'example.com', description: 'Host name of the site; a scheme or trailing slash is stripped, case is folded' })
+  @ApiProperty({
+    type: String,
+    example: 'example.com',
+    description: 'Host name of the site; a scheme or trailing slash is stripped, case is folded',
+  })
   @IsString()
   @IsNotEmpty()
   @MaxLength(253)
@@ -15,7 +19,12 @@ export class CreateSiteDto {
   @MaxLength(200)
   name!: string;
 
-  @ApiPropertyOptional({ type: String, example: 'Europe/Berlin', default: 'UTC', description: 'IANA time zone that defines the calendar days of the statistics' })
+  @ApiPropertyOptional({
+    type: String,
+    example: 'Europe/Berlin',
+    default: 'UTC',
+    description: 'IANA time zone that defines the calendar days of the statistics',
+  })
   @IsOptional()
   @IsString()
   timezone?: string;
@@ -57,7 +66,11 @@ export class UpdateSiteDto {
   @IsString()
   timezone?: string;
 
-  @ApiPropertyOptional({ type: [String], example: ['https://app.example.net'], description: 'Extra allowed browser origins (replaces the list)' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['https://app.example.net'],
+    description: 'Extra allowed browser origins (replaces the list)',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(50)
