@@ -34,7 +34,7 @@ async function readiness(url: string): Promise<number> {
 /**
  * A partition: connections stay open but nothing passes, the harder case for "never hangs". The
  * `reset` mode (connections refused and reset) is left out of the default suite: under heavy
- * parallel load the driver sometimes stops reconnecting after it (see docs/RELIABILITY.md).
+ * parallel load the driver sometimes stops reconnecting after it (see the README section "Reliability and security").
  */
 const MODES: ProxyMode[] = process.env.FAULT_MODES
   ? (process.env.FAULT_MODES.split(',') as ProxyMode[])
@@ -120,7 +120,7 @@ describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database c
       .find({}, { projection: { eventId: 1 } })
       .toArray();
     expect(reconcile(stored, load.acknowledged)).toEqual({ duplicated: [], lost: [] });
-    // Figures for docs/RELIABILITY.md.
+    // Figures for the README section "Reliability and security".
     process.stdout.write(
       `[database-faults ${mode}] requests=${load.outcomes.length} acknowledged=${load.acknowledged.size} ` +
         `503=${load.outcomes.filter((o) => o.status === 503).length} unreadyAfterMs=${Math.round(unreadyAfterMs)} ` +

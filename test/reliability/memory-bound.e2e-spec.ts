@@ -10,7 +10,7 @@ import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 
 const SOAK = process.env.SOAK === '1';
 /**
- * Growth of the app's resident memory allowed while flooded (documented in docs/RELIABILITY.md):
+ * Growth of the app's resident memory allowed while flooded (documented in the README section "Reliability and security"):
  * the write queue holds at most 20 000 hits; the rest is the bodies of the 200 requests in flight
  * (each 500 hits: ~60 KB of JSON, ~1 MB once parsed, validated and enriched) and GC headroom.
  */
@@ -112,7 +112,7 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
     expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
     expect(missingRetryAfter).toBe(0);
     // Status 0: requests queued behind writes that each wait out server selection can exceed the
-    // 30 s socket timeout when the queue is full (see docs/RELIABILITY.md); no other status may appear.
+    // 30 s socket timeout when the queue is full (see the README section "Reliability and security"); no other status may appear.
     expect([...statuses.keys()].filter((status) => status !== 503 && status !== 202 && status !== 0)).toEqual([]);
     expect(statuses.get(0) ?? 0).toBeLessThan(requests / 20);
     expect(peak - baseline).toBeLessThan(RSS_GROWTH_BOUND_MB);
