@@ -34,4 +34,42 @@ describe('booting Siteline as a process', () => {
     expect(await child.exited).toBe('SIGTERM');
     expect(child.output()).toContain('MongoDB connection closed');
   });
+
+  it('keeps what was written before a restart on the embedded store (same DATA_DIR)', async () => {
+    const restartDir = mkdtempSync(join(tmpdir(), 'siteline-restart-'));
+    const admin = { email: 'restart@siteline.test', password: 'restart-admin-password' };
+    const login = (url: string) =>
+      fetch(`${url}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(admin),
+      });
+    try {
+      const firstPort = await freePort();
+      const first = await spawnApp({
+        DATA_DIR: restartDir,
+        PORT: String(firstPort),
+        ADMIN_EMAIL: admin.email,
+        ADMIN_PASSWORD: admin.password,
+      });
+      children.push(first);
+      await waitForChildReady(`http://127.0.0.1:${firstPort}`, first);
+      expect((await login(`http://127.0.0.1:${firstPort}`)).status).toBe(200);
+      first.process.kill('SIGTERM');
+      await first.exited;
+
+      // No ADMIN_* this time: the account can only come from the data written by the first run.
+      const secondPort = await freePort();
+      const second = await spawnApp({ DATA_DIR: restartDir, PORT: String(secondPort) });
+      children.push(second);
+      await waitForChildReady(`http://127.0.0.1:${secondPort}`, second);
+      const response = await login(`http://127.0.0.1:${secondPort}`);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { accessToken: string }).accessToken).toEqual(expect.any(String));
+      second.process.kill('SIGTERM');
+      await second.exited;
+    } finally {
+      rmSync(restartDir, { recursive: true, force: true });
+    }
+  });
 });
