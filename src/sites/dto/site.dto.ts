@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { StoredSite } from '../sites.repository.js';
+import { SiteViewDto } from './site-view.dto.js';
 
 export class CreateSiteDto {
   @ApiProperty({
@@ -83,25 +84,8 @@ export class UpdateSiteDto {
   respectDoNotTrack?: boolean;
 }
 
-export class SiteDto {
-  @ApiProperty({ type: String, example: '65f1c0ffee0000000000abcd', description: 'Site id' })
-  id!: string;
-
-  @ApiProperty({ type: String, example: 'example.com', description: 'Host name' })
-  domain!: string;
-
-  @ApiProperty({ type: String, example: 'Example Inc.', description: 'Display name' })
-  name!: string;
-
-  @ApiProperty({ type: String, example: 'Europe/Berlin', description: 'IANA time zone' })
-  timezone!: string;
-
-  @ApiProperty({ type: [String], example: ['https://app.example.net'], description: 'Extra allowed browser origins' })
-  allowedOrigins!: string[];
-
-  @ApiProperty({ type: Boolean, example: false, description: 'Whether browser hits with `DNT: 1` are dropped' })
-  respectDoNotTrack!: boolean;
-
+/** A site as the admin API returns it: its settings (SiteViewDto) plus when it was created. */
+export class SiteDto extends SiteViewDto {
   @ApiProperty({ type: String, format: 'date-time', description: 'When the site was created' })
   createdAt!: string;
 
