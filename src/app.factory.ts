@@ -95,14 +95,13 @@ const SECURITY_HEADERS = {
 
 /**
  * Everything production applies to the application besides the root module: logger, error
- * filter, validation, OpenAPI, shutdown hooks. The e2e tests call this on their testing module,
+ * filter, validation, OpenAPI. (`main.ts` adds the signal handling.) The e2e tests call this on their testing module,
  * so they run the very app `main.ts` runs.
  */
 export async function configureApp(app: NestFastifyApplication): Promise<NestFastifyApplication> {
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new HttpExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
   await app.register(helmet, SECURITY_HEADERS);
   mountOpenApi(app);
   await app.init();

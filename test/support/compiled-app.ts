@@ -42,7 +42,11 @@ export function compileApp(): Promise<string> {
 export interface ChildApp {
   process: ChildProcess;
   output: () => string;
-  /** Resolves with the exit code, or the signal's name when the process ended by re-raising one. */
+  /**
+   * Resolves with the exit code, or the signal's name when the process ended by re-raising one,
+   * once its stdout and stderr are drained too (`'close'`, not `'exit'`, which can come before the
+   * last lines are read), so `output()` then holds everything the process printed.
+   */
   exited: Promise<number | NodeJS.Signals | null>;
 }
 
@@ -57,7 +61,7 @@ export async function spawnApp(env: Record<string, string>): Promise<ChildApp> {
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? signal)),
+    child.on('close', (code, signal) => resolve(code ?? signal)),
   );
   return { process: child, output: () => text, exited };
 }

@@ -2,6 +2,7 @@ import { Module, RequestMethod } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { appConfig, type AppConfig } from '../../config/configuration.js';
+import { logDestination } from './log-destination.js';
 
 /**
  * Structured JSON logs with a request id on every line. What is logged of a request is chosen
@@ -16,30 +17,33 @@ import { appConfig, type AppConfig } from '../../config/configuration.js';
       useFactory: (config: AppConfig) => ({
         // nestjs-pino's default route pattern matches nothing under Nest 12 on Fastify; this one matches every path.
         forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-        pinoHttp: {
-          level: config.logLevel,
-          // The id Fastify assigned (see app.factory.ts), so log lines and the x-request-id header agree.
-          genReqId: (request: IncomingMessage & { id?: string }) => request.id ?? 'unknown',
-          serializers: {
-            req: (request: { id?: unknown; method?: string; url?: string }) => ({
-              id: request.id,
-              method: request.method,
-              path: (request.url ?? '').split('?')[0],
-            }),
-            res: (response: { statusCode?: number }) => ({ statusCode: response.statusCode }),
+        pinoHttp: [
+          {
+            level: config.logLevel,
+            // The id Fastify assigned (see app.factory.ts), so log lines and the x-request-id header agree.
+            genReqId: (request: IncomingMessage & { id?: string }) => request.id ?? 'unknown',
+            serializers: {
+              req: (request: { id?: unknown; method?: string; url?: string }) => ({
+                id: request.id,
+                method: request.method,
+                path: (request.url ?? '').split('?')[0],
+              }),
+              res: (response: { statusCode?: number }) => ({ statusCode: response.statusCode }),
+            },
+            redact: {
+              paths: ['req.headers', 'req.remoteAddress', 'req.remotePort', '*.password', '*.token'],
+              remove: true,
+            },
+            customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
+              error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
+            // Probes would drown the log; the middleware sees a rewritten `url`, so match the original one.
+            autoLogging: {
+              ignore: (request: IncomingMessage & { originalUrl?: string }) =>
+                (request.originalUrl ?? request.url ?? '').startsWith('/health/'),
+            },
           },
-          redact: {
-            paths: ['req.headers', 'req.remoteAddress', 'req.remotePort', '*.password', '*.token'],
-            remove: true,
-          },
-          customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
-            error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
-          // Probes would drown the log; the middleware sees a rewritten `url`, so match the original one.
-          autoLogging: {
-            ignore: (request: IncomingMessage & { originalUrl?: string }) =>
-              (request.originalUrl ?? request.url ?? '').startsWith('/health/'),
-          },
-        },
+          logDestination(),
+        ],
       }),
     }),
   ],
