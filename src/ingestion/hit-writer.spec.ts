@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
+import { MongoBulkWriteError, MongoNetworkError, type BulkWriteResult } from 'mongodb';
 import { Types } from 'mongoose';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
@@ -14,7 +15,11 @@ const sessions = {
 } as unknown as SessionsService;
 
 function hits(count: number): NewHit[] {
-  return Array.from({ length: count }, () => ({ _id: new Types.ObjectId() }) as NewHit);
+  const siteId = new Types.ObjectId();
+  return Array.from(
+    { length: count },
+    () => ({ _id: new Types.ObjectId(), siteId, visitorKey: 'visitor', ts: new Date(0) }) as NewHit,
+  );
 }
 
 describe('HitWriter load shedding', () => {
@@ -45,5 +50,127 @@ describe('HitWriter load shedding', () => {
     expect((refusal as HttpException).getStatus()).toBe(503);
     expect((refusal as HttpException).getResponse()).toMatchObject({ headers: { 'Retry-After': '1' } });
     expect(() => writer.assertRoomFor(0)).not.toThrow();
+  });
+});
+
+interface ControlledWrite {
+  count: number;
+  succeed: () => void;
+  fail: (error: Error) => void;
+}
+
+/** A repository whose writes finish only when the test says so, in any order. */
+function controlledHits(): { repository: HitsRepository; writes: ControlledWrite[] } {
+  const writes: ControlledWrite[] = [];
+  const repository = {
+    insertMany: (documents: NewHit[]) =>
+      new Promise((resolve, reject) =>
+        writes.push({
+          count: documents.length,
+          succeed: () => resolve({ duplicateIndexes: [], failedIndexes: [] }),
+          fail: reject,
+        }),
+      ),
+  } as unknown as HitsRepository;
+  return { repository, writes };
+}
+
+type Settled = { status: 'stored'; count: number } | { status: number; message: string } | 'pending';
+
+/** Tracks a write's outcome without awaiting it. */
+function track(promise: Promise<unknown[]>): () => Settled {
+  let settled: Settled = 'pending';
+  promise.then(
+    (results) => (settled = { status: 'stored', count: results.length }),
+    (error: HttpException) => (settled = { status: error.getStatus(), message: error.message }),
+  );
+  return () => settled;
+}
+
+/** What an unordered insertMany throws when its connection is cut: the network error, wrapped. */
+function connectionLost(message: string): MongoBulkWriteError {
+  return new MongoBulkWriteError(new MongoNetworkError(message), {} as BulkWriteResult);
+}
+
+const flush = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe('HitWriter when the database is unreachable', () => {
+  it('fails every queued request at once with 503 when a write cannot reach the database', async () => {
+    const { repository, writes } = controlledHits();
+    const writer = new HitWriter(repository, sessions, new MetricsService());
+    // 4 writes of 1000 hits run at once; 3 more wait in the queue behind them.
+    const outcomes = Array.from({ length: 7 }, () => track(writer.write(hits(1000))));
+    await flush();
+    expect(writes).toHaveLength(4);
+
+    writes[0].fail(connectionLost('connection reset'));
+    await flush();
+
+    expect(outcomes.map((outcome) => outcome())).toEqual([
+      { status: 503, message: 'Hits could not be stored, retry shortly' },
+      'pending',
+      'pending',
+      'pending',
+      { status: 503, message: 'Database unavailable, retry shortly' },
+      { status: 503, message: 'Database unavailable, retry shortly' },
+      { status: 503, message: 'Database unavailable, retry shortly' },
+    ]);
+    // Nothing queued was handed to the database after the failure.
+    expect(writes).toHaveLength(4);
+    writes.slice(1).forEach((write) => write.succeed());
+    await flush();
+    expect(outcomes.slice(1, 4).map((outcome) => outcome())).toEqual(Array(3).fill({ status: 'stored', count: 1000 }));
+  });
+
+  it('lets one probe write through, refuses the rest at once, and takes writes again once the probe succeeds', async () => {
+    const { repository, writes } = controlledHits();
+    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const first = track(writer.write(hits(10)));
+    await flush();
+    writes[0].fail(connectionLost('connection refused'));
+    await flush();
+    expect(first()).toMatchObject({ status: 503 });
+
+    const probe = track(writer.write(hits(10)));
+    expect(() => writer.assertRoomFor(10)).toThrow('Database unavailable, retry shortly');
+    const refused = track(writer.write(hits(10)));
+    await flush();
+    expect(refused()).toEqual({ status: 503, message: 'Database unavailable, retry shortly' });
+    expect(writes).toHaveLength(2);
+
+    writes[1].fail(connectionLost('connection refused'));
+    await flush();
+    expect(probe()).toMatchObject({ status: 503 });
+
+    const secondProbe = track(writer.write(hits(10)));
+    await flush();
+    writes[2].succeed();
+    await flush();
+    expect(secondProbe()).toEqual({ status: 'stored', count: 10 });
+
+    // Back to normal: concurrent writes are queued and written, none refused.
+    const after = Array.from({ length: 3 }, () => track(writer.write(hits(10))));
+    expect(() => writer.assertRoomFor(10)).not.toThrow();
+    await flush();
+    writes.slice(3).forEach((write) => write.succeed());
+    await flush();
+    expect(after.map((outcome) => outcome())).toEqual(Array(3).fill({ status: 'stored', count: 10 }));
+  });
+
+  it('fails only its own requests when a write fails for another reason', async () => {
+    const { repository, writes } = controlledHits();
+    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
+    await flush();
+    writes[0].fail(new Error('document failed validation'));
+    await flush();
+    expect(outcomes[0]()).toEqual({ status: 503, message: 'Hits could not be stored, retry shortly' });
+    expect(outcomes[4]()).toBe('pending');
+    // The queued request got its own write, and new requests are still queued, not refused.
+    expect(writes).toHaveLength(5);
+    expect(() => writer.assertRoomFor(10)).not.toThrow();
+    writes.slice(1).forEach((write) => write.succeed());
+    await flush();
+    expect(outcomes.slice(1).map((outcome) => outcome())).toEqual(Array(4).fill({ status: 'stored', count: 1000 }));
   });
 });

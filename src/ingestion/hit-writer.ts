@@ -6,6 +6,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { isDatabaseUnreachable } from '../database/database-errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { DirtyMark } from '../sessions/visitor-dirty.repository.js';
@@ -34,12 +35,23 @@ export function serviceUnavailable(message: string): HttpException {
   );
 }
 
+function databaseUnreachable(): HttpException {
+  return serviceUnavailable('Database unavailable, retry shortly');
+}
+
 /**
  * Durable group commit for hits. Concurrent requests enqueue their enriched hits and await one
  * shared `insertMany({ ordered: false })`; each learns, hit by hit, whether it was stored or a
  * duplicate only after MongoDB acknowledged the write (so `202` means written). The visitors
  * touched are marked for the sessionizer in the same step. A failed write fails exactly the
  * requests in it with 503; on shutdown the queue is written before the connection closes.
+ *
+ * When a write fails because the database cannot be reached, every request still queued is
+ * failed with it: each queued batch would otherwise wait out its own server selection in turn,
+ * and the last ones in a full queue outlived the client's socket without any answer. Until a
+ * write succeeds again, one write at a time goes through as a probe and the others are refused
+ * at once, so clients are told to come back within milliseconds and the writer notices by
+ * itself when the database is back (no restart, no background timer).
  */
 @Injectable()
 export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -49,6 +61,8 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
   private activeWrites = 0;
   private timer: NodeJS.Timeout | undefined;
   private drainWaiters: Array<() => void> = [];
+  /** Set when a write failed for want of a database; cleared by the next write that succeeds. */
+  private databaseUnreachable = false;
 
   constructor(
     private readonly hits: HitsRepository,
@@ -62,12 +76,14 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
    * instance keeps serving what it accepted. `write` still enforces the bound.
    */
   assertRoomFor(count: number): void {
+    if (this.refusesWhileUnreachable()) throw databaseUnreachable();
     if (this.queuedHits + count > MAX_QUEUED_HITS) throw serviceUnavailable('Ingest queue is full, retry shortly');
   }
 
   /** Resolves with one result per hit once written; rejects with 503 when full or when the write failed. */
   write(hits: NewHit[]): Promise<WriteResult[]> {
     if (hits.length === 0) return Promise.resolve([]);
+    if (this.refusesWhileUnreachable()) return Promise.reject(databaseUnreachable());
     if (this.queuedHits + hits.length > MAX_QUEUED_HITS) {
       return Promise.reject(serviceUnavailable('Ingest queue is full, retry shortly'));
     }
@@ -94,6 +110,11 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     this.startWrites();
     if (this.queue.length === 0 && this.activeWrites === 0) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** While the database is unreachable only the probe, a write made when nothing else is pending, goes through. */
+  private refusesWhileUnreachable(): boolean {
+    return this.databaseUnreachable && (this.queue.length > 0 || this.activeWrites > 0);
   }
 
   private startWrites(): void {
@@ -135,6 +156,8 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
       for (const index of outcome.failedIndexes) results[index] = 'failed';
       await this.sessions.markDirty(visitorMarks(documents.filter((_, index) => results[index] === 'stored')));
       stopTimer();
+      if (this.databaseUnreachable) this.logger.log('Hits are written again: the database is reachable');
+      this.databaseUnreachable = false;
       let offset = 0;
       for (const pending of batch) {
         pending.resolve(results.slice(offset, offset + pending.hits.length));
@@ -144,11 +167,23 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     } catch (error) {
       stopTimer();
       this.logger.error(
-        `Writing ${documents.length} hits failed: ${error instanceof Error ? error.message : String(error)}`,
+        `Writing ${documents.length} hits failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
       );
       const unavailable = serviceUnavailable('Hits could not be stored, retry shortly');
       for (const pending of batch) pending.reject(unavailable);
+      if (isDatabaseUnreachable(error)) this.failQueueAsUnreachable();
     }
+  }
+
+  /** Nothing queued can be written while the database is unreachable: answer all of it now. */
+  private failQueueAsUnreachable(): void {
+    if (!this.databaseUnreachable) this.logger.warn('Database unreachable: refusing hits until a write succeeds');
+    this.databaseUnreachable = true;
+    const waiting = this.queue.splice(0);
+    this.queuedHits = 0;
+    this.metrics.queueDepth.set(0);
+    const unavailable = databaseUnreachable();
+    for (const pending of waiting) pending.reject(unavailable);
   }
 }
 
