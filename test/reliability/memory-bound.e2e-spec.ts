@@ -16,6 +16,12 @@ const SOAK = process.env.SOAK === '1';
  */
 const RSS_GROWTH_BOUND_MB = 384;
 const FLOOD_CLIENTS = 200;
+/**
+ * Longest wait for an answer: the driver notices the partition within heartbeat + connect timeout
+ * (2 s + 5 s) and fails the writes in flight, and with them everything queued; the rest is
+ * headroom for a CPU shared with other test files.
+ */
+const ANSWER_BOUND_MS = 15_000;
 const FLOOD_SECONDS = SOAK ? 60 : 5;
 const HITS_PER_REQUEST = 500;
 
@@ -81,10 +87,12 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
     const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 100);
     const statuses = new Map<number, number>();
     let missingRetryAfter = 0;
+    let slowestAnswerMs = 0;
     const deadline = performance.now() + FLOOD_SECONDS * 1000;
     await Promise.all(
       Array.from({ length: FLOOD_CLIENTS }, async () => {
         while (performance.now() < deadline) {
+          const sent = performance.now();
           try {
             const response = await fetch(`${url}/api/v1/hits`, {
               method: 'POST',
@@ -93,6 +101,7 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
               signal: AbortSignal.timeout(60_000),
             });
             await response.arrayBuffer();
+            slowestAnswerMs = Math.max(slowestAnswerMs, performance.now() - sent);
             statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
             if (response.status === 503 && !/^\d+$/.test(response.headers.get('retry-after') ?? ''))
               missingRetryAfter++;
@@ -106,15 +115,16 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
     proxy.setMode('forward');
     const requests = [...statuses.values()].reduce((sum, count) => sum + count, 0);
     process.stdout.write(
-      `[memory-bound] requests=${requests} hitsOffered=${requests * HITS_PER_REQUEST} statuses=${JSON.stringify(Object.fromEntries(statuses))} baselineMb=${Math.round(baseline)} peakMb=${Math.round(peak)}\n`,
+      `[memory-bound] requests=${requests} hitsOffered=${requests * HITS_PER_REQUEST} statuses=${JSON.stringify(Object.fromEntries(statuses))} slowestAnswerMs=${Math.round(slowestAnswerMs)} baselineMb=${Math.round(baseline)} peakMb=${Math.round(peak)}\n`,
     );
 
     expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
     expect(missingRetryAfter).toBe(0);
-    // Status 0: requests queued behind writes that each wait out server selection can exceed the
-    // 30 s socket timeout when the queue is full (see the README section "Reliability and security"); no other status may appear.
-    expect([...statuses.keys()].filter((status) => status !== 503 && status !== 202 && status !== 0)).toEqual([]);
-    expect(statuses.get(0) ?? 0).toBeLessThan(requests / 20);
+    // Every request is answered (status 0 would be a socket closed without an answer), and well
+    // within the 30 s socket timeout: the first write that finds the database unreachable fails
+    // the whole queue at once instead of each queued batch waiting out its own server selection.
+    expect([...statuses.keys()].filter((status) => status !== 503 && status !== 202)).toEqual([]);
+    expect(slowestAnswerMs).toBeLessThan(ANSWER_BOUND_MS);
     expect(peak - baseline).toBeLessThan(RSS_GROWTH_BOUND_MB);
     // Once the database is back the same process takes hits again.
     const started = performance.now();
