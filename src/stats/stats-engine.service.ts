@@ -20,7 +20,8 @@ export interface ResultRow {
 /**
  * Runs a validated query: the hit pipeline for visitors/page views/events, the visit pipeline
  * for visits/bounce/duration, and the hit pipeline over ALL traffic for bot share — each only
- * when a requested metric needs it — then joins their groups by key. Every endpoint (seed,
+ * when a requested metric needs it, each from its rollup when that covers the query — then joins
+ * their groups by key. Every endpoint (seed,
  * overview, timeseries, breakdown, query) goes through here, so each metric has one definition.
  */
 @Injectable()
@@ -34,7 +35,7 @@ export class StatsEngine {
     const wants = (family: ReadonlySet<Metric>) => metrics.some((metric) => family.has(metric));
     const [hitRows, visitRows, allTrafficRows] = await Promise.all([
       wants(HIT_METRICS) ? this.hitMetrics(query, { classification: true }) : [],
-      wants(VISIT_METRICS) ? this.repository.aggregateVisitMetrics(query) : [],
+      wants(VISIT_METRICS) ? this.visitMetrics(query) : [],
       metrics.includes('botShare') ? this.hitMetrics(query, { classification: false }) : [],
     ]);
     const fields = [...query.dimensions, ...(query.interval ? ['time'] : [])];
@@ -61,6 +62,13 @@ export class StatsEngine {
     const unsettled = await this.rollups.unsettledDays(siteId, timezone);
     if (unsettled) return this.repository.findUserStatsFromRollup({ siteId, now }, unsettled);
     return this.repository.findUserStats({ siteId, now });
+  }
+
+  /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
+  private async visitMetrics(query: StatsQuery): Promise<VisitMetricsRow[]> {
+    const coverage = await this.rollups.findVisits(query);
+    if (coverage) return this.repository.aggregateRollupVisitMetrics(query, coverage);
+    return this.repository.aggregateVisitMetrics(query);
   }
 
   /** From the rollup where it covers the query (same numbers, far fewer documents), else from raw hits. */

@@ -17,7 +17,9 @@ import { RollupState, RollupStateSchema } from './rollups/rollup-state.schema.js
 import { RollupInvalidationListener } from './rollups/rollup-invalidation.listener.js';
 import { RollupJob } from './rollups/rollup.job.js';
 import { RollupRepository } from './rollups/rollup.repository.js';
+import { VisitHour, VisitHourSchema } from './rollups/visit-hour.schema.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
+import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema.js';
 
 /**
  * Every read endpoint: the seed data API, analytics, user stats; and the rollups behind them.
@@ -32,6 +34,8 @@ import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
     DataPurgeModule,
     MongooseModule.forFeature([
       { name: VisitorDay.name, schema: VisitorDaySchema },
+      { name: VisitorSetRow.name, schema: VisitorSetRowSchema },
+      { name: VisitHour.name, schema: VisitHourSchema },
       { name: RollupState.name, schema: RollupStateSchema },
     ]),
   ],

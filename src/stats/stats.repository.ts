@@ -8,8 +8,17 @@ import { buildRealtimePipeline, type RealtimeInput } from './pipelines/realtime.
 import { buildUserStatsPipeline, type UserStatsInput } from './pipelines/user-stats.pipeline.js';
 import { buildVisitMetricsPipeline } from './pipelines/visit-metrics.pipeline.js';
 import {
+  VISIT_HOURS_COLLECTION,
+  buildRollupVisitMetricsPipeline,
+  buildVisitHoursDayPipeline,
+  buildVisitMetricsOfDaysPipeline,
+} from './pipelines/visit-rollup.pipeline.js';
+import {
   VISITOR_DAYS_COLLECTION,
+  VISITOR_SETS_COLLECTION,
   buildPendingBucketsPipeline,
+  buildPendingVisitSpansPipeline,
+  buildVisitorSetsDayPipeline,
   buildRollupDayPipeline,
   buildRollupHitMetricsPipeline,
   buildRollupUserStatsPipeline,
@@ -27,6 +36,14 @@ export interface HitMetricsRow extends HitGroupSums {
 
 export interface VisitMetricsRow extends VisitGroupSums {
   key: GroupKey | null;
+}
+
+/** The earliest and latest time of a site's pending hits that belong to one visit (or to none yet). */
+export interface PendingVisitSpan {
+  siteId: Types.ObjectId;
+  visitId: string | null;
+  firstTs: Date;
+  lastTs: Date;
 }
 
 /** A 15-minute UTC bucket of a site that holds hits. */
@@ -54,7 +71,8 @@ export interface UserStatsRow {
  * sessions) collections. Aggregating across them is the stats module's job and their
  * repositories expose no aggregation entry point, so stats runs its pipelines on the raw
  * collections through the shared connection — here, and nowhere else. It never writes them; the
- * only writes here go to the stats-owned rollup (`$merge` into stats_visitor_days).
+ * only writes here go to the stats-owned rollups (`$merge` into stats_visitor_days,
+ * stats_visitor_sets and stats_visit_hours).
  */
 @Injectable()
 export class StatsRepository {
@@ -72,14 +90,69 @@ export class StatsRepository {
     options: { classification: boolean },
   ): Promise<HitMetricsRow[]> {
     return this.aggregate<HitMetricsRow>(
-      VISITOR_DAYS_COLLECTION,
+      coverage.set ? VISITOR_SETS_COLLECTION : VISITOR_DAYS_COLLECTION,
       buildRollupHitMetricsPipeline(query, coverage, options),
     );
   }
 
-  /** Recomputes one site-day of the rollup from raw hits (the caller has deleted the day's old rows). */
-  async rollUpDay(siteId: Types.ObjectId, slice: DaySlice): Promise<void> {
+  /**
+   * The same numbers as `aggregateVisitMetrics`, from the visit-hour rollup plus the visits of the
+   * unsettled days: visit sums add up, so the two parts are added per group here.
+   */
+  async aggregateRollupVisitMetrics(
+    query: StatsQuery,
+    days: { fromDay: string; toDay: string; rawDays: DaySlice[] },
+  ): Promise<VisitMetricsRow[]> {
+    type MillisecondRow = Omit<VisitMetricsRow, 'durationSeconds'> & { durationMs: number };
+    const [rolled, raw] = await Promise.all([
+      this.aggregate<MillisecondRow>(VISIT_HOURS_COLLECTION, buildRollupVisitMetricsPipeline(query, days)),
+      days.rawDays.length === 0
+        ? []
+        : this.aggregate<MillisecondRow>('visits', buildVisitMetricsOfDaysPipeline(query, days.rawDays)),
+    ]);
+    const byKey = new Map<string, MillisecondRow>();
+    for (const row of [...rolled, ...raw]) {
+      const id = JSON.stringify(row.key ?? null);
+      const sum = byKey.get(id);
+      if (!sum) {
+        byKey.set(id, { ...row });
+        continue;
+      }
+      sum.visits += row.visits;
+      sum.bounces += row.bounces;
+      sum.durationMs += row.durationMs;
+      sum.visitPageviews += row.visitPageviews;
+    }
+    return [...byKey.values()].map(({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }));
+  }
+
+  /**
+   * Recomputes one site-day of every rollup (the caller has deleted the day's old rows): the
+   * full-combination visitor rows from raw hits, the narrow visitor sets from those rows, and the
+   * visit-hour rows from the visits starting that day.
+   */
+  async rollUpDay(siteId: Types.ObjectId, slice: DaySlice, timezone: string): Promise<void> {
     await this.aggregate('hits', buildRollupDayPipeline(siteId, slice));
+    await this.aggregate(VISITOR_DAYS_COLLECTION, buildVisitorSetsDayPipeline(siteId, slice.day));
+    await this.aggregate('visits', buildVisitHoursDayPipeline(siteId, slice, timezone));
+  }
+
+  /** Per site and visit, the time span of the hits received after `after` (and up to `until`). */
+  async findPendingVisitSpans(input: {
+    after: Date;
+    until?: Date;
+    siteId?: Types.ObjectId;
+  }): Promise<PendingVisitSpan[]> {
+    return this.aggregate<PendingVisitSpan>('hits', buildPendingVisitSpansPipeline(input));
+  }
+
+  /** When each of these visits starts (visits that no longer exist are left out). */
+  async findVisitStarts(visitIds: string[]): Promise<Date[]> {
+    const rows = await this.aggregate<{ start: Date }>('visits', [
+      { $match: { _id: { $in: visitIds } } },
+      { $project: { _id: 0, start: 1 } },
+    ]);
+    return rows.map((row) => row.start);
   }
 
   /** Where hits received after `after` (and up to `until`) lie, per site, in 15-minute buckets. */
@@ -111,14 +184,19 @@ export class StatsRepository {
   /** The same as `findUserStats`, from the rollup plus raw hits of the unsettled days. */
   async findUserStatsFromRollup(input: UserStatsInput, rawDays: DaySlice[]): Promise<UserStatsRow> {
     const [row] = await this.aggregate<UserStatsRow>(
-      VISITOR_DAYS_COLLECTION,
+      VISITOR_SETS_COLLECTION,
       buildRollupUserStatsPipeline(input.siteId, input.now, rawDays),
     );
     return withUserStatsDefaults(row);
   }
 
   private async aggregate<T extends object>(
-    collection: 'hits' | 'visits' | typeof VISITOR_DAYS_COLLECTION,
+    collection:
+      | 'hits'
+      | 'visits'
+      | typeof VISITOR_DAYS_COLLECTION
+      | typeof VISITOR_SETS_COLLECTION
+      | typeof VISIT_HOURS_COLLECTION,
     pipeline: PipelineStage[],
   ): Promise<T[]> {
     return this.connection

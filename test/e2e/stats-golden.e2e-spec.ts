@@ -659,9 +659,10 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       const run = await app.app.get(RollupJob).runOnce();
       // Days with hits, local: Feb 8, 10, 11, 12, 13, 15
       expect(run).toEqual({ ran: true, siteDays: expect.any(Number) });
-      expect(
-        await app.database.db.collection('stats_visitor_days').countDocuments({ day: '2024-02-10' }),
-      ).toBeGreaterThan(0);
+      // Every rollup is in use: visitor rows, their narrow sets and the visit hours.
+      for (const collection of ['stats_visitor_days', 'stats_visitor_sets', 'stats_visit_hours']) {
+        expect(await app.database.db.collection(collection).countDocuments({ day: '2024-02-10' })).toBeGreaterThan(0);
+      }
       const after = await Promise.all(requests.map(([path, query]) => get(path, query).expect(200)));
       // Only the clock in user stats' meta moved on (two minutes); every number must be identical.
       const withoutNow = (body: { meta?: { now?: string } }) => ({ ...body, meta: { ...body.meta, now: undefined } });
@@ -698,7 +699,9 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
         .findOne({ _id: `site:${site.id}` });
       expect(state?.rebuild).toBeUndefined();
       const siteRows = { siteId: new ObjectId(site.id), day: '2024-02-10' };
-      expect(await app.database.db.collection('stats_visitor_days').countDocuments(siteRows)).toBe(0);
+      for (const collection of ['stats_visitor_days', 'stats_visitor_sets', 'stats_visit_hours']) {
+        expect(await app.database.db.collection(collection).countDocuments(siteRows)).toBe(0);
+      }
       expect((await get('/api/v1/data/views', seedRange).expect(200)).body).toEqual(expected);
     });
   });

@@ -10,7 +10,8 @@ import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.s
 import { LeaseService } from '../../src/database/leases/lease.service.js';
 import { RollupJob, ROLLUP_LEASE, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
-import { StatsRepository, type HitMetricsRow } from '../../src/stats/stats.repository.js';
+import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { StatsRepository, type HitMetricsRow, type VisitMetricsRow } from '../../src/stats/stats.repository.js';
 import { startOfZonedDay, addDays } from '../../src/common/time/calendar.js';
 import { insertHits, rawHit, type RawHit } from '../factories/hits.factory.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -68,6 +69,33 @@ function canonical(rows: HitMetricsRow[], fields: string[]): string[] {
         row.events,
         row.botHits,
       ]),
+    )
+    .sort();
+}
+
+/** Hits of a few visitors packed into a few days, so visits of several hits, bounces and midnight crossings are common. */
+const visitHitArbitrary = fc.record({
+  day: fc.integer({ min: 0, max: 4 }),
+  // Half of the hits within 40 minutes of a local midnight: late hits that extend or merge a visit
+  // started the day before are what the job's choice of days to recompute must catch.
+  minute: fc.oneof(fc.integer({ min: 0, max: 1439 }), fc.integer({ min: -40, max: 40 })),
+  secondsExtra: fc.integer({ min: 0, max: 59_999 }),
+  visitor: fc.integer({ min: 0, max: 2 }),
+  bot: fc.boolean(),
+  pageview: fc.boolean(),
+});
+
+const visitQueryArbitrary = fc.record({
+  fromDay: fc.integer({ min: 0, max: 4 }),
+  length: fc.integer({ min: 1, max: 6 }),
+  interval: fc.constantFrom<Interval | undefined>(undefined, 'hour', 'day', 'week', 'month'),
+  classification: fc.constantFrom<ClassificationFilter>('USER', 'BOT', 'ALL'),
+});
+
+function canonicalVisits(rows: VisitMetricsRow[]): string[] {
+  return rows
+    .map((row) =>
+      JSON.stringify([row.key?.time ?? null, row.visits, row.bounces, row.durationSeconds, row.visitPageviews]),
     )
     .sort();
 }
@@ -154,6 +182,150 @@ describe('stats rollups', () => {
       { numRuns: 25 },
     );
   }, 120_000);
+
+  it('answers visit metrics exactly like the visits collection, also after late hits extend and merge visits', async () => {
+    const sites = app.app.get(SitesService);
+    const sessions = app.app.get(SessionsService);
+    const job = app.app.get(RollupJob);
+    const coverageService = app.app.get(RollupCoverageService);
+    const repository = app.app.get(StatsRepository);
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ZONES),
+        fc.array(visitHitArbitrary, { minLength: 1, maxLength: 40 }),
+        fc.array(visitHitArbitrary, { minLength: 1, maxLength: 15 }),
+        fc.array(visitQueryArbitrary, { minLength: 1, maxLength: 4 }),
+        async (timezone, firstHits, lateHits, queries) => {
+          runs += 1;
+          clock.advance(2 * 3_600_000);
+          const site = await sites.create({ domain: `visits${runs}-${Date.now()}.example`, name: 'visits', timezone });
+          const siteId = new ObjectId(site.id);
+          const ingest = async (batch: typeof firstHits, receivedAt: Date): Promise<void> => {
+            const documents = batch.map((hit) =>
+              rawHit(siteId, {
+                ts: new Date(
+                  startOfZonedDay(addDays({ year: 2024, month: 5, day: 1 }, hit.day), timezone).getTime() +
+                    hit.minute * 60_000 +
+                    hit.secondsExtra,
+                ),
+                receivedAt,
+                visitorKey: `v${hit.visitor}`,
+                classification: hit.bot ? 'BOT' : 'USER',
+                name: hit.pageview ? 'pageview' : 'signup',
+              }),
+            );
+            await insertHits(app.database.db, documents);
+            // As ingest does after writing: mark the visitors dirty, then sessionize.
+            await sessions.markDirty(
+              documents.map((hit) => ({
+                siteId: new Types.ObjectId(site.id),
+                visitorKey: hit.visitorKey,
+                from: hit.ts,
+                to: hit.ts,
+              })),
+            );
+            await sessions.flush(site.id);
+          };
+          const compare = async (): Promise<void> => {
+            for (const spec of queries) {
+              const from = addDays({ year: 2024, month: 5, day: 1 }, spec.fromDay);
+              const query: StatsQuery = {
+                siteId: new Types.ObjectId(site.id),
+                timezone,
+                start: startOfZonedDay(from, timezone),
+                end: startOfZonedDay(addDays(from, spec.length), timezone),
+                classification: spec.classification,
+                filters: [],
+                dimensions: [],
+                interval: spec.interval,
+              };
+              const coverage = await coverageService.findVisits(query);
+              expect(coverage).toBeDefined();
+              expect(canonicalVisits(await repository.aggregateRollupVisitMetrics(query, coverage!))).toEqual(
+                canonicalVisits(await repository.aggregateVisitMetrics(query)),
+              );
+            }
+          };
+
+          await ingest(firstHits, new Date(clock.now().getTime() - ROLLUP_SETTLE_MS - 60_000));
+          expect((await job.runOnce()).ran).toBe(true);
+          await compare();
+          // Late hits, received now: still settling, so the days their visits touch are read raw.
+          await ingest(lateHits, clock.now());
+          await compare();
+          // Once they have settled, the job has folded them into the rows.
+          clock.advance(ROLLUP_SETTLE_MS + 1_000);
+          expect((await job.runOnce()).ran).toBe(true);
+          const settled = await coverageService.findVisits({
+            siteId: new Types.ObjectId(site.id),
+            timezone,
+            start: new Date(MAY_START - 2 * 86_400_000),
+            end: new Date(MAY_START + 7 * 86_400_000),
+            classification: 'ALL',
+            filters: [],
+            dimensions: [],
+          });
+          expect(settled?.rawDays).toEqual([]);
+          await compare();
+        },
+      ),
+      { numRuns: 20 },
+    );
+  }, 180_000);
+
+  it('recomputes the day a visit started on when a late hit after midnight extends it or merges two visits', async () => {
+    const sites = app.app.get(SitesService);
+    const sessions = app.app.get(SessionsService);
+    clock.advance(3_600_000);
+    const site = await sites.create({ domain: `midnight-${Date.now()}.example`, name: 'midnight' });
+    const siteId = new ObjectId(site.id);
+    const ingest = async (times: string[], receivedAt: Date): Promise<void> => {
+      const documents = times.map((ts) => rawHit(siteId, { ts: new Date(ts), receivedAt, visitorKey: 'night' }));
+      await insertHits(app.database.db, documents);
+      await sessions.markDirty(
+        documents.map((hit) => ({
+          siteId: new Types.ObjectId(site.id),
+          visitorKey: 'night',
+          from: hit.ts,
+          to: hit.ts,
+        })),
+      );
+      await sessions.flush(site.id);
+    };
+    const query: StatsQuery = {
+      siteId: new Types.ObjectId(site.id),
+      timezone: 'UTC',
+      start: new Date('2024-05-10T00:00:00Z'),
+      end: new Date('2024-05-13T00:00:00Z'),
+      classification: 'ALL',
+      filters: [],
+      dimensions: [],
+      interval: 'day',
+    };
+    const rolledUp = async () => {
+      const coverage = await app.app.get(RollupCoverageService).findVisits(query);
+      expect(coverage?.rawDays).toEqual([]);
+      const rows = await app.app.get(StatsRepository).aggregateRollupVisitMetrics(query, coverage!);
+      return rows.map((row) => [row.key?.time, row.visits, row.bounces, row.durationSeconds]).sort();
+    };
+    const settle = async () => {
+      clock.advance(ROLLUP_SETTLE_MS + 1_000);
+      await app.app.get(RollupJob).runOnce();
+    };
+
+    // Two visits: 23:50 on the 10th (one hit) and 00:50 on the 11th (one hit).
+    await ingest(['2024-05-10T23:50:00Z', '2024-05-11T00:50:00Z'], clock.now());
+    await settle();
+    expect(await rolledUp()).toEqual([
+      ['2024-05-10', 1, 1, 0],
+      ['2024-05-11', 1, 1, 0],
+    ]);
+    // 00:15 extends the first visit (it still starts on the 10th) and 00:30 bridges it to the second.
+    await ingest(['2024-05-11T00:15:00Z', '2024-05-11T00:30:00Z'], clock.now());
+    await settle();
+    expect(await rolledUp()).toEqual([['2024-05-10', 1, 0, 3600]]);
+  });
 
   it('keeps distinct visitors exact across days: one visitor on three days is one visitor', async () => {
     const sites = app.app.get(SitesService);

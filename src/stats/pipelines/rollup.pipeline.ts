@@ -5,6 +5,7 @@ import { IS_PAGEVIEW, dimensionKeys, filterCondition, groupId, hitFieldPath } fr
 import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
 
 export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
+export const VISITOR_SETS_COLLECTION = 'stats_visitor_sets';
 
 /** Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. */
 export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
@@ -23,6 +24,33 @@ export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
 
 /** Hit fields copied into each rollup row (besides `visitorKey`), named as on the hit. */
 const ROLLUP_FIELDS = [...ROLLUP_DIMENSIONS].map((dimension) => DIMENSION_SOURCES[dimension].field);
+
+/**
+ * The narrow row sets kept besides the full-combination rows, narrowest first: each names the
+ * hit fields its rows keep (classification is on every row). A query is answered from the first
+ * set holding every field it groups or filters by, else from the full rows.
+ */
+export const VISITOR_SETS: ReadonlyArray<{ name: string; fields: readonly string[] }> = [
+  { name: 'total', fields: [] },
+  { name: 'country', fields: ['countryCode'] },
+  { name: 'device', fields: ['device'] },
+  { name: 'browser', fields: ['browser'] },
+  { name: 'os', fields: ['os'] },
+  { name: 'source', fields: ['source'] },
+  { name: 'page_host', fields: ['host'] },
+  { name: 'network_domain', fields: ['networkDomain'] },
+  { name: 'page', fields: ['path'] },
+  { name: 'region', fields: ['region', 'countryCode'] },
+  { name: 'city', fields: ['city', 'region', 'countryCode'] },
+];
+
+/** The narrowest visitor set able to answer the query, or undefined when only the full rows can. */
+export function narrowestVisitorSet(query: StatsQuery): string | undefined {
+  const needed = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)]
+    .filter((dimension) => dimension !== 'classification')
+    .map((dimension) => DIMENSION_SOURCES[dimension].field);
+  return VISITOR_SETS.find((set) => needed.every((field) => set.fields.includes(field)))?.name;
+}
 
 export interface DaySlice {
   /** `YYYY-MM-DD` in the site's time zone. */
@@ -58,8 +86,74 @@ export function buildRollupDayPipeline(siteId: Types.ObjectId, slice: DaySlice):
   ];
 }
 
+/**
+ * Derives one site-day of every narrow visitor set from that day's full-combination rows in one
+ * pass: each row is projected once per set onto the set's fields, then rows are merged per set,
+ * visitor, classification and values. Served by `{ siteId, day }` on stats_visitor_days; the
+ * caller has deleted the day's old set rows.
+ */
+export function buildVisitorSetsDayPipeline(siteId: Types.ObjectId, day: string): PipelineStage[] {
+  const variants = VISITOR_SETS.map((set) => ({
+    set: { $literal: set.name },
+    // An empty object is not an expression every store accepts: the `total` set's values are a literal.
+    values:
+      set.fields.length === 0
+        ? { $literal: {} }
+        : Object.fromEntries(set.fields.map((field) => [field, { $ifNull: [`$${field}`, null] }])),
+  }));
+  const row: Record<string, unknown> = {
+    _id: 0,
+    siteId: { $literal: siteId },
+    day: { $literal: day },
+    set: '$_id.set',
+    visitorKey: '$_id.visitorKey',
+    classification: '$_id.classification',
+    pageviews: 1,
+    events: 1,
+    firstTs: 1,
+    lastTs: 1,
+    identified: 1,
+  };
+  // A field absent from a set's values is absent from its rows ($project drops missing paths).
+  for (const field of new Set(VISITOR_SETS.flatMap((set) => set.fields))) row[field] = `$_id.values.${field}`;
+  return [
+    { $match: { siteId, day } },
+    {
+      $project: {
+        _id: 0,
+        visitorKey: 1,
+        classification: 1,
+        pageviews: 1,
+        events: 1,
+        firstTs: 1,
+        lastTs: 1,
+        identified: 1,
+        variants,
+      },
+    },
+    { $unwind: '$variants' },
+    {
+      $group: {
+        _id: {
+          set: '$variants.set',
+          visitorKey: '$visitorKey',
+          classification: '$classification',
+          values: '$variants.values',
+        },
+        pageviews: { $sum: '$pageviews' },
+        events: { $sum: '$events' },
+        firstTs: { $min: '$firstTs' },
+        lastTs: { $max: '$lastTs' },
+        identified: { $max: '$identified' },
+      },
+    },
+    { $project: row },
+    { $merge: { into: VISITOR_SETS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
+  ];
+}
+
 /** The label of the bucket a `YYYY-MM-DD` day string falls in (weeks start Monday). */
-function dayBucket(interval: Exclude<Interval, 'hour'>): unknown {
+export function dayBucket(interval: Exclude<Interval, 'hour'>): unknown {
   switch (interval) {
     case 'day':
       return '$day';
@@ -88,13 +182,19 @@ export interface RollupCoverage {
   toDay: string;
   /** Days of the range whose rollup is not final (hits past the watermark): read from raw hits. */
   rawDays: DaySlice[];
+  /**
+   * The narrow visitor set the query reads (on stats_visitor_sets), or undefined for the
+   * full-combination rows (stats_visitor_days).
+   */
+  set?: string;
 }
 
 /**
  * The same numbers as `buildHitMetricsPipeline`, from the rollup: rows of the range's settled
  * days, plus — through `$unionWith` — the raw hits of the days still being rolled up, shaped
  * like rows. Distinct visitors stay exact because every row carries its visitorKey. Only valid
- * for queries `isRollupEligible` accepts. Served by `{ siteId, day }` on stats_visitor_days.
+ * for queries `isRollupEligible` accepts. Run on stats_visitor_sets when `coverage.set` is given
+ * (served by `{ siteId, set, day }`), else on stats_visitor_days (served by `{ siteId, day }`).
  */
 export function buildRollupHitMetricsPipeline(
   query: StatsQuery,
@@ -148,6 +248,7 @@ export function buildRollupHitMetricsPipeline(
       $match: {
         $and: [
           { siteId: query.siteId },
+          ...(coverage.set ? [{ set: coverage.set }] : []),
           { day: { $gte: coverage.fromDay, $lte: coverage.toDay, $nin: rawLabels } },
           ...conditions,
         ],
@@ -197,6 +298,31 @@ export function buildPendingBucketsPipeline(input: {
   ];
 }
 
+/**
+ * Per site and visit, the first and last time of the hits received after the watermark: the
+ * visits these hits joined, extended or merged start on the day of their visit's start or within
+ * the idle timeout of them, which is what the visit-hour rollup must recompute. Served by the
+ * `{ receivedAt }` index on hits.
+ */
+export function buildPendingVisitSpansPipeline(input: {
+  after: Date;
+  until?: Date;
+  siteId?: Types.ObjectId;
+}): PipelineStage[] {
+  const [match] = buildPendingBucketsPipeline(input);
+  return [
+    match,
+    {
+      $group: {
+        _id: { siteId: '$siteId', visitId: { $ifNull: ['$visitId', null] } },
+        firstTs: { $min: '$ts' },
+        lastTs: { $max: '$ts' },
+      },
+    },
+    { $project: { _id: 0, siteId: '$_id.siteId', visitId: '$_id.visitId', firstTs: 1, lastTs: 1 } },
+  ];
+}
+
 /** Every 15-minute bucket holding a hit of the site: what a full rebuild must recompute. */
 export function buildSiteBucketsPipeline(siteId: Types.ObjectId): PipelineStage[] {
   return [
@@ -209,7 +335,8 @@ export function buildSiteBucketsPipeline(siteId: Types.ObjectId): PipelineStage[
 /**
  * The user stats of `buildUserStatsPipeline` from the rollup: the site's human rows of settled
  * days plus the raw human hits of the days still being rolled up, one row per visitor, then the
- * same totals. Served by `{ siteId, classification, visitorKey }` on stats_visitor_days.
+ * same totals. Run on stats_visitor_sets, served by `{ siteId, set, day }` (set `total`: one
+ * row per visitor and day).
  */
 export function buildRollupUserStatsPipeline(siteId: Types.ObjectId, now: Date, rawDays: DaySlice[]): PipelineStage[] {
   const union: PipelineStage[] =
@@ -233,7 +360,9 @@ export function buildRollupUserStatsPipeline(siteId: Types.ObjectId, now: Date, 
           },
         ];
   return [
-    { $match: { siteId, classification: 'USER', day: { $nin: rawDays.map((slice) => slice.day) } } },
+    {
+      $match: { siteId, set: 'total', classification: 'USER', day: { $nin: rawDays.map((slice) => slice.day) } },
+    },
     ...union,
     {
       $group: {

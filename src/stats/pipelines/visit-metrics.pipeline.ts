@@ -33,18 +33,29 @@ export function buildVisitMetricsPipeline(query: StatsQuery): {
   return { collection: 'hits', pipeline: visitMetricsFromHits(query) };
 }
 
-const VISIT_SUMS = (prefix: string) => ({
+/**
+ * Durations are summed in whole milliseconds and divided once at the end: integer sums are exact
+ * in any order, so the visit-hour rollup (which adds hours' sums) gives the very same number.
+ */
+export const VISIT_SUMS = (prefix: string) => ({
   visits: { $sum: 1 },
   bounces: { $sum: { $cond: [{ $eq: [`$${prefix}pageviews`, 1] }, 1, 0] } },
-  durationSeconds: { $sum: { $divide: [{ $subtract: [`$${prefix}end`, `$${prefix}start`] }, 1000] } },
+  durationMs: { $sum: { $subtract: [`$${prefix}end`, `$${prefix}start`] } },
   visitPageviews: { $sum: `$${prefix}pageviews` },
 });
 
-const PROJECT: PipelineStage.Project = {
-  $project: { _id: 0, key: '$_id', visits: 1, bounces: 1, durationSeconds: 1, visitPageviews: 1 },
+const VISIT_SUMS_PROJECT: PipelineStage.Project = {
+  $project: {
+    _id: 0,
+    key: '$_id',
+    visits: 1,
+    bounces: 1,
+    durationSeconds: { $divide: ['$durationMs', 1000] },
+    visitPageviews: 1,
+  },
 };
 
-function visitConditions(query: StatsQuery, prefix: string): Record<string, unknown>[] {
+export function visitConditions(query: StatsQuery, prefix: string): Record<string, unknown>[] {
   const conditions: Record<string, unknown>[] = [{ [`${prefix}start`]: { $gte: query.start, $lt: query.end } }];
   if (query.classification !== 'ALL') conditions.push({ [`${prefix}classification`]: query.classification });
   conditions.push(...visitFilters(query).map((filter) => filterCondition(filter, prefix)));
@@ -63,7 +74,7 @@ function visitMetricsFromVisits(query: StatsQuery): PipelineStage[] {
   return [
     { $match: { $and: [{ siteId: query.siteId }, ...visitConditions(query, '')] } },
     { $group: { _id: groupId(key), ...VISIT_SUMS('') } },
-    PROJECT,
+    VISIT_SUMS_PROJECT,
   ];
 }
 
@@ -89,6 +100,6 @@ function visitMetricsFromHits(query: StatsQuery): PipelineStage[] {
     ...lookupVisit(),
     { $match: { $and: visitConditions(query, 'visit.') } },
     { $group: { _id: groupId(key), ...VISIT_SUMS('visit.') } },
-    PROJECT,
+    VISIT_SUMS_PROJECT,
   ];
 }

@@ -5,8 +5,9 @@ import type { HydratedDocument } from 'mongoose';
  * Bookkeeping of the rollup job, one small document per key:
  * - `watermark`: every hit with `receivedAt <= at` has been rolled up,
  * - `lease`: who runs the job right now and until when (an expired lease may be taken over),
- * - `site:<id>`: the time zone the site's rows were computed in; absent or different from the
- *   site's current zone (or `rebuild` set) means the site's rows must not be used.
+ * - `site:<id>`: the time zone and row shape (`version`) the site's rows were computed in; absent
+ *   or different from the site's current zone or ROLLUP_VERSION (or `rebuild` set) means the
+ *   site's rows must not be used.
  */
 @Schema({ collection: 'stats_rollup_state', versionKey: false })
 export class RollupState {
@@ -27,6 +28,9 @@ export class RollupState {
 
   @Prop({ type: Boolean })
   rebuild?: boolean;
+
+  @Prop({ type: Number })
+  version?: number;
 }
 
 export type RollupStateDocument = HydratedDocument<RollupState>;

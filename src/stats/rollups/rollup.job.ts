@@ -1,11 +1,15 @@
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/time/clock.js';
+import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
 import { LeaseService } from '../../database/leases/lease.service.js';
+import { SessionsService } from '../../sessions/sessions.service.js';
 import { SitesService } from '../../sites/sites.service.js';
 import { StatsRepository, type HitBucket } from '../stats.repository.js';
-import { daySlicesOf } from './rollup-days.js';
+import { pendingVisitDays } from './pending-visit-days.js';
+import type { DaySlice } from '../pipelines/rollup.pipeline.js';
+import { daySlicesOf, mergeDaySlices } from './rollup-days.js';
 import { RollupRepository } from './rollup.repository.js';
 
 /** How often each instance tries to take the lease and roll up. */
@@ -27,10 +31,13 @@ export interface RollupRunResult {
 
 /**
  * The incremental rollup job. Each run, on whichever instance holds the lease: find the site-days
- * touched by hits received after the watermark (up to now − ROLLUP_SETTLE_MS), recompute each of
- * those days from raw hits in the site's current time zone, rebuild sites flagged for it or
- * whose zone changed, then advance the watermark. Recomputing whole days makes it idempotent, so
- * a run cut short by a crash is simply done again by the next lease holder.
+ * touched by hits received after the watermark (up to now − ROLLUP_SETTLE_MS), have those sites'
+ * hits sessionized, add the days whose visits those hits may have changed (see
+ * `pendingVisitDays`), recompute each of those days — visitor rows from raw hits, visitor sets
+ * from those rows, visit hours from the visits — in the site's current time zone, rebuild sites
+ * flagged for it or whose zone or row version changed, then advance the watermark. Recomputing
+ * whole days makes it idempotent, so a run cut short by a crash is simply done again by the next
+ * lease holder.
  */
 @Injectable()
 export class RollupJob implements OnModuleInit, OnApplicationShutdown {
@@ -38,14 +45,19 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
   private readonly holder = randomUUID();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RollupRunResult> | undefined;
+  private readonly idleMs: number;
 
   constructor(
     private readonly rollups: RollupRepository,
     private readonly leases: LeaseService,
     private readonly stats: StatsRepository,
     private readonly sites: SitesService,
+    private readonly sessions: SessionsService,
     private readonly clock: Clock,
-  ) {}
+    @Inject(trackingConfig.KEY) tracking: TrackingConfig,
+  ) {
+    this.idleMs = tracking.sessionIdleMinutes * 60_000;
+  }
 
   onModuleInit(): void {
     this.timer = setInterval(() => {
@@ -80,7 +92,8 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
       const bySite = groupBySite(pending);
       for (const siteId of await this.rollups.findSitesToRebuild()) if (!bySite.has(siteId)) bySite.set(siteId, []);
       let siteDays = 0;
-      for (const [siteId, buckets] of bySite) siteDays += await this.rollUpSite(siteId, buckets);
+      for (const [siteId, buckets] of bySite)
+        siteDays += await this.rollUpSite(siteId, buckets, { after: watermark, until });
       await this.rollups.saveWatermark(until);
       return { ran: true, siteDays };
     } finally {
@@ -88,8 +101,11 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Recomputes the site's touched days, or all of them when its rows are stale or in another zone. */
-  private async rollUpSite(siteId: string, buckets: Date[]): Promise<number> {
+  /**
+   * Recomputes the site's touched days, or all of them when its rows are stale, in another zone
+   * or in an older row shape.
+   */
+  private async rollUpSite(siteId: string, buckets: Date[], window: { after: Date; until: Date }): Promise<number> {
     const site = await this.sites.findById(siteId);
     if (!site) {
       await this.rollups.deleteSiteRows(siteId);
@@ -97,18 +113,29 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
     }
     const objectId = new Types.ObjectId(siteId);
     const state = await this.rollups.findSiteState(siteId);
-    const rebuild = state.rebuild || state.timezone !== site.timezone;
+    const rebuild = !RollupRepository.isUsable(state, site.timezone);
+    // Visit rows are computed from visits: they must include every hit up to the watermark first.
+    await this.sessions.flush(siteId);
+    let slices: DaySlice[];
     if (rebuild) {
       await this.rollups.deleteSiteRows(siteId);
-      buckets = (await this.stats.findSiteBuckets(objectId)).map((row) => row.bucket);
+      // A visit starts at one of its hits, so the days holding hits are all the visit rows need.
+      slices = daySlicesOf(
+        (await this.stats.findSiteBuckets(objectId)).map((row) => row.bucket),
+        site.timezone,
+      );
+    } else {
+      slices = mergeDaySlices(
+        daySlicesOf(buckets, site.timezone),
+        await pendingVisitDays(this.stats, { siteId: objectId, ...window }, this.idleMs, site.timezone),
+      );
     }
-    const slices = daySlicesOf(buckets, site.timezone);
     for (const slice of slices) {
       // Renewing before each day keeps a long rebuild from outliving the lease and racing a second holder.
       if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
         throw new Error('Lost the rollup lease');
       await this.rollups.deleteDay(siteId, slice.day);
-      await this.stats.rollUpDay(objectId, slice);
+      await this.stats.rollUpDay(objectId, slice, site.timezone);
     }
     if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone);
     return slices.length;

@@ -1,0 +1,111 @@
+import type { PipelineStage, Types } from 'mongoose';
+import type { StatsQuery } from '../query/stats-query.js';
+import { dayBucket, type DaySlice } from './rollup.pipeline.js';
+import { bucketExpression, groupId } from './stages.js';
+import { VISIT_SUMS, visitConditions } from './visit-metrics.pipeline.js';
+
+/**
+ * Rows `{ key, visits, bounces, durationMs, visitPageviews }`: the caller adds the rollup's and
+ * the raw days' sums, then divides the milliseconds once, exactly as the raw pipeline does.
+ */
+const VISIT_MS_PROJECT: PipelineStage.Project = {
+  $project: { _id: 0, key: '$_id', visits: 1, bounces: 1, durationMs: 1, visitPageviews: 1 },
+};
+
+export const VISIT_HOURS_COLLECTION = 'stats_visit_hours';
+
+/**
+ * Whether the visit-hour rollup answers the query's visit metrics: rows keep only the start hour
+ * and classification, so any dimension or filter (which ties visits to their hits or to entry and
+ * exit pages) needs the visits themselves.
+ */
+export function isVisitRollupEligible(query: StatsQuery): boolean {
+  return query.dimensions.length === 0 && query.filters.length === 0;
+}
+
+/**
+ * Recomputes one site-day of the visit-hour rollup from the visits starting in it, grouped by
+ * local start hour and classification, written with `$merge` (the caller deletes the day's old
+ * rows first). Served by the `{ siteId, start }` index on visits.
+ */
+export function buildVisitHoursDayPipeline(siteId: Types.ObjectId, slice: DaySlice, timezone: string): PipelineStage[] {
+  return [
+    { $match: { siteId, start: { $gte: slice.start, $lt: slice.end } } },
+    {
+      $group: {
+        _id: { hour: bucketExpression('$start', 'hour', timezone), classification: '$classification' },
+        ...VISIT_SUMS(''),
+      },
+    },
+    {
+      $project: {
+        _id: 0,
+        siteId: { $literal: siteId },
+        day: { $literal: slice.day },
+        hour: '$_id.hour',
+        classification: '$_id.classification',
+        visits: 1,
+        bounces: 1,
+        durationMs: 1,
+        visitPageviews: 1,
+      },
+    },
+    { $merge: { into: VISIT_HOURS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
+  ];
+}
+
+/**
+ * The visit metrics of `buildVisitMetricsPipeline` for an eligible query, from the visit-hour
+ * rows of the range's settled days (the caller adds the raw days' sums, see
+ * `buildVisitMetricsOfDaysPipeline`: visit sums add up, so no union is needed). Served by
+ * `{ siteId, day }` on stats_visit_hours.
+ */
+export function buildRollupVisitMetricsPipeline(
+  query: StatsQuery,
+  days: { fromDay: string; toDay: string; rawDays: DaySlice[] },
+): PipelineStage[] {
+  const conditions: Record<string, unknown>[] = [
+    { siteId: query.siteId },
+    { day: { $gte: days.fromDay, $lte: days.toDay, $nin: days.rawDays.map((slice) => slice.day) } },
+  ];
+  if (query.classification !== 'ALL') conditions.push({ classification: query.classification });
+  const time =
+    query.interval === undefined ? undefined : query.interval === 'hour' ? '$hour' : dayBucket(query.interval);
+  return [
+    { $match: { $and: conditions } },
+    {
+      $group: {
+        _id: groupId(time === undefined ? {} : { time }),
+        visits: { $sum: '$visits' },
+        bounces: { $sum: '$bounces' },
+        durationMs: { $sum: '$durationMs' },
+        visitPageviews: { $sum: '$visitPageviews' },
+      },
+    },
+    VISIT_MS_PROJECT,
+  ];
+}
+
+/**
+ * The same sums straight from the visits that start on the given days (those the rollup job has
+ * not settled yet), sorted by day. Served by the `{ siteId, start }` index on visits.
+ */
+export function buildVisitMetricsOfDaysPipeline(query: StatsQuery, rawDays: DaySlice[]): PipelineStage[] {
+  if (rawDays.length === 0) throw new Error('no raw days to read');
+  const time = query.interval ? bucketExpression('$start', query.interval, query.timezone) : undefined;
+  return [
+    {
+      $match: {
+        $and: [
+          { siteId: query.siteId },
+          // The enclosing range lets an index bound the scan; the $or keeps only the listed days.
+          { start: { $gte: rawDays[0].start, $lt: rawDays[rawDays.length - 1].end } },
+          { $or: rawDays.map((slice) => ({ start: { $gte: slice.start, $lt: slice.end } })) },
+          ...visitConditions(query, ''),
+        ],
+      },
+    },
+    { $group: { _id: groupId(time === undefined ? {} : { time }), ...VISIT_SUMS('') } },
+    VISIT_MS_PROJECT,
+  ];
+}

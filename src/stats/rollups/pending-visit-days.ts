@@ -1,0 +1,33 @@
+import type { Types } from 'mongoose';
+import type { DaySlice } from '../pipelines/rollup.pipeline.js';
+import type { StatsRepository } from '../stats.repository.js';
+import { daySlicesOfSpans } from './rollup-days.js';
+
+/** Visit ids per lookup: keeps each `$in` small enough for an index to answer. */
+const LOOKUP_CHUNK = 500;
+
+/**
+ * The local days whose visit-hour rows a site's hits received in `(after, until]` may have
+ * changed. A hit at `ts` can only have extended, merged or created visits starting on the day its
+ * visit starts now, or within the idle timeout either side of `ts` (a visit it merged started
+ * after it by at most that much; one it joined from before starts where the merged visit does).
+ * The caller must have had the site's hits sessionized first (`SessionsService.flush`).
+ */
+export async function pendingVisitDays(
+  stats: StatsRepository,
+  input: { siteId: Types.ObjectId; after: Date; until?: Date },
+  idleMs: number,
+  timezone: string,
+): Promise<DaySlice[]> {
+  const spans = await stats.findPendingVisitSpans(input);
+  const windows = spans.map((span) => ({
+    from: new Date(span.firstTs.getTime() - idleMs),
+    to: new Date(span.lastTs.getTime() + idleMs),
+  }));
+  const visitIds = spans.flatMap((span) => (span.visitId === null ? [] : [span.visitId]));
+  for (let index = 0; index < visitIds.length; index += LOOKUP_CHUNK) {
+    const starts = await stats.findVisitStarts(visitIds.slice(index, index + LOOKUP_CHUNK));
+    windows.push(...starts.map((start) => ({ from: start, to: start })));
+  }
+  return daySlicesOfSpans(windows, timezone);
+}

@@ -1,0 +1,56 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { Types, type HydratedDocument } from 'mongoose';
+import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+
+/**
+ * Narrow visitor-day rows: for each dimension set (see VISITOR_SETS), one row per site, local day,
+ * visitor, classification and value of the set's fields only — `total` has no field at all, so it
+ * holds one row per visitor and day. The full-combination rows (stats_visitor_days) multiply with
+ * every page a visitor views; these do not, so distinct visitors of a breakdown by country (or of
+ * no dimension) cost one row per visitor-day and country, the least an exact count can read.
+ * Derived from the day's stats_visitor_days rows by the rollup job.
+ */
+@Schema({ collection: 'stats_visitor_sets', versionKey: false, strict: false })
+export class VisitorSetRow {
+  @Prop({ type: Types.ObjectId, required: true })
+  siteId: Types.ObjectId;
+
+  /** The dimension set this row belongs to (`total`, `country`, `city`, …). */
+  @Prop({ required: true })
+  set: string;
+
+  /** `YYYY-MM-DD` in the site's time zone (see RollupState). */
+  @Prop({ required: true })
+  day: string;
+
+  @Prop({ required: true })
+  visitorKey: string;
+
+  @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
+  classification: Classification;
+
+  // The set's own dimension fields (`countryCode`, `path`, …) are stored under their hit names.
+
+  @Prop({ required: true })
+  pageviews: number;
+
+  @Prop({ required: true })
+  events: number;
+
+  @Prop({ required: true })
+  firstTs: Date;
+
+  @Prop({ required: true })
+  lastTs: Date;
+
+  @Prop({ required: true })
+  identified: number;
+}
+
+export type VisitorSetRowDocument = HydratedDocument<VisitorSetRow>;
+export const VisitorSetRowSchema = SchemaFactory.createForClass(VisitorSetRow);
+
+// Serves: rollup-backed hit metrics answered from one set (one site, one set, a range of days —
+// overview, timeseries, breakdowns and /data/* lists), rollup-backed user stats (set `total`,
+// all days) and the delete before a day is recomputed.
+VisitorSetRowSchema.index({ siteId: 1, set: 1, day: 1 });
