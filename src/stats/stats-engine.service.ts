@@ -34,9 +34,9 @@ export class StatsEngine {
   async run(query: StatsQuery, metrics: readonly Metric[]): Promise<ResultRow[]> {
     const wants = (family: ReadonlySet<Metric>) => metrics.some((metric) => family.has(metric));
     const [hitRows, visitRows, allTrafficRows] = await Promise.all([
-      wants(HIT_METRICS) ? this.hitMetrics(query, { classification: true }) : [],
+      wants(HIT_METRICS) ? this.hitMetrics(query, { classification: true }, metrics.includes('visitors')) : [],
       wants(VISIT_METRICS) ? this.visitMetrics(query) : [],
-      metrics.includes('botShare') ? this.hitMetrics(query, { classification: false }) : [],
+      metrics.includes('botShare') ? this.hitMetrics(query, { classification: false }, false) : [],
     ]);
     const fields = [...query.dimensions, ...(query.interval ? ['time'] : [])];
     const normalize = (key: GroupKey | null): GroupKey =>
@@ -71,8 +71,19 @@ export class StatsEngine {
     return this.repository.aggregateVisitMetrics(query);
   }
 
-  /** From the rollup where it covers the query (same numbers, far fewer documents), else from raw hits. */
-  private async hitMetrics(query: StatsQuery, options: { classification: boolean }): Promise<HitMetricsRow[]> {
+  /**
+   * From the rollups where they cover the query (same numbers, far fewer documents), else from raw
+   * hits. Without visitors, counts per hour suffice; distinct visitors need visitor rows.
+   */
+  private async hitMetrics(
+    query: StatsQuery,
+    options: { classification: boolean },
+    withVisitors: boolean,
+  ): Promise<HitMetricsRow[]> {
+    if (!withVisitors) {
+      const counts = await this.rollups.findCounts(query);
+      if (counts) return this.repository.aggregateRollupHitCounts(query, counts, options);
+    }
     const coverage = await this.rollups.find(query);
     if (coverage) return this.repository.aggregateRollupHitMetrics(query, coverage, options);
     return this.repository.aggregateHitMetrics(query, options);

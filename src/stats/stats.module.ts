@@ -17,6 +17,7 @@ import { RollupState, RollupStateSchema } from './rollups/rollup-state.schema.js
 import { RollupInvalidationListener } from './rollups/rollup-invalidation.listener.js';
 import { RollupJob } from './rollups/rollup.job.js';
 import { RollupRepository } from './rollups/rollup.repository.js';
+import { HitHour, HitHourSchema } from './rollups/hit-hour.schema.js';
 import { VisitHour, VisitHourSchema } from './rollups/visit-hour.schema.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema.js';
@@ -36,6 +37,7 @@ import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema
       { name: VisitorDay.name, schema: VisitorDaySchema },
       { name: VisitorSetRow.name, schema: VisitorSetRowSchema },
       { name: VisitHour.name, schema: VisitHourSchema },
+      { name: HitHour.name, schema: HitHourSchema },
       { name: RollupState.name, schema: RollupStateSchema },
     ]),
   ],

@@ -8,6 +8,12 @@ import { buildRealtimePipeline, type RealtimeInput } from './pipelines/realtime.
 import { buildUserStatsPipeline, type UserStatsInput } from './pipelines/user-stats.pipeline.js';
 import { buildVisitMetricsPipeline } from './pipelines/visit-metrics.pipeline.js';
 import {
+  HIT_HOURS_COLLECTION,
+  buildHitCountsOfDaysPipeline,
+  buildHitHoursDayPipeline,
+  buildRollupHitCountsPipeline,
+} from './pipelines/hit-count-rollup.pipeline.js';
+import {
   VISIT_HOURS_COLLECTION,
   buildRollupVisitMetricsPipeline,
   buildVisitHoursDayPipeline,
@@ -96,6 +102,25 @@ export class StatsRepository {
   }
 
   /**
+   * Page views, events and bot hits (visitors: 0) as `aggregateHitMetrics` counts them, from the
+   * hit-hour counts plus the raw hits of the unsettled days: counts add up, so the two parts are
+   * added per group here.
+   */
+  async aggregateRollupHitCounts(
+    query: StatsQuery,
+    coverage: RollupCoverage & { set: string },
+    options: { classification: boolean },
+  ): Promise<HitMetricsRow[]> {
+    const [rolled, raw] = await Promise.all([
+      this.aggregate<HitMetricsRow>(HIT_HOURS_COLLECTION, buildRollupHitCountsPipeline(query, coverage, options)),
+      coverage.rawDays.length === 0
+        ? []
+        : this.aggregate<HitMetricsRow>('hits', buildHitCountsOfDaysPipeline(query, coverage.rawDays, options)),
+    ]);
+    return sumByKey([...rolled, ...raw], ['pageviews', 'events', 'botHits']);
+  }
+
+  /**
    * The same numbers as `aggregateVisitMetrics`, from the visit-hour rollup plus the visits of the
    * unsettled days: visit sums add up, so the two parts are added per group here.
    */
@@ -110,30 +135,20 @@ export class StatsRepository {
         ? []
         : this.aggregate<MillisecondRow>('visits', buildVisitMetricsOfDaysPipeline(query, days.rawDays)),
     ]);
-    const byKey = new Map<string, MillisecondRow>();
-    for (const row of [...rolled, ...raw]) {
-      const id = JSON.stringify(row.key ?? null);
-      const sum = byKey.get(id);
-      if (!sum) {
-        byKey.set(id, { ...row });
-        continue;
-      }
-      sum.visits += row.visits;
-      sum.bounces += row.bounces;
-      sum.durationMs += row.durationMs;
-      sum.visitPageviews += row.visitPageviews;
-    }
-    return [...byKey.values()].map(({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }));
+    return sumByKey([...rolled, ...raw], ['visits', 'bounces', 'durationMs', 'visitPageviews']).map(
+      ({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }),
+    );
   }
 
   /**
    * Recomputes one site-day of every rollup (the caller has deleted the day's old rows): the
-   * full-combination visitor rows from raw hits, the narrow visitor sets from those rows, and the
-   * visit-hour rows from the visits starting that day.
+   * full-combination visitor rows from raw hits, the narrow visitor sets from those rows, the
+   * hit-hour counts from raw hits, and the visit-hour rows from the visits starting that day.
    */
   async rollUpDay(siteId: Types.ObjectId, slice: DaySlice, timezone: string): Promise<void> {
     await this.aggregate('hits', buildRollupDayPipeline(siteId, slice));
     await this.aggregate(VISITOR_DAYS_COLLECTION, buildVisitorSetsDayPipeline(siteId, slice.day));
+    await this.aggregate('hits', buildHitHoursDayPipeline(siteId, slice, timezone));
     await this.aggregate('visits', buildVisitHoursDayPipeline(siteId, slice, timezone));
   }
 
@@ -196,7 +211,8 @@ export class StatsRepository {
       | 'visits'
       | typeof VISITOR_DAYS_COLLECTION
       | typeof VISITOR_SETS_COLLECTION
-      | typeof VISIT_HOURS_COLLECTION,
+      | typeof VISIT_HOURS_COLLECTION
+      | typeof HIT_HOURS_COLLECTION,
     pipeline: PipelineStage[],
   ): Promise<T[]> {
     return this.connection
@@ -204,6 +220,18 @@ export class StatsRepository {
       .aggregate<T & Document>(pipeline as Document[], { allowDiskUse: true })
       .toArray();
   }
+}
+
+/** Adds up the given numeric fields of rows with the same group key (integers: exact in any order). */
+function sumByKey<T extends { key: GroupKey | null }>(rows: T[], fields: Array<keyof T>): T[] {
+  const byKey = new Map<string, T>();
+  for (const row of rows) {
+    const id = JSON.stringify(row.key ?? null);
+    const sum = byKey.get(id);
+    if (!sum) byKey.set(id, { ...row });
+    else for (const field of fields) (sum[field] as number) += row[field] as number;
+  }
+  return [...byKey.values()];
 }
 
 function withUserStatsDefaults(row: UserStatsRow | undefined): UserStatsRow {

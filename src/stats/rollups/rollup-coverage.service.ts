@@ -3,6 +3,7 @@ import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import type { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
 import {
+  ROLLUP_DIMENSIONS,
   isRollupEligible,
   narrowestVisitorSet,
   type DaySlice,
@@ -45,6 +46,21 @@ export class RollupCoverageService {
     const unsettled = await this.unsettledDays(query.siteId, query.timezone);
     if (!unsettled) return undefined;
     return { ...this.daysOf(query, unsettled), set: narrowestVisitorSet(query) };
+  }
+
+  /**
+   * For hit counts without visitors (page views, events, bot share): the hit-hour rows of the
+   * narrowest set holding the query's fields, at any interval including hours.
+   */
+  async findCounts(query: StatsQuery): Promise<(RollupCoverage & { set: string }) | undefined> {
+    const rolledUp = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)].every((dimension) =>
+      ROLLUP_DIMENSIONS.has(dimension),
+    );
+    const set = narrowestVisitorSet(query);
+    if (!rolledUp || !set) return undefined;
+    const unsettled = await this.unsettledDays(query.siteId, query.timezone);
+    if (!unsettled) return undefined;
+    return { ...this.daysOf(query, unsettled), set };
   }
 
   /** For visit metrics; the caller has had the site's hits sessionized (reads flush first). */

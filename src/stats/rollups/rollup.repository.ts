@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
 import { VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+import { HitHour } from './hit-hour.schema.js';
 import { RollupState } from './rollup-state.schema.js';
 import { VisitHour } from './visit-hour.schema.js';
 import { VisitorDay } from './visitor-day.schema.js';
@@ -12,7 +13,7 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
- * (2 added the visitor sets and visit hours), so it is read raw until the job has rebuilt it.
+ * (2 added the visitor sets, hit hours and visit hours), so it is read raw until the job has rebuilt it.
  */
 export const ROLLUP_VERSION = 2;
 
@@ -29,6 +30,7 @@ export class RollupRepository {
     @InjectModel(VisitorDay.name) private readonly rows: Model<VisitorDay>,
     @InjectModel(VisitorSetRow.name) private readonly setRows: Model<VisitorSetRow>,
     @InjectModel(VisitHour.name) private readonly visitHours: Model<VisitHour>,
+    @InjectModel(HitHour.name) private readonly hitHours: Model<HitHour>,
     @InjectModel(RollupState.name) private readonly state: Model<RollupState>,
   ) {}
 
@@ -77,7 +79,9 @@ export class RollupRepository {
   async deleteDay(siteId: string, day: string): Promise<void> {
     const site = new Types.ObjectId(siteId);
     await this.rows.deleteMany({ siteId: site, day });
-    await this.setRows.deleteMany({ siteId: site, set: { $in: VISITOR_SETS.map((set) => set.name) }, day });
+    const sets = { $in: VISITOR_SETS.map((set) => set.name) };
+    await this.setRows.deleteMany({ siteId: site, set: sets, day });
+    await this.hitHours.deleteMany({ siteId: site, set: sets, day });
     await this.visitHours.deleteMany({ siteId: site, day });
   }
 
@@ -85,6 +89,7 @@ export class RollupRepository {
     const site = new Types.ObjectId(siteId);
     await this.rows.deleteMany({ siteId: site });
     await this.setRows.deleteMany({ siteId: site });
+    await this.hitHours.deleteMany({ siteId: site });
     await this.visitHours.deleteMany({ siteId: site });
   }
 }

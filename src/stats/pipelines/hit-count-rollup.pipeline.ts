@@ -1,0 +1,151 @@
+import type { PipelineStage, Types } from 'mongoose';
+import type { StatsQuery } from '../query/stats-query.js';
+import { VISITOR_SETS, dayBucket, type DaySlice } from './rollup.pipeline.js';
+import {
+  IS_BOT_HIT,
+  IS_PAGEVIEW,
+  bucketExpression,
+  dimensionKeys,
+  filterCondition,
+  groupId,
+  hitFieldPath,
+} from './stages.js';
+
+export const HIT_HOURS_COLLECTION = 'stats_hit_hours';
+
+/**
+ * Recomputes one site-day of the hit-hour counts from its raw hits in one pass: each hit is
+ * projected once per set onto the set's fields, then counted per set, local hour,
+ * classification and values (the caller deletes the day's old rows first). Served by the
+ * `{ siteId, ts }` index on hits.
+ */
+export function buildHitHoursDayPipeline(siteId: Types.ObjectId, slice: DaySlice, timezone: string): PipelineStage[] {
+  const variants = VISITOR_SETS.map((set) => ({
+    set: { $literal: set.name },
+    values:
+      set.fields.length === 0
+        ? { $literal: {} }
+        : Object.fromEntries(set.fields.map((field) => [field, { $ifNull: [`$${field}`, null] }])),
+  }));
+  const row: Record<string, unknown> = {
+    _id: 0,
+    siteId: { $literal: siteId },
+    day: { $literal: slice.day },
+    set: '$_id.set',
+    hour: '$_id.hour',
+    classification: '$_id.classification',
+    pageviews: 1,
+    events: 1,
+  };
+  // A field absent from a set's values is absent from its rows ($project drops missing paths).
+  for (const field of new Set(VISITOR_SETS.flatMap((set) => set.fields))) row[field] = `$_id.values.${field}`;
+  return [
+    { $match: { siteId, ts: { $gte: slice.start, $lt: slice.end } } },
+    {
+      $project: {
+        _id: 0,
+        hour: bucketExpression('$ts', 'hour', timezone),
+        classification: 1,
+        pageview: IS_PAGEVIEW,
+        variants,
+      },
+    },
+    { $unwind: '$variants' },
+    {
+      $group: {
+        _id: {
+          set: '$variants.set',
+          hour: '$hour',
+          classification: '$classification',
+          values: '$variants.values',
+        },
+        pageviews: { $sum: '$pageview' },
+        events: { $sum: 1 },
+      },
+    },
+    { $project: row },
+    { $merge: { into: HIT_HOURS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
+  ];
+}
+
+function conditionsOf(query: StatsQuery, options: { classification: boolean }): Record<string, unknown>[] {
+  const conditions: Record<string, unknown>[] = [];
+  if (options.classification && query.classification !== 'ALL')
+    conditions.push({ classification: query.classification });
+  conditions.push(...query.filters.map((filter) => filterCondition(filter)));
+  return conditions;
+}
+
+const PROJECT_COUNTS: PipelineStage.Project = {
+  $project: { _id: 0, key: '$_id', visitors: { $literal: 0 }, pageviews: 1, events: 1, botHits: 1 },
+};
+
+/**
+ * Page views, events and bot hits per group (as `buildHitMetricsPipeline` counts them; visitors
+ * are not counted: 0) from the hit-hour rows of one set over the range's settled days; the caller
+ * adds `buildHitCountsOfDaysPipeline` for the others. Served by `{ siteId, set, day }` on
+ * stats_hit_hours.
+ */
+export function buildRollupHitCountsPipeline(
+  query: StatsQuery,
+  coverage: { fromDay: string; toDay: string; rawDays: DaySlice[]; set: string },
+  options: { classification: boolean },
+): PipelineStage[] {
+  const time =
+    query.interval === undefined ? {} : { time: query.interval === 'hour' ? '$hour' : dayBucket(query.interval) };
+  const key = { ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }), ...time };
+  return [
+    {
+      $match: {
+        $and: [
+          { siteId: query.siteId },
+          { set: coverage.set },
+          { day: { $gte: coverage.fromDay, $lte: coverage.toDay, $nin: coverage.rawDays.map((slice) => slice.day) } },
+          ...conditionsOf(query, options),
+        ],
+      },
+    },
+    {
+      $group: {
+        _id: groupId(key),
+        pageviews: { $sum: '$pageviews' },
+        events: { $sum: '$events' },
+        botHits: { $sum: { $cond: [{ $eq: ['$classification', 'BOT'] }, '$events', 0] } },
+      },
+    },
+    PROJECT_COUNTS,
+  ];
+}
+
+/** The same counts from the raw hits of the given days (those not settled yet). Served by `{ siteId, ts }` on hits. */
+export function buildHitCountsOfDaysPipeline(
+  query: StatsQuery,
+  rawDays: DaySlice[],
+  options: { classification: boolean },
+): PipelineStage[] {
+  if (rawDays.length === 0) throw new Error('no raw days to read');
+  const time = query.interval === undefined ? {} : { time: bucketExpression('$ts', query.interval, query.timezone) };
+  const key = { ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }), ...time };
+  return [
+    {
+      $match: {
+        $and: [
+          { siteId: query.siteId },
+          // The enclosing range lets an index bound the scan; the $or keeps only the listed days.
+          { ts: { $gte: rawDays[0].start, $lt: rawDays[rawDays.length - 1].end } },
+          { $or: rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })) },
+          ...conditionsOf(query, options),
+        ],
+      },
+    },
+    {
+      $group: {
+        _id: groupId(key),
+        pageviews: { $sum: IS_PAGEVIEW },
+        events: { $sum: 1 },
+        botHits: { $sum: IS_BOT_HIT },
+      },
+    },
+    PROJECT_COUNTS,
+  ];
+}
