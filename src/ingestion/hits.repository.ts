@@ -16,7 +16,17 @@ export interface InsertOutcome {
 }
 
 const DUPLICATE_KEY = 11000;
-const SESSION_FIELDS = { _id: 1, ts: 1, name: 1, path: 1, classification: 1, source: 1, countryCode: 1, visitId: 1 };
+const SESSION_FIELDS = {
+  _id: 1,
+  visitorKey: 1,
+  ts: 1,
+  name: 1,
+  path: 1,
+  classification: 1,
+  source: 1,
+  countryCode: 1,
+  visitId: 1,
+};
 
 /** Writes and reads of raw hits for ingestion and sessionization. */
 @Injectable()
@@ -43,40 +53,20 @@ export class HitsRepository {
     return outcome;
   }
 
-  /** A visitor's hits with `from ≤ ts ≤ to`, in time order. */
-  findVisitorHits(siteId: Types.ObjectId, visitorKey: string, from: Date, to: Date): Promise<SessionHit[]> {
+  /** The hits of these visitors of one site with `from ≤ ts ≤ to`, in time order (one query for a sessionizer batch). */
+  findVisitorsHits(
+    siteId: Types.ObjectId,
+    visitorKeys: string[],
+    from: Date,
+    to: Date,
+  ): Promise<Array<SessionHit & { visitorKey: string }>> {
     return this.hits.collection
-      .find<SessionHit>({ siteId, visitorKey, ts: { $gte: from, $lte: to } }, { projection: SESSION_FIELDS })
+      .find<SessionHit & { visitorKey: string }>(
+        { siteId, visitorKey: { $in: visitorKeys }, ts: { $gte: from, $lte: to } },
+        { projection: SESSION_FIELDS },
+      )
       .sort({ ts: 1, _id: 1 })
       .toArray();
-  }
-
-  /** The earliest of a visitor's hits with `from ≤ ts < before`, if any. */
-  async findEarliestVisitorHitBefore(
-    siteId: Types.ObjectId,
-    visitorKey: string,
-    from: Date,
-    before: Date,
-  ): Promise<Date | null> {
-    const hit = await this.hits.collection.findOne<{ ts: Date }>(
-      { siteId, visitorKey, ts: { $gte: from, $lt: before } },
-      { projection: { ts: 1 }, sort: { ts: 1 } },
-    );
-    return hit?.ts ?? null;
-  }
-
-  /** The latest of a visitor's hits with `after < ts ≤ to`, if any. */
-  async findLatestVisitorHitAfter(
-    siteId: Types.ObjectId,
-    visitorKey: string,
-    after: Date,
-    to: Date,
-  ): Promise<Date | null> {
-    const hit = await this.hits.collection.findOne<{ ts: Date }>(
-      { siteId, visitorKey, ts: { $gt: after, $lte: to } },
-      { projection: { ts: 1 }, sort: { ts: -1 } },
-    );
-    return hit?.ts ?? null;
   }
 
   /** Stamps visit ids: one `updateMany` per visit, all in one round trip. */

@@ -2,14 +2,27 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModu
 import { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { HitsRepository } from '../ingestion/hits.repository.js';
-import { sessionize } from './sessionize.js';
-import { VisitorDirtyRepository, type ClaimedVisitor, type DirtyMark } from './visitor-dirty.repository.js';
+import { sessionize, type SessionHit } from './sessionize.js';
+import {
+  VisitorDirtyRepository,
+  type ClaimedBatch,
+  type ClaimedVisitor,
+  type DirtyMark,
+} from './visitor-dirty.repository.js';
 import { VisitorIdentity, type VisitorIdentityInput } from './visitor-identity.js';
-import { VisitsRepository } from './visits.repository.js';
+import { groupBy } from '../common/collections/group-by.js';
+import { widenToWholeVisits, type Span } from './visit-window.js';
+import { VisitsRepository, type VisitReplacement } from './visits.repository.js';
 
 /** How long a sessionizer may hold a visitor before another instance may take it over. */
 const LEASE_MS = 30_000;
-const BACKGROUND_WORKERS = 4;
+/**
+ * Visitors leased and recomputed together: reads and writes cost per batch, not per visitor
+ * (about ten round trips whatever the size), so the sessionizer keeps up with ingest.
+ */
+const BATCH_SIZE = 250;
+/** Batches in flight at once in the background, so one batch's reads overlap another's writes. */
+const BACKGROUND_BATCHES = 2;
 /** Picks up work left by an instance that died holding a lease. */
 const SWEEP_INTERVAL_MS = 30_000;
 const FLUSH_POLL_MS = 20;
@@ -20,8 +33,8 @@ const FLUSH_TIMEOUT_MS = 2 * LEASE_MS + 10_000;
  *
  * Visits are a pure function of a visitor's hits sorted by time. Ingest writes the hits, then
  * marks the visitor dirty (`markDirty`); a sessionizer — in the background right after each
- * write, or in `flush()` — claims the mark with a lease, recomputes the visits of the window
- * widened to whole visits, and retires the mark only if nobody marked it again meanwhile.
+ * write, or in `flush()` — claims a batch of marks with a lease, recomputes the visits of each
+ * window widened to whole visits, and retires a mark only if nobody marked it again meanwhile.
  * All coordination is in MongoDB (atomic upserts, leases, revs), so any number of instances
  * may ingest for the same visitor and arrival order never changes the result.
  */
@@ -115,7 +128,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
    * visits computed, whichever instance does the work. Stats call it before reading. Marks that
    * arrive during the call are not waited for, so a read never chases a steady stream of ingest.
    */
-  async flush(siteId?: string, workers = 1): Promise<void> {
+  async flush(siteId?: string, concurrency = 1): Promise<void> {
     const site = siteId === undefined ? undefined : new Types.ObjectId(siteId);
     const snapshot = await this.dirty.snapshot(site);
     const deadline = Date.now() + FLUSH_TIMEOUT_MS;
@@ -123,12 +136,13 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     while (behind.length > 0) {
       const queue = [...behind];
       const worker = async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-          const item = await this.dirty.claimIfBehind(id, snapshot.get(id) ?? 0, new Date(), LEASE_MS);
-          if (item) await this.processClaimed(item);
+        while (queue.length > 0) {
+          const ids = queue.splice(0, BATCH_SIZE);
+          const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, ids.length, ids);
+          if (batch) await this.processBatch(batch);
         }
       };
-      await Promise.all(Array.from({ length: workers }, worker));
+      await Promise.all(Array.from({ length: concurrency }, worker));
       behind = await this.dirty.stillBehind(snapshot);
       if (behind.length === 0) return;
       if (Date.now() > deadline) throw new Error('Timed out waiting for visits to be computed');
@@ -141,7 +155,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     do {
       this.backgroundAgain = false;
       try {
-        await this.drain(BACKGROUND_WORKERS);
+        await this.drain(BACKGROUND_BATCHES);
       } catch (error) {
         this.logger.warn(
           `Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
@@ -152,86 +166,97 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   /**
-   * Claims and processes work items of every site until none is free, or until shutdown: under
+   * Claims and processes batches of every site until none is free, or until shutdown: under
    * steady ingest there is always new work, and the marks left stay in MongoDB for the next sweep.
    */
-  private async drain(workers: number): Promise<void> {
+  private async drain(concurrency: number): Promise<void> {
     const worker = async () => {
       while (!this.stopping) {
-        const item = await this.dirty.claimNext(new Date(), LEASE_MS);
-        if (!item) return;
-        await this.processClaimed(item);
+        const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, BATCH_SIZE);
+        if (!batch) return;
+        await this.processBatch(batch);
       }
     };
-    await Promise.all(Array.from({ length: workers }, worker));
+    await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
-  private async processClaimed(claimed: ClaimedVisitor): Promise<void> {
+  private async processBatch(batch: ClaimedBatch): Promise<void> {
     try {
-      await this.recomputeVisits(claimed);
+      const bySite = groupBy(batch.visitors, (visitor) => visitor.siteId.toHexString());
+      for (const visitors of bySite.values()) await this.recomputeSiteVisits(visitors);
     } catch (error) {
-      await this.dirty.release(claimed);
+      await this.dirty.release(batch.claimToken);
       throw error;
     }
-    // A mark since the claim means hits we may not have seen: give it back to run again.
-    if (!(await this.dirty.completeIfUnchanged(claimed))) await this.dirty.release(claimed, true);
+    await this.dirty.complete(batch.claimToken);
   }
 
   /**
-   * Widens [from, to] until it is bounded by gaps longer than the idle timeout on both sides
-   * (absorbing any stored visit it touches), then replaces the visits inside it with the
-   * sessionization of its hits in time order.
+   * For claimed visitors of one site: widens each changed window to whole visits (see
+   * `widenToWholeVisits`), reading hits and visits for all of them at once, round after round
+   * until every window has settled; then replaces the visits inside each window with the
+   * sessionization of its hits in time order. Reads and writes per batch, not per visitor.
    */
-  private async recomputeVisits({ siteId, visitorKey, from, to }: ClaimedVisitor): Promise<void> {
-    let lo = from.getTime();
-    let hi = to.getTime();
-    for (;;) {
-      let nextLo = lo;
-      let nextHi = hi;
-      const overlapping = await this.visits.findVisitorVisitsOverlapping(
-        siteId,
-        visitorKey,
-        new Date(lo - this.idleMs),
-        new Date(hi + this.idleMs),
-      );
-      for (const visit of overlapping) {
-        nextLo = Math.min(nextLo, visit.start.getTime());
-        nextHi = Math.max(nextHi, visit.end.getTime());
+  private async recomputeSiteVisits(visitors: ClaimedVisitor[]): Promise<void> {
+    const siteId = visitors[0].siteId;
+    const settled = new Map<string, { window: Span; hits: SessionHit[] }>();
+    let pending = visitors.map((visitor) => ({
+      visitorKey: visitor.visitorKey,
+      window: { from: visitor.from.getTime(), to: visitor.to.getTime() },
+    }));
+    while (pending.length > 0) {
+      const read = {
+        from: Math.min(...pending.map((item) => item.window.from)) - this.idleMs,
+        to: Math.max(...pending.map((item) => item.window.to)) + this.idleMs,
+      };
+      const keys = pending.map((item) => item.visitorKey);
+      const [hits, visits] = await Promise.all([
+        this.hits.findVisitorsHits(siteId, keys, new Date(read.from), new Date(read.to)),
+        this.visits.findVisitorsVisitsOverlapping(siteId, keys, new Date(read.from), new Date(read.to)),
+      ]);
+      const hitsOf = groupBy(hits, (hit) => hit.visitorKey);
+      const visitsOf = groupBy(visits, (visit) => visit.visitorKey);
+      const unsettled: typeof pending = [];
+      for (const { visitorKey, window } of pending) {
+        const visitorHits = hitsOf.get(visitorKey) ?? [];
+        const widening = widenToWholeVisits(
+          window,
+          {
+            read,
+            hitTimes: visitorHits.map((hit) => hit.ts.getTime()),
+            visits: (visitsOf.get(visitorKey) ?? []).map((visit) => ({
+              start: visit.start.getTime(),
+              end: visit.end.getTime(),
+            })),
+          },
+          this.idleMs,
+        );
+        if (!widening.settled) unsettled.push({ visitorKey, window: widening.window });
+        else settled.set(visitorKey, { window: widening.window, hits: visitorHits });
       }
-      const before = await this.hits.findEarliestVisitorHitBefore(
-        siteId,
-        visitorKey,
-        new Date(nextLo - this.idleMs),
-        new Date(nextLo),
-      );
-      if (before) nextLo = before.getTime();
-      const after = await this.hits.findLatestVisitorHitAfter(
-        siteId,
-        visitorKey,
-        new Date(nextHi),
-        new Date(nextHi + this.idleMs),
-      );
-      if (after) nextHi = after.getTime();
-      if (nextLo === lo && nextHi === hi) break;
-      lo = nextLo;
-      hi = nextHi;
+      pending = unsettled;
     }
-    const window = { from: new Date(lo), to: new Date(hi) };
-    const hits = await this.hits.findVisitorHits(siteId, visitorKey, window.from, window.to);
-    const groups = sessionize(siteId, visitorKey, hits, this.idleMs);
-    await this.visits.replaceVisitorVisits(
-      siteId,
-      visitorKey,
-      window.from,
-      window.to,
-      groups.map((group) => group.visit),
-    );
-    const assigned = new Map(hits.map((hit) => [hit._id.toHexString(), hit.visitId]));
-    await this.hits.assignVisits(
-      groups.map(({ visit, hitIds }) => ({
-        visitId: visit._id,
-        hitIds: hitIds.filter((id) => assigned.get(id.toHexString()) !== visit._id),
-      })),
-    );
+    const replacements: VisitReplacement[] = [];
+    const assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }> = [];
+    for (const [visitorKey, { window, hits }] of settled) {
+      const inWindow = hits.filter((hit) => hit.ts.getTime() >= window.from && hit.ts.getTime() <= window.to);
+      const groups = sessionize(siteId, visitorKey, inWindow, this.idleMs);
+      replacements.push({
+        siteId,
+        visitorKey,
+        from: new Date(window.from),
+        to: new Date(window.to),
+        visits: groups.map((group) => group.visit),
+      });
+      const assigned = new Map(inWindow.map((hit) => [hit._id.toHexString(), hit.visitId]));
+      for (const { visit, hitIds } of groups) {
+        assignments.push({
+          visitId: visit._id,
+          hitIds: hitIds.filter((id) => assigned.get(id.toHexString()) !== visit._id),
+        });
+      }
+    }
+    await this.visits.replaceVisitorsVisits(replacements);
+    await this.hits.assignVisits(assignments);
   }
 }

@@ -12,17 +12,27 @@ export interface DirtyMark {
   to: Date;
 }
 
+/** A visitor taken for sessionizing, with the window of hit times that changed. */
 export interface ClaimedVisitor {
-  _id: string;
   siteId: Types.ObjectId;
   visitorKey: string;
   from: Date;
   to: Date;
-  rev: number;
+}
+
+/** Work items leased together under one token, completed or released together. */
+export interface ClaimedBatch {
   claimToken: string;
+  visitors: ClaimedVisitor[];
 }
 
 const DUPLICATE_KEY = 11000;
+/** `claimedUntil` of an item nobody holds: in the past, so one index range finds free and expired items alike. */
+export const UNCLAIMED = new Date(0);
+/** A window no mark has widened yet: `$min`/`$max` of the first mark replace both ends. */
+const EMPTY_WINDOW = { from: new Date(8.64e15), to: new Date(-8.64e15) };
+const FREE = { claimedUntil: UNCLAIMED, claimToken: null };
+const CLAIM_FIELDS = ['claimedRev', 'claimedFrom', 'claimedTo'];
 const MARK_ATTEMPTS = 3;
 
 /** The sessionizer's shared work list (see VisitorDirty). */
@@ -54,8 +64,7 @@ export class VisitorDirtyRepository {
               siteId: mark.siteId,
               visitorKey: mark.visitorKey,
               processedRev: 0,
-              claimedUntil: null,
-              claimToken: null,
+              ...FREE,
             },
           },
           upsert: true,
@@ -78,39 +87,53 @@ export class VisitorDirtyRepository {
     }
   }
 
-  /** Takes a lease on one free (or expired) work item of any site. */
-  async claimNext(now: Date, leaseMs: number): Promise<ClaimedVisitor | null> {
+  /**
+   * Takes a lease on up to `limit` free (or expired) work items: of any site, or only those
+   * among `ids`. In the same atomic update each item's window moves to `claimedFrom`/`claimedTo`
+   * and `from`/`to` are emptied, so marks arriving during the work collect a window of their own
+   * and the next run recomputes only that, however long a visitor keeps sending hits. A window
+   * left by a holder whose lease expired is merged into the new claim, never lost.
+   */
+  async claimBatch(now: Date, leaseMs: number, limit: number, ids?: string[]): Promise<ClaimedBatch | null> {
+    const free = { claimedUntil: { $lt: now } };
+    const candidates = await this.collection
+      .find(ids ? { _id: { $in: ids }, ...free } : free, { projection: { _id: 1 } })
+      .limit(limit)
+      .toArray();
+    if (candidates.length === 0) return null;
     const claimToken = new Types.ObjectId().toHexString();
-    const claimed = await this.collection.findOneAndUpdate(
-      { $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }] },
-      { $set: { claimedUntil: new Date(now.getTime() + leaseMs), claimToken } },
-      { returnDocument: 'after' },
-    );
-    return claimed ? { ...claimed, claimToken } : null;
+    await this.collection.updateMany({ _id: { $in: candidates.map((item) => item._id) }, ...free }, [
+      {
+        $set: {
+          claimedUntil: new Date(now.getTime() + leaseMs),
+          claimToken,
+          claimedRev: '$rev',
+          claimedFrom: { $min: ['$from', { $ifNull: ['$claimedFrom', '$from'] }] },
+          claimedTo: { $max: ['$to', { $ifNull: ['$claimedTo', '$to'] }] },
+          from: EMPTY_WINDOW.from,
+          to: EMPTY_WINDOW.to,
+        },
+      },
+    ]);
+    const claimed = await this.collection
+      .find({ claimToken }, { projection: { siteId: 1, visitorKey: 1, claimedFrom: 1, claimedTo: 1 } })
+      .toArray();
+    if (claimed.length === 0) return null;
+    return {
+      claimToken,
+      visitors: claimed.map((item) => ({
+        siteId: item.siteId,
+        visitorKey: item.visitorKey,
+        from: item.claimedFrom!,
+        to: item.claimedTo!,
+      })),
+    };
   }
 
   /** The work items pending now (of one site, or all), with the rev each has reached. */
   async snapshot(siteId?: Types.ObjectId): Promise<Map<string, number>> {
     const items = await this.collection.find(siteId ? { siteId } : {}, { projection: { _id: 1, rev: 1 } }).toArray();
     return new Map(items.map((item) => [item._id, item.rev]));
-  }
-
-  /**
-   * Takes a lease on one given work item if it is free and its hits up to `rev` are not yet
-   * processed; null when it is done, gone, or held by someone else.
-   */
-  async claimIfBehind(id: string, rev: number, now: Date, leaseMs: number): Promise<ClaimedVisitor | null> {
-    const claimToken = new Types.ObjectId().toHexString();
-    const claimed = await this.collection.findOneAndUpdate(
-      {
-        _id: id,
-        processedRev: { $lt: rev },
-        $or: [{ claimedUntil: null }, { claimedUntil: { $lt: now } }],
-      },
-      { $set: { claimedUntil: new Date(now.getTime() + leaseMs), claimToken } },
-      { returnDocument: 'after' },
-    );
-    return claimed ? { ...claimed, claimToken } : null;
   }
 
   /** Of the snapshot's items, those still waiting for the rev they had then to be processed. */
@@ -121,20 +144,24 @@ export class VisitorDirtyRepository {
     return items.filter((item) => (item.processedRev ?? 0) < (snapshot.get(item._id) ?? 0)).map((item) => item._id);
   }
 
-  /** Removes the item if nobody marked it since the claim; false means "run it again". */
-  async completeIfUnchanged(item: ClaimedVisitor): Promise<boolean> {
-    const result = await this.collection.deleteOne({ _id: item._id, rev: item.rev, claimToken: item.claimToken });
-    return result.deletedCount === 1;
+  /**
+   * After the claimed windows' visits are written: removes the items nobody marked since the
+   * claim, and frees the others with the claimed rev recorded as processed (their new marks
+   * still need a run). Items whose lease was taken over are left to the new holder.
+   */
+  async complete(claimToken: string): Promise<void> {
+    await this.collection.deleteMany({ claimToken, $expr: { $eq: ['$rev', '$claimedRev'] } });
+    await this.collection.updateMany({ claimToken }, [
+      { $set: { processedRev: { $max: ['$processedRev', '$claimedRev'] }, ...FREE } },
+      { $unset: CLAIM_FIELDS },
+    ]);
   }
 
-  /**
-   * Gives the lease back so this or another instance picks the item up again; `processed` records
-   * that the hits up to the claimed rev have their visits (a later mark still needs a run).
-   */
-  async release(item: ClaimedVisitor, processed = false): Promise<void> {
-    await this.collection.updateOne(
-      { _id: item._id, claimToken: item.claimToken },
-      { $set: { claimedUntil: null, claimToken: null }, ...(processed ? { $max: { processedRev: item.rev } } : {}) },
-    );
+  /** Gives the claimed windows back untouched after a failed run, so this or another instance retries them. */
+  async release(claimToken: string): Promise<void> {
+    await this.collection.updateMany({ claimToken }, [
+      { $set: { from: { $min: ['$from', '$claimedFrom'] }, to: { $max: ['$to', '$claimedTo'] }, ...FREE } },
+      { $unset: CLAIM_FIELDS },
+    ]);
   }
 }

@@ -4,6 +4,15 @@ import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { Model, Types } from 'mongoose';
 import { Visit } from './schemas/visit.schema.js';
 
+/** The visits one visitor's window must hold after sessionizing. */
+export interface VisitReplacement {
+  siteId: Types.ObjectId;
+  visitorKey: string;
+  from: Date;
+  to: Date;
+  visits: Visit[];
+}
+
 @Injectable()
 export class VisitsRepository {
   constructor(@InjectModel(Visit.name) private readonly model: Model<Visit>) {}
@@ -13,37 +22,43 @@ export class VisitsRepository {
     return this.model.collection as unknown as Collection<Visit>;
   }
 
-  /** A visitor's visits that overlap [from, to]. */
-  findVisitorVisitsOverlapping(siteId: Types.ObjectId, visitorKey: string, from: Date, to: Date): Promise<Visit[]> {
+  /** The visits of these visitors of one site that overlap [from, to] (one query for a sessionizer batch). */
+  findVisitorsVisitsOverlapping(
+    siteId: Types.ObjectId,
+    visitorKeys: string[],
+    from: Date,
+    to: Date,
+  ): Promise<Array<Pick<Visit, 'visitorKey' | 'start' | 'end'>>> {
     return this.collection
-      .find<Visit>(
-        { siteId, visitorKey, start: { $lte: to }, end: { $gte: from } },
-        { projection: { start: 1, end: 1 } },
+      .find<Pick<Visit, 'visitorKey' | 'start' | 'end'>>(
+        { siteId, visitorKey: { $in: visitorKeys }, start: { $lte: to }, end: { $gte: from } },
+        { projection: { visitorKey: 1, start: 1, end: 1 } },
       )
       .toArray();
   }
 
   /**
-   * Makes [from, to] hold exactly `visits` for this visitor: upserts them by their deterministic
-   * `_id`, then deletes the visitor's other visits starting in the window (split or merged ones).
+   * Makes each visitor's window hold exactly its `visits`: upserts them by their deterministic
+   * `_id` and deletes the visitor's other visits starting in the window (split or merged ones),
+   * for a whole sessionizer batch in one bulk write.
    */
-  async replaceVisitorVisits(
-    siteId: Types.ObjectId,
-    visitorKey: string,
-    from: Date,
-    to: Date,
-    visits: Visit[],
-  ): Promise<void> {
-    const operations: AnyBulkWriteOperation<Visit>[] = visits.map((visit) => ({
-      replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true },
-    }));
+  async replaceVisitorsVisits(replacements: VisitReplacement[]): Promise<void> {
+    const operations: AnyBulkWriteOperation<Visit>[] = replacements.flatMap(
+      ({ siteId, visitorKey, from, to, visits }) => [
+        ...visits.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
+        {
+          deleteMany: {
+            filter: {
+              siteId,
+              visitorKey,
+              start: { $gte: from, $lte: to },
+              _id: { $nin: visits.map((visit) => visit._id) },
+            },
+          },
+        },
+      ],
+    );
     if (operations.length > 0) await this.collection.bulkWrite(operations, { ordered: false });
-    await this.collection.deleteMany({
-      siteId,
-      visitorKey,
-      start: { $gte: from, $lte: to },
-      _id: { $nin: visits.map((visit) => visit._id) },
-    });
   }
 
   /** A site's visits that began before `instant` and ended at or after it (cut in two by a purge). */

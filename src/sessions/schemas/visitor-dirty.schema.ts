@@ -4,8 +4,9 @@ import { Types, type HydratedDocument } from 'mongoose';
 /**
  * A visitor whose hits changed since their visits were last computed: the work list of the
  * sessionizer, shared by every app instance through MongoDB. Ingest marks it with atomic
- * `$min`/`$max`/`$inc`; a sessionizer claims it with a lease, recomputes the visits around
- * [from, to], and deletes it only if `rev` did not move meanwhile.
+ * `$min`/`$max`/`$inc`; a sessionizer claims a batch of them with a lease (moving each window to
+ * `claimedFrom`/`claimedTo`), recomputes the visits around the claimed windows, and deletes an
+ * item only if `rev` did not move meanwhile.
  */
 @Schema({ collection: 'visitor_dirty', versionKey: false })
 export class VisitorDirty {
@@ -19,7 +20,7 @@ export class VisitorDirty {
   @Prop({ required: true })
   visitorKey: string;
 
-  /** Earliest and latest timestamp of the hits that marked it. */
+  /** Earliest and latest timestamp of the hits that marked it since it was last claimed. */
   @Prop({ required: true })
   from: Date;
 
@@ -37,18 +38,33 @@ export class VisitorDirty {
   @Prop({ default: 0 })
   processedRev: number;
 
-  /** Lease of the sessionizer working on it; null when free. An expired lease can be taken over. */
-  @Prop({ type: Date, default: null })
-  claimedUntil: Date | null;
+  /**
+   * Lease of the sessionizer working on it; the epoch (`UNCLAIMED`) when free, so free and
+   * expired items are one index range. An expired lease can be taken over.
+   */
+  @Prop({ type: Date, required: true })
+  claimedUntil: Date;
 
   @Prop({ type: String, default: null })
   claimToken: string | null;
+
+  /** While claimed: the rev and window being worked on (`from`/`to` collect newer marks meanwhile). */
+  @Prop({ type: Number })
+  claimedRev?: number;
+
+  @Prop({ type: Date })
+  claimedFrom?: Date;
+
+  @Prop({ type: Date })
+  claimedTo?: Date;
 }
 
 export type VisitorDirtyDocument = HydratedDocument<VisitorDirty>;
 export const VisitorDirtySchema = SchemaFactory.createForClass(VisitorDirty);
 
-// Serves: the background sessionizer claiming the next free (or expired) work item of any site.
+// Serves: the sessionizer claiming a batch of free (or expired) work items: `claimedUntil < now`.
 VisitorDirtySchema.index({ claimedUntil: 1 });
+// Serves: completing or releasing a claimed batch (`claimToken`), and reading it back after the claim.
+VisitorDirtySchema.index({ claimToken: 1 });
 // Serves: flush(siteId) taking the snapshot of a site's pending work items.
 VisitorDirtySchema.index({ siteId: 1 });

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Types } from 'mongoose';
+import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { VisitorDirtyRepository } from '../../src/sessions/visitor-dirty.repository.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const LEASE_MS = 30_000;
+const at = (time: string) => new Date(`2024-05-01T${time}:00Z`);
+
+/**
+ * The sessionizer's work list (`visitor_dirty`) on the store: claims take batches, a claim moves
+ * the window aside so later marks start a window of their own, and no window is ever lost when a
+ * run fails or a holder dies.
+ */
+describe('sessionizer work list', () => {
+  let app: TestApp;
+  let dirty: VisitorDirtyRepository;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    // The app's own background passes would claim the items this test claims by hand.
+    app.app.get(SessionsService).deferBackgroundSessionizing();
+    dirty = app.app.get(VisitorDirtyRepository);
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const newVisitor = () => ({ siteId: new Types.ObjectId(), visitorKey: new Types.ObjectId().toHexString() });
+  const windowOf = (batch: Awaited<ReturnType<VisitorDirtyRepository['claimBatch']>>) =>
+    batch?.visitors.map((visitor) => [visitor.from.toISOString(), visitor.to.toISOString()]);
+
+  it('claims many visitors in one batch, each with the window its marks covered, and only free ones', async () => {
+    const visitors = Array.from({ length: 5 }, newVisitor);
+    await dirty.mark(visitors.map((visitor) => ({ ...visitor, from: at('10:00'), to: at('10:05') })));
+    await dirty.mark([{ ...visitors[0], from: at('09:50'), to: at('10:01') }]);
+    const ids = visitors.map((visitor) => `${visitor.siteId.toHexString()}:${visitor.visitorKey}`);
+
+    const first = await dirty.claimBatch(new Date(), LEASE_MS, 3, ids);
+    expect(first?.visitors).toHaveLength(3);
+    const second = await dirty.claimBatch(new Date(), LEASE_MS, 10, ids);
+    expect(second?.visitors).toHaveLength(2);
+    expect(await dirty.claimBatch(new Date(), LEASE_MS, 10, ids)).toBeNull();
+
+    const claimed = [...first!.visitors, ...second!.visitors];
+    const widened = claimed.find((visitor) => visitor.visitorKey === visitors[0].visitorKey);
+    expect([widened?.from, widened?.to]).toEqual([at('09:50'), at('10:05')]);
+    await dirty.complete(first!.claimToken);
+    await dirty.complete(second!.claimToken);
+    expect(await dirty.stillBehind(new Map(ids.map((id) => [id, 2])))).toEqual([]);
+  });
+
+  it('gives marks that arrive during a run a window of their own, so a busy visitor is not recomputed from its first hit', async () => {
+    const visitor = newVisitor();
+    const id = `${visitor.siteId.toHexString()}:${visitor.visitorKey}`;
+    await dirty.mark([{ ...visitor, from: at('10:00'), to: at('10:05') }]);
+    const running = await dirty.claimBatch(new Date(), LEASE_MS, 1, [id]);
+    await dirty.mark([{ ...visitor, from: at('11:00'), to: at('11:02') }]);
+    await dirty.complete(running!.claimToken);
+
+    expect(await dirty.stillBehind(new Map([[id, 1]]))).toEqual([]);
+    expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([id]);
+    const next = await dirty.claimBatch(new Date(), LEASE_MS, 1, [id]);
+    expect(windowOf(next)).toEqual([[at('11:00').toISOString(), at('11:02').toISOString()]]);
+  });
+
+  it('gives a failed run its window back, merged with marks that arrived meanwhile', async () => {
+    const visitor = newVisitor();
+    const id = `${visitor.siteId.toHexString()}:${visitor.visitorKey}`;
+    await dirty.mark([{ ...visitor, from: at('10:00'), to: at('10:05') }]);
+    const failed = await dirty.claimBatch(new Date(), LEASE_MS, 1, [id]);
+    await dirty.mark([{ ...visitor, from: at('12:00'), to: at('12:00') }]);
+    await dirty.release(failed!.claimToken);
+
+    const retry = await dirty.claimBatch(new Date(), LEASE_MS, 1, [id]);
+    expect(windowOf(retry)).toEqual([[at('10:00').toISOString(), at('12:00').toISOString()]]);
+  });
+
+  it('lets another instance take over an expired lease with the dead holder window included', async () => {
+    const visitor = newVisitor();
+    const id = `${visitor.siteId.toHexString()}:${visitor.visitorKey}`;
+    const start = Date.now();
+    await dirty.mark([{ ...visitor, from: at('10:00'), to: at('10:05') }]);
+    const dead = await dirty.claimBatch(new Date(start), 1_000, 1, [id]);
+    await dirty.mark([{ ...visitor, from: at('10:30'), to: at('10:31') }]);
+    expect(await dirty.claimBatch(new Date(start + 500), LEASE_MS, 1, [id])).toBeNull();
+
+    const takeover = await dirty.claimBatch(new Date(start + 2_000), LEASE_MS, 1, [id]);
+    expect(windowOf(takeover)).toEqual([[at('10:00').toISOString(), at('10:31').toISOString()]]);
+    // The old holder finishing late changes nothing: the item belongs to the new holder.
+    await dirty.complete(dead!.claimToken);
+    expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([id]);
+    await dirty.complete(takeover!.claimToken);
+    expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([]);
+  });
+});
