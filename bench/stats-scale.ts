@@ -1,12 +1,11 @@
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
 import { startApp, type Child } from './lib/children.js';
-import { TrafficGenerator } from './lib/hits.js';
 import { footprint, type CollectionFootprint } from './lib/stored-hits.js';
+import { VisitorTraffic } from './lib/visitor-traffic.js';
 
 const DAY_MS = 86_400_000;
 const BATCH = 500;
 const SEED_CONCURRENCY = 4;
-const HITS_PER_VISITOR = 5;
 /** Seeding 10^6 hits only runs when it fits the bench's 10-minute budget (or BENCH_FULL=1). */
 const SEED_BUDGET_SECONDS = Number(process.env.BENCH_SEED_BUDGET_SECONDS ?? 240);
 const RUNS = 3;
@@ -20,6 +19,8 @@ export interface SeedResult {
   acknowledged: number;
   seconds: number;
   hitsPerSec: number;
+  /** Distinct visitors among the hits (see VisitorTraffic for the traffic's shape). */
+  visitors: number;
   /** Time until the first stats query answered: it waits for the sessionizer to catch up. */
   firstQuerySeconds: number;
 }
@@ -41,14 +42,12 @@ export interface StatsScaleResult {
   storage: CollectionFootprint[];
 }
 
-/** Posts `total` hits, spread over the last 30 days, in batches of 500 through the key-authenticated API. */
+/**
+ * Posts `total` hits of returning visitors with Zipf-like page views (VisitorTraffic), spread over
+ * the last 30 days, in batches of 500 through the key-authenticated API (the real enrichment path).
+ */
 export async function seed(app: Child, site: BenchSite, total: number, seedNumber: number): Promise<SeedResult> {
-  const now = Date.now();
-  const traffic = new TrafficGenerator(
-    Math.max(1, Math.round(total / HITS_PER_VISITOR)),
-    seedNumber,
-    30 * DAY_MS - 3_600_000,
-  );
+  const traffic = new VisitorTraffic(seedNumber, 30 * DAY_MS - 3_600_000);
   let sent = 0;
   let acknowledged = 0;
   const started = performance.now();
@@ -56,7 +55,7 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
     while (sent < total) {
       const size = Math.min(BATCH, total - sent);
       sent += size;
-      const body = JSON.stringify({ hits: traffic.batch(size, now) });
+      const body = JSON.stringify({ hits: traffic.batch(size) });
       for (;;) {
         const response = await fetch(`${app.url}/api/v1/hits`, {
           method: 'POST',
@@ -88,6 +87,7 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
     acknowledged,
     seconds: Math.round(seconds * 10) / 10,
     hitsPerSec: Math.round(total / seconds),
+    visitors: traffic.visitorCount,
     firstQuerySeconds: Math.round((performance.now() - firstStarted) / 100) / 10,
   };
 }
@@ -131,7 +131,10 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
     const small = await createSite(app.url, token, 'small.bench.test');
     const smallHits = 10_000;
     const smallSeed = await seed(app, small, smallHits, 101);
-    log(`seeded ${smallHits} hits: ${smallSeed.hitsPerSec} hits/s, first query after ${smallSeed.firstQuerySeconds}s`);
+    log(
+      `seeded ${smallHits} hits of ${smallSeed.visitors} visitors: ${smallSeed.hitsPerSec} hits/s, ` +
+        `first query after ${smallSeed.firstQuerySeconds}s`,
+    );
     // Seeding scales linearly; the sessionizer's catch-up grew ~k^1.4 for k× the hits here (its
     // claim scans the backlog), so it is estimated with k^1.5 to stay inside the budget.
     const estimate = (hits: number): number => {
@@ -149,7 +152,10 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
     const large = await createSite(app.url, token, 'large.bench.test');
     const largeSeed = await seed(app, large, largeHits, 202);
     const seededAt = performance.now() - largeSeed.firstQuerySeconds * 1000;
-    log(`seeded ${largeHits} hits: ${largeSeed.hitsPerSec} hits/s, first query after ${largeSeed.firstQuerySeconds}s`);
+    log(
+      `seeded ${largeHits} hits of ${largeSeed.visitors} visitors: ${largeSeed.hitsPerSec} hits/s, ` +
+        `first query after ${largeSeed.firstQuerySeconds}s`,
+    );
     // Reads cover days the rollup job has not reached from raw hits; time the steady state, after
     // the job (every 30 s, leaving the last minute to settle) has had its chance to run.
     const settled = seededAt + ROLLUP_CATCH_UP_MS - performance.now();
