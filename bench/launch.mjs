@@ -1,4 +1,4 @@
-// `npm run bench`: transpiles src/, libs/ and bench/ with swc (the settings the tests use) into
+// `npm run bench`: transpiles src/, libs/ and bench/ with swc (`.swcrc`, as the tests do) into
 // test-output/bench-build/, then runs the compiled bench. Compiled JavaScript is what production
 // runs, and it lets the embedded store start in its worker thread as it does in production.
 import { transform } from '@swc/core';
@@ -39,16 +39,8 @@ rmSync(OUT, { recursive: true, force: true });
 const files = fromHead ? headFiles() : ['src', 'libs', 'bench'].flatMap((dir) => sourceFiles(join(ROOT, dir)));
 await Promise.all(
   files.map(async (file) => {
-    const { code } = await transform(read(file), {
-      filename: file,
-      jsc: {
-        parser: { syntax: 'typescript', decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true },
-        target: 'es2022',
-        keepClassNames: true,
-      },
-      module: { type: 'es6' },
-    });
+    // Settings come from `.swcrc` (found from `filename`), shared with Jest and the child-process tests.
+    const { code } = await transform(read(file), { filename: file });
     const target = join(OUT, relative(ROOT, file)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, code);
