@@ -2,6 +2,7 @@ import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } fro
 import { InjectConnection, MongooseModule } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration.js';
+import { DatabaseHeartbeatWatchdog } from './heartbeat-watchdog.js';
 import { MongoTarget } from './mongo-target.js';
 
 const mongoTargetProvider = {
@@ -51,7 +52,7 @@ class MongoTargetModule {}
       }),
     }),
   ],
-  providers: [DatabaseShutdown],
+  providers: [DatabaseShutdown, DatabaseHeartbeatWatchdog],
   exports: [MongoTargetModule],
 })
 export class DatabaseModule {}
