@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { getConnectionToken } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIngestSite, type IngestSite } from '../factories/hit-fixtures.js';
 import { HUNG, reconcile, runIngestLoad, sendBatch, type LoadResult } from '../support/ingest-load.js';
@@ -32,19 +34,20 @@ async function readiness(url: string): Promise<number> {
 }
 
 /**
- * A partition: connections stay open but nothing passes, the harder case for "never hangs". The
- * `reset` mode (connections refused and reset) is left out of the default suite: under heavy
- * parallel load the driver sometimes stops reconnecting after it (see the README section "Reliability and security").
+ * A partition (connections stay open but nothing passes: the harder case for "never hangs") and a
+ * reset (every connection closed, new ones closed on arrival: the case where the driver's monitor
+ * used to wedge for good, see `src/database/heartbeat-watchdog.ts`). `FAULT_MODES=reset` runs one.
  */
 const MODES: ProxyMode[] = process.env.FAULT_MODES
   ? (process.env.FAULT_MODES.split(',') as ProxyMode[])
-  : ['blackhole'];
+  : ['blackhole', 'reset'];
 
 describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database connection %s mid-load', (mode) => {
   let database: TestDatabase;
   let proxy: TcpProxy;
   let app: TestApp;
   let site: IngestSite;
+  const driverEvents: string[] = [];
 
   beforeAll(async () => {
     database = await startTestDatabase();
@@ -55,6 +58,17 @@ describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database c
       env: { MONGODB_URI: proxy.rewrite(database.uri), INGEST_KEY_RATE_LIMIT: '0', INGEST_IP_RATE_LIMIT: '0' },
     });
     site = await createIngestSite(app);
+    // The driver's view of the store, for the failure message when recovery does not come.
+    const client = app.app.get<Connection>(getConnectionToken()).getClient();
+    const started = performance.now();
+    const record = (name: string, detail = '') => {
+      driverEvents.push(`${Math.round(performance.now() - started)} ms ${name} ${detail}`);
+      if (driverEvents.length > 30) driverEvents.shift();
+    };
+    client.on('serverHeartbeatStarted', () => record('heartbeat started'));
+    client.on('serverHeartbeatSucceeded', () => record('heartbeat succeeded'));
+    client.on('serverHeartbeatFailed', (event) => record('heartbeat failed', event.failure.message));
+    client.on('serverDescriptionChanged', (event) => record('server is', event.newDescription.type));
   });
 
   afterAll(async () => {
@@ -89,7 +103,9 @@ describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database c
           () => 'store answers directly',
           (e: Error) => `store does not answer directly: ${e.message}`,
         );
-        throw new Error(`${error.message}; ${direct}; proxy connections=${proxy.connectionsAccepted}`);
+        throw new Error(
+          `${error.message}; ${direct}; proxy connections=${proxy.connectionsAccepted}; last driver events:\n${driverEvents.join('\n')}`,
+        );
       },
     );
     // The app writes again without a restart.
