@@ -1,10 +1,10 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
 import { MongoBulkWriteError, MongoNetworkError, type BulkWriteResult } from 'mongodb';
 import { Types } from 'mongoose';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
-import { HitWriter, MAX_QUEUED_HITS } from './hit-writer.js';
+import { HitWriter, MAX_QUEUED_HITS, WRITE_DEADLINE_MS } from './hit-writer.js';
 import type { HitsRepository, NewHit } from './hits.repository.js';
 
 /** A database that never answers: everything written stays queued. */
@@ -172,5 +172,36 @@ describe('HitWriter when the database is unreachable', () => {
     writes.slice(1).forEach((write) => write.succeed());
     await flush();
     expect(outcomes.slice(1).map((outcome) => outcome())).toEqual(Array(4).fill({ status: 'stored', count: 1000 }));
+  });
+});
+
+describe('HitWriter write deadline', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('answers 503 for a write never acknowledged, fails the queue behind it, and takes writes again after', async () => {
+    jest.useFakeTimers();
+    const { repository, writes } = controlledHits();
+    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
+    await jest.advanceTimersByTimeAsync(10);
+    expect(writes).toHaveLength(4);
+
+    await jest.advanceTimersByTimeAsync(WRITE_DEADLINE_MS - 100);
+    expect(outcomes.map((outcome) => outcome())).toEqual(Array(5).fill('pending'));
+    await jest.advanceTimersByTimeAsync(200);
+    expect(outcomes.slice(0, 4).map((outcome) => outcome())).toEqual(
+      Array(4).fill({ status: 503, message: 'Hits could not be stored, retry shortly' }),
+    );
+    expect(outcomes[4]()).toEqual({ status: 503, message: 'Database unavailable, retry shortly' });
+
+    // The stalled writes' slots are free again: a probe is written and ends the outage.
+    const probe = track(writer.write(hits(10)));
+    await jest.advanceTimersByTimeAsync(10);
+    expect(writes).toHaveLength(5);
+    writes[4].succeed();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(probe()).toEqual({ status: 'stored', count: 10 });
   });
 });

@@ -27,6 +27,17 @@ const MAX_DELAY_MS = 5;
 const MAX_CONCURRENT_WRITES = 4;
 /** Beyond this many queued hits new requests get 503 instead of growing memory. */
 export const MAX_QUEUED_HITS = 20_000;
+/**
+ * A write not acknowledged by then is answered 503, before the client's 30 s socket timeout: the
+ * driver can leave an operation on a connection the database closed pending forever (the defect
+ * described in `src/database/heartbeat-watchdog.ts`), which would hold its requests and a write
+ * slot for good. Such a write may still land later; a 503 only promises no acknowledgement.
+ */
+export const WRITE_DEADLINE_MS = 20_000;
+
+class WriteDeadlineExceeded extends Error {
+  override readonly name = 'WriteDeadlineExceeded';
+}
 
 export function serviceUnavailable(message: string): HttpException {
   return new HttpException(
@@ -150,11 +161,7 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     const stopTimer = this.metrics.writeLatency.startTimer();
     this.metrics.writeBatchSize.observe(documents.length);
     try {
-      const outcome = await this.hits.insertMany(documents);
-      const results: WriteResult[] = documents.map(() => 'stored');
-      for (const index of outcome.duplicateIndexes) results[index] = 'duplicate';
-      for (const index of outcome.failedIndexes) results[index] = 'failed';
-      await this.sessions.markDirty(visitorMarks(documents.filter((_, index) => results[index] === 'stored')));
+      const results = await withDeadline(this.store(documents), WRITE_DEADLINE_MS);
       stopTimer();
       if (this.databaseUnreachable) this.logger.log('Hits are written again: the database is reachable');
       this.databaseUnreachable = false;
@@ -171,8 +178,17 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
       );
       const unavailable = serviceUnavailable('Hits could not be stored, retry shortly');
       for (const pending of batch) pending.reject(unavailable);
-      if (isDatabaseUnreachable(error)) this.failQueueAsUnreachable();
+      if (isDatabaseUnreachable(error) || error instanceof WriteDeadlineExceeded) this.failQueueAsUnreachable();
     }
+  }
+
+  private async store(documents: NewHit[]): Promise<WriteResult[]> {
+    const outcome = await this.hits.insertMany(documents);
+    const results: WriteResult[] = documents.map(() => 'stored');
+    for (const index of outcome.duplicateIndexes) results[index] = 'duplicate';
+    for (const index of outcome.failedIndexes) results[index] = 'failed';
+    await this.sessions.markDirty(visitorMarks(documents.filter((_, index) => results[index] === 'stored')));
+    return results;
   }
 
   /** Nothing queued can be written while the database is unreachable: answer all of it now. */
@@ -185,6 +201,14 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     const unavailable = databaseUnreachable();
     for (const pending of waiting) pending.reject(unavailable);
   }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WriteDeadlineExceeded(`No acknowledgement within ${ms} ms`)), ms).unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** One mark per visitor covering all its new hits' timestamps. */
