@@ -1,6 +1,6 @@
 import type { PipelineStage, Types } from 'mongoose';
 import type { StatsQuery } from '../query/stats-query.js';
-import { VISITOR_SETS, dayBucket, type DaySlice } from './rollup.pipeline.js';
+import { HIT_COUNT_SETS, dayBucket, setVariants, type DaySlice } from './rollup.pipeline.js';
 import {
   IS_BOT_HIT,
   IS_PAGEVIEW,
@@ -20,13 +20,7 @@ export const HIT_HOURS_COLLECTION = 'stats_hit_hours';
  * `{ siteId, ts }` index on hits.
  */
 export function buildHitHoursDayPipeline(siteId: Types.ObjectId, slice: DaySlice, timezone: string): PipelineStage[] {
-  const variants = VISITOR_SETS.map((set) => ({
-    set: { $literal: set.name },
-    values:
-      set.fields.length === 0
-        ? { $literal: {} }
-        : Object.fromEntries(set.fields.map((field) => [field, { $ifNull: [`$${field}`, null] }])),
-  }));
+  const variants = setVariants(HIT_COUNT_SETS);
   const row: Record<string, unknown> = {
     _id: 0,
     siteId: { $literal: siteId },
@@ -38,7 +32,7 @@ export function buildHitHoursDayPipeline(siteId: Types.ObjectId, slice: DaySlice
     events: 1,
   };
   // A field absent from a set's values is absent from its rows ($project drops missing paths).
-  for (const field of new Set(VISITOR_SETS.flatMap((set) => set.fields))) row[field] = `$_id.values.${field}`;
+  for (const field of new Set(HIT_COUNT_SETS.flatMap((set) => set.fields))) row[field] = `$_id.values.${field}`;
   return [
     { $match: { siteId, ts: { $gte: slice.start, $lt: slice.end } } },
     {

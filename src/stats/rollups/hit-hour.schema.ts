@@ -3,7 +3,7 @@ import { Types, type HydratedDocument } from 'mongoose';
 import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
 
 /**
- * Hit counts without visitors: for each dimension set (see VISITOR_SETS), one row per site, local
+ * Hit counts without visitors: for each dimension set (see HIT_COUNT_SETS), one row per site, local
  * hour, classification and value of the set's fields, with its page views and events. Counts add
  * up across hours, so queries that need no distinct visitors (page views alone, bot share) read
  * at most 24 rows per day and value, however many hits and visitors the site has. Derived from

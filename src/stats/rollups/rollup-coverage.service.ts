@@ -5,7 +5,9 @@ import { trackingConfig, type TrackingConfig } from '../../config/configuration.
 import {
   ROLLUP_DIMENSIONS,
   isRollupEligible,
-  narrowestVisitorSet,
+  HIT_COUNT_SETS,
+  VISITOR_SETS,
+  narrowestSet,
   type DaySlice,
   type RollupCoverage,
 } from '../pipelines/rollup.pipeline.js';
@@ -45,7 +47,7 @@ export class RollupCoverageService {
     if (!isRollupEligible(query)) return undefined;
     const unsettled = await this.unsettledDays(query.siteId, query.timezone);
     if (!unsettled) return undefined;
-    return { ...this.daysOf(query, unsettled), set: narrowestVisitorSet(query) };
+    return { ...this.daysOf(query, unsettled), set: narrowestSet(query, VISITOR_SETS) };
   }
 
   /**
@@ -56,7 +58,7 @@ export class RollupCoverageService {
     const rolledUp = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)].every((dimension) =>
       ROLLUP_DIMENSIONS.has(dimension),
     );
-    const set = narrowestVisitorSet(query);
+    const set = narrowestSet(query, HIT_COUNT_SETS);
     if (!rolledUp || !set) return undefined;
     const unsettled = await this.unsettledDays(query.siteId, query.timezone);
     if (!unsettled) return undefined;

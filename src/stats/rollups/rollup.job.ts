@@ -95,6 +95,8 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
       for (const [siteId, buckets] of bySite)
         siteDays += await this.rollUpSite(siteId, buckets, { after: watermark, until });
       await this.rollups.saveWatermark(until);
+      // Operators (and the bench) see from this line when the rollups cover a backfill.
+      if (siteDays > 0) this.logger.log(`Rolled up ${siteDays} site-days through ${until.toISOString()}`);
       return { ran: true, siteDays };
     } finally {
       await this.leases.release(ROLLUP_LEASE, this.holder);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
-import { VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+import { HIT_COUNT_SETS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
 import { HitHour } from './hit-hour.schema.js';
 import { RollupState } from './rollup-state.schema.js';
 import { VisitHour } from './visit-hour.schema.js';
@@ -79,9 +79,9 @@ export class RollupRepository {
   async deleteDay(siteId: string, day: string): Promise<void> {
     const site = new Types.ObjectId(siteId);
     await this.rows.deleteMany({ siteId: site, day });
-    const sets = { $in: VISITOR_SETS.map((set) => set.name) };
-    await this.setRows.deleteMany({ siteId: site, set: sets, day });
-    await this.hitHours.deleteMany({ siteId: site, set: sets, day });
+    const setsOf = (sets: typeof VISITOR_SETS) => ({ $in: sets.map((set) => set.name) });
+    await this.setRows.deleteMany({ siteId: site, set: setsOf(VISITOR_SETS), day });
+    await this.hitHours.deleteMany({ siteId: site, set: setsOf(HIT_COUNT_SETS), day });
     await this.visitHours.deleteMany({ siteId: site, day });
   }
 
