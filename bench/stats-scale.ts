@@ -9,8 +9,9 @@ const SEED_CONCURRENCY = 4;
 /** Seeding 10^6 hits only runs when it fits the bench's 10-minute budget (or BENCH_FULL=1). */
 const SEED_BUDGET_SECONDS = Number(process.env.BENCH_SEED_BUDGET_SECONDS ?? 240);
 const RUNS = 3;
-/** The rollup job's settle time (60 s) plus its interval (30 s) and a margin. */
-const ROLLUP_CATCH_UP_MS = 100_000;
+/** How long to wait for the rollup job to cover a backfill before timing queries anyway. */
+const ROLLUP_WAIT_LIMIT_MS = 8 * 60_000;
+const ROLLUP_POLL_MS = 1_000;
 const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
 
 export interface SeedResult {
@@ -38,6 +39,11 @@ export interface StatsScaleResult {
   full: boolean;
   seeding: SeedResult[];
   queries: QueryTiming[];
+  /**
+   * Seconds from the end of seeding until the rollup job logged a run covering every seeded hit
+   * (null: not within ROLLUP_WAIT_LIMIT_MS, queries then read the uncovered days raw).
+   */
+  rollupCaughtUpSeconds: number | null;
   /** Every collection after seeding both sites: documents and bytes per hit follow from it. */
   storage: CollectionFootprint[];
 }
@@ -113,6 +119,22 @@ function queries(): Array<[string, string]> {
   ];
 }
 
+/**
+ * Waits until the app has logged a rollup run through `seededAt` (RollupJob: "Rolled up N
+ * site-days through <instant>"); returns the seconds since seeding ended, or null at the limit.
+ */
+async function waitForRollup(app: Child, seededAt: Date, seededAtMs: number): Promise<number | null> {
+  const deadline = performance.now() + ROLLUP_WAIT_LIMIT_MS;
+  while (performance.now() < deadline) {
+    const covered = [...app.output().matchAll(/Rolled up \d+ site-days through (\S+?Z)/g)].some(
+      (match) => Date.parse(match[1]) >= seededAt.getTime(),
+    );
+    if (covered) return Math.round((performance.now() - seededAtMs) / 1000);
+    await new Promise((resolve) => setTimeout(resolve, ROLLUP_POLL_MS));
+  }
+  return null;
+}
+
 /** Median of RUNS timings after one warm-up call. */
 async function time(app: Child, site: BenchSite, path: string): Promise<number> {
   const warm = await timedGet(app.url, path, site.readKey);
@@ -152,17 +174,20 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
     const large = await createSite(app.url, token, 'large.bench.test');
     const largeSeed = await seed(app, large, largeHits, 202);
     const seededAt = performance.now() - largeSeed.firstQuerySeconds * 1000;
+    const seededAtClock = new Date(Date.now() - largeSeed.firstQuerySeconds * 1000);
     log(
       `seeded ${largeHits} hits of ${largeSeed.visitors} visitors: ${largeSeed.hitsPerSec} hits/s, ` +
         `first query after ${largeSeed.firstQuerySeconds}s`,
     );
-    // Reads cover days the rollup job has not reached from raw hits; time the steady state, after
-    // the job (every 30 s, leaving the last minute to settle) has had its chance to run.
-    const settled = seededAt + ROLLUP_CATCH_UP_MS - performance.now();
-    if (settled > 0) {
-      log(`waiting ${Math.round(settled / 1000)}s for the rollup job to cover the seeded hits`);
-      await new Promise((resolve) => setTimeout(resolve, settled));
-    }
+    // Reads cover days the rollup job has not reached from raw hits; time the steady state, once
+    // the job (every 30 s, leaving the last minute to settle) has logged a run past the seeding.
+    log('waiting for the rollup job to cover the seeded hits');
+    const rollupCaughtUpSeconds = await waitForRollup(app, seededAtClock, seededAt);
+    log(
+      rollupCaughtUpSeconds === null
+        ? `the rollup job had not covered the seeded hits after ${ROLLUP_WAIT_LIMIT_MS / 1000}s: timing anyway`
+        : `rollup job covered the seeded hits ${rollupCaughtUpSeconds}s after seeding ended`,
+    );
     const timings: QueryTiming[] = [];
     for (const [name, path] of queries()) {
       const smallMs = await time(app, small, path);
@@ -176,7 +201,15 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
       timings.push(timing);
       log(`${name}: ${smallMs} ms at ${smallHits}, ${largeMs} ms at ${largeHits} (×${timing.ratio})`);
     }
-    result = { smallHits, largeHits, full, seeding: [smallSeed, largeSeed], queries: timings, storage: [] };
+    result = {
+      smallHits,
+      largeHits,
+      full,
+      seeding: [smallSeed, largeSeed],
+      rollupCaughtUpSeconds,
+      queries: timings,
+      storage: [],
+    };
   } finally {
     await app.stop();
   }
