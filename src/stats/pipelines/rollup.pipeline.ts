@@ -53,9 +53,16 @@ export const VISITOR_SETS: readonly DimensionSet[] = [
 
 /**
  * The hit-count sets: counts need no visitor, so `total` (no field) keeps them at one row per
- * hour and classification; the rest mirror the visitor sets.
+ * hour and classification, and single fields stay at one row per hour and value. Only what is
+ * read without visitors is kept: totals (page views, bot share) and the commonest page-view
+ * lists; any other count comes from the visitor sets. Keying counts by all per-visitor fields
+ * together, as the `visitor` set does, made about one row per hit: no better than raw hits.
  */
-export const HIT_COUNT_SETS: readonly DimensionSet[] = [{ name: 'total', fields: [] }, ...VISITOR_SETS];
+export const HIT_COUNT_SETS: readonly DimensionSet[] = [
+  { name: 'total', fields: [] },
+  { name: 'country', fields: ['countryCode'] },
+  { name: 'page', fields: ['path'] },
+];
 
 /** The narrowest of `sets` able to answer the query, or undefined when none can. */
 export function narrowestSet(query: StatsQuery, sets: readonly DimensionSet[]): string | undefined {
