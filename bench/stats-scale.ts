@@ -164,8 +164,13 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
       return smallSeed.seconds * k + smallSeed.firstQuerySeconds * k ** 1.5;
     };
     const full = process.env.BENCH_FULL === '1';
-    const largeHits = full ? 1_000_000 : (LARGE_SIZES.find((size) => estimate(size) <= SEED_BUDGET_SECONDS) ?? 20_000);
-    if (!full) {
+    const forced = Number(process.env.BENCH_LARGE_HITS ?? 0);
+    const largeHits = full
+      ? 1_000_000
+      : forced > 0
+        ? forced
+        : (LARGE_SIZES.find((size) => estimate(size) <= SEED_BUDGET_SECONDS) ?? 20_000);
+    if (!full && forced === 0) {
       log(
         `10^6 hits would take ~${Math.round(estimate(1_000_000))}s to seed and sessionize at this rate: ` +
           `using ${largeHits} (BENCH_FULL=1 for 10^6)`,
