@@ -79,6 +79,7 @@ describe('reliability: the store process is killed -9 during load and restarted 
       prefix: 'kill',
     });
     await sleep(1500);
+    const killedAt = performance.now();
     stores[0].kill('SIGKILL');
     await sleep(1500);
     stores.push(await spawnStore(port, storeDir));
@@ -96,7 +97,13 @@ describe('reliability: the store process is killed -9 during load and restarted 
     expect(
       load.outcomes.filter((outcome) => ![202, 503].includes(outcome.status)).map((outcome) => outcome.status),
     ).toEqual([]);
-    expect(load.outcomes.some((outcome) => outcome.status === 503)).toBe(true);
+    // The kill must have hit the load: requests were refused (503) or in flight when the store
+    // died. Which of the two varies: the driver retries a write once when it reconnects in time.
+    const hitByKill = load.outcomes.filter(
+      (outcome) =>
+        outcome.status === 503 || (outcome.startedAt < killedAt && outcome.startedAt + outcome.elapsedMs > killedAt),
+    );
+    expect(hitByKill.length).toBeGreaterThan(0);
     client = await MongoClient.connect(uri);
     const stored = await client
       .db()
@@ -105,7 +112,7 @@ describe('reliability: the store process is killed -9 during load and restarted 
       .toArray();
     expect(reconcile(stored, load.acknowledged)).toEqual({ duplicated: [], lost: [] });
     process.stdout.write(
-      `[store-restart] requests=${load.outcomes.length} acknowledgedHits=${load.acknowledged.size} 503=${load.outcomes.filter((o) => o.status === 503).length} kills=1 lost=0\n`,
+      `[store-restart] requests=${load.outcomes.length} acknowledgedHits=${load.acknowledged.size} 503=${load.outcomes.filter((o) => o.status === 503).length} inFlightAtKill=${hitByKill.filter((o) => o.status !== 503).length} kills=1 lost=0\n`,
     );
   }, 150_000);
 });

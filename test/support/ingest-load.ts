@@ -5,6 +5,8 @@ export interface SendOutcome {
   /** HTTP status, or 0 when the request failed without an answer (connection refused/reset). */
   status: number;
   retryAfter: string | null;
+  /** `performance.now()` when the request was sent. */
+  startedAt: number;
   elapsedMs: number;
   /** Parsed JSON body when there was one. */
   body: unknown;
@@ -76,6 +78,7 @@ export async function sendBatch(
       eventIds,
       status: response.status,
       retryAfter: response.headers.get('retry-after'),
+      startedAt: started,
       elapsedMs: performance.now() - started,
       body,
     };
@@ -87,7 +90,14 @@ export async function sendBatch(
       error instanceof Error
         ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}`
         : String(error);
-    return { eventIds, status: hung ? HUNG : 0, retryAfter: null, elapsedMs: performance.now() - started, body: cause };
+    return {
+      eventIds,
+      status: hung ? HUNG : 0,
+      retryAfter: null,
+      startedAt: started,
+      elapsedMs: performance.now() - started,
+      body: cause,
+    };
   }
 }
 
