@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
+import { isDatabaseUnreachable } from '../../database/database-errors.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -10,22 +11,6 @@ export interface ErrorBody {
 }
 
 const DATABASE_RETRY_AFTER_SECONDS = 2;
-
-/** Driver errors that mean "the database cannot be reached right now" (names, so mongoose's wrappers count too). */
-const DATABASE_UNAVAILABLE_ERRORS = new Set([
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoServerSelectionError',
-  'MongooseServerSelectionError',
-  'MongoNotConnectedError',
-  'MongoPoolClearedError',
-  'PoolClearedOnNetworkError',
-  'MongoTopologyClosedError',
-]);
-
-function isDatabaseUnavailable(exception: unknown): exception is Error {
-  return exception instanceof Error && DATABASE_UNAVAILABLE_ERRORS.has(exception.name);
-}
 
 /**
  * Every error leaves as JSON `{ statusCode, error, message }` (SPEC §5). Expected errors keep
@@ -68,7 +53,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     const clientError = this.fastifyClientError(exception);
     if (clientError) return { ...clientError, headers };
-    if (isDatabaseUnavailable(exception)) {
+    if (isDatabaseUnreachable(exception)) {
       // A lost database is an outage, not a bug: tell clients to come back instead of a bare 500.
       this.logger.warn(
         `Database unavailable on ${request.method} ${request.routeOptions?.url ?? 'unknown'}: ${exception.message}`,
