@@ -205,3 +205,24 @@ describe('HitWriter write deadline', () => {
     expect(probe()).toEqual({ status: 'stored', count: 10 });
   });
 });
+
+describe('HitWriter visitor marks', () => {
+  it('marks the visitors of duplicates too, so a retry of a stored but unmarked hit still gets its visit', async () => {
+    const marked: string[] = [];
+    const recordingSessions = {
+      markDirty: (marks: Array<{ visitorKey: string }>) => {
+        marked.push(...marks.map((mark) => mark.visitorKey));
+        return Promise.resolve();
+      },
+      sessionizeInBackground: () => undefined,
+    } as unknown as SessionsService;
+    const repository = {
+      insertMany: () => Promise.resolve({ duplicateIndexes: [1], failedIndexes: [2] }),
+    } as unknown as HitsRepository;
+    const writer = new HitWriter(repository, recordingSessions, new MetricsService());
+    const batch = hits(3).map((hit, index) => ({ ...hit, visitorKey: ['stored', 'duplicate', 'failed'][index] }));
+
+    expect(await writer.write(batch)).toEqual(['stored', 'duplicate', 'failed']);
+    expect(marked.sort()).toEqual(['duplicate', 'stored']);
+  });
+});

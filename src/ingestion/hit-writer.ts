@@ -187,7 +187,9 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     const results: WriteResult[] = documents.map(() => 'stored');
     for (const index of outcome.duplicateIndexes) results[index] = 'duplicate';
     for (const index of outcome.failedIndexes) results[index] = 'failed';
-    await this.sessions.markDirty(visitorMarks(documents.filter((_, index) => results[index] === 'stored')));
+    // Duplicates are marked too: a retry is refused as a duplicate when an earlier attempt stored
+    // the hit but failed (or timed out) before its mark, and that hit still needs its visit.
+    await this.sessions.markDirty(visitorMarks(documents.filter((_, index) => results[index] !== 'failed')));
     return results;
   }
 
@@ -211,10 +213,10 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** One mark per visitor covering all its new hits' timestamps. */
-function visitorMarks(stored: NewHit[]): DirtyMark[] {
+/** One mark per visitor covering all these hits' timestamps. */
+function visitorMarks(written: NewHit[]): DirtyMark[] {
   const marks = new Map<string, DirtyMark>();
-  for (const hit of stored) {
+  for (const hit of written) {
     const key = `${hit.siteId.toHexString()}:${hit.visitorKey}`;
     const mark = marks.get(key);
     if (!mark) marks.set(key, { siteId: hit.siteId, visitorKey: hit.visitorKey, from: hit.ts, to: hit.ts });
