@@ -24,6 +24,7 @@ import {
   VISITOR_SETS_COLLECTION,
   buildPendingBucketsPipeline,
   buildPendingVisitSpansPipeline,
+  buildRawDaysHitKeysPipeline,
   buildVisitorSetsDayPipeline,
   buildRollupDayPipeline,
   buildRollupHitMetricsPipeline,
@@ -89,16 +90,38 @@ export class StatsRepository {
     return this.aggregate<HitMetricsRow>('hits', buildHitMetricsPipeline(query, options));
   }
 
-  /** The same numbers as `aggregateHitMetrics`, from the visitor-day rollup plus raw hits of the unsettled days. */
+  /**
+   * The same numbers as `aggregateHitMetrics`, from the visitor rollup plus the raw hits of the
+   * unsettled days: with unsettled days both parts return their groups' visitor keys, united
+   * here so that a visitor seen on both sides counts once.
+   */
   async aggregateRollupHitMetrics(
     query: StatsQuery,
     coverage: RollupCoverage,
     options: { classification: boolean },
   ): Promise<HitMetricsRow[]> {
-    return this.aggregate<HitMetricsRow>(
-      coverage.set ? VISITOR_SETS_COLLECTION : VISITOR_DAYS_COLLECTION,
-      buildRollupHitMetricsPipeline(query, coverage, options),
-    );
+    const collection = coverage.set ? VISITOR_SETS_COLLECTION : VISITOR_DAYS_COLLECTION;
+    const rolledUp = buildRollupHitMetricsPipeline(query, coverage, options);
+    if (coverage.rawDays.length === 0) return this.aggregate<HitMetricsRow>(collection, rolledUp);
+    type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
+    const [rolled, raw] = await Promise.all([
+      this.aggregate<KeyedRow>(collection, rolledUp),
+      this.aggregate<KeyedRow>('hits', buildRawDaysHitKeysPipeline(query, coverage.rawDays, options)),
+    ]);
+    const byKey = new Map<string, { row: HitMetricsRow; keys: Set<string> }>();
+    for (const { visitorKeys, ...row } of [...rolled, ...raw]) {
+      const id = JSON.stringify(row.key ?? null);
+      const entry = byKey.get(id);
+      if (!entry) {
+        byKey.set(id, { row: { ...row, visitors: 0 }, keys: new Set(visitorKeys) });
+        continue;
+      }
+      for (const key of visitorKeys) entry.keys.add(key);
+      entry.row.pageviews += row.pageviews;
+      entry.row.events += row.events;
+      entry.row.botHits += row.botHits;
+    }
+    return [...byKey.values()].map(({ row, keys }) => ({ ...row, visitors: keys.size }));
   }
 
   /**

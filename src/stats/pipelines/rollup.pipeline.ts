@@ -1,7 +1,15 @@
 import type { PipelineStage, Types } from 'mongoose';
 import { DIMENSION_SOURCES, type Dimension } from '../query/dimensions.js';
 import type { Interval, StatsQuery } from '../query/stats-query.js';
-import { IS_PAGEVIEW, dimensionKeys, filterCondition, groupId, hitFieldPath } from './stages.js';
+import {
+  IS_BOT_HIT,
+  IS_PAGEVIEW,
+  bucketExpression,
+  dimensionKeys,
+  filterCondition,
+  groupId,
+  hitFieldPath,
+} from './stages.js';
 import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
 
 export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
@@ -215,71 +223,38 @@ export interface RollupCoverage {
 }
 
 /**
- * The same numbers as `buildHitMetricsPipeline`, from the rollup: rows of the range's settled
- * days, plus — through `$unionWith` — the raw hits of the days still being rolled up, shaped
- * like rows. Distinct visitors stay exact because every row carries its visitorKey. Only valid
- * for queries `isRollupEligible` accepts. Run on stats_visitor_sets when `coverage.set` is given
- * (served by `{ siteId, set, day }`), else on stats_visitor_days (served by `{ siteId, day }`).
+ * The same sums as `buildHitMetricsPipeline` from the rollup rows of the range's settled days,
+ * with each group's distinct visitor keys as `visitorKeys` (the caller unites them with those of
+ * `buildRawDaysHitKeysPipeline` for the unsettled days, then counts) — or, when every day is
+ * settled, the count itself as `visitors`. The raw days are read by a separate aggregate rather
+ * than `$unionWith`, which on the embedded store materializes the whole hits collection. Only
+ * valid for queries `isRollupEligible` accepts. Run on stats_visitor_sets when `coverage.set` is
+ * given (served by `{ siteId, set, day }`), else on stats_visitor_days (served by `{ siteId, day }`).
  */
 export function buildRollupHitMetricsPipeline(
   query: StatsQuery,
   coverage: RollupCoverage,
   options: { classification: boolean } = { classification: true },
 ): PipelineStage[] {
-  const conditions: Record<string, unknown>[] = [];
-  if (options.classification && query.classification !== 'ALL')
-    conditions.push({ classification: query.classification });
-  conditions.push(...query.filters.map((filter) => filterCondition(filter)));
-  const rawLabels = coverage.rawDays.map((slice) => slice.day);
-
-  const rawRow: Record<string, unknown> = {
-    _id: 0,
-    day: { $dateToString: { date: '$ts', format: '%Y-%m-%d', timezone: query.timezone } },
-    visitorKey: 1,
-    pageviews: IS_PAGEVIEW,
-    events: { $literal: 1 },
-  };
-  for (const field of ROLLUP_FIELDS) rawRow[field] = 1;
-  const union: PipelineStage[] =
-    coverage.rawDays.length === 0
-      ? []
-      : [
-          {
-            $unionWith: {
-              coll: 'hits',
-              pipeline: [
-                {
-                  $match: {
-                    $and: [
-                      { siteId: query.siteId },
-                      { $or: coverage.rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })) },
-                      ...conditions,
-                    ],
-                  },
-                },
-                { $project: rawRow },
-              ],
-            },
-          },
-        ];
-
   const interval = query.interval === 'hour' ? undefined : query.interval;
   const key = {
     ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }),
     ...(interval ? { time: dayBucket(interval) } : {}),
   };
+  const visitors = coverage.rawDays.length === 0 ? { visitors: { $size: '$visitors' } } : { visitorKeys: '$visitors' };
   return [
     {
       $match: {
         $and: [
           { siteId: query.siteId },
           ...(coverage.set ? [{ set: coverage.set }] : []),
-          { day: { $gte: coverage.fromDay, $lte: coverage.toDay, $nin: rawLabels } },
-          ...conditions,
+          {
+            day: { $gte: coverage.fromDay, $lte: coverage.toDay, $nin: coverage.rawDays.map((slice) => slice.day) },
+          },
+          ...rowConditions(query, options),
         ],
       },
     },
-    ...union,
     // `$addToSet` rather than grouping per visitor first: measured twice as fast on the embedded
     // store, and within MongoDB's 100 MB accumulator bound up to about two million visitors per group.
     {
@@ -291,8 +266,57 @@ export function buildRollupHitMetricsPipeline(
         botHits: { $sum: { $cond: [{ $eq: ['$classification', 'BOT'] }, '$events', 0] } },
       },
     },
-    { $project: { _id: 0, key: '$_id', visitors: { $size: '$visitors' }, pageviews: 1, events: 1, botHits: 1 } },
+    { $project: { _id: 0, key: '$_id', ...visitors, pageviews: 1, events: 1, botHits: 1 } },
   ];
+}
+
+/**
+ * The raw hits of the unsettled days grouped as `buildRollupHitMetricsPipeline` groups rows, with
+ * each group's distinct `visitorKeys`. Served by the `{ siteId, ts }` index on hits.
+ */
+export function buildRawDaysHitKeysPipeline(
+  query: StatsQuery,
+  rawDays: DaySlice[],
+  options: { classification: boolean },
+): PipelineStage[] {
+  if (rawDays.length === 0) throw new Error('no raw days to read');
+  const interval = query.interval === 'hour' ? undefined : query.interval;
+  const key = {
+    ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }),
+    ...(interval ? { time: bucketExpression('$ts', interval, query.timezone) } : {}),
+  };
+  return [
+    {
+      $match: {
+        $and: [
+          { siteId: query.siteId },
+          // The enclosing range lets an index bound the scan; the $or keeps only the listed days.
+          { ts: { $gte: rawDays[0].start, $lt: rawDays[rawDays.length - 1].end } },
+          { $or: rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })) },
+          ...rowConditions(query, options),
+        ],
+      },
+    },
+    {
+      $group: {
+        _id: groupId(key),
+        visitorKeys: { $addToSet: '$visitorKey' },
+        pageviews: { $sum: IS_PAGEVIEW },
+        events: { $sum: 1 },
+        botHits: { $sum: IS_BOT_HIT },
+      },
+    },
+    { $project: { _id: 0, key: '$_id', visitorKeys: 1, pageviews: 1, events: 1, botHits: 1 } },
+  ];
+}
+
+/** The classification (unless told otherwise) and filters, on rollup rows or hits alike (same field names). */
+function rowConditions(query: StatsQuery, options: { classification: boolean }): Record<string, unknown>[] {
+  const conditions: Record<string, unknown>[] = [];
+  if (options.classification && query.classification !== 'ALL')
+    conditions.push({ classification: query.classification });
+  conditions.push(...query.filters.map((filter) => filterCondition(filter)));
+  return conditions;
 }
 
 /** Whether the rollup holds every field the query needs (whole days, rolled-up dimensions only). */
