@@ -74,6 +74,21 @@ describe('CRUD conformance', () => {
     expect(dotted).toEqual([{ nested: { v: 1 } }, { nested: { v: 9 } }]);
   });
 
+  it('projects top-level field lists in stored order: inclusion, exclusion, _id alone', async () => {
+    await items.insertOne({ _id: 1 as unknown as ObjectId, b: 2, a: 1, c: { d: 3 }, e: [1, 2] });
+    const one = (projection: Document) => items.findOne({ _id: 1 as unknown as ObjectId }, { projection });
+    expect(Object.entries((await one({ c: 1, b: 1 }))!)).toEqual([
+      ['_id', 1],
+      ['b', 2],
+      ['c', { d: 3 }],
+    ]);
+    expect(await one({ _id: 0, e: true, missing: 1 })).toEqual({ e: [1, 2] });
+    expect(await one({ _id: 1 })).toEqual({ _id: 1 });
+    expect(await one({ _id: 0 })).toEqual({ b: 2, a: 1, c: { d: 3 }, e: [1, 2] });
+    expect(await one({ a: 0, c: false })).toEqual({ _id: 1, b: 2, e: [1, 2] });
+    await expect(one({ a: 1, b: 0 })).rejects.toThrow(MongoServerError);
+  });
+
   it('sorts mixed types in BSON order and arrays by their min/max element', async () => {
     await items.insertMany([
       { _id: 1, v: [0, 5] },
