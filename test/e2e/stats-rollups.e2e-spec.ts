@@ -418,6 +418,45 @@ describe('stats rollups', () => {
     expect(await coverage.find({ ...query, timezone: 'Asia/Tokyo' })).toBeUndefined();
   });
 
+  it('reads a site built in the previous row shape raw until the job rebuilds it; forgets deleted sites', async () => {
+    const sites = app.app.get(SitesService);
+    clock.advance(3_600_000);
+    const site = await sites.create({ domain: `upgrade-${Date.now()}.example`, name: 'upgrade' });
+    const siteId = new ObjectId(site.id);
+    await insertHits(app.database.db, [
+      rawHit(siteId, {
+        ts: new Date('2024-05-07T10:00:00Z'),
+        receivedAt: new Date(clock.now().getTime() - 2 * ROLLUP_SETTLE_MS),
+        visitorKey: 'old',
+      }),
+    ]);
+    const state = app.database.db.collection<{ _id: string; timezone?: string; version?: number }>(
+      'stats_rollup_state',
+    );
+    // As version 1 left it: built in the site's zone, no version, no visitor sets or visit hours.
+    await state.insertOne({ _id: `site:${site.id}`, timezone: 'UTC' });
+    const goneSiteId = new ObjectId().toHexString();
+    await state.insertOne({ _id: `site:${goneSiteId}`, timezone: 'UTC' });
+    const query: StatsQuery = {
+      siteId: new Types.ObjectId(site.id),
+      timezone: 'UTC',
+      start: new Date('2024-05-07T00:00:00Z'),
+      end: new Date('2024-05-08T00:00:00Z'),
+      classification: 'ALL',
+      filters: [],
+      dimensions: [],
+    };
+    const coverage = app.app.get(RollupCoverageService);
+    expect(await coverage.find(query)).toBeUndefined();
+    expect(await coverage.findVisits(query)).toBeUndefined();
+
+    await app.app.get(RollupJob).runOnce();
+    expect(await coverage.find(query)).toMatchObject({ set: 'visitor', rawDays: [] });
+    expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: 2 });
+    expect(await app.database.db.collection('stats_visitor_sets').countDocuments({ siteId })).toBe(4);
+    expect(await state.findOne({ _id: `site:${goneSiteId}` })).toBeNull();
+  });
+
   it('lets one holder run the job at a time; an expired lease can be taken over', async () => {
     const leases = app.app.get(LeaseService);
     expect(await leases.acquire(ROLLUP_LEASE, 'instance-a', 60_000)).toBe(true);

@@ -110,7 +110,7 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
   private async rollUpSite(siteId: string, buckets: Date[], window: { after: Date; until: Date }): Promise<number> {
     const site = await this.sites.findById(siteId);
     if (!site) {
-      await this.rollups.deleteSiteRows(siteId);
+      await this.rollups.forgetSite(siteId);
       return 0;
     }
     const objectId = new Types.ObjectId(siteId);

@@ -85,6 +85,12 @@ export class RollupRepository {
     await this.visitHours.deleteMany({ siteId: site, day });
   }
 
+  /** A deleted site: its rows and its state go, so no later run lists it for a rebuild again. */
+  async forgetSite(siteId: string): Promise<void> {
+    await this.deleteSiteRows(siteId);
+    await this.state.deleteOne({ _id: siteStateId(siteId) });
+  }
+
   async deleteSiteRows(siteId: string): Promise<void> {
     const site = new Types.ObjectId(siteId);
     await this.rows.deleteMany({ siteId: site });
