@@ -39,11 +39,18 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const FLOOD_SECONDS = 20;
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CONNECTIONS = 32;
-const POOL = 512;
+/**
+ * Request bodies per scenario, cycled by autocannon. Large enough, with visitors drawn from a
+ * large population, that a visitor sends a hit every half minute or so as on a real site; a
+ * few hundred bodies made every visitor hit twice a second, one endless visit each, and the
+ * sessionizer then re-read whole visits on every hit (quadratic in the run's length).
+ */
+const POOL = 16_384;
+export const VISITORS = 100_000;
 /** The flood may not push the app past this RSS (documented in docs/SCALING.md). */
 export const FLOOD_RSS_BOUND_MB = 768;
 
-function singleBodies(visitors: number): string[] {
+export function singleBodies(visitors: number): string[] {
   const traffic = new TrafficGenerator(visitors, 7);
   return Array.from({ length: POOL }, () => JSON.stringify(traffic.hit()));
 }
@@ -112,7 +119,7 @@ export async function measureCeiling(): Promise<LoadResult> {
         url: raw.url,
         path: '/',
         headers: {},
-        bodies: singleBodies(5000),
+        bodies: singleBodies(VISITORS),
         connections: CONNECTIONS,
         seconds: SECONDS,
         warmupSeconds: WARMUP,
@@ -162,20 +169,27 @@ export async function runIngestScenarios(
   };
 
   const single = await createSite(app.url, token, 'single.bench.test');
-  await load('single hit / request (/api/v1/hits)', single, '/api/v1/hits', singleBodies(5000), 1, CONNECTIONS);
+  await load('single hit / request (/api/v1/hits)', single, '/api/v1/hits', singleBodies(VISITORS), 1, CONNECTIONS);
   // BENCH_ONLY=single: the quick before/after loop for an optimisation.
   if (process.env.BENCH_ONLY === 'single')
     return { scenarios, statsUnderLoad: { queries: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, failures: 0 } };
   const batch = await createSite(app.url, token, 'batch.bench.test');
-  await load('batch of 100 (/api/v1/hits)', batch, '/api/v1/hits', batchBodies(100, 64, 20_000, 5), 100, 8);
+  await load('batch of 100 (/api/v1/hits)', batch, '/api/v1/hits', batchBodies(100, 256, VISITORS, 5), 100, 8);
   const traffic = await createSite(app.url, token, 'traffic.bench.test');
   // The seed's own form: the raw key in Authorization, site-analytics field names.
-  await load('seed form (/api/v1/traffic)', traffic, '/api/v1/traffic', trafficBodies(5000), 1, CONNECTIONS, {
+  await load('seed form (/api/v1/traffic)', traffic, '/api/v1/traffic', trafficBodies(VISITORS), 1, CONNECTIONS, {
     authorization: traffic.ingestKey,
   });
 
   const mixed = await createSite(app.url, token, 'mixed.bench.test');
-  const ingest = load('single hit while stats are queried', mixed, '/api/v1/hits', singleBodies(5000), 1, CONNECTIONS);
+  const ingest = load(
+    'single hit while stats are queried',
+    mixed,
+    '/api/v1/hits',
+    singleBodies(VISITORS),
+    1,
+    CONNECTIONS,
+  );
   const statsUnderLoad = await queryLoop(app.url, mixed, ingest);
   log(
     `stats under load: ${statsUnderLoad.queries} queries, p50 ${statsUnderLoad.p50Ms} ms, p99 ${statsUnderLoad.p99Ms} ms, failures ${statsUnderLoad.failures}`,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { adminToken, createSite } from './lib/api.js';
 import { startApp } from './lib/children.js';
 import { selfTimeByArea, topSelfTime } from './lib/cpuprofile.js';
-import { TrafficGenerator } from './lib/hits.js';
+import { singleBodies, VISITORS } from './ingest-scenarios.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { seed, type SeedResult } from './stats-scale.js';
 
@@ -30,15 +30,14 @@ try {
 }
 
 async function single(url: string, pid: number, key: string): Promise<LoadResult> {
-  const traffic = new TrafficGenerator(5000, 7);
-  const bodies = Array.from({ length: 512 }, () => JSON.stringify(traffic.hit()));
   return runLoad(
     {
       name: 'single hit (profiled)',
       url,
       path: '/api/v1/hits',
       headers: { authorization: key },
-      bodies,
+      // The same traffic as the bench's single-hit scenario.
+      bodies: singleBodies(VISITORS),
       connections: 32,
       seconds: Number(process.env.BENCH_SECONDS ?? 10),
       warmupSeconds: 2,
