@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createIngestSite, keyHit } from '../factories/hit-fixtures.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** What the request logger writes: one JSON line per request, with only the fields we chose. */
@@ -47,5 +48,23 @@ describe('request logging', () => {
     await fetch(`${app.url}/api/v1/sites`, { headers: { 'x-request-id': 'after-probe' } });
     expect(requestLines().some((entry) => entry.req.id === 'after-probe')).toBe(true);
     expect(requestLines().some((entry) => entry.req.id === 'probe-1')).toBe(false);
+  });
+
+  it('logs accepted hits only at debug level, and refused ones as warnings', async () => {
+    const site = await createIngestSite(app);
+    const post = (id: string, body: unknown) =>
+      fetch(`${app.url}/api/v1/hits`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: site.key, 'x-request-id': id },
+        body: JSON.stringify(body),
+      });
+    expect((await post('accepted-hit', { hits: [keyHit()] })).status).toBe(202);
+    expect((await post('refused-hit', { hits: [{ url: 42 }] })).status).toBe(400);
+    await fetch(`${app.url}/api/v1/sites`, { headers: { 'x-request-id': 'after-ingest' } });
+    expect(requestLines().some((entry) => entry.req.id === 'after-ingest')).toBe(true);
+    expect(requestLines().some((entry) => entry.req.id === 'accepted-hit')).toBe(false);
+    expect(requestLines().find((entry) => entry.req.id === 'refused-hit')).toEqual(
+      expect.objectContaining({ level: 40, res: { statusCode: 400 } }),
+    );
   });
 });

@@ -10,6 +10,17 @@ import { logDestination } from './log-destination.js';
  * `ip_addr` there), status and timing. Headers, bodies and client addresses are never logged,
  * so no raw IP, key, password or token can reach the logs through the request logger.
  */
+/**
+ * Accepted hits are logged at `debug`, not `info`: at ingest rates one line per hit is noise a
+ * log pipeline pays for (Plausible and Umami do not log accepted events either) and it cost
+ * ~7% of the main thread in the ingest profile. Refused hits (4xx/5xx) are still logged.
+ */
+const INGEST_PATHS = new Set(['/api/v1/hits', '/api/v1/traffic']);
+
+function isIngestRequest(request: IncomingMessage & { originalUrl?: string }): boolean {
+  return request.method === 'POST' && INGEST_PATHS.has((request.originalUrl ?? request.url ?? '').split('?')[0]);
+}
+
 @Module({
   imports: [
     LoggerModule.forRootAsync({
@@ -34,8 +45,15 @@ import { logDestination } from './log-destination.js';
               paths: ['req.headers', 'req.remoteAddress', 'req.remotePort', '*.password', '*.token'],
               remove: true,
             },
-            customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
-              error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
+            customLogLevel: (
+              request: IncomingMessage & { originalUrl?: string },
+              response: ServerResponse,
+              error?: Error,
+            ) => {
+              if (error || response.statusCode >= 500) return 'error';
+              if (response.statusCode >= 400) return 'warn';
+              return isIngestRequest(request) ? 'debug' : 'info';
+            },
             // Probes would drown the log; the middleware sees a rewritten `url`, so match the original one.
             autoLogging: {
               ignore: (request: IncomingMessage & { originalUrl?: string }) =>
