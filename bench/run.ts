@@ -49,4 +49,4 @@ writeFileSync(join(RESULTS, `run-${stamp}.json`), `${JSON.stringify(results, nul
 writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(results));
 log(`done in ${results.totalSeconds}s → bench/results/latest.md`);
-log(updateReadme(ROOT));
+log(await updateReadme(ROOT));
