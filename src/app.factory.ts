@@ -9,6 +9,7 @@ import { AppModule } from './app.module.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { createValidationPipe } from './common/validation.js';
 import { loadEnvironment } from './config/environment.js';
+import { admitIngestRequests } from './ingestion/ingest-admission.js';
 import { mountOpenApi } from './openapi/openapi.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -62,6 +63,7 @@ export function createFastifyAdapter(): FastifyAdapter {
     }
     done();
   });
+  admitIngestRequests(adapter.getInstance());
   // Registered before Nest's middleware, so the request logger sees the same id (`req.id`).
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     (request.raw as IncomingMessage & { id?: string }).id = request.id;

@@ -2,6 +2,7 @@ import { Module, RequestMethod } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { appConfig, type AppConfig } from '../../config/configuration.js';
+import { INGEST_ROUTES } from '../../ingestion/ingest-routes.js';
 import { logDestination } from './log-destination.js';
 
 /**
@@ -15,10 +16,8 @@ import { logDestination } from './log-destination.js';
  * log pipeline pays for (Plausible and Umami do not log accepted events either) and it cost
  * ~7% of the main thread in the ingest profile. Refused hits (4xx/5xx) are still logged.
  */
-const INGEST_PATHS = new Set(['/api/v1/hits', '/api/v1/traffic']);
-
 function isIngestRequest(request: IncomingMessage & { originalUrl?: string }): boolean {
-  return request.method === 'POST' && INGEST_PATHS.has((request.originalUrl ?? request.url ?? '').split('?')[0]);
+  return request.method === 'POST' && INGEST_ROUTES.has((request.originalUrl ?? request.url ?? '').split('?')[0]);
 }
 
 @Module({
