@@ -1,5 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
-import { startApp, startRawServer, type Child } from './lib/children.js';
+import { startApp, startRawServer, startStore, type Child } from './lib/children.js';
 import { TrafficGenerator } from './lib/hits.js';
 import { runFloodLoad } from './lib/flood.js';
 import { runLoad, type LoadResult } from './lib/load.js';
@@ -18,6 +21,8 @@ export interface FloodResult extends IngestScenarioResult {
   killedAfterTimeout: boolean;
   storedHits: number;
   lostAcknowledgedHits: number;
+  /** Peak RSS of the embedded store's own process (not bounded: it holds the data). */
+  storePeakRssMb?: number;
 }
 
 export interface StatsUnderLoad {
@@ -203,9 +208,19 @@ export async function runIngestScenarios(
  * it acknowledged with 202 must be in the database.
  */
 export async function runFlood(ceiling: LoadResult, log: (line: string) => void): Promise<FloodResult> {
-  const app = await startApp({ database: 'siteline_bench_flood' });
+  // The bound is for the app. On the embedded store the database runs in a process of its own
+  // here, as MongoDB does in production: in the app's process its data (every acknowledged hit,
+  // with indexes) would count against the app's bound.
+  const dataDir = mkdtempSync(join(tmpdir(), 'siteline-bench-flood-'));
+  const store = process.env.MONGODB_URI ? undefined : await startStore(dataDir, 'siteline');
+  const app = await startApp({
+    database: 'siteline_bench_flood',
+    dataDir,
+    env: store ? { MONGODB_URI: store.uri } : {},
+  });
   let result: LoadResult;
   let siteId: string;
+  let storePeakRssMb: number | undefined;
   try {
     const token = await adminToken(app.url);
     const site = await createSite(app.url, token, 'flood.bench.test');
@@ -225,7 +240,10 @@ export async function runFlood(ceiling: LoadResult, log: (line: string) => void)
     );
   } finally {
     await app.stop();
+    storePeakRssMb = store?.peakRssMb();
+    await store?.stop();
   }
+  // Reopens the store from its data directory: what was acknowledged must have survived.
   const storedHits = await countStoredHits(app.dataDir, app.database, siteId);
   const flood: FloodResult = {
     ...withRatio(result, 500, ceiling),
@@ -233,6 +251,7 @@ export async function runFlood(ceiling: LoadResult, log: (line: string) => void)
     killedAfterTimeout: app.killedAfterTimeout ?? false,
     storedHits,
     lostAcknowledgedHits: Math.max(0, result.acceptedHits - storedHits),
+    storePeakRssMb,
   };
   log(
     `flood: ${flood.reqPerSec} req/s, ${flood.hitsPerSec} hits/s acknowledged, statuses ${JSON.stringify(flood.statusCodes)}, Retry-After ${flood.retryAfterSeen}, ` +

@@ -45,6 +45,9 @@ function floodLines(flood: FloodResult | undefined): string[] {
     `Flood: status codes ${codes}; Retry-After on refusals: ${flood.retryAfterSeen ? 'yes' : 'no'}; peak RSS ${flood.server.peakRssMb} MB ` +
       `(bound ${flood.rssBoundMb} MB: ${flood.server.peakRssMb <= flood.rssBoundMb ? 'held' : 'EXCEEDED'}); acknowledged hits ${number(flood.acceptedHits)}, ` +
       `stored after restart ${number(flood.storedHits)}, lost ${flood.lostAcknowledgedHits}` +
+      (flood.storePeakRssMb !== undefined
+        ? `; the embedded store ran in its own process (as MongoDB does), peak RSS ${flood.storePeakRssMb} MB, not counted in the bound`
+        : '') +
       (flood.killedAfterTimeout
         ? ' (graceful shutdown overran 30 s and the app was killed with SIGKILL before the count).'
         : '.'),

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,4 +128,55 @@ export async function startRawServer(): Promise<Child> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   return startChild([join(BUILD_DIR, 'bench', 'lib', 'raw-server.js'), String(port)], {}, `${base}/`, base);
+}
+
+/** The embedded store in a process of its own, as MongoDB runs beside the app in production. */
+export interface StoreProcess {
+  uri: string;
+  pid: number;
+  /** Peak resident memory of the store process so far (`VmHWM`), in MB. */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts `libs/embedded-mongo` standalone on `dataDir/db` and resolves once it listens. */
+export async function startStore(dataDir: string, database: string): Promise<StoreProcess> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      join(BUILD_DIR, 'libs', 'embedded-mongo', 'src', 'cli.js'),
+      '--port',
+      String(port),
+      '--data-dir',
+      join(dataDir, 'db'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`store not ready:\n${output}`)), 60_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('READY ')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`store exited (${code}):\n${output}`)));
+  });
+  return {
+    uri: `mongodb://127.0.0.1:${port}/${database}`,
+    pid: child.pid ?? 0,
+    peakRssMb() {
+      const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      return match ? Math.round(Number(match[1]) / 1024) : 0;
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
