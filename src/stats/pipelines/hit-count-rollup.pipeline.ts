@@ -9,6 +9,7 @@ import {
   filterCondition,
   groupId,
   hitFieldPath,
+  matchListedDays,
 } from './stages.js';
 
 export const HIT_HOURS_COLLECTION = 'stats_hit_hours';
@@ -117,21 +118,10 @@ export function buildHitCountsOfDaysPipeline(
   rawDays: DaySlice[],
   options: { classification: boolean },
 ): PipelineStage[] {
-  if (rawDays.length === 0) throw new Error('no raw days to read');
   const time = query.interval === undefined ? {} : { time: bucketExpression('$ts', query.interval, query.timezone) };
   const key = { ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }), ...time };
   return [
-    {
-      $match: {
-        $and: [
-          { siteId: query.siteId },
-          // The enclosing range lets an index bound the scan; the $or keeps only the listed days.
-          { ts: { $gte: rawDays[0].start, $lt: rawDays[rawDays.length - 1].end } },
-          { $or: rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })) },
-          ...conditionsOf(query, options),
-        ],
-      },
-    },
+    matchListedDays(query.siteId, 'ts', rawDays, conditionsOf(query, options)),
     {
       $group: {
         _id: groupId(key),

@@ -9,6 +9,7 @@ import {
   filterCondition,
   groupId,
   hitFieldPath,
+  matchListedDays,
 } from './stages.js';
 import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
 
@@ -279,24 +280,13 @@ export function buildRawDaysHitKeysPipeline(
   rawDays: DaySlice[],
   options: { classification: boolean },
 ): PipelineStage[] {
-  if (rawDays.length === 0) throw new Error('no raw days to read');
   const interval = query.interval === 'hour' ? undefined : query.interval;
   const key = {
     ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }),
     ...(interval ? { time: bucketExpression('$ts', interval, query.timezone) } : {}),
   };
   return [
-    {
-      $match: {
-        $and: [
-          { siteId: query.siteId },
-          // The enclosing range lets an index bound the scan; the $or keeps only the listed days.
-          { ts: { $gte: rawDays[0].start, $lt: rawDays[rawDays.length - 1].end } },
-          { $or: rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })) },
-          ...rowConditions(query, options),
-        ],
-      },
-    },
+    matchListedDays(query.siteId, 'ts', rawDays, rowConditions(query, options)),
     {
       $group: {
         _id: groupId(key),

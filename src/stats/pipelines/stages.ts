@@ -1,4 +1,4 @@
-import type { PipelineStage } from 'mongoose';
+import type { PipelineStage, Types } from 'mongoose';
 import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
 import { DIMENSION_SOURCES, dimensionLevel, type Dimension } from '../query/dimensions.js';
 import type { Filter, Interval, StatsQuery } from '../query/stats-query.js';
@@ -123,4 +123,28 @@ export function visitFieldPath(dimension: Dimension, prefix: string): string {
 /** `null` groups everything together; an empty key object would too, but not on every store. */
 export function groupId(key: Record<string, unknown>): Record<string, unknown> | null {
   return Object.keys(key).length > 0 ? key : null;
+}
+
+/**
+ * `$match` of one site's documents whose `timeField` falls on one of the listed local days (sorted,
+ * each `[start, end)`), plus `conditions`. The enclosing range lets an index on
+ * `{ siteId, <timeField> }` bound the scan; the `$or` keeps only the listed days.
+ */
+export function matchListedDays(
+  siteId: Types.ObjectId,
+  timeField: 'ts' | 'start',
+  days: Array<{ start: Date; end: Date }>,
+  conditions: Condition[],
+): PipelineStage.Match {
+  if (days.length === 0) throw new Error('no raw days to read');
+  return {
+    $match: {
+      $and: [
+        { siteId },
+        { [timeField]: { $gte: days[0].start, $lt: days[days.length - 1].end } },
+        { $or: days.map((day) => ({ [timeField]: { $gte: day.start, $lt: day.end } })) },
+        ...conditions,
+      ],
+    },
+  };
 }

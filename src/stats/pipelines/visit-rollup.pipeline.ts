@@ -1,7 +1,7 @@
 import type { PipelineStage, Types } from 'mongoose';
 import type { StatsQuery } from '../query/stats-query.js';
 import { dayBucket, type DaySlice } from './rollup.pipeline.js';
-import { bucketExpression, groupId } from './stages.js';
+import { bucketExpression, groupId, matchListedDays } from './stages.js';
 import { VISIT_SUMS, visitConditions } from './visit-metrics.pipeline.js';
 
 /**
@@ -91,20 +91,9 @@ export function buildRollupVisitMetricsPipeline(
  * not settled yet), sorted by day. Served by the `{ siteId, start }` index on visits.
  */
 export function buildVisitMetricsOfDaysPipeline(query: StatsQuery, rawDays: DaySlice[]): PipelineStage[] {
-  if (rawDays.length === 0) throw new Error('no raw days to read');
   const time = query.interval ? bucketExpression('$start', query.interval, query.timezone) : undefined;
   return [
-    {
-      $match: {
-        $and: [
-          { siteId: query.siteId },
-          // The enclosing range lets an index bound the scan; the $or keeps only the listed days.
-          { start: { $gte: rawDays[0].start, $lt: rawDays[rawDays.length - 1].end } },
-          { $or: rawDays.map((slice) => ({ start: { $gte: slice.start, $lt: slice.end } })) },
-          ...visitConditions(query, ''),
-        ],
-      },
-    },
+    matchListedDays(query.siteId, 'start', rawDays, visitConditions(query, '')),
     { $group: { _id: groupId(time === undefined ? {} : { time }), ...VISIT_SUMS('') } },
     VISIT_MS_PROJECT,
   ];
