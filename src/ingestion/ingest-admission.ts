@@ -20,14 +20,11 @@ export function admitIngestRequests(fastify: FastifyInstance, limit = MAX_INGEST
   fastify.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || !INGEST_ROUTES.has(request.url.split('?')[0])) return done();
     if (inFlight >= limit) {
-      void reply
-        .code(503)
-        .header('Retry-After', '1')
-        .send({
-          statusCode: 503,
-          error: 'Service Unavailable',
-          message: 'Too many ingest requests in progress, retry shortly',
-        });
+      void reply.code(503).header('Retry-After', '1').send({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'Too many ingest requests in progress, retry shortly',
+      });
       return;
     }
     inFlight++;
