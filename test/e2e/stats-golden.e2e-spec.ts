@@ -609,6 +609,7 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       [{ start_date: '2010-01-01', end_date: '2020-01-01' }, 'end_date'],
       [{ start_date: '2024-02-10', end_date: '2024-02-13', classification: 'HUMAN' }, 'classification'],
       [{ start_date: '2024-02-10', end_date: '2024-02-13', limit: 0 }, 'limit'],
+      [{ start_date: '2024-02-10', end_date: '2024-02-13', page: 'two' }, 'page'],
       [{ end_date: '2024-02-13' }, 'start_date'],
     ])('seed endpoint 400 names the parameter (%j)', async (query, parameter) => {
       const response = await get('/api/v1/data/countries', query).expect(400);
@@ -630,6 +631,8 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       ['/api/v1/stats/timeseries', { metrics: 'visitors,revenue' }, 'metrics'],
       ['/api/v1/stats/breakdown', { dimension: 'visitorKey' }, 'dimension'],
       ['/api/v1/stats/breakdown', {}, 'dimension'],
+      ['/api/v1/stats/breakdown', { dimension: 'country', limit: 1001 }, 'limit'],
+      ['/api/v1/stats/breakdown', { dimension: 'country', page: 0 }, 'page'],
     ])('%s 400 names the parameter (%j)', async (path, query, parameter) => {
       const response = await get(path, query).expect(400);
       expect(response.body.message).toContain(parameter);

@@ -1,10 +1,9 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PERIODS, type Period } from '../query/date-range.js';
 import { DIMENSIONS, DIMENSION_ALIASES } from '../query/dimensions.js';
 import { INTERVALS, METRICS, type ClassificationFilter, type Interval } from '../query/stats-query.js';
-import { MAX_LIST_LIMIT } from './seed-query.dto.js';
+import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
 
 export const CLASSIFICATION_FILTERS = ['USER', 'BOT', 'ALL'] as const;
 export const BREAKDOWN_DIMENSIONS = [...DIMENSIONS, ...Object.keys(DIMENSION_ALIASES)];
@@ -104,7 +103,7 @@ export class TimeseriesQueryDto extends RangeQueryDto {
   metrics?: string;
 }
 
-export class BreakdownQueryDto extends RangeQueryDto {
+export class BreakdownQueryDto extends IntersectionType(RangeQueryDto, PageQueryDto) {
   @ApiProperty({
     enum: BREAKDOWN_DIMENSIONS,
     enumName: 'BreakdownDimension',
@@ -124,19 +123,4 @@ export class BreakdownQueryDto extends RangeQueryDto {
   @IsString()
   @MaxLength(200)
   metrics?: string;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(MAX_LIST_LIMIT)
-  limit?: number;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1, description: '1-based page number.' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  page?: number;
 }

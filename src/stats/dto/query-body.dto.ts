@@ -24,7 +24,7 @@ import {
   type Metric,
 } from '../query/stats-query.js';
 import { BREAKDOWN_DIMENSIONS, CLASSIFICATION_FILTERS } from './analytics-query.dto.js';
-import { MAX_LIST_LIMIT } from './seed-query.dto.js';
+import { MAX_LIST_LIMIT } from '../../common/pagination/page-query.dto.js';
 
 export class DateRangeDto {
   @ApiPropertyOptional({

@@ -1,11 +1,10 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
 import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
 
 export const SEED_INTERVALS = ['day', 'week', 'month'] as const;
 export type SeedInterval = (typeof SEED_INTERVALS)[number];
-export const MAX_LIST_LIMIT = 1000;
 
 /** `GET /api/v1/data/*` parameters shared by every seed endpoint (site-analytics compatible). */
 export class SeedRangeQueryDto {
@@ -61,25 +60,5 @@ export class SeedSeriesQueryDto extends SeedRangeQueryDto {
   interval?: SeedInterval;
 }
 
-export class SeedListQueryDto extends SeedRangeQueryDto {
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_LIST_LIMIT,
-    default: 100,
-    description: 'Rows per page.',
-  })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(MAX_LIST_LIMIT)
-  limit?: number;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1, description: '1-based page number.' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  page?: number;
-}
+/** A seed list endpoint's parameters: the range, plus `limit` and `page`. */
+export class SeedListQueryDto extends IntersectionType(SeedRangeQueryDto, PageQueryDto) {}
