@@ -28,6 +28,15 @@ const SWEEP_INTERVAL_MS = 30_000;
 const FLUSH_POLL_MS = 20;
 const FLUSH_TIMEOUT_MS = 2 * LEASE_MS + 10_000;
 
+/** `flush` ran out of time: visits of some hits acknowledged before the call are still being computed. */
+export class VisitsPendingError extends Error {
+  override readonly name = 'VisitsPendingError';
+
+  constructor(readonly pendingVisitors: number) {
+    super(`Visits of ${pendingVisitors} visitors are still being computed`);
+  }
+}
+
 /**
  * Visitor identity and visits (SPEC §4).
  *
@@ -127,16 +136,18 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
    * Resolves when every visitor marked before the call (of `siteId`, or of all sites) has its
    * visits computed, whichever instance does the work. Stats call it before reading. Marks that
    * arrive during the call are not waited for, so a read never chases a steady stream of ingest.
+   * Throws `VisitsPendingError` after `timeoutMs` (a backlog, e.g. after a large import, or a
+   * lease held by an instance that died, which expires after 30 s).
    */
-  async flush(siteId?: string, concurrency = 1): Promise<void> {
+  async flush(siteId?: string, concurrency = 1, timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
     const site = siteId === undefined ? undefined : new Types.ObjectId(siteId);
     const snapshot = await this.dirty.snapshot(site);
-    const deadline = Date.now() + FLUSH_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
     let behind = [...snapshot.keys()];
     while (behind.length > 0) {
       const queue = [...behind];
       const worker = async () => {
-        while (queue.length > 0) {
+        while (queue.length > 0 && Date.now() <= deadline) {
           const ids = queue.splice(0, BATCH_SIZE);
           const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, ids.length, ids);
           if (batch) await this.processBatch(batch);
@@ -145,7 +156,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       await Promise.all(Array.from({ length: concurrency }, worker));
       behind = await this.dirty.stillBehind(snapshot);
       if (behind.length === 0) return;
-      if (Date.now() > deadline) throw new Error('Timed out waiting for visits to be computed');
+      if (Date.now() > deadline) throw new VisitsPendingError(behind.length);
       // Someone else holds a lease on the rest: wait for them (or for the lease to expire).
       await new Promise((resolve) => setTimeout(resolve, FLUSH_POLL_MS));
     }

@@ -1,10 +1,10 @@
-import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { BadRequestException, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { SiteAccessService } from '../auth/site-access.service.js';
 import type { Principal } from '../auth/principal.js';
 import { Clock } from '../common/time/clock.js';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
-import { SessionsService } from '../sessions/sessions.service.js';
+import { SessionsService, VisitsPendingError } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import type { StatsMetaDto } from './dto/analytics-response.dto.js';
 import {
@@ -35,6 +35,9 @@ export interface ResolvedRange {
 }
 
 const DEFAULT_PERIOD: Period = '30d';
+/** How long a stats read waits for the sessionizer: below the usual 30 s client timeout. */
+export const READ_FLUSH_TIMEOUT_MS = 20_000;
+const READ_RETRY_AFTER_SECONDS = 5;
 
 /**
  * What every read endpoint does before aggregating: find the site the caller may read (SPEC §5
@@ -50,10 +53,26 @@ export class StatsScopeService {
     @Inject(trackingConfig.KEY) private readonly tracking: TrackingConfig,
   ) {}
 
-  /** Resolves the readable site and waits until its visits include every acknowledged hit. */
+  /**
+   * Resolves the readable site and waits until its visits include every acknowledged hit. When
+   * that takes longer than `READ_FLUSH_TIMEOUT_MS` (a sessionizer backlog after a bulk load),
+   * answers 503 + Retry-After rather than numbers that silently miss visits, or a client timeout.
+   */
   async open(principal: Principal, siteRef: string | undefined): Promise<ReadScope> {
     const site = await this.access.resolveReadableSite(principal, siteRef);
-    await this.sessions.flush(site.id);
+    try {
+      await this.sessions.flush(site.id, 1, READ_FLUSH_TIMEOUT_MS);
+    } catch (error) {
+      if (!(error instanceof VisitsPendingError)) throw error;
+      throw new HttpException(
+        {
+          statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+          message: `Visits of recently ingested hits are still being computed (${error.pendingVisitors} visitors); retry shortly`,
+          headers: { 'Retry-After': String(READ_RETRY_AFTER_SECONDS) },
+        },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
     return { site, siteId: new Types.ObjectId(site.id) };
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Types } from 'mongoose';
-import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { SessionsService, VisitsPendingError } from '../../src/sessions/sessions.service.js';
 import { VisitorDirtyRepository } from '../../src/sessions/visitor-dirty.repository.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -93,5 +93,16 @@ describe('sessionizer work list', () => {
     expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([id]);
     await dirty.complete(takeover!.claimToken);
     expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([]);
+  });
+
+  it('flush gives up with VisitsPendingError when another holder keeps a visitor past the timeout', async () => {
+    const visitor = newVisitor();
+    const id = `${visitor.siteId.toHexString()}:${visitor.visitorKey}`;
+    await dirty.mark([{ ...visitor, from: at('10:00'), to: at('10:00') }]);
+    const held = await dirty.claimBatch(new Date(), LEASE_MS, 1, [id]);
+    const flushing = app.app.get(SessionsService).flush(visitor.siteId.toHexString(), 1, 300);
+    await expect(flushing).rejects.toBeInstanceOf(VisitsPendingError);
+    await expect(flushing).rejects.toMatchObject({ pendingVisitors: 1 });
+    await dirty.complete(held!.claimToken);
   });
 });
