@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import { SeedListQueryDto, SeedSeriesQueryDto } from './dto/seed-query.dto.js';
 import { CityRowDto, CountryRowDto, HostnameRowDto, SeriesResponseDto, UrlRowDto } from './dto/seed-response.dto.js';
 import { SeedDataService } from './seed-data.service.js';
+import { ApiVisitsPendingResponse } from './stats-scope.service.js';
 
 const BAD_PARAMETERS = ApiBadRequestResponse({
   type: ErrorResponseDto,
@@ -19,6 +20,7 @@ const BAD_PARAMETERS = ApiBadRequestResponse({
 @ApiTags('data (site-analytics)')
 @ApiJwtOrSiteKeyProtected('read')
 @AllowSiteKey('read')
+@ApiVisitsPendingResponse()
 @Controller('api/v1/data')
 export class SeedDataController {
   constructor(private readonly data: SeedDataService) {}

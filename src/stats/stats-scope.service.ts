@@ -1,4 +1,6 @@
 import { BadRequestException, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { ApiServiceUnavailableResponse } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../auth/dto/error-response.dto.js';
 import { Types } from 'mongoose';
 import { SiteAccessService } from '../auth/site-access.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -38,6 +40,14 @@ const DEFAULT_PERIOD: Period = '30d';
 /** How long a stats read waits for the sessionizer: below the usual 30 s client timeout. */
 export const READ_FLUSH_TIMEOUT_MS = 20_000;
 const READ_RETRY_AFTER_SECONDS = 5;
+
+/** The 503 every stats read may answer (see `StatsScopeService.open`), for the OpenAPI spec. */
+export const ApiVisitsPendingResponse = () =>
+  ApiServiceUnavailableResponse({
+    type: ErrorResponseDto,
+    description:
+      'Visits of recently ingested hits are still being computed (a backlog after a bulk load); retry after `Retry-After` seconds',
+  });
 
 /**
  * What every read endpoint does before aggregating: find the site the caller may read (SPEC §5

@@ -22,6 +22,7 @@ import {
   UserStatsResponseDto,
 } from './dto/analytics-response.dto.js';
 import { StatsQueryBodyDto } from './dto/query-body.dto.js';
+import { ApiVisitsPendingResponse } from './stats-scope.service.js';
 
 const BAD_PARAMETERS = ApiBadRequestResponse({
   type: ErrorResponseDto,
@@ -32,6 +33,7 @@ const BAD_PARAMETERS = ApiBadRequestResponse({
 @ApiTags('stats')
 @ApiJwtOrSiteKeyProtected('read')
 @AllowSiteKey('read')
+@ApiVisitsPendingResponse()
 @Controller('api/v1/stats')
 export class StatsController {
   constructor(private readonly analytics: AnalyticsService) {}
