@@ -81,12 +81,15 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
   await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
   const firstStarted = performance.now();
-  // Stats wait for the sessionizer to catch up; a wait beyond the server's 30 s socket timeout
-  // cuts the connection while the work goes on, so ask again until it answers.
+  // Stats wait up to 20 s for the sessionizer to catch up and answer 503 + Retry-After while a
+  // backlog remains (a cut connection is retried too): ask again until the numbers are complete.
   for (;;) {
     const first = await timedGet(app.url, `/api/v1/data/views?${seedRange()}`, site.readKey);
     if (first.status === 200) break;
-    if (first.status !== 0) throw new Error(`first query: ${first.status} ${JSON.stringify(first.body)}`);
+    if (first.status !== 0 && first.status !== 503) {
+      throw new Error(`first query: ${first.status} ${JSON.stringify(first.body)}`);
+    }
+    if (first.status === 503) await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   return {
     hits: total,
