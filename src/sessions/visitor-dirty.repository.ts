@@ -33,6 +33,8 @@ export const UNCLAIMED = new Date(0);
 const EMPTY_WINDOW = { from: new Date(8.64e15), to: new Date(-8.64e15) };
 const FREE = { claimedUntil: UNCLAIMED, claimToken: null };
 const CLAIM_FIELDS = ['claimedRev', 'claimedFrom', 'claimedTo'];
+/** Ids per `stillBehind` query: ~0.6 MB of `$in`, far below the 16 MB command limit. */
+const STILL_BEHIND_CHUNK = 10_000;
 const MARK_ATTEMPTS = 3;
 
 /** The sessionizer's shared work list (see VisitorDirty). */
@@ -136,12 +138,24 @@ export class VisitorDirtyRepository {
     return new Map(items.map((item) => [item._id, item.rev]));
   }
 
-  /** Of the snapshot's items, those still waiting for the rev they had then to be processed. */
+  /**
+   * Of the snapshot's items, those still waiting for the rev they had then to be processed. Asked
+   * in chunks: after a bulk load the snapshot can hold hundreds of thousands of ids, and one
+   * `$in` of them all would exceed MongoDB's 16 MB command size.
+   */
   async stillBehind(snapshot: Map<string, number>): Promise<string[]> {
-    const items = await this.collection
-      .find({ _id: { $in: [...snapshot.keys()] } }, { projection: { _id: 1, processedRev: 1 } })
-      .toArray();
-    return items.filter((item) => (item.processedRev ?? 0) < (snapshot.get(item._id) ?? 0)).map((item) => item._id);
+    const ids = [...snapshot.keys()];
+    const behind: string[] = [];
+    for (let start = 0; start < ids.length; start += STILL_BEHIND_CHUNK) {
+      const items = await this.collection
+        .find(
+          { _id: { $in: ids.slice(start, start + STILL_BEHIND_CHUNK) } },
+          { projection: { _id: 1, processedRev: 1 } },
+        )
+        .toArray();
+      for (const item of items) if ((item.processedRev ?? 0) < (snapshot.get(item._id) ?? 0)) behind.push(item._id);
+    }
+    return behind;
   }
 
   /**

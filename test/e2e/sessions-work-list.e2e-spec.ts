@@ -105,4 +105,14 @@ describe('sessionizer work list', () => {
     await expect(flushing).rejects.toMatchObject({ pendingVisitors: 1 });
     await dirty.complete(held!.claimToken);
   });
+
+  it('checks a snapshot of 300,000 visitors (a bulk load) without exceeding the 16 MB command size', async () => {
+    const visitor = newVisitor();
+    const id = `${visitor.siteId.toHexString()}:${visitor.visitorKey}`;
+    await dirty.mark([{ ...visitor, from: at('10:00'), to: at('10:00') }]);
+    const snapshot = new Map<string, number>([[id, 1]]);
+    for (let i = 0; snapshot.size < 300_000; i++)
+      snapshot.set(`${visitor.siteId.toHexString()}:${i.toString(16).padStart(32, '0')}`, 1);
+    expect(await dirty.stillBehind(snapshot)).toEqual([id]);
+  });
 });
