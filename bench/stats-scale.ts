@@ -87,7 +87,10 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
     const first = await timedGet(app.url, `/api/v1/data/views?${seedRange()}`, site.readKey);
     if (first.status === 200) break;
     if (first.status !== 0 && first.status !== 503) {
-      throw new Error(`first query: ${first.status} ${JSON.stringify(first.body)}`);
+      // The app's own log says why (the body of a 500 never does).
+      throw new Error(
+        `first query: ${first.status} ${JSON.stringify(first.body)}\napp log tail:\n${app.output().slice(-6000)}`,
+      );
     }
     if (first.status === 503) await new Promise((resolve) => setTimeout(resolve, 1000));
   }
