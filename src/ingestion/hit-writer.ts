@@ -1,12 +1,12 @@
 import {
   HttpException,
-  HttpStatus,
   Injectable,
   Logger,
   type BeforeApplicationShutdown,
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { isDatabaseUnreachable } from '../database/database-errors.js';
+import { serviceUnavailable } from '../common/errors/service-unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { DirtyMark } from '../sessions/visitor-dirty.repository.js';
@@ -37,13 +37,6 @@ export const WRITE_DEADLINE_MS = 20_000;
 
 class WriteDeadlineExceeded extends Error {
   override readonly name = 'WriteDeadlineExceeded';
-}
-
-export function serviceUnavailable(message: string): HttpException {
-  return new HttpException(
-    { statusCode: HttpStatus.SERVICE_UNAVAILABLE, message, headers: { 'Retry-After': '1' } },
-    HttpStatus.SERVICE_UNAVAILABLE,
-  );
 }
 
 function databaseUnreachable(): HttpException {

@@ -1,6 +1,7 @@
-import { BadRequestException, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { ApiServiceUnavailableResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../auth/dto/error-response.dto.js';
+import { serviceUnavailable } from '../common/errors/service-unavailable.js';
 import { Types } from 'mongoose';
 import { SiteAccessService } from '../auth/site-access.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -74,13 +75,9 @@ export class StatsScopeService {
       await this.sessions.flush(site.id, 1, READ_FLUSH_TIMEOUT_MS);
     } catch (error) {
       if (!(error instanceof VisitsPendingError)) throw error;
-      throw new HttpException(
-        {
-          statusCode: HttpStatus.SERVICE_UNAVAILABLE,
-          message: `Visits of recently ingested hits are still being computed (${error.pendingVisitors} visitors); retry shortly`,
-          headers: { 'Retry-After': String(READ_RETRY_AFTER_SECONDS) },
-        },
-        HttpStatus.SERVICE_UNAVAILABLE,
+      throw serviceUnavailable(
+        `Visits of recently ingested hits are still being computed (${error.pendingVisitors} visitors); retry shortly`,
+        READ_RETRY_AFTER_SECONDS,
       );
     }
     return { site, siteId: new Types.ObjectId(site.id) };
