@@ -7,7 +7,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { dirname, join, relative } from 'node:path';
 
 const ROOT = process.cwd();
-const OUT = join(ROOT, 'test-output', 'bench-build');
+// BENCH_BUILD_DIR lets two benches of different working trees run side by side.
+const OUT = process.env.BENCH_BUILD_DIR ?? join(ROOT, 'test-output', 'bench-build');
 
 function sourceFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

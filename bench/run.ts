@@ -8,7 +8,8 @@ import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
 
 const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
-const RESULTS = join(ROOT, 'bench', 'results');
+/** BENCH_RESULTS_DIR: an exploratory run writes there and leaves bench/results and README.md alone. */
+const RESULTS = process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench', 'results');
 const started = performance.now();
 const log = (line: string): void =>
   console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`);
@@ -48,5 +49,5 @@ const stamp = results.startedAt.replace(/[:.]/g, '-');
 writeFileSync(join(RESULTS, `run-${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(results));
-log(`done in ${results.totalSeconds}s → bench/results/latest.md`);
-log(await updateReadme(ROOT));
+log(`done in ${results.totalSeconds}s → ${join(RESULTS, 'latest.md')}`);
+if (!process.env.BENCH_RESULTS_DIR) log(await updateReadme(ROOT));
