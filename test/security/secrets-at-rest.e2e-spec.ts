@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../support/child-app.js';
+import { freePort, waitForChildReady } from '../support/child-app.js';
 import { spawnApp, type ChildApp } from '../support/compiled-app.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 
@@ -47,18 +47,7 @@ describe('security: no secret, credential or raw IP at rest or in the logs', () 
       ADMIN_EMAIL: 'sentinel-admin@siteline.test',
       ADMIN_PASSWORD: SENTINELS.adminPassword,
     });
-    for (let attempt = 0; attempt < 300; attempt++) {
-      if (child.process.exitCode !== null) throw new Error(`app exited:\n${child.output()}`);
-      if (
-        await fetch(`${url}/health/ready`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        return;
-      await sleep(100);
-    }
-    throw new Error(`app not ready:\n${child.output()}`);
+    await waitForChildReady(url, child, 30_000);
   }, 90_000);
 
   afterAll(async () => {
