@@ -12,7 +12,8 @@ import {
 import { VisitorIdentity, type VisitorIdentityInput } from './visitor-identity.js';
 import { groupBy } from '../common/collections/group-by.js';
 import { widenToWholeVisits, type Span } from './visit-window.js';
-import { VisitsRepository, type VisitReplacement } from './visits.repository.js';
+import type { Visit } from './schemas/visit.schema.js';
+import { VisitsRepository, type VisitChanges } from './visits.repository.js';
 
 /** How long a sessionizer may hold a visitor before another instance may take it over. */
 const LEASE_MS = 30_000;
@@ -210,7 +211,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
    */
   private async recomputeSiteVisits(visitors: ClaimedVisitor[]): Promise<void> {
     const siteId = visitors[0].siteId;
-    const settled = new Map<string, { window: Span; hits: SessionHit[] }>();
+    const settled = new Map<string, { window: Span; hits: SessionHit[]; visits: Visit[] }>();
     let pending = visitors.map((visitor) => ({
       visitorKey: visitor.visitorKey,
       window: { from: visitor.from.getTime(), to: visitor.to.getTime() },
@@ -230,12 +231,13 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       const unsettled: typeof pending = [];
       for (const { visitorKey, window } of pending) {
         const visitorHits = hitsOf.get(visitorKey) ?? [];
+        const visitorVisits = visitsOf.get(visitorKey) ?? [];
         const widening = widenToWholeVisits(
           window,
           {
             read,
             hitTimes: visitorHits.map((hit) => hit.ts.getTime()),
-            visits: (visitsOf.get(visitorKey) ?? []).map((visit) => ({
+            visits: visitorVisits.map((visit) => ({
               start: visit.start.getTime(),
               end: visit.end.getTime(),
             })),
@@ -243,22 +245,21 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
           this.idleMs,
         );
         if (!widening.settled) unsettled.push({ visitorKey, window: widening.window });
-        else settled.set(visitorKey, { window: widening.window, hits: visitorHits });
+        else settled.set(visitorKey, { window: widening.window, hits: visitorHits, visits: visitorVisits });
       }
       pending = unsettled;
     }
-    const replacements: VisitReplacement[] = [];
+    const changes: VisitChanges = { created: [], changed: [], staleIds: [] };
     const assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }> = [];
-    for (const [visitorKey, { window, hits }] of settled) {
+    for (const [visitorKey, { window, hits, visits }] of settled) {
       const inWindow = hits.filter((hit) => hit.ts.getTime() >= window.from && hit.ts.getTime() <= window.to);
       const groups = sessionize(siteId, visitorKey, inWindow, this.idleMs);
-      replacements.push({
-        siteId,
-        visitorKey,
-        from: new Date(window.from),
-        to: new Date(window.to),
-        visits: groups.map((group) => group.visit),
-      });
+      addVisitChanges(
+        changes,
+        window,
+        visits,
+        groups.map((group) => group.visit),
+      );
       const assigned = new Map(inWindow.map((hit) => [hit._id.toHexString(), hit.visitId]));
       for (const { visit, hitIds } of groups) {
         assignments.push({
@@ -267,7 +268,45 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         });
       }
     }
-    await this.visits.replaceVisitorsVisits(replacements);
+    await this.visits.writeVisitChanges(changes);
     await this.hits.assignVisits(assignments);
   }
+}
+
+/**
+ * What makes a visitor's window hold exactly `computed`, given the stored visits read around it
+ * in the round its window settled: every stored visit starting in the window overlaps that read,
+ * so the stored ones starting there that were not recomputed are exactly the stale ones, and a
+ * recomputed visit equal to its stored copy needs no write.
+ */
+function addVisitChanges(changes: VisitChanges, window: Span, stored: Visit[], computed: Visit[]): void {
+  const storedById = new Map(stored.map((visit) => [visit._id, visit]));
+  for (const visit of computed) {
+    const previous = storedById.get(visit._id);
+    if (previous === undefined) changes.created.push(visit);
+    else if (!sameVisit(previous, visit)) changes.changed.push(visit);
+  }
+  const computedIds = new Set(computed.map((visit) => visit._id));
+  for (const visit of stored) {
+    const start = visit.start.getTime();
+    if (start >= window.from && start <= window.to && !computedIds.has(visit._id)) changes.staleIds.push(visit._id);
+  }
+}
+
+function sameVisit(a: Visit, b: Visit): boolean {
+  return (
+    a.siteId.equals(b.siteId) &&
+    a.visitorKey === b.visitorKey &&
+    a.start.getTime() === b.start.getTime() &&
+    a.end.getTime() === b.end.getTime() &&
+    a.pageviews === b.pageviews &&
+    a.hits === b.hits &&
+    a.bounce === b.bounce &&
+    a.duration === b.duration &&
+    a.entryPath === b.entryPath &&
+    a.exitPath === b.exitPath &&
+    a.classification === b.classification &&
+    a.source === b.source &&
+    a.countryCode === b.countryCode
+  );
 }

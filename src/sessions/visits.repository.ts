@@ -2,16 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { Model, Types } from 'mongoose';
+import { bulkWriteErrors } from '../ingestion/bulk-write-errors.js';
 import { Visit } from './schemas/visit.schema.js';
 
-/** The visits one visitor's window must hold after sessionizing. */
-export interface VisitReplacement {
-  siteId: Types.ObjectId;
-  visitorKey: string;
-  from: Date;
-  to: Date;
-  visits: Visit[];
+/**
+ * What a sessionizer batch changes in `visits`, worked out against the visits it read: new
+ * visits, visits whose figures changed, and the ids of visits no longer in their window.
+ */
+export interface VisitChanges {
+  created: Visit[];
+  changed: Visit[];
+  staleIds: string[];
 }
+
+const DUPLICATE_KEY = 11000;
 
 @Injectable()
 export class VisitsRepository {
@@ -23,42 +27,36 @@ export class VisitsRepository {
   }
 
   /** The visits of these visitors of one site that overlap [from, to] (one query for a sessionizer batch). */
-  findVisitorsVisitsOverlapping(
-    siteId: Types.ObjectId,
-    visitorKeys: string[],
-    from: Date,
-    to: Date,
-  ): Promise<Array<Pick<Visit, 'visitorKey' | 'start' | 'end'>>> {
+  findVisitorsVisitsOverlapping(siteId: Types.ObjectId, visitorKeys: string[], from: Date, to: Date): Promise<Visit[]> {
     return this.collection
-      .find<Pick<Visit, 'visitorKey' | 'start' | 'end'>>(
-        { siteId, visitorKey: { $in: visitorKeys }, start: { $lte: to }, end: { $gte: from } },
-        { projection: { visitorKey: 1, start: 1, end: 1 } },
-      )
+      .find({ siteId, visitorKey: { $in: visitorKeys }, start: { $lte: to }, end: { $gte: from } })
       .toArray();
   }
 
   /**
-   * Makes each visitor's window hold exactly its `visits`: upserts them by their deterministic
-   * `_id` and deletes the visitor's other visits starting in the window (split or merged ones),
-   * for a whole sessionizer batch in one bulk write.
+   * Applies a sessionizer batch's changes in one bulk write: inserts, replacements by the
+   * deterministic `_id`, and one delete by ids. Inserting rather than upserting skips a lookup
+   * per new visit; should a visit exist after all (an instance that took over an expired lease
+   * wrote it meanwhile), it is replaced instead.
    */
-  async replaceVisitorsVisits(replacements: VisitReplacement[]): Promise<void> {
-    const operations: AnyBulkWriteOperation<Visit>[] = replacements.flatMap(
-      ({ siteId, visitorKey, from, to, visits }) => [
-        ...visits.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
-        {
-          deleteMany: {
-            filter: {
-              siteId,
-              visitorKey,
-              start: { $gte: from, $lte: to },
-              _id: { $nin: visits.map((visit) => visit._id) },
-            },
-          },
-        },
-      ],
-    );
-    if (operations.length > 0) await this.collection.bulkWrite(operations, { ordered: false });
+  async writeVisitChanges({ created, changed, staleIds }: VisitChanges): Promise<void> {
+    const operations: AnyBulkWriteOperation<Visit>[] = [
+      ...created.map((visit) => ({ insertOne: { document: visit } })),
+      ...changed.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
+    ];
+    if (staleIds.length > 0) operations.push({ deleteMany: { filter: { _id: { $in: staleIds } } } });
+    if (operations.length === 0) return;
+    try {
+      await this.collection.bulkWrite(operations, { ordered: false });
+    } catch (error) {
+      const writeErrors = bulkWriteErrors(error);
+      if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw error;
+      const existing = writeErrors.map((writeError) => created[writeError.index]);
+      await this.collection.bulkWrite(
+        existing.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
+        { ordered: false },
+      );
+    }
   }
 
   /** A site's visits that began before `instant` and ended at or after it (cut in two by a purge). */
