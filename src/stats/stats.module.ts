@@ -21,6 +21,8 @@ import { HitHour, HitHourSchema } from './rollups/hit-hour.schema.js';
 import { VisitHour, VisitHourSchema } from './rollups/visit-hour.schema.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema.js';
+import { VisitorCountRow, VisitorCountRowSchema } from './rollups/visitor-count.schema.js';
+import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
 
 /**
  * Every read endpoint: the seed data API, analytics, user stats; and the rollups behind them.
@@ -39,6 +41,7 @@ import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema
       { name: VisitHour.name, schema: VisitHourSchema },
       { name: HitHour.name, schema: HitHourSchema },
       { name: RollupState.name, schema: RollupStateSchema },
+      { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
     ]),
   ],
   controllers: [SeedDataController, StatsController],
@@ -47,6 +50,7 @@ import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema
     RollupRepository,
     RollupCoverageService,
     RollupJob,
+    VisitorCountsBuilder,
     RollupInvalidationListener,
     StatsEngine,
     StatsScopeService,

@@ -33,6 +33,13 @@ import {
   type DaySlice,
   type RollupCoverage,
 } from './pipelines/rollup.pipeline.js';
+import {
+  VISITOR_COUNTS_COLLECTION,
+  buildVisitorCountsPipeline,
+  type VisitorCountCoverage,
+} from './pipelines/visitor-count.pipeline.js';
+import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
+import { DIMENSION_SOURCES } from './query/dimensions.js';
 
 /** A group's dimension values (`null` where the hit had none) and, with an interval, its time bucket label. */
 export type GroupKey = Record<string, string | null>;
@@ -122,6 +129,65 @@ export class StatsRepository {
       entry.row.botHits += row.botHits;
     }
     return [...byKey.values()].map(({ row, keys }) => ({ ...row, visitors: keys.size }));
+  }
+
+  /**
+   * Distinct visitors per group as `aggregateHitMetrics` counts them (query classification), from
+   * the visitor counts of the settled days plus, for the unsettled tail, the raw visitors of each
+   * group not active with the same values in the same bucket's settled days: those are looked up
+   * by visitor (`{ siteId, set, visitorKey, day }` on stats_visitor_sets), so the cost of the tail
+   * is bounded by its own traffic.
+   */
+  async aggregateVisitorCounts(
+    query: StatsQuery,
+    coverage: VisitorCountCoverage,
+  ): Promise<Array<{ key: GroupKey | null; visitors: number }>> {
+    type VisitorsRow = { key: GroupKey | null; visitors: number };
+    const settled =
+      coverage.tail?.day === coverage.fromDay
+        ? []
+        : await this.aggregate<VisitorsRow>(VISITOR_COUNTS_COLLECTION, buildVisitorCountsPipeline(query, coverage));
+    if (!coverage.tail) return settled;
+    const raw = await this.aggregate<{ key: GroupKey | null; visitorKeys: string[] }>(
+      'hits',
+      buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
+    );
+    const interval = query.interval === 'hour' ? undefined : query.interval;
+    const { key } = coverage;
+    const seen = new Set<string>();
+    const visitorKeys = [...new Set(raw.flatMap((row) => row.visitorKeys))];
+    if (coverage.tail.day > coverage.fromDay) {
+      const projection: Record<string, 1 | 0> = { _id: 0, visitorKey: 1, day: 1 };
+      for (const dimension of key.dimensions) projection[DIMENSION_SOURCES[dimension].field] = 1;
+      for (let index = 0; index < visitorKeys.length; index += LOOKUP_CHUNK) {
+        const rows = await this.aggregate<{ visitorKey: string; day: string }>(VISITOR_SETS_COLLECTION, [
+          {
+            $match: {
+              siteId: query.siteId,
+              set: key.set,
+              visitorKey: { $in: visitorKeys.slice(index, index + LOOKUP_CHUNK) },
+              day: { $gte: coverage.fromDay, $lt: coverage.tail.day },
+              ...(query.classification === 'ALL' ? {} : { classification: query.classification }),
+            },
+          },
+          { $project: projection },
+        ]);
+        for (const row of rows)
+          seen.add(JSON.stringify([row.visitorKey, keyValues(key, row), dayBucketLabel(row.day, interval)]));
+      }
+    }
+    const fresh: VisitorsRow[] = raw.map((row) => {
+      const values = Object.fromEntries(key.dimensions.map((dimension) => [dimension, row.key?.[dimension] ?? null]));
+      const label = typeof row.key?.time === 'string' ? row.key.time : '';
+      const visitors = row.visitorKeys.filter((visitor) => !seen.has(JSON.stringify([visitor, values, label]))).length;
+      return { key: row.key, visitors };
+    });
+    const fields = [...query.dimensions, ...(interval ? ['time'] : [])];
+    const normalized = [...settled, ...fresh].map((row) => ({
+      key: Object.fromEntries(fields.map((field) => [field, row.key?.[field] ?? null])),
+      visitors: row.visitors,
+    }));
+    return sumByKey(normalized, ['visitors']);
   }
 
   /**
@@ -235,7 +301,8 @@ export class StatsRepository {
       | typeof VISITOR_DAYS_COLLECTION
       | typeof VISITOR_SETS_COLLECTION
       | typeof VISIT_HOURS_COLLECTION
-      | typeof HIT_HOURS_COLLECTION,
+      | typeof HIT_HOURS_COLLECTION
+      | typeof VISITOR_COUNTS_COLLECTION,
     pipeline: PipelineStage[],
   ): Promise<T[]> {
     return this.connection
@@ -244,6 +311,9 @@ export class StatsRepository {
       .toArray();
   }
 }
+
+/** Visitor keys per `$in` of a lookup: within the embedded planner's 1,000 index intervals. */
+const LOOKUP_CHUNK = 500;
 
 /** Adds up the given numeric fields of rows with the same group key (integers: exact in any order). */
 function sumByKey<T extends { key: GroupKey | null }>(rows: T[], fields: Array<keyof T>): T[] {

@@ -662,8 +662,13 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       const run = await app.app.get(RollupJob).runOnce();
       // Days with hits, local: Feb 8, 10, 11, 12, 13, 15
       expect(run).toEqual({ ran: true, siteDays: expect.any(Number) });
-      // Every rollup is in use: visitor rows, their narrow sets and the visit hours.
-      for (const collection of ['stats_visitor_days', 'stats_visitor_sets', 'stats_visit_hours']) {
+      // Every rollup is in use: visitor rows, their narrow sets, the visit hours and the visitor counts.
+      for (const collection of [
+        'stats_visitor_days',
+        'stats_visitor_sets',
+        'stats_visit_hours',
+        'stats_visitor_counts',
+      ]) {
         expect(await app.database.db.collection(collection).countDocuments({ day: '2024-02-10' })).toBeGreaterThan(0);
       }
       const after = await Promise.all(requests.map(([path, query]) => get(path, query).expect(200)));
@@ -702,7 +707,12 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
         .findOne({ _id: `site:${site.id}` });
       expect(state?.rebuild).toBeUndefined();
       const siteRows = { siteId: new ObjectId(site.id), day: '2024-02-10' };
-      for (const collection of ['stats_visitor_days', 'stats_visitor_sets', 'stats_visit_hours']) {
+      for (const collection of [
+        'stats_visitor_days',
+        'stats_visitor_sets',
+        'stats_visit_hours',
+        'stats_visitor_counts',
+      ]) {
         expect(await app.database.db.collection(collection).countDocuments(siteRows)).toBe(0);
       }
       expect((await get('/api/v1/data/views', seedRange).expect(200)).body).toEqual(expected);

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
+import { addDays, formatCalendarDate, parseCalendarDate, zonedDate } from '../../common/time/calendar.js';
+import { Clock } from '../../common/time/clock.js';
 import type { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
 import {
@@ -12,6 +13,8 @@ import {
   type RollupCoverage,
 } from '../pipelines/rollup.pipeline.js';
 import { isVisitRollupEligible } from '../pipelines/visit-rollup.pipeline.js';
+import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
+import { eligibleVisitorCountKey } from './visitor-count-keys.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import { StatsRepository } from '../stats.repository.js';
 import { pendingVisitDays } from './pending-visit-days.js';
@@ -38,6 +41,7 @@ export class RollupCoverageService {
   constructor(
     private readonly rollups: RollupRepository,
     private readonly stats: StatsRepository,
+    private readonly clock: Clock,
     @Inject(trackingConfig.KEY) tracking: TrackingConfig,
   ) {
     this.idleMs = tracking.sessionIdleMinutes * 60_000;
@@ -63,6 +67,27 @@ export class RollupCoverageService {
     const unsettled = await this.unsettledDays(query.siteId, query.timezone);
     if (!unsettled) return undefined;
     return { ...this.daysOf(query, unsettled), set };
+  }
+
+  /**
+   * For distinct visitors from stats_visitor_counts: a query grouped by one count key's dimensions
+   * (or nothing), by day/week/month or not at all, filtered by nothing but classification, whose
+   * unsettled days (if any) all lie in the last two days of the range, or of the range up to
+   * today (live traffic always has the last minute unsettled; just after midnight, yesterday
+   * too). Those days are read raw from the first of them on; anything else is left to the other
+   * paths, whose cost an old unsettled day would not change.
+   */
+  async findVisitorCounts(query: StatsQuery): Promise<VisitorCountCoverage | undefined> {
+    const key = eligibleVisitorCountKey(query);
+    if (!key) return undefined;
+    const unsettled = await this.unsettledDays(query.siteId, query.timezone);
+    if (!unsettled) return undefined;
+    const { fromDay, toDay, rawDays } = this.daysOf(query, unsettled);
+    if (rawDays.length === 0) return { key, fromDay, toDay };
+    const today = formatCalendarDate(zonedDate(this.clock.now(), query.timezone));
+    const recentEnd = toDay < today ? toDay : today;
+    if (rawDays[0].day < formatCalendarDate(addDays(parseCalendarDate(recentEnd)!, -1))) return undefined;
+    return { key, fromDay, toDay, tail: { day: rawDays[0].day, start: rawDays[0].start, end: query.end } };
   }
 
   /** For visit metrics; the caller has had the site's hits sessionized (reads flush first). */

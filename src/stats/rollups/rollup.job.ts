@@ -11,6 +11,7 @@ import { pendingVisitDays } from './pending-visit-days.js';
 import type { DaySlice } from '../pipelines/rollup.pipeline.js';
 import { daySlicesOf, mergeDaySlices } from './rollup-days.js';
 import { RollupRepository } from './rollup.repository.js';
+import { VisitorCountsBuilder } from './visitor-counts.builder.js';
 
 /** How often each instance tries to take the lease and roll up. */
 export const ROLLUP_INTERVAL_MS = 30_000;
@@ -34,7 +35,8 @@ export interface RollupRunResult {
  * touched by hits received after the watermark (up to now − ROLLUP_SETTLE_MS), have those sites'
  * hits sessionized, add the days whose visits those hits may have changed (see
  * `pendingVisitDays`), recompute each of those days — visitor rows from raw hits, visitor sets
- * from those rows, visit hours from the visits — in the site's current time zone, rebuild sites
+ * from those rows, visit hours from the visits — then the visitor counts of those days and of the
+ * days whose previous-active-day they change (VisitorCountsBuilder), in the site's current time zone, rebuild sites
  * flagged for it or whose zone or row version changed, then advance the watermark. Recomputing
  * whole days makes it idempotent, so a run cut short by a crash is simply done again by the next
  * lease holder.
@@ -53,6 +55,7 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
     private readonly stats: StatsRepository,
     private readonly sites: SitesService,
     private readonly sessions: SessionsService,
+    private readonly visitorCounts: VisitorCountsBuilder,
     private readonly clock: Clock,
     @Inject(trackingConfig.KEY) tracking: TrackingConfig,
   ) {
@@ -139,6 +142,15 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
       await this.rollups.deleteDay(siteId, slice.day);
       await this.stats.rollUpDay(objectId, slice, site.timezone);
     }
+    if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
+      throw new Error('Lost the rollup lease');
+    // From the visitor sets just rebuilt: a crash before this point is repaired by the next run.
+    if (rebuild) await this.visitorCounts.rebuildSite(siteId);
+    else
+      await this.visitorCounts.recomputeDays(
+        siteId,
+        slices.map((slice) => slice.day),
+      );
     if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone);
     return slices.length;
   }

@@ -7,15 +7,21 @@ import { RollupState } from './rollup-state.schema.js';
 import { VisitHour } from './visit-hour.schema.js';
 import { VisitorDay } from './visitor-day.schema.js';
 import { VisitorSetRow } from './visitor-set.schema.js';
+import { VisitorCountRow } from './visitor-count.schema.js';
+import type { VisitorCount, VisitorSetSample } from './visitor-count-keys.js';
 
 const WATERMARK_ID = 'watermark';
 const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
- * (2 added the visitor sets, hit hours and visit hours), so it is read raw until the job has rebuilt it.
+ * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the `place` and
+ * `network_domain` hit-count sets), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 2;
+export const ROLLUP_VERSION = 3;
+
+/** Visitor keys per `$in`: within the embedded planner's 1,000 index intervals, and small for MongoDB. */
+const VISITOR_CHUNK = 500;
 
 export interface SiteRollupState {
   timezone: string | null;
@@ -32,6 +38,7 @@ export class RollupRepository {
     @InjectModel(VisitHour.name) private readonly visitHours: Model<VisitHour>,
     @InjectModel(HitHour.name) private readonly hitHours: Model<HitHour>,
     @InjectModel(RollupState.name) private readonly state: Model<RollupState>,
+    @InjectModel(VisitorCountRow.name) private readonly counts: Model<VisitorCountRow>,
   ) {}
 
   /** Every hit received at or before this instant is in the rollup; the epoch before the first run. */
@@ -97,5 +104,68 @@ export class RollupRepository {
     await this.setRows.deleteMany({ siteId: site });
     await this.hitHours.deleteMany({ siteId: site });
     await this.visitHours.deleteMany({ siteId: site });
+    await this.counts.deleteMany({ siteId: site });
+  }
+
+  /** The distinct visitors of the site's days (set `visitor` holds one row or more per visitor-day). */
+  async findVisitorsOfDays(siteId: string, days: string[]): Promise<string[]> {
+    if (days.length === 0) return [];
+    const keys = await this.setRows.distinct('visitorKey', {
+      siteId: new Types.ObjectId(siteId),
+      set: 'visitor',
+      day: { $in: days },
+    });
+    return keys.map(String);
+  }
+
+  /**
+   * The rows of one visitor set, `fields` projected, one array per visitor with every day of its
+   * history: of the listed visitors (`{ siteId, set, visitorKey, day }`), or of every visitor of
+   * the site (`{ siteId, set, day }`).
+   */
+  async *visitorSetHistories(
+    siteId: string,
+    set: string,
+    fields: readonly string[],
+    visitorKeys?: string[],
+  ): AsyncGenerator<VisitorSetSample[]> {
+    const site = new Types.ObjectId(siteId);
+    const projection: Record<string, 0 | 1> = { _id: 0, visitorKey: 1, day: 1, classification: 1 };
+    for (const field of fields) projection[field] = 1;
+    const filters: Record<string, unknown>[] = [];
+    if (!visitorKeys) filters.push({ siteId: site, set });
+    else
+      for (let index = 0; index < visitorKeys.length; index += VISITOR_CHUNK)
+        filters.push({ siteId: site, set, visitorKey: { $in: visitorKeys.slice(index, index + VISITOR_CHUNK) } });
+    for (const filter of filters) {
+      let current: VisitorSetSample[] = [];
+      const cursor = this.setRows.collection
+        .find<VisitorSetSample>(filter, { projection })
+        .sort({ visitorKey: 1, day: 1 })
+        .batchSize(10_000);
+      for await (const row of cursor) {
+        if (current.length > 0 && current[0].visitorKey !== row.visitorKey) {
+          yield current;
+          current = [];
+        }
+        current.push(row);
+      }
+      if (current.length > 0) yield current;
+    }
+  }
+
+  /** Replaces the site's counts of these days (or all of them) with `counts`. */
+  async replaceVisitorCounts(siteId: string, days: string[] | 'all', counts: VisitorCount[]): Promise<void> {
+    const site = new Types.ObjectId(siteId);
+    await this.counts.deleteMany(days === 'all' ? { siteId: site } : { siteId: site, day: { $in: days } });
+    if (counts.length === 0) return;
+    await this.counts.collection.insertMany(
+      counts.map(({ values, ...count }) => ({
+        siteId: site,
+        ...count,
+        ...(Object.keys(values).length > 0 ? { values } : {}),
+      })),
+      { ordered: false },
+    );
   }
 }

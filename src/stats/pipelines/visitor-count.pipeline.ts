@@ -1,0 +1,52 @@
+import type { PipelineStage } from 'mongoose';
+import type { Interval, StatsQuery } from '../query/stats-query.js';
+import type { VisitorCountKey } from '../rollups/visitor-count-keys.js';
+import { dayBucket, type DaySlice } from './rollup.pipeline.js';
+import { groupId } from './stages.js';
+
+export const VISITOR_COUNTS_COLLECTION = 'stats_visitor_counts';
+
+/** Which counts answer a query's visitors, and which newest days must come from raw hits instead. */
+export interface VisitorCountCoverage {
+  key: VisitorCountKey;
+  fromDay: string;
+  toDay: string;
+  /**
+   * From the first unsettled day of the range through its end, as one slice: read from raw hits,
+   * each visitor counted unless active (same values, scope and bucket) in the settled days before.
+   */
+  tail?: DaySlice;
+}
+
+/**
+ * Distinct visitors per group from stats_visitor_counts over the range's settled days: a visitor
+ * active in `[a, b]` has exactly one active day there whose previous active day with the same
+ * values is before `a` (or none), so summing the counts of those days counts each once. Per time
+ * bucket, `a` is the later of the bucket's first day and the range's (`YYYY-MM-DD` labels compare
+ * as strings). Served by `{ siteId, key, scope, day }`; O(days × values × distinct prev).
+ */
+export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorCountCoverage): PipelineStage[] {
+  const interval = query.interval as Exclude<Interval, 'hour'> | undefined;
+  const { fromDay } = coverage;
+  const day = coverage.tail ? { $gte: fromDay, $lt: coverage.tail.day } : { $gte: fromDay, $lte: coverage.toDay };
+  const key: Record<string, unknown> = {};
+  for (const dimension of query.dimensions) key[dimension] = { $ifNull: [`$values.${dimension}`, null] };
+  if (interval) key.time = '$bucket';
+  const scope = { siteId: query.siteId, key: coverage.key.name, scope: query.classification, day };
+  const firstInRange: PipelineStage[] = interval
+    ? [
+        { $match: scope },
+        { $addFields: { bucket: dayBucket(interval) } },
+        {
+          $match: {
+            $expr: { $or: [{ $eq: ['$prev', null] }, { $lt: ['$prev', { $max: ['$bucket', fromDay] }] }] },
+          },
+        },
+      ]
+    : [{ $match: { ...scope, $or: [{ prev: null }, { prev: { $lt: fromDay } }] } }];
+  return [
+    ...firstInRange,
+    { $group: { _id: groupId(key), visitors: { $sum: '$count' } } },
+    { $project: { _id: 0, key: '$_id', visitors: 1 } },
+  ];
+}

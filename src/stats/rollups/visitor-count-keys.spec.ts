@@ -1,0 +1,77 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  VISITOR_COUNT_KEYS,
+  addVisitorCounts,
+  dayBucketLabel,
+  forwardDays,
+  visitorCountKeyOf,
+  type VisitorCount,
+  type VisitorSetSample,
+} from './visitor-count-keys.js';
+
+const country = VISITOR_COUNT_KEYS.find((key) => key.name === 'country')!;
+const row = (day: string, countryCode: string | null, classification = 'USER', city: string | null = null) =>
+  ({ visitorKey: 'v', day, classification, countryCode, city }) as VisitorSetSample;
+
+function countsOf(
+  rows: VisitorSetSample[],
+  days: ReadonlySet<string> | 'all',
+): Array<[string, string, string, string | null, number]> {
+  const counts = new Map<string, VisitorCount>();
+  addVisitorCounts(rows, [country], days, counts);
+  return [...counts.values()]
+    .map((count): [string, string, string, string | null, number] => [
+      count.scope,
+      String(count.values.country),
+      count.day,
+      count.prev,
+      count.count,
+    ])
+    .sort();
+}
+
+describe('visitor counts', () => {
+  it('counts a visitor once per day and value, with the previous active day of that value and scope', () => {
+    const rows = [
+      // Two rows on the 1st with the same country (the city differs): one visitor-day.
+      row('2024-05-01', 'DE', 'USER', 'Berlin'),
+      row('2024-05-01', 'DE', 'USER', 'Hamburg'),
+      row('2024-05-03', 'FR', 'BOT'),
+      row('2024-05-04', 'DE', 'BOT'),
+    ];
+    expect(countsOf(rows, 'all')).toEqual([
+      ['ALL', 'DE', '2024-05-01', null, 1],
+      ['ALL', 'DE', '2024-05-04', '2024-05-01', 1],
+      ['ALL', 'FR', '2024-05-03', null, 1],
+      ['BOT', 'DE', '2024-05-04', null, 1],
+      ['BOT', 'FR', '2024-05-03', null, 1],
+      ['USER', 'DE', '2024-05-01', null, 1],
+    ]);
+    expect(countsOf(rows, new Set(['2024-05-04']))).toEqual([
+      ['ALL', 'DE', '2024-05-04', '2024-05-01', 1],
+      ['BOT', 'DE', '2024-05-04', null, 1],
+    ]);
+  });
+
+  it('finds the next active day of each value after a recomputed day', () => {
+    const rows = [row('2024-05-01', 'DE'), row('2024-05-02', 'FR'), row('2024-05-05', 'DE'), row('2024-05-09', 'DE')];
+    const into = new Set<string>();
+    forwardDays(rows, [country], new Set(['2024-05-01']), into);
+    // DE's next day is the 5th (in every scope it was seen in); FR has no day after the 1st to change.
+    expect([...into]).toEqual(['2024-05-05']);
+  });
+
+  it('matches a query to the key with exactly its dimensions, in any order', () => {
+    expect(visitorCountKeyOf(['country', 'city', 'region'])?.name).toBe('place');
+    expect(visitorCountKeyOf([])?.name).toBe('total');
+    expect(visitorCountKeyOf(['city'])).toBeUndefined();
+    expect(visitorCountKeyOf(['country', 'page'])).toBeUndefined();
+  });
+
+  it('labels a day with its bucket as the pipelines do (weeks from Monday)', () => {
+    expect(dayBucketLabel('2024-05-01', 'week')).toBe('2024-04-29');
+    expect(dayBucketLabel('2024-05-19', 'month')).toBe('2024-05-01');
+    expect(dayBucketLabel('2024-05-19', 'day')).toBe('2024-05-19');
+    expect(dayBucketLabel('2024-05-19', undefined)).toBe('');
+  });
+});

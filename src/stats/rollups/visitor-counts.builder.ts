@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { DIMENSION_SOURCES } from '../query/dimensions.js';
+import { RollupRepository } from './rollup.repository.js';
+import {
+  VISITOR_COUNT_KEYS,
+  addVisitorCounts,
+  forwardDays,
+  type VisitorCount,
+  type VisitorCountKey,
+} from './visitor-count-keys.js';
+
+/**
+ * Recomputing this many days or more at once (a backfill) recounts the whole site in one read of
+ * its visitor sets rather than looking up each visitor's history: the days' visitors are then
+ * most of the site's anyway.
+ */
+export const WHOLE_SITE_DAYS = 7;
+
+/** The keys grouped by the visitor set their fields come from, with those fields. */
+function keysBySet(): Array<{ set: string; keys: VisitorCountKey[]; fields: string[] }> {
+  const bySet = new Map<string, VisitorCountKey[]>();
+  for (const key of VISITOR_COUNT_KEYS) bySet.set(key.set, [...(bySet.get(key.set) ?? []), key]);
+  return [...bySet].map(([set, keys]) => ({
+    set,
+    keys,
+    fields: [...new Set(keys.flatMap((key) => key.dimensions.map((dimension) => DIMENSION_SOURCES[dimension].field)))],
+  }));
+}
+
+/**
+ * Maintains stats_visitor_counts for the rollup job, after it has rebuilt the visitor sets of the
+ * days it recomputes. Every count written is a pure recomputation from visitor-set rows, so a
+ * run cut short is repaired by doing it again. Recomputing days `D` changes the counts of `D`
+ * and of each of their visitors' next active day after a day in `D` (its `prev` may change):
+ * those days are found from the visitors' histories (`{ siteId, set, visitorKey, day }`) and
+ * recounted from all their visitors' histories. Live traffic (today only) has no next day.
+ * Hits only ever get deleted by a purge or erasure, which flags the site for a whole rebuild.
+ */
+@Injectable()
+export class VisitorCountsBuilder {
+  constructor(private readonly rollups: RollupRepository) {}
+
+  async rebuildSite(siteId: string): Promise<void> {
+    const counts = new Map<string, VisitorCount>();
+    for (const { set, keys, fields } of keysBySet())
+      for await (const rows of this.rollups.visitorSetHistories(siteId, set, fields))
+        addVisitorCounts(rows, keys, 'all', counts);
+    await this.rollups.replaceVisitorCounts(siteId, 'all', [...counts.values()]);
+  }
+
+  /** Recounts the recomputed `days` and the days whose `prev` they may have changed. */
+  async recomputeDays(siteId: string, days: string[]): Promise<void> {
+    if (days.length === 0) return;
+    if (days.length >= WHOLE_SITE_DAYS) return this.rebuildSite(siteId);
+    const changed = new Set(days);
+    const visitors = await this.rollups.findVisitorsOfDays(siteId, days);
+    const counts = new Map<string, VisitorCount>();
+    const forward = new Set<string>();
+    for (const { set, keys, fields } of keysBySet()) {
+      for await (const rows of this.rollups.visitorSetHistories(siteId, set, fields, visitors)) {
+        addVisitorCounts(rows, keys, changed, counts);
+        forwardDays(rows, keys, changed, forward);
+      }
+    }
+    if (forward.size > 0) {
+      // Every visitor of those days counts there, not only the ones whose `prev` changed.
+      const forwardVisitors = await this.rollups.findVisitorsOfDays(siteId, [...forward]);
+      for (const { set, keys, fields } of keysBySet())
+        for await (const rows of this.rollups.visitorSetHistories(siteId, set, fields, forwardVisitors))
+          addVisitorCounts(rows, keys, forward, counts);
+    }
+    await this.rollups.replaceVisitorCounts(siteId, [...changed, ...forward], [...counts.values()]);
+  }
+}
