@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { ConnectionInfo, Outcome } from './engine.js';
+import { WireListener } from './listener.js';
+import { answerWithoutEngine } from './local-commands.js';
 import { StoreServer, type ServerOptions } from './server.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -51,15 +54,24 @@ function serverOptions(options: EmbeddedMongoOptions): ServerOptions {
   };
 }
 
+/**
+ * The engine in a worker thread, the listener on the caller's thread. The listener answers
+ * handshakes and heartbeats itself and forwards every other message: a command that keeps the
+ * engine busy for seconds must not make the driver's monitor think the server is gone.
+ */
 class WorkerBackend implements Backend {
   private nextRequest = 1;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }
+  >();
+  private readonly listener: WireListener;
 
   private constructor(
     private readonly worker: Worker,
-    readonly port: number,
     log: (message: string) => void,
   ) {
+    this.listener = new WireListener((raw, connection) => this.dispatch(raw, connection), log);
     // Without these listeners a crashed worker would take the host process down with it.
     worker.on('error', (error) => log(`embedded-mongo: worker failed: ${error.stack ?? error.message}`));
     worker.on('exit', (code) => {
@@ -68,51 +80,77 @@ class WorkerBackend implements Backend {
       this.waiting.clear();
     });
     worker.on('message', (reply: WorkerReply) => {
-      if (reply.type !== 'done') return;
+      if (reply.type !== 'done' && reply.type !== 'answer') return;
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
-      if (reply.error) waiter?.reject(new Error(reply.error));
-      else waiter?.resolve();
+      if (reply.type === 'done' && reply.error) waiter?.reject(new Error(reply.error));
+      else waiter?.resolve(reply);
     });
   }
 
-  static start(options: EmbeddedMongoOptions): Promise<WorkerBackend> {
+  get port(): number {
+    return this.listener.port;
+  }
+
+  static async start(options: EmbeddedMongoOptions): Promise<WorkerBackend> {
     // Functions cannot cross the thread boundary; the worker logs to console.warn itself.
-    const { log, ...transferable } = serverOptions(options);
+    const { log, host, port, ...transferable } = serverOptions(options);
     const worker = new Worker(workerUrl, { workerData: transferable });
-    return new Promise((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       worker.once('error', onError);
       worker.once('message', (reply: WorkerReply) => {
         worker.off('error', onError);
-        if (reply.type === 'ready') resolve(new WorkerBackend(worker, reply.port, log));
+        if (reply.type === 'ready') resolve();
         else reject(new Error(reply.type === 'failed' ? reply.error : 'embedded-mongo worker failed to start'));
       });
     });
+    const backend = new WorkerBackend(worker, log);
+    try {
+      await backend.listener.listen(host, port);
+    } catch (error) {
+      await backend.request({ type: 'stop' }).catch(() => undefined);
+      await worker.terminate();
+      throw error;
+    }
+    return backend;
   }
 
-  private request(type: WorkerRequest['type']): Promise<void> {
+  private async dispatch(raw: Buffer, connection: ConnectionInfo): Promise<Outcome> {
+    const local = answerWithoutEngine(raw, connection);
+    if (local) return local;
+    // A copy of exactly this message moves to the worker; `raw` may be a slice of a larger read.
+    const copy = new Uint8Array(raw);
+    const answer = await this.request({ type: 'message', raw: copy, ...connection }, [copy.buffer]);
+    if (answer.type !== 'answer') throw new Error(`embedded-mongo worker answered a message with ${answer.type}`);
+    return answer.close !== undefined ? { close: answer.close } : { reply: answer.reply };
+  }
+
+  private request(message: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     const id = this.nextRequest++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ type, id } satisfies WorkerRequest);
+      this.worker.postMessage({ ...message, id } as WorkerRequest, transfer);
     });
   }
 
-  compact(): Promise<void> {
-    return this.request('compact');
+  async compact(): Promise<void> {
+    await this.request({ type: 'compact' });
   }
 
-  expireNow(): Promise<void> {
-    return this.request('expire');
+  async expireNow(): Promise<void> {
+    await this.request({ type: 'expire' });
   }
 
   async stop(): Promise<void> {
-    await this.request('stop');
+    await this.listener.close();
+    await this.request({ type: 'stop' });
     this.worker.removeAllListeners('exit');
     await this.worker.terminate();
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * An in-process MongoDB-wire-compatible store for development and tests. Connect any

@@ -1,4 +1,5 @@
 import { deserialize, serialize, type Document } from 'bson';
+import { toErrorReply } from './errors.js';
 
 /**
  * MongoDB wire protocol framing. The driver opens each connection with a legacy OP_QUERY
@@ -74,6 +75,42 @@ function readDocument(buffer: Buffer, offset: number): [Document, number] {
   return [deserialize(buffer.subarray(offset, offset + size)), offset + size];
 }
 
+/** Name of a BSON document's first field (a command's name), read without deserializing it. */
+function firstField(buffer: Buffer, offset: number): { type: number; name: string; valueAt: number } | undefined {
+  if (offset + 5 > buffer.length || buffer[offset + 4] === 0) return undefined;
+  const [name, valueAt] = readCString(buffer, offset + 5);
+  return { type: buffer[offset + 4], name, valueAt };
+}
+
+/**
+ * The command a message carries, peeked from its bytes: lets a listener answer heartbeats
+ * without parsing (or waiting for) anything else. Undefined when it cannot tell.
+ */
+export function peekCommandName(message: Buffer): string | undefined {
+  if (message.length < HEADER_SIZE + 5) return undefined;
+  const opCode = message.readInt32LE(12);
+  if (opCode === OP_MSG) {
+    let offset = HEADER_SIZE + 4;
+    while (offset < message.length) {
+      const kind = message[offset++];
+      if (kind === 0) return firstField(message, offset)?.name;
+      offset += message.readInt32LE(offset);
+    }
+    return undefined;
+  }
+  if (opCode === OP_QUERY) {
+    const collectionEnd = message.indexOf(0, HEADER_SIZE + 4);
+    if (collectionEnd < 0) return undefined;
+    const field = firstField(message, collectionEnd + 1 + 8);
+    // `{ $query: { isMaster: 1 }, $readPreference: … }`: the command is the wrapped document's.
+    const BSON_DOCUMENT = 3;
+    return field?.name === '$query' && field.type === BSON_DOCUMENT
+      ? firstField(message, field.valueAt)?.name
+      : field?.name;
+  }
+  return undefined;
+}
+
 export function parseMessage(message: Buffer): IncomingMessage {
   const requestId = message.readInt32LE(4);
   const opCode = message.readInt32LE(12);
@@ -140,4 +177,21 @@ export function encodeReply(responseTo: number, doc: Document): Buffer {
   fields.writeInt32LE(1, 16);
   const head = header(HEADER_SIZE + fields.length + payload.length, nextRequestId(), responseTo, OP_REPLY);
   return Buffer.concat([head, fields, payload]);
+}
+
+/**
+ * The encoded answer to a message in its own opcode, or undefined for a moreToCome message
+ * (which must not be answered). A reply too large to encode is answered with its error.
+ */
+export function encodeResponse(
+  message: Exclude<IncomingMessage, { kind: 'unsupported' }>,
+  reply: Document,
+): Buffer | undefined {
+  if (message.kind === 'msg' && message.moreToCome) return undefined;
+  const encode = message.kind === 'query' ? encodeReply : encodeMsg;
+  try {
+    return encode(message.requestId, reply);
+  } catch (error) {
+    return encode(message.requestId, toErrorReply(error));
+  }
 }

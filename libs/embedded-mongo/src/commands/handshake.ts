@@ -1,5 +1,12 @@
+import type { Document } from 'bson';
 import { CommandError } from '../errors.js';
 import type { CommandHandler } from './context.js';
+
+/** A command answered from the connection alone: it needs no catalogue, cursor or journal. */
+export type ConnectionCommand = (
+  command: Document,
+  connection: { connectionId: number; clientAddress: string },
+) => Document;
 
 /** The MongoDB version we imitate: 7.0, wire version 21. */
 export const SERVER_VERSION = '7.0.0';
@@ -12,7 +19,7 @@ export const MAX_MESSAGE_SIZE = 48_000_000;
  * transaction commands, which this store does not implement. No `topologyVersion` either:
  * with it the driver's monitor switches to streaming (exhaust) hello, which we do not speak.
  */
-export const hello: CommandHandler = (_command, context) => ({
+export const hello: ConnectionCommand = (_command, context) => ({
   helloOk: true,
   ismaster: true,
   isWritablePrimary: true,
@@ -28,7 +35,7 @@ export const hello: CommandHandler = (_command, context) => ({
   ok: 1,
 });
 
-export const buildInfo: CommandHandler = () => ({
+export const buildInfo: ConnectionCommand = () => ({
   version: SERVER_VERSION,
   gitVersion: 'embedded-mongo',
   versionArray: [7, 0, 0, 0],
@@ -40,9 +47,13 @@ export const buildInfo: CommandHandler = () => ({
   ok: 1,
 });
 
-const ok: CommandHandler = () => ({ ok: 1 });
+const ok: ConnectionCommand = () => ({ ok: 1 });
 
-export const handshakeCommands: Record<string, CommandHandler> = {
+/**
+ * Everything the driver's monitor and connection handshake send. With the engine in a worker
+ * thread these are answered by the listener itself, so a long command never delays a heartbeat.
+ */
+export const connectionCommands: Record<string, ConnectionCommand> = {
   hello,
   isMaster: hello,
   ismaster: hello,
@@ -63,18 +74,6 @@ export const handshakeCommands: Record<string, CommandHandler> = {
     extra: {},
     ok: 1,
   }),
-  serverStatus: (_command, context) => ({
-    host: 'localhost',
-    version: SERVER_VERSION,
-    process: 'embedded-mongo',
-    pid: process.pid,
-    uptime: Math.floor((Date.now() - context.startedAt) / 1000),
-    uptimeMillis: Date.now() - context.startedAt,
-    localTime: new Date(),
-    connections: { current: 1 },
-    metrics: { cursor: { open: { total: context.cursors.openCount } } },
-    ok: 1,
-  }),
   whatsmyuri: (_command, context) => ({ you: context.clientAddress, ok: 1 }),
   connectionStatus: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] }, ok: 1 }),
   saslStart: () => {
@@ -89,6 +88,22 @@ export const handshakeCommands: Record<string, CommandHandler> = {
       'Authentication is not supported by the embedded store; connect without credentials',
     );
   },
+};
+
+export const handshakeCommands: Record<string, CommandHandler> = {
+  ...connectionCommands,
+  serverStatus: (_command, context) => ({
+    host: 'localhost',
+    version: SERVER_VERSION,
+    process: 'embedded-mongo',
+    pid: process.pid,
+    uptime: Math.floor((Date.now() - context.startedAt) / 1000),
+    uptimeMillis: Date.now() - context.startedAt,
+    localTime: new Date(),
+    connections: { current: 1 },
+    metrics: { cursor: { open: { total: context.cursors.openCount } } },
+    ok: 1,
+  }),
   commitTransaction: () => {
     throw new CommandError(
       'IllegalOperation',
