@@ -10,20 +10,38 @@ const UNREACHABLE_ERROR_NAMES = new Set([
   'MongooseServerSelectionError',
   'MongoNotConnectedError',
   'MongoPoolClearedError',
+  // "Connection to … interrupted due to server monitor timeout": a heartbeat went unanswered.
   'PoolClearedOnNetworkError',
+  'MongoServerClosedError',
   'MongoTopologyClosedError',
 ]);
 
 /**
+ * Labels the driver puts on errors caused by losing the server rather than by the operation:
+ * a failed heartbeat (ResetPool, InterruptInUseConnections) and the operations its pool clear
+ * cut short (PoolRequestedRetry). A future error class carrying them still counts.
+ */
+const UNREACHABLE_ERROR_LABELS = ['ResetPool', 'InterruptInUseConnections', 'PoolRequestedRetry'];
+
+const MAX_WRAPPING_DEPTH = 6;
+
+function saysUnreachable(error: Error): boolean {
+  if (UNREACHABLE_ERROR_NAMES.has(error.name)) return true;
+  const { errorLabels } = error as { errorLabels?: unknown };
+  return Array.isArray(errorLabels) && errorLabels.some((label) => UNREACHABLE_ERROR_LABELS.includes(String(label)));
+}
+
+/**
  * True when the error, or an error it wraps, says the database is unreachable. An unordered
  * `insertMany` that loses its connection or finds no server throws a `MongoBulkWriteError`
- * carrying the network or server-selection error in `errorResponse`, not a network error itself.
+ * carrying the network or server-selection error in `errorResponse`, not a network error itself;
+ * `Promise.any` and friends wrap theirs in an `AggregateError`.
  */
-export function isDatabaseUnreachable(error: unknown): error is Error {
-  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
-    if (UNREACHABLE_ERROR_NAMES.has(current.name)) return true;
-    const { errorResponse } = current as { errorResponse?: unknown };
-    current = errorResponse instanceof Error ? errorResponse : current.cause;
-  }
-  return false;
+export function isDatabaseUnreachable(error: unknown, depth = 0): error is Error {
+  if (!(error instanceof Error) || depth >= MAX_WRAPPING_DEPTH) return false;
+  if (saysUnreachable(error)) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => isDatabaseUnreachable(inner, depth + 1)))
+    return true;
+  const { errorResponse } = error as { errorResponse?: unknown };
+  return isDatabaseUnreachable(errorResponse instanceof Error ? errorResponse : error.cause, depth + 1);
 }

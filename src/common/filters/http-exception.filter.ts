@@ -67,7 +67,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     this.logger.error(
       { err: exception, method: request.method, url: request.routeOptions?.url ?? 'unknown' },
-      'Unhandled error',
+      `Unhandled error: ${exception instanceof Error ? `${exception.name}: ${exception.message}` : String(exception)}`,
     );
     const status = HttpStatus.INTERNAL_SERVER_ERROR;
     return {
