@@ -17,6 +17,7 @@ import { RollupState, RollupStateSchema } from './rollups/rollup-state.schema.js
 import { RollupInvalidationListener } from './rollups/rollup-invalidation.listener.js';
 import { RollupJob } from './rollups/rollup.job.js';
 import { RollupRepository } from './rollups/rollup.repository.js';
+import { HitDay, HitDaySchema } from './rollups/hit-day.schema.js';
 import { HitHour, HitHourSchema } from './rollups/hit-hour.schema.js';
 import { VisitHour, VisitHourSchema } from './rollups/visit-hour.schema.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
@@ -40,6 +41,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: VisitorSetRow.name, schema: VisitorSetRowSchema },
       { name: VisitHour.name, schema: VisitHourSchema },
       { name: HitHour.name, schema: HitHourSchema },
+      { name: HitDay.name, schema: HitDaySchema },
       { name: RollupState.name, schema: RollupStateSchema },
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
     ]),

@@ -8,8 +8,10 @@ import { buildRealtimePipeline, type RealtimeInput } from './pipelines/realtime.
 import { buildUserStatsPipeline, type UserStatsInput } from './pipelines/user-stats.pipeline.js';
 import { buildVisitMetricsPipeline } from './pipelines/visit-metrics.pipeline.js';
 import {
+  HIT_DAYS_COLLECTION,
   HIT_HOURS_COLLECTION,
   buildHitCountsOfDaysPipeline,
+  buildHitDaysDayPipeline,
   buildHitHoursDayPipeline,
   buildRollupHitCountsPipeline,
 } from './pipelines/hit-count-rollup.pipeline.js';
@@ -43,6 +45,9 @@ import { DIMENSION_SOURCES } from './query/dimensions.js';
 
 /** A group's dimension values (`null` where the hit had none) and, with an interval, its time bucket label. */
 export type GroupKey = Record<string, string | null>;
+
+/** Which hit-count rows answer a query: a set of the daily rows, or of the hourly ones. */
+export type HitCountCoverage = RollupCoverage & { set: string; daily: boolean };
 
 export interface HitMetricsRow extends HitGroupSums {
   key: GroupKey | null;
@@ -197,11 +202,12 @@ export class StatsRepository {
    */
   async aggregateRollupHitCounts(
     query: StatsQuery,
-    coverage: RollupCoverage & { set: string },
+    coverage: HitCountCoverage,
     options: { classification: boolean },
   ): Promise<HitMetricsRow[]> {
+    const collection = coverage.daily ? HIT_DAYS_COLLECTION : HIT_HOURS_COLLECTION;
     const [rolled, raw] = await Promise.all([
-      this.aggregate<HitMetricsRow>(HIT_HOURS_COLLECTION, buildRollupHitCountsPipeline(query, coverage, options)),
+      this.aggregate<HitMetricsRow>(collection, buildRollupHitCountsPipeline(query, coverage, options)),
       coverage.rawDays.length === 0
         ? []
         : this.aggregate<HitMetricsRow>('hits', buildHitCountsOfDaysPipeline(query, coverage.rawDays, options)),
@@ -232,11 +238,13 @@ export class StatsRepository {
   /**
    * Recomputes one site-day of every rollup (the caller has deleted the day's old rows): the
    * full-combination visitor rows from raw hits, the narrow visitor sets from those rows, the
-   * hit-hour counts from raw hits, and the visit-hour rows from the visits starting that day.
+   * hit-hour counts from raw hits, the daily hit counts from the visitor rows, and the visit-hour
+   * rows from the visits starting that day.
    */
   async rollUpDay(siteId: Types.ObjectId, slice: DaySlice, timezone: string): Promise<void> {
     await this.aggregate('hits', buildRollupDayPipeline(siteId, slice));
     await this.aggregate(VISITOR_DAYS_COLLECTION, buildVisitorSetsDayPipeline(siteId, slice.day));
+    await this.aggregate(VISITOR_DAYS_COLLECTION, buildHitDaysDayPipeline(siteId, slice.day));
     await this.aggregate('hits', buildHitHoursDayPipeline(siteId, slice, timezone));
     await this.aggregate('visits', buildVisitHoursDayPipeline(siteId, slice, timezone));
   }
@@ -302,6 +310,7 @@ export class StatsRepository {
       | typeof VISITOR_SETS_COLLECTION
       | typeof VISIT_HOURS_COLLECTION
       | typeof HIT_HOURS_COLLECTION
+      | typeof HIT_DAYS_COLLECTION
       | typeof VISITOR_COUNTS_COLLECTION,
     pipeline: PipelineStage[],
   ): Promise<T[]> {

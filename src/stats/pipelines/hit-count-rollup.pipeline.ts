@@ -1,6 +1,6 @@
 import type { PipelineStage, Types } from 'mongoose';
 import type { StatsQuery } from '../query/stats-query.js';
-import { HIT_COUNT_SETS, dayBucket, setVariants, type DaySlice } from './rollup.pipeline.js';
+import { HIT_COUNT_SETS, HIT_DAY_SETS, dayBucket, setVariants, type DaySlice } from './rollup.pipeline.js';
 import {
   IS_BOT_HIT,
   IS_PAGEVIEW,
@@ -13,6 +13,7 @@ import {
 } from './stages.js';
 
 export const HIT_HOURS_COLLECTION = 'stats_hit_hours';
+export const HIT_DAYS_COLLECTION = 'stats_hit_days';
 
 /**
  * Recomputes one site-day of the hit-hour counts from its raw hits in one pass: each hit is
@@ -63,6 +64,39 @@ export function buildHitHoursDayPipeline(siteId: Types.ObjectId, slice: DaySlice
   ];
 }
 
+/**
+ * Recomputes one site-day of the daily hit counts from that day's full-combination visitor rows
+ * (which carry every rolled-up field with its page views and events, and are fewer than hits):
+ * each row projected once per set, then summed per set, classification and values. Served by
+ * `{ siteId, day }` on stats_visitor_days; the caller deletes the day's old rows first.
+ */
+export function buildHitDaysDayPipeline(siteId: Types.ObjectId, day: string): PipelineStage[] {
+  const row: Record<string, unknown> = {
+    _id: 0,
+    siteId: { $literal: siteId },
+    day: { $literal: day },
+    set: '$_id.set',
+    classification: '$_id.classification',
+    pageviews: 1,
+    events: 1,
+  };
+  for (const field of new Set(HIT_DAY_SETS.flatMap((set) => set.fields))) row[field] = `$_id.values.${field}`;
+  return [
+    { $match: { siteId, day } },
+    { $project: { _id: 0, classification: 1, pageviews: 1, events: 1, variants: setVariants(HIT_DAY_SETS) } },
+    { $unwind: '$variants' },
+    {
+      $group: {
+        _id: { set: '$variants.set', classification: '$classification', values: '$variants.values' },
+        pageviews: { $sum: '$pageviews' },
+        events: { $sum: '$events' },
+      },
+    },
+    { $project: row },
+    { $merge: { into: HIT_DAYS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
+  ];
+}
+
 function conditionsOf(query: StatsQuery, options: { classification: boolean }): Record<string, unknown>[] {
   const conditions: Record<string, unknown>[] = [];
   if (options.classification && query.classification !== 'ALL')
@@ -79,7 +113,7 @@ const PROJECT_COUNTS: PipelineStage.Project = {
  * Page views, events and bot hits per group (as `buildHitMetricsPipeline` counts them; visitors
  * are not counted: 0) from the hit-hour rows of one set over the range's settled days; the caller
  * adds `buildHitCountsOfDaysPipeline` for the others. Served by `{ siteId, set, day }` on
- * stats_hit_hours.
+ * stats_hit_hours, or on stats_hit_days (the same rows without `hour`) for a daily set.
  */
 export function buildRollupHitCountsPipeline(
   query: StatsQuery,

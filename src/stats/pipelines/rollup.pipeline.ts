@@ -62,17 +62,25 @@ export const VISITOR_SETS: readonly DimensionSet[] = [
 
 /**
  * The hit-count sets: counts need no visitor, so `total` (no field) keeps them at one row per
- * hour and classification, and single fields stay at one row per hour and value. Kept: totals
- * (page views, bot share) and the page views of every visitor count key (VISITOR_COUNT_KEYS:
- * country, the city/region/country tuple of `/data/cities`, network domain, page), so those
- * queries read nothing that grows with traffic; any other count comes from the visitor sets.
- * Keying counts by all per-visitor fields together, as the `visitor` set does, made about one
- * row per hit: no better than raw hits.
+ * hour and classification, and single fields stay at one row per hour and value. Only what is
+ * read without visitors is kept: totals (page views, bot share) and the commonest page-view
+ * lists; any other count comes from the visitor sets. Keying counts by all per-visitor fields
+ * together, as the `visitor` set does, made about one row per hit: no better than raw hits.
  */
 export const HIT_COUNT_SETS: readonly DimensionSet[] = [
   { name: 'total', fields: [] },
   { name: 'country', fields: ['countryCode'] },
   { name: 'page', fields: ['path'] },
+];
+
+/**
+ * The same counts per local day (stats_hit_days), for every query without an hourly interval:
+ * one row per day and value instead of up to 24, and the sets of every visitor count key
+ * (VISITOR_COUNT_KEYS: the city/region/country tuple of `/data/cities`, network domain), so a
+ * query answered from the visitor counts reads nothing else that grows with traffic.
+ */
+export const HIT_DAY_SETS: readonly DimensionSet[] = [
+  ...HIT_COUNT_SETS,
   { name: 'place', fields: ['countryCode', 'region', 'city'] },
   { name: 'network_domain', fields: ['networkDomain'] },
 ];

@@ -20,10 +20,10 @@ export interface VisitorCountCoverage {
 
 /**
  * Distinct visitors per group from stats_visitor_counts over the range's settled days: a visitor
- * active in `[a, b]` has exactly one active day there whose previous active day with the same
- * values is before `a` (or none), so summing the counts of those days counts each once. Per time
- * bucket, `a` is the later of the bucket's first day and the range's (`YYYY-MM-DD` labels compare
- * as strings). Served by `{ siteId, key, scope, day }`; O(days × values × distinct prev).
+ * active in `[a, b]` has exactly one active day there that is fresh or whose previous active day
+ * with the same values is before `a`, so summing those per row counts each visitor once. Per
+ * time bucket, `a` is the later of the bucket's first day and the range's (`YYYY-MM-DD` labels
+ * compare as strings). Served by `{ siteId, key, scope, day }`; O(days × values) rows.
  */
 export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorCountCoverage): PipelineStage[] {
   const interval = query.interval as Exclude<Interval, 'hour'> | undefined;
@@ -32,21 +32,20 @@ export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorC
   const key: Record<string, unknown> = {};
   for (const dimension of query.dimensions) key[dimension] = { $ifNull: [`$values.${dimension}`, null] };
   if (interval) key.time = '$bucket';
-  const scope = { siteId: query.siteId, key: coverage.key.name, scope: query.classification, day };
-  const firstInRange: PipelineStage[] = interval
-    ? [
-        { $match: scope },
-        { $addFields: { bucket: dayBucket(interval) } },
-        {
-          $match: {
-            $expr: { $or: [{ $eq: ['$prev', null] }, { $lt: ['$prev', { $max: ['$bucket', fromDay] }] }] },
-          },
-        },
-      ]
-    : [{ $match: { ...scope, $or: [{ prev: null }, { prev: { $lt: fromDay } }] } }];
+  const threshold = interval ? { $max: ['$bucket', fromDay] } : fromDay;
+  const returningBefore = {
+    $sum: {
+      $map: {
+        input: { $filter: { input: '$returning', as: 'r', cond: { $lt: ['$$r.p', threshold] } } },
+        as: 'r',
+        in: '$$r.n',
+      },
+    },
+  };
   return [
-    ...firstInRange,
-    { $group: { _id: groupId(key), visitors: { $sum: '$count' } } },
+    { $match: { siteId: query.siteId, key: coverage.key.name, scope: query.classification, day } },
+    ...(interval ? [{ $addFields: { bucket: dayBucket(interval) } }] : []),
+    { $group: { _id: groupId(key), visitors: { $sum: { $add: ['$fresh', returningBefore] } } } },
     { $project: { _id: 0, key: '$_id', visitors: 1 } },
   ];
 }

@@ -7,6 +7,7 @@ import {
   ROLLUP_DIMENSIONS,
   isRollupEligible,
   HIT_COUNT_SETS,
+  HIT_DAY_SETS,
   VISITOR_SETS,
   narrowestSet,
   type DaySlice,
@@ -16,7 +17,7 @@ import { isVisitRollupEligible } from '../pipelines/visit-rollup.pipeline.js';
 import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
 import { eligibleVisitorCountKey } from './visitor-count-keys.js';
 import type { StatsQuery } from '../query/stats-query.js';
-import { StatsRepository } from '../stats.repository.js';
+import { StatsRepository, type HitCountCoverage } from '../stats.repository.js';
 import { pendingVisitDays } from './pending-visit-days.js';
 import { daySlicesOf } from './rollup-days.js';
 import { RollupRepository } from './rollup.repository.js';
@@ -55,18 +56,19 @@ export class RollupCoverageService {
   }
 
   /**
-   * For hit counts without visitors (page views, events, bot share): the hit-hour rows of the
-   * narrowest set holding the query's fields, at any interval including hours.
+   * For hit counts without visitors (page views, events, bot share): the rows of the narrowest
+   * set holding the query's fields — daily rows unless the interval is hours, else hourly ones.
    */
-  async findCounts(query: StatsQuery): Promise<(RollupCoverage & { set: string }) | undefined> {
+  async findCounts(query: StatsQuery): Promise<HitCountCoverage | undefined> {
     const rolledUp = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)].every((dimension) =>
       ROLLUP_DIMENSIONS.has(dimension),
     );
-    const set = narrowestSet(query, HIT_COUNT_SETS);
+    const dailySet = query.interval === 'hour' ? undefined : narrowestSet(query, HIT_DAY_SETS);
+    const set = dailySet ?? narrowestSet(query, HIT_COUNT_SETS);
     if (!rolledUp || !set) return undefined;
     const unsettled = await this.unsettledDays(query.siteId, query.timezone);
     if (!unsettled) return undefined;
-    return { ...this.daysOf(query, unsettled), set };
+    return { ...this.daysOf(query, unsettled), set, daily: dailySet !== undefined };
   }
 
   /**

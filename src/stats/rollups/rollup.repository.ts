@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
-import { HIT_COUNT_SETS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+import { HIT_COUNT_SETS, HIT_DAY_SETS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
 import { RollupState } from './rollup-state.schema.js';
 import { VisitHour } from './visit-hour.schema.js';
@@ -15,8 +16,8 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
- * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the `place` and
- * `network_domain` hit-count sets), so it is read raw until the job has rebuilt it.
+ * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the daily hit
+ * counts), so it is read raw until the job has rebuilt it.
  */
 export const ROLLUP_VERSION = 3;
 
@@ -37,6 +38,7 @@ export class RollupRepository {
     @InjectModel(VisitorSetRow.name) private readonly setRows: Model<VisitorSetRow>,
     @InjectModel(VisitHour.name) private readonly visitHours: Model<VisitHour>,
     @InjectModel(HitHour.name) private readonly hitHours: Model<HitHour>,
+    @InjectModel(HitDay.name) private readonly hitDays: Model<HitDay>,
     @InjectModel(RollupState.name) private readonly state: Model<RollupState>,
     @InjectModel(VisitorCountRow.name) private readonly counts: Model<VisitorCountRow>,
   ) {}
@@ -89,6 +91,7 @@ export class RollupRepository {
     const setsOf = (sets: typeof VISITOR_SETS) => ({ $in: sets.map((set) => set.name) });
     await this.setRows.deleteMany({ siteId: site, set: setsOf(VISITOR_SETS), day });
     await this.hitHours.deleteMany({ siteId: site, set: setsOf(HIT_COUNT_SETS), day });
+    await this.hitDays.deleteMany({ siteId: site, set: setsOf(HIT_DAY_SETS), day });
     await this.visitHours.deleteMany({ siteId: site, day });
   }
 
@@ -103,6 +106,7 @@ export class RollupRepository {
     await this.rows.deleteMany({ siteId: site });
     await this.setRows.deleteMany({ siteId: site });
     await this.hitHours.deleteMany({ siteId: site });
+    await this.hitDays.deleteMany({ siteId: site });
     await this.visitHours.deleteMany({ siteId: site });
     await this.counts.deleteMany({ siteId: site });
   }

@@ -5,7 +5,8 @@ import {
   dayBucketLabel,
   forwardDays,
   visitorCountKeyOf,
-  type VisitorCount,
+  visitorCountRows,
+  type VisitorCountTally,
   type VisitorSetSample,
 } from './visitor-count-keys.js';
 
@@ -13,21 +14,12 @@ const country = VISITOR_COUNT_KEYS.find((key) => key.name === 'country')!;
 const row = (day: string, countryCode: string | null, classification = 'USER', city: string | null = null) =>
   ({ visitorKey: 'v', day, classification, countryCode, city }) as VisitorSetSample;
 
-function countsOf(
-  rows: VisitorSetSample[],
-  days: ReadonlySet<string> | 'all',
-): Array<[string, string, string, string | null, number]> {
-  const counts = new Map<string, VisitorCount>();
-  addVisitorCounts(rows, [country], days, counts);
-  return [...counts.values()]
-    .map((count): [string, string, string, string | null, number] => [
-      count.scope,
-      String(count.values.country),
-      count.day,
-      count.prev,
-      count.count,
-    ])
-    .sort();
+function countsOf(rows: VisitorSetSample[], days: ReadonlySet<string> | 'all'): unknown[] {
+  const tally: VisitorCountTally = new Map();
+  addVisitorCounts(rows, [country], days, tally);
+  return visitorCountRows(tally)
+    .map((count) => [count.scope, count.values.country, count.day, count.fresh, count.returning])
+    .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 }
 
 describe('visitor counts', () => {
@@ -40,16 +32,16 @@ describe('visitor counts', () => {
       row('2024-05-04', 'DE', 'BOT'),
     ];
     expect(countsOf(rows, 'all')).toEqual([
-      ['ALL', 'DE', '2024-05-01', null, 1],
-      ['ALL', 'DE', '2024-05-04', '2024-05-01', 1],
-      ['ALL', 'FR', '2024-05-03', null, 1],
-      ['BOT', 'DE', '2024-05-04', null, 1],
-      ['BOT', 'FR', '2024-05-03', null, 1],
-      ['USER', 'DE', '2024-05-01', null, 1],
+      ['ALL', 'DE', '2024-05-01', 1, []],
+      ['ALL', 'DE', '2024-05-04', 0, [{ p: '2024-05-01', n: 1 }]],
+      ['ALL', 'FR', '2024-05-03', 1, []],
+      ['BOT', 'DE', '2024-05-04', 1, []],
+      ['BOT', 'FR', '2024-05-03', 1, []],
+      ['USER', 'DE', '2024-05-01', 1, []],
     ]);
     expect(countsOf(rows, new Set(['2024-05-04']))).toEqual([
-      ['ALL', 'DE', '2024-05-04', '2024-05-01', 1],
-      ['BOT', 'DE', '2024-05-04', null, 1],
+      ['ALL', 'DE', '2024-05-04', 0, [{ p: '2024-05-01', n: 1 }]],
+      ['BOT', 'DE', '2024-05-04', 1, []],
     ]);
   });
 

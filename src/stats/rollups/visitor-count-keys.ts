@@ -63,52 +63,79 @@ export function inScope(scope: VisitorCountScope, classification: string): boole
   return scope === 'ALL' || scope === classification;
 }
 
-/** One stored count: visitors with these values on `day` whose previous active day with them was `prev`. */
+/**
+ * One stored count row: the visitors active on `day` with these values (in one scope), as
+ * `fresh` (no earlier active day with them) and `returning` (how many had each previous active
+ * day `p`, sorted by `p`). One row per day and value keeps a read at O(days × values) rows
+ * however many distinct previous days there are.
+ */
 export interface VisitorCount {
   key: string;
   scope: VisitorCountScope;
   values: Record<string, string | null>;
   day: string;
-  prev: string | null;
-  count: number;
+  fresh: number;
+  returning: Array<{ p: string; n: number }>;
 }
 
+/** Counts being accumulated, by key, scope, values and day; `returning` by previous day. */
+export type VisitorCountTally = Map<string, { count: Omit<VisitorCount, 'returning'>; returning: Map<string, number> }>;
+
 /**
- * Adds one visitor's contribution to `counts`: for every key, scope and value, the visitor's
+ * Adds one visitor's contribution to `tally`: for every key, scope and value, the visitor's
  * distinct active days with that value, and for each such day in `days` (or every day) one
- * visitor with the previous of those days as `prev`. Several rows of a day with the same value
- * (other fields differ) are one visitor-day.
+ * visitor, fresh or returning from the previous of those days. Several rows of a day with the
+ * same value (other fields differ) are one visitor-day.
  */
 export function addVisitorCounts(
   rows: readonly VisitorSetSample[],
   keys: readonly VisitorCountKey[],
   days: ReadonlySet<string> | 'all',
-  counts: Map<string, VisitorCount>,
+  tally: VisitorCountTally,
 ): void {
   for (const key of keys) {
     for (const scope of VISITOR_COUNT_SCOPES) {
-      const daysByValue = new Map<string, { values: Record<string, string | null>; days: Set<string> }>();
-      for (const row of rows) {
-        if (!inScope(scope, row.classification)) continue;
-        const values = keyValues(key, row);
-        const id = JSON.stringify(values);
-        const entry = daysByValue.get(id) ?? { values, days: new Set<string>() };
-        entry.days.add(row.day);
-        daysByValue.set(id, entry);
-      }
-      for (const [id, { values, days: active }] of daysByValue) {
+      for (const [id, { values, days: active }] of activeDaysByValue(rows, key, scope)) {
         const sorted = [...active].sort();
         sorted.forEach((day, index) => {
           if (days !== 'all' && !days.has(day)) return;
-          const prev = index === 0 ? null : sorted[index - 1];
-          const countId = `${key.name}\u0000${scope}\u0000${id}\u0000${day}\u0000${prev}`;
-          const count = counts.get(countId);
-          if (count) count.count += 1;
-          else counts.set(countId, { key: key.name, scope, values, day, prev, count: 1 });
+          const rowId = `${key.name}\u0000${scope}\u0000${id}\u0000${day}`;
+          let entry = tally.get(rowId);
+          if (!entry) {
+            entry = { count: { key: key.name, scope, values, day, fresh: 0 }, returning: new Map() };
+            tally.set(rowId, entry);
+          }
+          if (index === 0) entry.count.fresh += 1;
+          else entry.returning.set(sorted[index - 1], (entry.returning.get(sorted[index - 1]) ?? 0) + 1);
         });
       }
     }
   }
+}
+
+/** The tally as stored rows. */
+export function visitorCountRows(tally: VisitorCountTally): VisitorCount[] {
+  return [...tally.values()].map(({ count, returning }) => ({
+    ...count,
+    returning: [...returning].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, n]) => ({ p, n })),
+  }));
+}
+
+function activeDaysByValue(
+  rows: readonly VisitorSetSample[],
+  key: VisitorCountKey,
+  scope: VisitorCountScope,
+): Map<string, { values: Record<string, string | null>; days: Set<string> }> {
+  const byValue = new Map<string, { values: Record<string, string | null>; days: Set<string> }>();
+  for (const row of rows) {
+    if (!inScope(scope, row.classification)) continue;
+    const values = keyValues(key, row);
+    const id = JSON.stringify(values);
+    const entry = byValue.get(id) ?? { values, days: new Set<string>() };
+    entry.days.add(row.day);
+    byValue.set(id, entry);
+  }
+  return byValue;
 }
 
 /**
@@ -124,15 +151,7 @@ export function forwardDays(
 ): void {
   for (const key of keys) {
     for (const scope of VISITOR_COUNT_SCOPES) {
-      const daysByValue = new Map<string, Set<string>>();
-      for (const row of rows) {
-        if (!inScope(scope, row.classification)) continue;
-        const id = JSON.stringify(keyValues(key, row));
-        const active = daysByValue.get(id) ?? new Set<string>();
-        active.add(row.day);
-        daysByValue.set(id, active);
-      }
-      for (const active of daysByValue.values()) {
+      for (const { days: active } of activeDaysByValue(rows, key, scope).values()) {
         const sorted = [...active].sort();
         sorted.forEach((day, index) => {
           const next = sorted[index + 1];

@@ -4,12 +4,12 @@ import { VISITOR_COUNT_SCOPES, type VisitorCountScope } from './visitor-count-ke
 
 /**
  * Distinct visitors without visitor keys (ADR 0003, "previous active day counts"): per site,
- * count key (see VISITOR_COUNT_KEYS), classification scope, key values, local day and `prev`,
- * how many visitors were active that day with those values whose previous active day with them
- * (same scope) was `prev` (null: none). A visitor active in `[a, b]` has exactly one active day
- * there with `prev < a` or none, so distinct visitors of a range are the sum of those counts —
- * O(days × values × distinct prev) rows, independent of visitors. Derived from
- * stats_visitor_sets by the rollup job (VisitorCountsBuilder).
+ * count key (see VISITOR_COUNT_KEYS), classification scope, key values and local day, the
+ * visitors active that day with those values: `fresh` ones (no earlier active day with them in
+ * that scope) and `returning` ones by their previous active day `p`. A visitor active in `[a, b]`
+ * has exactly one active day there that is fresh or returns from before `a`, so distinct
+ * visitors of a range are the sum of those — O(days × values) rows, independent of visitors.
+ * Derived from stats_visitor_sets by the rollup job (VisitorCountsBuilder).
  */
 @Schema({ collection: 'stats_visitor_counts', versionKey: false })
 export class VisitorCountRow {
@@ -30,11 +30,13 @@ export class VisitorCountRow {
   @Prop({ required: true })
   day: string;
 
-  @Prop({ type: String, default: null })
-  prev: string | null;
-
+  /** Visitors with no earlier active day with these values. */
   @Prop({ required: true })
-  count: number;
+  fresh: number;
+
+  /** Visitors by previous active day (`YYYY-MM-DD`) with these values, sorted by `p`. */
+  @Prop({ type: [Object], required: true })
+  returning: Array<{ p: string; n: number }>;
 }
 
 export type VisitorCountRowDocument = HydratedDocument<VisitorCountRow>;

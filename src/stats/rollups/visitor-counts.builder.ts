@@ -5,8 +5,9 @@ import {
   VISITOR_COUNT_KEYS,
   addVisitorCounts,
   forwardDays,
-  type VisitorCount,
+  visitorCountRows,
   type VisitorCountKey,
+  type VisitorCountTally,
 } from './visitor-count-keys.js';
 
 /**
@@ -41,11 +42,11 @@ export class VisitorCountsBuilder {
   constructor(private readonly rollups: RollupRepository) {}
 
   async rebuildSite(siteId: string): Promise<void> {
-    const counts = new Map<string, VisitorCount>();
+    const counts: VisitorCountTally = new Map();
     for (const { set, keys, fields } of keysBySet())
       for await (const rows of this.rollups.visitorSetHistories(siteId, set, fields))
         addVisitorCounts(rows, keys, 'all', counts);
-    await this.rollups.replaceVisitorCounts(siteId, 'all', [...counts.values()]);
+    await this.rollups.replaceVisitorCounts(siteId, 'all', visitorCountRows(counts));
   }
 
   /** Recounts the recomputed `days` and the days whose `prev` they may have changed. */
@@ -54,7 +55,7 @@ export class VisitorCountsBuilder {
     if (days.length >= WHOLE_SITE_DAYS) return this.rebuildSite(siteId);
     const changed = new Set(days);
     const visitors = await this.rollups.findVisitorsOfDays(siteId, days);
-    const counts = new Map<string, VisitorCount>();
+    const counts: VisitorCountTally = new Map();
     const forward = new Set<string>();
     for (const { set, keys, fields } of keysBySet()) {
       for await (const rows of this.rollups.visitorSetHistories(siteId, set, fields, visitors)) {
@@ -69,6 +70,6 @@ export class VisitorCountsBuilder {
         for await (const rows of this.rollups.visitorSetHistories(siteId, set, fields, forwardVisitors))
           addVisitorCounts(rows, keys, forward, counts);
     }
-    await this.rollups.replaceVisitorCounts(siteId, [...changed, ...forward], [...counts.values()]);
+    await this.rollups.replaceVisitorCounts(siteId, [...changed, ...forward], visitorCountRows(counts));
   }
 }
