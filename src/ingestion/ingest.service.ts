@@ -5,12 +5,12 @@ import { trackingConfig, type TrackingConfig } from '../config/configuration.js'
 import { ReverseDnsService } from '../geo/reverse-dns.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { SiteView } from '../sites/site-view.js';
-import { HitDto, MAX_HITS_PER_REQUEST } from './dto/hit.dto.js';
+import { MAX_HITS_PER_REQUEST } from './dto/hit.dto.js';
 import { MAX_TRAFFIC_PER_REQUEST, TrafficDto, TrafficItemDto } from './dto/traffic.dto.js';
 import { EnrichmentService, type HitInput } from './enrichment/enrichment.service.js';
 import { HitWriter } from './hit-writer.js';
 import { HitsRepository, type NewHit } from './hits.repository.js';
-import { rejectionReason, validateItem } from './hit-validation.js';
+import { rejectionReason, validateHit, validateItem } from './hit-validation.js';
 import { IngestAuthenticator, type IngestCaller } from './ingest-authenticator.js';
 import { TokenBucketLimiter } from './rate-limiter.js';
 
@@ -160,7 +160,7 @@ export class IngestService {
   }
 
   private toInputFromHit(raw: unknown, caller: IngestCaller, request: IngestRequest): HitInput | string {
-    const dto = validateItem(HitDto, raw);
+    const dto = validateHit(raw);
     if (typeof dto === 'string') return dto;
     if (caller.kind === 'browser') {
       if (dto.ip !== undefined) return 'ip: ip is only accepted with a site key';
