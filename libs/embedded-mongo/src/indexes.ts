@@ -206,7 +206,21 @@ export class Index {
     endInclusive: boolean,
     visit: (entry: IndexEntry) => void,
   ): void {
-    this.entries.forEachInRange(
+    this.entries.forEachInRange(...this.bounds(start, startInclusive, end, endInclusive), visit);
+  }
+
+  /** How many entries `scan` with the same bounds would visit, without visiting them. */
+  count(start: unknown[], startInclusive: boolean, end: unknown[], endInclusive: boolean): number {
+    return this.entries.countInRange(...this.bounds(start, startInclusive, end, endInclusive));
+  }
+
+  private bounds(
+    start: unknown[],
+    startInclusive: boolean,
+    end: unknown[],
+    endInclusive: boolean,
+  ): [(entry: IndexEntry) => boolean, (entry: IndexEntry) => boolean] {
+    return [
       (e) => {
         const c = this.compareToBound(e.key, start);
         return c > 0 || (c === 0 && startInclusive);
@@ -215,8 +229,7 @@ export class Index {
         const c = this.compareToBound(e.key, end);
         return c < 0 || (c === 0 && endInclusive);
       },
-      visit,
-    );
+    ];
   }
 }
 

@@ -113,18 +113,28 @@ function rangeInterval(
   };
 }
 
+/**
+ * Picks, among the indexes that can narrow `filter`, the one whose key ranges hold the fewest
+ * entries (counted by binary search, not by scanning): `{ siteId, ts }` matches a whole site
+ * for `{ siteId, receivedAt: { $gt } }`, while `{ receivedAt }` holds only the recent hits.
+ * Ties go to more equality fields, then to a unique index.
+ */
 export function planCandidates(collection: Collection, filter: Document): Document[] | undefined {
   if (!isPlainObject(filter) || Object.keys(filter).length === 0) return undefined;
-  let best: { index: Index; intervals: Interval[]; score: number } | undefined;
+  let best: { index: Index; intervals: Interval[]; score: number; entries: number } | undefined;
   for (const index of collection.indexes.values()) {
     if (!index.coversAllDocuments) continue;
     const plan = intervalsFor(index, filter);
-    if (
-      plan &&
-      (!best || plan.score > best.score || (plan.score === best.score && index.unique && !best.index.unique))
-    ) {
-      best = { index, ...plan };
-    }
+    if (!plan) continue;
+    let entries = 0;
+    for (const interval of plan.intervals)
+      entries += index.count(interval.start, interval.startInclusive, interval.end, interval.endInclusive);
+    const better =
+      !best ||
+      entries < best.entries ||
+      (entries === best.entries &&
+        (plan.score > best.score || (plan.score === best.score && index.unique && !best.index.unique)));
+    if (better) best = { index, ...plan, entries };
   }
   if (!best) return undefined;
   const ids = new Set<string>();

@@ -86,6 +86,38 @@ export class SortedList<T> {
     }
   }
 
+  /**
+   * How many elements lie in a range: from the first where `atOrAfterStart` holds to the last
+   * where `beforeEnd` holds, both monotonic over the whole list. Two binary searches, no visiting.
+   */
+  countInRange(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean): number {
+    return Math.max(0, this.rank((item) => !beforeEnd(item)) - this.rank(atOrAfterStart));
+  }
+
+  /** Position of the first element for which the monotonic `from` holds (size when none does). */
+  private rank(from: (item: T) => boolean): number {
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid];
+      if (from(chunk[chunk.length - 1])) hi = mid;
+      else lo = mid + 1;
+    }
+    let before = 0;
+    for (let c = 0; c < lo; c++) before += this.chunks[c].length;
+    if (lo === this.chunks.length) return before;
+    const chunk = this.chunks[lo];
+    let start = 0;
+    let end = chunk.length;
+    while (start < end) {
+      const mid = (start + end) >>> 1;
+      if (from(chunk[mid])) end = mid;
+      else start = mid + 1;
+    }
+    return before + start;
+  }
+
   /** Visits every element in order (or reverse order) until `visit` returns false. */
   walk(reverse: boolean, visit: (item: T) => boolean): void {
     if (reverse) {

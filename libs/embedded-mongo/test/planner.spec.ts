@@ -119,4 +119,46 @@ describe('index-backed candidate selection', () => {
     expect(planCandidates(coll, { _id: { $gte: 10, $lt: 13 } })?.map((d: Document) => d._id)).toEqual([10, 11, 12]);
     expect(planCandidates(coll, { n: 3 })).toBeUndefined();
   });
+
+  it('picks the index whose key range holds the fewest entries, not the one with more equality fields', () => {
+    const catalog = new Catalog();
+    const coll = catalog.ensure('db', 'hits');
+    coll.addIndex({ v: 2, key: { siteId: 1, ts: 1 }, name: 'siteId_1_ts_1' });
+    coll.addIndex({ v: 2, key: { receivedAt: 1 }, name: 'receivedAt_1' });
+    const site = new ObjectId();
+    for (let i = 0; i < 20_000; i++) coll.insert({ _id: i, siteId: site, ts: i, receivedAt: i });
+    const recent = planCandidates(coll, { siteId: site, receivedAt: { $gt: 19_990 } });
+    expect(recent?.map((d: Document) => d._id)).toEqual([
+      19_991, 19_992, 19_993, 19_994, 19_995, 19_996, 19_997, 19_998, 19_999,
+    ]);
+    const oneSiteDay = planCandidates(coll, { siteId: site, ts: { $gte: 5, $lt: 7 }, receivedAt: { $gte: 0 } });
+    expect(oneSiteDay?.map((d: Document) => d._id)).toEqual([5, 6]);
+  });
+
+  it('counts the entries of a key range as a scan would visit them', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -30, max: 30 }), { maxLength: 3000 }),
+        fc.integer({ min: -35, max: 35 }),
+        fc.nat(20),
+        (values, low, width) => {
+          const list = new SortedList<{ v: number; id: number }>((a, b) => a.v - b.v || a.id - b.id);
+          values.forEach((v, id) => list.insert({ v, id }));
+          let visited = 0;
+          list.forEachInRange(
+            (e) => e.v >= low,
+            (e) => e.v < low + width,
+            () => visited++,
+          );
+          expect(
+            list.countInRange(
+              (e) => e.v >= low,
+              (e) => e.v < low + width,
+            ),
+          ).toBe(visited);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -2,7 +2,8 @@ import { Long, ObjectId, type Document } from 'bson';
 import type { Catalog, Collection } from '../catalog.js';
 import { CommandError } from '../errors.js';
 import { Aggregator } from 'mingo/aggregator';
-import { engineOptions, normalize, rewritePipeline, runPipeline } from '../mingo-compat.js';
+import { engineOptions, normalize, rewritePipeline } from '../mingo-compat.js';
+import { runStages } from '../pipeline-runner.js';
 import { cloneDocument, isPlainObject } from '../paths.js';
 import { optionalNumber, type CommandHandler, type CommandContext } from './context.js';
 import { matching } from './query.js';
@@ -48,10 +49,17 @@ function writeMerge(catalog: Catalog, spec: Document, docs: Document[], context:
   const on = spec.on === undefined ? ['_id'] : Array.isArray(spec.on) ? (spec.on as string[]) : [String(spec.on)];
   const whenMatched = spec.whenMatched ?? 'merge';
   const whenNotMatched = spec.whenNotMatched ?? 'insert';
+  // The usual `on: _id` is a primary-key lookup; compiling a filter per merged document cost
+  // more than the merge itself.
+  const byId = on.length === 1 && on[0] === '_id';
   for (const doc of docs) {
-    const filter: Document = {};
-    for (const field of on) filter[field] = doc[field] ?? null;
-    const [existing] = on.every((field) => doc[field] !== undefined) ? matching(collection, filter, 1) : [];
+    let existing: Document | undefined;
+    if (byId) existing = doc._id === undefined ? undefined : collection.get(doc._id);
+    else if (on.every((field) => doc[field] !== undefined)) {
+      const filter: Document = {};
+      for (const field of on) filter[field] = doc[field];
+      [existing] = matching(collection, filter, 1);
+    }
     if (!existing) {
       if (whenNotMatched === 'insert') collection.insert(withId(doc));
       else if (whenNotMatched === 'fail') {
@@ -116,10 +124,10 @@ export const aggregate: CommandHandler = (command, context) => {
   } else {
     source = matching(collection, {});
   }
-  const resolver = (name: string): Document[] => matching(context.catalog.get(context.db, name), {}).map(cloneDocument);
+  const collections = (name: string): Collection | undefined => context.catalog.get(context.db, name);
   const copyInput = pipeline.some((stage) => !NON_MUTATING_STAGES.has(Object.keys(stage)[0]));
   const results = pipeline.length
-    ? runPipeline(copyInput ? source.map(cloneDocument) : source, rewritePipeline(pipeline), resolver)
+    ? runStages(copyInput ? source.map(cloneDocument) : source, rewritePipeline(pipeline), collections)
     : source;
   if (writeStage) {
     if ('$out' in writeStage) writeOut(context.catalog, target(writeStage.$out, context), results);

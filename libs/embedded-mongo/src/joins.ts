@@ -1,0 +1,104 @@
+import type { Document } from 'bson';
+import { canonicalKey } from './bson-order.js';
+import type { Collection } from './catalog.js';
+import { cloneDocument, isPlainObject, setPath, valuesAtPath } from './paths.js';
+
+/**
+ * `$lookup` by `localField`/`foreignField` and `$unionWith`, answered from the foreign
+ * collection's indexes instead of a copy of the whole collection (which mingo's own stages
+ * need: a join against a million-document collection copied it for every read).
+ */
+
+export type CollectionLookup = (name: string) => Collection | undefined;
+
+/**
+ * Join keys of a foreign document: its values at `path` (array elements one by one), null when
+ * missing. An empty array has none: like `{ field: null }`, a join on null does not reach it.
+ */
+function joinKeys(doc: Document, path: string): string[] {
+  const values = valuesAtPath(doc, path);
+  if (values.length === 0) return [canonicalKey(null)];
+  return values.filter((value) => value !== undefined).map(canonicalKey);
+}
+
+/**
+ * Local values whose equality is plain: not an empty or nested array, a regular expression or
+ * an operator-shaped document (those are left to mingo's own stage).
+ */
+function plainJoinValue(value: unknown): boolean {
+  if (value === undefined || Array.isArray(value) || value instanceof RegExp) return false;
+  if ((value as { _bsontype?: string } | null)?._bsontype === 'BSONRegExp') return false;
+  return !isPlainObject(value) || Object.keys(value).every((key) => !key.startsWith('$'));
+}
+
+/** The equality `$lookup` form, or undefined when the stage is some other form (mingo runs those). */
+export function equalityLookup(
+  stage: Document,
+): { from: string; local: string; foreign: string; as: string } | undefined {
+  const spec = stage.$lookup as unknown;
+  if (!isPlainObject(spec) || 'pipeline' in spec || 'let' in spec) return undefined;
+  const { from, localField, foreignField, as } = spec;
+  if (typeof from !== 'string' || typeof localField !== 'string' || typeof foreignField !== 'string') return undefined;
+  if (typeof as !== 'string') return undefined;
+  return { from, local: localField, foreign: foreignField, as };
+}
+
+/**
+ * MongoDB's equality join: a foreign document joins when one of its `foreignField` values equals
+ * one of the input's `localField` values (null matching null or missing). Candidates come from
+ * an index on `foreignField` when there is one, else from one pass over the collection; only
+ * the joined documents are copied. Returns undefined (leave it to mingo) for regex or
+ * operator-shaped join values, whose equality mingo decides differently.
+ */
+export function runEqualityLookup(
+  docs: Document[],
+  join: { local: string; foreign: string; as: string },
+  foreign: Collection | undefined,
+): Document[] | undefined {
+  const wanted = new Map<string, unknown>();
+  for (const doc of docs) {
+    const values = valuesAtPath(doc, join.local);
+    for (const value of values.length === 0 ? [null] : values) {
+      if (!plainJoinValue(value)) return undefined;
+      wanted.set(canonicalKey(value), value);
+    }
+  }
+  const byKey = new Map<string, Document[]>();
+  for (const candidate of foreignCandidates(foreign, join.foreign, [...wanted.values()])) {
+    for (const key of new Set(joinKeys(candidate, join.foreign))) {
+      if (!wanted.has(key)) continue;
+      const list = byKey.get(key);
+      if (list) list.push(candidate);
+      else byKey.set(key, [candidate]);
+    }
+  }
+  for (const doc of docs) {
+    const joined = new Set<Document>();
+    const values = valuesAtPath(doc, join.local);
+    for (const value of values.length === 0 ? [null] : values)
+      for (const match of byKey.get(canonicalKey(value)) ?? []) joined.add(match);
+    setPath(doc, join.as, [...joined].map(cloneDocument));
+  }
+  return docs;
+}
+
+/** Foreign documents that may join: the index entries of the wanted values, or every document. */
+function foreignCandidates(foreign: Collection | undefined, field: string, values: unknown[]): Iterable<Document> {
+  if (!foreign) return [];
+  const index = [...foreign.indexes.values()].find(
+    (candidate) => candidate.coversAllDocuments && candidate.fields[0] === field,
+  );
+  // A missing foreign field is indexed as null, and arrays by their elements: a point lookup
+  // per value finds exactly the documents whose join keys contain it.
+  if (!index) return foreign.docs.values();
+  const ids = new Set<string>();
+  for (const value of values) {
+    index.scan([value], true, [value], true, (entry) => ids.add(entry.id));
+  }
+  const docs: Document[] = [];
+  for (const id of ids) {
+    const doc = foreign.docs.get(id);
+    if (doc) docs.push(doc);
+  }
+  return docs;
+}
