@@ -228,6 +228,21 @@ describe('CRUD conformance', () => {
     expect(doubled).toEqual([{ double: 22 }, { double: 24 }]);
   });
 
+  it('gives every document its own copy of a value set by one update, and counts unchanged ones as not modified', async () => {
+    await items.insertMany([{ k: 'a' }, { k: 'a' }]);
+    const first = await items.updateMany({ k: 'a' }, { $set: { meta: { tags: ['x'] } } });
+    expect([first.matchedCount, first.modifiedCount]).toEqual([2, 2]);
+    const again = await items.updateMany({ k: 'a' }, { $set: { meta: { tags: ['x'] } } });
+    expect([again.matchedCount, again.modifiedCount]).toEqual([2, 0]);
+    const [one] = await items.find({ k: 'a' }).limit(1).toArray();
+    await items.updateOne({ _id: one._id }, { $push: { 'meta.tags': 'y' } });
+    const tags = await items
+      .find({ k: 'a' }, { projection: { _id: 0, tags: '$meta.tags' } })
+      .sort({ _id: 1 })
+      .toArray();
+    expect(tags.map((doc) => doc.tags as string[]).sort((a, b) => a.length - b.length)).toEqual([['x'], ['x', 'y']]);
+  });
+
   it('updates array elements with arrayFilters and the positional operator', async () => {
     await items.insertOne({
       _id: 1,

@@ -6,9 +6,27 @@ import { isPlainObject } from '../paths.js';
 import { firstInSortOrder } from '../planner.js';
 import { sortDocuments } from '../sort.js';
 
+/**
+ * `{ _id: <scalar> }`, the filter of most single-document writes: a primary-key lookup needs no
+ * compiled filter (compiling one per statement was a large part of a bulk write's cost).
+ */
+function primaryKey(criteria: Document): unknown {
+  const keys = Object.keys(criteria);
+  if (keys.length !== 1 || keys[0] !== '_id') return undefined;
+  const id = criteria._id as unknown;
+  if (typeof id === 'string' || (typeof id === 'number' && !Number.isNaN(id))) return id;
+  const type = (id as { _bsontype?: string } | null)?._bsontype;
+  return type === 'ObjectId' || id instanceof Date ? id : undefined;
+}
+
 /** Stored documents matching `filter`, narrowed by an index when possible; never copies. */
 export function matching(collection: Collection | undefined, filter: unknown, limit = Infinity): Document[] {
   const criteria = isPlainObject(filter) ? filter : {};
+  const id = primaryKey(criteria);
+  if (id !== undefined) {
+    const doc = limit >= 1 ? collection?.get(id) : undefined;
+    return doc ? [doc] : [];
+  }
   const result: Document[] = [];
   // Compiled even for a missing collection so unknown operators are always reported.
   const query = Object.keys(criteria).length === 0 ? undefined : compileFilter(criteria);
