@@ -235,7 +235,7 @@ describe('CRUD conformance', () => {
     const again = await items.updateMany({ k: 'a' }, { $set: { meta: { tags: ['x'] } } });
     expect([again.matchedCount, again.modifiedCount]).toEqual([2, 0]);
     const [one] = await items.find({ k: 'a' }).limit(1).toArray();
-    await items.updateOne({ _id: one._id }, { $push: { 'meta.tags': 'y' } });
+    await items.updateOne({ _id: one._id }, { $push: { 'meta.tags': 'y' } } as Document);
     const tags = await items
       .find({ k: 'a' }, { projection: { _id: 0, tags: '$meta.tags' } })
       .sort({ _id: 1 })
