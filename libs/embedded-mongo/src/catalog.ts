@@ -3,7 +3,7 @@ import { Binary, type Document } from 'bson';
 import { canonicalKey } from './bson-order.js';
 import { CommandError } from './errors.js';
 import { Index, type IndexSpec } from './indexes.js';
-import { planCandidates } from './planner.js';
+import { planScan, type ScanPlan } from './planner.js';
 
 /** A physical change; the journal persists exactly these, and replaying them is idempotent. */
 export type ChangeRecord =
@@ -43,8 +43,8 @@ export class Collection {
   }
 
   /** Documents that may match `filter`: an index range when one applies, otherwise every document. */
-  candidates(filter: Document): Iterable<Document> {
-    return planCandidates(this, filter) ?? this.docs.values();
+  candidates(filter: Document): ScanPlan {
+    return planScan(this, filter) ?? { documents: this.docs.values(), exact: false };
   }
 
   insert(doc: Document): void {

@@ -209,6 +209,11 @@ export class Index {
     this.entries.forEachInRange(...this.bounds(start, startInclusive, end, endInclusive), visit);
   }
 
+  /** The entries `scan` visits, lazily (the index must not change meanwhile). */
+  range(start: unknown[], startInclusive: boolean, end: unknown[], endInclusive: boolean): Generator<IndexEntry> {
+    return this.entries.range(...this.bounds(start, startInclusive, end, endInclusive));
+  }
+
   /** How many entries `scan` with the same bounds would visit, without visiting them. */
   count(start: unknown[], startInclusive: boolean, end: unknown[], endInclusive: boolean): number {
     return this.entries.countInRange(...this.bounds(start, startInclusive, end, endInclusive));

@@ -20,7 +20,11 @@ interface Interval {
   endInclusive: boolean;
 }
 
-const MAX_INTERVALS = 1000;
+/**
+ * Key intervals one filter may expand to: each costs two binary searches, far less than the
+ * full scan a larger `$in` (the sessionizer checks 10,000 ids at a time) would fall back to.
+ */
+const MAX_INTERVALS = 50_000;
 
 /** Values that index equality can look up: not regexes, arrays (whole-array equality) or operator objects. */
 function isIndexablePoint(value: unknown): boolean {
@@ -120,6 +124,38 @@ function rangeInterval(
  * Ties go to more equality fields, then to a unique index.
  */
 export function planCandidates(collection: Collection, filter: Document): Document[] | undefined {
+  const plan = planScan(collection, filter);
+  return plan && [...plan.documents];
+}
+
+export interface ScanPlan {
+  /** Candidates one at a time: a limited query stops reading the index after its matches. */
+  documents: Iterable<Document>;
+  /** Every candidate matches: the filter is one field's equality or `$in`, which the index answers exactly. */
+  exact: boolean;
+}
+
+/** Scalars whose index equality is exactly the query's equality (no null/missing, array or document rules). */
+function isExactScalar(value: unknown): boolean {
+  if (typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return !Number.isNaN(value);
+  return value instanceof Date || (value as { _bsontype?: string } | null)?._bsontype === 'ObjectId';
+}
+
+function answeredExactly(index: Index, filter: Document): boolean {
+  const fields = Object.keys(filter);
+  if (fields.length !== 1 || fields[0] !== index.fields[0]) return false;
+  const condition = filter[fields[0]] as unknown;
+  if (isExactScalar(condition)) return true;
+  if (!isPlainObject(condition)) return false;
+  const operators = Object.keys(condition);
+  if (operators.length !== 1) return false;
+  if (operators[0] === '$eq') return isExactScalar(condition.$eq);
+  return operators[0] === '$in' && Array.isArray(condition.$in) && condition.$in.every(isExactScalar);
+}
+
+/** Chooses the index (see `planCandidates`) and how to read it. */
+export function planScan(collection: Collection, filter: Document): ScanPlan | undefined {
   if (!isPlainObject(filter) || Object.keys(filter).length === 0) return undefined;
   let best: { index: Index; intervals: Interval[]; score: number; entries: number } | undefined;
   for (const index of collection.indexes.values()) {
@@ -137,18 +173,25 @@ export function planCandidates(collection: Collection, filter: Document): Docume
     if (better) best = { index, ...plan, entries };
   }
   if (!best) return undefined;
-  const ids = new Set<string>();
-  for (const interval of best.intervals) {
-    best.index.scan(interval.start, interval.startInclusive, interval.end, interval.endInclusive, (entry) =>
-      ids.add(entry.id),
-    );
+  return {
+    documents: documentsInRanges(collection, best.index, best.intervals),
+    exact: answeredExactly(best.index, filter),
+  };
+}
+
+function* documentsInRanges(collection: Collection, index: Index, intervals: Interval[]): Generator<Document> {
+  // A document appears once per key: several intervals or array values could repeat it.
+  const seen = intervals.length > 1 || index.multikey ? new Set<string>() : undefined;
+  for (const interval of intervals) {
+    for (const entry of index.range(interval.start, interval.startInclusive, interval.end, interval.endInclusive)) {
+      if (seen) {
+        if (seen.has(entry.id)) continue;
+        seen.add(entry.id);
+      }
+      const doc = collection.docs.get(entry.id);
+      if (doc) yield doc;
+    }
   }
-  const docs: Document[] = [];
-  for (const id of ids) {
-    const doc = collection.docs.get(id);
-    if (doc) docs.push(doc);
-  }
-  return docs;
 }
 
 /**

@@ -87,6 +87,37 @@ export class SortedList<T> {
   }
 
   /**
+   * The elements `forEachInRange` visits, one at a time, so that a consumer may stop early.
+   * The list must not change while the generator is in use.
+   */
+  *range(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean): Generator<T> {
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid];
+      if (atOrAfterStart(chunk[chunk.length - 1])) hi = mid;
+      else lo = mid + 1;
+    }
+    for (let c = lo; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c];
+      let start = 0;
+      if (c === lo) {
+        let h = chunk.length;
+        while (start < h) {
+          const mid = (start + h) >>> 1;
+          if (atOrAfterStart(chunk[mid])) h = mid;
+          else start = mid + 1;
+        }
+      }
+      for (let i = start; i < chunk.length; i++) {
+        if (!beforeEnd(chunk[i])) return;
+        yield chunk[i];
+      }
+    }
+  }
+
+  /**
    * How many elements lie in a range: from the first where `atOrAfterStart` holds to the last
    * where `beforeEnd` holds, both monotonic over the whole list. Two binary searches, no visiting.
    */

@@ -243,6 +243,24 @@ describe('CRUD conformance', () => {
     expect(tags.map((doc) => doc.tags as string[]).sort((a, b) => a.length - b.length)).toEqual([['x'], ['x', 'y']]);
   });
 
+  it('answers a large $in and a limited range read from an index with the same documents as a scan', async () => {
+    await items.createIndex({ n: 1 });
+    await items.insertMany(Array.from({ length: 3_000 }, (_, i) => ({ n: i % 2 ? i : String(i), tags: [i % 3] })));
+    const wanted = Array.from({ length: 2_500 }, (_, i) => i * 2 + 1).concat(['4', 4, 3.0, new Date(0)] as never[]);
+    const found = await items.find({ n: { $in: wanted } }, { projection: { _id: 0, n: 1 } }).toArray();
+    expect(found.map((doc) => doc.n).sort()).toEqual(
+      Array.from({ length: 1_500 }, (_, i) => i * 2 + 1)
+        .concat(['4'] as never[])
+        .sort(),
+    );
+    const firstFew = await items
+      .find({ n: { $gte: 10, $lt: 2_000 } }, { projection: { _id: 0, n: 1 } })
+      .limit(3)
+      .toArray();
+    expect(firstFew).toEqual([{ n: 11 }, { n: 13 }, { n: 15 }]);
+    expect(await items.countDocuments({ n: { $in: [1, '2', 5] }, tags: 2 })).toBe(2);
+  });
+
   it('updates array elements with arrayFilters and the positional operator', async () => {
     await items.insertOne({
       _id: 1,

@@ -38,9 +38,11 @@ export function matching(collection: Collection | undefined, filter: unknown, li
     }
     return result;
   }
-  for (const doc of collection.candidates(criteria)) {
+  const plan = collection.candidates(criteria);
+  for (const doc of plan.documents) {
     if (result.length >= limit) break;
-    if (query.test(doc)) result.push(doc);
+    // mingo's `$in` compares with every listed value: 10,000 ids cost 10^8 comparisons.
+    if (plan.exact || query.test(doc)) result.push(doc);
   }
   return result;
 }
