@@ -11,7 +11,7 @@ import { seed, type SeedResult } from './stats-scale.js';
  * `npm run bench -- profile [seed]`: the single-hit scenario (or seeding 10^4 hits in batches
  * until the stats answer: ingest plus sessionizer) against an app started with --cpu-prof;
  * prints the top self-time functions of the main thread and of the store's worker thread and
- * writes them to bench/results/profile.json.
+ * writes them to bench/results/profile-<scenario>.json (or BENCH_RESULTS_DIR).
  */
 const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
 const dir = join(ROOT, 'test-output', 'profiles');
@@ -58,6 +58,6 @@ for (const { file, totalMs, idlePercent, functions, areas } of summary) {
     console.log(`${String(f.selfPercent).padStart(5)}%  ${String(f.selfMs).padStart(6)} ms  ${f.name}  ${f.location}`);
 }
 writeFileSync(
-  join(ROOT, 'bench', 'results', `profile-${scenario}.json`),
+  join(process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench', 'results'), `profile-${scenario}.json`),
   `${JSON.stringify({ load, summary }, null, 2)}\n`,
 );
