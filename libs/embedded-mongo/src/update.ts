@@ -37,7 +37,7 @@ export function validateUpdate(update: unknown): UpdateSpec {
   return update;
 }
 
-function assertSameId(before: Document, after: Document): void {
+export function assertSameId(before: Document, after: Document): void {
   if (canonicalKey(before._id) !== canonicalKey(after._id)) {
     throw new CommandError(
       'ImmutableField',
@@ -132,6 +132,28 @@ export function applyUpdate(
   const modified = applyOperators(copy, update, arrayFilters, filter, false);
   assertSameId(stored, copy);
   return { doc: copy, modified };
+}
+
+/** The stages MongoDB allows in a pipeline update: each maps one document to one document. */
+const PIPELINE_UPDATE_STAGES = new Set(['$set', '$addFields', '$project', '$unset', '$replaceRoot', '$replaceWith']);
+
+/**
+ * `applyUpdate` of one update pipeline for many documents, run as one mingo pipeline over all
+ * of them instead of one pipeline per document (mingo builds its operator context for each).
+ * Undefined when that cannot give the per-document results (a stage outside the update set,
+ * or an error: the caller then updates document by document, stopping where MongoDB would).
+ */
+export function applyPipelineUpdateToAll(stored: Document[], update: Document[]): UpdateOutcome[] | undefined {
+  if (!update.every((stage) => isPlainObject(stage) && PIPELINE_UPDATE_STAGES.has(Object.keys(stage)[0])))
+    return undefined;
+  let results: Document[];
+  try {
+    results = runPipeline(stored.map(cloneDocument), rewritePipeline(update));
+  } catch {
+    return undefined;
+  }
+  if (results.length !== stored.length) return undefined;
+  return results.map((doc, i) => ({ doc, modified: canonicalKey(doc) !== canonicalKey(stored[i]) }));
 }
 
 /** Equality fields of a query, which MongoDB copies into an upserted document. */

@@ -261,6 +261,28 @@ describe('CRUD conformance', () => {
     expect(await items.countDocuments({ n: { $in: [1, '2', 5] }, tags: 2 })).toBe(2);
   });
 
+  it('pipeline-updates many documents each from its own fields, counting unchanged ones as not modified', async () => {
+    await items.insertMany([
+      { k: 'a', n: 1, low: 5 },
+      { k: 'a', n: 9, low: 5 },
+      { k: 'a', n: 3, low: 3, gone: true },
+    ]);
+    const result = await items.updateMany({ k: 'a' }, [
+      { $set: { low: { $min: ['$n', '$low'] } } },
+      { $unset: 'gone' },
+    ]);
+    expect([result.matchedCount, result.modifiedCount]).toEqual([3, 2]);
+    const rows = await items
+      .find({ k: 'a' }, { projection: { _id: 0 } })
+      .sort({ n: 1 })
+      .toArray();
+    expect(rows).toEqual([
+      { k: 'a', n: 1, low: 1 },
+      { k: 'a', n: 3, low: 3 },
+      { k: 'a', n: 9, low: 5 },
+    ]);
+  });
+
   it('updates array elements with arrayFilters and the positional operator', async () => {
     await items.insertOne({
       _id: 1,

@@ -3,7 +3,14 @@ import { canonicalKey, compareBson } from '../bson-order.js';
 import type { Collection } from '../catalog.js';
 import { CommandError, toErrorReply } from '../errors.js';
 import { isPlainObject, valuesAtPath } from '../paths.js';
-import { applyUpdate, buildUpsert, validateUpdate } from '../update.js';
+import {
+  applyPipelineUpdateToAll,
+  applyUpdate,
+  assertSameId,
+  buildUpsert,
+  validateUpdate,
+  type UpdateOutcome,
+} from '../update.js';
 import {
   collectionName,
   existingCollection,
@@ -91,8 +98,15 @@ export function updateCommand(sequences: Map<string, Document[]>): CommandHandle
           }
           continue;
         }
-        for (const target of targets) {
-          const outcome = applyUpdate(target, update, filter, arrayFilters);
+        const together =
+          Array.isArray(update) && targets.length > 1 ? applyPipelineUpdateToAll(targets, update) : undefined;
+        for (let t = 0; t < targets.length; t++) {
+          const target = targets[t];
+          let outcome: UpdateOutcome;
+          if (together) {
+            outcome = together[t];
+            assertSameId(target, outcome.doc);
+          } else outcome = applyUpdate(target, update, filter, arrayFilters);
           if (outcome.modified) {
             (collection as Collection).replace(target, outcome.doc);
             nModified++;
