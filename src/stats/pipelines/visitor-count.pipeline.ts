@@ -23,20 +23,21 @@ export interface VisitorCountCoverage {
  * active in `[a, b]` has exactly one active day there that is fresh or whose previous active day
  * with the same values is before `a`, so summing those per row counts each visitor once. Per
  * time bucket, `a` is the later of the bucket's first day and the range's (`YYYY-MM-DD` labels
- * compare as strings). Served by `{ siteId, key, scope, day }`; O(days × values) rows.
+ * compare as strings). Served by `{ siteId, key, scope, day }`; O(days × values) entries in a
+ * few documents per day.
  */
 export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorCountCoverage): PipelineStage[] {
   const interval = query.interval as Exclude<Interval, 'hour'> | undefined;
   const { fromDay } = coverage;
   const day = coverage.tail ? { $gte: fromDay, $lt: coverage.tail.day } : { $gte: fromDay, $lte: coverage.toDay };
   const key: Record<string, unknown> = {};
-  for (const dimension of query.dimensions) key[dimension] = { $ifNull: [`$values.${dimension}`, null] };
+  for (const dimension of query.dimensions) key[dimension] = { $ifNull: [`$rows.values.${dimension}`, null] };
   if (interval) key.time = '$bucket';
   const threshold = interval ? { $max: ['$bucket', fromDay] } : fromDay;
   const returningBefore = {
     $sum: {
       $map: {
-        input: { $filter: { input: '$returning', as: 'r', cond: { $lt: ['$$r.p', threshold] } } },
+        input: { $filter: { input: '$rows.returning', as: 'r', cond: { $lt: ['$$r.p', threshold] } } },
         as: 'r',
         in: '$$r.n',
       },
@@ -45,7 +46,8 @@ export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorC
   return [
     { $match: { siteId: query.siteId, key: coverage.key.name, scope: query.classification, day } },
     ...(interval ? [{ $addFields: { bucket: dayBucket(interval) } }] : []),
-    { $group: { _id: groupId(key), visitors: { $sum: { $add: ['$fresh', returningBefore] } } } },
+    { $unwind: '$rows' },
+    { $group: { _id: groupId(key), visitors: { $sum: { $add: ['$rows.fresh', returningBefore] } } } },
     { $project: { _id: 0, key: '$_id', visitors: 1 } },
   ];
 }

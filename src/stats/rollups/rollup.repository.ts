@@ -24,6 +24,12 @@ export const ROLLUP_VERSION = 3;
 /** Visitor keys per `$in`: within the embedded planner's 1,000 index intervals, and small for MongoDB. */
 const VISITOR_CHUNK = 500;
 
+/**
+ * Values plus previous-day entries per visitor-count document: about 40 bytes each, so a document
+ * stays near a megabyte, far below MongoDB's 16 MB limit, whatever a value's history.
+ */
+const COUNT_ENTRIES_PER_DOCUMENT = 25_000;
+
 export interface SiteRollupState {
   timezone: string | null;
   rebuild: boolean;
@@ -158,18 +164,39 @@ export class RollupRepository {
     }
   }
 
-  /** Replaces the site's counts of these days (or all of them) with `counts`. */
+  /**
+   * Replaces the site's counts of these days (or all of them) with `counts`, stored as documents
+   * per key, scope and day holding many values each (COUNT_ENTRIES_PER_DOCUMENT): a few hundred
+   * documents per site-month to write and read rather than one per value.
+   */
   async replaceVisitorCounts(siteId: string, days: string[] | 'all', counts: VisitorCount[]): Promise<void> {
     const site = new Types.ObjectId(siteId);
     await this.counts.deleteMany(days === 'all' ? { siteId: site } : { siteId: site, day: { $in: days } });
-    if (counts.length === 0) return;
-    await this.counts.collection.insertMany(
-      counts.map(({ values, ...count }) => ({
-        siteId: site,
-        ...count,
-        ...(Object.keys(values).length > 0 ? { values } : {}),
-      })),
-      { ordered: false },
-    );
+    const byDocument = new Map<string, VisitorCount[]>();
+    for (const count of counts) {
+      const id = `${count.key}\u0000${count.scope}\u0000${count.day}`;
+      const group = byDocument.get(id);
+      if (group) group.push(count);
+      else byDocument.set(id, [count]);
+    }
+    const documents: Array<Record<string, unknown>> = [];
+    for (const group of byDocument.values()) {
+      const { key, scope, day } = group[0];
+      let part = 0;
+      let rows: Array<Record<string, unknown>> = [];
+      let entries = 0;
+      const flush = () => {
+        documents.push({ siteId: site, key, scope, day, part: part++, rows });
+        rows = [];
+        entries = 0;
+      };
+      for (const { values, fresh, returning } of group) {
+        if (entries > 0 && entries + 1 + returning.length > COUNT_ENTRIES_PER_DOCUMENT) flush();
+        rows.push({ ...(Object.keys(values).length > 0 ? { values } : {}), fresh, returning });
+        entries += 1 + returning.length;
+      }
+      flush();
+    }
+    if (documents.length > 0) await this.counts.collection.insertMany(documents, { ordered: false });
   }
 }

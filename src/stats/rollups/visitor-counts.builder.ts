@@ -11,9 +11,9 @@ import {
 } from './visitor-count-keys.js';
 
 /**
- * Recomputing this many days or more at once (a backfill) recounts the whole site in one read of
- * its visitor sets rather than looking up each visitor's history: the days' visitors are then
- * most of the site's anyway.
+ * Recounting this many days or more at once (a backfill, or a late hit whose visitors return on
+ * many later days) recounts the whole site in one read of its visitor sets rather than looking up
+ * each visitor's history: the days' visitors are then most of the site's anyway.
  */
 export const WHOLE_SITE_DAYS = 7;
 
@@ -63,6 +63,8 @@ export class VisitorCountsBuilder {
         forwardDays(rows, keys, changed, forward);
       }
     }
+    // A late hit on an old day moves `prev` on many later days: one read of the site is then cheaper.
+    if (changed.size + forward.size >= WHOLE_SITE_DAYS) return this.rebuildSite(siteId);
     if (forward.size > 0) {
       // Every visitor of those days counts there, not only the ones whose `prev` changed.
       const forwardVisitors = await this.rollups.findVisitorsOfDays(siteId, [...forward]);
