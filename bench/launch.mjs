@@ -7,7 +7,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { dirname, join, relative } from 'node:path';
 
 const ROOT = process.cwd();
-// BENCH_BUILD_DIR lets two benches of different working trees run side by side.
+// BENCH_BUILD_DIR lets two benches run side by side; it must be inside the repository, where
+// the compiled code still finds node_modules.
 const OUT = process.env.BENCH_BUILD_DIR ?? join(ROOT, 'test-output', 'bench-build');
 
 function sourceFiles(dir) {
