@@ -72,6 +72,9 @@ export function compareBson(a: unknown, b: unknown): number {
   // Fast path for the overwhelmingly common index keys.
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'number' && typeof b === 'number' && a === a && b === b) return a < b ? -1 : a > b ? 1 : 0;
+  // Dates (ts, receivedAt) and ObjectIds (siteId) lead most compound keys.
+  if (a instanceof Date && b instanceof Date) return compareScalars(a.getTime(), b.getTime());
+  if (isObjectId(a) && isObjectId(b)) return compareObjectIds(a, b);
   const rankA = typeRank(a);
   const rankB = typeRank(b);
   if (rankA !== rankB) return rankA - rankB;
@@ -125,6 +128,10 @@ type ObjectIdWords = Partial<Record<'i0' | 'i1' | 'i2' | 'i3', number>>;
  * bson 7 keeps an ObjectId as four 24-bit words and allocates a fresh Buffer on every `.id`
  * read, which made index maintenance allocation-bound. Compare the words when present.
  */
+function isObjectId(value: unknown): value is ObjectId {
+  return typeof value === 'object' && value !== null && (value as Partial<BsonTagged>)._bsontype === 'ObjectId';
+}
+
 function compareObjectIds(a: ObjectId, b: ObjectId): number {
   const x = a as unknown as ObjectIdWords;
   const y = b as unknown as ObjectIdWords;

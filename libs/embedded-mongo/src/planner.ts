@@ -117,17 +117,6 @@ function rangeInterval(
   };
 }
 
-/**
- * Picks, among the indexes that can narrow `filter`, the one whose key ranges hold the fewest
- * entries (counted by binary search, not by scanning): `{ siteId, ts }` matches a whole site
- * for `{ siteId, receivedAt: { $gt } }`, while `{ receivedAt }` holds only the recent hits.
- * Ties go to more equality fields, then to a unique index.
- */
-export function planCandidates(collection: Collection, filter: Document): Document[] | undefined {
-  const plan = planScan(collection, filter);
-  return plan && [...plan.documents];
-}
-
 export interface ScanPlan {
   /** Candidates one at a time: a limited query stops reading the index after its matches. */
   documents: Iterable<Document>;
@@ -154,7 +143,12 @@ function answeredExactly(index: Index, filter: Document): boolean {
   return operators[0] === '$in' && Array.isArray(condition.$in) && condition.$in.every(isExactScalar);
 }
 
-/** Chooses the index (see `planCandidates`) and how to read it. */
+/**
+ * Picks, among the indexes that can narrow `filter`, the one whose key ranges hold the fewest
+ * entries (counted by binary search, not by scanning): `{ siteId, ts }` matches a whole site
+ * for `{ siteId, receivedAt: { $gt } }`, while `{ receivedAt }` holds only the recent hits.
+ * Ties go to more equality fields, then to a unique index. Undefined when no index helps.
+ */
 export function planScan(collection: Collection, filter: Document): ScanPlan | undefined {
   if (!isPlainObject(filter) || Object.keys(filter).length === 0) return undefined;
   let best: { index: Index; intervals: Interval[]; score: number; entries: number } | undefined;

@@ -4,10 +4,16 @@ import fc from 'fast-check';
 import { compareBson } from '../src/bson-order.js';
 import { Catalog } from '../src/catalog.js';
 import { compileFilter } from '../src/mingo-compat.js';
-import { planCandidates } from '../src/planner.js';
+import { planScan } from '../src/planner.js';
 import { SortedList } from '../src/sorted-list.js';
 
 /** Unit properties of the index machinery (embedded store only; no server involved). */
+
+/** The documents the planner would hand to the filter, or undefined when no index helps. */
+function planCandidates(collection: Parameters<typeof planScan>[0], filter: Document): Document[] | undefined {
+  const plan = planScan(collection, filter);
+  return plan && [...plan.documents];
+}
 
 describe('SortedList', () => {
   it('stays sorted and finds what was inserted, through inserts and removals', () => {
