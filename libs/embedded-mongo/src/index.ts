@@ -66,6 +66,7 @@ class WorkerBackend implements Backend {
     { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }
   >();
   private readonly listener: WireListener;
+  private exited: Error | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -75,9 +76,12 @@ class WorkerBackend implements Backend {
     // Without these listeners a crashed worker would take the host process down with it.
     worker.on('error', (error) => log(`embedded-mongo: worker failed: ${error.stack ?? error.message}`));
     worker.on('exit', (code) => {
-      for (const waiter of this.waiting.values())
-        waiter.reject(new Error(`embedded-mongo worker exited with code ${code}`));
+      this.exited = new Error(`embedded-mongo worker exited with code ${code}`);
+      for (const waiter of this.waiting.values()) waiter.reject(this.exited);
       this.waiting.clear();
+      // Without its engine the store is gone: clients must see closed connections, not a
+      // listener that still answers heartbeats while every command waits forever.
+      void this.listener.close();
     });
     worker.on('message', (reply: WorkerReply) => {
       if (reply.type !== 'done' && reply.type !== 'answer') return;
@@ -129,6 +133,10 @@ class WorkerBackend implements Backend {
   private request(message: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     const id = this.nextRequest++;
     return new Promise((resolve, reject) => {
+      if (this.exited) {
+        reject(this.exited);
+        return;
+      }
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ ...message, id } as WorkerRequest, transfer);
     });
