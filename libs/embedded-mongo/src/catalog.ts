@@ -60,9 +60,14 @@ export class Collection {
   replace(previous: Document, next: Document): void {
     const id = canonicalKey(previous._id);
     const keys = this.keysChecked(next, id);
-    for (const index of this.indexes.values()) index.remove(index.keysFor(previous), id);
+    for (const [index, nextKeys] of keys) {
+      // Most updates leave most indexed fields alone: their entries stay where they are.
+      const previousKeys = index.keysFor(previous);
+      if (index.sameKeys(previousKeys, nextKeys)) continue;
+      index.remove(previousKeys, id);
+      index.add(nextKeys, id);
+    }
     this.docs.set(id, next);
-    for (const [index, indexKeys] of keys) index.add(indexKeys, id);
     this.emit({ op: 'put', ns: this.ns, doc: next });
   }
 

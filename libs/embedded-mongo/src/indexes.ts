@@ -185,6 +185,11 @@ export class Index {
     );
   }
 
+  /** Whether two key lists (as `keysFor` returns them) hold the same keys in the same order. */
+  sameKeys(a: unknown[][], b: unknown[][]): boolean {
+    return a.length === b.length && a.every((key, i) => this.compareKeys(key, b[i]) === 0);
+  }
+
   add(keys: unknown[][], id: string): void {
     for (const key of keys) this.entries.insert({ key, id });
   }

@@ -167,4 +167,35 @@ describe('index-backed candidate selection', () => {
       { numRuns: 200 },
     );
   });
+
+  it('keeps index entries right through replacements that change some indexed values and not others', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(49), fc.integer({ min: 0, max: 5 }), fc.boolean()), { maxLength: 300 }),
+        (changes) => {
+          const catalog = new Catalog();
+          const coll = catalog.ensure('db', 'replaced');
+          coll.addIndex({ v: 2, key: { a: 1, b: 1 }, name: 'a_1_b_1' });
+          const model = new Map<number, Document>();
+          for (let i = 0; i < 50; i++) {
+            const doc = { _id: i, a: i % 3, b: 0, other: 0 };
+            coll.insert(doc);
+            model.set(i, doc);
+          }
+          for (const [id, value, indexed] of changes) {
+            const previous = model.get(id)!;
+            const next = indexed ? { ...previous, a: value } : { ...previous, other: value };
+            coll.replace(previous, next);
+            model.set(id, next);
+          }
+          for (let a = 0; a <= 5; a++) {
+            const expected = [...model.values()].filter((doc) => doc.a === a).map((doc) => doc._id as number);
+            const found = (planCandidates(coll, { a }) ?? []).map((doc) => doc._id as number);
+            expect(found.sort((x, y) => x - y)).toEqual(expected.sort((x, y) => x - y));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
