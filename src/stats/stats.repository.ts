@@ -42,6 +42,7 @@ import {
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
 import { DIMENSION_SOURCES } from './query/dimensions.js';
+import { CLASSIFICATIONS } from '../ingestion/schemas/hit.schema.js';
 
 /** A group's dimension values (`null` where the hit had none) and, with an interval, its time bucket label. */
 export type GroupKey = Record<string, string | null>;
@@ -140,8 +141,8 @@ export class StatsRepository {
    * Distinct visitors per group as `aggregateHitMetrics` counts them (query classification), from
    * the visitor counts of the settled days plus, for the unsettled tail, the raw visitors of each
    * group not active with the same values in the same bucket's settled days: those are looked up
-   * by visitor (`{ siteId, set, visitorKey, day }` on stats_visitor_sets), so the cost of the tail
-   * is bounded by its own traffic.
+   * by visitor (`{ siteId, classification, visitorKey }` on stats_visitor_days), so the cost of the
+   * tail is bounded by its own visitors' rows.
    */
   async aggregateVisitorCounts(
     query: StatsQuery,
@@ -165,14 +166,13 @@ export class StatsRepository {
       const projection: Record<string, 1 | 0> = { _id: 0, visitorKey: 1, day: 1 };
       for (const dimension of key.dimensions) projection[DIMENSION_SOURCES[dimension].field] = 1;
       for (let index = 0; index < visitorKeys.length; index += LOOKUP_CHUNK) {
-        const rows = await this.aggregate<{ visitorKey: string; day: string }>(VISITOR_SETS_COLLECTION, [
+        const rows = await this.aggregate<{ visitorKey: string; day: string }>(VISITOR_DAYS_COLLECTION, [
           {
             $match: {
               siteId: query.siteId,
-              set: key.set,
+              classification: { $in: query.classification === 'ALL' ? CLASSIFICATIONS : [query.classification] },
               visitorKey: { $in: visitorKeys.slice(index, index + LOOKUP_CHUNK) },
               day: { $gte: coverage.fromDay, $lt: coverage.tail.day },
-              ...(query.classification === 'ALL' ? {} : { classification: query.classification }),
             },
           },
           { $project: projection },

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
+import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
 import { HIT_COUNT_SETS, HIT_DAY_SETS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
@@ -21,7 +22,10 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  */
 export const ROLLUP_VERSION = 3;
 
-/** Visitor keys per `$in`: within the embedded planner's 1,000 index intervals, and small for MongoDB. */
+/**
+ * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
+ * intervals, and small for MongoDB.
+ */
 const VISITOR_CHUNK = 500;
 
 /**
@@ -117,25 +121,20 @@ export class RollupRepository {
     await this.counts.deleteMany({ siteId: site });
   }
 
-  /** The distinct visitors of the site's days (set `visitor` holds one row or more per visitor-day). */
+  /** The distinct visitors of the site's days (`{ siteId, day }` on stats_visitor_days). */
   async findVisitorsOfDays(siteId: string, days: string[]): Promise<string[]> {
     if (days.length === 0) return [];
-    const keys = await this.setRows.distinct('visitorKey', {
-      siteId: new Types.ObjectId(siteId),
-      set: 'visitor',
-      day: { $in: days },
-    });
+    const keys = await this.rows.distinct('visitorKey', { siteId: new Types.ObjectId(siteId), day: { $in: days } });
     return keys.map(String);
   }
 
   /**
-   * The rows of one visitor set, `fields` projected, one array per visitor with every day of its
-   * history: of the listed visitors (`{ siteId, set, visitorKey, day }`), or of every visitor of
-   * the site (`{ siteId, set, day }`).
+   * Visitor-day rows (stats_visitor_days), `fields` projected, one array per visitor with every day
+   * of its history: of the listed visitors (`{ siteId, classification, visitorKey }`), or of every
+   * visitor of the site (`{ siteId, day }`).
    */
-  async *visitorSetHistories(
+  async *visitorHistories(
     siteId: string,
-    set: string,
     fields: readonly string[],
     visitorKeys?: string[],
   ): AsyncGenerator<VisitorSetSample[]> {
@@ -143,13 +142,17 @@ export class RollupRepository {
     const projection: Record<string, 0 | 1> = { _id: 0, visitorKey: 1, day: 1, classification: 1 };
     for (const field of fields) projection[field] = 1;
     const filters: Record<string, unknown>[] = [];
-    if (!visitorKeys) filters.push({ siteId: site, set });
+    if (!visitorKeys) filters.push({ siteId: site });
     else
       for (let index = 0; index < visitorKeys.length; index += VISITOR_CHUNK)
-        filters.push({ siteId: site, set, visitorKey: { $in: visitorKeys.slice(index, index + VISITOR_CHUNK) } });
+        filters.push({
+          siteId: site,
+          classification: { $in: CLASSIFICATIONS },
+          visitorKey: { $in: visitorKeys.slice(index, index + VISITOR_CHUNK) },
+        });
     for (const filter of filters) {
       let current: VisitorSetSample[] = [];
-      const cursor = this.setRows.collection
+      const cursor = this.rows.collection
         .find<VisitorSetSample>(filter, { projection })
         .sort({ visitorKey: 1, day: 1 })
         .batchSize(10_000);

@@ -76,7 +76,10 @@ export class VisitorDay {
 export type VisitorDayDocument = HydratedDocument<VisitorDay>;
 export const VisitorDaySchema = SchemaFactory.createForClass(VisitorDay);
 
-// Serves: every rollup-backed stats read (one site, a range of days) and the delete before a day is recomputed.
+// Serves: every rollup-backed stats read (one site, a range of days), the delete before a day is
+// recomputed, and the visitor counts' reads of a day's visitors or of a whole site.
 VisitorDaySchema.index({ siteId: 1, day: 1 });
-// Serves: rollup-backed user stats (one site's human rows, grouped by visitor).
+// Serves: rollup-backed user stats (one site's human rows, grouped by visitor), the visitor counts'
+// history of the visitors of recomputed days (VisitorCountsBuilder) and the lookup of unsettled
+// days' visitors in the settled part of a counts-backed read.
 VisitorDaySchema.index({ siteId: 1, classification: 1, visitorKey: 1 });

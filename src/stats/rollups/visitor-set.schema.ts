@@ -56,6 +56,3 @@ export const VisitorSetRowSchema = SchemaFactory.createForClass(VisitorSetRow);
 // overview, timeseries, breakdowns and /data/* lists), rollup-backed user stats (set `total`,
 // all days) and the delete before a day is recomputed.
 VisitorSetRowSchema.index({ siteId: 1, set: 1, day: 1 });
-// Serves: the visitor counts' history of the visitors of recomputed days (VisitorCountsBuilder)
-// and the lookup of unsettled days' visitors in the settled part of a counts-backed read.
-VisitorSetRowSchema.index({ siteId: 1, set: 1, visitorKey: 1, day: 1 });
