@@ -63,7 +63,9 @@ export class CursorManager {
     let bytes = 0;
     while (batch.length < count && cursor.position < cursor.docs.length) {
       const doc = cursor.docs[cursor.position];
-      bytes += calculateObjectSize(doc);
+      // In the reply's array each document also costs its type byte and its index as a
+      // NUL-terminated key: ~8 bytes, which for small documents adds megabytes to a 16 MiB batch.
+      bytes += calculateObjectSize(doc) + String(batch.length).length + 2;
       if (bytes > MAX_BATCH_BYTES && batch.length > 0) break;
       batch.push(doc);
       cursor.position++;
