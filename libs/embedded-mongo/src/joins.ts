@@ -1,7 +1,7 @@
 import type { Document } from 'bson';
 import { canonicalKey } from './bson-order.js';
 import type { Collection } from './catalog.js';
-import { cloneDocument, isPlainObject, setPath, valuesAtPath } from './paths.js';
+import { cloneDocument, isPlainObject, valuesAtPath } from './paths.js';
 
 /**
  * `$lookup` by `localField`/`foreignField` and `$unionWith`, answered from the foreign
@@ -72,14 +72,27 @@ export function runEqualityLookup(
       else byKey.set(key, [candidate]);
     }
   }
-  for (const doc of docs) {
+  return docs.map((doc) => {
     const joined = new Set<Document>();
     const values = valuesAtPath(doc, join.local);
     for (const value of values.length === 0 ? [null] : values)
       for (const match of byKey.get(canonicalKey(value)) ?? []) joined.add(match);
-    setPath(doc, join.as, [...joined].map(cloneDocument));
-  }
-  return docs;
+    return withPath(doc, join.as, [...joined].map(cloneDocument));
+  });
+}
+
+/**
+ * `doc` with `value` at `path`, the document and the objects along the path copied first:
+ * mingo's `$unwind` (and other stages) give several output documents the same subdocuments,
+ * so setting `meta.joined` in place would give every one of them the last join's result.
+ */
+function withPath(doc: Document, path: string, value: unknown): Document {
+  const [head, ...rest] = path.split('.');
+  const inner = doc[head] as unknown;
+  return {
+    ...doc,
+    [head]: rest.length === 0 ? value : withPath(isPlainObject(inner) ? inner : {}, rest.join('.'), value),
+  };
 }
 
 /** Foreign documents that may join: the index entries of the wanted values, or every document. */

@@ -75,15 +75,38 @@ describe('join conformance', () => {
   });
 
   it('returns copies: changing the joined documents later in the pipeline changes nothing stored', async () => {
+    const stored = await target.db.collection('indexedItems').find().sort({ _id: 1 }).toArray();
     await target.db
       .collection('orders')
       .aggregate([
         { $lookup: { from: 'indexedItems', localField: 'item', foreignField: 'sku', as: 'joined' } },
         { $unwind: '$joined' },
-        { $set: { 'joined.sku': 'changed' } },
+        { $set: { 'joined.sku': 'changed', 'joined.tag': 'changed' } },
       ])
       .toArray();
-    expect(await target.db.collection('indexedItems').countDocuments({ sku: 'changed' })).toBe(0);
+    // Read back by _id (not through the sku index, whose keys an in-place change would not touch).
+    for (const doc of stored) {
+      expect(await target.db.collection('indexedItems').findOne({ _id: doc._id })).toEqual(doc);
+    }
+  });
+
+  it('gives each unwound document its own dotted `as`, though $unwind shares its subdocuments', async () => {
+    await target.db.collection<Row>('unwound').insertOne({ _id: 1, meta: { n: 0 }, items: [1, 2] });
+    await target.db.collection<Row>('keyed').insertMany([
+      { _id: 1, k: 1 },
+      { _id: 2, k: 2 },
+    ]);
+    const rows = await target.db
+      .collection('unwound')
+      .aggregate([
+        { $unwind: '$items' },
+        { $lookup: { from: 'keyed', localField: 'items', foreignField: 'k', as: 'meta.joined' } },
+      ])
+      .toArray();
+    expect(rows).toEqual([
+      { _id: 1, meta: { n: 0, joined: [{ _id: 1, k: 1 }] }, items: 1 },
+      { _id: 1, meta: { n: 0, joined: [{ _id: 2, k: 2 }] }, items: 2 },
+    ]);
   });
 
   it('appends $unionWith output, filtered and shaped by its sub-pipeline', async () => {
