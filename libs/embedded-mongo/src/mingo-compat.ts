@@ -80,15 +80,23 @@ export function normalize<T>(value: T): T {
 }
 
 const UTC_ALIASES = new Set(['UTC', 'GMT', 'Z', 'Etc/UTC', 'Etc/GMT']);
+const DATE_OPERATOR = /^\$date[A-Z]/;
 
-/** mingo's remaining date operators ($dateAdd, $dateDiff, …) reject `UTC`; give them an offset. */
-function rewriteTimezones(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(rewriteTimezones);
+/**
+ * mingo's remaining date operators ($dateAdd, $dateDiff, …) reject `UTC`; give them an offset.
+ * Only the `timezone` argument of a date operator is rewritten: a `timezone` key anywhere else
+ * is a field name (`$match: { timezone: 'UTC' }` filters the sites stored with that zone).
+ */
+function rewriteTimezones(value: unknown, operator?: string): unknown {
+  if (Array.isArray(value)) return value.map((item) => rewriteTimezones(item));
   if (!isPlainObject(value)) return value;
+  const isDateOperatorArgument = operator !== undefined && DATE_OPERATOR.test(operator);
   const copy: Document = {};
   for (const [key, inner] of Object.entries(value)) {
     copy[key] =
-      key === 'timezone' && typeof inner === 'string' && UTC_ALIASES.has(inner) ? '+00:00' : rewriteTimezones(inner);
+      isDateOperatorArgument && key === 'timezone' && typeof inner === 'string' && UTC_ALIASES.has(inner)
+        ? '+00:00'
+        : rewriteTimezones(inner, key);
   }
   return copy;
 }

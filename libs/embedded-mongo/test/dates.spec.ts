@@ -166,6 +166,45 @@ describe('date operators with timezones', () => {
     ]);
   });
 
+  it('rewrites only the timezone argument of date operators, never a `timezone` field in $match, $unionWith or $set', async () => {
+    const sites = target.db.collection<{ _id: string; timezone: string }>('sites');
+    await sites.insertMany([
+      { _id: 's1', timezone: 'UTC' },
+      { _id: 's2', timezone: BERLIN },
+    ]);
+    expect(await sites.aggregate([{ $sort: { _id: 1 } }, { $match: { timezone: 'UTC' } }]).toArray()).toEqual([
+      { _id: 's1', timezone: 'UTC' },
+    ]);
+    expect(
+      await hits
+        .aggregate([
+          { $match: { _id: 1 } },
+          { $project: { _id: 1 } },
+          { $set: { timezone: 'GMT' } },
+          { $unionWith: { coll: 'sites', pipeline: [{ $match: { timezone: 'UTC' } }] } },
+        ])
+        .toArray(),
+    ).toEqual([
+      { _id: 1, timezone: 'GMT' },
+      { _id: 's1', timezone: 'UTC' },
+    ]);
+    expect(
+      await hits
+        .aggregate([
+          { $match: { _id: 1 } },
+          {
+            $project: {
+              _id: 0,
+              days: {
+                $dateDiff: { startDate: at('2024-02-28T00:00:00Z'), endDate: '$at', unit: 'day', timezone: 'UTC' },
+              },
+            },
+          },
+        ])
+        .toArray(),
+    ).toEqual([{ days: 2 }]);
+  });
+
   it('rejects an unknown timezone with an error reply', async () => {
     const error = await column({ $dateToString: { date: '$at', timezone: 'Mars/Olympus_Mons' } }).catch(
       (e: unknown) => e,
