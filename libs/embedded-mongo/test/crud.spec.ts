@@ -244,21 +244,39 @@ describe('CRUD conformance', () => {
   });
 
   it('answers a large $in and a limited range read from an index with the same documents as a scan', async () => {
+    const scanned = target.db.collection(`${items.collectionName}_scanned`);
+    await scanned.deleteMany({});
     await items.createIndex({ n: 1 });
-    await items.insertMany(Array.from({ length: 3_000 }, (_, i) => ({ n: i % 2 ? i : String(i), tags: [i % 3] })));
+    const docs = Array.from({ length: 3_000 }, (_, i) => ({ _id: i, n: i % 2 ? i : String(i), tags: [i % 3] }));
+    await items.insertMany(docs.map((doc) => ({ ...doc })) as Document[]);
+    await scanned.insertMany(docs.map((doc) => ({ ...doc })) as Document[]);
+    const both = async (read: (from: Collection<Document>) => Promise<unknown>): Promise<[unknown, unknown]> => [
+      await read(items),
+      await read(scanned),
+    ];
+
     const wanted = Array.from({ length: 2_500 }, (_, i) => i * 2 + 1).concat(['4', 4, 3.0, new Date(0)] as never[]);
-    const found = await items.find({ n: { $in: wanted } }, { projection: { _id: 0, n: 1 } }).toArray();
-    expect(found.map((doc) => doc.n).sort()).toEqual(
-      Array.from({ length: 1_500 }, (_, i) => i * 2 + 1)
-        .concat(['4'] as never[])
-        .sort(),
+    const [indexed, scan] = await both((from) =>
+      from
+        .find({ n: { $in: wanted } })
+        .sort({ _id: 1 })
+        .toArray(),
     );
-    const firstFew = await items
-      .find({ n: { $gte: 10, $lt: 2_000 } }, { projection: { _id: 0, n: 1 } })
-      .limit(3)
-      .toArray();
-    expect(firstFew).toEqual([{ n: 11 }, { n: 13 }, { n: 15 }]);
-    expect(await items.countDocuments({ n: { $in: [1, '2', 5] }, tags: 2 })).toBe(2);
+    expect(indexed).toEqual(scan);
+    const odd: unknown[] = Array.from({ length: 1_500 }, (_, i) => i * 2 + 1);
+    expect((indexed as Document[]).map((doc) => doc.n)).toEqual([1, 3, '4', ...odd.slice(2)]);
+
+    const firstFew = await both((from) =>
+      from
+        .find({ n: { $gte: 10, $lt: 2_000 } }, { projection: { _id: 0, n: 1 } })
+        .limit(3)
+        .toArray(),
+    );
+    expect(firstFew[0]).toEqual(firstFew[1]);
+    expect(firstFew[0]).toEqual([{ n: 11 }, { n: 13 }, { n: 15 }]);
+
+    const counted = await both((from) => from.countDocuments({ n: { $in: [1, '2', 5] }, tags: 2 }));
+    expect(counted).toEqual([2, 2]);
   });
 
   it('pipeline-updates many documents each from its own fields, counting unchanged ones as not modified', async () => {
