@@ -151,11 +151,32 @@ function answeredExactly(index: Index, filter: Document): boolean {
  */
 export function planScan(collection: Collection, filter: Document): ScanPlan | undefined {
   if (!isPlainObject(filter) || Object.keys(filter).length === 0) return undefined;
-  let best: { index: Index; intervals: Interval[]; score: number; entries: number } | undefined;
+  const plans: IndexPlan[] = [];
   for (const index of collection.indexes.values()) {
     if (!index.coversAllDocuments) continue;
     const plan = intervalsFor(index, filter);
-    if (!plan) continue;
+    if (plan) plans.push({ index, ...plan });
+  }
+  // A lone candidate is not counted: counting costs two searches per interval (10,000 for the
+  // sessionizer's `$in`) and would decide nothing.
+  const best = plans.length === 1 ? plans[0] : cheapest(plans);
+  if (!best) return undefined;
+  return {
+    documents: documentsInRanges(collection, best.index, best.intervals),
+    exact: answeredExactly(best.index, filter),
+  };
+}
+
+interface IndexPlan {
+  index: Index;
+  intervals: Interval[];
+  score: number;
+}
+
+function cheapest(plans: IndexPlan[]): IndexPlan | undefined {
+  let best: (IndexPlan & { entries: number }) | undefined;
+  for (const plan of plans) {
+    const { index } = plan;
     let entries = 0;
     for (const interval of plan.intervals)
       entries += index.count(interval.start, interval.startInclusive, interval.end, interval.endInclusive);
@@ -164,13 +185,9 @@ export function planScan(collection: Collection, filter: Document): ScanPlan | u
       entries < best.entries ||
       (entries === best.entries &&
         (plan.score > best.score || (plan.score === best.score && index.unique && !best.index.unique)));
-    if (better) best = { index, ...plan, entries };
+    if (better) best = { ...plan, entries };
   }
-  if (!best) return undefined;
-  return {
-    documents: documentsInRanges(collection, best.index, best.intervals),
-    exact: answeredExactly(best.index, filter),
-  };
+  return best;
 }
 
 function* documentsInRanges(collection: Collection, index: Index, intervals: Interval[]): Generator<Document> {

@@ -168,6 +168,58 @@ describe('index-backed candidate selection', () => {
     );
   });
 
+  it('keeps counting right when the list changes between counts', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -30, max: 30 }), { minLength: 1_100, maxLength: 3_000 }),
+        fc.array(fc.tuple(fc.boolean(), fc.nat(), fc.integer({ min: -35, max: 35 })), { maxLength: 40 }),
+        (values, changes) => {
+          const list = new SortedList<{ v: number; id: number }>((a, b) => a.v - b.v || a.id - b.id);
+          const model = values.map((v, id) => ({ v, id }));
+          model.forEach((item) => list.insert(item));
+          let nextId = model.length;
+          for (const [insert, position, bound] of changes) {
+            if (insert || model.length === 0) {
+              const item = { v: bound, id: nextId++ };
+              model.push(item);
+              list.insert(item);
+            } else {
+              const [victim] = model.splice(position % model.length, 1);
+              list.remove(victim, (e) => e.id === victim.id);
+            }
+            expect(
+              list.countInRange(
+                (e) => e.v >= bound,
+                () => true,
+              ),
+            ).toBe(model.filter((e) => e.v >= bound).length);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('does not count the key ranges of a lone applicable index (a 10,000-value $in costs no counting)', () => {
+    const coll = new Catalog().ensure('db', 'hits');
+    coll.addIndex({ v: 2, key: { visitorId: 1 }, name: 'visitorId_1' });
+    coll.addIndex({ v: 2, key: { siteId: 1 }, name: 'siteId_1' });
+    for (let i = 0; i < 2_000; i++) coll.insert({ _id: i, visitorId: `v${i}`, siteId: `s${i % 4}` });
+    let counted = 0;
+    for (const index of coll.indexes.values()) {
+      const count = index.count.bind(index);
+      index.count = (...bounds) => {
+        counted++;
+        return count(...bounds);
+      };
+    }
+    const ids = Array.from({ length: 10_000 }, (_, i) => `v${i}`);
+    expect(planCandidates(coll, { visitorId: { $in: ids } })).toHaveLength(2_000);
+    expect(counted).toBe(0);
+    expect(planCandidates(coll, { siteId: 's1', visitorId: { $in: ['v1', 'v5'] } })?.map((d) => d._id)).toEqual([1, 5]);
+    expect(counted).toBeGreaterThan(0);
+  });
+
   it('keeps index entries right through replacements that change some indexed values and not others', () => {
     fc.assert(
       fc.property(
