@@ -1,13 +1,15 @@
 import type { Document } from 'bson';
 import { matching } from './commands/query.js';
+import { compileGroup, runGroup } from './group-stage.js';
 import { equalityLookup, runEqualityLookup, type CollectionLookup } from './joins.js';
-import { rewritePipeline, runPipeline } from './mingo-compat.js';
+import { engineOptions, rewritePipeline, runPipeline } from './mingo-compat.js';
 import { cloneDocument, isPlainObject } from './paths.js';
 
 /**
  * Runs a rewritten pipeline over copied documents. Equality `$lookup`s and `$unionWith`s run
- * here, against the foreign collection's indexes; the stages between them run in mingo, whose
- * own `$lookup` (and any join inside `$facet`) gets a copy of the foreign collection.
+ * here, against the foreign collection's indexes, and so do the `$group`s `compileGroup` knows
+ * (`src/group-stage.ts`); the stages between them run in mingo, whose own `$lookup` (and any
+ * join inside `$facet`) gets a copy of the foreign collection.
  */
 export function runStages(docs: Document[], pipeline: Document[], collections: CollectionLookup): Document[] {
   const resolver = (name: string): Document[] => matching(collections(name), {}).map(cloneDocument);
@@ -26,6 +28,12 @@ export function runStages(docs: Document[], pipeline: Document[], collections: C
         current = joined;
         continue;
       }
+    }
+    const group = '$group' in stage ? compileGroup(stage.$group, engineOptions()) : undefined;
+    if (group) {
+      flush();
+      current = runGroup(current, group);
+      continue;
     }
     const union = unionSpec(stage);
     if (union) {
