@@ -37,7 +37,7 @@ describe('validateHit', () => {
     );
   });
 
-  it('knows every field HitDto declares, so a field added to the DTO cannot slip past it', () => {
+  it('checks every field HitDto declares itself (a decorator it does not know sends hits with that field to class-validator)', () => {
     const declared = new Set(
       getMetadataStorage()
         .getTargetValidationMetadatas(HitDto, '', true, false)

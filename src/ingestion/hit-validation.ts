@@ -1,5 +1,13 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import { isIP, isISO8601, maxLength, validateSync, type ValidatorOptions } from 'class-validator';
+import {
+  getMetadataStorage,
+  isIP,
+  isISO8601,
+  maxLength,
+  validateSync,
+  type ValidationMetadata,
+  type ValidatorOptions,
+} from 'class-validator';
 import { describeValidationErrors } from '../common/validation.js';
 import { flatPropsProblem } from './dto/flat-props.validator.js';
 import { HitDto } from './dto/hit.dto.js';
@@ -19,22 +27,67 @@ export function validateItem<T extends object>(dto: ClassConstructor<T>, raw: un
   return errors.length > 0 ? describeValidationErrors(errors).join('; ') : instance;
 }
 
-/**
- * HitDto's string fields as its decorators declare them: maximum length, and whether an empty
- * string is refused (`@IsNotEmpty`). A Map, so keys such as `constructor` find nothing.
- */
-const HIT_STRING_FIELDS = new Map<string, { max: number; nonEmpty: boolean }>([
-  ['siteId', { max: 128, nonEmpty: true }],
-  ['url', { max: 2048, nonEmpty: true }],
-  ['referrer', { max: 2048, nonEmpty: false }],
-  ['userAgent', { max: 1024, nonEmpty: false }],
-  ['eventId', { max: 128, nonEmpty: true }],
-  ['userId', { max: 256, nonEmpty: true }],
-  ['name', { max: 64, nonEmpty: true }],
-]);
+/** A check equivalent to one class-validator decorator on a present, non-null value. */
+type ValueCheck = (value: unknown) => boolean;
 
-/** Every field HitDto declares, for the check that this file and the DTO stay in step. */
-export const HIT_FAST_PATH_FIELDS = [...HIT_STRING_FIELDS.keys(), 'ip', 'timestamp', 'props'];
+/**
+ * The decorators the fast path can check itself, by class-validator's metadata name, each with
+ * the same validator function the decorator calls and the decorator's own constraints.
+ */
+const KNOWN_CHECKS: Record<string, (constraints: unknown[]) => ValueCheck> = {
+  isString: () => (value) => typeof value === 'string',
+  isNotEmpty: () => (value) => value !== '',
+  maxLength:
+    ([max]) =>
+    (value) =>
+      typeof value === 'string' && maxLength(value, max as number),
+  isIp:
+    ([version]) =>
+    (value) =>
+      typeof value === 'string' && isIP(value, version as 4 | 6 | undefined),
+  isIso8601:
+    ([options]) =>
+    (value) =>
+      typeof value === 'string' && isISO8601(value, options as Parameters<typeof isISO8601>[1]),
+  isFlatProps: () => (value) => flatPropsProblem(value) === null,
+};
+
+interface FieldRule {
+  required: boolean;
+  checks: ValueCheck[];
+}
+
+/**
+ * HitDto's fields and rules, read from the decorators' metadata, so limits are declared once (on
+ * the DTO). A field with any decorator not in KNOWN_CHECKS gets no rule: a hit carrying it takes
+ * the full path. A Map, so keys such as `constructor` find nothing.
+ */
+function fastPathRules(): Map<string, FieldRule> {
+  const byField = new Map<string, ValidationMetadata[]>();
+  for (const metadata of getMetadataStorage().getTargetValidationMetadatas(HitDto, '', true, false)) {
+    byField.set(metadata.propertyName, [...(byField.get(metadata.propertyName) ?? []), metadata]);
+  }
+  const rules = new Map<string, FieldRule>();
+  for (const [field, metadatas] of byField) {
+    let required = true;
+    const checks: ValueCheck[] = [];
+    let known = true;
+    for (const metadata of metadatas) {
+      if (metadata.each || metadata.groups?.length) known = false;
+      else if (metadata.type === 'conditionalValidation' && metadata.name === 'isOptional') required = false;
+      else if (metadata.type === 'customValidation' && metadata.name && KNOWN_CHECKS[metadata.name]) {
+        checks.push(KNOWN_CHECKS[metadata.name](metadata.constraints ?? []));
+      } else known = false;
+    }
+    if (known) rules.set(field, { required, checks });
+  }
+  return rules;
+}
+
+const HIT_RULES = fastPathRules();
+
+/** The HitDto fields the fast path checks itself (a test keeps this equal to every field). */
+export const HIT_FAST_PATH_FIELDS = [...HIT_RULES.keys()];
 
 /**
  * Whether `raw` is a hit every HitDto rule accepts, checked with the same validator functions
@@ -43,21 +96,13 @@ export const HIT_FAST_PATH_FIELDS = [...HIT_STRING_FIELDS.keys(), 'ip', 'timesta
  */
 function isWellFormedHit(raw: object): boolean {
   const fields = raw as Record<string, unknown>;
-  if (typeof fields.url !== 'string') return false;
+  for (const [field, rule] of HIT_RULES) if (rule.required && fields[field] === undefined) return false;
   for (const key of Object.keys(fields)) {
+    const rule = HIT_RULES.get(key);
     const value = fields[key];
-    if (key === 'ip') {
-      if (typeof value !== 'string' || !isIP(value)) return false;
-    } else if (key === 'timestamp') {
-      if (typeof value !== 'string' || !isISO8601(value, { strict: true })) return false;
-    } else if (key === 'props') {
-      if (flatPropsProblem(value) !== null) return false;
-    } else {
-      const rule = HIT_STRING_FIELDS.get(key);
-      if (!rule || typeof value !== 'string' || (rule.nonEmpty && value === '') || !maxLength(value, rule.max)) {
-        return false;
-      }
-    }
+    // null/undefined is what @IsOptional skips: leave that case to class-validator.
+    if (!rule || value === null || value === undefined) return false;
+    for (const check of rule.checks) if (!check(value)) return false;
   }
   return true;
 }
