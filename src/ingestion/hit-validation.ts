@@ -1,13 +1,5 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import {
-  getMetadataStorage,
-  isIP,
-  isISO8601,
-  maxLength,
-  validateSync,
-  type ValidationMetadata,
-  type ValidatorOptions,
-} from 'class-validator';
+import { getMetadataStorage, isIP, isISO8601, maxLength, validateSync, type ValidatorOptions } from 'class-validator';
 import { describeValidationErrors } from '../common/validation.js';
 import { flatPropsProblem } from './dto/flat-props.validator.js';
 import { HitDto } from './dto/hit.dto.js';
@@ -26,6 +18,9 @@ export function validateItem<T extends object>(dto: ClassConstructor<T>, raw: un
   const errors = validateSync(instance, STRICT);
   return errors.length > 0 ? describeValidationErrors(errors).join('; ') : instance;
 }
+
+/** One decorator's metadata (class-validator does not export the type from its entry point). */
+type ValidationMetadata = ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidationMetadatas']>[number];
 
 /** A check equivalent to one class-validator decorator on a present, non-null value. */
 type ValueCheck = (value: unknown) => boolean;
