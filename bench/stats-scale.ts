@@ -130,15 +130,20 @@ function queries(): Array<[string, string]> {
 
 /**
  * Waits until the app has logged a rollup run through `seededAt` (RollupJob: "Rolled up N
- * site-days through <instant>"); returns the seconds since seeding ended, or null at the limit.
+ * site-days through <instant> in <ms> ms (…)"); returns the seconds since seeding ended and that
+ * run's log message (how long the job itself took), or null at the limit.
  */
-async function waitForRollup(app: Child, seededAt: Date, seededAtMs: number): Promise<number | null> {
+async function waitForRollup(
+  app: Child,
+  seededAt: Date,
+  seededAtMs: number,
+): Promise<{ seconds: number; run: string } | null> {
   const deadline = performance.now() + ROLLUP_WAIT_LIMIT_MS;
   while (performance.now() < deadline) {
-    const covered = [...app.output().matchAll(/Rolled up \d+ site-days through (\S+?Z)/g)].some(
+    const covering = [...app.output().matchAll(/Rolled up \d+ site-days through (\S+?Z)[^"]*/g)].find(
       (match) => Date.parse(match[1]) >= seededAt.getTime(),
     );
-    if (covered) return Math.round((performance.now() - seededAtMs) / 1000);
+    if (covering) return { seconds: Math.round((performance.now() - seededAtMs) / 1000), run: covering[0] };
     await new Promise((resolve) => setTimeout(resolve, ROLLUP_POLL_MS));
   }
   return null;
@@ -196,11 +201,12 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
     // Reads cover days the rollup job has not reached from raw hits; time the steady state, once
     // the job (every 30 s, leaving the last minute to settle) has logged a run past the seeding.
     log('waiting for the rollup job to cover the seeded hits');
-    const rollupCaughtUpSeconds = await waitForRollup(app, seededAtClock, seededAt);
+    const rollup = await waitForRollup(app, seededAtClock, seededAt);
+    const rollupCaughtUpSeconds = rollup?.seconds ?? null;
     log(
-      rollupCaughtUpSeconds === null
+      rollup === null
         ? `the rollup job had not covered the seeded hits after ${ROLLUP_WAIT_LIMIT_MS / 1000}s: timing anyway`
-        : `rollup job covered the seeded hits ${rollupCaughtUpSeconds}s after seeding ended`,
+        : `rollup job covered the seeded hits ${rollup.seconds}s after seeding ended (${rollup.run})`,
     );
     const timings: QueryTiming[] = [];
     for (const [name, path] of queries()) {
