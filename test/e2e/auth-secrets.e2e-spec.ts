@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
-import { freePort } from '../support/child-app.js';
+import { freePort, waitForChildReady } from '../support/child-app.js';
 import { spawnApp, type ChildApp } from '../support/compiled-app.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 import { createKey, createSite } from '../factories/sites.js';
@@ -39,17 +39,7 @@ describe('no password, token or key in clear in the database or the logs', () =>
       ADMIN_EMAIL: 'sentinel-admin@siteline.test',
       ADMIN_PASSWORD: adminPassword,
     });
-    for (let attempt = 0; ; attempt++) {
-      if (child.process.exitCode !== null || attempt > 300) throw new Error(`app did not start:\n${child.output()}`);
-      if (
-        await fetch(`${url}/health/ready`).then(
-          (response) => response.ok,
-          () => false,
-        )
-      )
-        break;
-      await sleep(100);
-    }
+    await waitForChildReady(url, child, 30_000);
   }, 120_000);
 
   afterAll(async () => {

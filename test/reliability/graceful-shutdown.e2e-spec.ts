@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CHILD_ADMIN, childIngestKey, freePort, waitForChildReady } from '../support/child-app.js';
-import { spawnApp, type ChildApp } from '../support/compiled-app.js';
+import { spawnLoadTarget } from '../support/child-app.js';
+import type { ChildApp } from '../support/compiled-app.js';
 import { reconcile, runIngestLoad } from '../support/ingest-load.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 
@@ -24,20 +24,9 @@ describe('reliability: SIGTERM during load', () => {
   });
 
   it('drains in-flight writes: every hit answered 202 is stored, nothing twice, and the process exits', async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    child = await spawnApp({
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      MONGODB_URI: database.uri,
-      LOG_LEVEL: 'warn',
-      REVERSE_DNS: 'off',
-      INGEST_KEY_RATE_LIMIT: '0',
-      ADMIN_EMAIL: CHILD_ADMIN.email,
-      ADMIN_PASSWORD: CHILD_ADMIN.password,
-    });
-    await waitForChildReady(url, child);
-    const key = await childIngestKey(url);
+    const target = await spawnLoadTarget({ dataDir, mongoUri: database.uri, logLevel: 'warn' });
+    child = target.child;
+    const { url, key } = target;
 
     let stop = false;
     const loading = runIngestLoad({

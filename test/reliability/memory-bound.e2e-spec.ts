@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CHILD_ADMIN, childIngestKey, freePort, waitForChildReady } from '../support/child-app.js';
-import { spawnApp, type ChildApp } from '../support/compiled-app.js';
+import { spawnLoadTarget } from '../support/child-app.js';
+import type { ChildApp } from '../support/compiled-app.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 
@@ -50,20 +50,9 @@ describe('reliability: a flood while the database is partitioned keeps memory bo
   });
 
   it('refuses what it cannot queue with 503 + Retry-After, stays under the RSS bound, and recovers', async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    child = await spawnApp({
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      MONGODB_URI: proxy.rewrite(database.uri),
-      LOG_LEVEL: 'error',
-      REVERSE_DNS: 'off',
-      INGEST_KEY_RATE_LIMIT: '0',
-      ADMIN_EMAIL: CHILD_ADMIN.email,
-      ADMIN_PASSWORD: CHILD_ADMIN.password,
-    });
-    await waitForChildReady(url, child);
-    const key = await childIngestKey(url);
+    const target = await spawnLoadTarget({ dataDir, mongoUri: proxy.rewrite(database.uri), logLevel: 'error' });
+    child = target.child;
+    const { url, key } = target;
     const pid = child.process.pid!;
     const body = JSON.stringify({
       hits: Array.from({ length: HITS_PER_REQUEST }, (_, index) => ({

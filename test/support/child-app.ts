@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKey, createSite } from '../factories/sites.js';
 import { login } from '../factories/users.js';
-import type { ChildApp } from './compiled-app.js';
+import { spawnApp, type ChildApp } from './compiled-app.js';
 
 export const CHILD_ADMIN = { email: 'admin@reliability.test', password: 'reliability-admin-password' };
 
@@ -37,4 +37,35 @@ export async function childIngestKey(url: string): Promise<string> {
   const { accessToken } = await login(url, CHILD_ADMIN.email, CHILD_ADMIN.password);
   const site = await createSite(url, accessToken);
   return (await createKey(url, accessToken, site.id)).key;
+}
+
+/**
+ * The compiled app in a child process as the reliability tests load it: a free port, CHILD_ADMIN,
+ * no reverse DNS and no per-key rate limit (capacity, not policy, is under test). Resolves once
+ * it is ready, with its URL and a fresh site's ingest key.
+ */
+export async function spawnLoadTarget(options: {
+  dataDir: string;
+  mongoUri: string;
+  logLevel: string;
+}): Promise<{ child: ChildApp; url: string; key: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = await spawnApp({
+    PORT: String(port),
+    DATA_DIR: options.dataDir,
+    MONGODB_URI: options.mongoUri,
+    LOG_LEVEL: options.logLevel,
+    REVERSE_DNS: 'off',
+    INGEST_KEY_RATE_LIMIT: '0',
+    ADMIN_EMAIL: CHILD_ADMIN.email,
+    ADMIN_PASSWORD: CHILD_ADMIN.password,
+  });
+  try {
+    await waitForChildReady(url, child);
+  } catch (error) {
+    child.process.kill('SIGKILL');
+    throw error;
+  }
+  return { child, url, key: await childIngestKey(url) };
 }
