@@ -68,6 +68,18 @@ export class SortedList<T> {
     beforeEnd: (item: T) => boolean,
     visit: (item: T) => void,
   ): void {
+    const [first, firstIndex] = this.firstAtOrAfter(atOrAfterStart);
+    for (let c = first; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c];
+      for (let i = c === first ? firstIndex : 0; i < chunk.length; i++) {
+        if (!beforeEnd(chunk[i])) return;
+        visit(chunk[i]);
+      }
+    }
+  }
+
+  /** Chunk and position of the first element where `atOrAfterStart` holds (monotonic). */
+  private firstAtOrAfter(atOrAfterStart: (item: T) => boolean): [chunk: number, index: number] {
     let lo = 0;
     let hi = this.chunks.length;
     while (lo < hi) {
@@ -76,22 +88,16 @@ export class SortedList<T> {
       if (atOrAfterStart(chunk[chunk.length - 1])) hi = mid;
       else lo = mid + 1;
     }
-    for (let c = lo; c < this.chunks.length; c++) {
-      const chunk = this.chunks[c];
-      let start = 0;
-      if (c === lo) {
-        let h = chunk.length;
-        while (start < h) {
-          const mid = (start + h) >>> 1;
-          if (atOrAfterStart(chunk[mid])) h = mid;
-          else start = mid + 1;
-        }
-      }
-      for (let i = start; i < chunk.length; i++) {
-        if (!beforeEnd(chunk[i])) return;
-        visit(chunk[i]);
-      }
+    if (lo === this.chunks.length) return [lo, 0];
+    const chunk = this.chunks[lo];
+    let start = 0;
+    let end = chunk.length;
+    while (start < end) {
+      const mid = (start + end) >>> 1;
+      if (atOrAfterStart(chunk[mid])) end = mid;
+      else start = mid + 1;
     }
+    return [lo, start];
   }
 
   /**
@@ -99,26 +105,10 @@ export class SortedList<T> {
    * The list must not change while the generator is in use.
    */
   *range(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean): Generator<T> {
-    let lo = 0;
-    let hi = this.chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const chunk = this.chunks[mid];
-      if (atOrAfterStart(chunk[chunk.length - 1])) hi = mid;
-      else lo = mid + 1;
-    }
-    for (let c = lo; c < this.chunks.length; c++) {
+    const [first, firstIndex] = this.firstAtOrAfter(atOrAfterStart);
+    for (let c = first; c < this.chunks.length; c++) {
       const chunk = this.chunks[c];
-      let start = 0;
-      if (c === lo) {
-        let h = chunk.length;
-        while (start < h) {
-          const mid = (start + h) >>> 1;
-          if (atOrAfterStart(chunk[mid])) h = mid;
-          else start = mid + 1;
-        }
-      }
-      for (let i = start; i < chunk.length; i++) {
+      for (let i = c === first ? firstIndex : 0; i < chunk.length; i++) {
         if (!beforeEnd(chunk[i])) return;
         yield chunk[i];
       }
@@ -135,25 +125,8 @@ export class SortedList<T> {
 
   /** Position of the first element for which the monotonic `from` holds (size when none does). */
   private rank(from: (item: T) => boolean): number {
-    let lo = 0;
-    let hi = this.chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const chunk = this.chunks[mid];
-      if (from(chunk[chunk.length - 1])) hi = mid;
-      else lo = mid + 1;
-    }
-    if (lo === this.chunks.length) return this.count;
-    const before = this.startsOfChunks()[lo];
-    const chunk = this.chunks[lo];
-    let start = 0;
-    let end = chunk.length;
-    while (start < end) {
-      const mid = (start + end) >>> 1;
-      if (from(chunk[mid])) end = mid;
-      else start = mid + 1;
-    }
-    return before + start;
+    const [chunk, index] = this.firstAtOrAfter(from);
+    return chunk === this.chunks.length ? this.count : this.startsOfChunks()[chunk] + index;
   }
 
   private startsOfChunks(): number[] {

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -35,4 +36,24 @@ export async function compileLibrary(): Promise<string> {
     writeFileSync(target, code);
   }
   return outDir;
+}
+
+export interface StoreProcess {
+  process: ChildProcessWithoutNullStreams;
+  uri: string;
+}
+
+/** The compiled store's CLI in a child process on a free port; resolves with its URI once READY. */
+export function spawnStore(buildDir: string, args: string[]): Promise<StoreProcess> {
+  const child = spawn(process.execPath, [join(buildDir, 'cli.js'), '--port', '0', ...args]);
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = /READY (\S+)/.exec(output);
+      if (ready) resolve({ process: child, uri: ready[1] });
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`store exited with ${code}: ${output}`)));
+  });
 }

@@ -1,9 +1,7 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MongoClient, type Document } from 'mongodb';
-import { compileLibrary } from './compile.js';
+import { compileLibrary, spawnStore, type StoreProcess as Child } from './compile.js';
 
 /**
  * The driver's monitor sends `hello` every heartbeatFrequencyMS and gives up on one after
@@ -32,32 +30,13 @@ const LONG_PIPELINE: Document[] = [
   { $group: { _id: null, pairs: { $sum: { $ifNull: [{ $first: '$below.n' }, 0] } } } },
 ];
 
-interface Child {
-  process: ChildProcessWithoutNullStreams;
-  uri: string;
-}
-
-function spawnStore(buildDir: string): Promise<Child> {
-  const child = spawn(process.execPath, [join(buildDir, 'cli.js'), '--port', '0', '--in-worker']);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const ready = /READY (\S+)/.exec(output);
-      if (ready) resolve({ process: child, uri: ready[1] });
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`store exited with ${code}: ${output}`)));
-  });
-}
-
 describe('monitoring while a long command runs (worker thread)', () => {
   let buildDir: string;
   let store: Child;
 
   beforeAll(async () => {
     buildDir = await compileLibrary();
-    store = await spawnStore(buildDir);
+    store = await spawnStore(buildDir, ['--in-worker']);
     const client = await MongoClient.connect(store.uri);
     await client
       .db('monitoring')

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -14,28 +13,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { MongoClient } from 'mongodb';
 import { EmbeddedMongo } from '../src/index.js';
-import { compileLibrary } from './compile.js';
+import { compileLibrary, spawnStore, type StoreProcess as Child } from './compile.js';
 
 /** These exercise the embedded store's own durability, so they never run against MONGODB_URI. */
-
-interface Child {
-  process: ChildProcessWithoutNullStreams;
-  uri: string;
-}
-
-function spawnStore(buildDir: string, dataDir: string, extra: string[] = []): Promise<Child> {
-  const child = spawn(process.execPath, [join(buildDir, 'cli.js'), '--port', '0', '--data-dir', dataDir, ...extra]);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const ready = /READY (\S+)/.exec(output);
-      if (ready) resolve({ process: child, uri: ready[1] });
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`store exited with ${code}: ${output}`)));
-  });
-}
 
 function killHard(child: Child): Promise<void> {
   return new Promise((resolve) => {
@@ -68,7 +48,7 @@ describe('persistence', () => {
     'keeps every acknowledged write across kill -9 of the store process',
     async () => {
       const dir = dataDir();
-      const first = await spawnStore(buildDir, dir);
+      const first = await spawnStore(buildDir, ['--data-dir', dir]);
       const client = await MongoClient.connect(first.uri);
       const coll = client.db('durable').collection<{ _id: number; n: number; tag?: string }>('docs');
       await coll.createIndex({ n: 1 }, { unique: true });
@@ -81,7 +61,7 @@ describe('persistence', () => {
       await killHard(first);
       await client.close(true);
 
-      const second = await spawnStore(buildDir, dir);
+      const second = await spawnStore(buildDir, ['--data-dir', dir]);
       const again = await MongoClient.connect(second.uri);
       const reopened = again.db('durable').collection<{ _id: number; n: number }>('docs');
       expect(await reopened.countDocuments()).toBe(590);
@@ -98,7 +78,7 @@ describe('persistence', () => {
     'refuses a dataDir that a live process holds, and takes over after kill -9',
     async () => {
       const dir = dataDir();
-      const holder = await spawnStore(buildDir, dir);
+      const holder = await spawnStore(buildDir, ['--data-dir', dir]);
       await expect(EmbeddedMongo.start({ dataDir: dir })).rejects.toThrow(/in use by process/);
       await killHard(holder);
       const store = await EmbeddedMongo.start({ dataDir: dir });
@@ -112,7 +92,7 @@ describe('persistence', () => {
     'runs the compiled store in a worker thread',
     async () => {
       const dir = dataDir();
-      const child = await spawnStore(buildDir, dir, ['--in-worker']);
+      const child = await spawnStore(buildDir, ['--data-dir', dir, '--in-worker']);
       const client = await MongoClient.connect(child.uri);
       await client.db('w').collection('c').insertOne({ hello: 'worker' });
       expect(
@@ -123,7 +103,7 @@ describe('persistence', () => {
       ).toEqual({ hello: 'worker' });
       await client.close();
       await killHard(child);
-      const restarted = await spawnStore(buildDir, dir);
+      const restarted = await spawnStore(buildDir, ['--data-dir', dir]);
       const reader = await MongoClient.connect(restarted.uri);
       expect(await reader.db('w').collection('c').countDocuments()).toBe(1);
       await reader.close();
