@@ -191,4 +191,50 @@ describe('persistence', () => {
     },
     SLOW,
   );
+
+  it(
+    'lets the journal grow to the size of the last snapshot before compacting again',
+    async () => {
+      const dir = dataDir();
+      const journal = join(dir, 'journal.bson');
+      const snapshot = join(dir, 'snapshot.bson');
+      const padding = 'x'.repeat(500);
+      // Writes `documents` documents of ~0.5 kB in batches, with the store opened on `dir`.
+      const write = async (first: number, documents: number, compactAtEnd = false): Promise<void> => {
+        const store = await EmbeddedMongo.start({ dataDir: dir, compactAfterBytes: 20_000 });
+        const client = await MongoClient.connect(store.uri);
+        const coll = client.db('grow').collection<{ _id: number; padding: string }>('c');
+        for (let start = first; start < first + documents; start += 20) {
+          await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: start + i, padding })));
+        }
+        if (compactAtEnd) await store.compact();
+        await client.close();
+        await store.stop();
+      };
+
+      await write(0, 400, true);
+      const snapshotBytes = statSync(snapshot).size;
+      expect(snapshotBytes).toBeGreaterThan(200_000);
+      expect(statSync(journal).size).toBe(0);
+
+      // Half the snapshot's size again: past compactAfterBytes, not past the snapshot's size, so
+      // the snapshot stays as it was and the journal keeps the new writes (a reopened store
+      // knows the snapshot's size from its file).
+      await write(400, 200);
+      expect(statSync(snapshot).size).toBe(snapshotBytes);
+      expect(statSync(journal).size).toBeGreaterThan(80_000);
+
+      // Past the snapshot's size: compacted into a new, larger snapshot.
+      await write(600, 300);
+      expect(statSync(snapshot).size).toBeGreaterThan(snapshotBytes);
+      expect(statSync(journal).size).toBeLessThan(statSync(snapshot).size);
+
+      const reopened = await EmbeddedMongo.start({ dataDir: dir });
+      const reader = await MongoClient.connect(reopened.uri);
+      expect(await reader.db('grow').collection('c').countDocuments()).toBe(900);
+      await reader.close();
+      await reopened.stop();
+    },
+    SLOW,
+  );
 });
