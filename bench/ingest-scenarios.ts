@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
-import { startApp, startRawServer, startStore, type Child } from './lib/children.js';
+import { removeDataDir, startApp, startRawServer, startStore, type Child } from './lib/children.js';
 import { TrafficGenerator } from './lib/hits.js';
 import { runFloodLoad } from './lib/flood.js';
 import { runLoad, type LoadResult } from './lib/load.js';
@@ -245,6 +245,7 @@ export async function runFlood(ceiling: LoadResult, log: (line: string) => void)
   }
   // Reopens the store from its data directory: what was acknowledged must have survived.
   const storedHits = await countStoredHits(app.dataDir, app.database, siteId);
+  removeDataDir(dataDir);
   const flood: FloodResult = {
     ...withRatio(result, 500, ceiling),
     rssBoundMb: FLOOD_RSS_BOUND_MB,

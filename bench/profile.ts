@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminToken, createSite } from './lib/api.js';
-import { startApp } from './lib/children.js';
+import { removeDataDir, startApp } from './lib/children.js';
 import { selfTimeByArea, topSelfTime } from './lib/cpuprofile.js';
 import { singleBodies, VISITORS } from './ingest-scenarios.js';
 import { runLoad, type LoadResult } from './lib/load.js';
@@ -27,6 +27,7 @@ try {
   else load = await single(app.url, app.pid, site.ingestKey);
 } finally {
   await app.stop();
+  removeDataDir(app.dataDir);
 }
 
 async function single(url: string, pid: number, key: string): Promise<LoadResult> {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { measureCeiling, runFlood, runIngestScenarios } from './ingest-scenarios.js';
-import { startApp } from './lib/children.js';
+import { removeDataDir, startApp } from './lib/children.js';
 import { updateReadme } from './lib/readme.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
@@ -39,6 +39,7 @@ if ((only.has('ingest') || only.has('single')) && results.ceiling) {
     results.statsUnderLoad = statsUnderLoad;
   } finally {
     await app.stop();
+    removeDataDir(app.dataDir);
   }
 }
 if (only.has('flood') && results.ceiling) results.flood = await runFlood(results.ceiling, log);

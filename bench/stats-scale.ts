@@ -1,5 +1,5 @@
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
-import { startApp, type Child } from './lib/children.js';
+import { removeDataDir, startApp, type Child } from './lib/children.js';
 import { footprint, type CollectionFootprint } from './lib/stored-hits.js';
 import { VisitorTraffic } from './lib/visitor-traffic.js';
 
@@ -234,6 +234,7 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
     await app.stop();
   }
   result.storage = await footprint(app.dataDir, app.database);
+  removeDataDir(app.dataDir);
   log(`storage: ${result.storage.map((c) => `${c.collection} ${c.documents} docs × ${c.averageBytes} B`).join(', ')}`);
   return result;
 }
