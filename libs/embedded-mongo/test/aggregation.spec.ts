@@ -312,6 +312,14 @@ describe('aggregation conformance', () => {
       { $lookup: { from: 'sites', localField: 'site', foreignField: '_id', as: 'site' } },
       { $addFields: { tags: [] } },
     ]);
+    // Stages that only read run over the stored documents, the rest over copies made after them.
+    await run([
+      { $match: { site: { $in: ['a', 'b'] } } },
+      { $sort: { at: -1 } },
+      { $project: { tags: 1, site: 1 } },
+      { $unwind: '$tags' },
+      { $set: { site: 'changed' } },
+    ]);
     expect(await hits.find({}).sort({ _id: 1 }).toArray()).toEqual(before);
   });
 
