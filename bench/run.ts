@@ -8,8 +8,13 @@ import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
 
 const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
-/** BENCH_RESULTS_DIR: an exploratory run writes there and leaves bench/results and README.md alone. */
-const RESULTS = process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench', 'results');
+/**
+ * BENCH_RESULTS_DIR: an exploratory run writes there and leaves bench/results and README.md alone.
+ * A BENCH_FULL=1 run (stats scale at 10^6 hits) keeps its results in bench/results/full/, beside
+ * the default run's, and README.md shows both.
+ */
+const RESULTS =
+  process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench', 'results', ...(process.env.BENCH_FULL === '1' ? ['full'] : []));
 const started = performance.now();
 const log = (line: string): void =>
   console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`);
