@@ -49,8 +49,16 @@ await Promise.all(
   }),
 );
 const entry = process.argv[2] ?? 'run';
-const child = spawn(process.execPath, ['--expose-gc', join(OUT, 'bench', `${entry}.js`), ...process.argv.slice(3)], {
-  stdio: 'inherit',
-  env: { ...process.env, SITELINE_BENCH_BUILD: OUT, SITELINE_ROOT: ROOT },
-});
+// The bench reopens each app's embedded store in its own process to count what was stored (a
+// worker thread inherits this heap limit): after a 10^6-hit run that data set outgrows V8's
+// ~4 GB default, as it does in the app (see EMBEDDED_STORE_HEAP_MB in stats-scale.ts).
+const heap = '--max-old-space-size=12288';
+const child = spawn(
+  process.execPath,
+  ['--expose-gc', heap, join(OUT, 'bench', `${entry}.js`), ...process.argv.slice(3)],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, SITELINE_BENCH_BUILD: OUT, SITELINE_ROOT: ROOT },
+  },
+);
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
