@@ -48,6 +48,21 @@ const doc = fc.record(
       fc.record({ a: fc.array(fc.record({ b: scalar }, { requiredKeys: [] }), { maxLength: 2 }) }),
       scalar,
     ),
+    // Shaped like a visitor count row: a count, and counts by previous day (ADR 0003).
+    c: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constant(null), fc.constantFrom(...dates)),
+    r: fc.oneof(
+      fc.array(
+        fc.record(
+          {
+            p: fc.constantFrom('2024-01-01', '2024-01-02', '2024-01-03'),
+            n: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constant(null), fc.constant('x')),
+          },
+          { requiredKeys: ['p'] },
+        ),
+        { maxLength: 4 },
+      ),
+      fc.constant(null),
+    ),
   },
   { requiredKeys: [] },
 );
@@ -74,6 +89,24 @@ const OPERANDS: Record<string, unknown> = {
   condOnBoolean: { $cond: [{ $eq: ['$k', true] }, '$v', '$k'] },
   viaMingo: { $cond: [{ $gt: ['$m', 2] }, '$v', { $literal: '$m' }] },
   root: '$$ROOT',
+  // Visitors before a range start: dates in `$add` and elements without `n` are mingo's. (mingo
+  // refuses `$sum` of null where MongoDB gives 0, hence the `$ifNull`.)
+  returningBefore: {
+    $add: [
+      '$c',
+      {
+        $sum: {
+          $map: {
+            input: { $filter: { input: { $ifNull: ['$r', []] }, as: 'e', cond: { $lt: ['$$e.p', '2024-01-03'] } } },
+            as: 'e',
+            in: '$$e.n',
+          },
+        },
+      },
+    ],
+  },
+  sumOfList: { $sum: ['$c', '$r', 2] },
+  filterDefaultName: { $filter: { input: '$r', cond: { $gte: ['$$this.p', '2024-01-02'] } } },
 };
 
 const ACCUMULATORS = ['$sum', '$avg', '$first', '$last', '$push', '$addToSet', '$min', '$max'];
@@ -136,6 +169,42 @@ describe('native $group against mingo', () => {
     expect(compileGroup({ _id: '$k', s: { $sum: 1, $max: 1 } }, options)).toBeUndefined();
     expect(compileGroup({ s: { $sum: 1 } }, options)).toBeUndefined();
     expect(compileGroup({ _id: '$k', 'a.b': { $sum: 1 } }, options)).toBeUndefined();
+  });
+
+  it('evaluates $map, $filter, $sum and $add itself, with MongoDB’s answers where mingo differs', () => {
+    // mingo refuses `$sum` of null ($map over a missing array); MongoDB sums nothing: 0.
+    const visitors = {
+      $add: [
+        '$fresh',
+        {
+          $sum: {
+            $map: { input: { $filter: { input: '$r', as: 'e', cond: { $lt: ['$$e.p', 'b'] } } }, as: 'e', in: '$$e.n' },
+          },
+        },
+      ],
+    };
+    const docs: Document[] = [
+      {
+        k: 1,
+        fresh: 2,
+        r: [
+          { p: 'a', n: 3 },
+          { p: 'b', n: 5 },
+          { p: 'a', n: 'x' },
+        ],
+      },
+      { k: 1, fresh: 1 },
+      { k: 2, fresh: null, r: [{ p: 'a', n: 1 }] },
+    ];
+    expect(nativeGroup(docs, { _id: '$k', visitors: { $sum: visitors }, all: { $push: visitors } })).toEqual([
+      { _id: 1, visitors: 6, all: [5, 1] },
+      { _id: 2, visitors: 0, all: [null] },
+    ]);
+    // A date in `$add` is mingo's to evaluate (date arithmetic), document by document.
+    const at = new Date('2024-01-01T00:00:00Z');
+    expect(nativeGroup([{ d: at }, { d: 1 }], { _id: null, out: { $push: { $add: ['$d', 1000] } } })).toEqual([
+      { _id: null, out: [new Date(at.getTime() + 1000), 1001] },
+    ]);
   });
 
   it('does not take inherited properties for fields', () => {
