@@ -3,15 +3,16 @@ import type { Catalog, Collection } from '../catalog.js';
 import { CommandError } from '../errors.js';
 import { Aggregator } from 'mingo/aggregator';
 import { engineOptions, normalize, rewritePipeline } from '../mingo-compat.js';
-import { runStages } from '../pipeline-runner.js';
+import { plainUnwindField, runStages } from '../pipeline-runner.js';
 import { cloneDocument, isPlainObject } from '../paths.js';
 import { optionalNumber, type CommandHandler, type CommandContext } from './context.js';
 import { matching } from './query.js';
 
 /**
  * Stages that never modify their input documents in mingo 7.2 (they filter, reorder or build
- * new documents). These may read stored documents without copying them; anything else
- * ($unwind, $addFields, $lookup, …) may mutate, so what reaches the first such stage is copied.
+ * new documents), and the plain `$unwind` the pipeline runner does itself (`isReadOnly`). These
+ * may read stored documents without copying them; anything else ($addFields, $lookup, mingo's
+ * `$unwind` with options, …) may mutate, so what reaches the first such stage is copied.
  */
 const NON_MUTATING_STAGES = new Set([
   '$match',
@@ -97,7 +98,9 @@ function runCopyingBeforeMutation(
   stages: Document[],
   collections: (name: string) => Collection | undefined,
 ): Document[] {
-  const firstMutating = stages.findIndex((stage) => !NON_MUTATING_STAGES.has(Object.keys(stage)[0]));
+  const isReadOnly = (stage: Document): boolean =>
+    NON_MUTATING_STAGES.has(Object.keys(stage)[0]) || plainUnwindField(stage) !== undefined;
+  const firstMutating = stages.findIndex((stage) => !isReadOnly(stage));
   if (firstMutating === -1) return stages.length ? runStages(source, stages, collections) : source;
   const reading = firstMutating > 0 ? runStages(source, stages.slice(0, firstMutating), collections) : source;
   return runStages(reading.map(cloneDocument), stages.slice(firstMutating), collections);
