@@ -13,7 +13,7 @@ import {
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { deserialize, serialize, type Document } from 'bson';
+import { deserialize, serialize, serializeWithBufferAndIndex, type Document } from 'bson';
 import type { Catalog, ChangeRecord } from './catalog.js';
 import { acquireLock } from './lock.js';
 
@@ -49,6 +49,57 @@ function frame(record: ChangeRecord | Document): Buffer {
   header.writeUInt32LE(payload.length, 0);
   header.writeUInt32LE(crc32(payload), 4);
   return Buffer.concat([header, payload]);
+}
+
+/**
+ * Frames records straight into one reusable buffer of a few MiB, written out whenever it fills.
+ * A snapshot is millions of small records: a system call per record made a compaction of 2×10^5
+ * documents take 1.2 s instead of 0.7 s, and allocating and copying three buffers per record
+ * (`frame`) was still ~45% of a compaction at 10^6 hits.
+ */
+class FrameWriter {
+  private readonly chunk = Buffer.allocUnsafe(SNAPSHOT_WRITE_BYTES);
+  private used = 0;
+  bytes = 0;
+
+  constructor(private readonly fd: number) {}
+
+  add(record: ChangeRecord): void {
+    if (this.tryAdd(record)) return;
+    this.flush();
+    // A record larger than the whole buffer gets a buffer of its own.
+    if (!this.tryAdd(record)) this.write(frame(record));
+  }
+
+  flush(): void {
+    if (this.used > 0) this.write(this.chunk.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  /** Frames the record at the end of the buffer; false (nothing written) when it does not fit. */
+  private tryAdd(record: ChangeRecord): boolean {
+    const start = this.used + HEADER;
+    if (start >= this.chunk.length) return false;
+    let end: number;
+    try {
+      end = serializeWithBufferAndIndex(record, this.chunk, { index: start }) + 1;
+    } catch (error) {
+      // bson copies the serialised record in with `TypedArray.set`, which writes nothing when it
+      // overflows. By name: the error may come from another realm (a test's VM context).
+      if ((error as Error | undefined)?.name === 'RangeError') return false;
+      throw error;
+    }
+    const payload = this.chunk.subarray(start, end);
+    this.chunk.writeUInt32LE(payload.length, this.used);
+    this.chunk.writeUInt32LE(crc32(payload), this.used + 4);
+    this.used = end;
+    return true;
+  }
+
+  private write(buffer: Buffer): void {
+    for (let offset = 0; offset < buffer.length;) offset += writeSync(this.fd, buffer, offset);
+    this.bytes += buffer.length;
+  }
 }
 
 /**
@@ -225,23 +276,10 @@ export class Journal {
   private async compact(): Promise<void> {
     const tmpPath = join(this.dir, `${SNAPSHOT_FILE}.tmp`);
     const fd = openSync(tmpPath, 'w');
-    let bytes = 0;
-    // Frames are written in chunks of a few MiB: one system call per document made a compaction
-    // of 2×10^5 small documents take 1.2 s instead of 0.7 s.
-    let chunk: Buffer[] = [];
-    let chunkBytes = 0;
-    const writeChunk = (): void => {
-      bytes += writeSync(fd, Buffer.concat(chunk, chunkBytes));
-      chunk = [];
-      chunkBytes = 0;
-    };
-    for (const record of snapshotRecords(this.catalog)) {
-      const framed = frame(record);
-      chunk.push(framed);
-      chunkBytes += framed.length;
-      if (chunkBytes >= SNAPSHOT_WRITE_BYTES) writeChunk();
-    }
-    writeChunk();
+    const writer = new FrameWriter(fd);
+    for (const record of snapshotRecords(this.catalog)) writer.add(record);
+    writer.flush();
+    const bytes = writer.bytes;
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmpPath, join(this.dir, SNAPSHOT_FILE));

@@ -193,6 +193,34 @@ describe('persistence', () => {
   );
 
   it(
+    'snapshots documents larger than its write buffer beside small ones',
+    async () => {
+      const dir = dataDir();
+      const store = await EmbeddedMongo.start({ dataDir: dir });
+      const client = await MongoClient.connect(store.uri);
+      const coll = client.db('big').collection<{ _id: number; text: string }>('c');
+      // Small documents fill most of the 4 MiB buffer, then one of 5 MB cannot fit in any.
+      await coll.insertMany(Array.from({ length: 3_000 }, (_, i) => ({ _id: i, text: 'y'.repeat(1_000) })));
+      await coll.insertOne({ _id: -1, text: 'x'.repeat(5_000_000) });
+      await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: 10_000 + i, text: 'z' })));
+      await store.compact();
+      await client.close();
+      await store.stop();
+      expect(statSync(join(dir, 'journal.bson')).size).toBe(0);
+
+      const reopened = await EmbeddedMongo.start({ dataDir: dir });
+      const reader = await MongoClient.connect(reopened.uri);
+      const recovered = reader.db('big').collection<{ _id: number; text: string }>('c');
+      expect(await recovered.countDocuments()).toBe(3_011);
+      expect((await recovered.findOne({ _id: -1 }))?.text.length).toBe(5_000_000);
+      expect((await recovered.findOne({ _id: 2_999 }))?.text).toBe('y'.repeat(1_000));
+      await reader.close();
+      await reopened.stop();
+    },
+    SLOW,
+  );
+
+  it(
     'lets the journal grow to the size of the last snapshot before compacting again',
     async () => {
       const dir = dataDir();
