@@ -18,7 +18,7 @@ const ROLLUP_POLL_MS = 1_000;
 const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
 /**
  * The embedded store keeps every document and index in its worker thread's heap, whose default
- * limit here is ~4 GB. 10^6 hits come with ~5 more documents per hit in visits and rollups; at the
+ * limit here is ~4 GB. 10^6 hits come with ~4 more documents per hit in visits and rollups; at the
  * default limit the store spent 68% of a profile in the garbage collector during the rollup. The
  * stats app gets the heap such a data set needs, as a database server gets its RAM (a real
  * MongoDB keeps it out of the app's process altogether).
