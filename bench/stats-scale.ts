@@ -23,7 +23,7 @@ const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
  * stats app gets the heap such a data set needs, as a database server gets its RAM (a real
  * MongoDB keeps it out of the app's process altogether).
  */
-const EMBEDDED_STORE_HEAP_MB = 12_288;
+export const EMBEDDED_STORE_HEAP_MB = 12_288;
 
 export interface SeedResult {
   hits: number;
@@ -141,7 +141,7 @@ function queries(): Array<[string, string]> {
  * site-days through <instant> in <ms> ms (…)"); returns the seconds since seeding ended and that
  * run's log message (how long the job itself took), or null at the limit.
  */
-async function waitForRollup(
+export async function waitForRollup(
   app: Child,
   seededAt: Date,
   seededAtMs: number,
