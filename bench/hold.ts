@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminToken, createSite } from './lib/api.js';
-import { removeDataDir, startApp } from './lib/children.js';
-import { EMBEDDED_STORE_HEAP_MB, seed, waitForRollup } from './stats-scale.js';
+import { removeDataDir } from './lib/children.js';
+import { seed, seedingEnded, startStatsApp, waitForRollup } from './stats-scale.js';
 
 /**
  * `npm run bench -- hold [hits]`: the stats scale's two sites (10^4 hits and `hits`, default
@@ -13,18 +13,14 @@ import { EMBEDDED_STORE_HEAP_MB, seed, waitForRollup } from './stats-scale.js';
  */
 const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
 const hits = Number(process.argv[2] ?? 1_000_000);
-const app = await startApp({
-  database: 'siteline_bench_hold',
-  nodeArgs: process.env.MONGODB_URI ? [] : [`--max-old-space-size=${EMBEDDED_STORE_HEAP_MB}`],
-});
+const app = await startStatsApp('siteline_bench_hold');
 const token = await adminToken(app.url);
 const small = await createSite(app.url, token, 'small.bench.test');
 const large = await createSite(app.url, token, 'large.bench.test');
 console.log('10^4 site:', JSON.stringify(await seed(app, small, 10_000, 101)));
 const largeSeed = await seed(app, large, hits, 202);
 console.log(`${hits}-hit site:`, JSON.stringify(largeSeed));
-const seededAt = performance.now() - largeSeed.firstQuerySeconds * 1000;
-const rollup = await waitForRollup(app, new Date(Date.now() - largeSeed.firstQuerySeconds * 1000), seededAt);
+const rollup = await waitForRollup(app, seedingEnded(largeSeed));
 console.log(
   rollup ? rollup.run : 'the rollup job has not covered the seeded hits yet: reads of those days use raw hits',
 );

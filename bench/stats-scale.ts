@@ -25,6 +25,22 @@ const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
  */
 export const EMBEDDED_STORE_HEAP_MB = 12_288;
 
+/** An app for the stats scale (or `hold`): its own database, and that heap on the embedded store. */
+export function startStatsApp(database: string): ReturnType<typeof startApp> {
+  return startApp({
+    database,
+    nodeArgs: process.env.MONGODB_URI ? [] : [`--max-old-space-size=${EMBEDDED_STORE_HEAP_MB}`],
+  });
+}
+
+/** When the seed's last hit was acknowledged (before the wait for its first query), by clock and by timer. */
+export function seedingEnded(result: SeedResult): { clock: Date; ms: number } {
+  return {
+    clock: new Date(Date.now() - result.firstQuerySeconds * 1000),
+    ms: performance.now() - result.firstQuerySeconds * 1000,
+  };
+}
+
 export interface SeedResult {
   hits: number;
   /** Hits the API acknowledged (sum of `accepted` in the 202 answers). */
@@ -143,15 +159,14 @@ function queries(): Array<[string, string]> {
  */
 export async function waitForRollup(
   app: Child,
-  seededAt: Date,
-  seededAtMs: number,
+  seededAt: { clock: Date; ms: number },
 ): Promise<{ seconds: number; run: string } | null> {
   const deadline = performance.now() + ROLLUP_WAIT_LIMIT_MS;
   while (performance.now() < deadline) {
     const covering = [...app.output().matchAll(/Rolled up \d+ site-days through (\S+?Z)[^"]*/g)].find(
-      (match) => Date.parse(match[1]) >= seededAt.getTime(),
+      (match) => Date.parse(match[1]) >= seededAt.clock.getTime(),
     );
-    if (covering) return { seconds: Math.round((performance.now() - seededAtMs) / 1000), run: covering[0] };
+    if (covering) return { seconds: Math.round((performance.now() - seededAt.ms) / 1000), run: covering[0] };
     await new Promise((resolve) => setTimeout(resolve, ROLLUP_POLL_MS));
   }
   return null;
@@ -168,10 +183,7 @@ async function time(app: Child, site: BenchSite, path: string): Promise<number> 
 }
 
 export async function runStatsScale(log: (line: string) => void): Promise<StatsScaleResult> {
-  const app = await startApp({
-    database: 'siteline_bench_stats',
-    nodeArgs: process.env.MONGODB_URI ? [] : [`--max-old-space-size=${EMBEDDED_STORE_HEAP_MB}`],
-  });
+  const app = await startStatsApp('siteline_bench_stats');
   let result: StatsScaleResult;
   try {
     const token = await adminToken(app.url);
@@ -203,8 +215,7 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
     }
     const large = await createSite(app.url, token, 'large.bench.test');
     const largeSeed = await seed(app, large, largeHits, 202);
-    const seededAt = performance.now() - largeSeed.firstQuerySeconds * 1000;
-    const seededAtClock = new Date(Date.now() - largeSeed.firstQuerySeconds * 1000);
+    const seededAt = seedingEnded(largeSeed);
     log(
       `seeded ${largeHits} hits of ${largeSeed.visitors} visitors: ${largeSeed.hitsPerSec} hits/s, ` +
         `first query after ${largeSeed.firstQuerySeconds}s`,
@@ -212,7 +223,7 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
     // Reads cover days the rollup job has not reached from raw hits; time the steady state, once
     // the job (every 30 s, leaving the last minute to settle) has logged a run past the seeding.
     log('waiting for the rollup job to cover the seeded hits');
-    const rollup = await waitForRollup(app, seededAtClock, seededAt);
+    const rollup = await waitForRollup(app, seededAt);
     const rollupCaughtUpSeconds = rollup?.seconds ?? null;
     log(
       rollup === null
