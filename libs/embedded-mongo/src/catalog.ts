@@ -44,7 +44,7 @@ export class Collection {
 
   /** Documents that may match `filter`: an index range when one applies, otherwise every document. */
   candidates(filter: Document): ScanPlan {
-    return planScan(this, filter) ?? { documents: this.docs.values(), exact: false };
+    return planScan(this, filter) ?? { documents: this.docs.values(), residual: filter };
   }
 
   insert(doc: Document): void {

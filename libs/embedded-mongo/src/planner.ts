@@ -5,8 +5,9 @@ import { isPlainObject } from './paths.js';
 
 /**
  * Chooses an index for a filter and returns the documents in its key range — a superset of
- * the matches; mingo then applies the full filter. Returns undefined when no index helps.
- * Only equality, $eq, $in and $gt/$gte/$lt/$lte on an index prefix are used.
+ * the matches — with the part of the filter the range does not already guarantee, which mingo
+ * then applies. Returns undefined when no index helps. Only equality, $eq, $in and
+ * $gt/$gte/$lt/$lte on an index prefix are used.
  */
 
 type Condition =
@@ -65,10 +66,19 @@ function toCondition(value: unknown): Condition | undefined {
   return range.low !== undefined || range.high !== undefined ? range : undefined;
 }
 
-/** Builds key intervals for one index; `score` rewards equality fields over a trailing range. */
-function intervalsFor(index: Index, filter: Document): { intervals: Interval[]; score: number } | undefined {
+interface IntervalPlan {
+  intervals: Interval[];
+  /** Rewards equality fields over a trailing range. */
+  score: number;
+  /** The index fields whose conditions shaped the intervals, in index order. */
+  used: string[];
+}
+
+/** Builds key intervals for one index from the conditions on a prefix of its fields. */
+function intervalsFor(index: Index, filter: Document): IntervalPlan | undefined {
   let prefixes: unknown[][] = [[]];
   let score = 0;
+  const used: string[] = [];
   for (let i = 0; i < index.fields.length; i++) {
     const conditions = conditionsFor(filter, index.fields[i]);
     const points = conditions.find((c) => c.kind === 'points');
@@ -76,12 +86,14 @@ function intervalsFor(index: Index, filter: Document): { intervals: Interval[]; 
       if (prefixes.length * points.values.length > MAX_INTERVALS) break;
       prefixes = prefixes.flatMap((prefix) => points.values.map((value) => [...prefix, value]));
       score += 2;
+      used.push(index.fields[i]);
       continue;
     }
     const range = conditions.find((c) => c.kind === 'range');
     if (range && range.kind === 'range') {
       score += 1;
-      return { intervals: prefixes.map((prefix) => rangeInterval(index, i, prefix, range)), score };
+      used.push(index.fields[i]);
+      return { intervals: prefixes.map((prefix) => rangeInterval(index, i, prefix, range)), score, used };
     }
     break;
   }
@@ -89,6 +101,7 @@ function intervalsFor(index: Index, filter: Document): { intervals: Interval[]; 
   return {
     intervals: prefixes.map((prefix) => ({ start: prefix, startInclusive: true, end: prefix, endInclusive: true })),
     score,
+    used,
   };
 }
 
@@ -120,8 +133,12 @@ function rangeInterval(
 export interface ScanPlan {
   /** Candidates one at a time: a limited query stops reading the index after its matches. */
   documents: Iterable<Document>;
-  /** Every candidate matches: the filter is one field's equality or `$in`, which the index answers exactly. */
-  exact: boolean;
+  /**
+   * The filter less the conditions the key ranges answer exactly, which every candidate meets
+   * already; `{}` when every candidate matches. Testing only this spares mingo re-checking the
+   * site, set and day of each of the thousands of rollup rows a stats read takes from an index.
+   */
+  residual: Document;
 }
 
 /** Scalars whose index equality is exactly the query's equality (no null/missing, array or document rules). */
@@ -131,16 +148,73 @@ function isExactScalar(value: unknown): boolean {
   return value instanceof Date || (value as { _bsontype?: string } | null)?._bsontype === 'ObjectId';
 }
 
-function answeredExactly(index: Index, filter: Document): boolean {
-  const fields = Object.keys(filter);
-  if (fields.length !== 1 || fields[0] !== index.fields[0]) return false;
-  const condition = filter[fields[0]] as unknown;
-  if (isExactScalar(condition)) return true;
-  if (!isPlainObject(condition)) return false;
+/**
+ * Range bounds whose key interval holds exactly the values the query's comparison accepts:
+ * two strings, two numbers or two dates. MongoDB's comparisons only match values of the
+ * bounds' type, and an index interval between two such bounds holds only that type; with one
+ * bound the interval runs on into the neighbouring types, so it is only a superset.
+ */
+function exactBounds(low: unknown, high: unknown): boolean {
+  if (typeof low === 'string' && typeof high === 'string') return true;
+  if (typeof low === 'number' && typeof high === 'number') return !Number.isNaN(low) && !Number.isNaN(high);
+  return low instanceof Date && high instanceof Date;
+}
+
+const RANGE_OPERATORS = new Set(['$gt', '$gte', '$lt', '$lte']);
+
+/** Whether a field's condition, as written, is exactly what its part of the key intervals selects. */
+function answeredByIntervals(condition: unknown, multikey: boolean): boolean {
+  if (!isPlainObject(condition) || !Object.keys(condition).some((key) => key.startsWith('$')))
+    return isExactScalar(condition);
   const operators = Object.keys(condition);
-  if (operators.length !== 1) return false;
-  if (operators[0] === '$eq') return isExactScalar(condition.$eq);
-  return operators[0] === '$in' && Array.isArray(condition.$in) && condition.$in.every(isExactScalar);
+  if (operators.length === 1 && operators[0] === '$eq') return isExactScalar(condition.$eq);
+  if (operators.length === 1 && operators[0] === '$in')
+    return Array.isArray(condition.$in) && condition.$in.every(isExactScalar);
+  // On a multikey index only one bound is used (see rangeInterval): never exact.
+  if (multikey || !operators.every((operator) => RANGE_OPERATORS.has(operator))) return false;
+  const low = condition.$gte ?? condition.$gt;
+  const high = condition.$lte ?? condition.$lt;
+  const oneEach = !('$gte' in condition && '$gt' in condition) && !('$lte' in condition && '$lt' in condition);
+  return oneEach && low !== undefined && high !== undefined && exactBounds(low, high);
+}
+
+/** Every condition on `field` in the filter's top level and its (nested) `$and` clauses. */
+function occurrences(filter: Document, field: string): unknown[] {
+  const found: unknown[] = field in filter ? [filter[field]] : [];
+  if (Array.isArray(filter.$and))
+    for (const clause of filter.$and) if (isPlainObject(clause)) found.push(...occurrences(clause, field));
+  return found;
+}
+
+/** The filter without its conditions on `fields` (top level and `$and` clauses); an emptied `$and` goes too. */
+function withoutFields(filter: Document, fields: Set<string>): Document {
+  const rest: Document = {};
+  for (const [key, value] of Object.entries(filter)) {
+    if (fields.has(key)) continue;
+    if (key === '$and' && Array.isArray(value)) {
+      const clauses = value
+        .map((clause: unknown) => (isPlainObject(clause) ? withoutFields(clause, fields) : clause))
+        .filter((clause: unknown) => !isPlainObject(clause) || Object.keys(clause).length > 0);
+      if (clauses.length > 0) rest.$and = clauses;
+      continue;
+    }
+    rest[key] = value;
+  }
+  return rest;
+}
+
+/**
+ * What remains of `filter` for mingo once the plan's key ranges have selected the candidates: a
+ * used field is dropped when it is constrained exactly once (top level or one `$and` clause) by
+ * a condition the intervals answer exactly. Anything else on that field keeps all its conditions.
+ */
+function residualFilter(index: Index, plan: IntervalPlan, filter: Document): Document {
+  const answered = new Set<string>();
+  for (const field of plan.used) {
+    const conditions = occurrences(filter, field);
+    if (conditions.length === 1 && answeredByIntervals(conditions[0], index.multikey)) answered.add(field);
+  }
+  return answered.size === 0 ? filter : withoutFields(filter, answered);
 }
 
 /**
@@ -163,14 +237,12 @@ export function planScan(collection: Collection, filter: Document): ScanPlan | u
   if (!best) return undefined;
   return {
     documents: documentsInRanges(collection, best.index, best.intervals),
-    exact: answeredExactly(best.index, filter),
+    residual: residualFilter(best.index, best, filter),
   };
 }
 
-interface IndexPlan {
+interface IndexPlan extends IntervalPlan {
   index: Index;
-  intervals: Interval[];
-  score: number;
 }
 
 function cheapest(plans: IndexPlan[]): IndexPlan | undefined {

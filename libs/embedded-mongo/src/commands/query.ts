@@ -39,10 +39,14 @@ export function matching(collection: Collection | undefined, filter: unknown, li
     return result;
   }
   const plan = collection.candidates(criteria);
+  // Only what the index range leaves open is tested: mingo's `$in` compares with every listed
+  // value (10,000 ids would cost 10^8 comparisons), and re-checking the key fields of every
+  // candidate cost more than grouping them.
+  const rest =
+    plan.residual === criteria ? query : Object.keys(plan.residual).length ? compileFilter(plan.residual) : undefined;
   for (const doc of plan.documents) {
     if (result.length >= limit) break;
-    // mingo's `$in` compares with every listed value: 10,000 ids cost 10^8 comparisons.
-    if (plan.exact || query.test(doc)) result.push(doc);
+    if (!rest || rest.test(doc)) result.push(doc);
   }
   return result;
 }
