@@ -10,6 +10,7 @@ import {
   groupId,
   hitFieldPath,
   matchListedDays,
+  settledDays,
 } from './stages.js';
 
 export const HIT_HOURS_COLLECTION = 'stats_hit_hours';
@@ -129,7 +130,7 @@ export function buildRollupHitCountsPipeline(
         $and: [
           { siteId: query.siteId },
           { set: coverage.set },
-          { day: { $gte: coverage.fromDay, $lte: coverage.toDay, $nin: coverage.rawDays.map((slice) => slice.day) } },
+          { day: settledDays(coverage) },
           ...conditionsOf(query, options),
         ],
       },

@@ -10,6 +10,7 @@ import {
   groupId,
   hitFieldPath,
   matchListedDays,
+  settledDays,
 } from './stages.js';
 import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
 
@@ -261,9 +262,7 @@ export function buildRollupHitMetricsPipeline(
         $and: [
           { siteId: query.siteId },
           ...(coverage.set ? [{ set: coverage.set }] : []),
-          {
-            day: { $gte: coverage.fromDay, $lte: coverage.toDay, $nin: coverage.rawDays.map((slice) => slice.day) },
-          },
+          { day: settledDays(coverage) },
           ...rowConditions(query, options),
         ],
       },

@@ -20,6 +20,16 @@ const BUCKET_FORMATS: Record<Exclude<Interval, 'week'>, string> = {
   month: '%Y-%m-01',
 };
 
+/**
+ * The `day` condition of a range's settled days: its bounds, less the days still read from raw
+ * hits. With none, no `$nin`: the bounds alone are a key range an index on `day` answers
+ * exactly, so the store need not re-check each rollup row.
+ */
+export function settledDays(days: { fromDay: string; toDay: string; rawDays: Array<{ day: string }> }): Condition {
+  const bounds = { $gte: days.fromDay, $lte: days.toDay };
+  return days.rawDays.length === 0 ? bounds : { ...bounds, $nin: days.rawDays.map((slice) => slice.day) };
+}
+
 /** The label of the time bucket `datePath` falls in, in the site's time zone (weeks start Monday). */
 export function bucketExpression(datePath: string, interval: Interval, timezone: string): Expression {
   if (interval === 'week') {

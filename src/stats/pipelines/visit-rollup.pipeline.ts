@@ -1,7 +1,7 @@
 import type { PipelineStage, Types } from 'mongoose';
 import type { StatsQuery } from '../query/stats-query.js';
 import { dayBucket, type DaySlice } from './rollup.pipeline.js';
-import { bucketExpression, groupId, matchListedDays } from './stages.js';
+import { bucketExpression, groupId, matchListedDays, settledDays } from './stages.js';
 import { VISIT_SUMS, visitConditions } from './visit-metrics.pipeline.js';
 
 /**
@@ -64,10 +64,7 @@ export function buildRollupVisitMetricsPipeline(
   query: StatsQuery,
   days: { fromDay: string; toDay: string; rawDays: DaySlice[] },
 ): PipelineStage[] {
-  const conditions: Record<string, unknown>[] = [
-    { siteId: query.siteId },
-    { day: { $gte: days.fromDay, $lte: days.toDay, $nin: days.rawDays.map((slice) => slice.day) } },
-  ];
+  const conditions: Record<string, unknown>[] = [{ siteId: query.siteId }, { day: settledDays(days) }];
   if (query.classification !== 'ALL') conditions.push({ classification: query.classification });
   const time =
     query.interval === undefined ? undefined : query.interval === 'hour' ? '$hour' : dayBucket(query.interval);
