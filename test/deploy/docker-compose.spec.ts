@@ -56,7 +56,7 @@ describe('Dockerfile', () => {
 
   it('is multi-stage, installs production dependencies only and runs as a non-root user', () => {
     expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
-    expect(dockerfile).toMatch(/npm install --omit=dev/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/CMD \["node", "dist\/src\/main.js"\]/);
   });
