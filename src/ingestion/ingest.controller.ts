@@ -3,9 +3,9 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBody,
+  ApiExcludeEndpoint,
   ApiExtraModels,
   ApiForbiddenResponse,
-  ApiNoContentResponse,
   ApiOperation,
   ApiPayloadTooLargeResponse,
   ApiQuery,
@@ -25,6 +25,13 @@ import { TrafficBatchDto, TrafficDto } from './dto/traffic.dto.js';
 import { IngestService, type IngestOutcome } from './ingest.service.js';
 
 /**
+ * The success answer of both ingest routes. Declared on each method, not the controller: a method
+ * with no response decorator of its own gets @nestjs/swagger's default one (201 for a POST, or a
+ * bare `@HttpCode` status) in the OpenAPI document, next to or over the controller's.
+ */
+const WRITTEN = { type: IngestResultDto, description: 'Written; per-hit outcome.' };
+
+/**
  * Ingest endpoints. Public for the global JWT guard: they authenticate on their own, with a site
  * key (server-side senders) or siteId + Origin (browsers). Bodies arrive unvalidated (`unknown`)
  * and are validated item by item with class-validator in IngestService, so a batch keeps its
@@ -34,7 +41,6 @@ import { IngestService, type IngestOutcome } from './ingest.service.js';
 @ApiExtraModels(HitDto, HitBatchDto, TrafficDto, TrafficBatchDto)
 @ApiSecurity(SITE_KEY_AUTH)
 @ApiSecurity(SITE_KEY_HEADER_AUTH)
-@ApiAcceptedResponse({ type: IngestResultDto, description: 'Written; per-hit outcome.' })
 @ApiBadRequestResponse({
   type: IngestRejectedDto,
   description: 'No valid hit (or an invalid single hit), with per-hit detail.',
@@ -52,6 +58,7 @@ export class IngestController {
 
   @Public()
   @Post('hits')
+  @HttpCode(202) // the status is set on `reply`; this states it for Nest, whose default for POST is 201
   @ApiOperation({
     summary: 'Record page views and events',
     description:
@@ -60,12 +67,14 @@ export class IngestController {
       'Answers 202 only after the hits are written.',
   })
   @ApiBody({ schema: { oneOf: [{ $ref: getSchemaPath(HitDto) }, { $ref: getSchemaPath(HitBatchDto) }] } })
+  @ApiAcceptedResponse(WRITTEN)
   async hits(@Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     send(reply, await this.ingest.ingestHits(body, { headers: request.headers, ip: request.ip }));
   }
 
   @Public()
   @Post('traffic')
+  @HttpCode(202) // as above
   @ApiOperation({
     summary: 'Record traffic (site-analytics compatible)',
     description:
@@ -79,6 +88,7 @@ export class IngestController {
     required: false,
     schema: { oneOf: [{ $ref: getSchemaPath(TrafficDto) }, { $ref: getSchemaPath(TrafficBatchDto) }] },
   })
+  @ApiAcceptedResponse(WRITTEN)
   async traffic(
     @Body() body: unknown,
     @Query() query: unknown,
@@ -91,12 +101,13 @@ export class IngestController {
   /**
    * CORS preflight. It carries no siteId, so any origin is answered here; the POST itself
    * checks siteId + Origin and refuses other origins with 403. No credentials are allowed.
+   * Left out of the OpenAPI document: browsers send it on their own, no client calls it, and
+   * the controller-wide site-key security and ingest responses would misdescribe it.
    */
   @Public()
   @Options('hits')
   @HttpCode(204)
-  @ApiOperation({ summary: 'CORS preflight for browser sends' })
-  @ApiNoContentResponse({ description: 'Preflight accepted.' })
+  @ApiExcludeEndpoint()
   preflight(@Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
     const origin = request.headers.origin;
     if (origin) {
