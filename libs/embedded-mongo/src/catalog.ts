@@ -19,10 +19,60 @@ export type ChangeListener = (record: ChangeRecord) => void;
 
 const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: '_id_' };
 
+/** Where one stored document lives; index entries point at it (see `Documents`). */
+export interface DocumentSlot {
+  doc: Document;
+}
+
+/**
+ * A collection's documents by canonical `_id`, in insertion order (our "natural order"), each
+ * held in a slot that keeps its identity across updates. Index entries point at the slots, so
+ * an index scan reaches its documents without a hash lookup per entry (at 10^6 hits a third of
+ * a stats read), and an update that keeps a document's index keys leaves every index alone.
+ */
+export class Documents {
+  private readonly slots = new Map<string, DocumentSlot>();
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  has(id: string): boolean {
+    return this.slots.has(id);
+  }
+
+  get(id: string): Document | undefined {
+    return this.slots.get(id)?.doc;
+  }
+
+  /** Stores `doc` under `id`: in its existing slot (an update) or a new one; returns the slot. */
+  set(id: string, doc: Document): DocumentSlot {
+    const slot = this.slots.get(id);
+    if (slot) {
+      slot.doc = doc;
+      return slot;
+    }
+    const created = { doc };
+    this.slots.set(id, created);
+    return created;
+  }
+
+  delete(id: string): boolean {
+    return this.slots.delete(id);
+  }
+
+  *values(): Generator<Document> {
+    for (const slot of this.slots.values()) yield slot.doc;
+  }
+
+  *[Symbol.iterator](): Generator<[string, DocumentSlot]> {
+    yield* this.slots;
+  }
+}
+
 export class Collection {
   readonly uuid = new Binary(Buffer.from(randomUUID().replace(/-/g, ''), 'hex'), Binary.SUBTYPE_UUID);
-  /** Documents by canonical `_id`; Map iteration order is insertion order, our "natural order". */
-  readonly docs = new Map<string, Document>();
+  readonly docs = new Documents();
   readonly indexes = new Map<string, Index>();
 
   constructor(
@@ -51,8 +101,8 @@ export class Collection {
     const id = canonicalKey(doc._id);
     if (this.docs.has(id)) throw this.indexes.get('_id_')!.duplicateError(this.ns, [doc._id]);
     const keys = this.keysChecked(doc, id);
-    this.docs.set(id, doc);
-    for (const [index, indexKeys] of keys) index.add(indexKeys, id);
+    const slot = this.docs.set(id, doc);
+    for (const [index, indexKeys] of keys) index.add(indexKeys, id, slot);
     this.emit({ op: 'put', ns: this.ns, doc });
   }
 
@@ -60,14 +110,15 @@ export class Collection {
   replace(previous: Document, next: Document): void {
     const id = canonicalKey(previous._id);
     const keys = this.keysChecked(next, id);
+    // The slot keeps its identity, so entries whose keys did not change need no work.
+    const slot = this.docs.set(id, next);
     for (const [index, nextKeys] of keys) {
       // Most updates leave most indexed fields alone: their entries stay where they are.
       const previousKeys = index.keysFor(previous);
       if (index.sameKeys(previousKeys, nextKeys)) continue;
       index.remove(previousKeys, id);
-      index.add(nextKeys, id);
+      index.add(nextKeys, id, slot);
     }
-    this.docs.set(id, next);
     this.emit({ op: 'put', ns: this.ns, doc: next });
   }
 
@@ -87,10 +138,10 @@ export class Collection {
 
   addIndex(spec: IndexSpec): void {
     const index = new Index(spec);
-    for (const [id, doc] of this.docs) {
-      const keys = index.keysFor(doc);
+    for (const [id, slot] of this.docs) {
+      const keys = index.keysFor(slot.doc);
       index.assertUnique(this.ns, keys, id);
-      index.add(keys, id);
+      index.add(keys, id, slot);
     }
     this.indexes.set(spec.name, index);
     this.emit({ op: 'createIndex', ns: this.ns, spec });

@@ -1,4 +1,5 @@
 import type { Document } from 'bson';
+import type { DocumentSlot } from './catalog.js';
 import type { Query } from 'mingo/query';
 import { canonicalKey, compareBson } from './bson-order.js';
 import { CommandError } from './errors.js';
@@ -6,10 +7,11 @@ import { compileFilter } from './mingo-compat.js';
 import { isPlainObject, valuesAtPath } from './paths.js';
 import { SortedList } from './sorted-list.js';
 
-/** One index entry: the key tuple (one value per indexed field) and the owning document's id key. */
+/** One index entry: the key tuple (one value per indexed field), the owning document's id key and its slot. */
 export interface IndexEntry {
   readonly key: unknown[];
   readonly id: string;
+  readonly slot: DocumentSlot;
 }
 
 /** The index document as listIndexes returns it (`v`, `key`, `name` plus any options). */
@@ -190,12 +192,12 @@ export class Index {
     return a.length === b.length && a.every((key, i) => this.compareKeys(key, b[i]) === 0);
   }
 
-  add(keys: unknown[][], id: string): void {
-    for (const key of keys) this.entries.insert({ key, id });
+  add(keys: unknown[][], id: string, slot: DocumentSlot): void {
+    for (const key of keys) this.entries.insert({ key, id, slot });
   }
 
   remove(keys: unknown[][], id: string): void {
-    for (const key of keys) this.entries.remove({ key, id }, (entry) => entry.id === id);
+    for (const key of keys) this.entries.remove({ key, id } as IndexEntry, (entry) => entry.id === id);
   }
 
   /** Visits all entries in key order (or reverse) until `visit` returns false. */

@@ -104,14 +104,9 @@ function foreignCandidates(foreign: Collection | undefined, field: string, value
   // A missing foreign field is indexed as null, and arrays by their elements: a point lookup
   // per value finds exactly the documents whose join keys contain it.
   if (!index) return foreign.docs.values();
-  const ids = new Set<string>();
+  const found = new Map<string, Document>();
   for (const value of values) {
-    index.scan([value], true, [value], true, (entry) => ids.add(entry.id));
+    index.scan([value], true, [value], true, (entry) => found.set(entry.id, entry.slot.doc));
   }
-  const docs: Document[] = [];
-  for (const id of ids) {
-    const doc = foreign.docs.get(id);
-    if (doc) docs.push(doc);
-  }
-  return docs;
+  return [...found.values()];
 }

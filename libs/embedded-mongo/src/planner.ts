@@ -271,8 +271,7 @@ function* documentsInRanges(collection: Collection, index: Index, intervals: Int
         if (seen.has(entry.id)) continue;
         seen.add(entry.id);
       }
-      const doc = collection.docs.get(entry.id);
-      if (doc) yield doc;
+      yield entry.slot.doc;
     }
   }
 }
@@ -298,8 +297,8 @@ export function firstInSortOrder(
     if (!forward && !backward) continue;
     const found: Document[] = [];
     index.walk(backward, (entry) => {
-      const doc = collection.docs.get(entry.id);
-      if (doc && matches(doc)) found.push(doc);
+      const doc = entry.slot.doc;
+      if (matches(doc)) found.push(doc);
       return found.length < needed;
     });
     return found;

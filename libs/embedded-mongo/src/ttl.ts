@@ -20,7 +20,7 @@ export function expireDocuments(catalog: Catalog, now = Date.now()): number {
         const [start, end] = index.directions[0] === 1 ? [[EARLIEST], [cutoff]] : [[cutoff], [EARLIEST]];
         const expired: Document[] = [];
         index.scan(start, index.directions[0] === 1, end, index.directions[0] !== 1, (entry) => {
-          const doc = entry.key[0] instanceof Date ? collection.docs.get(entry.id) : undefined;
+          const doc = entry.key[0] instanceof Date ? entry.slot.doc : undefined;
           if (doc) expired.push(doc);
         });
         for (const doc of new Set(expired)) {
