@@ -35,14 +35,23 @@ export class AuthService {
 
   /** Unknown email and wrong password take the same time and get the same answer. */
   async login(email: string, password: string, clientIp: string): Promise<TokenPair> {
-    await this.throttle.assertAllowed(clientIp, email);
-    const user = await this.users.findStoredByEmail(email);
-    const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
+    // Reserved before the password is checked, so parallel guesses cannot all slip under the limit.
+    const attempt = await this.throttle.reserve(clientIp, email);
+    let user: StoredUser | null;
+    let valid: boolean;
+    try {
+      user = await this.users.findStoredByEmail(email);
+      valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
+    } catch (error) {
+      // Not a failed login; if even the release fails, the reservation counts until the window ends.
+      await this.throttle.release(attempt).catch(() => undefined);
+      throw error;
+    }
     if (!user || !valid) {
-      await this.throttle.recordFailure(clientIp, email);
+      await this.throttle.recordFailure(attempt);
       throw new UnauthorizedException(INVALID_LOGIN);
     }
-    await this.throttle.recordSuccess(clientIp, email);
+    await this.throttle.recordSuccess(attempt);
     await this.users.upgradePasswordHashIfNeeded(user, password);
     return this.issueTokens(user, randomUUID());
   }

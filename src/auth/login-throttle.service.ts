@@ -4,10 +4,19 @@ import { Clock } from '../common/time/clock.js';
 import { authConfig, type AuthConfig } from '../config/configuration.js';
 import { LoginFailuresRepository } from './login-failures.repository.js';
 
-interface Window {
+export interface ThrottleWindow {
+  start: number;
   ipBucket: string;
   accountBucket: string;
   endsAt: Date;
+}
+
+/** An admitted login attempt; end it with exactly one of `recordFailure`, `recordSuccess`, `release`. */
+export interface LoginAttempt {
+  readonly ipSubject: string;
+  readonly accountSubject: string;
+  /** The window the attempt was reserved in. */
+  readonly window: ThrottleWindow;
 }
 
 /**
@@ -16,6 +25,12 @@ interface Window {
  * instances. A fixed window lets a patient attacker make up to twice the limit around a window
  * boundary; that is still orders of magnitude below what guessing a 10-character password needs.
  * A successful login clears the account's count, not the IP's.
+ *
+ * Each attempt is reserved (counted as undecided) atomically before its password is checked, so
+ * parallel attempts cannot all pass the limit: of N parallel wrong guesses at most the limit get
+ * their password tried. Refused attempts are not counted; a reservation that turns out a failure
+ * becomes one, any other is dropped. A reservation left behind by a crashed process counts until
+ * its window ends.
  */
 @Injectable()
 export class LoginThrottleService {
@@ -25,14 +40,18 @@ export class LoginThrottleService {
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
   ) {}
 
-  /** Throws 429 with Retry-After when either limit is already used up. */
-  async assertAllowed(ip: string, email: string): Promise<void> {
-    const window = this.windowFor(ip, email);
-    const [byIp, byAccount] = await Promise.all([
-      this.failures.countFor(window.ipBucket),
-      this.failures.countFor(window.accountBucket),
-    ]);
-    if (byIp < this.config.loginMaxFailuresPerIp && byAccount < this.config.loginMaxFailuresPerAccount) return;
+  /** Reserves an attempt, or throws 429 with Retry-After when either limit is used up. */
+  async reserve(ip: string, email: string): Promise<LoginAttempt> {
+    const ipSubject = this.pseudonym(ip);
+    const accountSubject = this.pseudonym(email.trim().toLowerCase());
+    const window = this.windowFor(ipSubject, accountSubject);
+    // The IP first: attempts it refuses never touch the account's count, not even briefly.
+    if ((await this.failures.reserve(window.ipBucket, window.endsAt)) <= this.config.loginMaxFailuresPerIp) {
+      const byAccount = await this.failures.reserve(window.accountBucket, window.endsAt);
+      if (byAccount <= this.config.loginMaxFailuresPerAccount) return { ipSubject, accountSubject, window };
+      await this.failures.release(window.accountBucket);
+    }
+    await this.failures.release(window.ipBucket);
     const retryAfter = Math.max(1, Math.ceil((window.endsAt.getTime() - this.clock.now().getTime()) / 1000));
     throw new HttpException(
       {
@@ -44,24 +63,53 @@ export class LoginThrottleService {
     );
   }
 
-  async recordFailure(ip: string, email: string): Promise<void> {
-    const window = this.windowFor(ip, email);
+  /** Counts the attempt as a failure, in the window current now (as when failures were counted after the check). */
+  async recordFailure(attempt: LoginAttempt): Promise<void> {
+    const reserved = attempt.window;
+    const now = this.windowFor(attempt.ipSubject, attempt.accountSubject);
+    if (now.start === reserved.start) {
+      await Promise.all([
+        this.failures.recordFailure(reserved.ipBucket),
+        this.failures.recordFailure(reserved.accountBucket),
+      ]);
+      return;
+    }
     await Promise.all([
-      this.failures.increment(window.ipBucket, window.endsAt),
-      this.failures.increment(window.accountBucket, window.endsAt),
+      this.release(attempt),
+      this.failures.increment(now.ipBucket, now.endsAt),
+      this.failures.increment(now.accountBucket, now.endsAt),
     ]);
   }
 
-  async recordSuccess(ip: string, email: string): Promise<void> {
-    await this.failures.clear(this.windowFor(ip, email).accountBucket);
+  /** Drops the attempt's reservations and clears the account's count in the window current now. */
+  async recordSuccess(attempt: LoginAttempt): Promise<void> {
+    const reserved = attempt.window;
+    const now = this.windowFor(attempt.ipSubject, attempt.accountSubject);
+    if (now.start === reserved.start) {
+      await Promise.all([
+        this.failures.release(reserved.ipBucket),
+        this.failures.releaseAndClear(reserved.accountBucket),
+      ]);
+      return;
+    }
+    await Promise.all([this.release(attempt), this.failures.clear(now.accountBucket)]);
   }
 
-  private windowFor(ip: string, email: string): Window {
+  /** Drops the attempt's reservations without counting it (e.g. the check itself failed). */
+  async release(attempt: LoginAttempt): Promise<void> {
+    await Promise.all([
+      this.failures.release(attempt.window.ipBucket),
+      this.failures.release(attempt.window.accountBucket),
+    ]);
+  }
+
+  private windowFor(ipSubject: string, accountSubject: string): ThrottleWindow {
     const length = this.config.loginThrottleWindowSeconds * 1000;
     const start = Math.floor(this.clock.now().getTime() / length) * length;
     return {
-      ipBucket: `ip:${this.pseudonym(ip)}:${start}`,
-      accountBucket: `account:${this.pseudonym(email.trim().toLowerCase())}:${start}`,
+      start,
+      ipBucket: `ip:${ipSubject}:${start}`,
+      accountBucket: `account:${accountSubject}:${start}`,
       endsAt: new Date(start + length),
     };
   }

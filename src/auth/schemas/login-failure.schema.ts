@@ -6,12 +6,21 @@ import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
  */
 @Schema({ collection: 'login_failures', versionKey: false })
 export class LoginFailure {
-  /** `ip:<hmac>` or `account:<hmac>` plus the window start. Unique: serves `increment` and `countFor`. */
+  /** `ip:<hmac>` or `account:<hmac>` plus the window start. Unique: every update finds its document by it. */
   @Prop({ required: true, unique: true })
   bucket!: string;
 
+  /** Failed logins in the window (attempts that were refused with 429 are not counted). */
   @Prop({ required: true, default: 0 })
   count!: number;
+
+  /**
+   * Attempts admitted but not yet decided (password still being checked). The limit applies to
+   * `count + pending`, so parallel attempts cannot all pass a check made before any failed.
+   * Absent on documents written before it existed, which reads as 0.
+   */
+  @Prop({ default: 0 })
+  pending!: number;
 
   /** End of the window. TTL index: MongoDB deletes finished windows. */
   @Prop({ type: Date, required: true, expires: 0 })
