@@ -6,6 +6,9 @@ import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { createIngestSite, FIREFOX_UA, keyHit, SEED_GOOGLEBOT_UA, type IngestSite } from '../factories/hit-fixtures.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
+const CHROME_LINUX_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
+
 describe('ingest: site-analytics traffic form', () => {
   let app: TestApp;
   let db: Db;
@@ -51,6 +54,42 @@ describe('ingest: site-analytics traffic form', () => {
     expect(JSON.stringify(hit)).not.toContain('127.0.0.1');
     const visit = await db.collection('visits').findOne({ _id: hit.visitId });
     expect(visit).toMatchObject({ pageviews: 1, hits: 1, bounce: true, duration: 0, classification: 'BOT' });
+  });
+
+  it('stores the same seed example sent as a JSON body (SPEC §3: "query parameters or JSON body")', async () => {
+    const jsonSite = await createIngestSite(app);
+    const response = await request(app.url)
+      .post('/api/v1/traffic')
+      .set('Authorization', jsonSite.key)
+      .send({ url: '/', ip_addr: '127.0.0.1', user_agent: SEED_GOOGLEBOT_UA })
+      .expect(202);
+    expect(response.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    const stored = await db
+      .collection('hits')
+      .find({ siteId: new ObjectId(jsonSite.siteId) })
+      .toArray();
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({
+      host: jsonSite.domain,
+      path: '/',
+      classification: 'BOT',
+      botReason: 'isbot',
+      device: 'mobile',
+      os: 'Android',
+      countryCode: null,
+    });
+    // The body's ip_addr, not the caller's address (also 127.0.0.1 here), is the visitor's.
+    await request(app.url)
+      .post('/api/v1/traffic')
+      .set('Authorization', jsonSite.key)
+      .send({ url: '/uk', ip_addr: '81.2.69.142', user_agent: FIREFOX_UA })
+      .expect(202, { accepted: 1, duplicates: 0, rejected: [] });
+    expect(await db.collection('hits').findOne({ siteId: new ObjectId(jsonSite.siteId), path: '/uk' })).toMatchObject({
+      countryCode: 'GB',
+      city: 'St Albans',
+      classification: 'USER',
+    });
+    expect(JSON.stringify(stored[0])).not.toContain('127.0.0.1');
   });
 });
 
@@ -141,6 +180,38 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
     });
     expect(hit!.userKey).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.stringify(hit)).not.toContain('user-42');
+    // The fake resolver was asked about this IP exactly once, after the write.
+    expect(resolved.filter((ip) => ip === '66.249.66.1')).toEqual(['66.249.66.1']);
+  });
+
+  it('looks an IP up once however many hits it sends, whether it has a reverse name or not', async () => {
+    const dns = app.app.get(ReverseDnsService);
+    const nameless = '198.51.100.23';
+    for (let i = 0; i < 3; i++) {
+      await request(app.url)
+        .post('/api/v1/hits')
+        .set('Authorization', site.key)
+        .send(keyHit({ ip: nameless, eventId: `nameless-${i}` }))
+        .expect(202);
+      await dns.idle();
+    }
+    expect(resolved.filter((ip) => ip === nameless)).toHaveLength(1);
+    const namelessHits = await hits()
+      .find({ eventId: /^nameless-/ })
+      .toArray();
+    expect(namelessHits.map((hit) => hit.networkDomain)).toEqual([null, null, null]);
+
+    // An IP whose name is cached gets it at enrichment: stored with the hit, no new lookup.
+    for (let i = 0; i < 2; i++) {
+      await request(app.url)
+        .post('/api/v1/hits')
+        .set('Authorization', site.key)
+        .send(keyHit({ ip: '66.249.66.1', eventId: `named-${i}` }))
+        .expect(202);
+      expect(await hits().findOne({ eventId: `named-${i}` })).toMatchObject({ networkDomain: 'googlebot.com' });
+    }
+    await dns.idle();
+    expect(resolved.filter((ip) => ip === '66.249.66.1')).toHaveLength(1);
   });
 
   it('reports duplicates by eventId within a batch and across requests, storing each once', async () => {
@@ -281,6 +352,30 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
       .expect(400);
   });
 
+  it('takes up to 200 items in a /traffic batch and answers 400 naming the limit at 201', async () => {
+    const limitSite = await createIngestSite(app);
+    const items = (count: number, prefix: string) =>
+      Array.from({ length: count }, (_, i) => ({
+        url: `/${prefix}/${i}`,
+        ip_address: '203.0.113.50',
+        user_agent: FIREFOX_UA,
+      }));
+    const tooMany = await request(app.url)
+      .post('/api/v1/traffic')
+      .set('Authorization', limitSite.key)
+      .send({ traffic: items(201, 'over') })
+      .expect(400);
+    expect(tooMany.body).toMatchObject({ statusCode: 400, message: expect.stringMatching(/traffic.*\b200\b/) });
+    const stored = () => hits().countDocuments({ siteId: new ObjectId(limitSite.siteId) });
+    expect(await stored()).toBe(0);
+    await request(app.url)
+      .post('/api/v1/traffic')
+      .set('Authorization', limitSite.key)
+      .send({ traffic: items(200, 'max') })
+      .expect(202, { accepted: 200, duplicates: 0, rejected: [] });
+    expect(await stored()).toBe(200);
+  });
+
   it('answers 413 with the JSON error shape for a body over 1 MB', async () => {
     const response = await request(app.url)
       .post('/api/v1/hits')
@@ -313,6 +408,39 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
     expect(metrics.text).toMatch(/siteline_hits_rejected_total\{reason="url"\} \d+/);
     expect(metrics.text).toContain('siteline_write_batch_size_bucket');
     expect(metrics.text).toContain('siteline_ingest_queue_depth');
+  });
+
+  it('counts bots by reason, duplicates and write latency in the Prometheus metrics', async () => {
+    const scrape = async () => (await request(app.url).get('/metrics').expect(200)).text;
+    const before = await scrape();
+    const send = (hit: Record<string, unknown>) =>
+      request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(hit).expect(202);
+    await send(keyHit({ userAgent: SEED_GOOGLEBOT_UA }));
+    // isbot lets this one through; the headless heuristic catches it.
+    await send(keyHit({ userAgent: `${CHROME_LINUX_UA} puppeteer` }));
+    await send(keyHit({ eventId: 'metrics-dup' }));
+    await send(keyHit({ eventId: 'metrics-dup' })).expect({ accepted: 0, duplicates: 1, rejected: [] });
+    await send(keyHit({ url: '/metrics-normal' }));
+    const after = await scrape();
+    const delta = (series: string) => metricValue(after, series) - metricValue(before, series);
+
+    expect(delta('siteline_hits_bot_total{reason="isbot"}')).toBe(1);
+    expect(delta('siteline_hits_bot_total{reason="headless"}')).toBe(1);
+    expect(delta('siteline_hits_total{result="duplicate"}')).toBe(1);
+    expect(delta('siteline_hits_total{result="accepted"}')).toBe(4);
+    // Each of the four writes (the duplicate's too: the unique index answers it) was timed.
+    expect(delta('siteline_write_latency_seconds_count')).toBeGreaterThanOrEqual(4);
+    expect(delta('siteline_write_latency_seconds_sum')).toBeGreaterThan(0);
+    expect(metricValue(after, 'siteline_write_latency_seconds_bucket{le="+Inf"}')).toBe(
+      metricValue(after, 'siteline_write_latency_seconds_count'),
+    );
+  });
+
+  it('asked the resolver about each IP at most once over all the tests above', async () => {
+    await app.app.get(ReverseDnsService).idle();
+    expect(resolved).toEqual(expect.arrayContaining(['66.249.66.1', '8.8.8.8', '81.2.69.142', '203.0.113.10']));
+    const repeated = resolved.filter((ip, index) => resolved.indexOf(ip) !== index);
+    expect(repeated).toEqual([]);
   });
 });
 
@@ -352,3 +480,9 @@ describe('ingest: rate limits and Do-Not-Track', () => {
     expect(await app.database.db.collection('hits').countDocuments({ siteId: new ObjectId(site.siteId) })).toBe(0);
   });
 });
+
+/** The value of one series (`name{labels}` as Prometheus prints it) in a scrape; 0 when absent. */
+function metricValue(scrape: string, series: string): number {
+  const line = scrape.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
