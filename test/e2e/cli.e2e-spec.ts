@@ -13,7 +13,7 @@ import { compileApp } from '../support/compiled-app.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** 10,000 in the default suite; `npm run test:soak` imports the issue's 100,000. */
+/** 10,000 in the default suite; `npm run test:soak:import` (and `test:soak`) import 100,000. */
 const LARGE_IMPORT = Number(process.env.SITELINE_IMPORT_HITS ?? 10_000);
 
 /** `views` counts page views; the generated rows include some custom events. */
