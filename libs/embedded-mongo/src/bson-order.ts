@@ -157,6 +157,15 @@ function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>):
 }
 
 /**
+ * An element's or field's key inside an array's or document's: length-prefixed, so a string
+ * holding `,` or `"b":` cannot make `{ a: 'x,"b":sy' }` read like `{ a: 'x', b: 'y' }`.
+ */
+function nestedKey(value: unknown): string {
+  const key = canonicalKey(value);
+  return `${key.length}:${key}`;
+}
+
+/**
  * A string that is equal for two values exactly when MongoDB considers them equal as keys
  * (1, 1.0 and Long(1) collapse; "1" and 1 do not). Used for `_id` maps and unique checks.
  */
@@ -178,13 +187,13 @@ export function canonicalKey(value: unknown): string {
     case 45:
       return `d${(value as Date).getTime()}`;
     case 25:
-      return `a[${(value as unknown[]).map(canonicalKey).join(',')}]`;
+      return `a[${(value as unknown[]).map(nestedKey).join(',')}]`;
     case 30:
       return `x${(value as Binary).sub_type}:${Buffer.from((value as Binary).buffer).toString('hex')}`;
     case 20: {
       const object = value as Record<string, unknown>;
       return `{${Object.keys(object)
-        .map((key) => `${JSON.stringify(key)}:${canonicalKey(object[key])}`)
+        .map((key) => `${JSON.stringify(key)}:${nestedKey(object[key])}`)
         .join(',')}}`;
     }
     default:

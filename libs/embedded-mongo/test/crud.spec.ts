@@ -43,6 +43,12 @@ describe('CRUD conformance', () => {
     expect(await items.countDocuments({ n: { $gte: 2 } })).toBe(2);
   });
 
+  it('tells apart document _ids whose string values hold separators', async () => {
+    const ids = [{ a: 'x,"b":sy' }, { a: 'x', b: 'y' }] as unknown as ObjectId[];
+    await items.insertMany(ids.map((_id, n) => ({ _id, n })));
+    for (const [n, _id] of ids.entries()) expect(await items.findOne({ _id })).toEqual({ _id, n });
+  });
+
   it('sorts, skips, limits and projects', async () => {
     await items.insertMany(
       Array.from({ length: 10 }, (_, i) => ({

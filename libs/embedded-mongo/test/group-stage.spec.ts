@@ -214,4 +214,15 @@ describe('native $group against mingo', () => {
       { _id: 'x', n: 1, s: [] },
     ]);
   });
+
+  it('keeps groups apart whose key strings hold separators, and tells a missing key field from null', () => {
+    const docs: Document[] = [{ a: 'x,"b":sy' }, { a: 'x', b: 'y' }, { a: 'x', b: 'y' }, { a: null }, {}];
+    expect(nativeGroup(docs, { _id: { a: '$a', b: '$b' }, n: { $sum: 1 } })).toEqual([
+      { _id: { a: 'x,"b":sy' }, n: 1 },
+      { _id: { a: 'x', b: 'y' }, n: 2 },
+      { _id: { a: null }, n: 1 },
+      { _id: {}, n: 1 },
+    ]);
+    expect(nativeGroup([{ a: ['x,sy'] }, { a: ['x', 'y'] }], { _id: '$a', n: { $sum: 1 } })).toHaveLength(2);
+  });
 });
