@@ -1,11 +1,49 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type Socket } from 'node:net';
+import { ObjectId } from 'mongodb';
 import request from 'supertest';
-import { createIngestSite, keyHit, type IngestSite } from '../factories/hit-fixtures.js';
+import { createIngestSite, FIREFOX_UA, keyHit, type IngestSite } from '../factories/hit-fixtures.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** Short enough for a test, long enough that a normal request never hits it. */
 const HTTP_TIMEOUT_MS = 1500;
+
+/** Key-less (tracker) sends per second per client IP; the burst is twice that. */
+const IP_RATE = 2;
+const IP_BURST = IP_RATE * 2;
+
+interface Send {
+  path: string;
+  status: number;
+  retryAfter?: string;
+  body: unknown;
+}
+
+/** One key-less browser send (the tracker's form): siteId in the body, the site's Origin, no key. */
+async function browserSend(baseUrl: string, site: IngestSite, origin: string, path: string, forwardedFor?: string) {
+  const call = request(baseUrl)
+    .post('/api/v1/hits')
+    .set('Origin', origin)
+    .set('User-Agent', FIREFOX_UA)
+    .send({ siteId: site.siteId, url: path });
+  if (forwardedFor !== undefined) void call.set('X-Forwarded-For', forwardedFor);
+  const response = await call;
+  return {
+    path,
+    status: response.status,
+    retryAfter: response.headers['retry-after'] as string | undefined,
+    body: response.body as unknown,
+  } satisfies Send;
+}
+
+/** The paths of the hits stored for a site. */
+async function storedPaths(app: TestApp, site: IngestSite): Promise<string[]> {
+  const hits = await app.database.db
+    .collection('hits')
+    .find({ siteId: new ObjectId(site.siteId) }, { projection: { path: 1 } })
+    .toArray();
+  return hits.map((hit) => String(hit.path)).sort();
+}
 
 function portOf(url: string): number {
   return Number(new URL(url).port);
@@ -49,7 +87,12 @@ describe('security: abuse resistance', () => {
 
   beforeAll(async () => {
     app = await startTestApp({
-      env: { HTTP_TIMEOUT_MS: String(HTTP_TIMEOUT_MS), INGEST_KEY_RATE_LIMIT: '2', INGEST_IP_RATE_LIMIT: '2' },
+      // No TRUST_PROXY: X-Forwarded-For is not believed, every test request comes from 127.0.0.1.
+      env: {
+        HTTP_TIMEOUT_MS: String(HTTP_TIMEOUT_MS),
+        INGEST_KEY_RATE_LIMIT: '2',
+        INGEST_IP_RATE_LIMIT: String(IP_RATE),
+      },
     });
     site = await createIngestSite(app, { allowedOrigins: ['https://shop.partner.test'] });
   }, 60_000);
@@ -196,5 +239,81 @@ describe('security: abuse resistance', () => {
     // Read routes never opt into CORS.
     const read = await request(app.url).get('/api/v1/auth/me').set('Origin', 'https://shop.partner.test');
     expect(read.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  // Runs last in this app: it drains the 127.0.0.1 bucket the CORS test above draws from.
+  it('does not let a key-less sender escape the per-IP limit with a forged X-Forwarded-For', async () => {
+    const spoofer = await createIngestSite(app, { allowedOrigins: ['https://spoofed.test'] });
+    const sends: Send[] = [];
+    const started = performance.now();
+    for (let attempt = 0; attempt < 3 * IP_BURST; attempt++) {
+      // A new "client address" on every request: not trusted without TRUST_PROXY.
+      sends.push(
+        await browserSend(app.url, spoofer, 'https://spoofed.test', `/spoof/${attempt}`, `198.51.100.${100 + attempt}`),
+      );
+    }
+    const elapsedSeconds = (performance.now() - started) / 1000;
+    const accepted = sends.filter((send) => send.status === 202);
+    expect(sends.filter((send) => send.status !== 202 && send.status !== 429)).toEqual([]);
+    expect(sends.filter((send) => send.status === 429).length).toBeGreaterThan(0);
+    // All of them drew on the one bucket of 127.0.0.1: at most its burst plus what refilled meanwhile.
+    expect(accepted.length).toBeLessThanOrEqual(IP_BURST + Math.ceil(elapsedSeconds * IP_RATE));
+    expect(await storedPaths(app, spoofer)).toEqual(accepted.map((send) => send.path).sort());
+  });
+
+  describe('behind a trusted proxy (TRUST_PROXY=127.0.0.1)', () => {
+    let proxied: TestApp;
+    let browserSite: IngestSite;
+    const origin = 'https://tracked.partner.test';
+
+    beforeAll(async () => {
+      proxied = await startTestApp({
+        database: app.database,
+        env: { TRUST_PROXY: '127.0.0.1', INGEST_KEY_RATE_LIMIT: '0', INGEST_IP_RATE_LIMIT: String(IP_RATE) },
+      });
+      browserSite = await createIngestSite(proxied, { allowedOrigins: [origin] });
+    }, 60_000);
+
+    afterAll(async () => {
+      await proxied.close();
+    });
+
+    it('rate-limits key-less sends per client IP: 429 + Retry-After, other IPs unaffected, nothing over the limit stored', async () => {
+      const flooder = '198.51.100.20';
+      const bystander = '198.51.100.21';
+      const sends: Send[] = [];
+      const started = performance.now();
+      for (let attempt = 0; attempt < 3 * IP_BURST; attempt++) {
+        sends.push(await browserSend(proxied.url, browserSite, origin, `/ip-limit/flood/${attempt}`, flooder));
+      }
+      const elapsedSeconds = (performance.now() - started) / 1000;
+      // A fresh bucket holds IP_BURST tokens: the first IP_BURST sends pass, then the flood is refused.
+      expect(sends.slice(0, IP_BURST).map((send) => send.status)).toEqual(Array(IP_BURST).fill(202));
+      const limited = sends.filter((send) => send.status === 429);
+      expect(sends.filter((send) => send.status !== 202 && send.status !== 429)).toEqual([]);
+      expect(limited.length).toBeGreaterThan(0);
+      // No more than the burst plus what refilled (IP_RATE per second) while the loop ran.
+      expect(sends.length - limited.length).toBeLessThanOrEqual(IP_BURST + Math.ceil(elapsedSeconds * IP_RATE));
+      for (const send of limited) {
+        // Delta-seconds (not an HTTP date): ceil(1 token / IP_RATE per second) = 1.
+        expect(send.retryAfter).toBe(String(Math.ceil(1 / IP_RATE)));
+        expect(send.body).toMatchObject({ statusCode: 429, message: 'Rate limit exceeded' });
+      }
+
+      // Another client behind the same proxy is not affected by the flood.
+      const other = await browserSend(proxied.url, browserSite, origin, '/ip-limit/bystander', bystander);
+      expect(other.status).toBe(202);
+
+      // Every 202 is stored once; nothing refused with 429 is stored.
+      const accepted = [...sends, other].filter((send) => send.status === 202).map((send) => send.path);
+      const stored = await storedPaths(proxied, browserSite);
+      expect(stored).toEqual([...accepted].sort());
+      expect(stored.filter((path) => limited.some((send) => send.path === path))).toEqual([]);
+
+      // Retry-After tells the truth: after waiting that long the flooder is accepted again.
+      await new Promise((resolve) => setTimeout(resolve, Number(limited.at(-1)!.retryAfter) * 1000));
+      const retried = await browserSend(proxied.url, browserSite, origin, '/ip-limit/flood/retry', flooder);
+      expect(retried.status).toBe(202);
+    });
   });
 });
