@@ -39,6 +39,20 @@ export async function startTarget(label: string): Promise<Target> {
 }
 
 /**
+ * What kind of server a target is, from its `hello` reply. Transactions and `txnNumber` depend
+ * on it: a standalone mongod refuses both (code 20), a replica set or mongos accepts them, and the
+ * embedded store accepts `txnNumber` (retryable writes) but refuses transactions.
+ */
+export type Deployment = 'embedded' | 'standalone' | 'replicaSet' | 'sharded';
+
+export async function deploymentOf(target: Target): Promise<Deployment> {
+  if (target.embedded) return 'embedded';
+  const hello = await target.client.db('admin').command({ hello: 1 });
+  if (hello.msg === 'isdbgrid') return 'sharded';
+  return typeof hello.setName === 'string' ? 'replicaSet' : 'standalone';
+}
+
+/**
  * Connection string for a database of the target, whichever server it is. String surgery
  * rather than `new URL`, which rejects multi-host (replica set) connection strings.
  */

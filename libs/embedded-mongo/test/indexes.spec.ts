@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MongoBulkWriteError, MongoServerError, type Document, type WriteError } from 'mongodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoBulkWriteError, MongoClient, MongoServerError, type Document, type WriteError } from 'mongodb';
+import { EmbeddedMongo } from '../src/index.js';
 import { againstRealMongo, startTarget, type Target } from './harness.js';
 
 const writeErrorsOf = (error: MongoBulkWriteError): WriteError[] => ([] as WriteError[]).concat(error.writeErrors);
@@ -184,5 +186,55 @@ describe('index conformance', () => {
       'not-a-date',
       'young',
     ]);
+  });
+});
+
+/**
+ * The periodic TTL monitor itself (the case above calls expireNow()). Embedded only: a real
+ * server's monitor runs every 60 s. Each case starts its own store for its `ttlIntervalMs`.
+ */
+describe('TTL monitor (embedded only)', () => {
+  const embeddedOnly = againstRealMongo ? it.skip : it;
+
+  async function withStore(ttlIntervalMs: number, run: (client: MongoClient) => Promise<void>): Promise<void> {
+    const store = await EmbeddedMongo.start({ ttlIntervalMs });
+    const client = await MongoClient.connect(store.uri, { serverSelectionTimeoutMS: 5000 });
+    try {
+      await run(client);
+    } finally {
+      await client.close();
+      await store.stop();
+    }
+  }
+
+  embeddedOnly('removes documents on its own once they expire, every ttlIntervalMs', async () => {
+    await withStore(100, async (client) => {
+      const sessions = client.db('ttl_monitor').collection('sessions');
+      await sessions.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+      const expiresAt = new Date(Date.now() + 1000);
+      await sessions.insertMany([
+        { name: 'soon', expiresAt },
+        { name: 'later', expiresAt: new Date(Date.now() + 3_600_000) },
+        { name: 'no-date' },
+      ]);
+      expect(await sessions.countDocuments({ name: 'soon' })).toBe(1);
+
+      const deadline = Date.now() + 5000;
+      while ((await sessions.countDocuments({ name: 'soon' })) > 0 && Date.now() < deadline) await sleep(50);
+      const goneAt = Date.now();
+      expect(await sessions.countDocuments({ name: 'soon' })).toBe(0);
+      expect(goneAt).toBeGreaterThanOrEqual(expiresAt.getTime()); // never before it expired
+      expect((await sessions.find({}).sort({ name: 1 }).toArray()).map((d) => d.name)).toEqual(['later', 'no-date']);
+    });
+  });
+
+  embeddedOnly('leaves expired documents alone until the monitor runs (expiry is not done on reads)', async () => {
+    await withStore(60_000, async (client) => {
+      const sessions = client.db('ttl_monitor').collection('idle');
+      await sessions.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+      await sessions.insertOne({ name: 'expired', expiresAt: new Date(Date.now() - 60_000) });
+      await sleep(300);
+      expect((await sessions.find({}).toArray()).map((d) => d.name)).toEqual(['expired']);
+    });
   });
 });

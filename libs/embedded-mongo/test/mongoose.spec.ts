@@ -135,4 +135,30 @@ describe('mongoose against the store', () => {
     expect(await Visit.countDocuments()).toBe(3);
     expect(await Visit.estimatedDocumentCount()).toBe(3);
   });
+
+  it('syncIndexes drops an index the schema does not declare and recreates a declared one', async () => {
+    const Visit = model();
+    const indexNames = async () => (await Visit.listIndexes()).map((index) => index.name as string).sort();
+    // By hand: a stale index, and a declared one gone missing.
+    await Visit.collection.createIndex({ path: 1 });
+    await Visit.collection.createIndex({ siteId: 1, views: -1 }, { name: 'stale_by_site' });
+    await Visit.collection.dropIndex('at_-1');
+    expect(await indexNames()).toEqual(['_id_', 'path_1', 'siteId_1_visitorKey_1', 'stale_by_site']);
+
+    const dropped = await Visit.syncIndexes();
+    expect([...dropped].sort()).toEqual(['path_1', 'stale_by_site']);
+    expect(await indexNames()).toEqual(['_id_', 'at_-1', 'siteId_1_visitorKey_1']);
+    const indexes = await Visit.listIndexes();
+    expect(indexes.find((index) => index.name === 'siteId_1_visitorKey_1')).toMatchObject({
+      key: { siteId: 1, visitorKey: 1 },
+      unique: true,
+    });
+    expect(indexes.find((index) => index.name === 'at_-1')).toMatchObject({ key: { at: -1 } });
+    // The declared unique index still holds; the dropped ones are really gone.
+    const duplicate = { siteId: 's3', visitorKey: 'v', path: '/again', at: new Date() };
+    await expect(Visit.create(duplicate)).rejects.toMatchObject({ code: 11000 });
+    await expect(Visit.collection.dropIndex('path_1')).rejects.toMatchObject({ code: 27 });
+    // A second sync finds nothing to do.
+    expect(await Visit.syncIndexes()).toEqual([]);
+  });
 });

@@ -188,13 +188,18 @@ export const dbStats: CommandHandler = (_command, context) => {
 };
 
 export const listDatabases: CommandHandler = (command, context) => {
-  const databases = context.catalog.databaseNames().map((name) => {
-    let sizeOnDisk = 0;
-    for (const collection of context.catalog.collections(name)) {
-      for (const doc of collection.docs.values()) sizeOnDisk += calculateObjectSize(doc);
-    }
-    return { name, sizeOnDisk, empty: sizeOnDisk === 0 };
-  });
+  // `filter` applies to the listed documents (name, sizeOnDisk, empty), as MongoDB's does.
+  const filter = isPlainObject(command.filter) ? compileFilter(command.filter) : undefined;
+  const databases = context.catalog
+    .databaseNames()
+    .map((name) => {
+      let sizeOnDisk = 0;
+      for (const collection of context.catalog.collections(name)) {
+        for (const doc of collection.docs.values()) sizeOnDisk += calculateObjectSize(doc);
+      }
+      return { name, sizeOnDisk, empty: sizeOnDisk === 0 };
+    })
+    .filter((database) => !filter || filter.test(database));
   if (command.nameOnly === true) return { databases: databases.map(({ name }) => ({ name })), ok: 1 };
   return { databases, totalSize: databases.reduce((sum, db) => sum + db.sizeOnDisk, 0), ok: 1 };
 };
