@@ -15,7 +15,7 @@ export type SiteDataDeletedListener = (event: SiteDataDeleted) => Promise<void>;
  * Lets a module that keeps its own derived data (the stats rollups) drop or rebuild it after a
  * purge or erasure, without this module knowing its collections: it imports DataPurgeModule and
  * registers a listener in `onModuleInit`. Listeners run after the hits and visits are deleted,
- * before the purge reports back.
+ * before the purge reports back, and only when a purge or erasure removed at least one document.
  */
 @Injectable()
 export class DataDeletionEvents {

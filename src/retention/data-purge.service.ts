@@ -43,7 +43,7 @@ export class DataPurgeService {
   async purgeSiteBefore(siteId: Types.ObjectId, before: Date): Promise<DeletedCounts> {
     const hits = await this.hits.deleteSiteHitsBefore(siteId, before);
     const visits = await this.sessions.purgeVisitsBefore(siteId, before);
-    await this.events.siteDataDeleted({ siteId: siteId.toHexString(), before });
+    if (removedAny({ hits, visits })) await this.events.siteDataDeleted({ siteId: siteId.toHexString(), before });
     return { hits, visits };
   }
 
@@ -77,7 +77,16 @@ export class DataPurgeService {
     const visitorKeys = [...new Set([identifiedVisitor, ...(await this.hits.findUserVisitorKeys(siteId, userKey))])];
     const hits = await this.hits.deleteUserHits(siteId, userKey, visitorKeys);
     const visits = await this.sessions.eraseVisitorsVisits(siteId, visitorKeys);
-    await this.events.siteDataDeleted({ siteId: site.id, visitorKeys });
+    if (removedAny({ hits, visits })) await this.events.siteDataDeleted({ siteId: site.id, visitorKeys });
     return { hits, visits };
   }
+}
+
+/**
+ * Whether listeners must hear of a deletion. Nothing removed means nothing derived changes: an
+ * hourly retention run that finds nothing old must not send every site to a rebuild (and its reads
+ * to raw hits until then), nor must an erasure repeated for a user already gone.
+ */
+function removedAny(deleted: DeletedCounts): boolean {
+  return deleted.hits > 0 || deleted.visits > 0;
 }

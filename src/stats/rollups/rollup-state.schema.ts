@@ -7,7 +7,8 @@ import type { HydratedDocument } from 'mongoose';
  * - `lease`: who runs the job right now and until when (an expired lease may be taken over),
  * - `site:<id>`: the time zone and row shape (`version`) the site's rows were computed in; absent
  *   or different from the site's current zone or ROLLUP_VERSION (or `rebuild` set) means the
- *   site's rows must not be used.
+ *   site's rows must not be used; `rebuildRequests` counts the flaggings (see
+ *   RollupRepository.markSiteBuilt).
  */
 @Schema({ collection: 'stats_rollup_state', versionKey: false })
 export class RollupState {
@@ -31,6 +32,10 @@ export class RollupState {
 
   @Prop({ type: Number })
   version?: number;
+
+  /** Counts `rebuild` flaggings, so a rebuild clears only the ones made before it started. */
+  @Prop({ type: Number })
+  rebuildRequests?: number;
 }
 
 export type RollupStateDocument = HydratedDocument<RollupState>;

@@ -163,7 +163,8 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
         slices.map((slice) => slice.day),
       );
     timing.countsMs += performance.now() - countsStarted;
-    if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone);
+    // `state` was read before any hit: a purge or erasure since then keeps the site flagged.
+    if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone, state.rebuildRequests);
     return slices.length;
   }
 }

@@ -38,6 +38,8 @@ export interface SiteRollupState {
   timezone: string | null;
   rebuild: boolean;
   version: number;
+  /** How many times the site was flagged for a rebuild, ever (see `markSiteBuilt`). */
+  rebuildRequests: number;
 }
 
 /** The rollup collections (owned by stats): visitor rows, visit hours, the watermark, per-site state. */
@@ -65,7 +67,12 @@ export class RollupRepository {
 
   async findSiteState(siteId: string): Promise<SiteRollupState> {
     const doc = await this.state.findById(siteStateId(siteId)).lean();
-    return { timezone: doc?.timezone ?? null, rebuild: doc?.rebuild ?? false, version: doc?.version ?? 1 };
+    return {
+      timezone: doc?.timezone ?? null,
+      rebuild: doc?.rebuild ?? false,
+      version: doc?.version ?? 1,
+      rebuildRequests: doc?.rebuildRequests ?? 0,
+    };
   }
 
   /** Whether reads may use the site's rows when it is in `timezone`. */
@@ -73,18 +80,26 @@ export class RollupRepository {
     return !state.rebuild && state.timezone === timezone && state.version === ROLLUP_VERSION;
   }
 
-  /** Records that the site's rows are complete in `timezone`, in this version's shape, and may be used. */
-  async markSiteBuilt(siteId: string, timezone: string): Promise<void> {
-    await this.state.updateOne(
-      { _id: siteStateId(siteId) },
-      { $set: { timezone, version: ROLLUP_VERSION }, $unset: { rebuild: 1 } },
-      { upsert: true },
-    );
+  /**
+   * Records that the site's rows are complete in `timezone`, in this version's shape, and may be
+   * used — unless it was flagged again since the rebuild read its state (`requestsSeen`, its
+   * `rebuildRequests` then): a purge or erasure during the rebuild may have deleted hits the
+   * rebuild had already rolled up, so the flag stays and the next run rebuilds the site again.
+   */
+  async markSiteBuilt(siteId: string, timezone: string, requestsSeen: number): Promise<void> {
+    const _id = siteStateId(siteId);
+    await this.state.updateOne({ _id }, { $set: { timezone, version: ROLLUP_VERSION } }, { upsert: true });
+    const unchanged = requestsSeen > 0 ? requestsSeen : { $exists: false };
+    await this.state.updateOne({ _id, rebuildRequests: unchanged }, { $unset: { rebuild: 1 } });
   }
 
   /** Stops reads from using the site's rows until the job has rebuilt them (after a purge or erasure). */
   async markSiteForRebuild(siteId: string): Promise<void> {
-    await this.state.updateOne({ _id: siteStateId(siteId) }, { $set: { rebuild: true } }, { upsert: true });
+    await this.state.updateOne(
+      { _id: siteStateId(siteId) },
+      { $set: { rebuild: true }, $inc: { rebuildRequests: 1 } },
+      { upsert: true },
+    );
   }
 
   /** Sites flagged for a rebuild, or built in an older row shape. */
