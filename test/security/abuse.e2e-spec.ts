@@ -188,6 +188,9 @@ describe('security: abuse resistance', () => {
     expect(limited.length).toBeGreaterThan(0);
     for (const entry of limited) expect(entry.retryAfter).toMatch(/^[1-9]\d*$/);
     expect(statuses.filter((entry) => entry.status !== 429 && entry.status !== 202)).toEqual([]);
+    // Each key has a bucket of its own: another site's key, from the same client, is still accepted.
+    const other = await createIngestSite(app);
+    await request(app.url).post('/api/v1/hits').set('Authorization', other.key).send(keyHit()).expect(202);
   });
 
   it('sends security headers on API responses, errors, the dashboard and Swagger UI', async () => {
