@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { REVERSE_DNS_RESOLVER, ReverseDnsService } from '../../src/geo/reverse-dns.service.js';
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { BOOTSTRAP_ADMIN, bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -27,7 +28,41 @@ const UA = {
   iphone:
     'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
   googlebot: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+  /** Not in isbot's list: classified BOT by Siteline's own headless heuristic (reason `headless`). */
+  puppeteer:
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Puppeteer/22',
 };
+
+/** PTR names for some of the sample IPs (the others have none), so the network-domain table has rows. */
+const PTR_NAMES: Record<string, string[]> = {
+  '81.2.69.142': ['host-81-2-69-142.as13213.net'],
+  '8.8.8.8': ['dns.google'],
+  '66.249.66.1': ['crawl-66-249-66-1.googlebot.com'],
+};
+async function fakeReverseDns(ip: string): Promise<string[]> {
+  const names = PTR_NAMES[ip];
+  if (names) return names;
+  throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
+}
+
+/**
+ * The tables under the chart, as the dashboard is meant to show them (see breakdowns.js): each is
+ * one dimension of GET /stats/breakdown, limit 10, with the dashboard's classification unless
+ * the table fixes its own.
+ */
+const TABLES: ReadonlyArray<{ id: string; dimension: string; column: string; classification?: string }> = [
+  { id: 'pages', dimension: 'page', column: 'Page' },
+  { id: 'sources', dimension: 'source', column: 'Source' },
+  { id: 'referrers', dimension: 'referrer', column: 'Referrer' },
+  { id: 'countries', dimension: 'country', column: 'Country' },
+  { id: 'cities', dimension: 'city', column: 'City' },
+  { id: 'browsers', dimension: 'browser', column: 'Browser' },
+  { id: 'os', dimension: 'os', column: 'Operating system' },
+  { id: 'devices', dimension: 'device', column: 'Device' },
+  { id: 'network-domains', dimension: 'network_domain', column: 'Network domain' },
+  { id: 'bot-reasons', dimension: 'bot_reason', column: 'Reason', classification: 'BOT' },
+];
+const TABLE_LIMIT = 10;
 
 /**
  * What the callbacks run inside the page use of the DOM. The project compiles without the DOM
@@ -58,7 +93,15 @@ interface MetricValue {
   change: number | null;
 }
 
-/** Hits over the last two days from a few visitors in different countries, plus a crawler. */
+const CRAWL_HITS = 1200;
+/** The most hits one request to POST /hits may carry. */
+const HITS_PER_REQUEST = 500;
+
+/**
+ * Hits over the last two days from a few visitors in different countries, plus two bots. Every
+ * table, for humans, bots and all traffic alike, gets at least two rows with different numbers
+ * (checked in `expectTablesToMatchApi`), so rows or columns mixed up would show.
+ */
 function sampleTraffic(now: number, domain: string) {
   const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
   const url = (path: string) => `https://${domain}${path}`;
@@ -90,6 +133,22 @@ function sampleTraffic(now: number, domain: string) {
     },
     { url: url('/'), ip: '66.249.66.1', userAgent: UA.googlebot, timestamp: at(60) },
     { url: url('/about'), ip: '66.249.66.1', userAgent: UA.googlebot, timestamp: at(59) },
+    { url: url('/about'), ip: '66.249.66.1', userAgent: UA.googlebot, timestamp: at(58) },
+    // The crawler then re-fetches one page every second for 20 minutes: 1,200 more pageviews, so
+    // the bot and all-traffic tables show numbers with a thousands separator.
+    ...Array.from({ length: CRAWL_HITS }, (_, i) => ({
+      url: url('/about'),
+      ip: '66.249.66.1',
+      userAgent: UA.googlebot,
+      timestamp: at(57 - i / 60),
+    })),
+    {
+      url: url('/about'),
+      ip: '81.2.69.142',
+      userAgent: UA.puppeteer,
+      referrer: 'https://duckduckgo.com/',
+      timestamp: at(90),
+    },
   ];
 }
 
@@ -124,10 +183,10 @@ describeIfChromium('dashboard in a real browser', () => {
   const problems: string[] = [];
   const foreignRequests: string[] = [];
 
-  async function api<T>(path: string, query: Query): Promise<T> {
+  async function api<T>(path: string, query: Query, token = accessToken): Promise<T> {
     const url = new URL(`/api/v1${path}`, app.url);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, String(value));
-    const response = await fetch(url, { headers: { Authorization: `Bearer ${accessToken}` } });
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
     expect(response.status).toBe(200);
     return (await response.json()) as T;
   }
@@ -178,6 +237,72 @@ describeIfChromium('dashboard in a real browser', () => {
     );
   }
 
+  async function shownTableHead(id: string): Promise<string[]> {
+    return page.$$eval(`[data-breakdown="${id}"] thead th`, (cells) =>
+      cells.map((cell) => cell.textContent?.trim() ?? ''),
+    );
+  }
+
+  /** The access token the dashboard itself holds, so the test asks the API as the same user. */
+  async function dashboardToken(): Promise<string> {
+    const token = await page.evaluate(
+      () => (JSON.parse(sessionStorage.getItem('siteline.session') ?? '{}') as { accessToken?: string }).accessToken,
+    );
+    expect(token).toEqual(expect.any(String));
+    return token!;
+  }
+
+  /**
+   * Every table row by row, in order, against GET /stats/breakdown with the query the dashboard
+   * uses: the label as the API names it, and both numbers read back from their display form
+   * (`1,234`).
+   */
+  async function expectTablesToMatchApi(query: Query): Promise<void> {
+    const shownIds = await page.$$eval('[data-breakdown]', (sections) =>
+      sections.map((section) => section.getAttribute('data-breakdown')),
+    );
+    // A table added to the dashboard must be added here too, or it would go unchecked.
+    expect(shownIds).toEqual(TABLES.map((table) => table.id));
+    const token = await dashboardToken();
+    for (const table of TABLES) {
+      const classification = table.classification ?? query.classification;
+      const answer = await api<{ results: Array<{ label: string; visitors: number; pageviews: number }> }>(
+        '/stats/breakdown',
+        { ...query, classification, dimension: table.dimension, limit: TABLE_LIMIT, metrics: 'visitors,pageviews' },
+        token,
+      );
+      const expected = answer.results.map((row) => ({
+        label: row.label,
+        visitors: row.visitors,
+        pageviews: row.pageviews,
+      }));
+      // The seeded traffic must make each table worth comparing: two rows at least, with
+      // different numbers, so that rows or columns mixed up change what is shown.
+      const distinctNumbers = new Set(expected.map((row) => `${row.visitors}/${row.pageviews}`)).size;
+      if (distinctNumbers < 2) {
+        throw new Error(
+          `The seeded traffic gives the ${table.id} table (${classification}) ${expected.length} rows ` +
+            `with ${distinctNumbers} different numbers; it needs two at least.`,
+        );
+      }
+
+      expect({ table: table.id, head: await shownTableHead(table.id) }).toEqual({
+        table: table.id,
+        head: [table.column, 'Visitors', 'Pageviews'],
+      });
+      const shown = (await shownTable(table.id)).map((cells) =>
+        cells.length === 3
+          ? { label: cells[0], visitors: parseShown(cells[1]), pageviews: parseShown(cells[2]) }
+          : { cells },
+      );
+      expect({ table: table.id, classification, rows: shown }).toEqual({
+        table: table.id,
+        classification,
+        rows: expected,
+      });
+    }
+  }
+
   async function expectDashboardToMatchApi(query: Query): Promise<void> {
     const [shown, overview] = await Promise.all([shownOverview(), overviewOf(query)]);
     for (const metric of [
@@ -197,18 +322,12 @@ describeIfChromium('dashboard in a real browser', () => {
     const change = overview.results.visitors.change;
     expect(parseShown(shown.visitors.change)).toBe(change === null ? null : Math.round(change));
 
-    const pages = await api<{ results: Array<Record<string, unknown>> }>('/stats/breakdown', {
-      ...query,
-      dimension: 'page',
-      limit: 10,
-      metrics: 'visitors,pageviews',
-    });
-    expect(await shownTable('pages')).toEqual(
-      pages.results.map((row) => [String(row.label), String(row.visitors), String(row.pageviews)]),
-    );
+    await expectTablesToMatchApi(query);
 
+    // Both ranges compared span several days: the dashboard charts them by day.
     const series = await api<{ results: Array<{ visitors: number; pageviews: number }> }>('/stats/timeseries', {
       ...query,
+      interval: 'day',
       metrics: 'visitors,pageviews',
     });
     const charted = await page.evaluate(() => {
@@ -222,17 +341,25 @@ describeIfChromium('dashboard in a real browser', () => {
   }
 
   beforeAll(async () => {
-    app = await startTestApp({ env: bootstrapAdminEnv });
+    app = await startTestApp({
+      env: { ...bootstrapAdminEnv, REVERSE_DNS: 'on' },
+      override: (builder) => builder.overrideProvider(REVERSE_DNS_RESOLVER).useValue(fakeReverseDns),
+    });
     accessToken = (await loginAsBootstrapAdmin(app.url)).accessToken;
     await createSite(app.url, accessToken, { domain: 'empty.example', name: 'Empty site', timezone: 'UTC' });
     site = await createSite(app.url, accessToken, { domain: 'shop.example', name: 'Demo shop', timezone: TIMEZONE });
     const { key } = await createKey(app.url, accessToken, site.id);
-    const ingest = await fetch(`${app.url}/api/v1/hits`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ hits: sampleTraffic(Date.now(), site.domain) }),
-    });
-    expect(ingest.status).toBe(202);
+    const traffic = sampleTraffic(Date.now(), site.domain);
+    for (let start = 0; start < traffic.length; start += HITS_PER_REQUEST) {
+      const ingest = await fetch(`${app.url}/api/v1/hits`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ hits: traffic.slice(start, start + HITS_PER_REQUEST) }),
+      });
+      expect(ingest.status).toBe(202);
+    }
+    // Network domains are filled in after the write, once the (fake) reverse lookups answer.
+    await app.app.get(ReverseDnsService).idle();
     await waitForStableOverview({ siteId: site.id, period: '7d' });
 
     profileDir = mkdtempSync(join(tmpdir(), 'siteline-chromium-'));
@@ -314,7 +441,7 @@ describeIfChromium('dashboard in a real browser', () => {
     expect(shownRealtime).toBe(realtime.visitors);
   });
 
-  it('applies a custom range and the bot toggle', async () => {
+  it('applies a custom range and each traffic toggle', async () => {
     const from = dateIn(TIMEZONE, -2);
     const to = dateIn(TIMEZONE, 0);
     await page.select('::-p-aria(Date range)', 'custom');
@@ -328,6 +455,16 @@ describeIfChromium('dashboard in a real browser', () => {
     await waitForDashboard(`${from} to ${to}`);
     expect(await page.$eval('::-p-aria(Bots)', (button) => button.getAttribute('aria-pressed'))).toBe('true');
     await expectDashboardToMatchApi({ siteId: site.id, from, to, classification: 'BOT' });
+
+    await page.click('::-p-aria(All)');
+    await waitForDashboard(`${from} to ${to}`);
+    expect(await page.$eval('::-p-aria(All)', (button) => button.getAttribute('aria-pressed'))).toBe('true');
+    await expectDashboardToMatchApi({ siteId: site.id, from, to, classification: 'ALL' });
+
+    await page.click('::-p-aria(Humans)');
+    await waitForDashboard(`${from} to ${to}`);
+    expect(await page.$eval('::-p-aria(Humans)', (button) => button.getAttribute('aria-pressed'))).toBe('true');
+    await expectDashboardToMatchApi({ siteId: site.id, from, to, classification: 'USER' });
   });
 
   it('keeps the session across a reload and fits a 375px-wide screen', async () => {

@@ -14,8 +14,29 @@ afterAll(() => {
 });
 
 describe('booting Siteline as a process', () => {
+  // Every other secret is strong, so the refusal rests on JWT_SECRET alone.
+  const STRONG_VISITOR_SECRET = 'visitor-secret-of-forty-characters-0123456';
+
   it('refuses to start in production without JWT_SECRET, naming the variable', async () => {
-    const child = await spawnApp({ NODE_ENV: 'production', DATA_DIR: dataDir, PORT: '0' });
+    const child = await spawnApp({
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      PORT: '0',
+      VISITOR_SECRET: STRONG_VISITOR_SECRET,
+    });
+    children.push(child);
+    expect(await child.exited).not.toBe(0);
+    expect(child.output()).toContain('JWT_SECRET');
+  });
+
+  it('refuses to start in production with a weak JWT_SECRET, naming the variable', async () => {
+    const child = await spawnApp({
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      PORT: '0',
+      JWT_SECRET: 'short',
+      VISITOR_SECRET: STRONG_VISITOR_SECRET,
+    });
     children.push(child);
     expect(await child.exited).not.toBe(0);
     expect(child.output()).toContain('JWT_SECRET');
