@@ -1,8 +1,5 @@
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { getConnectionToken } from '@nestjs/mongoose';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { ObjectId } from 'mongodb';
-import type { Connection } from 'mongoose';
-import request from 'supertest';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import {
   RETENTION_LEASE,
@@ -11,12 +8,17 @@ import {
   type RetentionSchedule,
 } from '../../src/retention/retention-job.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
-import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
-import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
-import { StatsRepository } from '../../src/stats/stats.repository.js';
-import { sendHits, seedTotals } from '../factories/data-fixtures.js';
+import { sendHits } from '../factories/data-fixtures.js';
 import { createIngestSite } from '../factories/hit-fixtures.js';
 import { bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
+import {
+  isFlaggedForRebuild,
+  rollUp,
+  rollupRows,
+  rowsCountingDaysBefore,
+  siteNumbers,
+  stopRollupTimer,
+} from '../support/rollup-inspection.js';
 import { startTestApp, startTestDatabase, type TestApp, type TestDatabase } from '../support/test-app.js';
 
 const NOW = new Date('2024-06-15T12:00:00Z');
@@ -27,99 +29,6 @@ const MANUAL: RetentionSchedule = { firstRunDelayMs: HOUR_MS, intervalMs: HOUR_M
 
 function daysAgo(days: number, clock: FixedClock): string {
   return new Date(clock.now().getTime() - days * DAY_MS).toISOString();
-}
-
-/** What the stats endpoints read raw, and what they read from the rollups (StatsRepository methods). */
-const RAW_READS = ['aggregateHitMetrics', 'aggregateVisitMetrics', 'findUserStats'] as const;
-const ROLLUP_READS = [
-  'aggregateRollupHitMetrics',
-  'aggregateRollupHitCounts',
-  'aggregateVisitorCounts',
-  'aggregateRollupVisitMetrics',
-  'findUserStatsFromRollup',
-] as const;
-
-type StatsRead = (typeof RAW_READS)[number] | (typeof ROLLUP_READS)[number];
-
-/** Every stats_* collection holding rows derived from hits or visits. */
-const ROLLUP_COLLECTIONS = [
-  'stats_visitor_days',
-  'stats_visitor_sets',
-  'stats_hit_hours',
-  'stats_hit_days',
-  'stats_visit_hours',
-  'stats_visitor_counts',
-];
-
-type Reads = 'rollups' | 'raw' | 'both';
-
-/** Which kinds of StatsRepository reads were made while `read` ran. */
-async function readsOf(app: TestApp, read: () => Promise<void>): Promise<Reads | 'none'> {
-  const repository = app.app.get(StatsRepository);
-  const spy = (names: ReadonlyArray<StatsRead>) => names.map((name) => jest.spyOn(repository, name));
-  const raw = spy(RAW_READS);
-  const rolledUp = spy(ROLLUP_READS);
-  try {
-    await read();
-    const called = (spies: typeof raw) => spies.some((one) => one.mock.calls.length > 0);
-    if (called(raw)) return called(rolledUp) ? 'both' : 'raw';
-    return called(rolledUp) ? 'rollups' : 'none';
-  } finally {
-    for (const one of [...raw, ...rolledUp]) one.mockRestore();
-  }
-}
-
-/**
- * Overview visitors/page views/visits and `/data/users`+`/views` totals over the range, and
- * `/stats/users` total users, with what answered them (`rollups`: no raw read at all).
- */
-async function siteNumbers(
-  app: TestApp,
-  token: string,
-  siteId: string,
-  range: { from: string; to: string },
-): Promise<{ numbers: Record<string, number>; reads: Reads | 'none' }> {
-  const get = async (path: string, query: Record<string, string>) =>
-    (await request(app.url).get(path).query(query).auth(token, { type: 'bearer' }).expect(200)).body as Record<
-      string,
-      unknown
-    >;
-  const numbers: Record<string, number> = {};
-  const reads = await readsOf(app, async () => {
-    const overview = (await get('/api/v1/stats/overview', { siteId, ...range })).results as Record<
-      string,
-      { value: number }
-    >;
-    for (const metric of ['visitors', 'pageviews', 'visits']) numbers[metric] = overview[metric].value;
-    Object.assign(numbers, await seedTotals(app.url, token, siteId, range.from, range.to));
-    numbers.totalUsers = ((await get('/api/v1/stats/users', { siteId })) as { totalUsers: number }).totalUsers;
-  });
-  return { numbers, reads };
-}
-
-/** The site's rows in every stats_* collection (through the app's mongoose connection): day, visitor, days returned from. */
-async function rollupRows(
-  app: TestApp,
-  siteId: string,
-): Promise<Array<{ collection: string; day: string; visitorKey?: string; returning: string[] }>> {
-  const connection = app.app.get<Connection>(getConnectionToken());
-  const rows = [];
-  for (const collection of ROLLUP_COLLECTIONS) {
-    const documents = await connection
-      .db!.collection<{ day: string; visitorKey?: string; rows?: Array<{ returning: Array<{ p: string }> }> }>(
-        collection,
-      )
-      .find({ siteId: new ObjectId(siteId) })
-      .toArray();
-    for (const { day, visitorKey, rows: counts } of documents)
-      rows.push({
-        collection,
-        day,
-        visitorKey,
-        returning: (counts ?? []).flatMap((count) => count.returning.map((entry) => entry.p)),
-      });
-  }
-  return rows;
 }
 
 async function startInstance(
@@ -243,16 +152,18 @@ describe('RETENTION_DAYS', () => {
     const clock = new FixedClock(NOW);
     const app = await startInstance(await database(), clock, MANUAL, '30', bootstrapAdminEnv);
     apps.push(app);
-    // Stops the rollup job's timer: the test runs it itself, so a site stays flagged until it does.
-    await app.app.get(RollupJob).onApplicationShutdown();
+    await stopRollupTimer(app);
     let token = (await loginAsBootstrapAdmin(app.url)).accessToken;
-    const rollups = app.app.get(RollupRepository);
-    const rollUp = async () => {
-      clock.advance(ROLLUP_SETTLE_MS + 1_000);
-      expect((await app.app.get(RollupJob).runOnce()).ran).toBe(true);
-    };
-    const flagged = async (siteId: string) => (await rollups.findSiteState(siteId)).rebuild;
+    const flagged = (siteId: string) => isFlaggedForRebuild(app, siteId);
     const range = { from: '2024-05-01', to: '2024-06-15' };
+    // The site's stats numbers and what answered them; no hit here has a user id: identifiedUsers is left out.
+    const numbersOf = async (siteId: string) => {
+      const {
+        numbers: { identifiedUsers: _identifiedUsers, ...numbers },
+        reads,
+      } = await siteNumbers(app, token, siteId, range);
+      return { numbers, reads };
+    };
     // The cut-off is 30 days before now, 2024-05-16T12:00Z (plus the minutes the rollup runs add).
     const site = await createIngestSite(app);
     await sendHits(app.url, site.key, [
@@ -277,14 +188,14 @@ describe('RETENTION_DAYS', () => {
         .findOne({ siteId: new ObjectId(site.siteId), path: '/b-1' })
     )?.visitorKey;
     expect(expiredVisitor).toBeDefined();
-    await rollUp();
+    await rollUp(app, clock);
 
     const freshNumbers = { visitors: 1, pageviews: 1, visits: 1, users: 1, views: 1, totalUsers: 1 };
-    expect(await siteNumbers(app, token, site.siteId, range)).toEqual({
+    expect(await numbersOf(site.siteId)).toEqual({
       numbers: { visitors: 3, pageviews: 7, visits: 6, users: 3, views: 7, totalUsers: 3 },
       reads: 'rollups',
     });
-    expect(await siteNumbers(app, token, fresh.siteId, range)).toEqual({ numbers: freshNumbers, reads: 'rollups' });
+    expect(await numbersOf(fresh.siteId)).toEqual({ numbers: freshNumbers, reads: 'rollups' });
     const rowsBefore = await rollupRows(app, site.siteId);
     expect(rowsBefore.some((row) => row.day < '2024-05-16')).toBe(true);
     expect(rowsBefore.some((row) => row.visitorKey === expiredVisitor)).toBe(true);
@@ -295,17 +206,15 @@ describe('RETENTION_DAYS', () => {
     const expected = { visitors: 2, pageviews: 4, visits: 3, users: 2, views: 4, totalUsers: 2 };
     expect(await flagged(site.siteId)).toBe(true);
     expect(await flagged(fresh.siteId)).toBe(false);
-    expect(await siteNumbers(app, token, site.siteId, range)).toEqual({ numbers: expected, reads: 'raw' });
-    expect(await siteNumbers(app, token, fresh.siteId, range)).toEqual({ numbers: freshNumbers, reads: 'rollups' });
+    expect(await numbersOf(site.siteId)).toEqual({ numbers: expected, reads: 'raw' });
+    expect(await numbersOf(fresh.siteId)).toEqual({ numbers: freshNumbers, reads: 'rollups' });
 
-    await rollUp();
+    await rollUp(app, clock);
     expect(await flagged(site.siteId)).toBe(false);
-    expect(await siteNumbers(app, token, site.siteId, range)).toEqual({ numbers: expected, reads: 'rollups' });
+    expect(await numbersOf(site.siteId)).toEqual({ numbers: expected, reads: 'rollups' });
     const rowsAfter = await rollupRows(app, site.siteId);
     expect(rowsAfter.length).toBeGreaterThan(0);
-    expect(
-      rowsAfter.filter((row) => row.day < '2024-05-16' || row.returning.some((day) => day < '2024-05-16')),
-    ).toEqual([]);
+    expect(rowsCountingDaysBefore(rowsAfter, '2024-05-16')).toEqual([]);
     expect(rowsAfter.filter((row) => row.visitorKey === expiredVisitor)).toEqual([]);
 
     // The next hourly run finds nothing old: no site is flagged, every read stays on the rollups.
@@ -314,7 +223,7 @@ describe('RETENTION_DAYS', () => {
     expect((await job.runOnce())?.deleted).toEqual({ hits: 0, visits: 0 });
     expect(await flagged(site.siteId)).toBe(false);
     expect(await flagged(fresh.siteId)).toBe(false);
-    expect(await siteNumbers(app, token, site.siteId, range)).toEqual({ numbers: expected, reads: 'rollups' });
-    expect(await siteNumbers(app, token, fresh.siteId, range)).toEqual({ numbers: freshNumbers, reads: 'rollups' });
+    expect(await numbersOf(site.siteId)).toEqual({ numbers: expected, reads: 'rollups' });
+    expect(await numbersOf(fresh.siteId)).toEqual({ numbers: freshNumbers, reads: 'rollups' });
   });
 });
