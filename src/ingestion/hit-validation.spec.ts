@@ -46,6 +46,18 @@ describe('validateHit', () => {
     expect([...HIT_FAST_PATH_FIELDS].sort()).toEqual([...declared].sort());
   });
 
+  it('takes an optional field sent as null for one not sent, on either path', () => {
+    const hit = { url: '/', siteId: null, referrer: null, userId: null, props: null, timestamp: null };
+    // toEqual tells null from undefined (left out): no null is left.
+    expect({ ...(validateHit(hit) as object) }).toEqual({ url: '/' });
+    expect({ ...(validateItem(HitDto, { url: '/', eventId: null, name: 'signup' }) as object) }).toEqual({
+      url: '/',
+      name: 'signup',
+    });
+    // A required field is still required: null is no url.
+    expect(validateHit({ url: null })).toMatch(/^url/);
+  });
+
   it('refuses what the DTO refuses, with the message naming the field', () => {
     expect(validateHit({ url: '/', referrer: null, name: '' })).toMatch(/^name/);
     expect(validateHit({ url: '/', userId: 'x'.repeat(257) })).toMatch(/^userId/);

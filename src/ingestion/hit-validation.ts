@@ -11,12 +11,21 @@ const STRICT: ValidatorOptions = { whitelist: true, forbidNonWhitelisted: true, 
  * ValidationPipe applies, but per item: a batch keeps its valid hits and reports each invalid
  * one by index, and the hot path skips the pipe's per-request overhead. Returns the DTO or an
  * error message naming the offending field(s).
+ *
+ * In an ingest item `null` means "no value": an optional field (`@IsOptional()`, which lets
+ * `null` through) sent as `null` is left out of the DTO, exactly as if it had not been sent, so
+ * no consumer ever sees a `null` its type does not declare (`{ "referrer": null }` is a hit
+ * without a referrer, `{ "userId": null }` one without a user, not the user "null"). A required
+ * field's rules refuse `null` themselves.
  */
 export function validateItem<T extends object>(dto: ClassConstructor<T>, raw: unknown): T | string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'hit must be a JSON object';
   const instance = plainToInstance(dto, raw);
   const errors = validateSync(instance, STRICT);
-  return errors.length > 0 ? describeValidationErrors(errors).join('; ') : instance;
+  if (errors.length > 0) return describeValidationErrors(errors).join('; ');
+  const fields = instance as Record<string, unknown>;
+  for (const key of Object.keys(fields)) if (fields[key] === null) delete fields[key];
+  return instance;
 }
 
 /** One decorator's metadata (class-validator does not export the type from its entry point). */
@@ -95,7 +104,8 @@ function isWellFormedHit(raw: object): boolean {
   for (const key of Object.keys(fields)) {
     const rule = HIT_RULES.get(key);
     const value = fields[key];
-    // null/undefined is what @IsOptional skips: leave that case to class-validator.
+    // null/undefined is what @IsOptional skips: leave that case to class-validator (and
+    // validateItem, which drops the null).
     if (!rule || value === null || value === undefined) return false;
     for (const check of rule.checks) if (!check(value)) return false;
   }

@@ -46,14 +46,15 @@ export class SiteKeysRepository {
   }
 
   async findForSite(siteId: string, keyId: string): Promise<StoredSiteKey | null> {
-    if (!isValidObjectId(keyId)) return null;
+    // Both ids come from the request path: a malformed one names no key (404), not a BSONError.
+    if (!isValidObjectId(keyId) || !isValidObjectId(siteId)) return null;
     const document = await this.keys.findOne({ _id: keyId, siteId: new Types.ObjectId(siteId) }).exec();
     return document ? toStoredKey(document) : null;
   }
 
   /** Returns the hash of the key it revoked (for cache eviction), or null when none was active. */
   async revoke(siteId: string, keyId: string, at: Date): Promise<string | null> {
-    if (!isValidObjectId(keyId)) return null;
+    if (!isValidObjectId(keyId) || !isValidObjectId(siteId)) return null;
     const document = await this.keys
       .findOneAndUpdate(
         { _id: keyId, siteId: new Types.ObjectId(siteId), revokedAt: null },

@@ -105,6 +105,35 @@ describe('users: admin-only CRUD', () => {
     await users().get(`/api/v1/users/${viewer.id}`).set(bearer()).expect(404);
   });
 
+  it('refuses null for a field with 400 naming it; the account, its sites and its sessions stay as they were', async () => {
+    const site = await createSite(app.url, admin);
+    const viewer = await createUser(app.url, admin, { siteIds: [site.id] });
+    const token = (await login(app.url, viewer.email, viewer.password)).accessToken;
+    for (const [field, message] of [
+      ['email', /\bemail must be an email/],
+      ['password', /\bpassword must be a string/],
+      ['role', /\brole must be one of the following values/],
+      // Not "no sites": an empty list says that.
+      ['siteIds', /\bsiteIds must be an array/],
+    ] as const) {
+      const response = await users()
+        .patch(`/api/v1/users/${viewer.id}`)
+        .set(bearer())
+        .send({ [field]: null })
+        .expect(400);
+      expect(response.body.message).toMatch(message);
+    }
+    const created = await users()
+      .post('/api/v1/users')
+      .set(bearer())
+      .send({ email: 'null-sites@example.com', password: 'a long passphrase', role: 'viewer', siteIds: null })
+      .expect(400);
+    expect(created.body.message).toMatch(/\bsiteIds must be an array/);
+    const after = await users().get(`/api/v1/users/${viewer.id}`).set(bearer()).expect(200);
+    expect(after.body).toMatchObject({ email: viewer.email, role: 'viewer', siteIds: [site.id] });
+    await users().get(`/api/v1/sites/${site.id}`).auth(token, { type: 'bearer' }).expect(200);
+  });
+
   it('answers unknown or malformed ids with 404', async () => {
     await users().get('/api/v1/users/000000000000000000000000').set(bearer()).expect(404);
     await users().get('/api/v1/users/not-an-id').set(bearer()).expect(404);

@@ -352,6 +352,45 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
       .expect(400);
   });
 
+  it('takes an optional hit field sent as null for one not sent, in single and batch form', async () => {
+    // `null` is "no value" in a hit (as in `referrer: document.referrer || null`): no siteId (the
+    // key's site), no props, no user (not the user "null"), no eventId, the default name.
+    const nulls = { siteId: null, referrer: null, userId: null, eventId: null, name: null, props: null };
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', site.key)
+      .send(keyHit({ ...nulls, url: '/null-single' }))
+      .expect(202, { accepted: 1, duplicates: 0, rejected: [] });
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', site.key)
+      .send({ hits: [keyHit({ ...nulls, url: '/null-batch' }), keyHit({ url: '/null-control' })] })
+      .expect(202, { accepted: 2, duplicates: 0, rejected: [] });
+    const stored = await hits()
+      .find({ path: { $in: ['/null-single', '/null-batch', '/null-control'] } })
+      .sort({ path: 1 })
+      .toArray();
+    expect(stored.map((hit) => hit.path)).toEqual(['/null-batch', '/null-control', '/null-single']);
+    for (const hit of stored) {
+      expect(hit).toMatchObject({ siteId: new ObjectId(site.siteId), name: 'pageview', referrer: null });
+      for (const absent of ['props', 'userKey', 'eventId']) expect(hit).not.toHaveProperty(absent);
+    }
+    // Same IP and user agent, no user: one visitor, whether userId was null or left out.
+    expect(new Set(stored.map((hit) => hit.visitorKey)).size).toBe(1);
+    // Without a key, a null siteId names no site, as a missing one does; a null url is no url.
+    await request(app.url)
+      .post('/api/v1/hits')
+      .set('Origin', 'https://app.partner.test')
+      .send({ siteId: null, url: '/' })
+      .expect(401);
+    const noUrl = await request(app.url)
+      .post('/api/v1/hits')
+      .set('Authorization', site.key)
+      .send(keyHit({ url: null }))
+      .expect(400);
+    expect(noUrl.body.rejected).toEqual([{ index: 0, error: expect.stringMatching(/^url/) }]);
+  });
+
   it('takes up to 200 items in a /traffic batch and answers 400 naming the limit at 201', async () => {
     const limitSite = await createIngestSite(app);
     const items = (count: number, prefix: string) =>

@@ -70,6 +70,47 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
     expect(unknownField.body.message).toContain('owner');
   });
 
+  it('refuses null for a field with 400 naming it, on create and update, and changes nothing', async () => {
+    // No site setting is cleared by null: a PATCH leaves a field out to keep it, and sends [] or
+    // 'UTC' to reset it. null is refused with class-validator's message for the field.
+    const created = await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'null-tz.example', name: 'Null', timezone: null })
+      .expect(400);
+    expect(created.body.message).toMatch(/^timezone must be a string/);
+    const origins = await request(app.url)
+      .post('/api/v1/sites')
+      .set(asAdmin())
+      .send({ domain: 'null-origins.example', name: 'Null', allowedOrigins: null })
+      .expect(400);
+    expect(origins.body.message).toContain('allowedOrigins must be an array');
+
+    const site = await createSite(app.url, admin, { timezone: 'Europe/Berlin', allowedOrigins: ['https://a.example'] });
+    for (const [field, message] of [
+      ['domain', /\bdomain must be a string/],
+      ['name', /\bname must be a string/],
+      ['timezone', /\btimezone must be a string/],
+      ['allowedOrigins', /\ballowedOrigins must be an array/],
+      ['respectDoNotTrack', /\brespectDoNotTrack must be a boolean/],
+    ] as const) {
+      const response = await request(app.url)
+        .patch(`/api/v1/sites/${site.id}`)
+        .set(asAdmin())
+        .send({ [field]: null })
+        .expect(400);
+      expect(response.body.message).toMatch(message);
+    }
+    const keys = await request(app.url)
+      .post(`/api/v1/sites/${site.id}/keys`)
+      .set(asAdmin())
+      .send({ scopes: null })
+      .expect(400);
+    expect(keys.body.message).toContain('scopes must be an array');
+    const after = await request(app.url).get(`/api/v1/sites/${site.id}`).set(asAdmin()).expect(200);
+    expect(after.body).toEqual({ ...site, createdAt: expect.any(String) });
+  });
+
   it('refuses a duplicate domain with 409', async () => {
     await createSite(app.url, admin, { domain: 'dup.example' });
     await request(app.url)
@@ -248,6 +289,16 @@ describe('sites: CRUD, viewer visibility and site keys', () => {
         .delete(`/api/v1/sites/${site.id}/keys/000000000000000000000000`)
         .set(asAdmin())
         .expect(404);
+    });
+
+    it('answers 404 to rotate or revoke under a malformed site id, and leaves the key alone', async () => {
+      const site = await createSite(app.url, admin);
+      const issued = await createKey(app.url, admin, site.id, ['read']);
+      for (const badSiteId of ['12345', 'null', encodeURIComponent('{"$ne":1}')]) {
+        await request(app.url).post(`/api/v1/sites/${badSiteId}/keys/${issued.id}/rotate`).set(asAdmin()).expect(404);
+        await request(app.url).delete(`/api/v1/sites/${badSiteId}/keys/${issued.id}`).set(asAdmin()).expect(404);
+      }
+      await request(app.url).get('/api/v1/sites/current').set('Authorization', issued.key).expect(200);
     });
 
     it('revokes the keys of a deleted site', async () => {

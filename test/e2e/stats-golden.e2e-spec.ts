@@ -550,6 +550,22 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
         .expect(400);
       expect(badMetric.body.message).toContain('metrics');
     });
+
+    it('refuses null for a field with 400 naming it, nested fields by their path', async () => {
+      const send = (body: Record<string, unknown>) =>
+        request(app.url)
+          .post('/api/v1/stats/query')
+          .auth(adminToken, { type: 'bearer' })
+          .send({ siteId: site.id, metrics: ['visitors'], ...body })
+          .expect(400);
+      const from = await send({ dateRange: { from: null, to: '2024-02-13' } });
+      expect(from.body.message).toMatch(/\bdateRange\.from must be a string/);
+      const to = await send({ dateRange: { from: '2024-02-12', to: null } });
+      expect(to.body.message).toMatch(/\bdateRange\.to must be a string/);
+      // Left out, a field takes its default; null is not a way to ask for it.
+      expect((await send({ siteId: null })).body.message).toMatch(/\bsiteId must be a string/);
+      expect((await send({ limit: null })).body.message).toMatch(/\blimit must be an integer/);
+    });
   });
 
   describe('GET /api/v1/stats/realtime', () => {

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsEmail, IsIn, IsMongoId, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsArray, IsEmail, IsIn, IsMongoId, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/decorators/is-optional-not-null.decorator.js';
 import { ROLES, type Role } from '../principal.js';
 import { MIN_PASSWORD_LENGTH, type UserView } from '../users.service.js';
 
@@ -36,7 +37,7 @@ export class CreateUserDto {
     default: [],
     description: 'Sites a viewer may read',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @IsMongoId({ each: true })
   siteIds?: string[];
@@ -44,7 +45,7 @@ export class CreateUserDto {
 
 export class UpdateUserDto {
   @ApiPropertyOptional({ type: String, example: 'viewer@example.com', description: 'New login email' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsEmail()
   @MaxLength(320)
   email?: string;
@@ -55,7 +56,7 @@ export class UpdateUserDto {
     minLength: MIN_PASSWORD_LENGTH,
     description: 'New password; signs the account out everywhere',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MinLength(MIN_PASSWORD_LENGTH)
   @MaxLength(1024)
@@ -67,7 +68,7 @@ export class UpdateUserDto {
     example: 'admin',
     description: 'New role (the last admin cannot be demoted)',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(ROLES)
   role?: Role;
 
@@ -76,7 +77,7 @@ export class UpdateUserDto {
     example: ['65f1c0ffee0000000000beef'],
     description: 'Sites a viewer may read (replaces the list)',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @IsMongoId({ each: true })
   siteIds?: string[];

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMinSize, IsArray, IsIn, IsOptional } from 'class-validator';
+import { ArrayMinSize, IsArray, IsIn } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/decorators/is-optional-not-null.decorator.js';
 import { KEY_SCOPES, type KeyScope } from '../../auth/principal.js';
 import type { StoredSiteKey } from '../site-keys.repository.js';
 import type { IssuedKey } from '../sites.service.js';
@@ -13,7 +14,7 @@ export class CreateSiteKeyDto {
     example: ['ingest', 'read'],
     description: '`ingest`: send hits for the site; `read`: read the statistics of this one site',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMinSize(1)
   @IsIn(KEY_SCOPES, { each: true })

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/decorators/is-optional-not-null.decorator.js';
 import type { StoredSite } from '../sites.repository.js';
 import { SiteViewDto } from './site-view.dto.js';
 
@@ -26,7 +27,7 @@ export class CreateSiteDto {
     default: 'UTC',
     description: 'IANA time zone that defines the calendar days of the statistics',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   timezone?: string;
 
@@ -35,35 +36,35 @@ export class CreateSiteDto {
     example: ['https://app.example.net'],
     description: 'Browser origins besides the domain (and its www.) allowed to send hits with the tracker',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
   allowedOrigins?: string[];
 
   @ApiPropertyOptional({ type: Boolean, default: false, description: 'Drop browser hits sent with `DNT: 1`' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsBoolean()
   respectDoNotTrack?: boolean;
 }
 
 export class UpdateSiteDto {
   @ApiPropertyOptional({ type: String, example: 'example.com', description: 'Host name of the site' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @IsNotEmpty()
   @MaxLength(253)
   domain?: string;
 
   @ApiPropertyOptional({ type: String, example: 'Example Inc.', description: 'Display name' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   name?: string;
 
   @ApiPropertyOptional({ type: String, example: 'America/New_York', description: 'IANA time zone' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   timezone?: string;
 
@@ -72,14 +73,14 @@ export class UpdateSiteDto {
     example: ['https://app.example.net'],
     description: 'Extra allowed browser origins (replaces the list)',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
   allowedOrigins?: string[];
 
   @ApiPropertyOptional({ type: Boolean, description: 'Drop browser hits sent with `DNT: 1`' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsBoolean()
   respectDoNotTrack?: boolean;
 }

@@ -6,13 +6,13 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsOptional,
   IsString,
   Max,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/decorators/is-optional-not-null.decorator.js';
 import { PERIODS, type Period } from '../query/date-range.js';
 import { DIMENSIONS } from '../query/dimensions.js';
 import {
@@ -32,18 +32,18 @@ export class DateRangeDto {
     enumName: 'Period',
     description: 'Relative period (see GET /stats/overview); excludes from/to.',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(PERIODS)
   period?: Period;
 
   @ApiPropertyOptional({ type: String, example: '2024-03-01', description: 'First day, inclusive, site time zone' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MaxLength(10)
   from?: string;
 
   @ApiPropertyOptional({ type: String, example: '2024-03-31', description: 'Last day, inclusive, site time zone' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MaxLength(10)
   to?: string;
@@ -87,7 +87,7 @@ export class StatsQueryBodyDto {
     example: 'example.com',
     description: 'Site id or domain; may be omitted when the caller can see exactly one site.',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MaxLength(253)
   siteId?: string;
@@ -100,7 +100,7 @@ export class StatsQueryBodyDto {
   metrics!: Metric[];
 
   @ApiPropertyOptional({ type: DateRangeDto, description: 'Default: period 30d' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @ValidateNested()
   @Type(() => DateRangeDto)
   dateRange?: DateRangeDto;
@@ -111,7 +111,7 @@ export class StatsQueryBodyDto {
     isArray: true,
     example: ['country'],
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMaxSize(3)
   @IsIn(BREAKDOWN_DIMENSIONS, { each: true })
@@ -122,17 +122,17 @@ export class StatsQueryBodyDto {
     enumName: 'Interval',
     description: 'Also group by this time bucket (site time zone); rows then carry `time`',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(INTERVALS)
   interval?: Interval;
 
   @ApiPropertyOptional({ type: 'array', items: FILTER_SCHEMA, example: [['is', 'country', ['DE', 'FR']]] })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   filters?: unknown[];
 
   @ApiPropertyOptional({ enum: CLASSIFICATION_FILTERS, enumName: 'ClassificationFilter', default: 'USER' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(CLASSIFICATION_FILTERS)
   classification?: ClassificationFilter;
 
@@ -140,7 +140,7 @@ export class StatsQueryBodyDto {
     type: [OrderByDto],
     description: 'Default: the first metric descending, then dimensions ascending',
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMaxSize(5)
   @ValidateNested({ each: true })
@@ -148,14 +148,14 @@ export class StatsQueryBodyDto {
   orderBy?: OrderByDto[];
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 100 })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(1)
   @Max(MAX_LIST_LIMIT)
   limit?: number;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1 })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(1)
   page?: number;
