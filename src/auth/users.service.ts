@@ -124,16 +124,18 @@ export class UsersService implements OnApplicationBootstrap {
       this.checkPassword(input.password);
       changes.passwordHash = await hashPassword(input.password);
     }
-    if (input.role !== undefined && input.role !== current.role) {
-      if (current.role === 'admin') await this.ensureAnotherAdmin();
-      changes.role = input.role;
-    }
+    const demoting = input.role !== undefined && input.role !== current.role && current.role === 'admin';
+    if (input.role !== undefined && input.role !== current.role && !demoting) changes.role = input.role;
+    if (demoting) await this.demoteUnlessLastAdmin(id, input.role!);
     try {
-      const updated = await this.users.update(id, changes);
+      const updated =
+        Object.keys(changes).length > 0 ? await this.users.update(id, changes) : await this.users.findById(id);
       if (!updated) throw new NotFoundException('User not found');
       if (changes.passwordHash) await this.refreshTokens.revokeAllForUser(id, this.clock.now());
       return toUserView(updated);
     } catch (error) {
+      // The request failed as a whole: the demotion it made goes too.
+      if (demoting) await this.users.update(id, { role: 'admin' });
       if (isDuplicateKeyError(error)) throw new ConflictException('An account with this email exists');
       throw error;
     }
@@ -141,7 +143,7 @@ export class UsersService implements OnApplicationBootstrap {
 
   async delete(id: string): Promise<void> {
     const user = await this.getStored(id);
-    if (user.role === 'admin') await this.ensureAnotherAdmin();
+    if (user.role === 'admin') await this.demoteUnlessLastAdmin(id, 'viewer');
     await this.users.delete(id);
     await this.refreshTokens.deleteAllForUser(id);
   }
@@ -159,12 +161,20 @@ export class UsersService implements OnApplicationBootstrap {
   }
 
   /**
-   * Checked, not locked: two admins demoting each other at the same instant could both pass.
-   * Admin changes are rare and interactive, so we accept that over a transaction the embedded
-   * store may not offer.
+   * Takes the admin role from `id` (before a demotion or a deletion) unless that leaves no admin.
+   * The demotion is written first and the admins counted after it, so two admins demoting each
+   * other at once cannot both pass a count taken before either write: whichever counts zero puts
+   * its admin back and answers 409 (both may, and then both stay admins). No transaction needed,
+   * which the embedded store and a standalone MongoDB do not offer.
    */
-  private async ensureAnotherAdmin(): Promise<void> {
-    if ((await this.users.countAdmins()) <= 1) throw new ConflictException('Cannot remove or demote the last admin');
+  private async demoteUnlessLastAdmin(id: string, role: Role): Promise<void> {
+    const refuse = (): ConflictException => new ConflictException('Cannot remove or demote the last admin');
+    if ((await this.users.countAdmins()) <= 1) throw refuse();
+    await this.users.update(id, { role });
+    if ((await this.users.countAdmins()) === 0) {
+      await this.users.update(id, { role: 'admin' });
+      throw refuse();
+    }
   }
 
   private checkPassword(password: string): void {

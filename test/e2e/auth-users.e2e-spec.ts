@@ -141,6 +141,26 @@ describe('users: admin-only CRUD', () => {
     await users().delete('/api/v1/users/000000000000000000000000').set(bearer()).expect(404);
   });
 
+  it('keeps an admin when the last two demote each other at the same moment', async () => {
+    const admins = () => app.database.db.collection('users').countDocuments({ role: 'admin' });
+    for (let round = 0; round < 5; round++) {
+      const other = await createUser(app.url, admin, { role: 'admin' });
+      const otherToken = (await login(app.url, other.email, other.password)).accessToken;
+      const [own, theirs] = await Promise.all([
+        users().patch(`/api/v1/users/${adminId}`).set(bearer()).send({ role: 'viewer' }),
+        users().patch(`/api/v1/users/${other.id}`).auth(otherToken, { type: 'bearer' }).send({ role: 'viewer' }),
+      ]);
+      expect(await admins()).toBeGreaterThanOrEqual(1);
+      expect([own.status, theirs.status]).not.toEqual([200, 200]);
+      for (const response of [own, theirs]) expect([200, 409]).toContain(response.status);
+      // Put the bootstrap admin back (through whoever is still admin) and remove the other.
+      if (own.status === 200)
+        await users().patch(`/api/v1/users/${adminId}`).auth(otherToken, { type: 'bearer' }).send({ role: 'admin' });
+      await users().delete(`/api/v1/users/${other.id}`).set(bearer()).expect(204);
+      expect(await admins()).toBe(1);
+    }
+  });
+
   // Runs last: it leaves the bootstrap admin demoted.
   it('never deletes or demotes the last admin', async () => {
     expect(await app.database.db.collection('users').countDocuments({ role: 'admin' })).toBe(1);
