@@ -1,19 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { REVERSE_DNS_RESOLVER, ReverseDnsService } from '../../src/geo/reverse-dns.service.js';
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { BOOTSTRAP_ADMIN, bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
+import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(`Skipping the dashboard browser test: no Chromium at ${CHROMIUM} (.ci/run installs it with apt-get).`);
-}
+const hasChromium = chromiumAvailable('dashboard browser test');
 const describeIfChromium = hasChromium ? describe : describe.skip;
 
 // A real browser on a busy CI machine: give each step room beyond Jest's 30 s default.
@@ -363,21 +360,7 @@ describeIfChromium('dashboard in a real browser', () => {
     await waitForStableOverview({ siteId: site.id, period: '7d' });
 
     profileDir = mkdtempSync(join(tmpdir(), 'siteline-chromium-'));
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--user-data-dir=${profileDir}`,
-      ],
-    });
+    browser = await launchChromium(profileDir);
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
     page.on('console', (message) => {

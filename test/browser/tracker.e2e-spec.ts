@@ -1,21 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ObjectId, type Document } from 'mongodb';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import puppeteer, { type Browser, type HTTPRequest, type Page } from 'puppeteer-core';
+import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { createSite, type CreatedSite } from '../factories/sites.js';
 import { bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
+import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(`Skipping the tracker browser test: no Chromium at ${CHROMIUM} (.ci/run installs it with apt-get).`);
-}
+const hasChromium = chromiumAvailable('tracker browser test');
 const describeIfChromium = hasChromium ? describe : describe.skip;
 
 // A real browser on a busy CI machine: give each step room beyond Jest's 30 s default.
@@ -158,22 +155,7 @@ describeIfChromium('tracker in a real browser', () => {
       mkdirSync(join(profileDir, 'Default'));
       writeFileSync(join(profileDir, 'Default', 'Preferences'), JSON.stringify(preferences));
     }
-    return puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--user-data-dir=${profileDir}`,
-        ...extraArgs,
-      ],
-    });
+    return launchChromium(profileDir, extraArgs);
   }
 
   /**

@@ -10,7 +10,7 @@ import { sendHits } from '../factories/data-fixtures.js';
 import { importHits, writeNdjson } from '../factories/import-hits.js';
 import { createKey, createSite } from '../factories/sites.js';
 import { bootstrapAdminEnv, login, loginAsBootstrapAdmin } from '../factories/users.js';
-import { runCli } from '../support/cli.js';
+import { cliCommand, runCli } from '../support/cli.js';
 import { compileApp } from '../support/compiled-app.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -50,17 +50,8 @@ interface KillableCli {
 
 /** The compiled CLI as a child process the test can kill, in the environment `runCli` gives it. */
 async function startCli(app: TestApp, args: string[]): Promise<KillableCli> {
-  const child = spawn(process.execPath, [join(await compileApp(), 'src', 'cli', 'main.js'), ...args], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      REVERSE_DNS: 'off',
-      MONGODB_URI: app.database.uri,
-      DATA_DIR: app.dataDir,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const command = await cliCommand(app, args);
+  const child = spawn(process.execPath, command.argv, { env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

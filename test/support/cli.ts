@@ -9,15 +9,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the compiled CLI (`src/cli/main.js`) against a test app's database and data directory. */
-export async function runCli(
+/** The compiled CLI's entry point and arguments, with the environment that points it at a test app. */
+export async function cliCommand(
   app: TestApp,
   args: string[],
-  stdin = '',
   env: Record<string, string> = {},
-): Promise<CliResult> {
-  const out = await compileApp();
-  const child = spawn(process.execPath, [join(out, 'src', 'cli', 'main.js'), ...args], {
+): Promise<{ argv: string[]; env: Record<string, string> }> {
+  return {
+    argv: [join(await compileApp(), 'src', 'cli', 'main.js'), ...args],
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'test',
@@ -27,8 +26,18 @@ export async function runCli(
       DATA_DIR: app.dataDir,
       ...env,
     },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  };
+}
+
+/** Runs the compiled CLI (`src/cli/main.js`) against a test app's database and data directory. */
+export async function runCli(
+  app: TestApp,
+  args: string[],
+  stdin = '',
+  env: Record<string, string> = {},
+): Promise<CliResult> {
+  const command = await cliCommand(app, args, env);
+  const child = spawn(process.execPath, command.argv, { env: command.env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
