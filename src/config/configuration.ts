@@ -18,6 +18,7 @@ export const appConfig = registerAs('app', () => {
     dataDir: resolve(env.DATA_DIR),
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
+    httpTimeoutMs: env.HTTP_TIMEOUT_MS,
   };
 });
 

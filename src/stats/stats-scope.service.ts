@@ -47,7 +47,7 @@ export const ApiVisitsPendingResponse = () =>
   ApiServiceUnavailableResponse({
     type: ErrorResponseDto,
     description:
-      'Visits of recently ingested hits are still being computed (a backlog after a bulk load); retry after `Retry-After` seconds',
+      'Visits of recently ingested hits are still being computed, or the answer is taking most of the HTTP timeout (a backlog after a bulk load); retry after `Retry-After` seconds',
   });
 
 /**
