@@ -288,9 +288,16 @@ function parseEnvelope(body: unknown, field: 'hits' | 'traffic', max: number): P
   return { items, batch: true };
 }
 
+/**
+ * The site a key-less send names: the first item's non-empty `siteId`. One that is neither a
+ * string nor null (an operator object, a number) is a 400 naming the field, not "no site".
+ */
 function firstSiteRef(items: unknown[]): string | undefined {
-  for (const item of items) {
+  for (const [index, item] of items.entries()) {
     const ref = typeof item === 'object' && item !== null ? (item as { siteId?: unknown }).siteId : undefined;
+    if (ref !== undefined && ref !== null && typeof ref !== 'string') {
+      throw new BadRequestException(`${items.length > 1 ? `hits[${index}].` : ''}siteId must be a string`);
+    }
     if (typeof ref === 'string' && ref !== '') return ref;
   }
   return undefined;

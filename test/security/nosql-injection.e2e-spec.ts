@@ -200,14 +200,20 @@ describe('security: NoSQL operator injection', () => {
       statuses.push((await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(hit)).status);
     }
     expect(statuses).toEqual(cases.map(() => 400));
-    // Browser sends: an operator as siteId is no site reference at all (only a string is), so the
-    // send has neither a key nor a site: 401, and no "some site" picked by a match-all operator.
+    // Browser sends: an operator as siteId is refused by name (only a string names a site), and
+    // no "some site" is picked by a match-all operator.
     const browser = await request(app.url)
       .post('/api/v1/hits')
       .set('Origin', 'https://www.allowed.test')
       .send({ siteId: { $ne: SENTINEL }, url: '/x' });
-    expect(browser.status).toBe(401);
-    expect(browser.body).toMatchObject({ message: 'siteId (or a site key) is required' });
+    expect(browser.status).toBe(400);
+    expect(browser.body).toMatchObject({ message: 'siteId must be a string' });
+    const batch = await request(app.url)
+      .post('/api/v1/hits')
+      .set('Origin', 'https://www.allowed.test')
+      .send({ hits: [{ url: '/a' }, { siteId: { $gt: '' }, url: '/b' }] });
+    expect(batch.status).toBe(400);
+    expect(batch.body).toMatchObject({ message: 'hits[1].siteId must be a string' });
     const traffic = await request(app.url)
       .post(`/api/v1/traffic?url[$ne]=${SENTINEL}&ip_addr=1.2.3.4`)
       .set('Authorization', site.key);
