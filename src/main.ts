@@ -32,7 +32,7 @@ async function bootstrap(): Promise<void> {
   const env = loadEnvironment();
   const app = await createApp();
   stopOnSignals(app);
-  await app.listen({ port: env.PORT, host: '0.0.0.0' });
+  await app.listen({ port: env.PORT, host: env.HOST });
 }
 
 bootstrap().catch((error: unknown) => {

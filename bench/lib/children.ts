@@ -102,6 +102,7 @@ export async function startApp(options: AppOptions = {}): Promise<Child & { data
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     PORT: String(port),
+    HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     JWT_SECRET: 'bench-jwt-secret-0123456789abcdef0123456789',
     VISITOR_SECRET: 'bench-visitor-secret-0123456789abcdef012345',

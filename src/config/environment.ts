@@ -1,6 +1,7 @@
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import {
   IsEmail,
+  IsIP,
   IsIn,
   IsInt,
   IsOptional,
@@ -40,6 +41,11 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(65535)
   PORT = 3000;
+
+  /** The interface to listen on: every one by default (containers), 127.0.0.1 for local-only runs. */
+  @Transform(emptyToUndefined)
+  @IsIP(undefined, { message: 'HOST must be an IP address such as 0.0.0.0 or 127.0.0.1' })
+  HOST = '0.0.0.0';
 
   @Transform(emptyToUndefined)
   @IsOptional()

@@ -118,7 +118,8 @@ export interface ChildApp {
 export async function spawnApp(env: Record<string, string>): Promise<ChildApp> {
   const out = await compileApp();
   const child = spawn(process.execPath, [join(out, 'src', 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // Tests talk to 127.0.0.1 only, so the app listens there only.
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
