@@ -124,9 +124,12 @@ export class UsersService implements OnApplicationBootstrap {
       this.checkPassword(input.password);
       changes.passwordHash = await hashPassword(input.password);
     }
-    const demoting = input.role !== undefined && input.role !== current.role && current.role === 'admin';
-    if (input.role !== undefined && input.role !== current.role && !demoting) changes.role = input.role;
-    if (demoting) await this.demoteUnlessLastAdmin(id, input.role!);
+    const newRole = input.role !== undefined && input.role !== current.role ? input.role : undefined;
+    // Taking the admin role away is written on its own, first (see demoteUnlessLastAdmin);
+    // any other role change is written with the rest.
+    const demoting = newRole !== undefined && current.role === 'admin';
+    if (demoting) await this.demoteUnlessLastAdmin(id, newRole);
+    else if (newRole !== undefined) changes.role = newRole;
     try {
       const updated =
         Object.keys(changes).length > 0 ? await this.users.update(id, changes) : await this.users.findById(id);
