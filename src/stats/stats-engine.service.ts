@@ -84,7 +84,7 @@ export class StatsEngine {
       const counts = await this.rollups.findCounts(query);
       if (counts) return this.repository.aggregateRollupHitCounts(query, counts, options);
     } else if (options.classification) {
-      const fromCounts = await this.hitMetricsFromCounts(query, options);
+      const fromCounts = await this.hitMetricsFromCounts(query);
       if (fromCounts) return fromCounts;
     }
     const coverage = await this.rollups.find(query);
@@ -93,27 +93,12 @@ export class StatsEngine {
   }
 
   /**
-   * Visitors from the visitor counts and page views, events and bot hits from the hit-hour counts,
-   * when both cover the query: nothing read grows with traffic (ADR 0003). Both count the same
-   * hits, so they have the same groups.
+   * Visitors, page views, events and bot hits from the visitor counts alone, when they cover the
+   * query: nothing read grows with traffic (ADR 0003).
    */
-  private async hitMetricsFromCounts(
-    query: StatsQuery,
-    options: { classification: boolean },
-  ): Promise<HitMetricsRow[] | undefined> {
-    const [visitorCoverage, countCoverage] = await Promise.all([
-      this.rollups.findVisitorCounts(query),
-      this.rollups.findCounts(query),
-    ]);
-    if (!visitorCoverage || !countCoverage) return undefined;
-    const [visitors, counts] = await Promise.all([
-      this.repository.aggregateVisitorCounts(query, visitorCoverage),
-      this.repository.aggregateRollupHitCounts(query, countCoverage, options),
-    ]);
-    const fields = [...query.dimensions, ...(query.interval ? ['time'] : [])];
-    const id = (key: GroupKey | null) => JSON.stringify(fields.map((field) => key?.[field] ?? null));
-    const visitorsByKey = new Map(visitors.map((row) => [id(row.key), row.visitors]));
-    return counts.map((row) => ({ ...row, visitors: visitorsByKey.get(id(row.key)) ?? 0 }));
+  private async hitMetricsFromCounts(query: StatsQuery): Promise<HitMetricsRow[] | undefined> {
+    const coverage = await this.rollups.findVisitorCounts(query);
+    return coverage && this.repository.aggregateHitMetricsFromCounts(query, coverage);
   }
 }
 

@@ -138,27 +138,29 @@ export class StatsRepository {
   }
 
   /**
-   * Distinct visitors per group as `aggregateHitMetrics` counts them (query classification), from
-   * the visitor counts of the settled days plus, for the unsettled tail, the raw visitors of each
-   * group not active with the same values in the same bucket's settled days: those are looked up
-   * by visitor (`{ siteId, classification, visitorKey }` on stats_visitor_days), so the cost of the
-   * tail is bounded by its own visitors' rows.
+   * Visitors, page views, events and bot hits per group as `aggregateHitMetrics` counts them (query
+   * classification), from the visitor counts of the settled days plus, for the unsettled tail, its
+   * raw hits: their hits add up, and a tail visitor counts unless active with the same values in
+   * the same bucket's settled days — looked up by visitor (`{ siteId, classification, visitorKey }`
+   * on stats_visitor_days), so the cost of the tail is bounded by its own visitors' rows.
    */
-  async aggregateVisitorCounts(
-    query: StatsQuery,
-    coverage: VisitorCountCoverage,
-  ): Promise<Array<{ key: GroupKey | null; visitors: number }>> {
-    type VisitorsRow = { key: GroupKey | null; visitors: number };
+  async aggregateHitMetricsFromCounts(query: StatsQuery, coverage: VisitorCountCoverage): Promise<HitMetricsRow[]> {
     const settled =
       coverage.tail?.day === coverage.fromDay
         ? []
-        : await this.aggregate<VisitorsRow>(VISITOR_COUNTS_COLLECTION, buildVisitorCountsPipeline(query, coverage));
-    if (!coverage.tail) return settled;
-    const raw = await this.aggregate<{ key: GroupKey | null; visitorKeys: string[] }>(
+        : await this.aggregate<HitMetricsRow>(VISITOR_COUNTS_COLLECTION, buildVisitorCountsPipeline(query, coverage));
+    const interval = query.interval === 'hour' ? undefined : query.interval;
+    const fields = [...query.dimensions, ...(interval ? ['time'] : [])];
+    const normalize = (row: HitMetricsRow): HitMetricsRow => ({
+      ...row,
+      key: Object.fromEntries(fields.map((field) => [field, row.key?.[field] ?? null])),
+    });
+    if (!coverage.tail) return settled.map(normalize);
+    type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
+    const raw = await this.aggregate<KeyedRow>(
       'hits',
       buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
     );
-    const interval = query.interval === 'hour' ? undefined : query.interval;
     const { key } = coverage;
     const seen = new Set<string>();
     const visitorKeys = [...new Set(raw.flatMap((row) => row.visitorKeys))];
@@ -181,18 +183,15 @@ export class StatsRepository {
           seen.add(JSON.stringify([row.visitorKey, keyValues(key, row), dayBucketLabel(row.day, interval)]));
       }
     }
-    const fresh: VisitorsRow[] = raw.map((row) => {
+    const fresh: HitMetricsRow[] = raw.map(({ visitorKeys: visitors, ...row }) => {
       const values = Object.fromEntries(key.dimensions.map((dimension) => [dimension, row.key?.[dimension] ?? null]));
       const label = typeof row.key?.time === 'string' ? row.key.time : '';
-      const visitors = row.visitorKeys.filter((visitor) => !seen.has(JSON.stringify([visitor, values, label]))).length;
-      return { key: row.key, visitors };
+      return {
+        ...row,
+        visitors: visitors.filter((visitor) => !seen.has(JSON.stringify([visitor, values, label]))).length,
+      };
     });
-    const fields = [...query.dimensions, ...(interval ? ['time'] : [])];
-    const normalized = [...settled, ...fresh].map((row) => ({
-      key: Object.fromEntries(fields.map((field) => [field, row.key?.[field] ?? null])),
-      visitors: row.visitors,
-    }));
-    return sumByKey(normalized, ['visitors']);
+    return sumByKey([...settled, ...fresh].map(normalize), ['visitors', 'pageviews', 'events', 'botHits']);
   }
 
   /**

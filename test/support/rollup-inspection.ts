@@ -20,7 +20,7 @@ const RAW_READS = ['aggregateHitMetrics', 'aggregateVisitMetrics', 'findUserStat
 const ROLLUP_READS = [
   'aggregateRollupHitMetrics',
   'aggregateRollupHitCounts',
-  'aggregateVisitorCounts',
+  'aggregateHitMetricsFromCounts',
   'aggregateRollupVisitMetrics',
   'findUserStatsFromRollup',
 ] as const;

@@ -76,15 +76,10 @@ export const HIT_COUNT_SETS: readonly DimensionSet[] = [
 
 /**
  * The same counts per local day (stats_hit_days), for every query without an hourly interval:
- * one row per day and value instead of up to 24, and the sets of every visitor count key
- * (VISITOR_COUNT_KEYS: the city/region/country tuple of `/data/cities`, network domain), so a
- * query answered from the visitor counts reads nothing else that grows with traffic.
+ * one row per day and value instead of up to 24. The visitor count keys (VISITOR_COUNT_KEYS)
+ * need no set here: their count rows carry their own page views and hits.
  */
-export const HIT_DAY_SETS: readonly DimensionSet[] = [
-  ...HIT_COUNT_SETS,
-  { name: 'place', fields: ['countryCode', 'region', 'city'] },
-  { name: 'network_domain', fields: ['networkDomain'] },
-];
+export const HIT_DAY_SETS: readonly DimensionSet[] = HIT_COUNT_SETS;
 
 /** The narrowest of `sets` able to answer the query, or undefined when none can. */
 export function narrowestSet(query: StatsQuery, sets: readonly DimensionSet[]): string | undefined {

@@ -19,7 +19,8 @@ export interface VisitorCountCoverage {
 }
 
 /**
- * Distinct visitors per group from stats_visitor_counts over the range's settled days: a visitor
+ * Distinct visitors, page views, hits and bot hits per group from stats_visitor_counts over the
+ * range's settled days (hits simply add up over days). A visitor
  * active in `[a, b]` has exactly one active day there that is fresh or whose previous active day
  * with the same values is before `a`, so summing those per row counts each visitor once. Per
  * time bucket, `a` is the later of the bucket's first day and the range's (`YYYY-MM-DD` labels
@@ -47,7 +48,15 @@ export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorC
     { $match: { siteId: query.siteId, key: coverage.key.name, scope: query.classification, day } },
     ...(interval ? [{ $addFields: { bucket: dayBucket(interval) } }] : []),
     { $unwind: '$rows' },
-    { $group: { _id: groupId(key), visitors: { $sum: { $add: ['$rows.fresh', returningBefore] } } } },
-    { $project: { _id: 0, key: '$_id', visitors: 1 } },
+    {
+      $group: {
+        _id: groupId(key),
+        visitors: { $sum: { $add: ['$rows.fresh', returningBefore] } },
+        pageviews: { $sum: '$rows.pageviews' },
+        events: { $sum: '$rows.events' },
+        botHits: { $sum: '$rows.botHits' },
+      },
+    },
+    { $project: { _id: 0, key: '$_id', visitors: 1, pageviews: 1, events: 1, botHits: 1 } },
   ];
 }

@@ -18,9 +18,10 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
 /**
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
  * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the daily hit
- * counts), so it is read raw until the job has rebuilt it.
+ * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts),
+ * so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 3;
+export const ROLLUP_VERSION = 4;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -208,9 +209,10 @@ export class RollupRepository {
         rows = [];
         entries = 0;
       };
-      for (const { values, fresh, returning } of group) {
+      for (const { values, fresh, returning, pageviews, events, botHits } of group) {
         if (entries > 0 && entries + 1 + returning.length > COUNT_ENTRIES_PER_DOCUMENT) flush();
-        rows.push({ ...(Object.keys(values).length > 0 ? { values } : {}), fresh, returning });
+        const value = Object.keys(values).length > 0 ? { values } : {};
+        rows.push({ ...value, fresh, returning, pageviews, events, botHits });
         entries += 1 + returning.length;
       }
       flush();

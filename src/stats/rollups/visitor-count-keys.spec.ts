@@ -11,8 +11,14 @@ import {
 } from './visitor-count-keys.js';
 
 const country = VISITOR_COUNT_KEYS.find((key) => key.name === 'country')!;
-const row = (day: string, countryCode: string | null, classification = 'USER', city: string | null = null) =>
-  ({ visitorKey: 'v', day, classification, countryCode, city }) as VisitorSetSample;
+const row = (
+  day: string,
+  countryCode: string | null,
+  classification = 'USER',
+  city: string | null = null,
+  pageviews = 1,
+  events = 2,
+): VisitorSetSample => ({ visitorKey: 'v', day, classification, countryCode, city, pageviews, events });
 
 function countsOf(rows: VisitorSetSample[], days: ReadonlySet<string> | 'all'): unknown[] {
   const tally: VisitorCountTally = new Map();
@@ -42,6 +48,27 @@ describe('visitor counts', () => {
     expect(countsOf(rows, new Set(['2024-05-04']))).toEqual([
       ['ALL', 'DE', '2024-05-04', 0, [{ p: '2024-05-01', n: 1 }]],
       ['BOT', 'DE', '2024-05-04', 1, []],
+    ]);
+  });
+
+  it('sums the hits of every row of a day, scope and value, bot hits apart', () => {
+    const rows = [
+      row('2024-05-01', 'DE', 'USER', 'Berlin', 2, 3),
+      row('2024-05-01', 'DE', 'USER', 'Hamburg', 1, 1),
+      row('2024-05-01', 'DE', 'BOT', null, 0, 5),
+      row('2024-05-02', 'DE', 'USER', null, 4, 4),
+    ];
+    const tally: VisitorCountTally = new Map();
+    addVisitorCounts(rows, [country], 'all', tally);
+    const sums = visitorCountRows(tally)
+      .map((count) => [count.scope, count.day, count.pageviews, count.events, count.botHits])
+      .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    expect(sums).toEqual([
+      ['ALL', '2024-05-01', 3, 9, 5],
+      ['ALL', '2024-05-02', 4, 4, 0],
+      ['BOT', '2024-05-01', 0, 5, 5],
+      ['USER', '2024-05-01', 3, 4, 0],
+      ['USER', '2024-05-02', 4, 4, 0],
     ]);
   });
 

@@ -5,8 +5,8 @@ import type { Interval, StatsQuery } from '../query/stats-query.js';
 /**
  * A visitor "count key": what a distinct-visitor query groups by (no dimension, one dimension, or
  * the city tuple `/data/cities` lists), and the visitor set (see VISITOR_SETS) whose rows hold
- * its fields. Only keys whose page views also have a hit-count set are kept, so a query answered
- * from the counts reads nothing that grows with traffic.
+ * its fields. The count rows carry the page views and hits of their values too, so a query
+ * answered from them reads nothing that grows with traffic.
  */
 export interface VisitorCountKey {
   name: string;
@@ -41,12 +41,21 @@ export function eligibleVisitorCountKey(query: StatsQuery): VisitorCountKey | un
   return visitorCountKeyOf(query.dimensions);
 }
 
-/** A visitor-set row as the counts read it: the set's fields under their hit names. */
+/** A visitor-day row as the counts read it: the key fields under their hit names, with the row's hit counts. */
 export interface VisitorSetSample {
   visitorKey: string;
   day: string;
   classification: string;
+  pageviews: number;
+  events: number;
   [field: string]: unknown;
+}
+
+/** Page views, all hits, and the hits that are BOT, of one count row. */
+export interface CountSums {
+  pageviews: number;
+  events: number;
+  botHits: number;
 }
 
 /** The key's values of a set row, keyed by dimension name (missing → null), as a group key. */
@@ -66,10 +75,11 @@ export function inScope(scope: VisitorCountScope, classification: string): boole
 /**
  * One stored count row: the visitors active on `day` with these values (in one scope), as
  * `fresh` (no earlier active day with them) and `returning` (how many had each previous active
- * day `p`, sorted by `p`). One row per day and value keeps a read at O(days × values) rows
- * however many distinct previous days there are.
+ * day `p`, sorted by `p`), and the hits of that day, scope and values (CountSums), so a list
+ * of visitors and page views reads these rows alone. One row per day and value keeps a read
+ * at O(days × values) rows however many distinct previous days there are.
  */
-export interface VisitorCount {
+export interface VisitorCount extends CountSums {
   key: string;
   scope: VisitorCountScope;
   values: Record<string, string | null>;
@@ -96,15 +106,20 @@ export function addVisitorCounts(
   for (const key of keys) {
     for (const scope of VISITOR_COUNT_SCOPES) {
       for (const [id, { values, days: active }] of activeDaysByValue(rows, key, scope)) {
-        const sorted = [...active].sort();
+        const sorted = [...active.keys()].sort();
         sorted.forEach((day, index) => {
           if (days !== 'all' && !days.has(day)) return;
           const rowId = `${key.name}\u0000${scope}\u0000${id}\u0000${day}`;
           let entry = tally.get(rowId);
           if (!entry) {
-            entry = { count: { key: key.name, scope, values, day, fresh: 0 }, returning: new Map() };
+            const empty = { fresh: 0, pageviews: 0, events: 0, botHits: 0 };
+            entry = { count: { key: key.name, scope, values, day, ...empty }, returning: new Map() };
             tally.set(rowId, entry);
           }
+          const sums = active.get(day)!;
+          entry.count.pageviews += sums.pageviews;
+          entry.count.events += sums.events;
+          entry.count.botHits += sums.botHits;
           if (index === 0) entry.count.fresh += 1;
           else entry.returning.set(sorted[index - 1], (entry.returning.get(sorted[index - 1]) ?? 0) + 1);
         });
@@ -121,19 +136,30 @@ export function visitorCountRows(tally: VisitorCountTally): VisitorCount[] {
   }));
 }
 
+/** For each value of the key the visitor had in `scope`: its active days, each with the hits of its rows. */
 function activeDaysByValue(
   rows: readonly VisitorSetSample[],
   key: VisitorCountKey,
   scope: VisitorCountScope,
-): Map<string, { values: Record<string, string | null>; days: Set<string> }> {
-  const byValue = new Map<string, { values: Record<string, string | null>; days: Set<string> }>();
+): Map<string, { values: Record<string, string | null>; days: Map<string, CountSums> }> {
+  const byValue = new Map<string, { values: Record<string, string | null>; days: Map<string, CountSums> }>();
   for (const row of rows) {
     if (!inScope(scope, row.classification)) continue;
     const values = keyValues(key, row);
     const id = JSON.stringify(values);
-    const entry = byValue.get(id) ?? { values, days: new Set<string>() };
-    entry.days.add(row.day);
-    byValue.set(id, entry);
+    let entry = byValue.get(id);
+    if (!entry) {
+      entry = { values, days: new Map() };
+      byValue.set(id, entry);
+    }
+    let sums = entry.days.get(row.day);
+    if (!sums) {
+      sums = { pageviews: 0, events: 0, botHits: 0 };
+      entry.days.set(row.day, sums);
+    }
+    sums.pageviews += row.pageviews;
+    sums.events += row.events;
+    if (row.classification === 'BOT') sums.botHits += row.events;
   }
   return byValue;
 }
@@ -152,7 +178,7 @@ export function forwardDays(
   for (const key of keys) {
     for (const scope of VISITOR_COUNT_SCOPES) {
       for (const { days: active } of activeDaysByValue(rows, key, scope).values()) {
-        const sorted = [...active].sort();
+        const sorted = [...active.keys()].sort();
         sorted.forEach((day, index) => {
           const next = sorted[index + 1];
           if (changed.has(day) && next !== undefined && !changed.has(next)) into.add(next);

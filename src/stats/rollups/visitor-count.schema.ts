@@ -9,7 +9,8 @@ import { VISITOR_COUNT_SCOPES, type VisitorCountScope } from './visitor-count-ke
  * day with it in that scope) and `returning` ones by their previous active day `p`. A visitor
  * active in `[a, b]` has exactly one active day there that is fresh or returns from before `a`,
  * so distinct visitors of a range are the sum of those — O(days × values), independent of
- * visitors. A day's values are split over several documents (`part`) when many. Derived from
+ * visitors. Each entry also holds the page views, hits and bot hits of its day, scope and
+ * values, so a list of visitors and page views reads these rows alone. A day's values are split over several documents (`part`) when many. Derived from
  * stats_visitor_sets by the rollup job (VisitorCountsBuilder).
  */
 @Schema({ collection: 'stats_visitor_counts', versionKey: false })
@@ -33,10 +34,18 @@ export class VisitorCountRow {
 
   /**
    * One entry per value: `values` by dimension name (`{ country: 'DE' }`; absent for the total),
-   * `fresh`, and `returning` as `{ p, n }` sorted by the previous active day `p`.
+   * `fresh`, `returning` as `{ p, n }` sorted by the previous active day `p`, and the value's
+   * `pageviews`, `events` (all hits) and `botHits` that day.
    */
   @Prop({ type: [Object], required: true })
-  rows: Array<{ values?: Record<string, string | null>; fresh: number; returning: Array<{ p: string; n: number }> }>;
+  rows: Array<{
+    values?: Record<string, string | null>;
+    fresh: number;
+    returning: Array<{ p: string; n: number }>;
+    pageviews: number;
+    events: number;
+    botHits: number;
+  }>;
 }
 
 export type VisitorCountRowDocument = HydratedDocument<VisitorCountRow>;

@@ -16,11 +16,13 @@ import {
  */
 export const WHOLE_SITE_DAYS = 7;
 
-/** The hit fields every count key reads. */
+/** The hit fields every count key reads, and the hit counts its rows sum. */
 const FIELDS = [
   ...new Set(
     VISITOR_COUNT_KEYS.flatMap((key) => key.dimensions.map((dimension) => DIMENSION_SOURCES[dimension].field)),
   ),
+  'pageviews',
+  'events',
 ];
 
 /**
