@@ -67,7 +67,7 @@ function statsLines(results: BenchResults): string[] {
   if (!scale) return lines;
   lines.push(
     '',
-    `Stats over 30 days (median of 3 after a warm-up), ${number(scale.smallHits)} vs ${number(scale.largeHits)} hits${scale.full ? '' : ' (10^6 needs BENCH_FULL=1: seeding and sessionizing it does not fit the 10-minute budget here)'}:`,
+    `Stats over 30 days (median of ${scale.runs ?? 3} after a warm-up), ${number(scale.smallHits)} vs ${number(scale.largeHits)} hits${scale.full ? '' : ' (10^6 needs BENCH_FULL=1: seeding and sessionizing it does not fit the 10-minute budget here)'}:`,
     '',
     `| query | ${number(scale.smallHits)} hits ms | ${number(scale.largeHits)} hits ms | ratio |`,
     '| --- | ---: | ---: | ---: |',
