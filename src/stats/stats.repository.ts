@@ -38,6 +38,7 @@ import {
 import {
   VISITOR_COUNTS_COLLECTION,
   buildVisitorCountsPipeline,
+  countRowDays,
   type VisitorCountCoverage,
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
@@ -139,23 +140,27 @@ export class StatsRepository {
 
   /**
    * Visitors, page views, events and bot hits per group as `aggregateHitMetrics` counts them (query
-   * classification), from the visitor counts of the settled days plus, for the unsettled tail, its
+   * classification), from the day and week visitor counts of the settled days (added up per group:
+   * see `buildVisitorCountsPipeline`) plus, for the unsettled tail, its
    * raw hits: their hits add up, and a tail visitor counts unless active with the same values in
    * the same bucket's settled days — looked up by visitor (`{ siteId, classification, visitorKey }`
    * on stats_visitor_days), so the cost of the tail is bounded by its own visitors' rows.
    */
   async aggregateHitMetricsFromCounts(query: StatsQuery, coverage: VisitorCountCoverage): Promise<HitMetricsRow[]> {
-    const settled =
-      coverage.tail?.day === coverage.fromDay
-        ? []
-        : await this.aggregate<HitMetricsRow>(VISITOR_COUNTS_COLLECTION, buildVisitorCountsPipeline(query, coverage));
+    const units = (['day', 'week'] as const).flatMap((unit) => {
+      const days = countRowDays(coverage, unit);
+      return days ? [buildVisitorCountsPipeline(query, coverage, unit, days)] : [];
+    });
+    const settled = (
+      await Promise.all(units.map((pipeline) => this.aggregate<HitMetricsRow>(VISITOR_COUNTS_COLLECTION, pipeline)))
+    ).flat();
     const interval = query.interval === 'hour' ? undefined : query.interval;
     const fields = [...query.dimensions, ...(interval ? ['time'] : [])];
     const normalize = (row: HitMetricsRow): HitMetricsRow => ({
       ...row,
       key: Object.fromEntries(fields.map((field) => [field, row.key?.[field] ?? null])),
     });
-    if (!coverage.tail) return settled.map(normalize);
+    if (!coverage.tail) return sumByKey(settled.map(normalize), ['visitors', 'pageviews', 'events', 'botHits']);
     type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
     const raw = await this.aggregate<KeyedRow>(
       'hits',

@@ -115,7 +115,8 @@ function canonicalCounts(rows: HitMetricsRow[], fields: string[]): string[] {
  * across days, with gaps: what makes a visitor's previous active day per value interesting.
  */
 const countedHitArbitrary = fc.record({
-  day: fc.integer({ min: 0, max: 9 }),
+  // 1–21 May 2024: a Wednesday to a Tuesday, with the whole weeks of 6 and 13 May (weekly counts).
+  day: fc.integer({ min: 0, max: 20 }),
   minute: fc.integer({ min: 0, max: 1439 }),
   visitor: fc.integer({ min: 0, max: 5 }),
   bot: fc.boolean(),
@@ -127,8 +128,8 @@ const countedHitArbitrary = fc.record({
 
 const countQueryArbitrary = fc.record({
   // Often ending on the newest day, where hits may still be settling.
-  toDay: fc.oneof(fc.constant(9), fc.integer({ min: 0, max: 12 })),
-  length: fc.integer({ min: 1, max: 10 }),
+  toDay: fc.oneof(fc.constant(9), fc.integer({ min: 0, max: 23 })),
+  length: fc.integer({ min: 1, max: 24 }),
   key: fc.constantFrom(...VISITOR_COUNT_KEYS.map((key) => key.dimensions)),
   interval: fc.constantFrom<Interval | undefined>(undefined, 'day', 'week', 'month'),
   classification: fc.constantFrom<ClassificationFilter>('USER', 'BOT', 'ALL'),
@@ -237,6 +238,7 @@ describe('stats rollups', () => {
     let runs = 0;
     let fromCounts = 0;
     let withTail = 0;
+    let withWeeks = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...ZONES),
@@ -297,6 +299,7 @@ describe('stats rollups', () => {
               if (!coverage) continue;
               fromCounts += 1;
               if (coverage.tail) withTail += 1;
+              if (coverage.weeks.length > 0) withWeeks += 1;
               const fields = [...spec.key, ...(spec.interval ? ['time'] : [])];
               expect(canonical(await repository.aggregateHitMetricsFromCounts(query, coverage), fields)).toEqual(
                 canonical(await repository.aggregateHitMetrics(query, { classification: true }), fields),
@@ -328,9 +331,10 @@ describe('stats rollups', () => {
       ),
       { numRuns: 30 },
     );
-    // Not vacuous: most queries went through the counts, some of them with an unsettled tail.
+    // Not vacuous: most queries went through the counts, some with an unsettled tail, some with week rows.
     expect(fromCounts).toBeGreaterThan(runs);
     expect(withTail).toBeGreaterThan(0);
+    expect(withWeeks).toBeGreaterThan(0);
   }, 240_000);
 
   it('answers visit metrics exactly like the visits collection, also after late hits extend and merge visits', async () => {
@@ -582,9 +586,92 @@ describe('stats rollups', () => {
 
     await app.app.get(RollupJob).runOnce();
     expect(await coverage.find(query)).toMatchObject({ set: 'visitor', rawDays: [] });
-    expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: 4 });
+    expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: 5 });
     expect(await app.database.db.collection('stats_visitor_sets').countDocuments({ siteId })).toBe(4);
     expect(await state.findOne({ _id: `site:${goneSiteId}` })).toBeNull();
+  });
+
+  it('keeps week counts of closed weeks only, closes weeks as days pass, and recounts a closed week after a late hit', async () => {
+    const sites = app.app.get(SitesService);
+    const job = app.app.get(RollupJob);
+    const rollups = app.app.get(RollupRepository);
+    const coverageService = app.app.get(RollupCoverageService);
+    const repository = app.app.get(StatsRepository);
+    // Wednesday 8 January 2025: the week of 30 December closed on the 7th; the week of 6 January is open.
+    clock.set(new Date('2025-01-08T12:00:00Z'));
+    const site = await sites.create({ domain: `weeks-${Date.now()}.example`, name: 'weeks' });
+    const siteId = new ObjectId(site.id);
+    const hit = (day: string, visitorKey: string, countryCode: string): RawHit =>
+      rawHit(siteId, {
+        ts: new Date(`${day}T10:00:00Z`),
+        receivedAt: new Date(clock.now().getTime() - 2 * ROLLUP_SETTLE_MS),
+        visitorKey,
+        countryCode,
+      });
+    const weekRows = () =>
+      app.database.db.collection('stats_visitor_counts').distinct('day', { siteId, unit: 'week', key: 'country' });
+    const byCountry = (from: string, to: string): StatsQuery => ({
+      siteId: new Types.ObjectId(site.id),
+      timezone: 'UTC',
+      start: new Date(`${from}T00:00:00Z`),
+      end: new Date(new Date(`${to}T00:00:00Z`).getTime() + 86_400_000),
+      classification: 'ALL',
+      filters: [],
+      dimensions: ['country'],
+    });
+    /** The weeks read as week rows, and the numbers: the same as from raw hits, and as worked out by hand. */
+    const answer = async (query: StatsQuery, weeks: string[]): Promise<string[]> => {
+      const coverage = await coverageService.findVisitorCounts(query);
+      expect(coverage?.weeks).toEqual(weeks);
+      const rows = canonical(await repository.aggregateHitMetricsFromCounts(query, coverage!), ['country']);
+      expect(rows).toEqual(
+        canonical(await repository.aggregateHitMetrics(query, { classification: true }), ['country']),
+      );
+      return rows;
+    };
+    // [country, visitors, page views, hits, bot hits]
+    const row = (country: string, visitors: number, pageviews: number) =>
+      JSON.stringify([[country], visitors, pageviews, pageviews, 0]);
+
+    await insertHits(app.database.db, [
+      hit('2024-12-31', 'a', 'DE'),
+      hit('2025-01-02', 'a', 'DE'),
+      hit('2025-01-03', 'b', 'FR'),
+      hit('2025-01-06', 'a', 'DE'),
+      hit('2025-01-07', 'c', 'DE'),
+    ]);
+    await job.runOnce();
+    expect((await rollups.findSiteState(site.id)).weeksThrough).toBe('2025-01-05');
+    expect(await weekRows()).toEqual(['2024-12-30']);
+    // The open week is read as days, though it lies wholly in the range.
+    expect(await answer(byCountry('2024-12-30', '2025-01-12'), ['2024-12-30'])).toEqual([
+      row('DE', 2, 4),
+      row('FR', 1, 1),
+    ]);
+
+    // Tuesday 14 January: the week of 6 January has closed. A hit today brings the site to the job, which counts the week.
+    clock.set(new Date('2025-01-14T12:00:00Z'));
+    await insertHits(app.database.db, [hit('2025-01-14', 'd', 'FR')]);
+    await job.runOnce();
+    expect((await rollups.findSiteState(site.id)).weeksThrough).toBe('2025-01-12');
+    expect(await weekRows()).toEqual(['2024-12-30', '2025-01-06']);
+    expect(await answer(byCountry('2024-12-30', '2025-01-14'), ['2024-12-30', '2025-01-06'])).toEqual([
+      row('DE', 2, 4),
+      row('FR', 2, 2),
+    ]);
+
+    // A late hit of c on 1 January: c's first day in the week of 6 January now returns from the 1st,
+    // so that week is recounted too, or c would count twice over both weeks.
+    clock.advance(3 * ROLLUP_SETTLE_MS);
+    await insertHits(app.database.db, [hit('2025-01-01', 'c', 'DE')]);
+    await job.runOnce();
+    expect(await answer(byCountry('2024-12-30', '2025-01-12'), ['2024-12-30', '2025-01-06'])).toEqual([
+      row('DE', 2, 5),
+      row('FR', 1, 1),
+    ]);
+    expect(await answer(byCountry('2025-01-06', '2025-01-12'), ['2025-01-06'])).toEqual([row('DE', 2, 2)]);
+    // Ranges starting or ending mid-week read those days as day rows.
+    expect(await answer(byCountry('2025-01-01', '2025-01-07'), [])).toEqual([row('DE', 2, 4), row('FR', 1, 1)]);
   });
 
   it('lets one holder run the job at a time; an expired lease can be taken over', async () => {

@@ -1,6 +1,6 @@
 import type { PipelineStage } from 'mongoose';
 import type { Interval, StatsQuery } from '../query/stats-query.js';
-import type { VisitorCountKey } from '../rollups/visitor-count-keys.js';
+import { daysFrom, shiftDay, type CountUnit, type VisitorCountKey } from '../rollups/visitor-count-keys.js';
 import { dayBucket, type DaySlice } from './rollup.pipeline.js';
 import { groupId } from './stages.js';
 
@@ -12,6 +12,12 @@ export interface VisitorCountCoverage {
   fromDay: string;
   toDay: string;
   /**
+   * Mondays of the closed weeks read as week rows, in order and consecutive: every week lying
+   * wholly in the range's settled days (queries without an interval only); their days are not
+   * read as day rows.
+   */
+  weeks: string[];
+  /**
    * From the first unsettled day of the range through its end, as one slice: read from raw hits,
    * each visitor counted unless active (same values, scope and bucket) in the settled days before.
    */
@@ -19,18 +25,39 @@ export interface VisitorCountCoverage {
 }
 
 /**
- * Distinct visitors, page views, hits and bot hits per group from stats_visitor_counts over the
- * range's settled days (hits simply add up over days). A visitor
- * active in `[a, b]` has exactly one active day there that is fresh or whose previous active day
- * with the same values is before `a`, so summing those per row counts each visitor once. Per
- * time bucket, `a` is the later of the bucket's first day and the range's (`YYYY-MM-DD` labels
- * compare as strings). Served by `{ siteId, key, scope, day }`; O(days × values) entries in a
- * few documents per day.
+ * The `day` condition of the count rows of `unit` the coverage reads, or undefined when it reads
+ * none: the weeks' Mondays, or the settled days outside those weeks — a range when there are no
+ * weeks, else the few days before and after them.
  */
-export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorCountCoverage): PipelineStage[] {
+export function countRowDays(coverage: VisitorCountCoverage, unit: CountUnit): Record<string, unknown> | undefined {
+  const { fromDay, weeks, tail } = coverage;
+  if (unit === 'week') return weeks.length > 0 ? { $in: weeks } : undefined;
+  const last = tail ? shiftDay(tail.day, -1) : coverage.toDay;
+  if (last < fromDay) return undefined;
+  if (weeks.length === 0) return { $gte: fromDay, $lte: last };
+  const weeksEnd = shiftDay(weeks[weeks.length - 1], 6);
+  const days = daysFrom(fromDay, last).filter((day) => day < weeks[0] || day > weeksEnd);
+  return days.length > 0 ? { $in: days } : undefined;
+}
+
+/**
+ * Distinct visitors, page views, hits and bot hits per group from the count rows of one unit over
+ * the range's settled days (`countRowDays`; the caller adds the two units' rows, and the hits
+ * simply add up). A visitor active in `[a, b]` is counted on its first active day in exactly one
+ * of the units making up the range, as fresh or returning from a day before `a`; on every other
+ * unit it is counted in, it returns from a day in the range. So summing fresh and the returning
+ * from before `a` per row counts each visitor once. Per time bucket (day rows only), `a` is the
+ * later of the bucket's first day and the range's (`YYYY-MM-DD` labels compare as strings).
+ * Served by `{ siteId, key, scope, unit, day }`; O(units × values) entries in a few documents per unit.
+ */
+export function buildVisitorCountsPipeline(
+  query: StatsQuery,
+  coverage: VisitorCountCoverage,
+  unit: CountUnit,
+  day: Record<string, unknown>,
+): PipelineStage[] {
   const interval = query.interval as Exclude<Interval, 'hour'> | undefined;
   const { fromDay } = coverage;
-  const day = coverage.tail ? { $gte: fromDay, $lt: coverage.tail.day } : { $gte: fromDay, $lte: coverage.toDay };
   const key: Record<string, unknown> = {};
   for (const dimension of query.dimensions) key[dimension] = { $ifNull: [`$rows.values.${dimension}`, null] };
   if (interval) key.time = '$bucket';
@@ -45,7 +72,7 @@ export function buildVisitorCountsPipeline(query: StatsQuery, coverage: VisitorC
     },
   };
   return [
-    { $match: { siteId: query.siteId, key: coverage.key.name, scope: query.classification, day } },
+    { $match: { siteId: query.siteId, key: coverage.key.name, scope: query.classification, unit, day } },
     ...(interval ? [{ $addFields: { bucket: dayBucket(interval) } }] : []),
     { $unwind: '$rows' },
     {

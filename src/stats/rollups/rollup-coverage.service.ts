@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { addDays, formatCalendarDate, parseCalendarDate, zonedDate } from '../../common/time/calendar.js';
+import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
 import type { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
@@ -15,7 +15,7 @@ import {
 } from '../pipelines/rollup.pipeline.js';
 import { isVisitRollupEligible } from '../pipelines/visit-rollup.pipeline.js';
 import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
-import { eligibleVisitorCountKey } from './visitor-count-keys.js';
+import { eligibleVisitorCountKey, shiftDay, unitLabel } from './visitor-count-keys.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import { StatsRepository, type HitCountCoverage } from '../stats.repository.js';
 import { pendingVisitDays } from './pending-visit-days.js';
@@ -77,19 +77,28 @@ export class RollupCoverageService {
    * unsettled days (if any) all lie in the last two days of the range, or of the range up to
    * today (live traffic always has the last minute unsettled; just after midnight, yesterday
    * too). Those days are read raw from the first of them on; anything else is left to the other
-   * paths, whose cost an old unsettled day would not change.
+   * paths, whose cost an old unsettled day would not change. Without an interval, the weeks lying
+   * wholly in the settled days and closed (through the site's `weeksThrough`) are read as week rows.
    */
   async findVisitorCounts(query: StatsQuery): Promise<VisitorCountCoverage | undefined> {
     const key = eligibleVisitorCountKey(query);
     if (!key) return undefined;
-    const unsettled = await this.unsettledDays(query.siteId, query.timezone);
-    if (!unsettled) return undefined;
-    const { fromDay, toDay, rawDays } = this.daysOf(query, unsettled);
-    if (rawDays.length === 0) return { key, fromDay, toDay };
-    const today = formatCalendarDate(zonedDate(this.clock.now(), query.timezone));
-    const recentEnd = toDay < today ? toDay : today;
-    if (rawDays[0].day < formatCalendarDate(addDays(parseCalendarDate(recentEnd)!, -1))) return undefined;
-    return { key, fromDay, toDay, tail: { day: rawDays[0].day, start: rawDays[0].start, end: query.end } };
+    const rows = await this.usableRows(query.siteId, query.timezone);
+    if (!rows) return undefined;
+    const { fromDay, toDay, rawDays } = this.daysOf(query, rows.unsettled);
+    let tail: DaySlice | undefined;
+    if (rawDays.length > 0) {
+      const today = formatCalendarDate(zonedDate(this.clock.now(), query.timezone));
+      const recentEnd = toDay < today ? toDay : today;
+      if (rawDays[0].day < shiftDay(recentEnd, -1)) return undefined;
+      tail = { day: rawDays[0].day, start: rawDays[0].start, end: query.end };
+    }
+    const settledEnd = tail ? shiftDay(tail.day, -1) : toDay;
+    const weeks =
+      query.interval === undefined && rows.weeksThrough !== null
+        ? weeksWithin(fromDay, settledEnd < rows.weeksThrough ? settledEnd : rows.weeksThrough)
+        : [];
+    return { key, fromDay, toDay, weeks, ...(tail ? { tail } : {}) };
   }
 
   /** For visit metrics; the caller has had the site's hits sessionized (reads flush first). */
@@ -112,14 +121,23 @@ export class RollupCoverageService {
    * date; undefined when the site's rows cannot be used at all.
    */
   async unsettledDays(siteId: Types.ObjectId, timezone: string): Promise<DaySlice[] | undefined> {
+    return (await this.usableRows(siteId, timezone))?.unsettled;
+  }
+
+  /** The unsettled days and the site's `weeksThrough` (see RollupState), when its rows can be used. */
+  private async usableRows(
+    siteId: Types.ObjectId,
+    timezone: string,
+  ): Promise<{ unsettled: DaySlice[]; weeksThrough: string | null } | undefined> {
     const state = await this.rollups.findSiteState(siteId.toHexString());
     if (!RollupRepository.isUsable(state, timezone)) return undefined;
     const watermark = await this.rollups.findWatermark();
     const pending = await this.stats.findPendingBuckets({ after: watermark, siteId });
-    return daySlicesOf(
+    const unsettled = daySlicesOf(
       pending.map((row) => row.bucket),
       timezone,
     );
+    return { unsettled, weeksThrough: state.weeksThrough };
   }
 
   private daysOf(query: StatsQuery, unsettled: DaySlice[]): VisitRollupCoverage {
@@ -127,4 +145,13 @@ export class RollupCoverageService {
     const toDay = formatCalendarDate(zonedDate(new Date(query.end.getTime() - 1), query.timezone));
     return { fromDay, toDay, rawDays: unsettled.filter((slice) => slice.day >= fromDay && slice.day <= toDay) };
   }
+}
+
+/** The Mondays of the weeks lying wholly within `[first, last]`, in order. */
+function weeksWithin(first: string, last: string): string[] {
+  const weeks: string[] = [];
+  let monday = unitLabel('week', first);
+  if (monday < first) monday = shiftDay(monday, 7);
+  for (; shiftDay(monday, 6) <= last; monday = shiftDay(monday, 7)) weeks.push(monday);
+  return weeks;
 }

@@ -8,7 +8,8 @@ import type { HydratedDocument } from 'mongoose';
  * - `site:<id>`: the time zone and row shape (`version`) the site's rows were computed in; absent
  *   or different from the site's current zone or ROLLUP_VERSION (or `rebuild` set) means the
  *   site's rows must not be used; `rebuildRequests` counts the flaggings (see
- *   RollupRepository.markSiteBuilt).
+ *   RollupRepository.markSiteBuilt); `weeksThrough` is the Sunday through which its weekly
+ *   visitor counts are complete (reads use week rows only up to it).
  */
 @Schema({ collection: 'stats_rollup_state', versionKey: false })
 export class RollupState {
@@ -36,6 +37,10 @@ export class RollupState {
   /** Counts `rebuild` flaggings, so a rebuild clears only the ones made before it started. */
   @Prop({ type: Number })
   rebuildRequests?: number;
+
+  /** `YYYY-MM-DD`: the Sunday through which the site's weekly visitor counts are complete. */
+  @Prop({ type: String })
+  weeksThrough?: string;
 }
 
 export type RollupStateDocument = HydratedDocument<RollupState>;

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { randomUUID } from 'node:crypto';
+import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
 import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
 import { LeaseService } from '../../database/leases/lease.service.js';
@@ -36,7 +37,8 @@ export interface RollupRunResult {
  * hits sessionized, add the days whose visits those hits may have changed (see
  * `pendingVisitDays`), recompute each of those days — visitor rows from raw hits, visitor sets
  * from those rows, visit hours from the visits — then the visitor counts of those days and of the
- * days whose previous-active-day they change (VisitorCountsBuilder), in the site's current time zone, rebuild sites
+ * days whose previous-active-day they change and of the closed weeks (VisitorCountsBuilder), in
+ * the site's current time zone, rebuild sites
  * flagged for it or whose zone or row version changed, then advance the watermark. Recomputing
  * whole days makes it idempotent, so a run cut short by a crash is simply done again by the next
  * lease holder.
@@ -156,11 +158,13 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
       throw new Error('Lost the rollup lease');
     // From the visitor sets just rebuilt: a crash before this point is repaired by the next run.
     const countsStarted = performance.now();
-    if (rebuild) await this.visitorCounts.rebuildSite(siteId);
+    const today = formatCalendarDate(zonedDate(this.clock.now(), site.timezone));
+    if (rebuild) await this.visitorCounts.rebuildSite(siteId, today);
     else
       await this.visitorCounts.recomputeDays(
         siteId,
         slices.map((slice) => slice.day),
+        today,
       );
     timing.countsMs += performance.now() - countsStarted;
     // `state` was read before any hit: a purge or erasure since then keeps the site flagged.

@@ -18,10 +18,10 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
 /**
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
  * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the daily hit
- * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts),
- * so it is read raw until the job has rebuilt it.
+ * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
+ * 5 the weekly visitor counts), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 4;
+export const ROLLUP_VERSION = 5;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -41,7 +41,12 @@ export interface SiteRollupState {
   version: number;
   /** How many times the site was flagged for a rebuild, ever (see `markSiteBuilt`). */
   rebuildRequests: number;
+  /** The Sunday through which the site's weekly visitor counts are complete (null: none yet). */
+  weeksThrough: string | null;
 }
+
+/** Which visitor-count rows a recount replaces: all of the site's, or those of these days and weeks (Mondays). */
+export type CountRowsScope = 'all' | { days: string[]; weeks: string[] };
 
 /** The rollup collections (owned by stats): visitor rows, visit hours, the watermark, per-site state. */
 @Injectable()
@@ -73,7 +78,13 @@ export class RollupRepository {
       rebuild: doc?.rebuild ?? false,
       version: doc?.version ?? 1,
       rebuildRequests: doc?.rebuildRequests ?? 0,
+      weeksThrough: doc?.weeksThrough ?? null,
     };
+  }
+
+  /** Records that the site's weekly visitor counts are complete through the week ending on `sunday`. */
+  async saveWeeksThrough(siteId: string, sunday: string): Promise<void> {
+    await this.state.updateOne({ _id: siteStateId(siteId) }, { $set: { weeksThrough: sunday } }, { upsert: true });
   }
 
   /** Whether reads may use the site's rows when it is in `timezone`. */
@@ -184,28 +195,34 @@ export class RollupRepository {
   }
 
   /**
-   * Replaces the site's counts of these days (or all of them) with `counts`, stored as documents
-   * per key, scope and day holding many values each (COUNT_ENTRIES_PER_DOCUMENT): a few hundred
-   * documents per site-month to write and read rather than one per value.
+   * Replaces the site's counts of these days and weeks (or all of them) with `counts`, stored as
+   * documents per key, scope and unit holding many values each (COUNT_ENTRIES_PER_DOCUMENT): a few
+   * hundred documents per site-month to write and read rather than one per value.
    */
-  async replaceVisitorCounts(siteId: string, days: string[] | 'all', counts: VisitorCount[]): Promise<void> {
+  async replaceVisitorCounts(siteId: string, replacing: CountRowsScope, counts: VisitorCount[]): Promise<void> {
     const site = new Types.ObjectId(siteId);
-    await this.counts.deleteMany(days === 'all' ? { siteId: site } : { siteId: site, day: { $in: days } });
+    if (replacing === 'all') await this.counts.deleteMany({ siteId: site });
+    else
+      for (const [unit, labels] of [
+        ['day', replacing.days],
+        ['week', replacing.weeks],
+      ] as const)
+        if (labels.length > 0) await this.counts.deleteMany({ siteId: site, unit, day: { $in: labels } });
     const byDocument = new Map<string, VisitorCount[]>();
     for (const count of counts) {
-      const id = `${count.key}\u0000${count.scope}\u0000${count.day}`;
+      const id = `${count.key}\u0000${count.scope}\u0000${count.unit}\u0000${count.day}`;
       const group = byDocument.get(id);
       if (group) group.push(count);
       else byDocument.set(id, [count]);
     }
     const documents: Array<Record<string, unknown>> = [];
     for (const group of byDocument.values()) {
-      const { key, scope, day } = group[0];
+      const { key, scope, unit, day } = group[0];
       let part = 0;
       let rows: Array<Record<string, unknown>> = [];
       let entries = 0;
       const flush = () => {
-        documents.push({ siteId: site, key, scope, day, part: part++, rows });
+        documents.push({ siteId: site, key, scope, unit, day, part: part++, rows });
         rows = [];
         entries = 0;
       };

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   VISITOR_COUNT_KEYS,
   addVisitorCounts,
+  closedWeeksThrough,
   dayBucketLabel,
   forwardDays,
   visitorCountKeyOf,
@@ -22,7 +23,7 @@ const row = (
 
 function countsOf(rows: VisitorSetSample[], days: ReadonlySet<string> | 'all'): unknown[] {
   const tally: VisitorCountTally = new Map();
-  addVisitorCounts(rows, [country], days, tally);
+  addVisitorCounts(rows, [country], 'day', days, tally);
   return visitorCountRows(tally)
     .map((count) => [count.scope, count.values.country, count.day, count.fresh, count.returning])
     .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
@@ -59,7 +60,7 @@ describe('visitor counts', () => {
       row('2024-05-02', 'DE', 'USER', null, 4, 4),
     ];
     const tally: VisitorCountTally = new Map();
-    addVisitorCounts(rows, [country], 'all', tally);
+    addVisitorCounts(rows, [country], 'day', 'all', tally);
     const sums = visitorCountRows(tally)
       .map((count) => [count.scope, count.day, count.pageviews, count.events, count.botHits])
       .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
@@ -70,6 +71,34 @@ describe('visitor counts', () => {
       ['USER', '2024-05-01', 3, 4, 0],
       ['USER', '2024-05-02', 4, 4, 0],
     ]);
+  });
+
+  it('counts a visitor once per week, on its first active day there, returning from the day before it', () => {
+    const rows = [
+      // Monday 29 April and Friday 3 May are one week; Tuesday 7 May the next.
+      row('2024-04-25', 'DE'),
+      row('2024-04-29', 'DE', 'USER', null, 1, 1),
+      row('2024-05-03', 'DE', 'USER', null, 2, 5),
+      row('2024-05-07', 'DE', 'USER', null, 3, 3),
+    ];
+    const tally: VisitorCountTally = new Map();
+    addVisitorCounts(rows, [country], 'week', new Set(['2024-04-29', '2024-05-06']), tally);
+    const weeks = visitorCountRows(tally)
+      .filter((count) => count.scope === 'USER')
+      .map((count) => [count.unit, count.day, count.fresh, count.returning, count.pageviews, count.events])
+      .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    expect(weeks).toEqual([
+      ['week', '2024-04-29', 0, [{ p: '2024-04-25', n: 1 }], 3, 6],
+      ['week', '2024-05-06', 0, [{ p: '2024-05-03', n: 1 }], 3, 3],
+    ]);
+  });
+
+  it('closes a week two days after its Sunday', () => {
+    // Sunday 12 May 2024: closed on Tuesday the 14th, not on Monday the 13th.
+    expect(closedWeeksThrough('2024-05-13')).toBe('2024-05-05');
+    expect(closedWeeksThrough('2024-05-14')).toBe('2024-05-12');
+    expect(closedWeeksThrough('2024-05-19')).toBe('2024-05-12');
+    expect(closedWeeksThrough('2024-05-20')).toBe('2024-05-12');
   });
 
   it('finds the next active day of each value after a recomputed day', () => {

@@ -1,4 +1,10 @@
-import { formatCalendarDate, parseCalendarDate, startOfMonth, startOfWeek } from '../../common/time/calendar.js';
+import {
+  addDays,
+  formatCalendarDate,
+  parseCalendarDate,
+  startOfMonth,
+  startOfWeek,
+} from '../../common/time/calendar.js';
 import { DIMENSION_SOURCES, type Dimension } from '../query/dimensions.js';
 import type { Interval, StatsQuery } from '../query/stats-query.js';
 
@@ -73,34 +79,75 @@ export function inScope(scope: VisitorCountScope, classification: string): boole
 }
 
 /**
- * One stored count row: the visitors active on `day` with these values (in one scope), as
- * `fresh` (no earlier active day with them) and `returning` (how many had each previous active
- * day `p`, sorted by `p`), and the hits of that day, scope and values (CountSums), so a list
- * of visitors and page views reads these rows alone. One row per day and value keeps a read
- * at O(days × values) rows however many distinct previous days there are.
+ * What one count row covers: a local day, or a closed Monday-to-Sunday week (ADR 0003, "weekly
+ * count rows"), so a month's list reads about four week rows per value and a few day rows.
+ */
+export type CountUnit = 'day' | 'week';
+
+/** The label of the unit a `YYYY-MM-DD` day falls in: the day itself, or its week's Monday. */
+export function unitLabel(unit: CountUnit, day: string): string {
+  return unit === 'day' ? day : dayBucketLabel(day, 'week');
+}
+
+/** `day` moved by `days` calendar days. */
+export function shiftDay(day: string, days: number): string {
+  const date = parseCalendarDate(day);
+  if (!date) throw new Error(`not a day: ${day}`);
+  return formatCalendarDate(addDays(date, days));
+}
+
+/** The days from `first` through `last`, in order. */
+export function daysFrom(first: string, last: string): string[] {
+  const days: string[] = [];
+  for (let day = first; day <= last; day = shiftDay(day, 1)) days.push(day);
+  return days;
+}
+
+/**
+ * A week gets its count rows once its Sunday is this many days before the site's today: hits of
+ * it have come in by then (a later one recounts the week, as it recounts its day).
+ */
+export const WEEK_CLOSES_AFTER_DAYS = 2;
+
+/** The Sunday ending the last week closed on `today` (WEEK_CLOSES_AFTER_DAYS). */
+export function closedWeeksThrough(today: string): string {
+  return shiftDay(unitLabel('week', shiftDay(today, -WEEK_CLOSES_AFTER_DAYS + 1)), -1);
+}
+
+/**
+ * One stored count row: the visitors active in the unit `day` labels (in one scope) with these
+ * values, each counted on their first active day in it, as `fresh` (no earlier active day with
+ * them) and `returning` (how many had each previous active day `p`, sorted by `p`), and the hits
+ * of the unit, scope and values (CountSums), so a list of visitors and page views reads these
+ * rows alone. One row per unit and value keeps a read at O(units × values) rows however many
+ * distinct previous days there are.
  */
 export interface VisitorCount extends CountSums {
   key: string;
   scope: VisitorCountScope;
   values: Record<string, string | null>;
+  unit: CountUnit;
+  /** The day, or the week's Monday. */
   day: string;
   fresh: number;
   returning: Array<{ p: string; n: number }>;
 }
 
-/** Counts being accumulated, by key, scope, values and day; `returning` by previous day. */
+/** Counts being accumulated, by key, scope, values and unit; `returning` by previous day. */
 export type VisitorCountTally = Map<string, { count: Omit<VisitorCount, 'returning'>; returning: Map<string, number> }>;
 
 /**
- * Adds one visitor's contribution to `tally`: for every key, scope and value, the visitor's
- * distinct active days with that value, and for each such day in `days` (or every day) one
- * visitor, fresh or returning from the previous of those days. Several rows of a day with the
- * same value (other fields differ) are one visitor-day.
+ * Adds one visitor's contribution to `tally` in units of `unit`: for every key, scope and value,
+ * the visitor's distinct active days with that value, and for each unit among them in `only` (or
+ * every one) the hits of those days and one visitor, on its first active day there: fresh, or
+ * returning from the active day before it. Several rows of a day with the same value (other
+ * fields differ) are one visitor-day.
  */
 export function addVisitorCounts(
   rows: readonly VisitorSetSample[],
   keys: readonly VisitorCountKey[],
-  days: ReadonlySet<string> | 'all',
+  unit: CountUnit,
+  only: ReadonlySet<string> | 'all',
   tally: VisitorCountTally,
 ): void {
   for (const key of keys) {
@@ -108,20 +155,23 @@ export function addVisitorCounts(
       for (const [id, { values, days: active }] of activeDaysByValue(rows, key, scope)) {
         const sorted = [...active.keys()].sort();
         sorted.forEach((day, index) => {
-          if (days !== 'all' && !days.has(day)) return;
-          const rowId = `${key.name}\u0000${scope}\u0000${id}\u0000${day}`;
+          const label = unitLabel(unit, day);
+          if (only !== 'all' && !only.has(label)) return;
+          const rowId = `${key.name}\u0000${scope}\u0000${id}\u0000${unit}\u0000${label}`;
           let entry = tally.get(rowId);
           if (!entry) {
             const empty = { fresh: 0, pageviews: 0, events: 0, botHits: 0 };
-            entry = { count: { key: key.name, scope, values, day, ...empty }, returning: new Map() };
+            entry = { count: { key: key.name, scope, values, unit, day: label, ...empty }, returning: new Map() };
             tally.set(rowId, entry);
           }
           const sums = active.get(day)!;
           entry.count.pageviews += sums.pageviews;
           entry.count.events += sums.events;
           entry.count.botHits += sums.botHits;
-          if (index === 0) entry.count.fresh += 1;
-          else entry.returning.set(sorted[index - 1], (entry.returning.get(sorted[index - 1]) ?? 0) + 1);
+          const previous = index > 0 ? sorted[index - 1] : undefined;
+          if (previous === undefined) entry.count.fresh += 1;
+          else if (unitLabel(unit, previous) !== label)
+            entry.returning.set(previous, (entry.returning.get(previous) ?? 0) + 1);
         });
       }
     }
