@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { addMonths, parseCalendarDate, startOfWeek, startOfZonedDay, zonedDate } from './calendar.js';
+import {
+  addMonths,
+  daysFrom,
+  parseCalendarDate,
+  shiftDay,
+  startOfWeek,
+  startOfZonedDay,
+  zonedDate,
+} from './calendar.js';
 
 describe('calendar', () => {
   it('parses padded and unpadded dates and refuses impossible ones', () => {
@@ -31,6 +39,16 @@ describe('calendar', () => {
 
   it('knows the local day of an instant', () => {
     expect(zonedDate(new Date('2024-02-11T04:50:00Z'), 'America/New_York')).toEqual({ year: 2024, month: 2, day: 10 });
+  });
+
+  it('moves and lists YYYY-MM-DD days across months, years and a leap day', () => {
+    expect(shiftDay('2024-02-28', 1)).toBe('2024-02-29');
+    expect(shiftDay('2024-03-01', -1)).toBe('2024-02-29');
+    expect(shiftDay('2024-12-31', 1)).toBe('2025-01-01');
+    expect(shiftDay('2025-01-06', -7)).toBe('2024-12-30');
+    expect(daysFrom('2024-12-30', '2025-01-02')).toEqual(['2024-12-30', '2024-12-31', '2025-01-01', '2025-01-02']);
+    expect(daysFrom('2025-01-02', '2025-01-01')).toEqual([]);
+    expect(() => shiftDay('2025-02-30', 1)).toThrow('not a day');
   });
 
   it('clamps month arithmetic and finds Mondays', () => {

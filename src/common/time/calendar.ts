@@ -33,6 +33,20 @@ export function addDays(date: CalendarDate, days: number): CalendarDate {
   return { year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate() };
 }
 
+/** A `YYYY-MM-DD` day moved by `days` calendar days. */
+export function shiftDay(day: string, days: number): string {
+  const date = parseCalendarDate(day);
+  if (!date) throw new Error(`not a day: ${day}`);
+  return formatCalendarDate(addDays(date, days));
+}
+
+/** The `YYYY-MM-DD` days from `first` through `last`, in order. */
+export function daysFrom(first: string, last: string): string[] {
+  const days: string[] = [];
+  for (let day = first; day <= last; day = shiftDay(day, 1)) days.push(day);
+  return days;
+}
+
 export function addMonths(date: CalendarDate, months: number): CalendarDate {
   const index = date.year * 12 + (date.month - 1) + months;
   const year = Math.floor(index / 12);

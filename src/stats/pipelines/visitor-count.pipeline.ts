@@ -1,6 +1,7 @@
 import type { PipelineStage } from 'mongoose';
 import type { Interval, StatsQuery } from '../query/stats-query.js';
-import { daysFrom, shiftDay, type CountUnit, type VisitorCountKey } from '../rollups/visitor-count-keys.js';
+import { daysFrom, shiftDay } from '../../common/time/calendar.js';
+import type { CountUnit, VisitorCountKey } from '../rollups/visitor-count-keys.js';
 import { dayBucket, type DaySlice } from './rollup.pipeline.js';
 import { groupId } from './stages.js';
 

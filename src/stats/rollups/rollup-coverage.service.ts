@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
+import { formatCalendarDate, shiftDay, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
 import type { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
@@ -15,7 +15,7 @@ import {
 } from '../pipelines/rollup.pipeline.js';
 import { isVisitRollupEligible } from '../pipelines/visit-rollup.pipeline.js';
 import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
-import { eligibleVisitorCountKey, shiftDay, unitLabel } from './visitor-count-keys.js';
+import { eligibleVisitorCountKey, weeksWithin } from './visitor-count-keys.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import { StatsRepository, type HitCountCoverage } from '../stats.repository.js';
 import { pendingVisitDays } from './pending-visit-days.js';
@@ -145,13 +145,4 @@ export class RollupCoverageService {
     const toDay = formatCalendarDate(zonedDate(new Date(query.end.getTime() - 1), query.timezone));
     return { fromDay, toDay, rawDays: unsettled.filter((slice) => slice.day >= fromDay && slice.day <= toDay) };
   }
-}
-
-/** The Mondays of the weeks lying wholly within `[first, last]`, in order. */
-function weeksWithin(first: string, last: string): string[] {
-  const weeks: string[] = [];
-  let monday = unitLabel('week', first);
-  if (monday < first) monday = shiftDay(monday, 7);
-  for (; shiftDay(monday, 6) <= last; monday = shiftDay(monday, 7)) weeks.push(monday);
-  return weeks;
 }

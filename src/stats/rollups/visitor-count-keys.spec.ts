@@ -7,6 +7,7 @@ import {
   forwardDays,
   visitorCountKeyOf,
   visitorCountRows,
+  weeksWithin,
   type VisitorCountTally,
   type VisitorSetSample,
 } from './visitor-count-keys.js';
@@ -91,6 +92,13 @@ describe('visitor counts', () => {
       ['week', '2024-04-29', 0, [{ p: '2024-04-25', n: 1 }], 3, 6],
       ['week', '2024-05-06', 0, [{ p: '2024-05-03', n: 1 }], 3, 3],
     ]);
+  });
+
+  it('lists the weeks lying wholly within a range of days', () => {
+    // Wednesday 1 May to Tuesday 21 May 2024: the weeks of 6 and 13 May.
+    expect(weeksWithin('2024-05-01', '2024-05-21')).toEqual(['2024-05-06', '2024-05-13']);
+    expect(weeksWithin('2024-05-06', '2024-05-12')).toEqual(['2024-05-06']);
+    expect(weeksWithin('2024-05-06', '2024-05-11')).toEqual([]);
   });
 
   it('closes a week two days after its Sunday', () => {

@@ -1,7 +1,7 @@
 import {
-  addDays,
   formatCalendarDate,
   parseCalendarDate,
+  shiftDay,
   startOfMonth,
   startOfWeek,
 } from '../../common/time/calendar.js';
@@ -89,20 +89,6 @@ export function unitLabel(unit: CountUnit, day: string): string {
   return unit === 'day' ? day : dayBucketLabel(day, 'week');
 }
 
-/** `day` moved by `days` calendar days. */
-export function shiftDay(day: string, days: number): string {
-  const date = parseCalendarDate(day);
-  if (!date) throw new Error(`not a day: ${day}`);
-  return formatCalendarDate(addDays(date, days));
-}
-
-/** The days from `first` through `last`, in order. */
-export function daysFrom(first: string, last: string): string[] {
-  const days: string[] = [];
-  for (let day = first; day <= last; day = shiftDay(day, 1)) days.push(day);
-  return days;
-}
-
 /**
  * A week gets its count rows once its Sunday is this many days before the site's today: hits of
  * it have come in by then (a later one recounts the week, as it recounts its day).
@@ -112,6 +98,15 @@ export const WEEK_CLOSES_AFTER_DAYS = 2;
 /** The Sunday ending the last week closed on `today` (WEEK_CLOSES_AFTER_DAYS). */
 export function closedWeeksThrough(today: string): string {
   return shiftDay(unitLabel('week', shiftDay(today, -WEEK_CLOSES_AFTER_DAYS + 1)), -1);
+}
+
+/** The Mondays of the weeks lying wholly within the days `[first, last]`, in order. */
+export function weeksWithin(first: string, last: string): string[] {
+  const weeks: string[] = [];
+  let monday = unitLabel('week', first);
+  if (monday < first) monday = shiftDay(monday, 7);
+  for (; shiftDay(monday, 6) <= last; monday = shiftDay(monday, 7)) weeks.push(monday);
+  return weeks;
 }
 
 /**

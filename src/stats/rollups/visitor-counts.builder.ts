@@ -1,15 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { daysFrom, shiftDay } from '../../common/time/calendar.js';
 import { DIMENSION_SOURCES } from '../query/dimensions.js';
 import { RollupRepository } from './rollup.repository.js';
 import {
   VISITOR_COUNT_KEYS,
   addVisitorCounts,
   closedWeeksThrough,
-  daysFrom,
   forwardDays,
-  shiftDay,
   unitLabel,
   visitorCountRows,
+  weeksWithin,
   type VisitorCountTally,
 } from './visitor-count-keys.js';
 
@@ -86,8 +86,7 @@ export class VisitorCountsBuilder {
       const monday = unitLabel('week', day);
       if (shiftDay(monday, 6) <= weeksThrough) weeks.add(monday);
     }
-    for (let monday = shiftDay(weeksThrough, 1); shiftDay(monday, 6) <= through; monday = shiftDay(monday, 7))
-      weeks.add(monday);
+    for (const monday of weeksWithin(shiftDay(weeksThrough, 1), through)) weeks.add(monday);
     if (weeks.size > MAX_WEEKS) return this.rebuildSite(siteId, today);
     if (forward.size > 0) {
       // Every visitor of those days counts there, not only the ones whose `prev` changed.
