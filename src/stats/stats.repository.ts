@@ -141,10 +141,10 @@ export class StatsRepository {
   /**
    * Visitors, page views, events and bot hits per group as `aggregateHitMetrics` counts them (query
    * classification), from the day and week visitor counts of the settled days (added up per group:
-   * see `buildVisitorCountsPipeline`) plus, for the unsettled tail, its
-   * raw hits: their hits add up, and a tail visitor counts unless active with the same values in
-   * the same bucket's settled days — looked up by visitor (`{ siteId, classification, visitorKey }`
-   * on stats_visitor_days), so the cost of the tail is bounded by its own visitors' rows.
+   * see `buildVisitorCountsPipeline`) plus, for the unsettled tail, its raw hits: their hits add
+   * up, and a tail visitor counts unless active with the same values in the same bucket's settled
+   * days — looked up by visitor (`{ siteId, classification, visitorKey }` on stats_visitor_days),
+   * so the cost of the tail is bounded by its own visitors' rows.
    */
   async aggregateHitMetricsFromCounts(query: StatsQuery, coverage: VisitorCountCoverage): Promise<HitMetricsRow[]> {
     const units = (['day', 'week'] as const).flatMap((unit) => {
@@ -160,7 +160,8 @@ export class StatsRepository {
       ...row,
       key: Object.fromEntries(fields.map((field) => [field, row.key?.[field] ?? null])),
     });
-    if (!coverage.tail) return sumByKey(settled.map(normalize), ['visitors', 'pageviews', 'events', 'botHits']);
+    const sums: Array<keyof HitMetricsRow> = ['visitors', 'pageviews', 'events', 'botHits'];
+    if (!coverage.tail) return sumByKey(settled.map(normalize), sums);
     type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
     const raw = await this.aggregate<KeyedRow>(
       'hits',
@@ -196,7 +197,7 @@ export class StatsRepository {
         visitors: visitors.filter((visitor) => !seen.has(JSON.stringify([visitor, values, label]))).length,
       };
     });
-    return sumByKey([...settled, ...fresh].map(normalize), ['visitors', 'pageviews', 'events', 'botHits']);
+    return sumByKey([...settled, ...fresh].map(normalize), sums);
   }
 
   /**
