@@ -6,8 +6,9 @@ import { INGEST_ROUTES } from '../../ingestion/ingest-routes.js';
 import { logDestination, wantsPrettyLogs } from './log-destination.js';
 
 /**
- * Structured logs (JSON; pretty-printed in development on a terminal, see log-destination.ts) with a request id on every line. What is logged of a request is chosen
- * field by field: method, path without its query string (the seed's `/traffic` form puts
+ * Structured logs (JSON; pretty-printed in development on a terminal, see log-destination.ts)
+ * with a request id on every line. What is logged of a request is chosen field by field: method,
+ * path without its query string (the `/api/v1/traffic` form puts
  * `ip_addr` there), status and timing. Headers, bodies and client addresses are never logged,
  * so no raw IP, key, password or token can reach the logs through the request logger.
  */
