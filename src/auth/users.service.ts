@@ -68,14 +68,10 @@ export class UsersService implements OnApplicationBootstrap {
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
   ) {}
 
-<<<<<<< HEAD
   /**
    * The first admin comes from ADMIN_EMAIL + ADMIN_PASSWORD when no user exists yet (otherwise
    * from the first-run setup form, see FirstRunService).
    */
-=======
-  /** The first admin comes from ADMIN_EMAIL + ADMIN_PASSWORD when no user exists yet. */
->>>>>>> main
   async onApplicationBootstrap(): Promise<void> {
     const { adminEmail, adminPassword } = this.config;
     if (!adminEmail || !adminPassword || (await this.anyExists())) return;
