@@ -80,7 +80,7 @@ describeIfChromium('first run in the dashboard (Chromium)', () => {
 
   it('creates the admin with the code from the log, then a site, and shows its tracker tag', async () => {
     const code = await setupCodeFromLog(child);
-    await page.$eval('#setup-code', (node) => ((node as HTMLInputElement).value = ''));
+    await page.$eval('#setup-code', (node) => ((node as unknown as { value: string }).value = ''));
     await page.type('#setup-code', code);
     await page.click('#setup-submit');
 
@@ -111,7 +111,7 @@ describeIfChromium('first run in the dashboard (Chromium)', () => {
     await page.click('#open-statistics');
     await page.waitForSelector('#dashboard-view', { visible: true });
     await page.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('Last 7 days'));
-    expect(await page.$eval('#site-select', (node) => (node as HTMLSelectElement).value)).toBe(sites[0].id);
+    expect(await page.$eval('#site-select', (node) => (node as unknown as { value: string }).value)).toBe(sites[0].id);
     expect(problems).toEqual([]);
   });
 
