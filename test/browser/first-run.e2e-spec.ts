@@ -13,6 +13,9 @@ const describeIfChromium = hasChromium ? describe : describe.skip;
 
 jest.setTimeout(90_000);
 
+/** What the functions run in the page use of the DOM (the test code is type-checked without the DOM library). */
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+
 const ADMIN = { email: 'owner@example.com', password: 'the owner passphrase' };
 
 /** The setup code in the boot line of the app's log, as a person reads it off the terminal. */
