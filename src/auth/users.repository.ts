@@ -67,10 +67,6 @@ export class UsersRepository {
     return documents.map(toStoredUser);
   }
 
-  async count(): Promise<number> {
-    return this.users.countDocuments().exec();
-  }
-
   async anyExists(): Promise<boolean> {
     return (await this.users.exists({}).exec()) !== null;
   }
