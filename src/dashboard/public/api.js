@@ -109,6 +109,24 @@ export async function login(email, password) {
   saveTokens(tokens);
 }
 
+/** @returns {Promise<boolean>} whether Siteline still has no account (first run) */
+export async function isSetupNeeded() {
+  const status = await send('GET', '/setup', { auth: false });
+  return status?.needed === true;
+}
+
+/** Creates the first admin with the setup code from the server's log, and signs in as them. */
+export async function setUp(setupCode, email, password) {
+  const tokens = await send('POST', '/setup', { body: { setupCode, email, password }, auth: false });
+  saveTokens(tokens);
+}
+
+/** @returns {Promise<{ id: string, domain: string, name: string, timezone: string }>} */
+export async function createSite(domain, name, timezone) {
+  const site = await authed('POST', '/sites', { body: { domain, name, timezone } });
+  return { id: site.id, domain: site.domain, name: site.name || site.domain, timezone: site.timezone };
+}
+
 export async function logout() {
   const refreshToken = getSession()?.refreshToken;
   try {

@@ -24,6 +24,26 @@ const ui = {
   account: byId('account'),
   accountEmail: byId('account-email'),
   logout: byId('logout'),
+  addSiteButton: byId('add-site'),
+  setupView: byId('setup-view'),
+  setupForm: byId('setup-form'),
+  setupCode: byId('setup-code'),
+  setupEmail: byId('setup-email'),
+  setupPassword: byId('setup-password'),
+  setupSubmit: byId('setup-submit'),
+  setupError: byId('setup-error'),
+  addSiteView: byId('add-site-view'),
+  addSiteForm: byId('add-site-form'),
+  siteDomain: byId('site-domain'),
+  siteName: byId('site-name'),
+  siteTimezone: byId('site-timezone'),
+  addSiteSubmit: byId('add-site-submit'),
+  addSiteCancel: byId('add-site-cancel'),
+  addSiteError: byId('add-site-error'),
+  siteCreated: byId('site-created'),
+  siteCreatedName: byId('site-created-name'),
+  trackerSnippet: byId('tracker-snippet'),
+  openStatistics: byId('open-statistics'),
   loginView: byId('login-view'),
   loginForm: byId('login-form'),
   loginEmail: byId('login-email'),
@@ -49,7 +69,7 @@ const ui = {
 
 const RANGE_NAMES = { day: 'Today', '7d': 'Last 7 days', '30d': 'Last 30 days', month: 'This month' };
 
-const state = { sites: [], siteId: null, range: { kind: '7d' }, classification: 'USER' };
+const state = { sites: [], siteId: null, range: { kind: '7d' }, classification: 'USER', role: null };
 /** Bumped on every reload, so answers to an older query never overwrite a newer one. */
 let generation = 0;
 let realtimeTimer = null;
@@ -61,9 +81,41 @@ function currentSite() {
 
 function show(view) {
   ui.boot.hidden = true;
+  ui.setupView.hidden = view !== 'setup';
   ui.loginView.hidden = view !== 'login';
+  ui.addSiteView.hidden = view !== 'add-site';
   ui.dashboard.hidden = view !== 'dashboard';
-  ui.account.hidden = view !== 'dashboard';
+  ui.account.hidden = view !== 'dashboard' && view !== 'add-site';
+  ui.addSiteButton.hidden = view !== 'dashboard' || state.role !== 'admin';
+}
+
+/** First run: no account exists yet, so the first admin is created with the setup code from the server's log. */
+function showSetup() {
+  show('setup');
+  ui.setupError.textContent = '';
+  ui.setupCode.focus();
+}
+
+/** The site form; once a site is added, the tracker tag to paste into its pages. */
+function showAddSite() {
+  generation += 1;
+  stopRealtime();
+  show('add-site');
+  ui.addSiteForm.hidden = false;
+  ui.siteCreated.hidden = true;
+  ui.addSiteError.textContent = '';
+  ui.addSiteCancel.hidden = state.sites.length === 0;
+  ui.siteTimezone.value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  ui.siteDomain.focus();
+}
+
+function showTrackerSnippet(site) {
+  ui.addSiteForm.hidden = true;
+  ui.siteCreated.hidden = false;
+  ui.siteCreatedName.textContent = site.name;
+  const src = new URL('/tracker.js', window.location.origin).href;
+  ui.trackerSnippet.textContent = `<script defer src="${src}" data-site-id="${site.id}"></script>`;
+  ui.openStatistics.focus();
 }
 
 function showLogin(message = '') {
@@ -80,6 +132,7 @@ function showLogin(message = '') {
 async function enterDashboard() {
   const [me, sites] = await Promise.all([api.fetchMe(), api.listSites()]);
   ui.accountEmail.textContent = me.email;
+  state.role = me.role;
   state.sites = sites;
   ui.site.replaceChildren(
     ...sites.map((site) => {
@@ -89,9 +142,13 @@ async function enterDashboard() {
       return option;
     }),
   );
+  if (sites.length === 0 && me.role === 'admin') {
+    showAddSite();
+    return;
+  }
   show('dashboard');
   if (sites.length === 0) {
-    ui.error.textContent = 'No sites yet: create one with POST /api/v1/sites or the command-line tool.';
+    ui.error.textContent = 'No sites yet: ask an admin to add one or to give you access to one.';
     return;
   }
   const remembered = localStorage.getItem(LAST_SITE_KEY);
@@ -203,6 +260,49 @@ function wireEvents() {
       });
   });
 
+  ui.setupForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.setupSubmit.disabled = true;
+    ui.setupError.textContent = '';
+    api
+      .setUp(ui.setupCode.value.trim(), ui.setupEmail.value.trim(), ui.setupPassword.value)
+      .then(() => enterDashboard())
+      .catch((error) => {
+        if (error instanceof api.ApiError && error.status === 409) {
+          showLogin('Siteline already has an account: log in.');
+          return;
+        }
+        ui.setupError.textContent = error.message;
+      })
+      .finally(() => {
+        ui.setupSubmit.disabled = false;
+      });
+  });
+
+  ui.addSiteButton.addEventListener('click', () => showAddSite());
+  ui.addSiteCancel.addEventListener('click', () => guarded(enterDashboard));
+  ui.openStatistics.addEventListener('click', () => guarded(enterDashboard));
+
+  ui.addSiteForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.addSiteSubmit.disabled = true;
+    ui.addSiteError.textContent = '';
+    api
+      .createSite(ui.siteDomain.value.trim(), ui.siteName.value.trim(), ui.siteTimezone.value.trim())
+      .then((site) => {
+        state.sites = [...state.sites, site];
+        localStorage.setItem(LAST_SITE_KEY, site.id);
+        ui.addSiteForm.reset();
+        showTrackerSnippet(site);
+      })
+      .catch((error) => {
+        ui.addSiteError.textContent = error.message;
+      })
+      .finally(() => {
+        ui.addSiteSubmit.disabled = false;
+      });
+  });
+
   ui.logout.addEventListener('click', () => {
     api
       .logout()
@@ -259,7 +359,10 @@ function start() {
   wireEvents();
   api.onSignedOut(() => showLogin('Your session has ended. Please log in again.'));
   if (!api.hasSession()) {
-    showLogin();
+    api.isSetupNeeded().then(
+      (needed) => (needed ? showSetup() : showLogin()),
+      () => showLogin(),
+    );
     return;
   }
   enterDashboard().catch((error) =>
