@@ -451,7 +451,7 @@ describeIfChromium('tracker in a real browser', () => {
 
   it('sets no cookie and stores nothing in the browser, on the site or on Siteline', async () => {
     // Every feature of the tracker at work: page views, an event of the JS API, a tagged element,
-    // a download and the 404 event, then an engagement hit on leaving the page.
+    // a download, the 404 event, and the engagement hit of the page the route change left.
     const shop = await startClientSite({
       attributes: ' data-outbound-links data-file-downloads data-404',
       body: `<button id="tagged" data-siteline-event="Add to cart" data-siteline-prop-sku="A-1">Add</button>
@@ -731,6 +731,152 @@ describeIfChromium('tracker in a real browser', () => {
         ['Pricing Click', { url: `${shop.origin}/pricing` }],
         ['Signup', { plan: 'pro', placement: 'hero banner' }],
       ]);
+    });
+  });
+
+  describe('revenue, hash mode and engagement', () => {
+    /** The engagement records stored for the site, oldest first. */
+    const engagementsOf = (client: ClientSite): Promise<Document[]> =>
+      app.database.db
+        .collection('engagements')
+        .find({ siteId: new ObjectId(client.site.id) })
+        .sort({ _id: 1 })
+        .toArray();
+    const engagementSends = (tab: Visit) => tab.sends.filter(isEngagement).map((send) => send.body!);
+    /** A page taller than the window: 3,000 px of article under the heading. */
+    const LONG_ARTICLE = '<article style="height: 3000px">Text</article>';
+
+    it('sends the revenue of an event, from the JS API and from a tagged element', async () => {
+      const shop = await startClientSite({
+        body: `<button id="buy" class="siteline-event-name=Purchase siteline-event-plan=team siteline-revenue-amount=99.5 siteline-revenue-currency=usd">Buy</button>`,
+      });
+      const tab = await visit(shop, '/checkout');
+      await settle(tab, 1);
+      await tab.page.evaluate(
+        "siteline('Purchase', { props: { plan: 'pro' }, revenue: { currency: 'EUR', amount: 29 } })",
+      );
+      await tab.page.click('#buy');
+      await settle(tab, 3);
+
+      const purchases = (await hitsOf(shop))
+        .filter((hit) => hit.name === 'Purchase')
+        .map((hit) => [hit.props, hit.revenueAmount, hit.revenueCurrency])
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+      expect(purchases).toEqual([
+        [{ plan: 'pro' }, 29, 'EUR'],
+        [{ plan: 'team' }, 99.5, 'USD'],
+      ]);
+    });
+
+    it('with data-hash-mode counts each hash route as a page view and keeps the fragment', async () => {
+      const shop = await startClientSite({ attributes: ' data-hash-mode' });
+      const tab = await visit(shop, '/app#/inbox');
+      await settle(tab, 1);
+      await tab.page.evaluate(() => {
+        window.location.hash = '#/settings';
+      });
+      await settle(tab, 2);
+      // A hash router's links: the URL changes by the fragment alone.
+      await tab.page.evaluate(() => {
+        window.location.hash = '#/settings/profile';
+      });
+      const sends = await settle(tab, 3);
+
+      expect(sends.map((send) => [pathOf(send.url), send.body?.hashMode])).toEqual([
+        ['/app#/inbox', true],
+        ['/app#/settings', true],
+        ['/app#/settings/profile', true],
+      ]);
+      expect((await hitsOf(shop)).map((hit) => hit.path)).toEqual([
+        '/app#/inbox',
+        '/app#/settings',
+        '/app#/settings/profile',
+      ]);
+    });
+
+    it('sends the time the page was visible and in focus, and the deepest scroll, when it is hidden and when it is left', async () => {
+      const shop = await startClientSite({ body: LONG_ARTICLE });
+      const opened = Date.now();
+      const tab = await visit(shop, '/article');
+      await settle(tab, 1);
+      const { height, viewport } = (await tab.page.evaluate(
+        '({ height: document.documentElement.scrollHeight, viewport: window.innerHeight })',
+      )) as { height: number; viewport: number };
+      expect(height).toBeGreaterThan(3000);
+      await tab.page.evaluate('window.scrollTo(0, 1500)');
+      await sleep(300);
+      await tab.page.evaluate('window.scrollTo(0, 200)');
+      await sleep(700);
+
+      // Another tab in front: this one is hidden (and loses focus); its engagement goes out.
+      const other = await browser.newPage();
+      openPages.push(other);
+      await until('the first engagement send', async () => (engagementSends(tab).length >= 1 ? true : undefined));
+      const hiddenAt = Date.now();
+      // Time while hidden is not engaged time.
+      await sleep(2000);
+      const showing = Date.now();
+      await tab.page.bringToFront();
+      await sleep(3300);
+      // Leaving the page sends the rest.
+      await tab.page.goto('about:blank');
+      const leftAt = Date.now();
+      const stored = await until('two stored engagements', async () => {
+        const found = await engagementsOf(shop);
+        return found.length >= 2 ? found : undefined;
+      });
+
+      const deepest = Math.round(((1500 + viewport) * 100) / height);
+      const [first, second] = engagementSends(tab);
+      expect(first).toMatchObject({ url: `${shop.origin}/article`, scrollDepth: deepest });
+      // At least the second the test waited on the page; at most the time from opening to hiding.
+      expect(first.engagementMs).toBeGreaterThanOrEqual(1000);
+      expect(first.engagementMs).toBeLessThanOrEqual(hiddenAt - opened);
+      expect(second).toMatchObject({ url: `${shop.origin}/article`, scrollDepth: deepest });
+      // The 3.3 s in front again, not the 2 s hidden before.
+      expect(second.engagementMs).toBeGreaterThanOrEqual(3300);
+      expect(second.engagementMs).toBeLessThanOrEqual(leftAt - showing);
+      expect(stored.map((record) => [record.path, record.engagementMs, record.scrollDepth])).toEqual([
+        ['/article', first.engagementMs, deepest],
+        ['/article', second.engagementMs, deepest],
+      ]);
+      // Engagement is no page view and no event.
+      expect((await hitsOf(shop)).map((hit) => [hit.name, hit.path])).toEqual([['pageview', '/article']]);
+    });
+
+    it('sends the engagement of the previous page on SPA navigation, and nothing with data-no-engagement', async () => {
+      const shop = await startClientSite();
+      const tab = await visit(shop, '/first');
+      await settle(tab, 1);
+      await sleep(500);
+      await pushState(tab.page, '/second');
+      await settle(tab, 2);
+      await until('the engagement of /first', async () => (engagementSends(tab).length >= 1 ? true : undefined));
+      const [engagement] = engagementSends(tab);
+      // The page (heading, link, 2,000 px margin, details) is taller than the window: not scrolled.
+      const { height, viewport } = (await tab.page.evaluate(
+        '({ height: document.documentElement.scrollHeight, viewport: window.innerHeight })',
+      )) as { height: number; viewport: number };
+      expect(engagement).toMatchObject({
+        name: 'engagement',
+        url: `${shop.origin}/first`,
+        scrollDepth: Math.round((viewport * 100) / height),
+      });
+      expect(engagement.engagementMs).toBeGreaterThanOrEqual(500);
+      // Sent before the page view of the new route.
+      expect(tab.sends.map((send) => [send.body?.name, pathOf(send.url)])).toEqual([
+        [undefined, '/first'],
+        ['engagement', '/first'],
+        [undefined, '/second'],
+      ]);
+
+      const quiet = await startClientSite({ attributes: ' data-no-engagement' });
+      const quietTab = await visit(quiet, '/first');
+      await settle(quietTab, 1);
+      await pushState(quietTab.page, '/second');
+      await quietTab.page.evaluate("siteline('Marker')");
+      await settle(quietTab, 3);
+      expect(engagementSends(quietTab)).toEqual([]);
     });
   });
 
