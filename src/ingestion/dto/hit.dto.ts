@@ -6,7 +6,7 @@ import { IsFlatProps, MAX_PROPS } from './flat-props.validator.js';
 export const MAX_HITS_PER_REQUEST = 500;
 
 /**
- * One page view or event as a client sends it to `POST /api/v1/hits` (SPEC §3). An optional
+ * One page view or event as a client sends it to `POST /api/v1/hits` (fields in docs/api.md). An optional
  * field sent as `null` counts as not sent (see `validateItem`).
  */
 export class HitDto {

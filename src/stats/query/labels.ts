@@ -5,7 +5,7 @@ const NO_SOURCE: ReadonlySet<Dimension> = new Set(['referrer', 'source', 'utm_so
 
 /**
  * How a dimension value is shown: countries by English name, missing traffic sources as
- * `Direct / None` (Plausible's wording), any other missing value as `Unknown` (SPEC §4).
+ * `Direct / None` (Plausible's wording), any other missing value as `Unknown`.
  */
 export function dimensionLabel(dimension: Dimension, value: string | null): string {
   if (dimension === 'country') return countryName(value);
