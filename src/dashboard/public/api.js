@@ -186,7 +186,7 @@ export async function fetchTimeseries(query, interval) {
  * Rows come with the raw `value` and a display `label` (country names, `Unknown`, `Direct / None`)
  * chosen by the server, so every client names missing values the same way. A metric the API
  * answers with null (time on page where no engagement was recorded) stays null.
- * @returns {Promise<Array<{ name: string, values: Record<string, number | null> }>>}
+ * @returns {Promise<Array<{ value: unknown, name: string, values: Record<string, number | null> }>>}
  */
 export async function fetchBreakdown(query, { dimension, limit, metrics, filters }) {
   const payload = await authed('GET', '/stats/breakdown', {
@@ -199,6 +199,7 @@ export async function fetchBreakdown(query, { dimension, limit, metrics, filters
     },
   });
   return listOf(payload).map((row) => ({
+    value: row.value ?? null,
     name: String(row.label ?? row.value ?? 'Unknown'),
     values: Object.fromEntries(metrics.map((metric) => [metric, typeof row[metric] === 'number' ? row[metric] : null])),
   }));

@@ -172,12 +172,14 @@ async function loadBreakdown(definition, query, isCurrentPage) {
       { ...query, classification: definition.classification ?? query.classification },
       {
         dimension,
-        limit: BREAKDOWN_LIMIT,
+        // One more than shown: the row without a value may be among them.
+        limit: definition.valuesOnly ? BREAKDOWN_LIMIT + 1 : BREAKDOWN_LIMIT,
         metrics: definition.columns.map((column) => column.metric),
         filters: definition.filters,
       },
     );
-    if (isCurrent()) renderBreakdown(ui.breakdowns, definition, rows);
+    const shown = definition.valuesOnly ? rows.filter((row) => row.value !== null).slice(0, BREAKDOWN_LIMIT) : rows;
+    if (isCurrent()) renderBreakdown(ui.breakdowns, definition, shown);
   } catch (error) {
     if (isCurrent()) renderBreakdownMessage(ui.breakdowns, definition, 'Could not be loaded');
     throw error;

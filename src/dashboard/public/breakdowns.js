@@ -24,6 +24,8 @@ const CUSTOM_EVENTS_ONLY = [['is_not', 'event_name', ['pageview', 'engagement']]
 /**
  * A table has a fixed `dimension`, or `choices` (a select in its heading picks the dimension), or
  * `property` (a text field in its heading names the custom-event property: dimension `prop:<key>`).
+ * `valuesOnly` leaves out the row of hits without a value: traffic without UTM tags or events
+ * without the property are not a UTM value or a property value (Plausible lists them neither).
  */
 export const BREAKDOWNS = [
   { id: 'pages', title: 'Top pages', dimension: 'page', column: 'Page', columns: TRAFFIC },
@@ -43,6 +45,7 @@ export const BREAKDOWNS = [
     title: 'UTM parameters',
     column: 'Value',
     columns: VISITS,
+    valuesOnly: true,
     choiceLabel: 'UTM parameter',
     choices: [
       { dimension: 'utm_source', label: 'Source' },
@@ -60,7 +63,7 @@ export const BREAKDOWNS = [
     columns: EVENTS,
     filters: CUSTOM_EVENTS_ONLY,
   },
-  { id: 'properties', title: 'Event properties', property: true, column: 'Value', columns: EVENTS },
+  { id: 'properties', title: 'Event properties', property: true, column: 'Value', columns: EVENTS, valuesOnly: true },
   { id: 'countries', title: 'Countries', dimension: 'country', column: 'Country', columns: TRAFFIC },
   { id: 'cities', title: 'Cities', dimension: 'city', column: 'City', columns: TRAFFIC },
   { id: 'browsers', title: 'Browsers', dimension: 'browser', column: 'Browser', columns: TRAFFIC },
