@@ -85,7 +85,8 @@ const SOURCE = `(function () {
   }
   function engaged() {
     if (!page || !engage) return;
-    var t = spent();
+    var t = spent(), v = seen();
+    if (v > px) px = v;
     if (px <= sent && t < 3000) return;
     sent = px;
     ms = 0;
