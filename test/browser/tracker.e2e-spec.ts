@@ -827,19 +827,22 @@ describeIfChromium('tracker in a real browser', () => {
       });
 
       const deepest = Math.round(((1500 + viewport) * 100) / height);
-      const [first, second] = engagementSends(tab);
-      expect(first).toMatchObject({ url: `${shop.origin}/article`, scrollDepth: deepest });
+      // What the browser sent on hiding (the beacon of a page being left cannot be read back).
+      const [sent] = engagementSends(tab);
+      expect(sent).toMatchObject({ url: `${shop.origin}/article`, scrollDepth: deepest });
+      const [first, second] = stored.map((record) => ({
+        path: record.path as string,
+        engagementMs: record.engagementMs as number,
+        scrollDepth: record.scrollDepth as number,
+      }));
+      expect(first).toEqual({ path: '/article', engagementMs: sent.engagementMs, scrollDepth: deepest });
       // At least the second the test waited on the page; at most the time from opening to hiding.
       expect(first.engagementMs).toBeGreaterThanOrEqual(1000);
       expect(first.engagementMs).toBeLessThanOrEqual(hiddenAt - opened);
-      expect(second).toMatchObject({ url: `${shop.origin}/article`, scrollDepth: deepest });
+      expect(second).toMatchObject({ path: '/article', scrollDepth: deepest });
       // The 3.3 s in front again, not the 2 s hidden before.
       expect(second.engagementMs).toBeGreaterThanOrEqual(3300);
       expect(second.engagementMs).toBeLessThanOrEqual(leftAt - showing);
-      expect(stored.map((record) => [record.path, record.engagementMs, record.scrollDepth])).toEqual([
-        ['/article', first.engagementMs, deepest],
-        ['/article', second.engagementMs, deepest],
-      ]);
       // Engagement is no page view and no event.
       expect((await hitsOf(shop)).map((hit) => [hit.name, hit.path])).toEqual([['pageview', '/article']]);
     });
