@@ -278,7 +278,7 @@ describe('CLI', () => {
         expect(readFileSync(file, 'utf8')).not.toMatch(/\d+\.\d+\.\d+\.\d+/);
 
         const purged = await runCli(app, ['purge', '--site', viaCli.id, '--before', day(1)]);
-        expect(purged.stdout).toMatch(new RegExp(`deleted ${rows.length} hits and \\d+ visits`));
+        expect(purged.stdout).toMatch(new RegExp(`deleted ${rows.length} hits, \\d+ visits and 0 engagements`));
         expect((await stats(viaCli.id)).views).toBe(0);
 
         const restored = await runCli(app, ['import', '--site', viaCli.id, file]);
