@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { createSite, type CreatedSite } from '../factories/sites.js';
@@ -23,6 +24,8 @@ const CHROME_UA =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 /** The page the visitor came from. Chromium's default policy sends only its origin to another site. */
 const REFERRING_PAGE = 'http://news.example.org/story/42?from=frontpage';
+/** Where measurements of the run are written (as the dashboard test writes its screenshots). */
+const OUTPUT_DIR = join(process.cwd(), 'test-output');
 /** How long the slow link holds each chunk the browser sends before the app sees it. */
 const SLOW_LINK_DELAY_MS = 1000;
 
@@ -341,6 +344,17 @@ describeIfChromium('tracker in a real browser', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     await app?.close();
+  });
+
+  it('serves a script under 2.5 kB gzipped, with no cookie (its sizes go to test-output/tracker-size.json)', async () => {
+    const response = await fetch(`${app.url}/tracker.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('set-cookie')).toBeNull();
+    const script = Buffer.from(await response.arrayBuffer());
+    const sizes = { bytes: script.length, gzipBytes: gzipSync(script, { level: 9 }).length };
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    writeFileSync(join(OUTPUT_DIR, 'tracker-size.json'), `${JSON.stringify(sizes)}\n`);
+    expect(sizes.gzipBytes).toBeLessThan(2500);
   });
 
   it('stores the page view with the path, host and referrer of the page that embeds the tracker', async () => {
