@@ -164,6 +164,41 @@ function sampleTraffic(now: number, domain: string) {
       { name: 'Download', props: { format: 'epub' }, ip: '2.16.9.1', userAgent: UA.iphone, minutesAgo: 26 * 60 - 1 },
       { name: 'Signup', props: { plan: 'pro' }, ip: '2.16.9.1', userAgent: UA.iphone, minutesAgo: 26 * 60 - 2 },
     ].map(({ minutesAgo, ...event }) => ({ url: url('/pricing'), timestamp: at(minutesAgo), ...event })),
+    // Engagement records (time on page and scroll depth of the pages the people above left).
+    ...[
+      { path: '/', engagementMs: 40_000, scrollDepth: 60, ip: '81.2.69.142', userAgent: UA.chrome, minutesAgo: 1.9 },
+      {
+        path: '/pricing',
+        engagementMs: 90_000,
+        scrollDepth: 100,
+        ip: '81.2.69.142',
+        userAgent: UA.chrome,
+        minutesAgo: 0.5,
+      },
+      { path: '/', engagementMs: 20_000, scrollDepth: 30, ip: '8.8.8.8', userAgent: UA.firefox, minutesAgo: 119 },
+      { path: '/about', engagementMs: 5_000, scrollDepth: 50, ip: '8.8.8.8', userAgent: UA.firefox, minutesAgo: 117 },
+      {
+        path: '/pricing',
+        engagementMs: 12_000,
+        scrollDepth: 80,
+        ip: '8.8.8.8',
+        userAgent: UA.firefox,
+        minutesAgo: 112,
+      },
+      {
+        path: '/',
+        engagementMs: 7_000,
+        scrollDepth: 100,
+        ip: '2.16.9.1',
+        userAgent: UA.iphone,
+        minutesAgo: 26 * 60 - 0.5,
+      },
+    ].map(({ path, minutesAgo, ...engagement }) => ({
+      name: 'engagement',
+      url: url(path),
+      timestamp: at(minutesAgo),
+      ...engagement,
+    })),
     {
       url: url('/?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_term=shoes&utm_content=header'),
       ip: '8.8.8.8',
