@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
 import { MongoBulkWriteError, MongoNetworkError, type BulkWriteResult } from 'mongodb';
 import { Types } from 'mongoose';
+import type { HttpAdapterHost } from '@nestjs/core';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
+import type { AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import { HitWriter, MAX_QUEUED_HITS, WRITE_DEADLINE_MS } from './hit-writer.js';
@@ -14,6 +17,11 @@ const sessions = {
   sessionizeInBackground: () => undefined,
 } as unknown as SessionsService;
 
+/** A shutdown clock without an HTTP server, on a budget of `totalMs`. */
+function shutdownDeadline(totalMs = 8000): ShutdownDeadline {
+  return new ShutdownDeadline({ shutdownTimeoutMs: totalMs } as AppConfig, {} as HttpAdapterHost);
+}
+
 function hits(count: number): NewHit[] {
   const siteId = new Types.ObjectId();
   return Array.from(
@@ -24,7 +32,7 @@ function hits(count: number): NewHit[] {
 
 describe('HitWriter load shedding', () => {
   it('refuses up front with 503 and Retry-After exactly when write would refuse for a full queue', async () => {
-    const writer = new HitWriter(stalledHits, sessions, new MetricsService());
+    const writer = new HitWriter(stalledHits, sessions, new MetricsService(), shutdownDeadline());
     expect(() => writer.assertRoomFor(MAX_QUEUED_HITS)).not.toThrow();
     expect(() => writer.assertRoomFor(MAX_QUEUED_HITS + 1)).toThrow(HttpException);
     // Fill the queue with 100-hit requests until the writer itself refuses one.
@@ -97,7 +105,7 @@ const flush = () => new Promise((resolve) => setTimeout(resolve, 20));
 describe('HitWriter when the database is unreachable', () => {
   it('fails every queued request at once with 503 when a write cannot reach the database', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), shutdownDeadline());
     // 4 writes of 1000 hits run at once; 3 more wait in the queue behind them.
     const outcomes = Array.from({ length: 7 }, () => track(writer.write(hits(1000))));
     await flush();
@@ -124,7 +132,7 @@ describe('HitWriter when the database is unreachable', () => {
 
   it('lets one probe write through, refuses the rest at once, and takes writes again once the probe succeeds', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), shutdownDeadline());
     const first = track(writer.write(hits(10)));
     await flush();
     writes[0].fail(connectionLost('connection refused'));
@@ -159,7 +167,7 @@ describe('HitWriter when the database is unreachable', () => {
 
   it('fails only its own requests when a write fails for another reason', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), shutdownDeadline());
     const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
     await flush();
     writes[0].fail(new Error('document failed validation'));
@@ -183,7 +191,7 @@ describe('HitWriter write deadline', () => {
   it('answers 503 for a write never acknowledged, fails the queue behind it, and takes writes again after', async () => {
     jest.useFakeTimers();
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), shutdownDeadline());
     const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
     await jest.advanceTimersByTimeAsync(10);
     expect(writes).toHaveLength(4);
@@ -219,10 +227,46 @@ describe('HitWriter visitor marks', () => {
     const repository = {
       insertMany: () => Promise.resolve({ duplicateIndexes: [1], failedIndexes: [2] }),
     } as unknown as HitsRepository;
-    const writer = new HitWriter(repository, recordingSessions, new MetricsService());
+    const writer = new HitWriter(repository, recordingSessions, new MetricsService(), shutdownDeadline());
     const batch = hits(3).map((hit, index) => ({ ...hit, visitorKey: ['stored', 'duplicate', 'failed'][index] }));
 
     expect(await writer.write(batch)).toEqual(['stored', 'duplicate', 'failed']);
     expect(marked.sort()).toEqual(['duplicate', 'stored']);
+  });
+});
+
+describe('HitWriter shutdown', () => {
+  it('refuses new hits from the first step, and answers what the database did not take in time with 503', async () => {
+    const writer = new HitWriter(stalledHits, sessions, new MetricsService(), shutdownDeadline(1000));
+    const queued = writer.write(hits(10));
+    writer.onModuleDestroy();
+    expect(() => writer.assertRoomFor(1)).toThrow(HttpException);
+    await expect(writer.write(hits(1))).rejects.toMatchObject({ status: 503 });
+    const started = performance.now();
+    // The drain phase ends at half the budget, whatever the database does.
+    await writer.beforeApplicationShutdown();
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(400);
+    // Written by a write still in flight or refused: never left without an answer. The stalled
+    // write took the whole queue, so this request stays with its write; a fresh one is refused.
+    await expect(writer.write(hits(1))).rejects.toMatchObject({ status: 503 });
+    void queued.catch(() => undefined);
+  });
+
+  it('writes every queued hit before the drain returns when the database answers', async () => {
+    const stored: NewHit[] = [];
+    const repository = {
+      insertMany: async (documents: NewHit[]) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        stored.push(...documents);
+        return { duplicateIndexes: [], failedIndexes: [] };
+      },
+    } as unknown as HitsRepository;
+    const writer = new HitWriter(repository, sessions, new MetricsService(), shutdownDeadline());
+    const answers = Array.from({ length: 20 }, () => writer.write(hits(100)));
+    writer.onModuleDestroy();
+    await writer.beforeApplicationShutdown();
+    expect(stored).toHaveLength(2000);
+    await expect(Promise.all(answers)).resolves.toHaveLength(20);
   });
 });

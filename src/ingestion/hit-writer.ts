@@ -3,8 +3,9 @@ import {
   Injectable,
   Logger,
   type BeforeApplicationShutdown,
-  type OnApplicationShutdown,
+  type OnModuleDestroy,
 } from '@nestjs/common';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { isDatabaseUnreachable } from '../database/database-errors.js';
 import { serviceUnavailable } from '../common/errors/service-unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -43,12 +44,20 @@ function databaseUnreachable(): HttpException {
   return serviceUnavailable('Database unavailable, retry shortly');
 }
 
+function shuttingDown(): HttpException {
+  return serviceUnavailable('Shutting down, retry shortly');
+}
+
 /**
  * Durable group commit for hits. Concurrent requests enqueue their enriched hits and await one
  * shared `insertMany({ ordered: false })`; each learns, hit by hit, whether it was stored or a
  * duplicate only after MongoDB acknowledged the write (so `202` means written). The visitors
  * touched are marked for the sessionizer in the same step. A failed write fails exactly the
- * requests in it with 503; on shutdown the queue is written before the connection closes.
+ * requests in it with 503.
+ *
+ * On shutdown new hits are refused (503) from the first step on, so the drain has a fixed amount
+ * of work instead of chasing a steady stream of requests; what is queued is written until the
+ * drain phase's deadline, and whatever is still queued then is answered 503, never acknowledged.
  *
  * When a write fails because the database cannot be reached, every request still queued is
  * failed with it: each queued batch would otherwise wait out its own server selection in turn,
@@ -58,7 +67,7 @@ function databaseUnreachable(): HttpException {
  * itself when the database is back (no restart, no background timer).
  */
 @Injectable()
-export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class HitWriter implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(HitWriter.name);
   private readonly queue: PendingWrite[] = [];
   private queuedHits = 0;
@@ -67,11 +76,13 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
   private drainWaiters: Array<() => void> = [];
   /** Set when a write failed for want of a database; cleared by the next write that succeeds. */
   private databaseUnreachable = false;
+  private closing = false;
 
   constructor(
     private readonly hits: HitsRepository,
     private readonly sessions: SessionsService,
     private readonly metrics: MetricsService,
+    private readonly shutdown: ShutdownDeadline,
   ) {}
 
   /**
@@ -80,6 +91,7 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
    * instance keeps serving what it accepted. `write` still enforces the bound.
    */
   assertRoomFor(count: number): void {
+    if (this.closing) throw shuttingDown();
     if (this.refusesWhileUnreachable()) throw databaseUnreachable();
     if (this.queuedHits + count > MAX_QUEUED_HITS) throw serviceUnavailable('Ingest queue is full, retry shortly');
   }
@@ -87,6 +99,7 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
   /** Resolves with one result per hit once written; rejects with 503 when full or when the write failed. */
   write(hits: NewHit[]): Promise<WriteResult[]> {
     if (hits.length === 0) return Promise.resolve([]);
+    if (this.closing) return Promise.reject(shuttingDown());
     if (this.refusesWhileUnreachable()) return Promise.reject(databaseUnreachable());
     if (this.queuedHits + hits.length > MAX_QUEUED_HITS) {
       return Promise.reject(serviceUnavailable('Ingest queue is full, retry shortly'));
@@ -100,13 +113,19 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     });
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.drain();
+  /** The first step of shutdown: no new hits from here on. */
+  onModuleDestroy(): void {
+    this.closing = true;
   }
 
-  /** Requests still finishing after the HTTP server closed may have queued more. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.drain();
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    const unacknowledged = 'their requests are answered 503, nothing unwritten is acknowledged';
+    if (await this.shutdown.settle('Queued hit writes', 'drain', this.drain(), unacknowledged)) return;
+    const waiting = this.queue.splice(0);
+    this.queuedHits = 0;
+    this.metrics.queueDepth.set(0);
+    for (const pending of waiting) pending.reject(shuttingDown());
   }
 
   /** Resolves when nothing is queued or being written. */
