@@ -142,9 +142,12 @@ describe('reliability: SIGTERM during load', () => {
     // 2. The rollup job mid-run: its hits settled (received minutes ago), its first run starts 30 s
     // after boot by sessionizing what the first app left, then recomputes ~40 site-days.
     await hits.updateMany({}, { $set: { receivedAt: new Date(Date.now() - 5 * 60_000) } });
+    const leases = database.db.collection<{ _id: string; expiresAt: Date }>('leases');
+    // A rollup run the first app started and had to leave mid-step keeps its lease until it
+    // expires (5 min): the second app would wait for it. Expired here, as time would.
+    await leases.updateOne({ _id: 'stats-rollup' }, { $set: { expiresAt: new Date(0) } });
     const second = await spawnLoadTarget({ dataDir, mongoUri: database.uri, logLevel: 'info' });
     children.push(second.child);
-    const leases = database.db.collection<{ _id: string; expiresAt: Date }>('leases');
     const runStarted = performance.now();
     while ((await leases.countDocuments({ _id: 'stats-rollup', expiresAt: { $gt: new Date() } })) === 0) {
       if (performance.now() - runStarted > 60_000) throw new Error(`no rollup run:\n${second.child.output()}`);

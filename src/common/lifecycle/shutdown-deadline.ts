@@ -106,7 +106,10 @@ export class ShutdownDeadline implements OnModuleInit, OnModuleDestroy {
     whenCut = 'the next start resumes it',
   ): Promise<boolean> {
     const started = performance.now();
-    if (work === undefined) return true;
+    if (work === undefined) {
+      this.logger.log(`${what}: nothing in progress`);
+      return true;
+    }
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       work.then(
