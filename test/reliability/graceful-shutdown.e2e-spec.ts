@@ -66,6 +66,14 @@ async function sendDistinctVisitors(
   return acknowledged;
 }
 
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const started = performance.now();
+  while (!(await condition())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
 describe('reliability: SIGTERM during load', () => {
   let database: TestDatabase;
   const children: ChildApp[] = [];
@@ -98,7 +106,8 @@ describe('reliability: SIGTERM during load', () => {
       requestTimeoutMs: 20_000,
       prefix: 'sigterm',
     });
-    await sleep(1500);
+    // SIGTERM once writes are flowing (on a starved machine the first ones take a while).
+    await waitFor(async () => (await database.db.collection('hits').countDocuments()) >= 100, 30_000);
     // The load keeps coming while the app stops: a drain that waits for "nothing queued" never ends.
     const { exit, exitMs } = await exitWithinBound(child);
     stop = true;
@@ -128,6 +137,14 @@ describe('reliability: SIGTERM during load', () => {
     const first = await spawnLoadTarget({ dataDir, mongoUri: database.uri, logLevel: 'info' });
     children.push(first.child);
     const acknowledged = await sendDistinctVisitors(first.url, first.key, 20_000);
+    // SIGTERM while the sessionizer is seen working through the backlog.
+    let seen = await backlog.countDocuments();
+    await waitFor(async () => {
+      const now = await backlog.countDocuments();
+      const progressed = now < seen;
+      seen = now;
+      return progressed;
+    }, 60_000);
     const backlogAtSignal = await backlog.countDocuments();
     const sessionizer = await exitWithinBound(first.child);
     expect(cleanStop(first.child, sessionizer.exit)).toEqual({ exit: 'SIGTERM', output: '' });
