@@ -68,7 +68,14 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
+function fail(error: unknown): void {
   printLine(`error: ${describeFailure(error)}`);
   process.exit(1);
-});
+}
+
+// A failure outside the command's own promise (a background write of the import, say) must end
+// the same way, not with Node's stack trace.
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+main().catch(fail);
