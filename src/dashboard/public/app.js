@@ -1,7 +1,7 @@
 /* global document, window, localStorage */
 // Wires the page: login, the controls, and loading every panel for the chosen query.
 import * as api from './api.js';
-import { BREAKDOWN_LIMIT, BREAKDOWNS } from './breakdowns.js';
+import { BREAKDOWN_LIMIT, BREAKDOWNS, PROPERTY_PREFIX } from './breakdowns.js';
 import { formatInteger } from './format.js';
 import { chartInterval, customRangeProblem, rangeParams, shiftDays, todayIn } from './range.js';
 import {
@@ -9,7 +9,7 @@ import {
   createBreakdowns,
   createOverview,
   renderBreakdown,
-  renderBreakdownError,
+  renderBreakdownMessage,
   renderOverview,
 } from './render.js';
 import { VisitorsChart } from './visitors-chart.js';
@@ -69,9 +69,23 @@ const ui = {
 
 const RANGE_NAMES = { day: 'Today', '7d': 'Last 7 days', '30d': 'Last 30 days', month: 'This month' };
 
-const state = { sites: [], siteId: null, range: { kind: '7d' }, classification: 'USER', role: null };
+const state = {
+  sites: [],
+  siteId: null,
+  range: { kind: '7d' },
+  classification: 'USER',
+  /** The dimension picked in each table with choices (UTM parameters), by table id. */
+  choices: Object.fromEntries(
+    BREAKDOWNS.filter((table) => table.choices).map((table) => [table.id, table.choices[0].dimension]),
+  ),
+  /** The custom-event property whose values the properties table shows; none until one is named. */
+  property: '',
+  role: null,
+};
 /** Bumped on every reload, so answers to an older query never overwrite a newer one. */
 let generation = 0;
+/** Bumped per table on each of its loads: a table reloaded alone must not show an older answer. */
+const tableLoads = new Map();
 let realtimeTimer = null;
 let chart = null;
 
@@ -165,7 +179,7 @@ async function reload() {
   if (!site) return;
   const ticket = ++generation;
   const isCurrent = () => ticket === generation;
-  const query = { siteId: site.id, ...rangeParams(state.range), classification: state.classification };
+  const query = currentQuery();
   const interval = chartInterval(state.range);
   ui.dashboard.setAttribute('aria-busy', 'true');
   ui.status.textContent = 'Loading…';
@@ -180,27 +194,65 @@ async function reload() {
       },
     ),
     api.fetchTimeseries(query, interval).then((points) => isCurrent() && chart?.render(points, interval)),
-    ...BREAKDOWNS.map((definition) =>
-      api
-        .fetchBreakdown(
-          { ...query, classification: definition.classification ?? query.classification },
-          definition.dimension,
-          BREAKDOWN_LIMIT,
-        )
-        .then(
-          (rows) => isCurrent() && renderBreakdown(ui.breakdowns, definition, rows),
-          (error) => {
-            if (isCurrent()) renderBreakdownError(ui.breakdowns, definition, 'Could not be loaded');
-            throw error;
-          },
-        ),
-    ),
+    ...BREAKDOWNS.map((definition) => loadBreakdown(definition, query, isCurrent)),
   ]);
   if (!isCurrent()) return;
   ui.dashboard.setAttribute('aria-busy', 'false');
   const failure = outcomes.find((outcome) => outcome.status === 'rejected');
   ui.error.textContent = failure ? `Some statistics could not be loaded: ${failure.reason.message}` : '';
   ui.status.textContent = `${describeRange()} · days in ${site.timezone}`;
+}
+
+/** The query the dashboard shows, without the parts each table sets itself. */
+function currentQuery() {
+  const site = currentSite();
+  return site && { siteId: site.id, ...rangeParams(state.range), classification: state.classification };
+}
+
+function breakdownDimension(definition) {
+  if (definition.choices) return state.choices[definition.id];
+  if (definition.property) return state.property && PROPERTY_PREFIX + state.property;
+  return definition.dimension;
+}
+
+/** Fills one table; a rejection (after showing it in the table) tells the caller it failed. */
+async function loadBreakdown(definition, query, isCurrentPage) {
+  const load = (tableLoads.get(definition.id) ?? 0) + 1;
+  tableLoads.set(definition.id, load);
+  const isCurrent = () => isCurrentPage() && tableLoads.get(definition.id) === load;
+  const dimension = breakdownDimension(definition);
+  if (!dimension) {
+    renderBreakdownMessage(ui.breakdowns, definition, 'Name a property to see its values');
+    return;
+  }
+  try {
+    const rows = await api.fetchBreakdown(
+      { ...query, classification: definition.classification ?? query.classification },
+      {
+        dimension,
+        // One more than shown: the row without a value may be among them.
+        limit: definition.valuesOnly ? BREAKDOWN_LIMIT + 1 : BREAKDOWN_LIMIT,
+        metrics: definition.columns.map((column) => column.metric),
+        filters: definition.filters,
+      },
+    );
+    const shown = definition.valuesOnly ? rows.filter((row) => row.value !== null).slice(0, BREAKDOWN_LIMIT) : rows;
+    if (isCurrent()) renderBreakdown(ui.breakdowns, definition, shown);
+  } catch (error) {
+    if (isCurrent()) renderBreakdownMessage(ui.breakdowns, definition, 'Could not be loaded');
+    throw error;
+  }
+}
+
+/** Reloads one table after its select or property field changed, the rest of the page staying. */
+function reloadBreakdown(definition) {
+  const query = currentQuery();
+  if (!query) return;
+  const ticket = generation;
+  ui.error.textContent = '';
+  loadBreakdown(definition, query, () => ticket === generation).catch((error) => {
+    if (ticket === generation) ui.error.textContent = `Some statistics could not be loaded: ${error.message}`;
+  });
 }
 
 function describeRange() {
@@ -343,6 +395,23 @@ function wireEvents() {
     state.range = { kind: 'custom', from: ui.from.value, to: ui.to.value };
     guarded(reload);
   });
+
+  for (const definition of BREAKDOWNS.filter((table) => table.choices)) {
+    const select = ui.breakdowns.querySelector(`[data-choice="${definition.id}"]`);
+    select.addEventListener('change', () => {
+      state.choices[definition.id] = select.value;
+      reloadBreakdown(definition);
+    });
+  }
+
+  for (const definition of BREAKDOWNS.filter((table) => table.property)) {
+    const form = ui.breakdowns.querySelector(`[data-property="${definition.id}"]`);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      state.property = form.elements.property.value.trim();
+      reloadBreakdown(definition);
+    });
+  }
 
   for (const toggle of ui.toggles) {
     toggle.addEventListener('click', () => {

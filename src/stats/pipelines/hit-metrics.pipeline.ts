@@ -1,4 +1,5 @@
 import type { PipelineStage } from 'mongoose';
+import type { QueryDimension } from '../query/dimensions.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import {
   IS_BOT_HIT,
@@ -28,7 +29,7 @@ import {
  * each hit is first joined to its visit.
  */
 export function buildHitMetricsPipeline(
-  query: StatsQuery,
+  query: StatsQuery<QueryDimension>,
   options: { classification: boolean } = { classification: true },
 ): PipelineStage[] {
   const match = matchHits(query, options);
