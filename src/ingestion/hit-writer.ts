@@ -10,8 +10,7 @@ import type { InsertOutcome } from './bulk-write-errors.js';
 import { isDatabaseUnreachable } from '../database/database-errors.js';
 import { serviceUnavailable } from '../common/errors/service-unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { SessionsService } from '../sessions/sessions.service.js';
-import type { DirtyMark } from '../sessions/visitor-dirty.repository.js';
+import { SessionsService, type DirtyMark } from '../sessions/sessions.service.js';
 import { EngagementsRepository, type NewEngagement } from './engagements.repository.js';
 import { HitsRepository, type NewHit } from './hits.repository.js';
 

@@ -23,6 +23,9 @@ import { widenToWholeVisits, type Span } from './visit-window.js';
 import type { Visit } from './schemas/visit.schema.js';
 import { VisitsRepository, type VisitChanges } from './visits.repository.js';
 
+/** What `markDirty` takes: part of this service's interface for the ingest writer. */
+export type { DirtyMark };
+
 /** How long a sessionizer may hold a visitor before another instance may take it over. */
 const LEASE_MS = 30_000;
 /**
