@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { deriveMetrics, type MetricValues } from './query/derive-metrics.js';
-import { HIT_METRICS, VISIT_METRICS, type Metric, type StatsQuery } from './query/stats-query.js';
+import { isFixedDimension, type QueryDimension } from './query/dimensions.js';
+import { HIT_METRICS, VISIT_METRICS, type Filter, type Metric, type StatsQuery } from './query/stats-query.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import {
   StatsRepository,
@@ -21,7 +22,7 @@ export interface ResultRow {
  * Runs a validated query: the hit pipeline for visitors/page views/events, the visit pipeline
  * for visits/bounce/duration, and the hit pipeline over ALL traffic for bot share — each only
  * when a requested metric needs it, each from its rollup when that covers the query — then joins
- * their groups by key. Every endpoint (seed,
+ * their groups by key. Every endpoint (`/api/v1/data/*`,
  * overview, timeseries, breakdown, query) goes through here, so each metric has one definition.
  */
 @Injectable()
@@ -31,7 +32,7 @@ export class StatsEngine {
     private readonly rollups: RollupCoverageService,
   ) {}
 
-  async run(query: StatsQuery, metrics: readonly Metric[]): Promise<ResultRow[]> {
+  async run(query: StatsQuery<QueryDimension>, metrics: readonly Metric[]): Promise<ResultRow[]> {
     const wants = (family: ReadonlySet<Metric>) => metrics.some((metric) => family.has(metric));
     const [hitRows, visitRows, allTrafficRows] = await Promise.all([
       wants(HIT_METRICS) ? this.hitMetrics(query, { classification: true }, metrics.includes('visitors')) : [],
@@ -57,7 +58,7 @@ export class StatsEngine {
     }));
   }
 
-  /** The gzapi user stats of a site, from the rollup when the site's rows are usable. */
+  /** The user stats of a site, from the rollup when the site's rows are usable. */
   async userStats(siteId: Types.ObjectId, timezone: string, now: Date): Promise<UserStatsRow> {
     const unsettled = await this.rollups.unsettledDays(siteId, timezone);
     if (unsettled) return this.repository.findUserStatsFromRollup({ siteId, now }, unsettled);
@@ -65,9 +66,10 @@ export class StatsEngine {
   }
 
   /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
-  private async visitMetrics(query: StatsQuery): Promise<VisitMetricsRow[]> {
-    const coverage = await this.rollups.findVisits(query);
-    if (coverage) return this.repository.aggregateRollupVisitMetrics(query, coverage);
+  private async visitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
+    const rollable = rollupCandidate(query);
+    const coverage = rollable && (await this.rollups.findVisits(rollable));
+    if (rollable && coverage) return this.repository.aggregateRollupVisitMetrics(rollable, coverage);
     return this.repository.aggregateVisitMetrics(query);
   }
 
@@ -76,10 +78,21 @@ export class StatsEngine {
    * hits. Without visitors, counts per hour suffice; distinct visitors need visitor rows.
    */
   private async hitMetrics(
-    query: StatsQuery,
+    query: StatsQuery<QueryDimension>,
     options: { classification: boolean },
     withVisitors: boolean,
   ): Promise<HitMetricsRow[]> {
+    const rollable = rollupCandidate(query);
+    const fromRollups = rollable && (await this.rollupHitMetrics(rollable, options, withVisitors));
+    return fromRollups || this.repository.aggregateHitMetrics(query, options);
+  }
+
+  /** The hit metrics from whichever rollup covers the query, or undefined when none does. */
+  private async rollupHitMetrics(
+    query: StatsQuery,
+    options: { classification: boolean },
+    withVisitors: boolean,
+  ): Promise<HitMetricsRow[] | undefined> {
     if (!withVisitors) {
       const counts = await this.rollups.findCounts(query);
       if (counts) return this.repository.aggregateRollupHitCounts(query, counts, options);
@@ -88,8 +101,7 @@ export class StatsEngine {
       if (fromCounts) return fromCounts;
     }
     const coverage = await this.rollups.find(query);
-    if (coverage) return this.repository.aggregateRollupHitMetrics(query, coverage, options);
-    return this.repository.aggregateHitMetrics(query, options);
+    return coverage && this.repository.aggregateRollupHitMetrics(query, coverage, options);
   }
 
   /**
@@ -100,6 +112,18 @@ export class StatsEngine {
     const coverage = await this.rollups.findVisitorCounts(query);
     return coverage && this.repository.aggregateHitMetricsFromCounts(query, coverage);
   }
+}
+
+/**
+ * The query as the rollups may see it, or undefined when it names a property: the one place that
+ * sends such queries to raw hits and visits. Fixed dimensions without a rollup (utm_term, …) need
+ * no such care: the coverage checks turn them away by name.
+ */
+function rollupCandidate(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
+  const dimensions = query.dimensions.filter(isFixedDimension);
+  const filters = query.filters.filter((filter): filter is Filter => isFixedDimension(filter.dimension));
+  if (dimensions.length !== query.dimensions.length || filters.length !== query.filters.length) return undefined;
+  return { ...query, dimensions, filters };
 }
 
 function indexByKey<T extends HitMetricsRow | VisitMetricsRow>(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ObjectId, type Db } from 'mongodb';
 import request from 'supertest';
-import { createIngestSite, FIREFOX_UA, SEED_GOOGLEBOT_UA, type IngestSite } from '../factories/hit-fixtures.js';
+import { createIngestSite, FIREFOX_UA, GOOGLEBOT_SMARTPHONE_UA, type IngestSite } from '../factories/hit-fixtures.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** Plausible's Events API (`POST /api/event`) over real HTTP. */
@@ -138,7 +138,7 @@ describe('compat: POST /api/event (Plausible Events API)', () => {
     const site = await createIngestSite(app);
     await request(app.url)
       .post('/api/event')
-      .set('User-Agent', SEED_GOOGLEBOT_UA)
+      .set('User-Agent', GOOGLEBOT_SMARTPHONE_UA)
       .send({ n: 'pageview', u: `https://${site.domain}/`, d: site.domain })
       .expect(202, 'ok');
     expect((await stored('hits', site)).map((hit) => [hit.classification, hit.botReason])).toEqual([['BOT', 'isbot']]);

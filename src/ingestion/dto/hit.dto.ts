@@ -27,7 +27,7 @@ export const ENGAGEMENT = 'engagement';
 export const MAX_ENGAGEMENT_MS = 30 * 60 * 1000;
 
 /**
- * One page view or event as a client sends it to `POST /api/v1/hits` (SPEC §3). An optional
+ * One page view or event as a client sends it to `POST /api/v1/hits` (fields in docs/api.md). An optional
  * field sent as `null` counts as not sent (see `validateItem`).
  */
 export class HitDto {

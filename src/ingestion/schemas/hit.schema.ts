@@ -33,7 +33,7 @@ export class Hit {
   @Prop()
   eventId?: string;
 
-  /** HMAC(VISITOR_SECRET, siteId | identity), truncated (SPEC §4). */
+  /** HMAC(VISITOR_SECRET, siteId | identity), truncated (docs/metrics.md, "Visitor"). */
   @Prop({ required: true })
   visitorKey: string;
 
