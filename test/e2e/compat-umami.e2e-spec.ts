@@ -90,6 +90,27 @@ describe('compat: POST /api/send and /api/batch (Umami)', () => {
     ]);
   });
 
+  it('takes revenue from an event’s data (`revenue` and `currency`, Umami’s convention), and an event without url on /', async () => {
+    const site = await createIngestSite(app);
+    await send({
+      type: 'event',
+      payload: { website: site.siteId, name: 'checkout', data: { revenue: 19.99, currency: 'USD', cart: 2 } },
+    }).expect(200);
+    await send({ type: 'event', payload: { website: site.siteId, name: 'tip', data: { revenue: 3 } } }).expect(200);
+    expect(
+      (await hits(site)).map(({ name, path, props, revenueAmount, revenueCurrency }) => ({
+        name,
+        path,
+        props,
+        revenueAmount,
+        revenueCurrency,
+      })),
+    ).toEqual([
+      { name: 'checkout', path: '/', props: { cart: 2 }, revenueAmount: 19.99, revenueCurrency: 'USD' },
+      { name: 'tip', path: '/', props: { revenue: 3 }, revenueAmount: null, revenueCurrency: null },
+    ]);
+  });
+
   it('keeps the URL fragment in the path, as Umami does', async () => {
     const site = await createIngestSite(app);
     await send({ type: 'event', payload: { website: site.siteId, hostname: site.domain, url: '/app#/inbox' } }).expect(
@@ -122,7 +143,11 @@ describe('compat: POST /api/send and /api/batch (Umami)', () => {
       'Website not found.',
     ],
     ['no website', { type: 'event', payload: { url: '/' } }, 'payload.website is required'],
-    ['no url', { type: 'event', payload: { website: 'x' } }, 'payload.url is required'],
+    [
+      'a url that is not a string',
+      { type: 'event', payload: { website: 'x', url: 7 } },
+      'payload.url must be a string',
+    ],
     ['an unknown type', { type: 'click', payload: { website: 'x', url: '/' } }, 'type must be "event" or "identify"'],
     [
       'performance data',

@@ -36,11 +36,14 @@ export function translateUmamiSend(body: unknown): UmamiHit | typeof UMAMI_IGNOR
   if (type === 'performance') return 'type "performance" (web vitals) is not supported';
   if (type === 'identify') return UMAMI_IGNORED;
 
-  if (typeof fields.url !== 'string' || fields.url === '') return 'payload.url is required';
+  // Umami records an event sent without `url` (as `@umami/node`'s `track(name, data)` sends it) on
+  // an empty path; Siteline's pages are paths, so it is the root page.
+  const url = fields.url === undefined || fields.url === '' ? '/' : fields.url;
+  if (typeof url !== 'string') return 'payload.url must be a string';
   if (fields.hostname !== undefined && typeof fields.hostname !== 'string') return 'payload.hostname must be a string';
   const hit: Record<string, unknown> = {
     siteId: fields.website,
-    url: pageUrl(fields.url, fields.hostname as string | undefined),
+    url: pageUrl(url, fields.hostname as string | undefined),
     hashMode: true,
   };
   if (typeof fields.referrer === 'string' && fields.referrer !== '') hit.referrer = fields.referrer;
@@ -48,6 +51,12 @@ export function translateUmamiSend(body: unknown): UmamiHit | typeof UMAMI_IGNOR
   if (fields.data !== undefined && fields.data !== null) {
     const props = propsOf(fields.data);
     if (typeof props === 'string') return props;
+    const revenue = revenueOf(props);
+    if (revenue && hit.name !== undefined) {
+      hit.revenue = revenue;
+      delete props.revenue;
+      delete props.currency;
+    }
     if (Object.keys(props).length > 0) hit.props = props;
   }
   // Umami's distinct id: identifies a signed-in user, as Siteline's userId does (stored as a keyed hash).
@@ -77,6 +86,18 @@ function propsOf(data: unknown): Record<string, string | number | boolean> | str
     props[key] = typeof value === 'object' ? JSON.stringify(value) : (value as string | number | boolean);
   }
   return props;
+}
+
+/**
+ * Umami's revenue convention: an event's data carries `revenue` (the amount) and `currency` (ISO
+ * 4217). Both present → Siteline's revenue (validated by the native rules); otherwise plain props.
+ */
+function revenueOf(
+  props: Record<string, string | number | boolean>,
+): { currency: string; amount: unknown } | undefined {
+  const { revenue, currency } = props;
+  if (revenue === undefined || typeof currency !== 'string') return undefined;
+  return { currency, amount: revenue };
 }
 
 /** Umami's `timestamp` is Unix seconds; the native field is ISO 8601. */

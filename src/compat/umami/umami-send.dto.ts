@@ -8,12 +8,12 @@ export class UmamiPayloadDto {
   @ApiPropertyOptional({ type: String, example: 'example.com', description: 'Host the `url` path is resolved on' })
   hostname?: string;
 
-  @ApiProperty({
+  @ApiPropertyOptional({
     type: String,
     example: '/pricing?utm_source=newsletter',
-    description: 'Path or full URL; its fragment is kept in the page path, as Umami does',
+    description: 'Path or full URL; its fragment is kept in the page path, as Umami does. Without it: `/`',
   })
-  url!: string;
+  url?: string;
 
   @ApiPropertyOptional({ type: String, example: 'https://news.example/a' })
   referrer?: string;
