@@ -246,3 +246,39 @@ describe('compat: POST /api/event per-IP limit', () => {
     expect(await app.database.db.collection('hits').countDocuments({ siteId: new ObjectId(site.siteId) })).toBe(2);
   });
 });
+
+describe('compat: POST /api/event behind a trusted proxy', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ env: { INGEST_IP_RATE_LIMIT: '1', TRUST_PROXY: 'true' } });
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('takes the visitor address from X-Forwarded-For: per-IP limit and visitor hash follow it', async () => {
+    const site = await createIngestSite(app);
+    const event = { n: 'pageview', u: `https://${site.domain}/`, d: site.domain };
+    const from = (address: string) =>
+      request(app.url)
+        .post('/api/event')
+        .set('User-Agent', FIREFOX_UA)
+        .set('X-Forwarded-For', address)
+        .send(event)
+        .expect(202, 'ok');
+    const dropped = async (address: string) => (await from(address)).headers['x-plausible-dropped'] ?? '0';
+    // Each address has its own burst of 2.
+    expect([await dropped('198.51.100.1'), await dropped('198.51.100.1'), await dropped('198.51.100.1')]).toEqual([
+      '0',
+      '0',
+      '1',
+    ]);
+    expect(await dropped('198.51.100.2')).toBe('0');
+    const visitors = await app.database.db
+      .collection('hits')
+      .distinct('visitorKey', { siteId: new ObjectId(site.siteId) });
+    expect(visitors).toHaveLength(2);
+  });
+});
