@@ -10,6 +10,8 @@ import { SeedDataController } from './seed-data.controller.js';
 import { SeedDataService } from './seed-data.service.js';
 import { StatsEngine } from './stats-engine.service.js';
 import { StatsScopeService } from './stats-scope.service.js';
+import { V2QueryController } from './plausible/v2-query.controller.js';
+import { V2QueryService } from './plausible/v2-query.service.js';
 import { StatsController } from './stats.controller.js';
 import { StatsRepository } from './stats.repository.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
@@ -46,7 +48,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
     ]),
   ],
-  controllers: [SeedDataController, StatsController],
+  controllers: [SeedDataController, StatsController, V2QueryController],
   providers: [
     StatsRepository,
     RollupRepository,
@@ -58,6 +60,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     StatsScopeService,
     SeedDataService,
     AnalyticsService,
+    V2QueryService,
   ],
   exports: [AnalyticsService],
 })

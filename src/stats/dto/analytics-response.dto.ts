@@ -71,6 +71,12 @@ export class MetricNumbersDto {
 
   @ApiPropertyOptional({ type: Number })
   botShare?: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    description: 'POST /stats/query only: the share of all visitors matching the filters, in percent',
+  })
+  percentage?: number;
 }
 
 export class DateRangeMetaDto {

@@ -14,6 +14,14 @@ export const METRICS = [
 ] as const;
 export type Metric = (typeof METRICS)[number];
 
+/**
+ * What the general query accepts: the engine's metrics and `percentage`, which the query works
+ * out from two engine runs (a group's visitors over the visitors of all groups).
+ */
+export const QUERY_METRICS = [...METRICS, 'percentage'] as const;
+export type QueryMetric = (typeof QUERY_METRICS)[number];
+export type QueryMetricValues = Partial<Record<QueryMetric, number>>;
+
 /** Metrics computed from hits (as opposed to from visits). */
 export const HIT_METRICS: ReadonlySet<Metric> = new Set(['visitors', 'pageviews', 'events']);
 /** Metrics computed from the visits that started in the range. */
