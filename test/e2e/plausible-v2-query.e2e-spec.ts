@@ -259,7 +259,11 @@ describe('POST /api/v2/query (Plausible Stats API v2)', () => {
     ];
     for (const [body, message] of cases) {
       const response = await v2({ site_id: 'v2.example', date_range: '7d', ...body }).expect(400);
-      expect(response.body).toEqual({ error: expect.stringContaining(message) });
+      expect(response.body).toEqual({
+        statusCode: 400,
+        error: expect.stringContaining(message),
+        message: response.body.error,
+      });
     }
   });
 

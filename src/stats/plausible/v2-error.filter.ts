@@ -3,8 +3,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpExceptionFilter } from '../../common/filters/http-exception.filter.js';
 
 /**
- * Errors of the Plausible-compatible API in Plausible's shape, `{ "error": "…" }`, which its
- * clients read; status, headers (Retry-After…) and message are the ones every route gives.
+ * Errors of the Plausible-compatible API with the message under `error`, where Plausible's
+ * clients read it (`{ "error": "…" }`); `statusCode` and `message` stay as on every other route,
+ * and so do the status and headers (Retry-After…).
  */
 @Catch()
 export class V2ErrorFilter extends HttpExceptionFilter {
@@ -13,6 +14,6 @@ export class V2ErrorFilter extends HttpExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const { status, body, headers } = this.toResponse(exception, http.getRequest<FastifyRequest>());
     for (const [name, value] of Object.entries(headers)) void reply.header(name, value);
-    void reply.status(status).send({ error: body.message });
+    void reply.status(status).send({ statusCode: status, error: body.message, message: body.message });
   }
 }

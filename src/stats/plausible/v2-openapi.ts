@@ -35,7 +35,13 @@ export const V2_QUERY_REQUEST_SCHEMA: SchemaObject = {
         '[operator, dimension, values] with is, is_not, contains, contains_not; and/or/not trees that Siteline can ' +
         'read as conditions that must all hold (or only between is/contains conditions on one dimension)',
     },
-    order_by: { type: 'array', items: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 } },
+    order_by: {
+      type: 'array',
+      items: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 },
+      example: [['visitors', 'desc']],
+      description:
+        'Queried metrics or dimensions with asc or desc; default: time ascending, then the first metric descending',
+    },
     include: {
       type: 'object',
       properties: { time_labels: { type: 'boolean' }, total_rows: { type: 'boolean' }, imports: { type: 'boolean' } },
@@ -78,6 +84,14 @@ export const V2_QUERY_RESPONSE_SCHEMA: SchemaObject = {
 
 export const V2_ERROR_SCHEMA: SchemaObject = {
   type: 'object',
-  required: ['error'],
-  properties: { error: { type: 'string', example: 'Invalid date_range "8d"' } },
+  required: ['statusCode', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer', example: 400 },
+    error: {
+      type: 'string',
+      example: 'Invalid date_range "8d"',
+      description: "The message, where Plausible's clients read it",
+    },
+    message: { type: 'string', example: 'Invalid date_range "8d"' },
+  },
 };
