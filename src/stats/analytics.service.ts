@@ -71,7 +71,7 @@ export function parseMetricList(text: string | undefined, parameter = 'metrics')
 }
 
 /**
- * The analytics endpoints (SPEC §5): humans by default, ranges in the site's time zone, every
+ * The analytics endpoints (docs/api.md): humans by default, ranges in the site's time zone, every
  * answer with `meta`. Overview, timeseries and breakdown are thin cases of the general query.
  */
 @Injectable()

@@ -22,7 +22,7 @@ export interface ResultRow {
  * Runs a validated query: the hit pipeline for visitors/page views/events, the visit pipeline
  * for visits/bounce/duration, and the hit pipeline over ALL traffic for bot share — each only
  * when a requested metric needs it, each from its rollup when that covers the query — then joins
- * their groups by key. Every endpoint (seed,
+ * their groups by key. Every endpoint (`/api/v1/data/*`,
  * overview, timeseries, breakdown, query) goes through here, so each metric has one definition.
  */
 @Injectable()
@@ -58,7 +58,7 @@ export class StatsEngine {
     }));
   }
 
-  /** The gzapi user stats of a site, from the rollup when the site's rows are usable. */
+  /** The user stats of a site, from the rollup when the site's rows are usable. */
   async userStats(siteId: Types.ObjectId, timezone: string, now: Date): Promise<UserStatsRow> {
     const unsettled = await this.rollups.unsettledDays(siteId, timezone);
     if (unsettled) return this.repository.findUserStatsFromRollup({ siteId, now }, unsettled);

@@ -51,8 +51,8 @@ export const ApiVisitsPendingResponse = () =>
   });
 
 /**
- * What every read endpoint does before aggregating: find the site the caller may read (SPEC §5
- * access rules), make sure every acknowledged hit is sessionized, turn range parameters into
+ * What every read endpoint does before aggregating: find the site the caller may read (see
+ * SiteAccessService), make sure every acknowledged hit is sessionized, turn range parameters into
  * calendar days of the site's zone, and describe the definitions applied (`meta`).
  */
 @Injectable()
