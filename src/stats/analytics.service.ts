@@ -26,6 +26,7 @@ import { dimensionLabel } from './query/labels.js';
 import { paginate, sortRows, type SortKey } from './query/ordering.js';
 import { parseFilters, parseFiltersParameter } from './query/parse-filters.js';
 import {
+  ALL_METRICS,
   METRICS,
   type Metric,
   type QueryMetric,
@@ -63,8 +64,8 @@ export function parseMetricList(text: string | undefined, parameter = 'metrics')
   if (text === undefined || text.trim() === '') return DEFAULT_METRICS;
   const names = [...new Set(text.split(',').map((name) => name.trim()))];
   for (const name of names) {
-    if (!(METRICS as readonly string[]).includes(name)) {
-      throw new BadRequestException(`${parameter} must be a comma-separated list of: ${METRICS.join(', ')}`);
+    if (!(ALL_METRICS as readonly string[]).includes(name)) {
+      throw new BadRequestException(`${parameter} must be a comma-separated list of: ${ALL_METRICS.join(', ')}`);
     }
   }
   return names as Metric[];

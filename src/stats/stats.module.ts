@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
+import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
@@ -34,6 +35,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
 @Module({
   imports: [
     AuthModule,
+    EngagementStoreModule,
     LeaseModule,
     SessionsModule,
     SitesModule,

@@ -16,6 +16,8 @@ export const V2_METRICS: Readonly<Record<string, QueryMetric>> = {
   visit_duration: 'visitDuration',
   events: 'events',
   percentage: 'percentage',
+  time_on_page: 'time_on_page',
+  scroll_depth: 'scroll_depth',
 };
 
 /** v2 metrics Siteline does not compute, each with why (named in the 400). */
@@ -25,8 +27,6 @@ export const V2_UNSUPPORTED_METRICS: Readonly<Record<string, string>> = {
   total_revenue: 'Siteline does not record revenue',
   average_revenue: 'Siteline does not record revenue',
   exit_rate: 'Siteline does not compute exit rates',
-  time_on_page: 'Siteline does not record engagement yet',
-  scroll_depth: 'Siteline does not record engagement yet',
 };
 
 /** v2 dimension (and filter dimension) → Siteline dimension; `event:props:<key>` is handled apart. */
