@@ -150,6 +150,8 @@ describe('POST /api/v2/query (Plausible Stats API v2)', () => {
         ['30d', { period: '30d' }],
         ['month', { period: 'month' }],
         ['28d', { from: '2024-04-23', to: '2024-05-20' }],
+        ['91d', { from: '2024-02-20', to: '2024-05-20' }],
+        ['all', { from: '2024-05-01', to: '2024-05-20' }],
         ['year', { from: '2024-01-01', to: '2024-05-20' }],
         [['2024-05-03', '2024-05-12'], { from: '2024-05-03', to: '2024-05-12' }],
       ),
@@ -248,6 +250,11 @@ describe('POST /api/v2/query (Plausible Stats API v2)', () => {
       [{ metrics: ['visitors'], filters: [['matches', 'event:page', ['^/blog']]] }, '`matches` is not supported'],
       [{ metrics: ['visitors'], dimensions: ['event:goal'] }, '`event:goal` is not supported'],
       [{ metrics: ['visitors'], date_range: '8d' }, 'Invalid date_range "8d"'],
+      [{ metrics: ['visitors'], date_range: '24h' }, 'date_range "24h" is not supported by Siteline'],
+      [
+        { metrics: ['visitors'], filters: [['has_done', ['is', 'event:name', ['Signup']]]] },
+        '`has_done` is not supported',
+      ],
       [
         { metrics: ['visitors'], include: { comparisons: { mode: 'previous_period' } } },
         'comparisons is not supported',

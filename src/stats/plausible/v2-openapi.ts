@@ -11,7 +11,7 @@ export const V2_QUERY_REQUEST_SCHEMA: SchemaObject = {
     metrics: { type: 'array', minItems: 1, items: { type: 'string', enum: Object.keys(V2_METRICS) } },
     date_range: {
       oneOf: [
-        { type: 'string', enum: ['day', '7d', '28d', '30d', 'month', '6mo', '12mo', 'year', 'all'] },
+        { type: 'string', enum: ['day', '7d', '28d', '30d', '91d', 'month', '6mo', '12mo', 'year', 'all'] },
         { type: 'array', minItems: 2, maxItems: 2, items: { type: 'string', format: 'date' } },
       ],
       example: '7d',

@@ -72,6 +72,7 @@ export class V2QueryService {
     const today = zonedDate(this.scope.now(), timezone);
     let from: CalendarDate;
     if (range.name === '28d') from = addDays(today, -27);
+    else if (range.name === '91d') from = addDays(today, -90);
     else if (range.name === 'year') from = { year: today.year, month: 1, day: 1 };
     else {
       // `all`: from the day of the site's first hit (Plausible: since the start of its stats).

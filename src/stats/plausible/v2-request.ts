@@ -39,11 +39,11 @@ export interface V2Request {
 
 export type V2DateRange =
   | { kind: 'period'; period: Period }
-  | { kind: 'since'; name: '28d' | 'year' | 'all' }
+  | { kind: 'since'; name: '28d' | '91d' | 'year' | 'all' }
   | { kind: 'days'; from: string; to: string };
 
 const PERIOD_NAMES: readonly Period[] = ['day', '7d', '30d', 'month', '6mo', '12mo'];
-const SINCE_NAMES = ['28d', 'year', 'all'] as const;
+const SINCE_NAMES = ['28d', '91d', 'year', 'all'] as const;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const MAX_LIMIT = 10_000;
 const MAX_FILTER_DEPTH = 8;
@@ -152,6 +152,8 @@ function parseDateRange(value: unknown): V2DateRange {
   if (typeof value === 'string') {
     if ((PERIOD_NAMES as readonly string[]).includes(value)) return { kind: 'period', period: value as Period };
     if ((SINCE_NAMES as readonly string[]).includes(value)) return { kind: 'since', name: value as '28d' };
+    if (value === '24h')
+      throw bad('date_range "24h" is not supported by Siteline: its ranges are whole days; use "day"');
     throw bad(`Invalid date_range ${quote(value)}`);
   }
   if (Array.isArray(value) && value.length === 2 && value.every((item) => typeof item === 'string')) {
@@ -188,6 +190,9 @@ function translateFilter(item: unknown, where: string, negate: boolean, depth: n
   if (depth > MAX_FILTER_DEPTH) throw bad(`${where}: filters are nested too deeply`);
   if (!Array.isArray(item) || item.length < 2) throw bad(`${where}: Invalid filter ${quote(item)}`);
   const [head] = item as [unknown];
+  if (head === 'has_done' || head === 'has_not_done') {
+    throw bad(`${where}: the filter operator \`${head}\` is not supported by Siteline`);
+  }
   if (head === 'not') {
     if (item.length !== 2) throw bad(`${where}: Invalid filter ${quote(item)}`);
     return translateFilter(item[1], `${where}/1`, !negate, depth + 1);
