@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { createApp } from './app.factory.js';
+import { announceReady } from './boot-message.js';
 import { closeLogDestination } from './common/logging/log-destination.js';
 import { loadEnvironment } from './config/environment.js';
 
@@ -33,6 +34,7 @@ async function bootstrap(): Promise<void> {
   const app = await createApp();
   stopOnSignals(app);
   await app.listen({ port: env.PORT, host: env.HOST });
+  await announceReady(app, env.HOST);
 }
 
 bootstrap().catch((error: unknown) => {
