@@ -30,7 +30,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     void reply.status(status).send(body);
   }
 
-  private toResponse(exception: unknown, request: FastifyRequest) {
+  protected toResponse(exception: unknown, request: FastifyRequest) {
     const headers: Record<string, string> = {};
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
