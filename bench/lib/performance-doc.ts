@@ -21,6 +21,13 @@ const BLOCKS = [
  * typed by hand; says which blocks it filled and which not.
  */
 export async function writePerformanceDoc(root: string): Promise<string> {
+  const { doc, report } = await renderPerformanceDoc(root);
+  writeFileSync(join(root, PERFORMANCE_DOC), doc);
+  return report.join('\n');
+}
+
+/** docs/performance.md as the committed results render it, and what was filled; writes nothing. */
+export async function renderPerformanceDoc(root: string): Promise<{ doc: string; report: string[] }> {
   const docPath = join(root, PERFORMANCE_DOC);
   let doc = readFileSync(docPath, 'utf8');
   const report: string[] = [];
@@ -40,6 +47,5 @@ export async function writePerformanceDoc(root: string): Promise<string> {
     }
   }
   const options = (await prettier.resolveConfig(docPath)) ?? {};
-  writeFileSync(docPath, await prettier.format(doc, { ...options, filepath: docPath }));
-  return report.join('\n');
+  return { doc: await prettier.format(doc, { ...options, filepath: docPath }), report };
 }

@@ -32,8 +32,9 @@ function describeFailure(error: unknown): string {
   const locked = /^embedded-mongo: dataDir (.+) is in use by process (\d+)$/.exec(message);
   if (locked) {
     return (
-      `the embedded store in ${locked[1]} is held by process ${locked[2]}, which does not say where it listens: ` +
-      'stop that process and run the command again, or set MONGODB_URI to the database it uses'
+      `the embedded store in ${locked[1]} is held by process ${locked[2]}, which does not say (yet) where it ` +
+      'listens: if that is a Siteline still starting, run the command again in a moment; otherwise stop it, ' +
+      'or set MONGODB_URI to the database it uses'
     );
   }
   if (error instanceof Error && error.name === 'ConfigurationError') {
@@ -68,7 +69,14 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
+function fail(error: unknown): void {
   printLine(`error: ${describeFailure(error)}`);
   process.exit(1);
-});
+}
+
+// A failure outside the command's own promise (a background write of the import, say) must end
+// the same way, not with Node's stack trace.
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+main().catch(fail);

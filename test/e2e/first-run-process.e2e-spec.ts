@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,5 +117,28 @@ describe('first run of the compiled app, with the CLI beside it', () => {
     );
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Created viewer after-stop@example.com/);
+  }, 60_000);
+
+  it('names the process holding a store that does not say where it listens, in one line', async () => {
+    const heldDir = mkdtempSync(join(tmpdir(), 'siteline-held-'));
+    try {
+      // A live process (this test's) holds the lock, without a port: an older or starting owner.
+      mkdirSync(join(heldDir, 'db'));
+      writeFileSync(join(heldDir, 'db', 'LOCK'), `${process.pid}\n`);
+      const result = await runCliWithEnv(
+        ['users:create', '--email', 'held@example.com', '--role', 'viewer'],
+        { ...cliEnv, DATA_DIR: heldDir },
+        'a long enough password\n',
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^error: the embedded store in \\S+ is held by process ${process.pid}, .* run the command again .*\n$`,
+        ),
+      );
+      expect(result.stderr.split('\n')).toHaveLength(2);
+    } finally {
+      rmSync(heldDir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
