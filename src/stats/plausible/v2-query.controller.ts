@@ -1,10 +1,9 @@
-import { Body, Controller, HttpCode, Post, UseFilters, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, UseFilters } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AllowSiteKey } from '../../auth/decorators/allow-site-key.decorator.js';
 import { ApiJwtOrSiteKeyProtected } from '../../auth/decorators/api-protected.decorator.js';
 import { CurrentPrincipal } from '../../auth/decorators/current-principal.decorator.js';
 import type { Principal } from '../../auth/principal.js';
-import { ReadDeadlineInterceptor } from '../../common/interceptors/read-deadline.interceptor.js';
 import { ApiVisitsPendingResponse } from '../stats-scope.service.js';
 import { V2ErrorFilter } from './v2-error.filter.js';
 import { V2_QUERY_REQUEST_SCHEMA, V2_QUERY_RESPONSE_SCHEMA, V2_ERROR_SCHEMA } from './v2-openapi.js';
@@ -18,7 +17,6 @@ import { V2QueryService, type V2QueryResponse } from './v2-query.service.js';
 @ApiJwtOrSiteKeyProtected('read')
 @AllowSiteKey('read')
 @ApiVisitsPendingResponse()
-@UseInterceptors(ReadDeadlineInterceptor)
 @UseFilters(V2ErrorFilter)
 @Controller('api/v2')
 export class V2QueryController {
