@@ -59,46 +59,51 @@ export class StatsEngine {
 
   /** The gzapi user stats of a site, from the rollup when the site's rows are usable. */
   async userStats(siteId: Types.ObjectId, timezone: string, now: Date): Promise<UserStatsRow> {
-    const unsettled = await this.rollups.unsettledDays(siteId, timezone);
-    if (unsettled) return this.repository.findUserStatsFromRollup({ siteId, now }, unsettled);
+    // User stats are all-time: the plan needs only the site and zone, not a range.
+    const site: StatsQuery = {
+      siteId,
+      timezone,
+      start: now,
+      end: now,
+      classification: 'ALL',
+      filters: [],
+      dimensions: [],
+    };
+    const plan = await this.rollups.plan('user-stats', site);
+    if (plan.source === 'user-stats-rows')
+      return this.repository.findUserStatsFromRollup({ siteId, now }, plan.rawDays);
     return this.repository.findUserStats({ siteId, now });
   }
 
   /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
   private async visitMetrics(query: StatsQuery): Promise<VisitMetricsRow[]> {
-    const coverage = await this.rollups.findVisits(query);
-    if (coverage) return this.repository.aggregateRollupVisitMetrics(query, coverage);
+    const plan = await this.rollups.plan('visits', query);
+    if (plan.source === 'visit-hours') return this.repository.aggregateRollupVisitMetrics(query, plan.coverage);
     return this.repository.aggregateVisitMetrics(query);
   }
 
   /**
-   * From the rollups where they cover the query (same numbers, far fewer documents), else from raw
-   * hits. Without visitors, counts per hour suffice; distinct visitors need visitor rows.
+   * From the source the plan names (see `sourceCandidates`): the visitor counts, hit counts or
+   * visitor rows where they cover the query (same numbers, far fewer documents), else raw hits.
    */
   private async hitMetrics(
     query: StatsQuery,
     options: { classification: boolean },
     withVisitors: boolean,
   ): Promise<HitMetricsRow[]> {
-    if (!withVisitors) {
-      const counts = await this.rollups.findCounts(query);
-      if (counts) return this.repository.aggregateRollupHitCounts(query, counts, options);
-    } else if (options.classification) {
-      const fromCounts = await this.hitMetricsFromCounts(query);
-      if (fromCounts) return fromCounts;
+    // Reading every classification is the `ALL` scope of the visitor counts.
+    const scoped: StatsQuery = options.classification ? query : { ...query, classification: 'ALL' };
+    const plan = await this.rollups.plan(withVisitors ? 'visitors' : 'hit-counts', scoped);
+    switch (plan.source) {
+      case 'visitor-counts':
+        return this.repository.aggregateHitMetricsFromCounts(scoped, plan.coverage);
+      case 'hit-counts':
+        return this.repository.aggregateRollupHitCounts(query, plan.coverage, options);
+      case 'visitor-rows':
+        return this.repository.aggregateRollupHitMetrics(query, plan.coverage, options);
+      default:
+        return this.repository.aggregateHitMetrics(query, options);
     }
-    const coverage = await this.rollups.find(query);
-    if (coverage) return this.repository.aggregateRollupHitMetrics(query, coverage, options);
-    return this.repository.aggregateHitMetrics(query, options);
-  }
-
-  /**
-   * Visitors, page views, events and bot hits from the visitor counts alone, when they cover the
-   * query: nothing read grows with traffic (ADR 0003).
-   */
-  private async hitMetricsFromCounts(query: StatsQuery): Promise<HitMetricsRow[] | undefined> {
-    const coverage = await this.rollups.findVisitorCounts(query);
-    return coverage && this.repository.aggregateHitMetricsFromCounts(query, coverage);
   }
 }
 
