@@ -12,6 +12,7 @@ const SMALL_DAY_HITS = Number(process.env.BENCH_FRESH_SMALL_HITS ?? 5_000);
 const BIG_DAY_HITS = Number(process.env.BENCH_FRESH_BIG_HITS ?? 100_000);
 /** The new hits landing on each day once it is rolled up (what a few seconds of live traffic bring). */
 const NEW_HITS = Number(process.env.BENCH_FRESH_NEW_HITS ?? 200);
+const POST_ATTEMPTS = 20;
 
 export interface FreshStatsResult {
   smallDayHits: number;
@@ -44,16 +45,20 @@ async function post(app: Child, site: BenchSite, traffic: VisitorTraffic, total:
       const size = Math.min(BATCH, total - sent);
       sent += size;
       const body = JSON.stringify({ hits: traffic.batch(size) });
-      for (;;) {
+      for (let attempt = 1; ; attempt++) {
+        // A busy app refuses (503) or, past its socket timeout, cuts the connection: both are retried.
         const response = await fetch(`${app.url}/api/v1/hits`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: site.ingestKey },
           body,
+        }).catch((error: unknown) => {
+          if (attempt >= POST_ATTEMPTS) throw error;
+          return undefined;
         });
-        const text = await response.text();
-        if (response.status === 202) break;
-        if (response.status !== 503) throw new Error(`posting hits: ${response.status} ${text}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        const text = response ? await response.text() : '';
+        if (response?.status === 202) break;
+        if (response && response.status !== 503) throw new Error(`posting hits: ${response.status} ${text}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
   };
@@ -88,11 +93,11 @@ export async function runFreshStats(log: (line: string) => void): Promise<FreshS
     const seconds = (performance.now() - seedStarted) / 1000;
     log(`fresh stats: seeded ${SMALL_DAY_HITS} + ${BIG_DAY_HITS} hits on yesterday in ${Math.round(seconds)}s`);
     const built = await waitForRollup(app, { clock: new Date(), ms: performance.now() });
-    log(
-      built
-        ? `fresh stats: first build covered ${built.seconds}s after seeding (${built.run})`
-        : 'fresh stats: the rollup job had not covered the seeded days: the ratio below is not meaningful',
-    );
+    if (!built)
+      throw new Error(
+        'fresh stats: the rollup job had not covered the seeded days in time (BENCH_ROLLUP_WAIT_MINUTES): no ratio to measure',
+      );
+    log(`fresh stats: first build covered ${built.seconds}s after seeding (${built.run})`);
     const runs: string[] = [];
     const absorb = async (site: BenchSite, traffic: VisitorTraffic, name: string): Promise<number | null> => {
       await post(app, site, traffic, NEW_HITS);
@@ -116,7 +121,7 @@ export async function runFreshStats(log: (line: string) => void): Promise<FreshS
       smallDayHits: SMALL_DAY_HITS,
       bigDayHits: BIG_DAY_HITS,
       newHits: NEW_HITS,
-      firstBuildSeconds: built?.seconds ?? null,
+      firstBuildSeconds: built.seconds,
       smallDayRunMs,
       bigDayRunMs,
       ratio,
