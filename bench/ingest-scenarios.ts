@@ -77,7 +77,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Overview + seed queries in a loop while `until` is pending. */
+/** Overview + /api/v1/data queries in a loop while `until` is pending. */
 async function queryLoop(base: string, site: BenchSite, until: Promise<unknown>): Promise<StatsUnderLoad> {
   let done = false;
   void until.finally(() => (done = true));
@@ -181,10 +181,18 @@ export async function runIngestScenarios(
   const batch = await createSite(app.url, token, 'batch.bench.test');
   await load('batch of 100 (/api/v1/hits)', batch, '/api/v1/hits', batchBodies(100, 256, VISITORS, 5), 100, 8);
   const traffic = await createSite(app.url, token, 'traffic.bench.test');
-  // The seed's own form: the raw key in Authorization, site-analytics field names.
-  await load('seed form (/api/v1/traffic)', traffic, '/api/v1/traffic', trafficBodies(VISITORS), 1, CONNECTIONS, {
-    authorization: traffic.ingestKey,
-  });
+  // The site-analytics form: the raw key in Authorization, site-analytics field names.
+  await load(
+    'site-analytics form (/api/v1/traffic)',
+    traffic,
+    '/api/v1/traffic',
+    trafficBodies(VISITORS),
+    1,
+    CONNECTIONS,
+    {
+      authorization: traffic.ingestKey,
+    },
+  );
 
   const mixed = await createSite(app.url, token, 'mixed.bench.test');
   const ingest = load(

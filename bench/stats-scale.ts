@@ -38,7 +38,7 @@ export function startStatsApp(database: string): ReturnType<typeof startApp> {
   });
 }
 
-/** When the seed's last hit was acknowledged (before the wait for its first query), by clock and by timer. */
+/** When the seeding's last hit was acknowledged (before the wait for its first query), by clock and by timer. */
 export function seedingEnded(result: SeedResult): { clock: Date; ms: number } {
   return {
     clock: new Date(Date.now() - result.firstQuerySeconds * 1000),

@@ -5,7 +5,7 @@ const key = 'sk_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd';
 const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
 
 describe('extractPresentedKey', () => {
-  it('reads a raw Authorization header as the seed sends it', () => {
+  it('reads a raw Authorization header as site-analytics scripts send it', () => {
     expect(extractPresentedKey({ authorization: key })).toBe(key);
   });
 

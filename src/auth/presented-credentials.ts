@@ -12,8 +12,8 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * The site key a request presents (SPEC §3): `X-Api-Key: <key>`, `Authorization: Bearer sk_…`,
- * or `Authorization: <key>` raw as the site-analytics seed sends it. A raw Authorization value
+ * The site key a request presents: `X-Api-Key: <key>`, `Authorization: Bearer sk_…`,
+ * or `Authorization: <key>` raw as site-analytics scripts send it. A raw Authorization value
  * is always taken as a key (so a garbled one fails authentication instead of being ignored);
  * a Bearer value counts as a key only with the `sk_` prefix, otherwise it is a JWT.
  */

@@ -43,7 +43,7 @@ const keyOf = (siteId: string, scopes: ('ingest' | 'read')[]): Principal => ({
   scopes,
 });
 
-describe('SiteAccessService.resolveReadableSite (SPEC §5)', () => {
+describe('SiteAccessService.resolveReadableSite', () => {
   it('lets admins read any site by id or domain, 404 for an unknown one', async () => {
     const access = serviceWith([alpha, beta]);
     await expect(access.resolveReadableSite(admin, beta.id)).resolves.toEqual(beta);

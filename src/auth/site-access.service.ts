@@ -6,7 +6,7 @@ import type { Principal } from './principal.js';
 const NO_ACCESS = 'This account or key cannot access that site';
 
 /**
- * SPEC §5: which site a read request is about, and whether the caller may read it. Admins read
+ * Which site a read request is about, and whether the caller may read it. Admins read
  * every site and get 404 for one that does not exist. Viewers and read keys get 403 for any site
  * outside their reach, existing or not, so they cannot probe which sites exist.
  */

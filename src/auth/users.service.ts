@@ -68,7 +68,7 @@ export class UsersService implements OnApplicationBootstrap {
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
   ) {}
 
-  /** SPEC §5: the first admin comes from ADMIN_EMAIL + ADMIN_PASSWORD when no user exists yet. */
+  /** The first admin comes from ADMIN_EMAIL + ADMIN_PASSWORD when no user exists yet. */
   async onApplicationBootstrap(): Promise<void> {
     const { adminEmail, adminPassword } = this.config;
     if (!adminEmail || !adminPassword || (await this.users.count()) > 0) return;

@@ -26,7 +26,7 @@ const DURATION = /^\d+(ms|s|m|h|d)$/;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /**
- * Every environment variable Siteline reads (SPEC §7), with its default and its rule.
+ * Every environment variable Siteline reads (documented in docs/configuration.md), with its default and its rule.
  * `loadEnvironment()` validates them all at boot; a bad value stops the boot with a message
  * naming the variable.
  */

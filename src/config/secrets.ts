@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 /**
  * Outside production a missing secret is generated once and kept in DATA_DIR (mode 0600), so
- * tokens and visitor keys stay valid across restarts of a development instance (SPEC §7).
+ * tokens and visitor keys stay valid across restarts of a development instance.
  */
 export function persistedSecret(dataDir: string, name: string): string {
   const file = join(dataDir, `${name}.secret`);

@@ -20,7 +20,7 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The dashboard (SPEC §6): a static shell whose scripts call the public JSON API. */
+/** The dashboard: a static shell whose scripts call the public JSON API. */
 @ApiExcludeController()
 @Public()
 @Controller()

@@ -5,7 +5,7 @@ import type { DatabaseConfig } from '../config/configuration.js';
 
 /**
  * Where the application's MongoDB lives: the `MONGODB_URI` it was given, or an embedded store
- * started in-process on `DATA_DIR/db` (SPEC §2). Either way the rest of the app only sees a URI,
+ * started in-process on `DATA_DIR/db`. Either way the rest of the app only sees a URI,
  * so no repository can branch on which store it talks to.
  */
 export class MongoTarget {

@@ -19,7 +19,7 @@ export const CONCURRENT_LOOKUPS = 8;
 const MAX_PENDING = 5000;
 
 /**
- * The visitor's network domain (SPEC §4: reverse DNS reduced to its registrable part), resolved
+ * The visitor's network domain (reverse DNS reduced to its registrable part, docs/metrics.md), resolved
  * off the request path. IPs live only in this in-memory queue and cache, never in a document or
  * a log line. Lookups are deduplicated per IP, time out after a second, run a few at a time,
  * and both answers and "no name" (no PTR record, a resolver error or a timeout) are cached for

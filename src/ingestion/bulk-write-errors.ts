@@ -18,3 +18,35 @@ export function bulkWriteErrors(error: unknown): BulkWriteErrorEntry[] | undefin
   );
   return entries.length > 0 ? entries : undefined;
 }
+
+export interface InsertOutcome {
+  /** Positions (in the given array) rejected by a unique index (a repeated eventId). */
+  duplicateIndexes: number[];
+  /** Positions that failed for any other reason. */
+  failedIndexes: number[];
+}
+
+const DUPLICATE_KEY = 11000;
+
+/**
+ * One unordered `insertMany` for a whole group commit: every valid document is written even
+ * when some collide with a unique index. Throws only when the write as a whole failed.
+ */
+export async function insertUnordered<T>(
+  collection: { insertMany(documents: T[], options: { ordered: false }): Promise<unknown> },
+  documents: T[],
+): Promise<InsertOutcome> {
+  const outcome: InsertOutcome = { duplicateIndexes: [], failedIndexes: [] };
+  if (documents.length === 0) return outcome;
+  try {
+    await collection.insertMany(documents, { ordered: false });
+  } catch (error) {
+    const writeErrors = bulkWriteErrors(error);
+    if (!writeErrors) throw error;
+    for (const writeError of writeErrors) {
+      if (writeError.code === DUPLICATE_KEY) outcome.duplicateIndexes.push(writeError.index);
+      else outcome.failedIndexes.push(writeError.index);
+    }
+  }
+  return outcome;
+}

@@ -1,8 +1,20 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import { getMetadataStorage, isIP, isISO8601, maxLength, validateSync, type ValidatorOptions } from 'class-validator';
+import {
+  getMetadataStorage,
+  isBoolean,
+  isInt,
+  isIP,
+  isISO8601,
+  max,
+  maxLength,
+  min,
+  validateSync,
+  type ValidatorOptions,
+} from 'class-validator';
 import { describeValidationErrors } from '../common/validation.js';
 import { flatPropsProblem } from './dto/flat-props.validator.js';
 import { HitDto } from './dto/hit.dto.js';
+import { revenueProblem } from './dto/revenue.validator.js';
 
 const STRICT: ValidatorOptions = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true };
 
@@ -54,6 +66,17 @@ const KNOWN_CHECKS: Record<string, (constraints: unknown[]) => ValueCheck> = {
     (value) =>
       typeof value === 'string' && isISO8601(value, options as Parameters<typeof isISO8601>[1]),
   isFlatProps: () => (value) => flatPropsProblem(value) === null,
+  isRevenue: () => (value) => revenueProblem(value) === null,
+  isBoolean: () => (value) => isBoolean(value),
+  isInt: () => (value) => isInt(value),
+  min:
+    ([bound]) =>
+    (value) =>
+      min(value, bound as number),
+  max:
+    ([bound]) =>
+    (value) =>
+      max(value, bound as number),
 };
 
 interface FieldRule {

@@ -5,10 +5,15 @@ import { Types } from 'mongoose';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import { HitWriter, MAX_QUEUED_HITS, WRITE_DEADLINE_MS } from './hit-writer.js';
+import type { EngagementsRepository, NewEngagement } from './engagements.repository.js';
 import type { HitsRepository, NewHit } from './hits.repository.js';
 
 /** A database that never answers: everything written stays queued. */
 const stalledHits = { insertMany: () => new Promise(() => undefined) } as unknown as HitsRepository;
+/** No engagement is written in these tests: each request carries hits only. */
+const engagements = {
+  insertMany: () => Promise.reject(new Error('no engagement expected')),
+} as unknown as EngagementsRepository;
 const sessions = {
   markDirty: () => Promise.resolve(),
   sessionizeInBackground: () => undefined,
@@ -24,7 +29,7 @@ function hits(count: number): NewHit[] {
 
 describe('HitWriter load shedding', () => {
   it('refuses up front with 503 and Retry-After exactly when write would refuse for a full queue', async () => {
-    const writer = new HitWriter(stalledHits, sessions, new MetricsService());
+    const writer = new HitWriter(stalledHits, sessions, new MetricsService(), engagements);
     expect(() => writer.assertRoomFor(MAX_QUEUED_HITS)).not.toThrow();
     expect(() => writer.assertRoomFor(MAX_QUEUED_HITS + 1)).toThrow(HttpException);
     // Fill the queue with 100-hit requests until the writer itself refuses one.
@@ -97,7 +102,7 @@ const flush = () => new Promise((resolve) => setTimeout(resolve, 20));
 describe('HitWriter when the database is unreachable', () => {
   it('fails every queued request at once with 503 when a write cannot reach the database', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
     // 4 writes of 1000 hits run at once; 3 more wait in the queue behind them.
     const outcomes = Array.from({ length: 7 }, () => track(writer.write(hits(1000))));
     await flush();
@@ -124,7 +129,7 @@ describe('HitWriter when the database is unreachable', () => {
 
   it('lets one probe write through, refuses the rest at once, and takes writes again once the probe succeeds', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
     const first = track(writer.write(hits(10)));
     await flush();
     writes[0].fail(connectionLost('connection refused'));
@@ -159,7 +164,7 @@ describe('HitWriter when the database is unreachable', () => {
 
   it('fails only its own requests when a write fails for another reason', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
     const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
     await flush();
     writes[0].fail(new Error('document failed validation'));
@@ -183,7 +188,7 @@ describe('HitWriter write deadline', () => {
   it('answers 503 for a write never acknowledged, fails the queue behind it, and takes writes again after', async () => {
     jest.useFakeTimers();
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService());
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
     const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
     await jest.advanceTimersByTimeAsync(10);
     expect(writes).toHaveLength(4);
@@ -219,10 +224,43 @@ describe('HitWriter visitor marks', () => {
     const repository = {
       insertMany: () => Promise.resolve({ duplicateIndexes: [1], failedIndexes: [2] }),
     } as unknown as HitsRepository;
-    const writer = new HitWriter(repository, recordingSessions, new MetricsService());
+    const writer = new HitWriter(repository, recordingSessions, new MetricsService(), engagements);
     const batch = hits(3).map((hit, index) => ({ ...hit, visitorKey: ['stored', 'duplicate', 'failed'][index] }));
 
     expect(await writer.write(batch)).toEqual(['stored', 'duplicate', 'failed']);
     expect(marked.sort()).toEqual(['duplicate', 'stored']);
+  });
+
+  it('writes engagements in the same commit, answers hits then engagements, and marks only the hits for sessions', async () => {
+    const marked: string[] = [];
+    const recordingSessions = {
+      markDirty: (marks: Array<{ visitorKey: string }>) => {
+        marked.push(...marks.map((mark) => mark.visitorKey));
+        return Promise.resolve();
+      },
+      sessionizeInBackground: () => undefined,
+    } as unknown as SessionsService;
+    const written: string[] = [];
+    const repository = {
+      insertMany: (documents: NewHit[]) => {
+        written.push(...documents.map((document) => `hit:${document.visitorKey}`));
+        return Promise.resolve({ duplicateIndexes: [], failedIndexes: [] });
+      },
+    } as unknown as HitsRepository;
+    const engagementRepository = {
+      insertMany: (documents: NewEngagement[]) => {
+        written.push(...documents.map((document) => `engagement:${document.visitorKey}`));
+        return Promise.resolve({ duplicateIndexes: [0], failedIndexes: [] });
+      },
+    } as unknown as EngagementsRepository;
+    const writer = new HitWriter(repository, recordingSessions, new MetricsService(), engagementRepository);
+    const engagement = { ...hits(1)[0], visitorKey: 'reader', engagementMs: 1000, scrollDepth: 50 } as NewEngagement;
+    const first = writer.write([{ ...hits(1)[0], visitorKey: 'viewer' }], [engagement, { ...engagement }]);
+    const second = writer.write([], [{ ...engagement, visitorKey: 'other-reader' }]);
+
+    expect(await first).toEqual(['stored', 'duplicate', 'stored']);
+    expect(await second).toEqual(['stored']);
+    expect(written.sort()).toEqual(['engagement:other-reader', 'engagement:reader', 'engagement:reader', 'hit:viewer']);
+    expect(marked).toEqual(['viewer']);
   });
 });

@@ -5,22 +5,25 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import type { InsertOutcome } from './bulk-write-errors.js';
 import { isDatabaseUnreachable } from '../database/database-errors.js';
 import { serviceUnavailable } from '../common/errors/service-unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { DirtyMark } from '../sessions/visitor-dirty.repository.js';
+import { EngagementsRepository, type NewEngagement } from './engagements.repository.js';
 import { HitsRepository, type NewHit } from './hits.repository.js';
 
 export type WriteResult = 'stored' | 'duplicate' | 'failed';
 
 interface PendingWrite {
   hits: NewHit[];
+  engagements: NewEngagement[];
   resolve: (results: WriteResult[]) => void;
   reject: (error: unknown) => void;
 }
 
-/** Group commit: at most this many hits per insertMany … */
+/** Group commit: at most this many documents (hits and engagements) per write … */
 const MAX_BATCH_HITS = 1000;
 /** … and a request waits at most this long for others to share its write. */
 const MAX_DELAY_MS = 5;
@@ -50,6 +53,11 @@ function databaseUnreachable(): HttpException {
  * touched are marked for the sessionizer in the same step. A failed write fails exactly the
  * requests in it with 503; on shutdown the queue is written before the connection closes.
  *
+ * Engagement records (`engagements`, see Engagement) go through the same queue, in the same
+ * commit as the hits of their request: one durability mechanism, one queue bound, one drain on
+ * shutdown. They are inserted into their own collection and never mark a visitor for the
+ * sessionizer (they change no visit). `MAX_QUEUED_HITS` counts both kinds.
+ *
  * When a write fails because the database cannot be reached, every request still queued is
  * failed with it: each queued batch would otherwise wait out its own server selection in turn,
  * and the last ones in a full queue outlived the client's socket without any answer. Until a
@@ -72,6 +80,7 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     private readonly hits: HitsRepository,
     private readonly sessions: SessionsService,
     private readonly metrics: MetricsService,
+    private readonly engagements: EngagementsRepository,
   ) {}
 
   /**
@@ -84,16 +93,20 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     if (this.queuedHits + count > MAX_QUEUED_HITS) throw serviceUnavailable('Ingest queue is full, retry shortly');
   }
 
-  /** Resolves with one result per hit once written; rejects with 503 when full or when the write failed. */
-  write(hits: NewHit[]): Promise<WriteResult[]> {
-    if (hits.length === 0) return Promise.resolve([]);
+  /**
+   * Resolves once written with one result per document: the hits' in order, then the
+   * engagements'. Rejects with 503 when full or when the write failed.
+   */
+  write(hits: NewHit[], engagements: NewEngagement[] = []): Promise<WriteResult[]> {
+    const count = hits.length + engagements.length;
+    if (count === 0) return Promise.resolve([]);
     if (this.refusesWhileUnreachable()) return Promise.reject(databaseUnreachable());
-    if (this.queuedHits + hits.length > MAX_QUEUED_HITS) {
+    if (this.queuedHits + count > MAX_QUEUED_HITS) {
       return Promise.reject(serviceUnavailable('Ingest queue is full, retry shortly'));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ hits, resolve, reject });
-      this.queuedHits += hits.length;
+      this.queue.push({ hits, engagements, resolve, reject });
+      this.queuedHits += count;
       this.metrics.queueDepth.set(this.queuedHits);
       if (this.queuedHits >= MAX_BATCH_HITS) this.startWrites();
       else this.timer ??= setTimeout(() => this.startWrites(), MAX_DELAY_MS);
@@ -139,10 +152,10 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
   private takeBatch(): PendingWrite[] {
     const batch: PendingWrite[] = [];
     let size = 0;
-    while (this.queue.length > 0 && (batch.length === 0 || size + this.queue[0].hits.length <= MAX_BATCH_HITS)) {
+    while (this.queue.length > 0 && (batch.length === 0 || size + documentCount(this.queue[0]) <= MAX_BATCH_HITS)) {
       const next = this.queue.shift()!;
       batch.push(next);
-      size += next.hits.length;
+      size += documentCount(next);
     }
     this.queuedHits -= size;
     this.metrics.queueDepth.set(this.queuedHits);
@@ -151,23 +164,32 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
 
   private async writeBatch(batch: PendingWrite[]): Promise<void> {
     const documents = batch.flatMap((pending) => pending.hits);
+    const engagements = batch.flatMap((pending) => pending.engagements);
     const stopTimer = this.metrics.writeLatency.startTimer();
-    this.metrics.writeBatchSize.observe(documents.length);
+    this.metrics.writeBatchSize.observe(documents.length + engagements.length);
     try {
-      const results = await withDeadline(this.store(documents), WRITE_DEADLINE_MS);
+      const [results, engagementResults] = await withDeadline(
+        Promise.all([this.store(documents), this.storeEngagements(engagements)]),
+        WRITE_DEADLINE_MS,
+      );
       stopTimer();
       if (this.databaseUnreachable) this.logger.log('Hits are written again: the database is reachable');
       this.databaseUnreachable = false;
       let offset = 0;
+      let engagementOffset = 0;
       for (const pending of batch) {
-        pending.resolve(results.slice(offset, offset + pending.hits.length));
+        pending.resolve([
+          ...results.slice(offset, offset + pending.hits.length),
+          ...engagementResults.slice(engagementOffset, engagementOffset + pending.engagements.length),
+        ]);
         offset += pending.hits.length;
+        engagementOffset += pending.engagements.length;
       }
       this.sessions.sessionizeInBackground();
     } catch (error) {
       stopTimer();
       this.logger.error(
-        `Writing ${documents.length} hits failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+        `Writing ${documents.length} hits and ${engagements.length} engagements failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
       );
       const unavailable = serviceUnavailable('Hits could not be stored, retry shortly');
       for (const pending of batch) pending.reject(unavailable);
@@ -176,14 +198,17 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
   }
 
   private async store(documents: NewHit[]): Promise<WriteResult[]> {
-    const outcome = await this.hits.insertMany(documents);
-    const results: WriteResult[] = documents.map(() => 'stored');
-    for (const index of outcome.duplicateIndexes) results[index] = 'duplicate';
-    for (const index of outcome.failedIndexes) results[index] = 'failed';
+    if (documents.length === 0) return [];
+    const results = writeResults(documents.length, await this.hits.insertMany(documents));
     // Duplicates are marked too: a retry is refused as a duplicate when an earlier attempt stored
     // the hit but failed (or timed out) before its mark, and that hit still needs its visit.
     await this.sessions.markDirty(visitorMarks(documents.filter((_, index) => results[index] !== 'failed')));
     return results;
+  }
+
+  private async storeEngagements(engagements: NewEngagement[]): Promise<WriteResult[]> {
+    if (engagements.length === 0) return [];
+    return writeResults(engagements.length, await this.engagements.insertMany(engagements));
   }
 
   /** Nothing queued can be written while the database is unreachable: answer all of it now. */
@@ -196,6 +221,17 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     const unavailable = databaseUnreachable();
     for (const pending of waiting) pending.reject(unavailable);
   }
+}
+
+function documentCount(pending: PendingWrite): number {
+  return pending.hits.length + pending.engagements.length;
+}
+
+function writeResults(count: number, outcome: InsertOutcome): WriteResult[] {
+  const results: WriteResult[] = Array.from({ length: count }, () => 'stored');
+  for (const index of outcome.duplicateIndexes) results[index] = 'duplicate';
+  for (const index of outcome.failedIndexes) results[index] = 'failed';
+  return results;
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {

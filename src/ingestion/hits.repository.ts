@@ -3,19 +3,11 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation } from 'mongodb';
 import type { Model, Types } from 'mongoose';
 import type { SessionHit } from '../sessions/sessionize.js';
-import { bulkWriteErrors } from './bulk-write-errors.js';
+import { insertUnordered, type InsertOutcome } from './bulk-write-errors.js';
 import { Hit } from './schemas/hit.schema.js';
 
 export type NewHit = Hit & { _id: Types.ObjectId };
 
-export interface InsertOutcome {
-  /** Positions (in the given array) rejected by the unique eventId index. */
-  duplicateIndexes: number[];
-  /** Positions that failed for any other reason. */
-  failedIndexes: number[];
-}
-
-const DUPLICATE_KEY = 11000;
 const SESSION_FIELDS = {
   _id: 1,
   visitorKey: 1,
@@ -33,24 +25,9 @@ const SESSION_FIELDS = {
 export class HitsRepository {
   constructor(@InjectModel(Hit.name) private readonly hits: Model<Hit>) {}
 
-  /**
-   * One unordered `insertMany` for a whole group commit: every valid document is written even
-   * when some collide with the eventId index. Throws only when the write as a whole failed.
-   */
-  async insertMany(documents: NewHit[]): Promise<InsertOutcome> {
-    const outcome: InsertOutcome = { duplicateIndexes: [], failedIndexes: [] };
-    if (documents.length === 0) return outcome;
-    try {
-      await this.hits.collection.insertMany(documents, { ordered: false });
-    } catch (error) {
-      const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors) throw error;
-      for (const writeError of writeErrors) {
-        if (writeError.code === DUPLICATE_KEY) outcome.duplicateIndexes.push(writeError.index);
-        else outcome.failedIndexes.push(writeError.index);
-      }
-    }
-    return outcome;
+  /** One unordered insert for a whole group commit (see insertUnordered). */
+  insertMany(documents: NewHit[]): Promise<InsertOutcome> {
+    return insertUnordered(this.hits.collection, documents);
   }
 
   /** The hits of these visitors of one site with `from ≤ ts ≤ to`, in time order (one query for a sessionizer batch). */

@@ -16,7 +16,10 @@ export type IngestCaller =
  */
 const SITE_CACHE_TTL_MS = 10_000;
 
-/** Who may send these hits (SPEC §3 "Ingest authentication"). */
+/**
+ * Who may send these hits: a server with a site key (`ingest` scope), or a browser without one
+ * whose `Origin` is the site's domain or one of its `allowedOrigins` (docs/api.md, "Ingest").
+ */
 @Injectable()
 export class IngestAuthenticator {
   private readonly sitesById = new LruCache<string, SiteView>(1000, SITE_CACHE_TTL_MS);

@@ -5,13 +5,16 @@ import { trackingConfig, type TrackingConfig } from '../config/configuration.js'
 import { ReverseDnsService } from '../geo/reverse-dns.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { SiteView } from '../sites/site-view.js';
-import { MAX_HITS_PER_REQUEST } from './dto/hit.dto.js';
+import { ENGAGEMENT, MAX_ENGAGEMENT_MS, MAX_HITS_PER_REQUEST, type HitDto } from './dto/hit.dto.js';
+import { revenueAmount } from './dto/revenue.validator.js';
 import { MAX_TRAFFIC_PER_REQUEST, TrafficDto, TrafficItemDto } from './dto/traffic.dto.js';
-import { EnrichmentService, type HitInput } from './enrichment/enrichment.service.js';
+import { EnrichmentService, type EngagementMeasure, type HitInput } from './enrichment/enrichment.service.js';
 import { HitWriter } from './hit-writer.js';
+import type { NewEngagement } from './engagements.repository.js';
 import { HitsRepository, type NewHit } from './hits.repository.js';
 import { rejectionReason, validateHit, validateItem } from './hit-validation.js';
 import { IngestAuthenticator, type IngestCaller } from './ingest-authenticator.js';
+import { PAGEVIEW } from './schemas/hit.schema.js';
 import { TokenBucketLimiter } from './rate-limiter.js';
 
 export interface IngestRequest {
@@ -120,27 +123,37 @@ export class IngestService {
     const documents: NewHit[] = [];
     const positions: number[] = [];
     const ips: string[] = [];
+    const engagements: NewEngagement[] = [];
+    const engagementPositions: number[] = [];
     inputs.forEach((input, index) => {
-      const hit = typeof input === 'string' ? input : this.enrichment.enrich(caller.site, input, receivedAt);
-      if (hit === null) rejected.push({ index, error: 'url: url must be an http(s) URL or a path' });
-      else if (typeof hit === 'string') rejected.push({ index, error: hit });
-      else {
-        documents.push(hit);
+      if (typeof input === 'string') return rejected.push({ index, error: input });
+      const record = input.engagement
+        ? this.enrichment.enrichEngagement(caller.site, input, input.engagement, receivedAt)
+        : this.enrichment.enrich(caller.site, input, receivedAt);
+      if (record === null) rejected.push({ index, error: 'url: url must be an http(s) URL or a path' });
+      else if (input.engagement) {
+        engagements.push(record as NewEngagement);
+        engagementPositions.push(index);
+      } else {
+        documents.push(record as NewHit);
         positions.push(index);
-        ips.push((input as HitInput).ip);
+        ips.push(input.ip);
       }
     });
-    const results = await this.writer.write(documents);
+    // One result per document: the hits' first, then the engagements'.
+    const results = await this.writer.write(documents, engagements);
+    positions.push(...engagementPositions);
     let accepted = 0;
     let duplicates = 0;
     const stored = new Map<string, NewHit[]>();
     results.forEach((result, position) => {
-      const document = documents[position];
+      const document: NewHit | NewEngagement = documents[position] ?? engagements[position - documents.length];
       if (result === 'stored') {
         accepted++;
         if (document.classification === 'BOT') this.metrics.botHits.inc({ reason: document.botReason ?? 'unknown' });
-        if (document.networkDomain === null)
-          stored.set(ips[position], [...(stored.get(ips[position]) ?? []), document]);
+        // Only hits get their network domain filled in after the write (see Engagement.networkDomain).
+        if (position < documents.length && document.networkDomain === null)
+          stored.set(ips[position], [...(stored.get(ips[position]) ?? []), documents[position]]);
       } else if (result === 'duplicate') duplicates++;
       else rejected.push({ index: positions[position], error: 'hit could not be stored' });
     });
@@ -174,6 +187,10 @@ export class IngestService {
     }
     const ts = this.timestamp(dto.timestamp);
     if (typeof ts === 'string') return ts;
+    const engagement = engagementMeasure(dto);
+    if (typeof engagement === 'string') return engagement;
+    const revenue = revenueOf(dto);
+    if (typeof revenue === 'string') return revenue;
     return {
       url: dto.url,
       referrer: dto.referrer,
@@ -184,6 +201,9 @@ export class IngestService {
       userId: dto.userId,
       name: dto.name,
       props: dto.props,
+      revenue,
+      hashMode: dto.hashMode,
+      engagement,
     };
   }
 
@@ -256,6 +276,31 @@ export class IngestService {
     if (rejected.length > 0) this.metrics.hits.inc({ result: 'rejected' }, rejected.length);
     for (const item of rejected) this.metrics.hitsRejected.inc({ reason: rejectionReason(item.error) });
   }
+}
+
+/**
+ * The measure of an engagement record, undefined for any other hit, or why the hit is refused:
+ * `engagementMs` and `scrollDepth` belong to `name: "engagement"` only, and it needs both.
+ */
+function engagementMeasure(dto: HitDto): EngagementMeasure | undefined | string {
+  if (dto.name !== ENGAGEMENT) {
+    if (dto.engagementMs !== undefined) return 'engagementMs: engagementMs is only accepted with name "engagement"';
+    if (dto.scrollDepth !== undefined) return 'scrollDepth: scrollDepth is only accepted with name "engagement"';
+    return undefined;
+  }
+  if (dto.engagementMs === undefined) return 'engagementMs: engagementMs is required with name "engagement"';
+  if (dto.scrollDepth === undefined) return 'scrollDepth: scrollDepth is required with name "engagement"';
+  return { engagementMs: Math.min(dto.engagementMs, MAX_ENGAGEMENT_MS), scrollDepth: dto.scrollDepth };
+}
+
+/** The revenue of a custom event with its amount as a number, or why it is refused on this hit. */
+function revenueOf(dto: HitDto): HitInput['revenue'] | string {
+  if (dto.revenue === undefined) return undefined;
+  const name = dto.name ?? PAGEVIEW;
+  if (name === PAGEVIEW || name === ENGAGEMENT) {
+    return `revenue: revenue is only accepted on custom events, not on "${name}"`;
+  }
+  return { currency: dto.revenue.currency.toUpperCase(), amount: revenueAmount(dto.revenue.amount)! };
 }
 
 function single(value: string | string[] | undefined): string | undefined {

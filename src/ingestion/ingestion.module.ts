@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { GeoModule } from '../geo/geo.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
+import { EngagementStoreModule } from './engagement-store.module.js';
 import { EnrichmentService } from './enrichment/enrichment.service.js';
 import { HitStoreModule } from './hit-store.module.js';
 import { HitWriter } from './hit-writer.js';
@@ -11,9 +12,9 @@ import { IngestService } from './ingest.service.js';
 import { TrackerController } from './tracker.controller.js';
 
 @Module({
-  imports: [HitStoreModule, GeoModule, SessionsModule, SitesModule],
+  imports: [HitStoreModule, EngagementStoreModule, GeoModule, SessionsModule, SitesModule],
   controllers: [IngestController, TrackerController],
   providers: [IngestService, IngestAuthenticator, EnrichmentService, HitWriter],
-  exports: [HitStoreModule, IngestService, EnrichmentService, HitWriter],
+  exports: [HitStoreModule, EngagementStoreModule, IngestService, EnrichmentService, HitWriter],
 })
 export class IngestionModule {}

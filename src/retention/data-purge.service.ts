@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { Clock } from '../common/time/clock.js';
+import { EngagementsRepository } from '../ingestion/engagements.repository.js';
 import { HitsRepository } from '../ingestion/hits.repository.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
@@ -11,17 +12,21 @@ import { parseCalendarDate, startOfZonedDay } from '../common/time/calendar.js';
 export interface DeletedCounts {
   hits: number;
   visits: number;
+  /** Engagement records (time on page, scroll depth), which nothing derives from. */
+  engagements: number;
 }
 
 /**
  * Deleting recorded data: a site's data before a date (admin purge, CLI `purge`, retention) and
  * everything recorded for one identified user (erasure). Hits are deleted first, then the visits
- * derived from them; a visit that a cut-off splits is recomputed from the hits that remain.
+ * derived from them; a visit that a cut-off splits is recomputed from the hits that remain. The
+ * engagement records of the same time range or visitors go with them.
  */
 @Injectable()
 export class DataPurgeService {
   constructor(
     private readonly hits: HitsRepository,
+    private readonly engagements: EngagementsRepository,
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
     private readonly events: DataDeletionEvents,
@@ -43,17 +48,23 @@ export class DataPurgeService {
   async purgeSiteBefore(siteId: Types.ObjectId, before: Date): Promise<DeletedCounts> {
     const hits = await this.hits.deleteSiteHitsBefore(siteId, before);
     const visits = await this.sessions.purgeVisitsBefore(siteId, before);
+    const engagements = await this.engagements.deleteSiteBefore(siteId, before);
     if (removedAny({ hits, visits })) await this.events.siteDataDeleted({ siteId: siteId.toHexString(), before });
-    return { hits, visits };
+    return { hits, visits, engagements };
   }
 
   /** Retention: every site's data older than `before`, including sites deleted since. */
   async purgeAllBefore(before: Date): Promise<DeletedCounts> {
-    const total: DeletedCounts = { hits: 0, visits: 0 };
-    for (const siteId of await this.hits.findSiteIdsWithHits()) {
+    const total: DeletedCounts = { hits: 0, visits: 0, engagements: 0 };
+    const siteIds = new Map<string, Types.ObjectId>();
+    for (const siteId of [...(await this.hits.findSiteIdsWithHits()), ...(await this.engagements.findSiteIds())]) {
+      siteIds.set(siteId.toHexString(), siteId);
+    }
+    for (const siteId of siteIds.values()) {
       const deleted = await this.purgeSiteBefore(siteId, before);
       total.hits += deleted.hits;
       total.visits += deleted.visits;
+      total.engagements += deleted.engagements;
     }
     return total;
   }
@@ -77,8 +88,9 @@ export class DataPurgeService {
     const visitorKeys = [...new Set([identifiedVisitor, ...(await this.hits.findUserVisitorKeys(siteId, userKey))])];
     const hits = await this.hits.deleteUserHits(siteId, userKey, visitorKeys);
     const visits = await this.sessions.eraseVisitorsVisits(siteId, visitorKeys);
+    const engagements = await this.engagements.deleteUser(siteId, userKey, visitorKeys);
     if (removedAny({ hits, visits })) await this.events.siteDataDeleted({ siteId: site.id, visitorKeys });
-    return { hits, visits };
+    return { hits, visits, engagements };
   }
 }
 
@@ -87,6 +99,6 @@ export class DataPurgeService {
  * hourly retention run that finds nothing old must not send every site to a rebuild (and its reads
  * to raw hits until then), nor must an erasure repeated for a user already gone.
  */
-function removedAny(deleted: DeletedCounts): boolean {
+function removedAny(deleted: Pick<DeletedCounts, 'hits' | 'visits'>): boolean {
   return deleted.hits > 0 || deleted.visits > 0;
 }

@@ -17,7 +17,7 @@ import { DeletedDataDto, PurgeDataQueryDto, PurgedDataDto } from './dto/deleted-
 
 const ADMIN_ONLY = 'Only admins delete data (viewers and site keys get 403)';
 
-/** Deleting a site's recorded data (SPEC §5 Administration "Data"). */
+/** Deleting a site's recorded data: purge before a date, erase one userId (docs/operations.md). */
 @ApiTags('data')
 @Controller('api/v1/sites')
 export class RetentionController {

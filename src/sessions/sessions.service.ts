@@ -39,7 +39,7 @@ export class VisitsPendingError extends Error {
 }
 
 /**
- * Visitor identity and visits (SPEC §4).
+ * Visitor identity and visits (definitions in docs/metrics.md).
  *
  * Visits are a pure function of a visitor's hits sorted by time. Ingest writes the hits, then
  * marks the visitor dirty (`markDirty`); a sessionizer — in the background right after each

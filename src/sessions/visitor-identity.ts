@@ -13,7 +13,7 @@ export interface VisitorIdentityInput {
 const KEY_LENGTH = 32;
 
 /**
- * Keyed hashes for visitors (SPEC §4). The raw IP and user id go in, only truncated
+ * Keyed hashes for visitors (docs/metrics.md, "Visitor"). The raw IP and user id go in, only truncated
  * HMAC-SHA256 digests come out, so neither can be recovered from the database without the
  * VISITOR_SECRET. In `daily` mode the salt is derived from the secret and the UTC date of the
  * hit, recomputed in memory and never stored: the same person is a new visitor each UTC day.

@@ -55,7 +55,7 @@ export function normalizeOrigin(input: string): string | undefined {
 const withoutWww = (host: string) => host.replace(/^www\./, '');
 
 /**
- * Whether a browser on `origin` may send hits for `site` (SPEC §3): its host is the site's
+ * Whether a browser on `origin` may send hits for `site`: its host is the site's
  * domain with or without `www.` (any scheme or port, so local previews over http work), or the
  * exact origin is listed in `allowedOrigins`.
  */

@@ -69,7 +69,7 @@ export class SitesService {
     return site ? toView(site) : null;
   }
 
-  /** `ref` is a site id or its domain (any case, with or without scheme), as SPEC §5's `siteId` allows. */
+  /** `ref` is a site id or its domain (any case, with or without scheme), as every read endpoint's `siteId` allows. */
   async findByIdOrDomain(ref: string): Promise<SiteView | null> {
     const byId = await this.sites.findById(ref);
     if (byId) return toView(byId);

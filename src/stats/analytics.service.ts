@@ -20,7 +20,7 @@ import type {
 import type { StatsQueryBodyDto } from './dto/query-body.dto.js';
 import { previousRange } from './query/date-range.js';
 import { percentChange } from './query/derive-metrics.js';
-import { canonicalDimension, type Dimension } from './query/dimensions.js';
+import { parseDimension, type QueryDimension } from './query/dimensions.js';
 import { dimensionLabel } from './query/labels.js';
 import { paginate, sortRows, type SortKey } from './query/ordering.js';
 import { parseFilters, parseFiltersParameter } from './query/parse-filters.js';
@@ -46,14 +46,8 @@ export function parseMetricList(text: string | undefined, parameter = 'metrics')
   return names as Metric[];
 }
 
-function toDimension(name: string, parameter: string): Dimension {
-  const dimension = canonicalDimension(name);
-  if (!dimension) throw new BadRequestException(`${parameter} is not a known dimension`);
-  return dimension;
-}
-
 /**
- * The analytics endpoints (SPEC §5): humans by default, ranges in the site's time zone, every
+ * The analytics endpoints (docs/api.md): humans by default, ranges in the site's time zone, every
  * answer with `meta`. Overview, timeseries and breakdown are thin cases of the general query.
  */
 @Injectable()
@@ -107,7 +101,7 @@ export class AnalyticsService {
   }
 
   async breakdown(principal: Principal, params: BreakdownQueryDto): Promise<BreakdownResponseDto> {
-    const dimension = toDimension(params.dimension, 'dimension');
+    const dimension = parseDimension(params.dimension, 'dimension');
     const scope = await this.scope.open(principal, params.siteId);
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const metrics = parseMetricList(params.metrics);
@@ -135,7 +129,7 @@ export class AnalyticsService {
   }
 
   async query(principal: Principal, body: StatsQueryBodyDto): Promise<QueryResponseDto> {
-    const dimensions = (body.dimensions ?? []).map((name, index) => toDimension(name, `dimensions[${index}]`));
+    const dimensions = (body.dimensions ?? []).map((name, index) => parseDimension(name, `dimensions[${index}]`));
     if (new Set(dimensions).size !== dimensions.length) throw new BadRequestException('dimensions must not repeat');
     const filters = parseFilters(body.filters);
     const metrics = [...new Set(body.metrics)];
@@ -205,7 +199,7 @@ export class AnalyticsService {
   }
 
   /** `orderBy` fields must be requested metrics, requested dimensions or `time`; default: first metric desc. */
-  private sortKeys(body: StatsQueryBodyDto, metrics: Metric[], dimensions: Dimension[]): SortKey<ResultRow>[] {
+  private sortKeys(body: StatsQueryBodyDto, metrics: Metric[], dimensions: QueryDimension[]): SortKey<ResultRow>[] {
     const keyFor = (field: string, index: number): SortKey<ResultRow>['value'] => {
       if ((metrics as string[]).includes(field)) return (row) => row.values[field as Metric] ?? 0;
       if ((dimensions as string[]).includes(field) || (field === 'time' && body.interval))

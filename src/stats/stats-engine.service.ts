@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { deriveMetrics, type MetricValues } from './query/derive-metrics.js';
+import type { QueryDimension } from './query/dimensions.js';
 import { HIT_METRICS, VISIT_METRICS, type Metric, type StatsQuery } from './query/stats-query.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import {
@@ -21,7 +22,7 @@ export interface ResultRow {
  * Runs a validated query: the hit pipeline for visitors/page views/events, the visit pipeline
  * for visits/bounce/duration, and the hit pipeline over ALL traffic for bot share — each only
  * when a requested metric needs it, each from its rollup when that covers the query — then joins
- * their groups by key. Every endpoint (seed,
+ * their groups by key. Every endpoint (`/api/v1/data/*`,
  * overview, timeseries, breakdown, query) goes through here, so each metric has one definition.
  */
 @Injectable()
@@ -31,7 +32,7 @@ export class StatsEngine {
     private readonly rollups: RollupCoverageService,
   ) {}
 
-  async run(query: StatsQuery, metrics: readonly Metric[]): Promise<ResultRow[]> {
+  async run(query: StatsQuery<QueryDimension>, metrics: readonly Metric[]): Promise<ResultRow[]> {
     const wants = (family: ReadonlySet<Metric>) => metrics.some((metric) => family.has(metric));
     const [hitRows, visitRows, allTrafficRows] = await Promise.all([
       wants(HIT_METRICS) ? this.hitMetrics(query, { classification: true }, metrics.includes('visitors')) : [],
@@ -57,7 +58,7 @@ export class StatsEngine {
     }));
   }
 
-  /** The gzapi user stats of a site, from the rollup when the site's rows are usable. */
+  /** The user stats of a site, from the rollup when the site's rows are usable. */
   async userStats(siteId: Types.ObjectId, timezone: string, now: Date): Promise<UserStatsRow> {
     // User stats are all-time: the plan needs only the site and zone, not a range.
     const site: StatsQuery = {
@@ -76,9 +77,9 @@ export class StatsEngine {
   }
 
   /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
-  private async visitMetrics(query: StatsQuery): Promise<VisitMetricsRow[]> {
+  private async visitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
     const plan = await this.rollups.plan('visits', query);
-    if (plan.source === 'visit-hours') return this.repository.aggregateRollupVisitMetrics(query, plan.coverage);
+    if (plan.source === 'visit-hours') return this.repository.aggregateRollupVisitMetrics(plan.query, plan.coverage);
     return this.repository.aggregateVisitMetrics(query);
   }
 
@@ -87,20 +88,21 @@ export class StatsEngine {
    * visitor rows where they cover the query (same numbers, far fewer documents), else raw hits.
    */
   private async hitMetrics(
-    query: StatsQuery,
+    query: StatsQuery<QueryDimension>,
     options: { classification: boolean },
     withVisitors: boolean,
   ): Promise<HitMetricsRow[]> {
     // Reading every classification is the `ALL` scope of the visitor counts.
-    const scoped: StatsQuery = options.classification ? query : { ...query, classification: 'ALL' };
+    const scoped: StatsQuery<QueryDimension> = options.classification ? query : { ...query, classification: 'ALL' };
     const plan = await this.rollups.plan(withVisitors ? 'visitors' : 'hit-counts', scoped);
+    // `plan.query` is the query with its dimensions typed as the rollups' fixed ones.
     switch (plan.source) {
       case 'visitor-counts':
-        return this.repository.aggregateHitMetricsFromCounts(scoped, plan.coverage);
+        return this.repository.aggregateHitMetricsFromCounts(plan.query, plan.coverage);
       case 'hit-counts':
-        return this.repository.aggregateRollupHitCounts(query, plan.coverage, options);
+        return this.repository.aggregateRollupHitCounts(plan.query, plan.coverage, options);
       case 'visitor-rows':
-        return this.repository.aggregateRollupHitMetrics(query, plan.coverage, options);
+        return this.repository.aggregateRollupHitMetrics(plan.query, plan.coverage, options);
       default:
         return this.repository.aggregateHitMetrics(query, options);
     }

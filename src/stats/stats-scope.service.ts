@@ -19,7 +19,7 @@ import {
   type Period,
 } from './query/date-range.js';
 import type { ClassificationFilter, Filter, Interval, StatsQuery } from './query/stats-query.js';
-import type { Dimension } from './query/dimensions.js';
+import type { QueryDimension } from './query/dimensions.js';
 
 export interface ReadScope {
   site: SiteView;
@@ -51,8 +51,8 @@ export const ApiVisitsPendingResponse = () =>
   });
 
 /**
- * What every read endpoint does before aggregating: find the site the caller may read (SPEC §5
- * access rules), make sure every acknowledged hit is sessionized, turn range parameters into
+ * What every read endpoint does before aggregating: find the site the caller may read (see
+ * SiteAccessService), make sure every acknowledged hit is sessionized, turn range parameters into
  * calendar days of the site's zone, and describe the definitions applied (`meta`).
  */
 @Injectable()
@@ -111,11 +111,11 @@ export class StatsScopeService {
     range: DayRange,
     options: {
       classification: ClassificationFilter;
-      filters?: Filter[];
-      dimensions?: Dimension[];
+      filters?: Filter<QueryDimension>[];
+      dimensions?: QueryDimension[];
       interval?: Interval;
     },
-  ): StatsQuery {
+  ): StatsQuery<QueryDimension> {
     return {
       siteId: scope.siteId,
       timezone: scope.site.timezone,
@@ -134,7 +134,12 @@ export class StatsScopeService {
   meta(
     scope: ReadScope,
     resolved: ResolvedRange,
-    extra: { classification: ClassificationFilter; filters: Filter[]; interval?: Interval; comparison?: DayRange },
+    extra: {
+      classification: ClassificationFilter;
+      filters: Filter<QueryDimension>[];
+      interval?: Interval;
+      comparison?: DayRange;
+    },
   ): StatsMetaDto {
     const notes = [
       'visitors = distinct visitor ids; pageviews = hits named "pageview"; events = all hits',

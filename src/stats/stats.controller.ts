@@ -30,7 +30,7 @@ const BAD_PARAMETERS = ApiBadRequestResponse({
   description: 'A parameter is malformed or out of range (the message names it)',
 });
 
-/** Analytics and the gzapi user stats (SPEC §5): JWT or a `read`-scoped site key, humans by default. */
+/** Analytics and user stats (docs/api.md): JWT or a `read`-scoped site key, humans by default. */
 @ApiTags('stats')
 @ApiJwtOrSiteKeyProtected('read')
 @AllowSiteKey('read')
@@ -42,7 +42,7 @@ export class StatsController {
 
   @Get('users')
   @ApiOperation({
-    summary: 'User statistics (gzapi): total, active and new human visitors, computed by one aggregation',
+    summary: 'User statistics: total, active and new human visitors, computed by one aggregation',
   })
   @ApiOkResponse({ type: UserStatsResponseDto })
   @BAD_PARAMETERS

@@ -6,8 +6,8 @@ import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
 import { AnalyticsService } from './analytics.service.js';
-import { SeedDataController } from './seed-data.controller.js';
-import { SeedDataService } from './seed-data.service.js';
+import { DataController } from './data.controller.js';
+import { DataService } from './data.service.js';
 import { StatsEngine } from './stats-engine.service.js';
 import { StatsScopeService } from './stats-scope.service.js';
 import { StatsController } from './stats.controller.js';
@@ -26,7 +26,7 @@ import { VisitorCountRow, VisitorCountRowSchema } from './rollups/visitor-count.
 import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
 
 /**
- * Every read endpoint: the seed data API, analytics, user stats; and the rollups behind them.
+ * Every read endpoint: the `/api/v1/data/*` API, analytics, user stats; and the rollups behind them.
  * Exports the analytics service (dashboard).
  */
 @Module({
@@ -46,7 +46,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
     ]),
   ],
-  controllers: [SeedDataController, StatsController],
+  controllers: [DataController, StatsController],
   providers: [
     StatsRepository,
     RollupRepository,
@@ -56,7 +56,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     RollupInvalidationListener,
     StatsEngine,
     StatsScopeService,
-    SeedDataService,
+    DataService,
     AnalyticsService,
   ],
   exports: [AnalyticsService],

@@ -42,7 +42,7 @@ import {
   type VisitorCountCoverage,
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
-import { DIMENSION_SOURCES } from './query/dimensions.js';
+import { DIMENSION_SOURCES, type QueryDimension } from './query/dimensions.js';
 import { CLASSIFICATIONS } from '../ingestion/schemas/hit.schema.js';
 
 /** A group's dimension values (`null` where the hit had none) and, with an interval, its time bucket label. */
@@ -100,7 +100,10 @@ export class StatsRepository {
   constructor(@InjectConnection() private readonly connection: Connection) {}
 
   /** Visitors, page views, events and bot hits per group (see `buildHitMetricsPipeline`). */
-  async aggregateHitMetrics(query: StatsQuery, options: { classification: boolean }): Promise<HitMetricsRow[]> {
+  async aggregateHitMetrics(
+    query: StatsQuery<QueryDimension>,
+    options: { classification: boolean },
+  ): Promise<HitMetricsRow[]> {
     return this.aggregate<HitMetricsRow>('hits', buildHitMetricsPipeline(query, options));
   }
 
@@ -283,7 +286,7 @@ export class StatsRepository {
   }
 
   /** Visits, bounces and durations per group (see `buildVisitMetricsPipeline`). */
-  async aggregateVisitMetrics(query: StatsQuery): Promise<VisitMetricsRow[]> {
+  async aggregateVisitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
     const { collection, pipeline } = buildVisitMetricsPipeline(query);
     return this.aggregate<VisitMetricsRow>(collection, pipeline);
   }

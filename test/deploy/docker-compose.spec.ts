@@ -79,7 +79,7 @@ describe('.env.example and the README', () => {
     expect(declared.filter((name) => !documented.has(name))).toEqual([]);
   });
 
-  it('includes the variables SPEC §7 names', () => {
+  it('includes the variables docs/configuration.md lists', () => {
     expect(declared).toEqual(
       expect.arrayContaining([
         'PORT',

@@ -33,7 +33,7 @@ describe('auth: every 401 and 403 of the default-deny guard', () => {
 
   beforeAll(async () => {
     app = await startTestApp({ env: bootstrapAdminEnv });
-    // Outside production the JWT secret is generated and kept in DATA_DIR (SPEC §7).
+    // Outside production the JWT secret is generated and kept in DATA_DIR.
     secret = readFileSync(join(app.dataDir, 'jwt.secret'), 'utf8').trim();
     adminToken = (await loginAsBootstrapAdmin(app.url)).accessToken;
     adminId = (await me(adminToken).expect(200)).body.id;

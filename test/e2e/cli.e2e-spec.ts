@@ -131,17 +131,17 @@ describe('CLI', () => {
         return response.body as unknown;
       }
     };
-    const seedRange = { start_date: from, end_date: to };
-    const users = (await get('/api/v1/data/users', seedRange)) as { total: number };
-    const views = (await get('/api/v1/data/views', seedRange)) as { total: number };
+    const dataRange = { start_date: from, end_date: to };
+    const users = (await get('/api/v1/data/users', dataRange)) as { total: number };
+    const views = (await get('/api/v1/data/views', dataRange)) as { total: number };
     const overview = (await get('/api/v1/stats/overview', { from, to, classification: 'ALL' })) as {
       results: Record<string, { value: number }>;
     };
     return {
       users: users.total,
       views: views.total,
-      countries: await get('/api/v1/data/countries', seedRange),
-      urls: await get('/api/v1/data/urls', seedRange),
+      countries: await get('/api/v1/data/countries', dataRange),
+      urls: await get('/api/v1/data/urls', dataRange),
       overview: Object.fromEntries(Object.entries(overview.results).map(([metric, { value }]) => [metric, value])),
     };
   }
@@ -278,7 +278,7 @@ describe('CLI', () => {
         expect(readFileSync(file, 'utf8')).not.toMatch(/\d+\.\d+\.\d+\.\d+/);
 
         const purged = await runCli(app, ['purge', '--site', viaCli.id, '--before', day(1)]);
-        expect(purged.stdout).toMatch(new RegExp(`deleted ${rows.length} hits and \\d+ visits`));
+        expect(purged.stdout).toMatch(new RegExp(`deleted ${rows.length} hits, \\d+ visits and 0 engagements`));
         expect((await stats(viaCli.id)).views).toBe(0);
 
         const restored = await runCli(app, ['import', '--site', viaCli.id, file]);

@@ -121,7 +121,7 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
 
     expect(await purge(site.id, '2024-06-02')).toEqual({
       before: '2024-06-01T22:00:00.000Z',
-      deleted: { hits: 2, visits: 2 },
+      deleted: { hits: 2, visits: 2, engagements: 0 },
     });
 
     const remaining = await storedHits(site.id);
@@ -163,14 +163,14 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
     ]);
     expect(await storedVisits(site.id)).toHaveLength(4);
 
-    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 3, visits: 2 } });
+    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 3, visits: 2, engagements: 0 } });
 
     expect((await storedHits(site.id)).map((hit) => hit.path).sort()).toEqual(['/anonymous', '/b1']);
     expect(await storedVisits(site.id)).toHaveLength(2);
     const aliceKey = sessions.userKey(site.id, 'alice');
     expect(await app.database.db.collection('hits').countDocuments({ userKey: aliceKey })).toBe(0);
 
-    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 0, visits: 0 } });
+    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 0, visits: 0, engagements: 0 } });
   });
 
   it('is admin only: 401 without a token, 403 for a viewer, 404 for an unknown site', async () => {
@@ -232,7 +232,7 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
 
     expect(await purge(site.id, '2024-06-03')).toEqual({
       before: '2024-06-02T22:00:00.000Z',
-      deleted: { hits: 3, visits: 3 },
+      deleted: { hits: 3, visits: 3, engagements: 0 },
     });
 
     // A, C and D are left with /a-new, /c-kept and /d, one visit each.
@@ -273,7 +273,7 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
     expect(aliceRows.map((row) => row.collection)).toContain('stats_visitor_days');
     expect(aliceRows.map((row) => row.collection)).toContain('stats_visitor_sets');
 
-    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 3, visits: 2 } });
+    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 3, visits: 2, engagements: 0 } });
 
     // Bob (2 visits) and the anonymous visitor (1) are left, with 3 page views.
     const expected = { visitors: 2, pageviews: 3, visits: 3, users: 2, views: 3, totalUsers: 2, identifiedUsers: 1 };
@@ -283,7 +283,7 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
     expect(rowsAfter.filter((row) => row.visitorKey === alice)).toEqual([]);
 
     // Erasing again deletes nothing: the site is not flagged, its rows stay in use.
-    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 0, visits: 0 } });
+    expect(await erase(site.id, 'alice')).toEqual({ deleted: { hits: 0, visits: 0, engagements: 0 } });
     expect(await isFlaggedForRebuild(app, site.id)).toBe(false);
     expect(await numbersOf(site.id)).toEqual({ numbers: expected, reads: 'rollups' });
   });
@@ -310,7 +310,7 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(erased).toEqual({ hits: 1, visits: 1 });
+    expect(erased).toEqual({ hits: 1, visits: 1, engagements: 0 });
     // The rows of the 3rd were computed before the erasure and still hold carol.
     expect((await rollupRows(app, site.id)).some((row) => row.visitorKey === carol)).toBe(true);
     const expected = { visitors: 1, pageviews: 1, visits: 1, users: 1, views: 1, totalUsers: 1, identifiedUsers: 0 };

@@ -3,7 +3,13 @@ import { ObjectId, type Db } from 'mongodb';
 import request from 'supertest';
 import { REVERSE_DNS_RESOLVER, ReverseDnsService } from '../../src/geo/reverse-dns.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
-import { createIngestSite, FIREFOX_UA, keyHit, SEED_GOOGLEBOT_UA, type IngestSite } from '../factories/hit-fixtures.js';
+import {
+  createIngestSite,
+  FIREFOX_UA,
+  keyHit,
+  GOOGLEBOT_SMARTPHONE_UA,
+  type IngestSite,
+} from '../factories/hit-fixtures.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const CHROME_LINUX_UA =
@@ -24,11 +30,11 @@ describe('ingest: site-analytics traffic form', () => {
     await app.close();
   });
 
-  it('stores the seed example (Googlebot, 127.0.0.1, /) as BOT with reason isbot and a visit after flush', async () => {
+  it('stores the site-analytics example (Googlebot, 127.0.0.1, /) as BOT with reason isbot and a visit after flush', async () => {
     const response = await request(app.url)
       .post('/api/v1/traffic')
       .set('Authorization', site.key)
-      .query({ url: '/', ip_addr: '127.0.0.1', user_agent: SEED_GOOGLEBOT_UA })
+      .query({ url: '/', ip_addr: '127.0.0.1', user_agent: GOOGLEBOT_SMARTPHONE_UA })
       .expect(202);
     expect(response.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     await app.app.get(SessionsService).flush(site.siteId);
@@ -56,12 +62,12 @@ describe('ingest: site-analytics traffic form', () => {
     expect(visit).toMatchObject({ pageviews: 1, hits: 1, bounce: true, duration: 0, classification: 'BOT' });
   });
 
-  it('stores the same seed example sent as a JSON body (SPEC §3: "query parameters or JSON body")', async () => {
+  it('stores the same site-analytics example sent as a JSON body instead of query parameters', async () => {
     const jsonSite = await createIngestSite(app);
     const response = await request(app.url)
       .post('/api/v1/traffic')
       .set('Authorization', jsonSite.key)
-      .send({ url: '/', ip_addr: '127.0.0.1', user_agent: SEED_GOOGLEBOT_UA })
+      .send({ url: '/', ip_addr: '127.0.0.1', user_agent: GOOGLEBOT_SMARTPHONE_UA })
       .expect(202);
     expect(response.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     const stored = await db
@@ -454,7 +460,7 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
     const before = await scrape();
     const send = (hit: Record<string, unknown>) =>
       request(app.url).post('/api/v1/hits').set('Authorization', site.key).send(hit).expect(202);
-    await send(keyHit({ userAgent: SEED_GOOGLEBOT_UA }));
+    await send(keyHit({ userAgent: GOOGLEBOT_SMARTPHONE_UA }));
     // isbot lets this one through; the headless heuristic catches it.
     await send(keyHit({ userAgent: `${CHROME_LINUX_UA} puppeteer` }));
     await send(keyHit({ eventId: 'metrics-dup' }));

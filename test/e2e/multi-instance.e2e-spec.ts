@@ -13,7 +13,7 @@ import { startTestApp, startTestDatabase, type TestApp, type TestDatabase } from
  */
 const DATASET = splitDataset({ start: new Date('2024-03-01T00:00:00Z'), days: 7, visitors: 40, seed: 42 });
 const RANGE = { from: '2024-03-01', to: '2024-03-07' };
-const SEED_RANGE = { start_date: '2024-3-1', end_date: '2024-03-07' };
+const DATA_RANGE = { start_date: '2024-3-1', end_date: '2024-03-07' };
 // Instances of one deployment share these secrets: the visitor hash must agree across them.
 const SHARED_ENV = {
   ...bootstrapAdminEnv,
@@ -60,7 +60,7 @@ const QUERIES: Array<[string, Record<string, string>]> = [
   ['/api/v1/stats/timeseries', { ...RANGE, interval: 'day', classification: 'ALL' }],
   ...['users', 'views', 'countries', 'cities', 'urls', 'hostnames'].map((name): [string, Record<string, string>] => [
     `/api/v1/data/${name}`,
-    SEED_RANGE,
+    DATA_RANGE,
   ]),
 ];
 
@@ -94,7 +94,7 @@ describe('two instances on one database give the statistics of one instance', ()
 
   it('the dataset is non-trivial: several countries, bots and multi-visit visitors', async () => {
     const stats = await readStats(single.apps[0], single.readKey);
-    const countries = stats[`/api/v1/data/countries?${new URLSearchParams(SEED_RANGE).toString()}`] as unknown[];
+    const countries = stats[`/api/v1/data/countries?${new URLSearchParams(DATA_RANGE).toString()}`] as unknown[];
     expect(countries.length).toBeGreaterThan(3);
     const overview = stats[
       `/api/v1/stats/overview?${new URLSearchParams({ ...RANGE, classification: 'ALL' }).toString()}`

@@ -90,7 +90,7 @@ describe('RETENTION_DAYS', () => {
     const jobB = b.app.get(RetentionJob);
 
     const first = await jobA.runOnce();
-    expect(first?.deleted).toEqual({ hits: 2, visits: 2 });
+    expect(first?.deleted).toEqual({ hits: 2, visits: 2, engagements: 0 });
     expect(first?.cutoff.toISOString()).toBe(new Date(NOW.getTime() - 30 * DAY_MS).toISOString());
     expect(await hitsOf(a, site.siteId)).toEqual(['/recent']);
     expect(await a.database.db.collection('visits').countDocuments({ siteId: new ObjectId(site.siteId) })).toBe(1);
@@ -201,7 +201,7 @@ describe('RETENTION_DAYS', () => {
     expect(rowsBefore.some((row) => row.visitorKey === expiredVisitor)).toBe(true);
 
     const job = app.app.get(RetentionJob);
-    expect((await job.runOnce())?.deleted).toEqual({ hits: 3, visits: 3 });
+    expect((await job.runOnce())?.deleted).toEqual({ hits: 3, visits: 3, engagements: 0 });
     // A keeps /a-new (one visit), C all three hits (two visits); B is gone.
     const expected = { visitors: 2, pageviews: 4, visits: 3, users: 2, views: 4, totalUsers: 2 };
     expect(await flagged(site.siteId)).toBe(true);
@@ -220,7 +220,7 @@ describe('RETENTION_DAYS', () => {
     // The next hourly run finds nothing old: no site is flagged, every read stays on the rollups.
     clock.advance(HOUR_MS);
     token = (await loginAsBootstrapAdmin(app.url)).accessToken;
-    expect((await job.runOnce())?.deleted).toEqual({ hits: 0, visits: 0 });
+    expect((await job.runOnce())?.deleted).toEqual({ hits: 0, visits: 0, engagements: 0 });
     expect(await flagged(site.siteId)).toBe(false);
     expect(await flagged(fresh.siteId)).toBe(false);
     expect(await numbersOf(site.siteId)).toEqual({ numbers: expected, reads: 'rollups' });

@@ -80,11 +80,11 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
     await app?.close();
   });
 
-  describe('GET /api/v1/data/* (seed endpoints; all traffic unless classification is given)', () => {
+  describe('GET /api/v1/data/* (all traffic unless classification is given)', () => {
     it('users: distinct visitors per local day; total is distinct over the range, not the sum', async () => {
       // Feb 10: V1 (#1,#2), V2 (#3), B1 (#4,#5), V3 (#6 at 23:50 local) → 4
       // Feb 11: V3 (#7 at 00:10 local) → 1;  Feb 12: V1 (#8), V4 (#9–#12) → 2;  Feb 13: V6 (#15) → 1
-      // total: V1, V2, B1, V3, V4, V6 = 6 (the sum of days would be 8). Unpadded dates as the seed sends them.
+      // total: V1, V2, B1, V3, V4, V6 = 6 (the sum of days would be 8). Unpadded dates as site-analytics scripts send them.
       const response = await get('/api/v1/data/users', { start_date: '2024-2-10', end_date: '2024-2-13' }).expect(200);
       expect(response.body).toEqual({
         total: 6,
@@ -224,7 +224,7 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       ]);
     });
 
-    it('accepts a read-scoped site key as the seed scripts send it (raw Authorization header), without siteId', async () => {
+    it('accepts a read-scoped site key as site-analytics scripts send it (raw Authorization header), without siteId', async () => {
       const response = await request(app.url)
         .get('/api/v1/data/views')
         .set('Authorization', readKey)
@@ -234,7 +234,7 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
     });
   });
 
-  describe('GET /api/v1/stats/users (gzapi)', () => {
+  describe('GET /api/v1/stats/users', () => {
     it('counts human visitors ever seen, active and new relative to the clock', async () => {
       // now = 2024-02-15T17:00Z. Human visitors: V1, V2, V3, V4, V5, V6 = 6 (B1 is a bot).
       // last hit ≥ now − 7×24 h (2024-02-08T17:00Z): V1 (Feb 12), V2 (Feb 15), V3, V4, V6 → 5; V5's only hit is Feb 8 12:00Z → no.
@@ -627,7 +627,7 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       [{ start_date: '2024-02-10', end_date: '2024-02-13', limit: 0 }, 'limit'],
       [{ start_date: '2024-02-10', end_date: '2024-02-13', page: 'two' }, 'page'],
       [{ end_date: '2024-02-13' }, 'start_date'],
-    ])('seed endpoint 400 names the parameter (%j)', async (query, parameter) => {
+    ])('data endpoint 400 names the parameter (%j)', async (query, parameter) => {
       const response = await get('/api/v1/data/countries', query).expect(400);
       expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
       expect(response.body.message).toContain(parameter);
@@ -657,15 +657,15 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
 
   describe('after the rollup job has run', () => {
     it('every endpoint answers exactly as it did from raw hits', async () => {
-      const seedRange = { start_date: '2024-02-08', end_date: '2024-02-15' };
+      const dataRange = { start_date: '2024-02-08', end_date: '2024-02-15' };
       const requests: Array<[string, Record<string, string>]> = [
-        ['/api/v1/data/users', seedRange],
-        ['/api/v1/data/users', { ...seedRange, interval: 'week', classification: 'USER' }],
-        ['/api/v1/data/views', { ...seedRange, interval: 'month' }],
-        ['/api/v1/data/countries', seedRange],
-        ['/api/v1/data/cities', { ...seedRange, classification: 'BOT' }],
-        ['/api/v1/data/urls', seedRange],
-        ['/api/v1/data/hostnames', seedRange],
+        ['/api/v1/data/users', dataRange],
+        ['/api/v1/data/users', { ...dataRange, interval: 'week', classification: 'USER' }],
+        ['/api/v1/data/views', { ...dataRange, interval: 'month' }],
+        ['/api/v1/data/countries', dataRange],
+        ['/api/v1/data/cities', { ...dataRange, classification: 'BOT' }],
+        ['/api/v1/data/urls', dataRange],
+        ['/api/v1/data/hostnames', dataRange],
         ['/api/v1/stats/users', {}],
         ['/api/v1/stats/overview', range],
         ['/api/v1/stats/timeseries', { ...range, metrics: 'visitors,pageviews,events,botShare,visits' }],
@@ -714,8 +714,8 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
         .auth(adminToken, { type: 'bearer' })
         .query({ before: '2024-02-11' })
         .expect(200);
-      const seedRange = { start_date: '2024-02-08', end_date: '2024-02-15' };
-      expect((await get('/api/v1/data/views', seedRange).expect(200)).body).toEqual(expected);
+      const dataRange = { start_date: '2024-02-08', end_date: '2024-02-15' };
+      expect((await get('/api/v1/data/views', dataRange).expect(200)).body).toEqual(expected);
       clock.advance(60_000);
       await app.app.get(RollupJob).runOnce();
       const state = await app.database.db
@@ -731,7 +731,7 @@ describe('stats golden dataset (America/New_York site, hits sent through the ing
       ]) {
         expect(await app.database.db.collection(collection).countDocuments(siteRows)).toBe(0);
       }
-      expect((await get('/api/v1/data/views', seedRange).expect(200)).body).toEqual(expected);
+      expect((await get('/api/v1/data/views', dataRange).expect(200)).body).toEqual(expected);
     });
   });
 });

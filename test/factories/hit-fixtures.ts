@@ -2,8 +2,8 @@ import type { TestApp } from '../support/test-app.js';
 import { SitesService } from '../../src/sites/sites.service.js';
 import type { KeyScope } from '../../src/auth/principal.js';
 
-/** The site-analytics seed's traffic example, verbatim. */
-export const SEED_GOOGLEBOT_UA =
+/** Googlebot smartphone, the user agent of the site-analytics traffic example, verbatim. */
+export const GOOGLEBOT_SMARTPHONE_UA =
   'Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/80.0.3987.92 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 
 export const FIREFOX_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';

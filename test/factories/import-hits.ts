@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { FIREFOX_UA, SEED_GOOGLEBOT_UA } from './hit-fixtures.js';
+import { FIREFOX_UA, GOOGLEBOT_SMARTPHONE_UA } from './hit-fixtures.js';
 
 const CHROME_PHONE_UA =
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36';
-const USER_AGENTS = [FIREFOX_UA, CHROME_PHONE_UA, SEED_GOOGLEBOT_UA];
+const USER_AGENTS = [FIREFOX_UA, CHROME_PHONE_UA, GOOGLEBOT_SMARTPHONE_UA];
 const HOUR_MS = 60 * 60 * 1000;
 
 export interface ImportHitsSpec {

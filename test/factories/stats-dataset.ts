@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { SEED_GOOGLEBOT_UA } from './hit-fixtures.js';
+import { GOOGLEBOT_SMARTPHONE_UA } from './hit-fixtures.js';
 
 /**
  * The hand-written golden dataset for the stats tests. The site's zone is America/New_York,
@@ -73,8 +73,8 @@ export const GOLDEN_HITS_IN_ORDER: GoldenHit[] = [
   hit(GOLDEN_IPS.V1, '2024-02-10T15:00:00Z', '/'),
   hit(GOLDEN_IPS.V1, '2024-02-10T15:10:00Z', '/about'),
   hit(GOLDEN_IPS.V2, '2024-02-10T16:00:00Z', '/', { referrer: 'https://news.example.org/story' }),
-  hit(GOLDEN_IPS.B1, '2024-02-10T16:30:00Z', '/', { userAgent: SEED_GOOGLEBOT_UA }),
-  hit(GOLDEN_IPS.B1, '2024-02-10T16:31:00Z', '/about', { userAgent: SEED_GOOGLEBOT_UA }),
+  hit(GOLDEN_IPS.B1, '2024-02-10T16:30:00Z', '/', { userAgent: GOOGLEBOT_SMARTPHONE_UA }),
+  hit(GOLDEN_IPS.B1, '2024-02-10T16:31:00Z', '/about', { userAgent: GOOGLEBOT_SMARTPHONE_UA }),
   hit(GOLDEN_IPS.V3, '2024-02-11T04:50:00Z', '/'),
   hit(GOLDEN_IPS.V3, '2024-02-11T05:10:00Z', '/pricing'),
   hit(GOLDEN_IPS.V1, '2024-02-12T14:00:00Z', '/'),
@@ -82,7 +82,7 @@ export const GOLDEN_HITS_IN_ORDER: GoldenHit[] = [
   hit(GOLDEN_IPS.V4, '2024-02-12T20:05:00Z', '/about', { userAgent: IPHONE, name: 'signup' }),
   hit(GOLDEN_IPS.V4, '2024-02-12T20:50:00Z', '/pricing', { userAgent: IPHONE }),
   hit(GOLDEN_IPS.V2, '2024-02-15T16:58:00Z', '/'),
-  hit(GOLDEN_IPS.B1, '2024-02-15T16:57:00Z', '/', { userAgent: SEED_GOOGLEBOT_UA }),
+  hit(GOLDEN_IPS.B1, '2024-02-15T16:57:00Z', '/', { userAgent: GOOGLEBOT_SMARTPHONE_UA }),
   hit(GOLDEN_IPS.V1, '2024-02-13T15:00:00Z', '/account', { userId: 'user-42' }),
   hit(GOLDEN_IPS.V5, '2024-02-08T12:00:00Z', '/'),
 ];

@@ -154,6 +154,9 @@ describe('security: NoSQL operator injection', () => {
       ['is', 'country', [{ $ne: SENTINEL }]],
       ['is', { $where: SENTINEL }, ['DE']],
       { $where: SENTINEL },
+      // Property keys become field paths: an operator or a dotted path there is refused before any query.
+      ['is', `prop:$${SENTINEL}`, ['x']],
+      ['is', `prop:${SENTINEL}.$ne`, ['x']],
     ];
     for (const filter of filters) {
       await request(app.url)
@@ -167,6 +170,18 @@ describe('security: NoSQL operator injection', () => {
       .auth(admin, { type: 'bearer' })
       .query({ siteId: site.siteId, period: '7d', filters: JSON.stringify([['is', 'page', [{ $gt: SENTINEL }]]]) })
       .expect(400);
+    for (const dimension of [`prop:$${SENTINEL}`, `prop:a.${SENTINEL}`]) {
+      await request(app.url)
+        .post('/api/v1/stats/query')
+        .auth(admin, { type: 'bearer' })
+        .send({ siteId: site.siteId, metrics: ['visitors'], dateRange: { period: '7d' }, dimensions: [dimension] })
+        .expect(400);
+      await request(app.url)
+        .get('/api/v1/stats/breakdown')
+        .auth(admin, { type: 'bearer' })
+        .query({ siteId: site.siteId, period: '7d', dimension })
+        .expect(400);
+    }
     await request(app.url)
       .post('/api/v1/stats/query')
       .auth(admin, { type: 'bearer' })

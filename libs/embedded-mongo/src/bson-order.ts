@@ -67,10 +67,13 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** Compares two BSON values the way MongoDB orders them in indexes and sorts. */
-export function compareBson(a: unknown, b: unknown): number {
+/**
+ * Compares two BSON values the way MongoDB orders them in indexes and sorts; `strings`, when
+ * given, orders strings at any depth (a collation), otherwise they compare by code unit.
+ */
+export function compareBson(a: unknown, b: unknown, strings?: (a: string, b: string) => number): number {
   // Fast path for the overwhelmingly common index keys.
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'string' && typeof b === 'string') return strings ? strings(a, b) : a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'number' && typeof b === 'number' && a === a && b === b) return a < b ? -1 : a > b ? 1 : 0;
   // Dates (ts, receivedAt) and ObjectIds (siteId) lead most compound keys.
   if (a instanceof Date && b instanceof Date) return compareScalars(a.getTime(), b.getTime());
@@ -97,7 +100,7 @@ export function compareBson(a: unknown, b: unknown): number {
       const y = b as unknown[];
       const length = Math.min(x.length, y.length);
       for (let i = 0; i < length; i++) {
-        const c = compareBson(x[i], y[i]);
+        const c = compareBson(x[i], y[i], strings);
         if (c !== 0) return c;
       }
       return x.length - y.length;
@@ -116,7 +119,7 @@ export function compareBson(a: unknown, b: unknown): number {
     case 47:
       return compareScalars((a as Timestamp).toBigInt(), (b as Timestamp).toBigInt());
     case 20:
-      return compareObjects(a as Record<string, unknown>, b as Record<string, unknown>);
+      return compareObjects(a as Record<string, unknown>, b as Record<string, unknown>, strings);
     default:
       return compareScalars(String(a), String(b));
   }
@@ -141,7 +144,11 @@ function compareObjectIds(a: ObjectId, b: ObjectId): number {
   return compareScalars(a.toHexString(), b.toHexString());
 }
 
-function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>): number {
+function compareObjects(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+  strings: ((a: string, b: string) => number) | undefined,
+): number {
   const keysA = Object.keys(a);
   const keysB = Object.keys(b);
   const length = Math.min(keysA.length, keysB.length);
@@ -150,7 +157,7 @@ function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>):
     if (byType !== 0) return byType;
     const byName = compareScalars(keysA[i], keysB[i]);
     if (byName !== 0) return byName;
-    const byValue = compareBson(a[keysA[i]], b[keysB[i]]);
+    const byValue = compareBson(a[keysA[i]], b[keysB[i]], strings);
     if (byValue !== 0) return byValue;
   }
   return keysA.length - keysB.length;

@@ -4,6 +4,7 @@ import { runCommand, WRITE_COMMANDS } from './commands/index.js';
 import { CursorManager } from './cursors.js';
 import { toErrorReply } from './errors.js';
 import { Journal, type Logger } from './journal.js';
+import { SessionRegistry } from './sessions.js';
 import { expireDocuments } from './ttl.js';
 import { encodeResponse, parseMessage, type IncomingMessage } from './wire.js';
 
@@ -29,6 +30,7 @@ export type Outcome = { reply?: Uint8Array } | { close: string };
 export class StoreEngine {
   private readonly catalog = new Catalog();
   private readonly cursors = new CursorManager();
+  private readonly sessions = new SessionRegistry();
   private readonly startedAt = Date.now();
   private journal: Journal | undefined;
   private ttlTimer: NodeJS.Timeout | undefined;
@@ -78,11 +80,13 @@ export class StoreEngine {
     request: ConnectionInfo & { db: string },
   ): Promise<Document> {
     let reply: Document;
+    this.sessions.touch(body.lsid);
     try {
       reply = runCommand(body, sequences, {
         ...request,
         catalog: this.catalog,
         cursors: this.cursors,
+        sessions: this.sessions,
         startedAt: this.startedAt,
       });
     } catch (error) {

@@ -2,6 +2,7 @@ import type { Document } from 'bson';
 import type { DocumentSlot } from './catalog.js';
 import type { Query } from 'mingo/query';
 import { canonicalKey, compareBson } from './bson-order.js';
+import { parseCollation } from './collation.js';
 import { CommandError } from './errors.js';
 import { compileFilter } from './mingo-compat.js';
 import { isPlainObject, valuesAtPath } from './paths.js';
@@ -58,6 +59,9 @@ export function validateIndexSpec(spec: Document): IndexSpec {
         `Error in specification ${JSON.stringify(spec)} :: caused by :: The field '${option}' is not valid for an index specification.`,
       );
     }
+  }
+  if (parseCollation(spec.collation, 'collation') !== undefined) {
+    throw new CommandError('NotImplemented', 'the embedded store does not implement indexes with a collation');
   }
   const name = typeof spec.name === 'string' ? spec.name : defaultIndexName(spec.key);
   const { ns: _ns, background: _background, ...rest } = spec;

@@ -10,7 +10,9 @@ import * as windowOperators from 'mingo/operators/window';
 import { Lazy, type Iterator } from 'mingo/lazy';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
+import { assertCollatableFilter, collatedQueryContext, type Collation } from './collation.js';
 import { dateOperators } from './date-ops.js';
+import { CommandError } from './errors.js';
 import { isPlainObject } from './paths.js';
 import { sortDocuments } from './sort.js';
 
@@ -41,8 +43,32 @@ const context = Context.init({
 /** Resolves `$lookup`'s `from` to a copy of that collection's documents. */
 export type CollectionResolver = (name: string) => Document[];
 
-export function engineOptions(resolver?: CollectionResolver): Partial<Options> {
-  return { context, useStrictMode: true, ...(resolver ? { collectionResolver: resolver } : {}) };
+/** `let` variables of a command (already evaluated) and its collation, for filters and pipelines. */
+export interface QueryScope {
+  readonly variables?: Document;
+  readonly collation?: Collation;
+}
+
+export function engineOptions(resolver?: CollectionResolver, variables?: Document): Partial<Options> {
+  return {
+    context,
+    useStrictMode: true,
+    ...(resolver ? { collectionResolver: resolver } : {}),
+    ...(variables ? { variables } : {}),
+  };
+}
+
+/**
+ * A command's `let`: each value is an expression MongoDB evaluates once, before the command
+ * runs, and binds as `$$name` in its filters and pipelines.
+ */
+export function evaluateLet(spec: unknown, commandName: string): Document | undefined {
+  if (spec === undefined || spec === null) return undefined;
+  if (!isPlainObject(spec)) {
+    throw new CommandError('TypeMismatch', `BSON field '${commandName}.let' is the wrong type, expected type 'object'`);
+  }
+  const [values] = runPipeline([{}], [{ $replaceWith: normalize(spec) }]);
+  return values;
 }
 
 /**
@@ -52,9 +78,66 @@ export function engineOptions(resolver?: CollectionResolver): Partial<Options> {
  */
 const filterOnlyOptions: Partial<Options> = { context: Context.init({ query: queryOperators }), useStrictMode: true };
 
-export function compileFilter(filter: Document): Query {
+/** Variables MongoDB defines itself, and those `$map`/`$filter`/`$reduce` bind by default. */
+const PREDEFINED_VARIABLES = new Set([
+  'ROOT',
+  'CURRENT',
+  'NOW',
+  'CLUSTER_TIME',
+  'REMOVE',
+  'DESCEND',
+  'PRUNE',
+  'KEEP',
+  'SEARCH_META',
+  'USER_ROLES',
+  'this',
+  'value',
+  'new',
+]);
+
+function collectVariables(value: unknown, used: Set<string>, bound: Set<string>): void {
+  if (typeof value === 'string') {
+    if (value.startsWith('$$')) used.add(value.slice(2).split('.')[0]);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) collectVariables(item, used, bound);
+    return;
+  }
+  if (!isPlainObject(value)) return;
+  for (const [key, nested] of Object.entries(value)) {
+    if (key === 'as' && typeof nested === 'string') bound.add(nested);
+    if ((key === 'vars' || key === 'let') && isPlainObject(nested))
+      for (const name of Object.keys(nested)) bound.add(name);
+    collectVariables(nested, used, bound);
+  }
+}
+
+/**
+ * MongoDB resolves `$$name` when it parses a filter or pipeline, so an undefined variable fails
+ * the command (17276) even when no document reaches the expression; mingo would only notice
+ * per document. Names bound anywhere in the tree (`$let`, `as`, a `$lookup`'s `let`) count as
+ * defined, which can let a misplaced reference through but never refuses a valid one.
+ */
+export function assertVariablesDefined(tree: unknown, variables: Document | undefined): void {
+  const used = new Set<string>();
+  const bound = new Set<string>();
+  collectVariables(tree, used, bound);
+  for (const name of used) {
+    if (PREDEFINED_VARIABLES.has(name) || bound.has(name) || (variables && name in variables)) continue;
+    throw new CommandError('Location17276', `Use of undefined variable: ${name}`);
+  }
+}
+
+export function compileFilter(filter: Document, scope?: QueryScope): Query {
   const normalized = normalize(filter);
-  return new Query(normalized, usesExpressions(normalized) ? engineOptions() : filterOnlyOptions);
+  if (scope?.collation) {
+    assertCollatableFilter(normalized);
+    return new Query(normalized, { context: collatedQueryContext(scope.collation), useStrictMode: true });
+  }
+  if (!usesExpressions(normalized)) return new Query(normalized, filterOnlyOptions);
+  assertVariablesDefined(normalized, scope?.variables);
+  return new Query(normalized, engineOptions(undefined, scope?.variables));
 }
 
 /** Whether a filter holds aggregation expressions anywhere (`$expr`, possibly nested in `$and`/`$or`/`$elemMatch`). */
@@ -135,6 +218,11 @@ export function rewritePipeline(pipeline: Document[]): Document[] {
 }
 
 /** Runs an already rewritten pipeline over documents the caller has copied. */
-export function runPipeline(docs: Document[], pipeline: Document[], resolver?: CollectionResolver): Document[] {
-  return new Aggregator(pipeline, engineOptions(resolver)).run(docs) as Document[];
+export function runPipeline(
+  docs: Document[],
+  pipeline: Document[],
+  resolver?: CollectionResolver,
+  variables?: Document,
+): Document[] {
+  return new Aggregator(pipeline, engineOptions(resolver, variables)).run(docs) as Document[];
 }

@@ -12,12 +12,17 @@ import { cloneDocument, isPlainObject } from './paths.js';
  * in mingo, whose own `$lookup` (and any join inside `$facet`) gets a copy of the foreign
  * collection.
  */
-export function runStages(docs: Document[], pipeline: Document[], collections: CollectionLookup): Document[] {
+export function runStages(
+  docs: Document[],
+  pipeline: Document[],
+  collections: CollectionLookup,
+  variables?: Document,
+): Document[] {
   const resolver = (name: string): Document[] => matching(collections(name), {}).map(cloneDocument);
   let current = docs;
   let segment: Document[] = [];
   const flush = (): void => {
-    if (segment.length) current = runPipeline(current, segment, resolver);
+    if (segment.length) current = runPipeline(current, segment, resolver, variables);
     segment = [];
   };
   for (const stage of pipeline) {
@@ -30,7 +35,7 @@ export function runStages(docs: Document[], pipeline: Document[], collections: C
         continue;
       }
     }
-    const group = '$group' in stage ? compileGroup(stage.$group, engineOptions()) : undefined;
+    const group = '$group' in stage ? compileGroup(stage.$group, engineOptions(undefined, variables)) : undefined;
     if (group) {
       flush();
       current = runGroup(current, group);
@@ -45,7 +50,7 @@ export function runStages(docs: Document[], pipeline: Document[], collections: C
     const union = unionSpec(stage);
     if (union) {
       flush();
-      current = current.concat(unionDocuments(union, collections));
+      current = current.concat(unionDocuments(union, collections, variables));
       continue;
     }
     segment.push(stage);
@@ -97,13 +102,17 @@ function unionSpec(stage: Document): { coll: string; pipeline: Document[] } | un
 }
 
 /** The sub-pipeline's output; its leading `$match` is answered from the indexes, like a top-level one. */
-function unionDocuments(union: { coll: string; pipeline: Document[] }, collections: CollectionLookup): Document[] {
+function unionDocuments(
+  union: { coll: string; pipeline: Document[] },
+  collections: CollectionLookup,
+  variables: Document | undefined,
+): Document[] {
   let pipeline = union.pipeline;
   let filter: Document = {};
   if (pipeline.length > 0 && isPlainObject(pipeline[0].$match)) {
     filter = pipeline[0].$match;
     pipeline = pipeline.slice(1);
   }
-  const source = matching(collections(union.coll), filter).map(cloneDocument);
-  return pipeline.length ? runStages(source, rewritePipeline(pipeline), collections) : source;
+  const source = matching(collections(union.coll), filter, Infinity, { variables }).map(cloneDocument);
+  return pipeline.length ? runStages(source, rewritePipeline(pipeline), collections, variables) : source;
 }

@@ -46,6 +46,52 @@ export function assertSameId(before: Document, after: Document): void {
   }
 }
 
+function dollarPrefixedKey(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    for (const element of value) {
+      const found = dollarPrefixedKey(element);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (!isPlainObject(value)) return undefined;
+  const keys = Object.keys(value);
+  // A DBRef ($ref, $id and an optional $db, in that order) is the one allowed `$` shape.
+  let first = 0;
+  if (keys[0] === '$ref' && typeof value.$ref === 'string' && keys[1] === '$id') {
+    first = keys[2] === '$db' && typeof value.$db === 'string' ? 3 : 2;
+  }
+  for (let i = 0; i < keys.length; i++) {
+    if (i >= first && keys[i].startsWith('$')) return keys[i];
+    const found = dollarPrefixedKey(value[keys[i]]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * What MongoDB refuses to store as `_id` (storage validation): an array, a regular expression
+ * or undefined (53 InvalidIdField), and a document with a `$`-prefixed key at any depth (52).
+ */
+export function assertStorableId(doc: Document): void {
+  const id = doc._id as unknown;
+  if (id === undefined) {
+    if ('_id' in doc) throw new CommandError('InvalidIdField', "The '_id' value cannot be of type undefined");
+    return;
+  }
+  if (Array.isArray(id)) throw new CommandError('InvalidIdField', "The '_id' value cannot be of type array");
+  const tag = (id as { _bsontype?: string } | null)?._bsontype;
+  if (id instanceof RegExp || tag === 'BSONRegExp')
+    throw new CommandError('InvalidIdField', "The '_id' value cannot be of type regex");
+  const dollar = dollarPrefixedKey(id);
+  if (dollar) {
+    throw new CommandError(
+      'DollarPrefixedFieldName',
+      `_id fields may not contain '$'-prefixed fields: ${dollar} is not valid for storage.`,
+    );
+  }
+}
+
 function withIdFirst(doc: Document): Document {
   const { _id, ...rest } = doc;
   return { _id, ...rest };
@@ -116,15 +162,20 @@ export function applyUpdate(
   update: UpdateSpec,
   filter: Document,
   arrayFilters?: Document[],
+  variables?: Document,
 ): UpdateOutcome {
   if (Array.isArray(update)) {
-    const [result] = runPipeline([cloneDocument(stored)], rewritePipeline(update));
+    const [output] = runPipeline([cloneDocument(stored)], rewritePipeline(update), undefined, variables);
+    const result = keepId(stored, output);
     assertSameId(stored, result);
     return { doc: result, modified: canonicalKey(result) !== canonicalKey(stored) };
   }
   if (!isOperatorUpdate(update)) {
     const replacement: Document = cloneDocument(update as Document);
-    if ('_id' in replacement) assertSameId(stored, replacement);
+    if ('_id' in replacement) {
+      assertStorableId(replacement);
+      assertSameId(stored, replacement);
+    }
     const doc = { ...replacement, _id: stored._id };
     return { doc: withIdFirst(doc), modified: canonicalKey(withIdFirst(doc)) !== canonicalKey(stored) };
   }
@@ -132,6 +183,14 @@ export function applyUpdate(
   const modified = applyOperators(copy, update, arrayFilters, filter, false);
   assertSameId(stored, copy);
   return { doc: copy, modified };
+}
+
+/**
+ * A pipeline update's output without `_id` (a `$replaceRoot`/`$replaceWith` of a subdocument, a
+ * `$project` or `$unset` of it) keeps the stored `_id`, as MongoDB's update stage does.
+ */
+function keepId(stored: Document, output: Document): Document {
+  return '_id' in output ? output : { _id: stored._id, ...output };
 }
 
 /** The stages MongoDB allows in a pipeline update: each maps one document to one document. */
@@ -143,17 +202,24 @@ const PIPELINE_UPDATE_STAGES = new Set(['$set', '$addFields', '$project', '$unse
  * Undefined when that cannot give the per-document results (a stage outside the update set,
  * or an error: the caller then updates document by document, stopping where MongoDB would).
  */
-export function applyPipelineUpdateToAll(stored: Document[], update: Document[]): UpdateOutcome[] | undefined {
+export function applyPipelineUpdateToAll(
+  stored: Document[],
+  update: Document[],
+  variables?: Document,
+): UpdateOutcome[] | undefined {
   if (!update.every((stage) => isPlainObject(stage) && PIPELINE_UPDATE_STAGES.has(Object.keys(stage)[0])))
     return undefined;
   let results: Document[];
   try {
-    results = runPipeline(stored.map(cloneDocument), rewritePipeline(update));
+    results = runPipeline(stored.map(cloneDocument), rewritePipeline(update), undefined, variables);
   } catch {
     return undefined;
   }
   if (results.length !== stored.length) return undefined;
-  return results.map((doc, i) => ({ doc, modified: canonicalKey(doc) !== canonicalKey(stored[i]) }));
+  return results.map((output, i) => {
+    const doc = keepId(stored[i], output);
+    return { doc, modified: canonicalKey(doc) !== canonicalKey(stored[i]) };
+  });
 }
 
 /** Equality fields of a query, which MongoDB copies into an upserted document. */
@@ -170,12 +236,17 @@ function equalityFields(filter: Document, into: Document): void {
   }
 }
 
-export function buildUpsert(filter: Document, update: UpdateSpec, arrayFilters?: Document[]): Document {
+export function buildUpsert(
+  filter: Document,
+  update: UpdateSpec,
+  arrayFilters?: Document[],
+  variables?: Document,
+): Document {
   const base: Document = {};
   equalityFields(filter, base);
   let doc: Document;
   if (Array.isArray(update)) {
-    [doc] = runPipeline([base], rewritePipeline(update));
+    [doc] = runPipeline([base], rewritePipeline(update), undefined, variables);
   } else if (!isOperatorUpdate(update)) {
     doc = cloneDocument(update);
     if (!('_id' in doc) && '_id' in base) doc._id = base._id;
@@ -185,5 +256,6 @@ export function buildUpsert(filter: Document, update: UpdateSpec, arrayFilters?:
     if ('_id' in base && '_id' in doc) assertSameId(base, doc);
   }
   if (doc._id === undefined) doc._id = new ObjectId();
+  assertStorableId(doc);
   return withIdFirst(doc);
 }

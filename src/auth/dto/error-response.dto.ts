@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 
-/** The JSON error shape of every non-2xx response (SPEC §5). */
+/** The JSON error shape of every non-2xx response (docs/api.md, "Errors"). */
 export class ErrorResponseDto {
   @ApiProperty({ type: Number, example: 401, description: 'HTTP status code' })
   statusCode!: number;

@@ -20,7 +20,9 @@ export class PurgeCommand extends CommandRunner {
   async run(_params: string[], options: PurgeOptions): Promise<void> {
     const site = await this.sites.resolve(options.site);
     const { before, deleted } = await this.purge.purgeSiteBeforeDay(site, options.before);
-    process.stdout.write(`deleted ${deleted.hits} hits and ${deleted.visits} visits before ${before.toISOString()}\n`);
+    process.stdout.write(
+      `deleted ${deleted.hits} hits, ${deleted.visits} visits and ${deleted.engagements} engagements before ${before.toISOString()}\n`,
+    );
   }
 
   @Option({ flags: '--site <site>', description: 'Site id or domain', required: true })

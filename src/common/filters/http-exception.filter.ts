@@ -13,7 +13,7 @@ export interface ErrorBody {
 const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 /**
- * Every error leaves as JSON `{ statusCode, error, message }` (SPEC §5). Expected errors keep
+ * Every error leaves as JSON `{ statusCode, error, message }` (docs/api.md). Expected errors keep
  * their message; anything unexpected becomes a bare 500 whose detail is logged, never returned.
  */
 @Catch()

@@ -7,7 +7,7 @@ import { logDestination } from './log-destination.js';
 
 /**
  * Structured JSON logs with a request id on every line. What is logged of a request is chosen
- * field by field: method, path without its query string (the seed's `/traffic` form puts
+ * field by field: method, path without its query string (the `/api/v1/traffic` form puts
  * `ip_addr` there), status and timing. Headers, bodies and client addresses are never logged,
  * so no raw IP, key, password or token can reach the logs through the request logger.
  */

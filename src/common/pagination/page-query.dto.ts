@@ -4,7 +4,7 @@ import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export const MAX_LIST_LIMIT = 1000;
 
-/** `limit` and `page` of every paged list (the seed `data/*` lists and the breakdowns). */
+/** `limit` and `page` of every paged list (the `/api/v1/data/*` lists and the breakdowns). */
 export class PageQueryDto {
   @ApiPropertyOptional({
     type: 'integer',

@@ -1,7 +1,7 @@
 /**
  * Calendar arithmetic in a site's IANA time zone without a date library: a calendar day is a
  * plain `{ year, month, day }`, and "midnight in zone Z" is found from the zone's UTC offset as
- * `Intl` reports it. Days are what SPEC §4 calls "calendar days in the site's timezone".
+ * `Intl` reports it. Every day of the stats is a calendar day in the site's time zone.
  */
 export interface CalendarDate {
   year: number;
@@ -11,7 +11,7 @@ export interface CalendarDate {
 
 const DATE_PATTERN = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
 
-/** Parses `YYYY-MM-DD`, also unpadded (`2021-3-15`, as the seed sends it); undefined when invalid. */
+/** Parses `YYYY-MM-DD`, also unpadded (`2021-3-15`, as site-analytics scripts send it); undefined when invalid. */
 export function parseCalendarDate(text: string): CalendarDate | undefined {
   const match = DATE_PATTERN.exec(text.trim());
   if (!match) return undefined;

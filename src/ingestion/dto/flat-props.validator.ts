@@ -4,7 +4,7 @@ export const MAX_PROPS = 30;
 export const MAX_PROP_VALUE_LENGTH = 256;
 const MAX_PROP_KEY_LENGTH = 64;
 
-/** Why `value` is not a valid `props` object, or null when it is (SPEC §3). */
+/** Why `value` is not a valid `props` object (at most 30 keys, string, number or boolean values), or null when it is. */
 export function flatPropsProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be a flat JSON object';
   const entries = Object.entries(value);

@@ -1,12 +1,33 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIP, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsIP,
+  IsISO8601,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import type { HitProps } from '../schemas/hit.schema.js';
 import { IsFlatProps, MAX_PROPS } from './flat-props.validator.js';
+import { IsRevenue, type RevenueInput } from './revenue.validator.js';
 
 export const MAX_HITS_PER_REQUEST = 500;
 
+/** The event name of an engagement record (time on page and scroll depth, sent when a page is left). */
+export const ENGAGEMENT = 'engagement';
+
 /**
- * One page view or event as a client sends it to `POST /api/v1/hits` (SPEC §3). An optional
+ * Engagement time above this is stored as this: a tab left open and focused overnight is not
+ * 12 hours of reading, and one such record would dominate a page's average time.
+ */
+export const MAX_ENGAGEMENT_MS = 30 * 60 * 1000;
+
+/**
+ * One page view or event as a client sends it to `POST /api/v1/hits` (fields in docs/api.md). An optional
  * field sent as `null` counts as not sent (see `validateItem`).
  */
 export class HitDto {
@@ -99,7 +120,9 @@ export class HitDto {
     maxLength: 64,
     example: 'pageview',
     default: 'pageview',
-    description: 'Event name.',
+    description:
+      'Event name: `pageview`, a custom event, or `engagement` (time on page and scroll depth of the page left, ' +
+      'kept apart from page views and events: it changes no count).',
   })
   @IsOptional()
   @IsString()
@@ -118,6 +141,64 @@ export class HitDto {
   @IsOptional()
   @IsFlatProps()
   props?: HitProps;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    required: ['currency', 'amount'],
+    properties: {
+      currency: { type: 'string', pattern: '^[A-Za-z]{3}$', example: 'EUR', description: 'ISO 4217 code' },
+      amount: {
+        oneOf: [{ type: 'number' }, { type: 'string', pattern: '^-?\\d{1,15}(\\.\\d{1,10})?$' }],
+        example: 12.5,
+        description: 'A finite number, or a decimal number as a string ("12.50")',
+      },
+    },
+    additionalProperties: false,
+    example: { currency: 'EUR', amount: 12.5 },
+    description:
+      'Revenue of a custom event (not of a `pageview` or `engagement`): stored as `revenueAmount` and ' +
+      '`revenueCurrency` (upper-cased). No conversion between currencies is made.',
+  })
+  @IsOptional()
+  @IsRevenue()
+  revenue?: RevenueInput;
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    default: false,
+    description:
+      'For hash-routed single-page apps: keep the URL fragment as part of the page path (`/app#/settings` is ' +
+      'stored as `/app#/settings`). By default the fragment is dropped.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  hashMode?: boolean;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    example: 42000,
+    description:
+      `Only with \`name: "engagement"\`, and required there: how long the page was visible and focused, in ms. ` +
+      `Values above ${MAX_ENGAGEMENT_MS} (30 min) are stored as ${MAX_ENGAGEMENT_MS}.`,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  engagementMs?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: 100,
+    example: 75,
+    description: 'Only with `name: "engagement"`, and required there: the deepest scroll reached, in % of the page.',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100)
+  scrollDepth?: number;
 }
 
 export class HitBatchDto {

@@ -3,7 +3,7 @@ import { IsIP, IsISO8601, IsNotEmpty, IsOptional, IsString, MaxLength } from 'cl
 
 export const MAX_TRAFFIC_PER_REQUEST = 200;
 
-const SEED_USER_AGENT =
+const GOOGLEBOT_SMARTPHONE_UA =
   'Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/80.0.3987.92 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 
 /** The site-analytics single form: query parameters or a JSON body. */
@@ -23,7 +23,7 @@ export class TrafficDto {
   @IsIP()
   ip_addr?: string;
 
-  @ApiPropertyOptional({ type: String, maxLength: 1024, example: SEED_USER_AGENT })
+  @ApiPropertyOptional({ type: String, maxLength: 1024, example: GOOGLEBOT_SMARTPHONE_UA })
   @IsOptional()
   @IsString()
   @MaxLength(1024)
@@ -43,7 +43,7 @@ export class TrafficItemDto {
   @IsIP()
   ip_address?: string;
 
-  @ApiPropertyOptional({ type: String, maxLength: 1024, example: SEED_USER_AGENT })
+  @ApiPropertyOptional({ type: String, maxLength: 1024, example: GOOGLEBOT_SMARTPHONE_UA })
   @IsOptional()
   @IsString()
   @MaxLength(1024)

@@ -3,7 +3,7 @@ import { classifyUserAgent } from './bot-classifier.js';
 import { normalisePageUrl, normaliseReferrer } from './url-normalizer.js';
 import { UserAgentParser } from './user-agent-parser.js';
 
-const SEED_GOOGLEBOT =
+const GOOGLEBOT_SMARTPHONE =
   'Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/80.0.3987.92 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';
 const IPAD =
@@ -11,7 +11,7 @@ const IPAD =
 
 describe('classifyUserAgent', () => {
   it.each([
-    [SEED_GOOGLEBOT, 'BOT', 'isbot'],
+    [GOOGLEBOT_SMARTPHONE, 'BOT', 'isbot'],
     ['', 'BOT', 'empty-user-agent'],
     ['   ', 'BOT', 'empty-user-agent'],
     ['curl/8.4.0', 'BOT', 'isbot'],
@@ -37,7 +37,7 @@ describe('UserAgentParser', () => {
   it('reads browser, OS and device type; desktop when the parser names no type', () => {
     expect(parser.parse(FIREFOX)).toEqual({ browser: 'Firefox', os: 'Windows', device: 'desktop' });
     expect(parser.parse(IPAD)).toMatchObject({ os: 'iOS', device: 'tablet' });
-    expect(parser.parse(SEED_GOOGLEBOT)).toMatchObject({ os: 'Android', device: 'mobile' });
+    expect(parser.parse(GOOGLEBOT_SMARTPHONE)).toMatchObject({ os: 'Android', device: 'mobile' });
     expect(parser.parse(FIREFOX)).toEqual({ browser: 'Firefox', os: 'Windows', device: 'desktop' });
   });
 });

@@ -4,6 +4,7 @@ import { GeoLookupService } from '../../geo/geo-lookup.service.js';
 import { ReverseDnsService } from '../../geo/reverse-dns.service.js';
 import { SessionsService } from '../../sessions/sessions.service.js';
 import type { SiteView } from '../../sites/site-view.js';
+import type { NewEngagement } from '../engagements.repository.js';
 import type { NewHit } from '../hits.repository.js';
 import { PAGEVIEW, type HitProps } from '../schemas/hit.schema.js';
 import { classifyUserAgent } from './bot-classifier.js';
@@ -21,6 +22,18 @@ export interface HitInput {
   userId?: string;
   name?: string;
   props?: HitProps;
+  /** Only on custom events; the amount already a number, the currency upper-cased. */
+  revenue?: { currency: string; amount: number };
+  /** Keep the URL fragment in the path (hash-routed single-page apps). */
+  hashMode?: boolean;
+  /** Set on an engagement record (name `engagement`): stored in `engagements`, not as a hit. */
+  engagement?: EngagementMeasure;
+}
+
+/** What an engagement record measures (name `engagement`); validated and capped already. */
+export interface EngagementMeasure {
+  engagementMs: number;
+  scrollDepth: number;
 }
 
 /**
@@ -45,7 +58,7 @@ export class EnrichmentService {
 
   /** Returns null when `url` is not a URL or path Siteline can store. */
   enrich(site: SiteView, input: HitInput, receivedAt: Date): NewHit | null {
-    const page = normalisePageUrl(input.url, site.domain);
+    const page = normalisePageUrl(input.url, site.domain, input.hashMode);
     if (!page) return null;
     const { referrer, referrerHost } = normaliseReferrer(input.referrer, page.host);
     const verdict = classifyUserAgent(input.userAgent);
@@ -76,10 +89,29 @@ export class EnrichmentService {
       browser: device.browser,
       os: device.os,
       device: device.device,
+      revenueAmount: input.revenue?.amount ?? null,
+      revenueCurrency: input.revenue?.currency ?? null,
     };
     if (input.eventId !== undefined) hit.eventId = input.eventId;
     if (input.userId !== undefined) hit.userKey = this.sessions.userKey(site.id, input.userId);
     if (input.props !== undefined && Object.keys(input.props).length > 0) hit.props = input.props;
     return hit;
+  }
+
+  /**
+   * An engagement record: the same enrichment as a hit (page, source, classification, device,
+   * geo, visitor key), without the fields only hits have (name, visit, revenue).
+   */
+  enrichEngagement(
+    site: SiteView,
+    input: HitInput,
+    measure: EngagementMeasure,
+    receivedAt: Date,
+  ): NewEngagement | null {
+    const hit = this.enrich(site, input, receivedAt);
+    if (!hit) return null;
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- dropped: hits-only fields
+    const { name, visitId, revenueAmount, revenueCurrency, ...enriched } = hit;
+    return { ...enriched, ...measure };
   }
 }

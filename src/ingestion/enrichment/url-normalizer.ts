@@ -41,10 +41,11 @@ function normalisePath(pathname: string): string {
 
 /**
  * An absolute URL or a path becomes page host + path; query and fragment are dropped except the
- * five `utm_*` parameters. A bare path takes the site's domain as its host. Returns null when the
- * value is not a URL at all.
+ * five `utm_*` parameters. A bare path takes the site's domain as its host. With `hashMode` (a
+ * hash-routed single-page app, where `#/settings` is the page) a non-empty fragment is kept,
+ * appended to the path as sent. Returns null when the value is not a URL at all.
  */
-export function normalisePageUrl(raw: string, siteDomain: string): PageLocation | null {
+export function normalisePageUrl(raw: string, siteDomain: string, hashMode = false): PageLocation | null {
   let url: URL;
   try {
     url = ABSOLUTE.test(raw) ? new URL(raw) : new URL(raw.startsWith('/') ? raw : `/${raw}`, `https://${siteDomain}`);
@@ -54,7 +55,7 @@ export function normalisePageUrl(raw: string, siteDomain: string): PageLocation 
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   const location: PageLocation = {
     host: canonicalHost(url.hostname),
-    path: normalisePath(url.pathname),
+    path: normalisePath(url.pathname) + (hashMode && url.hash.length > 1 ? url.hash : ''),
     utmSource: null,
     utmMedium: null,
     utmCampaign: null,

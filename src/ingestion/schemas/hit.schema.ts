@@ -33,7 +33,7 @@ export class Hit {
   @Prop()
   eventId?: string;
 
-  /** HMAC(VISITOR_SECRET, siteId | identity), truncated (SPEC §4). */
+  /** HMAC(VISITOR_SECRET, siteId | identity), truncated (docs/metrics.md, "Visitor"). */
   @Prop({ required: true })
   visitorKey: string;
 
@@ -45,7 +45,7 @@ export class Hit {
   @Prop({ type: String, default: null })
   visitId: string | null;
 
-  /** Page host and path (query and fragment dropped). */
+  /** Page host and path (query dropped; fragment dropped unless the hit was sent with `hashMode`). */
   @Prop({ required: true })
   host: string;
 
@@ -110,6 +110,14 @@ export class Hit {
 
   @Prop({ type: Object, default: undefined })
   props?: HitProps;
+
+  /** Revenue of a custom event (`revenue.amount`); null when none was sent. */
+  @Prop({ type: Number, default: null })
+  revenueAmount: number | null;
+
+  /** ISO 4217 code of `revenueAmount`, upper-cased; null when no revenue was sent. */
+  @Prop({ type: String, default: null })
+  revenueCurrency: string | null;
 }
 
 export type HitDocument = HydratedDocument<Hit>;

@@ -22,6 +22,9 @@ export class DeletedCountsDto {
     description: 'Visits (sessions) removed; visits cut by a purge date are recomputed from the hits left',
   })
   visits!: number;
+
+  @ApiProperty({ type: Number, example: 980, description: 'Engagement records (time on page, scroll depth) removed' })
+  engagements!: number;
 }
 
 export class DeletedDataDto {

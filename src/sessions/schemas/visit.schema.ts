@@ -32,7 +32,7 @@ export class Visit {
   @Prop({ required: true })
   hits: number;
 
-  /** `pageviews === 1` (SPEC §4), stored so bounce rate is a plain average. */
+  /** `pageviews === 1` (a bounce is a visit with one page view), stored so bounce rate is a plain average. */
   @Prop({ required: true })
   bounce: boolean;
 

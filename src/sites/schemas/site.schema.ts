@@ -10,7 +10,7 @@ export class Site {
   @Prop({ required: true, trim: true })
   name!: string;
 
-  /** IANA zone that defines the site's calendar days (SPEC §4). */
+  /** IANA zone that defines the site's calendar days, the days of every stat. */
   @Prop({ required: true, default: 'UTC' })
   timezone!: string;
 

@@ -7,6 +7,20 @@ import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
 
 export const CLASSIFICATION_FILTERS = ['USER', 'BOT', 'ALL'] as const;
 export const BREAKDOWN_DIMENSIONS = [...DIMENSIONS, ...Object.keys(DIMENSION_ALIASES)];
+/** Longest dimension name a caller can send: `prop:` and a 64-character key. */
+export const MAX_DIMENSION_LENGTH = 69;
+
+/** A dimension in the OpenAPI document: a fixed name, or `prop:<key>` for a custom-event property. */
+export const DIMENSION_SCHEMA = {
+  oneOf: [
+    { type: 'string', enum: BREAKDOWN_DIMENSIONS },
+    {
+      type: 'string',
+      pattern: '^prop:[^$.][^.]{0,63}$',
+      description: 'A custom-event property: its key, 1–64 characters, not starting with $, without dots',
+    },
+  ],
+};
 
 export class SiteQueryDto {
   @ApiPropertyOptional({
@@ -71,7 +85,7 @@ export class RangeQueryDto extends ClassifiedSiteQueryDto {
     example: '[["is","country",["DE","FR"]]]',
     description:
       'JSON array of filters `[operator, dimension, values]`; operators: is, is_not, contains, not_contains; ' +
-      `dimensions: ${DIMENSIONS.join(', ')}. All filters must hold.`,
+      `dimensions: ${DIMENSIONS.join(', ')}, or prop:<key> (a custom-event property, compared as text). All filters must hold.`,
   })
   @IsOptional()
   @IsString()
@@ -105,12 +119,12 @@ export class TimeseriesQueryDto extends RangeQueryDto {
 
 export class BreakdownQueryDto extends IntersectionType(RangeQueryDto, PageQueryDto) {
   @ApiProperty({
-    enum: BREAKDOWN_DIMENSIONS,
-    enumName: 'BreakdownDimension',
+    ...DIMENSION_SCHEMA,
     example: 'country',
-    description: '`event` is an alias of `event_name`.',
+    description: '`event` is an alias of `event_name`; `prop:<key>` groups by a custom-event property.',
   })
-  @IsIn(BREAKDOWN_DIMENSIONS)
+  @IsString()
+  @MaxLength(MAX_DIMENSION_LENGTH)
   dimension!: string;
 
   @ApiPropertyOptional({

@@ -92,7 +92,7 @@ export class FilterMetaDto {
   values!: string[];
 }
 
-/** The definitions a response was computed with (SPEC §5). */
+/** The definitions a response was computed with (docs/metrics.md). */
 export class StatsMetaDto {
   @ApiProperty({ type: String, example: '65f1c0ffee0000000000abcd' })
   siteId!: string;

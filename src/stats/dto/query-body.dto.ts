@@ -23,7 +23,7 @@ import {
   type Interval,
   type Metric,
 } from '../query/stats-query.js';
-import { BREAKDOWN_DIMENSIONS, CLASSIFICATION_FILTERS } from './analytics-query.dto.js';
+import { CLASSIFICATION_FILTERS, DIMENSION_SCHEMA, MAX_DIMENSION_LENGTH } from './analytics-query.dto.js';
 import { MAX_LIST_LIMIT } from '../../common/pagination/page-query.dto.js';
 
 export class DateRangeDto {
@@ -70,7 +70,7 @@ const FILTER_SCHEMA = {
   type: 'array',
   minItems: 3,
   maxItems: 3,
-  description: `[operator, dimension, values]: operator one of ${FILTER_OPERATORS.join(', ')}; dimension one of ${DIMENSIONS.join(', ')}; values a string, number or list of them`,
+  description: `[operator, dimension, values]: operator one of ${FILTER_OPERATORS.join(', ')}; dimension one of ${DIMENSIONS.join(', ')}, or prop:<key>; values a string, number or list of them`,
   items: {
     oneOf: [
       { type: 'string' },
@@ -106,15 +106,16 @@ export class StatsQueryBodyDto {
   dateRange?: DateRangeDto;
 
   @ApiPropertyOptional({
-    enum: BREAKDOWN_DIMENSIONS,
-    enumName: 'BreakdownDimension',
-    isArray: true,
-    example: ['country'],
+    type: 'array',
+    items: DIMENSION_SCHEMA,
+    example: ['country', 'prop:plan'],
+    description: 'Fixed dimensions, or `prop:<key>` for a custom-event property (hits without it group as null)',
   })
   @IsOptionalNotNull()
   @IsArray()
   @ArrayMaxSize(3)
-  @IsIn(BREAKDOWN_DIMENSIONS, { each: true })
+  @IsString({ each: true })
+  @MaxLength(MAX_DIMENSION_LENGTH, { each: true })
   dimensions?: string[];
 
   @ApiPropertyOptional({

@@ -1,4 +1,5 @@
 import type { PipelineStage } from 'mongoose';
+import type { QueryDimension } from '../query/dimensions.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import {
   IS_BOT_HIT,
@@ -18,8 +19,8 @@ import {
 
 /**
  * Hit metrics per group (the query's dimensions and optional time bucket), over raw hits:
- * - `visitors`: distinct `visitorKey` (SPEC §4; the seed's "users"),
- * - `pageviews`: hits named `pageview` (the seed's "views"),
+ * - `visitors`: distinct `visitorKey` (docs/metrics.md; "users" in `/api/v1/data/*`),
+ * - `pageviews`: hits named `pageview` ("views" in `/api/v1/data/*`),
  * - `events`: all hits, page views and custom events (Plausible's "total events"),
  * - `botHits`: hits classified BOT (for bot share; run with classification `ALL`).
  *
@@ -28,7 +29,7 @@ import {
  * each hit is first joined to its visit.
  */
 export function buildHitMetricsPipeline(
-  query: StatsQuery,
+  query: StatsQuery<QueryDimension>,
   options: { classification: boolean } = { classification: true },
 ): PipelineStage[] {
   const match = matchHits(query, options);

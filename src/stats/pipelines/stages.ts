@@ -1,6 +1,6 @@
 import type { PipelineStage, Types } from 'mongoose';
 import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
-import { DIMENSION_SOURCES, dimensionLevel, type Dimension } from '../query/dimensions.js';
+import { dimensionLevel, dimensionSource, isPropDimension, type QueryDimension } from '../query/dimensions.js';
 import type { Filter, Interval, StatsQuery } from '../query/stats-query.js';
 
 /** Building blocks shared by every stats pipeline, so each metric is defined in one place. */
@@ -50,10 +50,12 @@ function escapeRegex(text: string): string {
 
 /**
  * A filter as a query condition on `prefix + field`. Values are matched literally (`contains`
- * escapes them), so user input can never become an operator.
+ * escapes them), so user input can never become an operator. A property is compared as text
+ * (`plan=5` stored as a number matches "5"), the same text it is grouped by.
  */
-export function filterCondition(filter: Filter, prefix = ''): Condition {
-  const path = prefix + DIMENSION_SOURCES[filter.dimension].field;
+export function filterCondition(filter: Filter<QueryDimension>, prefix = ''): Condition {
+  const path = prefix + dimensionSource(filter.dimension).field;
+  if (isPropDimension(filter.dimension)) return propFilterCondition(filter, path);
   switch (filter.operator) {
     case 'is':
       return { [path]: { $in: filter.values } };
@@ -66,24 +68,45 @@ export function filterCondition(filter: Filter, prefix = ''): Condition {
   }
 }
 
-export function hitFilters(query: StatsQuery): Filter[] {
+/** Property values may be strings, numbers or booleans: compare their text, a missing property being null. */
+function propFilterCondition(filter: Filter<QueryDimension>, path: string): Condition {
+  const text = { $toString: `$${path}` };
+  const containsAny = {
+    $or: filter.values.map((value) => ({
+      $regexMatch: { input: { $ifNull: [text, ''] }, regex: escapeRegex(value), options: 'i' },
+    })),
+  };
+  const isAny = { $in: [text, filter.values] };
+  switch (filter.operator) {
+    case 'is':
+      return { $expr: isAny };
+    case 'is_not':
+      return { $expr: { $not: [isAny] } };
+    case 'contains':
+      return { $expr: containsAny };
+    case 'not_contains':
+      return { $expr: { $not: [containsAny] } };
+  }
+}
+
+export function hitFilters<D extends QueryDimension>(query: StatsQuery<D>): Filter<D>[] {
   return query.filters.filter((filter) => dimensionLevel(filter.dimension) === 'hit');
 }
 
-export function visitFilters(query: StatsQuery): Filter[] {
+export function visitFilters<D extends QueryDimension>(query: StatsQuery<D>): Filter<D>[] {
   return query.filters.filter((filter) => dimensionLevel(filter.dimension) === 'visit');
 }
 
-export function hitDimensions(query: StatsQuery): Dimension[] {
+export function hitDimensions<D extends QueryDimension>(query: StatsQuery<D>): D[] {
   return query.dimensions.filter((dimension) => dimensionLevel(dimension) === 'hit');
 }
 
-export function visitDimensions(query: StatsQuery): Dimension[] {
+export function visitDimensions<D extends QueryDimension>(query: StatsQuery<D>): D[] {
   return query.dimensions.filter((dimension) => dimensionLevel(dimension) === 'visit');
 }
 
 /** Whether answering needs each hit's visit (a visit-level dimension or filter is involved). */
-export function needsVisitOfHit(query: StatsQuery): boolean {
+export function needsVisitOfHit(query: StatsQuery<QueryDimension>): boolean {
   return visitDimensions(query).length > 0 || visitFilters(query).length > 0;
 }
 
@@ -91,7 +114,10 @@ export function needsVisitOfHit(query: StatsQuery): boolean {
  * The `$match` on raw hits: one site, `start <= ts < end`, the hit-level filters and, unless told
  * otherwise, the classification. Served by the `{ siteId, ts }` index on hits.
  */
-export function matchHits(query: StatsQuery, options: { classification: boolean }): PipelineStage.Match {
+export function matchHits(
+  query: StatsQuery<QueryDimension>,
+  options: { classification: boolean },
+): PipelineStage.Match {
   const conditions: Condition[] = [{ siteId: query.siteId }, { ts: { $gte: query.start, $lt: query.end } }];
   if (options.classification && query.classification !== 'ALL') {
     conditions.push({ classification: query.classification });
@@ -108,10 +134,10 @@ export function lookupVisit(): PipelineStage[] {
   ];
 }
 
-/** Group-key fields for the dimensions: hit-level ones read from `hitPrefix`, visit-level from `visitPrefix`. */
-export function dimensionKeys(
-  dimensions: Dimension[],
-  paths: { hit: (dimension: Dimension) => string; visit: (dimension: Dimension) => string },
+/** Group-key fields for the dimensions: hit-level ones read by `paths.hit`, visit-level by `paths.visit`. */
+export function dimensionKeys<D extends QueryDimension>(
+  dimensions: D[],
+  paths: { hit: (dimension: D) => Expression; visit: (dimension: D) => Expression },
 ): Record<string, Expression> {
   const keys: Record<string, Expression> = {};
   for (const dimension of dimensions) {
@@ -122,12 +148,17 @@ export function dimensionKeys(
   return keys;
 }
 
-export function hitFieldPath(dimension: Dimension): string {
-  return `$${DIMENSION_SOURCES[dimension].field}`;
+/**
+ * A hit-level dimension's value on a hit. A property's is its text (it may be stored as a
+ * string, number or boolean), so `5` and `"5"` are one group and match the filter value "5".
+ */
+export function hitFieldPath(dimension: QueryDimension): Expression {
+  const path = `$${dimensionSource(dimension).field}`;
+  return isPropDimension(dimension) ? { $toString: path } : path;
 }
 
-export function visitFieldPath(dimension: Dimension, prefix: string): string {
-  return `$${prefix}${DIMENSION_SOURCES[dimension].field}`;
+export function visitFieldPath(dimension: QueryDimension, prefix: string): string {
+  return `$${prefix}${dimensionSource(dimension).field}`;
 }
 
 /** `null` groups everything together; an empty key object would too, but not on every store. */

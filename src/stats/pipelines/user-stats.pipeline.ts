@@ -8,7 +8,7 @@ export interface UserStatsInput {
 const DAY_MS = 86_400_000;
 
 /**
- * The gzapi user statistics in one pass over a site's human (USER) hits, grouped per visitor:
+ * The user statistics in one pass over a site's human (USER) hits, grouped per visitor:
  * - `totalUsers`: distinct visitors ever seen,
  * - `activeUsersLastNDays`: visitors whose latest hit is within the last N×24 h before `now`,
  * - `newUsersLast7Days`: visitors whose FIRST hit is within the last 7×24 h,

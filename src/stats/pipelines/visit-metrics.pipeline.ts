@@ -1,4 +1,5 @@
 import type { PipelineStage } from 'mongoose';
+import type { QueryDimension } from '../query/dimensions.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import {
   bucketExpression,
@@ -23,7 +24,7 @@ import {
  *
  * Output rows: `{ key: { <dimension>: value, time?: label }, visits, bounces, durationSeconds, visitPageviews }`.
  */
-export function buildVisitMetricsPipeline(query: StatsQuery): {
+export function buildVisitMetricsPipeline(query: StatsQuery<QueryDimension>): {
   collection: 'hits' | 'visits';
   pipeline: PipelineStage[];
 } {
@@ -55,7 +56,7 @@ const VISIT_SUMS_PROJECT: PipelineStage.Project = {
   },
 };
 
-export function visitConditions(query: StatsQuery, prefix: string): Record<string, unknown>[] {
+export function visitConditions(query: StatsQuery<QueryDimension>, prefix: string): Record<string, unknown>[] {
   const conditions: Record<string, unknown>[] = [{ [`${prefix}start`]: { $gte: query.start, $lt: query.end } }];
   if (query.classification !== 'ALL') conditions.push({ [`${prefix}classification`]: query.classification });
   conditions.push(...visitFilters(query).map((filter) => filterCondition(filter, prefix)));
@@ -66,7 +67,7 @@ export function visitConditions(query: StatsQuery, prefix: string): Record<strin
  * Only visit-level dimensions and filters: read the visits collection directly, served by the
  * `{ siteId, start }` index on visits.
  */
-function visitMetricsFromVisits(query: StatsQuery): PipelineStage[] {
+function visitMetricsFromVisits(query: StatsQuery<QueryDimension>): PipelineStage[] {
   const key = {
     ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: (dimension) => visitFieldPath(dimension, '') }),
     ...(query.interval ? { time: bucketExpression('$start', query.interval, query.timezone) } : {}),
@@ -82,7 +83,7 @@ function visitMetricsFromVisits(query: StatsQuery): PipelineStage[] {
  * Hit-level dimensions or filters: find the visits that have a matching hit in the range (one
  * group per visit and hit-dimension value), then join each visit once per group.
  */
-function visitMetricsFromHits(query: StatsQuery): PipelineStage[] {
+function visitMetricsFromHits(query: StatsQuery<QueryDimension>): PipelineStage[] {
   const perVisitKey = {
     visitId: '$visitId',
     ...dimensionKeys(hitDimensions(query), { hit: hitFieldPath, visit: hitFieldPath }),

@@ -8,7 +8,7 @@ const round = (value: number, digits: number) => {
 };
 
 /**
- * The metric definitions (SPEC §4, Plausible's conventions) from a group's raw sums:
+ * The metric definitions (docs/metrics.md, Plausible's conventions) from a group's raw sums:
  * - viewsPerVisit = page views of the visits ÷ visits (2 decimals),
  * - bounceRate = % of visits with exactly one page view (1 decimal),
  * - visitDuration = mean of (last − first hit) over visits, whole seconds,

@@ -1,7 +1,10 @@
+import { BadRequestException } from '@nestjs/common';
+
 /**
  * The allow-list of dimensions a stats query may group or filter by, and where each one lives.
  * Hit-level dimensions are fields of a hit; visit-level ones (entry/exit page) are fields of the
- * visit the hit belongs to. Nothing outside this table can reach a pipeline.
+ * visit the hit belongs to. Besides these, `prop:<key>` names one custom-event property (see
+ * `propDimension`). Nothing else can reach a pipeline.
  */
 export const DIMENSIONS = [
   'page',
@@ -12,6 +15,8 @@ export const DIMENSIONS = [
   'utm_source',
   'utm_medium',
   'utm_campaign',
+  'utm_term',
+  'utm_content',
   'country',
   'region',
   'city',
@@ -46,6 +51,8 @@ export const DIMENSION_SOURCES: Readonly<Record<Dimension, DimensionSource>> = {
   utm_source: { level: 'hit', field: 'utmSource' },
   utm_medium: { level: 'hit', field: 'utmMedium' },
   utm_campaign: { level: 'hit', field: 'utmCampaign' },
+  utm_term: { level: 'hit', field: 'utmTerm' },
+  utm_content: { level: 'hit', field: 'utmContent' },
   country: { level: 'hit', field: 'countryCode' },
   region: { level: 'hit', field: 'region' },
   city: { level: 'hit', field: 'city' },
@@ -59,11 +66,65 @@ export const DIMENSION_SOURCES: Readonly<Record<Dimension, DimensionSource>> = {
   event_name: { level: 'hit', field: 'name' },
 };
 
+/** One custom-event property as a dimension: `prop:plan` groups or filters by `props.plan` of hits. */
+export type PropDimension = `prop:${string}`;
+/** Any dimension a query may name: a fixed one, or a property. */
+export type QueryDimension = Dimension | PropDimension;
+
+export const PROP_PREFIX = 'prop:';
+const MAX_PROP_KEY_LENGTH = 64;
+// No `$` first and no `.`: the ingest API refuses such keys, and in a field path they would be
+// read as an operator or a nested path. No control characters (NUL ends a BSON key).
+const PROP_KEY = /^(?!\$)[^.\p{Cc}]{1,64}$/u;
+
+export function isPropDimension(dimension: QueryDimension): dimension is PropDimension {
+  return dimension.startsWith(PROP_PREFIX);
+}
+
+export function propKey(dimension: PropDimension): string {
+  return dimension.slice(PROP_PREFIX.length);
+}
+
 export function canonicalDimension(name: string): Dimension | undefined {
   if ((DIMENSIONS as readonly string[]).includes(name)) return name as Dimension;
   return DIMENSION_ALIASES[name];
 }
 
-export function dimensionLevel(dimension: Dimension): DimensionLevel {
-  return DIMENSION_SOURCES[dimension].level;
+/**
+ * A dimension named by a caller, checked: a known name (or alias), or `prop:<key>` with a key of
+ * 1–64 characters that does not start with `$` and holds no `.` or control character. Anything
+ * else is a 400 naming `parameter`.
+ */
+export function parseDimension(name: unknown, parameter: string): QueryDimension {
+  if (typeof name === 'string' && name.startsWith(PROP_PREFIX)) {
+    if (!PROP_KEY.test(name.slice(PROP_PREFIX.length))) {
+      throw new BadRequestException(
+        `${parameter}: a property key must be 1–${MAX_PROP_KEY_LENGTH} characters, not start with $ and not contain . or control characters`,
+      );
+    }
+    return name as PropDimension;
+  }
+  const dimension = typeof name === 'string' ? canonicalDimension(name) : undefined;
+  if (!dimension) {
+    throw new BadRequestException(`${parameter} must be one of: ${DIMENSIONS.join(', ')}, or prop:<key>`);
+  }
+  return dimension;
+}
+
+/** Where a dimension's value lives; a property is the hit's `props.<key>` (its key checked by `parseDimension`). */
+export function dimensionSource(dimension: QueryDimension): DimensionSource {
+  if (isPropDimension(dimension)) return { level: 'hit', field: `props.${propKey(dimension)}` };
+  return DIMENSION_SOURCES[dimension];
+}
+
+export function dimensionLevel(dimension: QueryDimension): DimensionLevel {
+  return dimensionSource(dimension).level;
+}
+
+/**
+ * Whether a rollup could hold this dimension at all. Properties never are (their keys are the
+ * site's own): a query naming one is answered from raw hits, decided in one place (StatsEngine).
+ */
+export function isFixedDimension(dimension: QueryDimension): dimension is Dimension {
+  return !isPropDimension(dimension);
 }

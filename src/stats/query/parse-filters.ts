@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { DIMENSIONS, canonicalDimension } from './dimensions.js';
+import { parseDimension, type QueryDimension } from './dimensions.js';
 import { FILTER_OPERATORS, type Filter, type FilterOperator } from './stats-query.js';
 
 const MAX_FILTERS = 20;
@@ -12,7 +12,7 @@ const MAX_VALUE_LENGTH = 2048;
  * must be strings or numbers (numbers become strings), so nothing a caller sends can turn into
  * a MongoDB operator. `parameter` names the field in the 400 message.
  */
-export function parseFilters(input: unknown, parameter = 'filters'): Filter[] {
+export function parseFilters(input: unknown, parameter = 'filters'): Filter<QueryDimension>[] {
   if (input === undefined || input === null) return [];
   if (!Array.isArray(input))
     throw new BadRequestException(`${parameter} must be an array of [operator, dimension, values]`);
@@ -22,7 +22,7 @@ export function parseFilters(input: unknown, parameter = 'filters'): Filter[] {
 }
 
 /** The GET form: `filters` as a JSON-encoded array in the query string. */
-export function parseFiltersParameter(text: string | undefined): Filter[] {
+export function parseFiltersParameter(text: string | undefined): Filter<QueryDimension>[] {
   if (text === undefined || text.trim() === '') return [];
   let parsed: unknown;
   try {
@@ -33,7 +33,7 @@ export function parseFiltersParameter(text: string | undefined): Filter[] {
   return parseFilters(parsed);
 }
 
-function parseFilter(item: unknown, name: string): Filter {
+function parseFilter(item: unknown, name: string): Filter<QueryDimension> {
   if (!Array.isArray(item) || item.length !== 3) {
     throw new BadRequestException(`${name} must be [operator, dimension, values]`);
   }
@@ -41,8 +41,7 @@ function parseFilter(item: unknown, name: string): Filter {
   if (typeof operator !== 'string' || !(FILTER_OPERATORS as readonly string[]).includes(operator)) {
     throw new BadRequestException(`${name} operator must be one of: ${FILTER_OPERATORS.join(', ')}`);
   }
-  const dimension = typeof dimensionName === 'string' ? canonicalDimension(dimensionName) : undefined;
-  if (!dimension) throw new BadRequestException(`${name} dimension must be one of: ${DIMENSIONS.join(', ')}`);
+  const dimension = parseDimension(dimensionName, `${name} dimension`);
   const list = Array.isArray(rawValues) ? (rawValues as unknown[]) : [rawValues];
   if (list.length === 0 || list.length > MAX_VALUES) {
     throw new BadRequestException(`${name} values must be a list of 1 to ${MAX_VALUES} strings or numbers`);

@@ -1,6 +1,6 @@
 import type { Types } from 'mongoose';
 import type { Classification } from '../../ingestion/schemas/hit.schema.js';
-import type { Dimension } from './dimensions.js';
+import type { Dimension, QueryDimension } from './dimensions.js';
 
 export const METRICS = [
   'visitors',
@@ -25,10 +25,14 @@ export type Interval = (typeof INTERVALS)[number];
 export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'not_contains'] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
-/** A validated filter: operator and dimension from the allow-lists, values plain strings. */
-export interface Filter {
+/**
+ * A validated filter: operator and dimension from the allow-lists, values plain strings. `D` is
+ * `Dimension` where only fixed dimensions can occur (the rollups), `QueryDimension` where a
+ * property may too (the raw-hit pipelines).
+ */
+export interface Filter<D extends QueryDimension = Dimension> {
   operator: FilterOperator;
-  dimension: Dimension;
+  dimension: D;
   values: string[];
 }
 
@@ -37,16 +41,18 @@ export type ClassificationFilter = Classification | 'ALL';
 
 /**
  * A validated, normalized stats query: the only input the pipeline builders accept. The range is
- * `[start, end)` in UTC, already converted from calendar days in the site's time zone.
+ * `[start, end)` in UTC, already converted from calendar days in the site's time zone. As a
+ * caller gives it, it may name properties (`StatsQuery<QueryDimension>`); the rollups only ever
+ * see one without (`StatsQuery`), see StatsEngine.
  */
-export interface StatsQuery {
+export interface StatsQuery<D extends QueryDimension = Dimension> {
   siteId: Types.ObjectId;
   timezone: string;
   start: Date;
   end: Date;
   classification: ClassificationFilter;
-  filters: Filter[];
-  dimensions: Dimension[];
+  filters: Filter<D>[];
+  dimensions: D[];
   /** When set, results are also grouped by this time bucket (in the site's time zone). */
   interval?: Interval;
 }

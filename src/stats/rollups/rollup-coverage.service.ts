@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '../../common/time/clock.js';
 import type { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
+import type { QueryDimension } from '../query/dimensions.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import { StatsRepository } from '../stats.repository.js';
 import { pendingVisitDays } from './pending-visit-days.js';
@@ -29,7 +30,7 @@ export class RollupCoverageService {
   }
 
   /** The source that answers `need` for `query`. */
-  async plan(need: SourceNeed, query: StatsQuery): Promise<SourcePlan> {
+  async plan(need: SourceNeed, query: StatsQuery<QueryDimension>): Promise<SourcePlan> {
     return sourceCandidates(need, query, await this.facts(query.siteId, query.timezone, need === 'visits'))[0];
   }
 
@@ -39,7 +40,7 @@ export class RollupCoverageService {
    */
   async planOf<S extends Source>(
     need: SourceNeed,
-    query: StatsQuery,
+    query: StatsQuery<QueryDimension>,
     source: S,
   ): Promise<Extract<SourcePlan, { source: S }> | undefined> {
     const facts = await this.facts(query.siteId, query.timezone, need === 'visits');

@@ -9,8 +9,8 @@ import {
   type RollupCoverage,
 } from '../pipelines/rollup.pipeline.js';
 import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
-import type { Dimension } from '../query/dimensions.js';
-import type { StatsQuery } from '../query/stats-query.js';
+import { isFixedDimension, type Dimension, type QueryDimension } from '../query/dimensions.js';
+import type { Filter, StatsQuery } from '../query/stats-query.js';
 import { visitorCountKeyOf, weeksWithin } from './visitor-count-keys.js';
 
 /**
@@ -37,16 +37,19 @@ export interface RollupFacts {
   now: Date;
 }
 
-/** Which stored data answers a read, with what the repository needs to read it. */
+/**
+ * Which stored data answers a read, with what the repository needs to read it; a rollup source
+ * also carries the query typed with the rollups' fixed dimensions (it names no property).
+ */
 export type SourcePlan =
   /** `stats_visitor_counts`: visitors and hits of one count key, nothing read grows with traffic. */
-  | { source: 'visitor-counts'; coverage: VisitorCountCoverage }
+  | { source: 'visitor-counts'; query: StatsQuery; coverage: VisitorCountCoverage }
   /** `stats_hit_days` (daily) or `stats_hit_hours`: page views, events and bot hits of a set. */
-  | { source: 'hit-counts'; coverage: RollupCoverage & { set: string; daily: boolean } }
+  | { source: 'hit-counts'; query: StatsQuery; coverage: RollupCoverage & { set: string; daily: boolean } }
   /** `stats_visitor_sets` (a set) or `stats_visitor_days` (full rows): one row per visitor-day and values. */
-  | { source: 'visitor-rows'; coverage: RollupCoverage }
+  | { source: 'visitor-rows'; query: StatsQuery; coverage: RollupCoverage }
   /** `stats_visit_hours`: visit sums per start hour and classification. */
-  | { source: 'visit-hours'; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
+  | { source: 'visit-hours'; query: StatsQuery; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
   /** `stats_visitor_sets` (set `visitor`) for user stats, plus the raw hits of the unsettled days. */
   | { source: 'user-stats-rows'; rawDays: DaySlice[] }
   /** The raw hits (and visits): always right, costs what the range holds. */
@@ -69,9 +72,14 @@ export type Source = SourcePlan['source'];
  * - visit hours answer visit sums without dimension or filter, at any interval;
  * - user stats come from the `visitor` set rows.
  */
-export function sourceCandidates(need: SourceNeed, query: StatsQuery, facts: RollupFacts): SourcePlan[] {
+export function sourceCandidates(
+  need: SourceNeed,
+  asked: StatsQuery<QueryDimension>,
+  facts: RollupFacts,
+): SourcePlan[] {
   const raw: SourcePlan = { source: 'raw' };
-  if (!facts.usable || !rolledUp(query)) return [raw];
+  const query = rolledUp(asked);
+  if (!facts.usable || !query) return [raw];
   const days = rangeDays(query);
   const inRange = (slices: DaySlice[]) =>
     slices.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
@@ -81,6 +89,7 @@ export function sourceCandidates(need: SourceNeed, query: StatsQuery, facts: Rol
       : [
           {
             source: 'visitor-rows',
+            query,
             coverage: {
               ...days,
               rawDays: inRange(facts.unsettledHitDays),
@@ -100,6 +109,7 @@ export function sourceCandidates(need: SourceNeed, query: StatsQuery, facts: Rol
         ? [
             {
               source: 'hit-counts',
+              query,
               coverage: { ...days, rawDays: inRange(facts.unsettledHitDays), set, daily: dailySet !== undefined },
             },
           ]
@@ -109,7 +119,7 @@ export function sourceCandidates(need: SourceNeed, query: StatsQuery, facts: Rol
     case 'visits':
       if (query.dimensions.length > 0 || query.filters.length > 0 || facts.unsettledVisitDays === undefined)
         return [raw];
-      return [{ source: 'visit-hours', coverage: { ...days, rawDays: inRange(facts.unsettledVisitDays) } }, raw];
+      return [{ source: 'visit-hours', query, coverage: { ...days, rawDays: inRange(facts.unsettledVisitDays) } }, raw];
     case 'user-stats':
       return [{ source: 'user-stats-rows', rawDays: facts.unsettledHitDays }, raw];
     default:
@@ -118,14 +128,21 @@ export function sourceCandidates(need: SourceNeed, query: StatsQuery, facts: Rol
 }
 
 /** The source that answers `need` for `query`: the first of `sourceCandidates`. */
-export function planSource(need: SourceNeed, query: StatsQuery, facts: RollupFacts): SourcePlan {
+export function planSource(need: SourceNeed, query: StatsQuery<QueryDimension>, facts: RollupFacts): SourcePlan {
   return sourceCandidates(need, query, facts)[0];
 }
 
-/** Whether every dimension the query groups or filters by is kept in the rollups. */
-function rolledUp(query: StatsQuery): boolean {
-  const fields: readonly string[] = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)];
-  return fields.every((dimension) => ROLLUP_DIMENSIONS.has(dimension as Dimension));
+/**
+ * The query with its dimensions typed as fixed ones, when every dimension it groups or filters by
+ * is kept in the rollups (a property never is); else undefined.
+ */
+function rolledUp(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
+  const kept = (dimension: QueryDimension): dimension is Dimension =>
+    isFixedDimension(dimension) && ROLLUP_DIMENSIONS.has(dimension);
+  const dimensions = query.dimensions.filter(kept);
+  const filters = query.filters.filter((filter): filter is Filter => kept(filter.dimension));
+  if (dimensions.length !== query.dimensions.length || filters.length !== query.filters.length) return undefined;
+  return { ...query, dimensions, filters };
 }
 
 /** The whole local days of the query's range. */
@@ -162,5 +179,5 @@ function visitorCounts(
     query.interval === undefined && facts.weeksThrough !== null
       ? weeksWithin(days.fromDay, settledEnd < facts.weeksThrough ? settledEnd : facts.weeksThrough)
       : [];
-  return { source: 'visitor-counts', coverage: { key, ...days, weeks, ...(tail ? { tail } : {}) } };
+  return { source: 'visitor-counts', query, coverage: { key, ...days, weeks, ...(tail ? { tail } : {}) } };
 }

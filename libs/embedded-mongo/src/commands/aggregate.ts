@@ -2,11 +2,22 @@ import { Long, ObjectId, type Document } from 'bson';
 import type { Catalog, Collection } from '../catalog.js';
 import { CommandError } from '../errors.js';
 import { Aggregator } from 'mingo/aggregator';
-import { engineOptions, normalize, rewritePipeline } from '../mingo-compat.js';
+import { parseCollation, type Collation } from '../collation.js';
+import {
+  assertVariablesDefined,
+  compileFilter,
+  engineOptions,
+  evaluateLet,
+  normalize,
+  rewritePipeline,
+  runPipeline,
+  type QueryScope,
+} from '../mingo-compat.js';
 import { plainUnwindField, runStages } from '../pipeline-runner.js';
 import { cloneDocument, isPlainObject } from '../paths.js';
+import { sortDocuments } from '../sort.js';
 import { optionalNumber, type CommandHandler, type CommandContext } from './context.js';
-import { matching } from './query.js';
+import { assertHint, matching } from './query.js';
 
 /**
  * Stages that never modify their input documents in mingo 7.2 (they filter, reorder or build
@@ -45,7 +56,13 @@ function writeOut(catalog: Catalog, [db, name]: [string, string], docs: Document
   for (const doc of docs) collection.insert(withId(doc));
 }
 
-function writeMerge(catalog: Catalog, spec: Document, docs: Document[], context: CommandContext): void {
+function writeMerge(
+  catalog: Catalog,
+  spec: Document,
+  docs: Document[],
+  context: CommandContext,
+  commandVariables: Document | undefined,
+): void {
   const collection: Collection = catalog.ensure(...target(spec.into, context));
   const on = spec.on === undefined ? ['_id'] : Array.isArray(spec.on) ? (spec.on as string[]) : [String(spec.on)];
   const whenMatched = spec.whenMatched ?? 'merge';
@@ -77,7 +94,7 @@ function writeMerge(catalog: Catalog, spec: Document, docs: Document[], context:
     if (whenMatched === 'replace') next = { ...doc, _id: existing._id };
     else if (whenMatched === 'merge') next = { ...cloneDocument(existing), ...doc, _id: existing._id };
     else if (Array.isArray(whenMatched)) {
-      const variables = { new: doc, ...(isPlainObject(spec.let) ? spec.let : {}) };
+      const variables = { ...commandVariables, new: doc, ...(isPlainObject(spec.let) ? spec.let : {}) };
       [next] = new Aggregator(rewritePipeline(whenMatched as Document[]), { ...engineOptions(), variables }).run([
         cloneDocument(existing),
       ]) as Document[];
@@ -97,13 +114,82 @@ function runCopyingBeforeMutation(
   source: Document[],
   stages: Document[],
   collections: (name: string) => Collection | undefined,
+  variables: Document | undefined,
 ): Document[] {
   const isReadOnly = (stage: Document): boolean =>
     NON_MUTATING_STAGES.has(Object.keys(stage)[0]) || plainUnwindField(stage) !== undefined;
   const firstMutating = stages.findIndex((stage) => !isReadOnly(stage));
-  if (firstMutating === -1) return stages.length ? runStages(source, stages, collections) : source;
-  const reading = firstMutating > 0 ? runStages(source, stages.slice(0, firstMutating), collections) : source;
-  return runStages(reading.map(cloneDocument), stages.slice(firstMutating), collections);
+  if (firstMutating === -1) return stages.length ? runStages(source, stages, collections, variables) : source;
+  const reading =
+    firstMutating > 0 ? runStages(source, stages.slice(0, firstMutating), collections, variables) : source;
+  return runStages(reading.map(cloneDocument), stages.slice(firstMutating), collections, variables);
+}
+
+/**
+ * A pipeline under a collation: the stages whose result the collation can change are run here
+ * with it (`$match` by the collated filter, `$sort` in collation order); stages that only
+ * reshape or count are safe. Any other stage (`$group` keys, `$lookup` matches, expressions
+ * comparing strings, …) would compare binary, so it is refused rather than run differently.
+ */
+function runCollated(source: Document[], stages: Document[], scope: QueryScope & { collation: Collation }): Document[] {
+  let docs = source;
+  for (const stage of stages) {
+    const [name] = Object.keys(stage);
+    const spec = stage[name] as unknown;
+    if (name === '$match') docs = filterCollated(docs, spec, scope);
+    else if (name === '$sort' && isPlainObject(spec)) docs = sortDocuments(docs, spec, scope.collation.compareStrings);
+    else if (
+      name === '$skip' ||
+      name === '$limit' ||
+      name === '$count' ||
+      isFieldSelection(name, spec) ||
+      isConstantCount(name, spec)
+    )
+      docs = runPipeline(docs.map(cloneDocument), rewritePipeline([stage]), undefined, scope.variables);
+    else throw new CommandError('NotImplemented', `the embedded store does not implement ${name} under a collation`);
+  }
+  return docs;
+}
+
+function filterCollated(docs: Document[], spec: unknown, scope: QueryScope): Document[] {
+  const query = compileFilter(isPlainObject(spec) ? spec : {}, scope);
+  return docs.filter((doc) => query.test(doc));
+}
+
+/**
+ * `$group` into one constant key summing constants (`countDocuments` sends
+ * `{ _id: 1, n: { $sum: 1 } }`): nothing is compared, so the collation cannot matter.
+ */
+function isConstantCount(name: string, spec: unknown): boolean {
+  if (name !== '$group' || !isPlainObject(spec)) return false;
+  const constant = (value: unknown): boolean => value === null || typeof value === 'number';
+  return Object.entries(spec).every(([field, value]) =>
+    field === '_id'
+      ? constant(value)
+      : isPlainObject(value) && Object.keys(value).join() === '$sum' && constant(value.$sum),
+  );
+}
+
+/** `$project`/`$unset` that only keep or drop fields: no comparison, so no collation. */
+function isFieldSelection(name: string, spec: unknown): boolean {
+  if (name === '$unset') return true;
+  return (
+    name === '$project' &&
+    isPlainObject(spec) &&
+    Object.values(spec).every((value) => typeof value === 'boolean' || value === 0 || value === 1)
+  );
+}
+
+/**
+ * `$listLocalSessions`: the sessions this server has seen in the last 30 minutes (MongoDB's
+ * `logicalSessionTimeoutMinutes`), as its in-memory session cache lists them. Without
+ * authentication every session belongs to the same (nameless) user.
+ */
+function localSessions(spec: unknown, context: CommandContext): Document[] {
+  if (!isPlainObject(spec)) throw new CommandError('FailedToParse', '$listLocalSessions options must be a document');
+  if (Array.isArray(spec.users) && spec.users.length > 0)
+    throw new CommandError('NotImplemented', 'the embedded store has no users to list the sessions of');
+  return context.sessions.list();
 }
 
 export const aggregate: CommandHandler = (command, context) => {
@@ -116,6 +202,9 @@ export const aggregate: CommandHandler = (command, context) => {
     );
   }
   const stages = command.pipeline as Document[];
+  const variables = evaluateLet(command.let, 'aggregate');
+  assertVariablesDefined(stages, variables);
+  const collation = parseCollation(command.collation, 'aggregate.collation');
   const last = stages[stages.length - 1];
   const writeStage = last && ('$out' in last || '$merge' in last) ? last : undefined;
   let pipeline = writeStage ? stages.slice(0, -1) : stages;
@@ -129,6 +218,9 @@ export const aggregate: CommandHandler = (command, context) => {
   const collectionNameValue = command.aggregate;
   const collection =
     typeof collectionNameValue === 'string' ? context.catalog.get(context.db, collectionNameValue) : undefined;
+  assertHint(collection, command.hint);
+  if (collation && writeStage && '$merge' in writeStage)
+    throw new CommandError('NotImplemented', 'the embedded store does not implement $merge under a collation');
   if (command.explain === true) {
     return {
       explainVersion: '1',
@@ -139,14 +231,19 @@ export const aggregate: CommandHandler = (command, context) => {
   }
   // A leading $match is answered from the indexes; mingo then sees only the candidates.
   let source: Document[];
-  if (pipeline.length > 0 && isPlainObject(pipeline[0].$match)) {
-    source = matching(collection, normalize(pipeline[0].$match));
+  if (pipeline.length > 0 && '$listLocalSessions' in pipeline[0]) {
+    source = localSessions(pipeline[0].$listLocalSessions, context);
+    pipeline = pipeline.slice(1);
+  } else if (pipeline.length > 0 && isPlainObject(pipeline[0].$match)) {
+    source = matching(collection, normalize(pipeline[0].$match), Infinity, { variables, collation });
     pipeline = pipeline.slice(1);
   } else {
     source = matching(collection, {});
   }
   const collections = (name: string): Collection | undefined => context.catalog.get(context.db, name);
-  const results = runCopyingBeforeMutation(source, rewritePipeline(pipeline), collections);
+  const results = collation
+    ? runCollated(source, pipeline, { variables, collation })
+    : runCopyingBeforeMutation(source, rewritePipeline(pipeline), collections, variables);
   if (writeStage) {
     if ('$out' in writeStage) writeOut(context.catalog, target(writeStage.$out, context), results);
     else
@@ -155,6 +252,7 @@ export const aggregate: CommandHandler = (command, context) => {
         isPlainObject(writeStage.$merge) ? writeStage.$merge : { into: writeStage.$merge },
         results,
         context,
+        variables,
       );
     return { cursor: { firstBatch: [], id: Long.ZERO, ns: `${context.db}.${String(collectionNameValue)}` }, ok: 1 };
   }

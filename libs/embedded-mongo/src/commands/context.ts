@@ -1,12 +1,14 @@
 import type { Document } from 'bson';
 import type { Catalog, Collection } from '../catalog.js';
 import type { CursorManager } from '../cursors.js';
+import type { SessionRegistry } from '../sessions.js';
 import { CommandError } from '../errors.js';
 
 /** What a command handler may touch; one per request. */
 export interface CommandContext {
   readonly catalog: Catalog;
   readonly cursors: CursorManager;
+  readonly sessions: SessionRegistry;
   /** The `$db` of the request. */
   readonly db: string;
   readonly connectionId: number;

@@ -1,12 +1,15 @@
 import { Long, ObjectId, type Document } from 'bson';
 import { canonicalKey, compareBson } from '../bson-order.js';
 import type { Collection } from '../catalog.js';
+import { assertCollatableUpdate, parseCollation, type Collation } from '../collation.js';
 import { CommandError, toErrorReply } from '../errors.js';
+import { assertVariablesDefined, evaluateLet, type QueryScope } from '../mingo-compat.js';
 import { isPlainObject, valuesAtPath } from '../paths.js';
 import {
   applyPipelineUpdateToAll,
   applyUpdate,
   assertSameId,
+  assertStorableId,
   buildUpsert,
   validateUpdate,
   type UpdateOutcome,
@@ -18,7 +21,8 @@ import {
   type CommandContext,
   type CommandHandler,
 } from './context.js';
-import { matching, shape, sortedMatches } from './query.js';
+import { assertKnownStatementFields } from './fields.js';
+import { assertHint, matching, shape, sortedMatches } from './query.js';
 
 /** Documents of a write command: in the body or, as drivers usually send them, in a document sequence. */
 export function payload(command: Document, field: string, sequences: Map<string, Document[]>): Document[] {
@@ -58,6 +62,7 @@ export function insertCommand(sequences: Map<string, Document[]>): CommandHandle
     for (let i = 0; i < docs.length; i++) {
       try {
         if (!isPlainObject(docs[i])) throw new CommandError('BadValue', 'document must be an object');
+        assertStorableId(docs[i]);
         collection.insert(withId(docs[i]));
         n++;
       } catch (error) {
@@ -73,8 +78,10 @@ export function updateCommand(sequences: Map<string, Document[]>): CommandHandle
   return (command, context) => {
     assertNoTransaction(command);
     const statements = payload(command, 'updates', sequences);
+    assertKnownStatementFields('update', 'updates', statements);
     const ordered = command.ordered !== false;
     const name = collectionName(command);
+    const variables = evaluateLet(command.let, 'update');
     const writeErrors: Document[] = [];
     const upserted: Document[] = [];
     let n = 0;
@@ -86,12 +93,14 @@ export function updateCommand(sequences: Map<string, Document[]>): CommandHandle
         const update = validateUpdate(statement.u);
         const arrayFilters = Array.isArray(statement.arrayFilters) ? (statement.arrayFilters as Document[]) : undefined;
         const collection = context.catalog.get(context.db, name);
-        let targets = matching(collection, filter, statement.multi === true || statement.sort ? Infinity : 1);
-        if (statement.multi !== true && isPlainObject(statement.sort))
-          targets = shape(targets, { sort: statement.sort, limit: 1 });
+        const scope = statementScope(statement, 'update.updates', variables);
+        if (Array.isArray(update)) assertVariablesDefined(update, scope.variables);
+        if (scope.collation) assertCollatableUpdate(update, statement.arrayFilters);
+        assertHint(collection, statement.hint);
+        const targets = matching(collection, filter, statement.multi === true ? Infinity : 1, scope);
         if (targets.length === 0) {
           if (statement.upsert === true) {
-            const doc = buildUpsert(filter, update, arrayFilters);
+            const doc = buildUpsert(filter, update, arrayFilters, scope.variables);
             context.catalog.ensure(context.db, name).insert(doc);
             n++;
             upserted.push({ index: i, _id: doc._id });
@@ -99,14 +108,16 @@ export function updateCommand(sequences: Map<string, Document[]>): CommandHandle
           continue;
         }
         const together =
-          Array.isArray(update) && targets.length > 1 ? applyPipelineUpdateToAll(targets, update) : undefined;
+          Array.isArray(update) && targets.length > 1
+            ? applyPipelineUpdateToAll(targets, update, scope.variables)
+            : undefined;
         for (let t = 0; t < targets.length; t++) {
           const target = targets[t];
           let outcome: UpdateOutcome;
           if (together) {
             outcome = together[t];
             assertSameId(target, outcome.doc);
-          } else outcome = applyUpdate(target, update, filter, arrayFilters);
+          } else outcome = applyUpdate(target, update, filter, arrayFilters, scope.variables);
           if (outcome.modified) {
             (collection as Collection).replace(target, outcome.doc);
             nModified++;
@@ -129,8 +140,10 @@ export function deleteCommand(sequences: Map<string, Document[]>): CommandHandle
   return (command, context) => {
     assertNoTransaction(command);
     const statements = payload(command, 'deletes', sequences);
+    assertKnownStatementFields('delete', 'deletes', statements);
     const ordered = command.ordered !== false;
     const collection = existingCollection(context, command);
+    const variables = evaluateLet(command.let, 'delete');
     const writeErrors: Document[] = [];
     let n = 0;
     for (let i = 0; i < statements.length; i++) {
@@ -139,7 +152,9 @@ export function deleteCommand(sequences: Map<string, Document[]>): CommandHandle
         const limit = optionalNumber(statement.limit) ?? 0;
         if (limit !== 0 && limit !== 1)
           throw new CommandError('FailedToParse', 'The limit field in delete objects must be 0 or 1');
-        for (const doc of matching(collection, statement.q, limit === 1 ? 1 : Infinity)) {
+        assertHint(collection, statement.hint);
+        const scope = statementScope(statement, 'delete.deletes', variables);
+        for (const doc of matching(collection, statement.q, limit === 1 ? 1 : Infinity, scope)) {
           (collection as Collection).remove(doc);
           n++;
         }
@@ -169,13 +184,22 @@ export const find: CommandHandler = (command, context) => {
   const skip = optionalNumber(command.skip) ?? 0;
   if (skip < 0) throw new CommandError('BadValue', 'skip value must be non-negative');
   const collection = context.catalog.get(context.db, name);
+  assertUnsupportedFindOptions(command);
+  assertHint(collection, command.hint);
+  const scope = commandScope(command, 'find');
   const sort = isPlainObject(command.sort) && Object.keys(command.sort).length > 0 ? command.sort : undefined;
   const limit = Math.abs(limitValue);
   // With a limit, the scan can stop after skip + limit matches: in natural order without a
   // sort, in index order when an index fits the sort.
-  const inIndexOrder = sort && limit ? sortedMatches(collection, command.filter, sort, skip + limit) : undefined;
-  const docs = inIndexOrder ?? matching(collection, command.filter, !sort && limit ? skip + limit : Infinity);
-  const results = shape(docs, { sort: inIndexOrder ? undefined : sort, skip, limit, projection: command.projection });
+  const inIndexOrder = sort && limit ? sortedMatches(collection, command.filter, sort, skip + limit, scope) : undefined;
+  const docs = inIndexOrder ?? matching(collection, command.filter, !sort && limit ? skip + limit : Infinity, scope);
+  const results = shape(docs, {
+    sort: inIndexOrder ? undefined : sort,
+    skip,
+    limit,
+    projection: command.projection,
+    collation: scope.collation,
+  });
   const singleBatch = command.singleBatch === true || limitValue < 0;
   const batchSize = optionalNumber(command.batchSize);
   return cursorReply(
@@ -214,8 +238,15 @@ export const findAndModify: CommandHandler = (command, context) => {
   const name = collectionName(command);
   const filter = isPlainObject(command.query) ? command.query : {};
   const collection = context.catalog.get(context.db, name);
+  assertHint(collection, command.hint);
+  const scope = commandScope(command, 'findAndModify');
+  const variables = scope.variables;
   const sort = isPlainObject(command.sort) && Object.keys(command.sort).length ? command.sort : undefined;
-  const [target] = shape(matching(collection, filter, sort ? Infinity : 1), { sort, limit: 1 });
+  const [target] = shape(matching(collection, filter, sort ? Infinity : 1, scope), {
+    sort,
+    limit: 1,
+    collation: scope.collation,
+  });
   const project = (doc: Document | null): Document | null =>
     doc && isPlainObject(command.fields) && Object.keys(command.fields).length
       ? shape([doc], { projection: command.fields })[0]
@@ -227,9 +258,11 @@ export const findAndModify: CommandHandler = (command, context) => {
   if (command.update === undefined)
     throw new CommandError('FailedToParse', 'Either an update or remove=true must be specified');
   const update = validateUpdate(command.update);
+  if (Array.isArray(update)) assertVariablesDefined(update, variables);
+  if (scope.collation) assertCollatableUpdate(update, command.arrayFilters);
   const arrayFilters = Array.isArray(command.arrayFilters) ? (command.arrayFilters as Document[]) : undefined;
   if (target) {
-    const outcome = applyUpdate(target, update, filter, arrayFilters);
+    const outcome = applyUpdate(target, update, filter, arrayFilters, variables);
     if (outcome.modified) (collection as Collection).replace(target, outcome.doc);
     return {
       lastErrorObject: { n: 1, updatedExisting: true },
@@ -238,7 +271,7 @@ export const findAndModify: CommandHandler = (command, context) => {
     };
   }
   if (command.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
-  const doc = buildUpsert(filter, update, arrayFilters);
+  const doc = buildUpsert(filter, update, arrayFilters, variables);
   context.catalog.ensure(context.db, name).insert(doc);
   return {
     lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id },
@@ -249,23 +282,71 @@ export const findAndModify: CommandHandler = (command, context) => {
 
 export const count: CommandHandler = (command, context) => {
   const collection = existingCollection(context, command);
+  assertHint(collection, command.hint);
+  const scope = commandScope(command, 'count');
   const skip = optionalNumber(command.skip) ?? 0;
   const limit = Math.abs(optionalNumber(command.limit) ?? 0);
   const unfiltered = !isPlainObject(command.query) || Object.keys(command.query).length === 0;
   const total = Math.max(
     0,
-    (unfiltered ? (collection?.docs.size ?? 0) : matching(collection, command.query).length) - skip,
+    (unfiltered ? (collection?.docs.size ?? 0) : matching(collection, command.query, Infinity, scope).length) - skip,
   );
   return { n: limit ? Math.min(limit, total) : total, ok: 1 };
 };
 
 export const distinct: CommandHandler = (command, context) => {
   if (typeof command.key !== 'string') throw new CommandError('FailedToParse', "'key' must be a string");
+  const scope = commandScope(command, 'distinct');
   const values = new Map<string, unknown>();
-  for (const doc of matching(existingCollection(context, command), command.query)) {
+  for (const doc of matching(existingCollection(context, command), command.query, Infinity, scope)) {
     for (const value of valuesAtPath(doc, command.key)) {
-      if (value !== undefined) values.set(canonicalKey(value), value);
+      if (value !== undefined && !values.has(canonicalKey(value))) values.set(canonicalKey(value), value);
     }
   }
-  return { values: [...values.values()].sort(compareBson), ok: 1 };
+  const distinctValues = scope.collation
+    ? firstOfEachCollated([...values.values()], scope.collation)
+    : [...values.values()];
+  return { values: distinctValues.sort((a, b) => compareBson(a, b, scope.collation?.compareStrings)), ok: 1 };
 };
+
+/** A command's `let` and `collation` (`find`, `count`, `distinct`, `findAndModify`). */
+function commandScope(command: Document, name: string): QueryScope {
+  return {
+    variables: evaluateLet(command.let, name),
+    collation: parseCollation(command.collation, `${name}.collation`),
+  };
+}
+
+/**
+ * An update or delete statement's collation with its command's `let` (and an update
+ * statement's own constants, `c`, which MongoDB binds like `let`).
+ */
+function statementScope(statement: Document, path: string, variables: Document | undefined): QueryScope {
+  const constants = evaluateLet(statement.c, path);
+  return {
+    variables: constants ? { ...variables, ...constants } : variables,
+    collation: parseCollation(statement.collation, `${path}.collation`),
+  };
+}
+
+/** The values the collation deems distinct, each the first met of its equals (as MongoDB's distinct scan returns them). */
+function firstOfEachCollated(values: unknown[], collation: Collation): unknown[] {
+  const kept: unknown[] = [];
+  for (const value of values) {
+    if (!kept.some((other) => compareBson(other, value, collation.compareStrings) === 0)) kept.push(value);
+  }
+  return kept;
+}
+
+/**
+ * Find options that change what MongoDB returns and that the store does not implement; refused
+ * rather than ignored. (`allowDiskUse`, `noCursorTimeout`, `allowPartialResults`, `readOnce` do
+ * not change a standalone server's answer and are accepted.)
+ */
+function assertUnsupportedFindOptions(command: Document): void {
+  for (const option of ['min', 'max', 'returnKey', 'showRecordId', 'tailable', 'awaitData', 'oplogReplay']) {
+    const value = command[option] as unknown;
+    if (value === undefined || value === false || (isPlainObject(value) && Object.keys(value).length === 0)) continue;
+    throw new CommandError('NotImplemented', `the embedded store does not implement find's ${option} option`);
+  }
+}

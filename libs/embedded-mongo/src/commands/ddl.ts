@@ -1,5 +1,6 @@
 import { calculateObjectSize, type Document } from 'bson';
 import { splitNs } from '../catalog.js';
+import { parseCollation } from '../collation.js';
 import { CommandError } from '../errors.js';
 import { validateIndexSpec } from '../indexes.js';
 import { compileFilter } from '../mingo-compat.js';
@@ -92,6 +93,24 @@ export const dropIndexes: CommandHandler = (command, context) => {
   return { nIndexesWas, ok: 1 };
 };
 
+/**
+ * `create` options that change how a collection behaves and that the store does not implement:
+ * refused rather than stored and ignored (a view would be an empty collection, a validator
+ * would let every document in). Size and index defaults are only recorded.
+ */
+const UNIMPLEMENTED_CREATE_OPTIONS: Record<string, string> = {
+  viewOn: 'views',
+  pipeline: 'views',
+  validator: 'schema validation',
+  capped: 'capped collections',
+  timeseries: 'time series collections',
+  clusteredIndex: 'clustered collections',
+  expireAfterSeconds: 'collection-level expiry',
+  collation: 'collection default collations',
+  changeStreamPreAndPostImages: 'change streams',
+  encryptedFields: 'queryable encryption',
+};
+
 export const create: CommandHandler = (command, context) => {
   const {
     create: name,
@@ -104,6 +123,15 @@ export const create: CommandHandler = (command, context) => {
     comment: _m,
     ...options
   } = command;
+  for (const [option, feature] of Object.entries(UNIMPLEMENTED_CREATE_OPTIONS)) {
+    const value = options[option] as unknown;
+    if (value === undefined || value === false) continue;
+    if (option === 'collation' && parseCollation(value, 'create.collation') === undefined) continue;
+    throw new CommandError(
+      'NotImplemented',
+      `the embedded store does not implement ${feature} (create with ${option})`,
+    );
+  }
   context.catalog.create(context.db, String(name), options);
   return { ok: 1 };
 };

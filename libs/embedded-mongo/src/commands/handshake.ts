@@ -60,7 +60,6 @@ export const connectionCommands: Record<string, ConnectionCommand> = {
   ping: ok,
   buildInfo,
   buildinfo: buildInfo,
-  endSessions: ok,
   killAllSessions: ok,
   refreshSessions: ok,
   getParameter: (command) => ({
@@ -92,6 +91,11 @@ export const connectionCommands: Record<string, ConnectionCommand> = {
 
 export const handshakeCommands: Record<string, CommandHandler> = {
   ...connectionCommands,
+  // Answered by the engine, not the listener: it ends sessions `$listLocalSessions` would list.
+  endSessions: (command, context) => {
+    context.sessions.end(command.endSessions);
+    return { ok: 1 };
+  },
   serverStatus: (_command, context) => ({
     host: 'localhost',
     version: SERVER_VERSION,

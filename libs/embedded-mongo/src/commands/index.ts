@@ -26,6 +26,7 @@ import {
   listIndexes,
   renameCollection,
 } from './ddl.js';
+import { assertKnownFields } from './fields.js';
 import { handshakeCommands } from './handshake.js';
 
 const commands: Record<string, CommandHandler> = {
@@ -75,6 +76,7 @@ export const WRITE_COMMANDS = new Set([
  */
 export function runCommand(body: Document, sequences: Map<string, Document[]>, context: CommandContext): Document {
   const name = Object.keys(body)[0];
+  if (name !== undefined) assertKnownFields(name, body);
   switch (name) {
     case 'insert':
       return insertCommand(sequences)(body, context);

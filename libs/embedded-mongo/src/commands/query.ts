@@ -1,7 +1,9 @@
 import type { Document } from 'bson';
 import { Query } from 'mingo/query';
 import type { Collection } from '../catalog.js';
-import { compileFilter, engineOptions, normalize } from '../mingo-compat.js';
+import type { Collation } from '../collation.js';
+import { CommandError } from '../errors.js';
+import { compileFilter, engineOptions, normalize, type QueryScope } from '../mingo-compat.js';
 import { isPlainObject } from '../paths.js';
 import { firstInSortOrder } from '../planner.js';
 import { sortDocuments } from '../sort.js';
@@ -19,9 +21,26 @@ function primaryKey(criteria: Document): unknown {
   return type === 'ObjectId' || id instanceof Date ? id : undefined;
 }
 
-/** Stored documents matching `filter`, narrowed by an index when possible; never copies. */
-export function matching(collection: Collection | undefined, filter: unknown, limit = Infinity): Document[] {
+/**
+ * Stored documents matching `filter`, narrowed by an index when possible; never copies. Under a
+ * collation every document is tested: the indexes hold binary string keys.
+ */
+export function matching(
+  collection: Collection | undefined,
+  filter: unknown,
+  limit = Infinity,
+  scope?: QueryScope,
+): Document[] {
   const criteria = isPlainObject(filter) ? filter : {};
+  if (scope?.collation) {
+    const collated = compileFilter(criteria, scope);
+    const found: Document[] = [];
+    for (const doc of collection?.docs.values() ?? []) {
+      if (found.length >= limit) break;
+      if (collated.test(doc)) found.push(doc);
+    }
+    return found;
+  }
   const id = primaryKey(criteria);
   if (id !== undefined) {
     const doc = limit >= 1 ? collection?.get(id) : undefined;
@@ -29,7 +48,7 @@ export function matching(collection: Collection | undefined, filter: unknown, li
   }
   const result: Document[] = [];
   // Compiled even for a missing collection so unknown operators are always reported.
-  const query = Object.keys(criteria).length === 0 ? undefined : compileFilter(criteria);
+  const query = Object.keys(criteria).length === 0 ? undefined : compileFilter(criteria, scope);
   if (!collection) return result;
   if (!query) {
     for (const doc of collection.docs.values()) {
@@ -43,7 +62,11 @@ export function matching(collection: Collection | undefined, filter: unknown, li
   // value (10,000 ids would cost 10^8 comparisons), and re-checking the key fields of every
   // candidate cost more than grouping them.
   const rest =
-    plan.residual === criteria ? query : Object.keys(plan.residual).length ? compileFilter(plan.residual) : undefined;
+    plan.residual === criteria
+      ? query
+      : Object.keys(plan.residual).length
+        ? compileFilter(plan.residual, scope)
+        : undefined;
   for (const doc of plan.documents) {
     if (result.length >= limit) break;
     if (!rest || rest.test(doc)) result.push(doc);
@@ -57,10 +80,11 @@ export function sortedMatches(
   filter: unknown,
   sort: Document,
   needed: number,
+  scope?: QueryScope,
 ): Document[] | undefined {
-  if (!collection || !Number.isFinite(needed)) return undefined;
+  if (!collection || !Number.isFinite(needed) || scope?.collation) return undefined;
   const criteria = isPlainObject(filter) ? filter : {};
-  const query = Object.keys(criteria).length === 0 ? undefined : compileFilter(criteria);
+  const query = Object.keys(criteria).length === 0 ? undefined : compileFilter(criteria, scope);
   return firstInSortOrder(collection, sort, (doc) => !query || query.test(doc), needed);
 }
 
@@ -69,6 +93,7 @@ export interface ShapeOptions {
   skip?: number;
   limit?: number;
   projection?: Document;
+  collation?: Collation;
 }
 
 /** Applies sort, skip, limit and projection (mingo's cursor for anything but top-level field lists). */
@@ -76,7 +101,7 @@ export function shape(docs: Document[], options: ShapeOptions): Document[] {
   const hasSort = isPlainObject(options.sort) && Object.keys(options.sort).length > 0;
   const hasProjection = isPlainObject(options.projection) && Object.keys(options.projection).length > 0;
   if (!hasSort && !hasProjection && !options.skip && !options.limit) return docs;
-  const sorted = hasSort ? sortDocuments(docs, options.sort as Document) : docs;
+  const sorted = hasSort ? sortDocuments(docs, options.sort as Document, options.collation?.compareStrings) : docs;
   const fields = hasProjection ? topLevelFields(options.projection as Document) : undefined;
   if (fields || !hasProjection) {
     const start = options.skip ?? 0;
@@ -132,4 +157,31 @@ function pickFields(doc: Document, { include, names, keepId }: FieldList): Docum
     if (wanted) picked[name] = value;
   }
   return picked;
+}
+
+/**
+ * MongoDB plans a hinted query with that index only, and fails when none matches the hint: a
+ * name, or a key pattern equal to an index's (`{ $natural: ±1 }` asks for a collection scan).
+ * The store's own planner gives the same documents either way, except from a sparse or partial
+ * index, which MongoDB would read as it is (missing the documents it does not hold): refused.
+ */
+export function assertHint(collection: Collection | undefined, hint: unknown): void {
+  if (hint === undefined || hint === null || !collection) return;
+  if (isPlainObject(hint) && Object.keys(hint).length === 0) return;
+  if (isPlainObject(hint) && Object.keys(hint).length === 1 && '$natural' in hint) return;
+  const wanted = JSON.stringify(hint);
+  const index = [...collection.indexes.values()].find((candidate) =>
+    typeof hint === 'string' ? candidate.name === hint : JSON.stringify(candidate.spec.key) === wanted,
+  );
+  if (!index) {
+    if (typeof hint !== 'string' && !isPlainObject(hint))
+      throw new CommandError('FailedToParse', 'hint must be a string or an object');
+    throw new CommandError('BadValue', 'hint provided does not correspond to an existing index');
+  }
+  if (index.spec.sparse === true || index.spec.partialFilterExpression !== undefined) {
+    throw new CommandError(
+      'NotImplemented',
+      `the embedded store does not implement hinting a sparse or partial index (${index.name})`,
+    );
+  }
 }

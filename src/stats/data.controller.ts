@@ -5,9 +5,9 @@ import { ApiJwtOrSiteKeyProtected } from '../auth/decorators/api-protected.decor
 import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator.js';
 import { ErrorResponseDto } from '../auth/dto/error-response.dto.js';
 import type { Principal } from '../auth/principal.js';
-import { SeedListQueryDto, SeedSeriesQueryDto } from './dto/seed-query.dto.js';
-import { CityRowDto, CountryRowDto, HostnameRowDto, SeriesResponseDto, UrlRowDto } from './dto/seed-response.dto.js';
-import { SeedDataService } from './seed-data.service.js';
+import { DataListQueryDto, DataSeriesQueryDto } from './dto/data-query.dto.js';
+import { CityRowDto, CountryRowDto, HostnameRowDto, SeriesResponseDto, UrlRowDto } from './dto/data-response.dto.js';
+import { DataService } from './data.service.js';
 import { ApiVisitsPendingResponse } from './stats-scope.service.js';
 import { ReadDeadlineInterceptor } from '../common/interceptors/read-deadline.interceptor.js';
 
@@ -17,21 +17,24 @@ const BAD_PARAMETERS = ApiBadRequestResponse({
     'A malformed date, start_date after end_date, a range over 10 years, an unknown classification or paging value (the message names it)',
 });
 
-/** The site-analytics data API (SPEC §5 "Seed endpoints"): JWT or a `read`-scoped site key. */
+/**
+ * The `/api/v1/data/*` endpoints (compatible with site-analytics scripts): all traffic unless
+ * `classification` is given; JWT or a `read`-scoped site key. See docs/api.md.
+ */
 @ApiTags('data (site-analytics)')
 @ApiJwtOrSiteKeyProtected('read')
 @AllowSiteKey('read')
 @ApiVisitsPendingResponse()
 @UseInterceptors(ReadDeadlineInterceptor)
 @Controller('api/v1/data')
-export class SeedDataController {
-  constructor(private readonly data: SeedDataService) {}
+export class DataController {
+  constructor(private readonly data: DataService) {}
 
   @Get('users')
   @ApiOperation({ summary: 'Distinct visitors per day (week, month) and over the whole range' })
   @ApiOkResponse({ type: SeriesResponseDto })
   @BAD_PARAMETERS
-  users(@CurrentPrincipal() principal: Principal, @Query() params: SeedSeriesQueryDto): Promise<SeriesResponseDto> {
+  users(@CurrentPrincipal() principal: Principal, @Query() params: DataSeriesQueryDto): Promise<SeriesResponseDto> {
     return this.data.series(principal, 'users', params);
   }
 
@@ -39,7 +42,7 @@ export class SeedDataController {
   @ApiOperation({ summary: 'Page views per day (week, month) and in total' })
   @ApiOkResponse({ type: SeriesResponseDto })
   @BAD_PARAMETERS
-  views(@CurrentPrincipal() principal: Principal, @Query() params: SeedSeriesQueryDto): Promise<SeriesResponseDto> {
+  views(@CurrentPrincipal() principal: Principal, @Query() params: DataSeriesQueryDto): Promise<SeriesResponseDto> {
     return this.data.series(principal, 'views', params);
   }
 
@@ -47,7 +50,7 @@ export class SeedDataController {
   @ApiOperation({ summary: 'Visitors and page views per country, by visitors descending' })
   @ApiOkResponse({ type: [CountryRowDto] })
   @BAD_PARAMETERS
-  countries(@CurrentPrincipal() principal: Principal, @Query() params: SeedListQueryDto): Promise<CountryRowDto[]> {
+  countries(@CurrentPrincipal() principal: Principal, @Query() params: DataListQueryDto): Promise<CountryRowDto[]> {
     return this.data.countries(principal, params);
   }
 
@@ -55,7 +58,7 @@ export class SeedDataController {
   @ApiOperation({ summary: 'Visitors and page views per city, by visitors descending' })
   @ApiOkResponse({ type: [CityRowDto] })
   @BAD_PARAMETERS
-  cities(@CurrentPrincipal() principal: Principal, @Query() params: SeedListQueryDto): Promise<CityRowDto[]> {
+  cities(@CurrentPrincipal() principal: Principal, @Query() params: DataListQueryDto): Promise<CityRowDto[]> {
     return this.data.cities(principal, params);
   }
 
@@ -63,7 +66,7 @@ export class SeedDataController {
   @ApiOperation({ summary: 'Page views and visitors per page path, by page views descending' })
   @ApiOkResponse({ type: [UrlRowDto] })
   @BAD_PARAMETERS
-  urls(@CurrentPrincipal() principal: Principal, @Query() params: SeedListQueryDto): Promise<UrlRowDto[]> {
+  urls(@CurrentPrincipal() principal: Principal, @Query() params: DataListQueryDto): Promise<UrlRowDto[]> {
     return this.data.urls(principal, params);
   }
 
@@ -73,7 +76,7 @@ export class SeedDataController {
   })
   @ApiOkResponse({ type: [HostnameRowDto] })
   @BAD_PARAMETERS
-  hostnames(@CurrentPrincipal() principal: Principal, @Query() params: SeedListQueryDto): Promise<HostnameRowDto[]> {
+  hostnames(@CurrentPrincipal() principal: Principal, @Query() params: DataListQueryDto): Promise<HostnameRowDto[]> {
     return this.data.hostnames(principal, params);
   }
 }

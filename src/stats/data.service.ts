@@ -7,8 +7,8 @@ import type {
   HostnameRowDto,
   SeriesResponseDto,
   UrlRowDto,
-} from './dto/seed-response.dto.js';
-import type { SeedInterval, SeedListQueryDto, SeedRangeQueryDto, SeedSeriesQueryDto } from './dto/seed-query.dto.js';
+} from './dto/data-response.dto.js';
+import type { DataInterval, DataListQueryDto, DataRangeQueryDto, DataSeriesQueryDto } from './dto/data-query.dto.js';
 import { bucketLabels } from './time/buckets.js';
 import type { Dimension } from './query/dimensions.js';
 import { paginate, sortRows } from './query/ordering.js';
@@ -17,7 +17,7 @@ import { StatsEngine, type ResultRow } from './stats-engine.service.js';
 import { StatsScopeService, type ReadScope } from './stats-scope.service.js';
 import type { DayRange } from './query/date-range.js';
 
-const SEED_NAMES = { from: 'start_date', to: 'end_date', period: 'period' };
+const DATA_PARAMETER_NAMES = { from: 'start_date', to: 'end_date', period: 'period' };
 const DEFAULT_LIMIT = 100;
 
 type SeriesKind = 'users' | 'views';
@@ -25,19 +25,20 @@ const SERIES_METRIC: Record<SeriesKind, Metric> = { users: 'visitors', views: 'p
 
 /**
  * The site-analytics `/api/v1/data/*` endpoints, as thin cases of the stats engine: users =
- * distinct visitors, views = page views, all traffic unless `classification` is given (the
- * seed's default). Lists are sorted by the seed's measure, ties by name.
+ * distinct visitors, views = page views, all traffic unless `classification` is given (what
+ * site-analytics scripts expect). Lists are sorted by their measure (users for countries and
+ * cities, views for urls and hostnames) descending, ties by name.
  */
 @Injectable()
-export class SeedDataService {
+export class DataService {
   constructor(
     private readonly scope: StatsScopeService,
     private readonly engine: StatsEngine,
   ) {}
 
-  async series(principal: Principal, kind: SeriesKind, params: SeedSeriesQueryDto): Promise<SeriesResponseDto> {
+  async series(principal: Principal, kind: SeriesKind, params: DataSeriesQueryDto): Promise<SeriesResponseDto> {
     const { scope, range } = await this.open(principal, params);
-    const interval: SeedInterval = params.interval ?? 'day';
+    const interval: DataInterval = params.interval ?? 'day';
     const metric = SERIES_METRIC[kind];
     const options = { classification: params.classification ?? 'ALL' } as const;
     const [totals, points] = await Promise.all([
@@ -54,7 +55,7 @@ export class SeedDataService {
     };
   }
 
-  async countries(principal: Principal, params: SeedListQueryDto): Promise<CountryRowDto[]> {
+  async countries(principal: Principal, params: DataListQueryDto): Promise<CountryRowDto[]> {
     const rows = await this.list(principal, params, ['country']);
     const mapped = rows.map((row) => ({
       country: countryName(row.key.country),
@@ -70,7 +71,7 @@ export class SeedDataService {
     );
   }
 
-  async cities(principal: Principal, params: SeedListQueryDto): Promise<CityRowDto[]> {
+  async cities(principal: Principal, params: DataListQueryDto): Promise<CityRowDto[]> {
     const rows = await this.list(principal, params, ['city', 'region', 'country']);
     const mapped = rows.map((row) => ({
       city: row.key.city || 'Unknown',
@@ -89,7 +90,7 @@ export class SeedDataService {
   }
 
   /** `url` is the page path; the same path on several hosts of a site is one row (see the page_host breakdown). */
-  async urls(principal: Principal, params: SeedListQueryDto): Promise<UrlRowDto[]> {
+  async urls(principal: Principal, params: DataListQueryDto): Promise<UrlRowDto[]> {
     const rows = await this.list(principal, params, ['page']);
     const mapped = rows.map((row) => ({
       url: row.key.page ?? 'Unknown',
@@ -104,7 +105,7 @@ export class SeedDataService {
     );
   }
 
-  async hostnames(principal: Principal, params: SeedListQueryDto): Promise<HostnameRowDto[]> {
+  async hostnames(principal: Principal, params: DataListQueryDto): Promise<HostnameRowDto[]> {
     const rows = await this.list(principal, params, ['network_domain']);
     const mapped = rows.map((row) => ({
       hostname: row.key.network_domain || 'Unknown',
@@ -119,17 +120,17 @@ export class SeedDataService {
     );
   }
 
-  private async open(principal: Principal, params: SeedRangeQueryDto): Promise<{ scope: ReadScope; range: DayRange }> {
+  private async open(principal: Principal, params: DataRangeQueryDto): Promise<{ scope: ReadScope; range: DayRange }> {
     const scope = await this.scope.open(principal, params.siteId);
     const { range } = this.scope.resolveRange(
       { from: params.start_date, to: params.end_date },
       scope.site.timezone,
-      SEED_NAMES,
+      DATA_PARAMETER_NAMES,
     );
     return { scope, range };
   }
 
-  private async list(principal: Principal, params: SeedListQueryDto, dimensions: Dimension[]): Promise<ResultRow[]> {
+  private async list(principal: Principal, params: DataListQueryDto, dimensions: Dimension[]): Promise<ResultRow[]> {
     const { scope, range } = await this.open(principal, params);
     const query = this.scope.query(scope, range, { classification: params.classification ?? 'ALL', dimensions });
     return this.engine.run(query, ['visitors', 'pageviews']);
@@ -139,7 +140,7 @@ export class SeedDataService {
     rows: Row[],
     measure: (row: Row) => number,
     name: (row: Row) => string,
-    params: SeedListQueryDto,
+    params: DataListQueryDto,
   ): Row[] {
     const sorted = sortRows(rows, [
       { value: measure, direction: 'desc' },

@@ -3,11 +3,11 @@ import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
 import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
 
-export const SEED_INTERVALS = ['day', 'week', 'month'] as const;
-export type SeedInterval = (typeof SEED_INTERVALS)[number];
+export const DATA_INTERVALS = ['day', 'week', 'month'] as const;
+export type DataInterval = (typeof DATA_INTERVALS)[number];
 
-/** `GET /api/v1/data/*` parameters shared by every seed endpoint (site-analytics compatible). */
-export class SeedRangeQueryDto {
+/** `GET /api/v1/data/*` parameters shared by every data endpoint (site-analytics compatible). */
+export class DataRangeQueryDto {
   @ApiProperty({
     type: String,
     example: '2024-03-01',
@@ -29,7 +29,7 @@ export class SeedRangeQueryDto {
 
   @ApiPropertyOptional({
     enum: CLASSIFICATIONS,
-    enumName: 'SeedClassification',
+    enumName: 'DataClassification',
     description: 'Only human (USER) or BOT traffic; absent: all traffic.',
   })
   @IsOptional()
@@ -48,17 +48,17 @@ export class SeedRangeQueryDto {
   siteId?: string;
 }
 
-export class SeedSeriesQueryDto extends SeedRangeQueryDto {
+export class DataSeriesQueryDto extends DataRangeQueryDto {
   @ApiPropertyOptional({
-    enum: SEED_INTERVALS,
-    enumName: 'SeedInterval',
+    enum: DATA_INTERVALS,
+    enumName: 'DataInterval',
     default: 'day',
     description: 'One series point per day, week (Monday) or month.',
   })
   @IsOptional()
-  @IsIn(SEED_INTERVALS)
-  interval?: SeedInterval;
+  @IsIn(DATA_INTERVALS)
+  interval?: DataInterval;
 }
 
-/** A seed list endpoint's parameters: the range, plus `limit` and `page`. */
-export class SeedListQueryDto extends IntersectionType(SeedRangeQueryDto, PageQueryDto) {}
+/** A data list endpoint's parameters: the range, plus `limit` and `page`. */
+export class DataListQueryDto extends IntersectionType(DataRangeQueryDto, PageQueryDto) {}
