@@ -41,6 +41,13 @@ export default {
       rootDir: '.',
       testMatch: ['<rootDir>/libs/embedded-mongo/test/**/*.spec.ts'],
     },
+    {
+      // One module with its real dependencies against a fresh database, without HTTP (test/support/medium.ts).
+      ...common,
+      displayName: 'medium',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/medium/**/*.spec.ts'],
+    },
     { ...common, displayName: 'e2e', rootDir: '.', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
   ],
 };

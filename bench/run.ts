@@ -3,19 +3,19 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { measureCeiling, runFlood, runIngestScenarios } from './ingest-scenarios.js';
 import { removeDataDir, startApp } from './lib/children.js';
-import { updateReadme } from './lib/readme.js';
 import { runFreshStats } from './fresh-stats.js';
+import { writePerformanceDoc } from './lib/performance-doc.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
 
 const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
 /**
- * BENCH_RESULTS_DIR: an exploratory run writes there and leaves bench/results and README.md alone.
- * A BENCH_FULL=1 run (stats scale at 10^6 hits) keeps its results in bench/results/full/, beside
- * the default run's, and README.md shows both.
+ * BENCH_RESULTS_DIR: an exploratory run writes there and leaves bench/results and
+ * docs/performance.md alone. A BENCH_FULL=1 run (stats scale at 10^6 hits) keeps its results in
+ * bench/results/full/, beside the default run's, and docs/performance.md shows both.
  */
 const only = new Set((process.env.BENCH_ONLY ?? 'ingest,flood,stats').split(','));
-/** A run of nothing but "fresh stats" keeps its results in bench/results/fresh-stats/ and leaves README.md alone. */
+/** A run of nothing but "fresh stats" keeps its results in bench/results/fresh-stats/ and leaves docs/performance.md alone. */
 const freshStatsOnly = only.size === 1 && only.has('freshstats');
 const RESULTS =
   process.env.BENCH_RESULTS_DIR ??
@@ -67,4 +67,4 @@ writeFileSync(join(RESULTS, `run-${stamp}.json`), `${JSON.stringify(results, nul
 writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(results));
 log(`done in ${results.totalSeconds}s → ${join(RESULTS, 'latest.md')}`);
-if (!process.env.BENCH_RESULTS_DIR && !freshStatsOnly) log(await updateReadme(ROOT));
+if (!process.env.BENCH_RESULTS_DIR && !freshStatsOnly) log(await writePerformanceDoc(ROOT));

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { requestDeadlineMs } from './common/http/request-deadline.js';
 import { createValidationPipe } from './common/validation.js';
 import { loadEnvironment } from './config/environment.js';
 import { admitIngestRequests } from './ingestion/ingest-admission.js';
@@ -47,6 +48,8 @@ export function createFastifyAdapter(): FastifyAdapter {
     connectionTimeout: env.HTTP_TIMEOUT_MS,
     requestTimeout: env.HTTP_TIMEOUT_MS,
     keepAliveTimeout: Math.min(10_000, env.HTTP_TIMEOUT_MS),
+    // Answered (503 + Retry-After) before the socket timeout above could cut it: see request-deadline.ts.
+    handlerTimeout: requestDeadlineMs(env.HTTP_TIMEOUT_MS),
     http: { connectionsCheckingInterval: Math.min(5_000, Math.ceil(env.HTTP_TIMEOUT_MS / 4)) },
   });
   // Node's requestTimeout stops counting once the headers are in, so a client trickling its body

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { CommonModule } from './common/common.module.js';
+import { CompatModule } from './compat/compat.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
@@ -24,6 +25,7 @@ import { StatsModule } from './stats/stats.module.js';
     SitesModule,
     MetricsModule,
     IngestionModule,
+    CompatModule,
     StatsModule,
     RetentionModule,
   ],

@@ -8,6 +8,7 @@ import { SitesModule } from '../sites/sites.module.js';
 import { AccessGuard } from './access.guard.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
+import { FirstRunService } from './first-run.service.js';
 import { JwtStrategy } from './jwt.strategy.js';
 import { LoginFailuresRepository } from './login-failures.repository.js';
 import { LoginThrottleService } from './login-throttle.service.js';
@@ -16,15 +17,16 @@ import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { LoginFailure, LoginFailureSchema } from './schemas/login-failure.schema.js';
 import { RefreshToken, RefreshTokenSchema } from './schemas/refresh-token.schema.js';
 import { User, UserSchema } from './schemas/user.schema.js';
+import { SetupController } from './setup.controller.js';
 import { SiteAccessService } from './site-access.service.js';
 import { UsersController } from './users.controller.js';
 import { UsersRepository } from './users.repository.js';
 import { UsersService } from './users.service.js';
 
 /**
- * Accounts, login, tokens and the global default-deny guard. Exports `UsersService` (the CLI
- * creates accounts through it) and `SiteAccessService` (every read endpoint resolves its site
- * through it).
+ * Accounts, login, tokens, the first-run setup and the global default-deny guard. Exports
+ * `UsersService` (the CLI creates accounts through it), `SiteAccessService` (every read endpoint
+ * resolves its site through it) and `FirstRunService` (the boot line issues the setup code).
  */
 @Module({
   imports: [
@@ -44,7 +46,7 @@ import { UsersService } from './users.service.js';
       { name: LoginFailure.name, schema: LoginFailureSchema },
     ]),
   ],
-  controllers: [AuthController, UsersController, ReadableSiteController],
+  controllers: [AuthController, SetupController, UsersController, ReadableSiteController],
   providers: [
     UsersRepository,
     RefreshTokensRepository,
@@ -52,10 +54,11 @@ import { UsersService } from './users.service.js';
     UsersService,
     LoginThrottleService,
     AuthService,
+    FirstRunService,
     JwtStrategy,
     SiteAccessService,
     { provide: APP_GUARD, useClass: AccessGuard },
   ],
-  exports: [UsersService, SiteAccessService],
+  exports: [UsersService, SiteAccessService, FirstRunService],
 })
 export class AuthModule {}

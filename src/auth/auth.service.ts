@@ -53,6 +53,11 @@ export class AuthService {
     }
     await this.throttle.recordSuccess(attempt);
     await this.users.upgradePasswordHashIfNeeded(user, password);
+    return this.startSession(user);
+  }
+
+  /** Signs a user in without a password check: the caller has authenticated them otherwise (first-run setup). */
+  startSession(user: StoredUser): Promise<TokenPair> {
     return this.issueTokens(user, randomUUID());
   }
 

@@ -41,7 +41,13 @@ const toObjectIds = (ids: string[]) => ids.map((id) => new Types.ObjectId(id));
 export class UsersRepository {
   constructor(@InjectModel(User.name) private readonly users: Model<User>) {}
 
-  async create(user: { email: string; passwordHash: string; role: Role; siteIds: string[] }): Promise<StoredUser> {
+  async create(user: {
+    email: string;
+    passwordHash: string;
+    role: Role;
+    siteIds: string[];
+    firstAdmin?: true;
+  }): Promise<StoredUser> {
     return toStoredUser(await this.users.create({ ...user, siteIds: toObjectIds(user.siteIds) }));
   }
 
@@ -61,8 +67,8 @@ export class UsersRepository {
     return documents.map(toStoredUser);
   }
 
-  async count(): Promise<number> {
-    return this.users.countDocuments().exec();
+  async anyExists(): Promise<boolean> {
+    return (await this.users.exists({}).exec()) !== null;
   }
 
   async countAdmins(): Promise<number> {

@@ -68,16 +68,44 @@ export class UsersService implements OnApplicationBootstrap {
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
   ) {}
 
-  /** The first admin comes from ADMIN_EMAIL + ADMIN_PASSWORD when no user exists yet. */
+  /**
+   * The first admin comes from ADMIN_EMAIL + ADMIN_PASSWORD when no user exists yet (otherwise
+   * from the first-run setup form, see FirstRunService).
+   */
   async onApplicationBootstrap(): Promise<void> {
     const { adminEmail, adminPassword } = this.config;
-    if (!adminEmail || !adminPassword || (await this.users.count()) > 0) return;
+    if (!adminEmail || !adminPassword || (await this.anyExists())) return;
     try {
-      await this.createUser({ email: adminEmail, password: adminPassword, role: 'admin' });
+      await this.createFirstAdmin(adminEmail, adminPassword);
       this.logger.log(`Created the first admin account ${adminEmail.toLowerCase()} from ADMIN_EMAIL`);
     } catch (error) {
-      // Another instance booting on the same database created it first.
+      // Another instance booting on the same database (or the setup form) created it first.
       if (!(error instanceof ConflictException)) throw error;
+    }
+  }
+
+  async anyExists(): Promise<boolean> {
+    return this.users.anyExists();
+  }
+
+  /**
+   * Creates the first admin. The account carries the unique `firstAdmin` key, so of concurrent
+   * first-admin creations (several instances, the setup form and ADMIN_EMAIL) exactly one
+   * succeeds and the others get 409, whatever emails they use.
+   */
+  async createFirstAdmin(email: string, password: string): Promise<StoredUser> {
+    this.checkPassword(password);
+    try {
+      return await this.users.create({
+        email: email.trim().toLowerCase(),
+        passwordHash: await hashPassword(password),
+        role: 'admin',
+        siteIds: [],
+        firstAdmin: true,
+      });
+    } catch (error) {
+      if (isDuplicateKeyError(error)) throw new ConflictException('Siteline already has an account; sign in instead');
+      throw error;
     }
   }
 

@@ -33,6 +33,8 @@ export const EXPORT_COLUMNS = [
   'browser',
   'os',
   'device',
+  'revenueAmount',
+  'revenueCurrency',
 ] as const;
 
 export type ExportedHit = Partial<Record<(typeof EXPORT_COLUMNS)[number], string | HitProps>>;
@@ -91,6 +93,15 @@ export class ArchivedHitDto {
   @IsOptional() @IsString() @MaxLength(256) browser?: string;
   @IsOptional() @IsString() @MaxLength(256) os?: string;
   @IsOptional() @IsString() @MaxLength(64) device?: string;
+
+  /** A custom event's revenue, as exported: the amount as decimal text, with its currency. */
+  @IsOptional()
+  @Matches(/^-?\d{1,15}(\.\d{1,20})?$/, { message: 'revenueAmount must be a decimal number' })
+  revenueAmount?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Z]{3}$/, { message: 'revenueCurrency must be a 3-letter ISO 4217 code' })
+  revenueCurrency?: string;
 }
 
 /** The stored document for an export record, or why its url cannot be stored. */
@@ -100,6 +111,9 @@ export function restoreArchivedHit(
   record: ArchivedHitDto,
   receivedAt: Date,
 ): NewHit | string {
+  if ((record.revenueAmount === undefined) !== (record.revenueCurrency === undefined)) {
+    return 'revenueAmount: revenueAmount and revenueCurrency go together';
+  }
   const input = {
     url: record.url,
     referrer: record.referrer,
@@ -109,6 +123,12 @@ export function restoreArchivedHit(
     eventId: record.eventId,
     name: record.name,
     props: record.props,
+    // A stored path holds a fragment only when its hit was sent in hash mode: keep it as stored.
+    hashMode: true,
+    revenue:
+      record.revenueAmount !== undefined && record.revenueCurrency !== undefined
+        ? { currency: record.revenueCurrency, amount: Number(record.revenueAmount) }
+        : undefined,
   };
   const hit = enrichment.enrich(site, input, receivedAt);
   if (hit === null) return 'url: url must be an http(s) URL or a path';
@@ -160,6 +180,9 @@ export function toExportedHit(hit: NewHit): ExportedHit {
     browser: hit.browser ?? undefined,
     os: hit.os ?? undefined,
     device: hit.device ?? undefined,
+    revenueAmount:
+      hit.revenueAmount === null || hit.revenueAmount === undefined ? undefined : String(hit.revenueAmount),
+    revenueCurrency: hit.revenueCurrency ?? undefined,
   };
   for (const key of Object.keys(record) as Array<keyof ExportedHit>) if (record[key] === undefined) delete record[key];
   return record;

@@ -19,6 +19,7 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     httpTimeoutMs: env.HTTP_TIMEOUT_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
 });
 

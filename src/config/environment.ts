@@ -146,6 +146,17 @@ export class EnvironmentVariables {
   @Min(100)
   HTTP_TIMEOUT_MS = 30_000;
 
+  /**
+   * Milliseconds from SIGTERM/SIGINT to the end of the process: drains are cut at their share of
+   * it and the process exits at the end of it. 8 s leaves room under the 10 s after which Docker
+   * and Kubernetes send SIGKILL; raise it with the orchestrator's grace period.
+   */
+  @Transform(emptyToUndefined)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  SHUTDOWN_TIMEOUT_MS = 8_000;
+
   /** `true`/`false`, a hop count, or a comma-separated list of trusted proxy addresses/CIDRs. */
   @Transform(emptyToUndefined)
   @IsOptional()

@@ -1,6 +1,7 @@
-import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { InjectConnection, MongooseModule } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { databaseConfig, type DatabaseConfig } from '../config/configuration.js';
 import { DatabaseHeartbeatWatchdog } from './heartbeat-watchdog.js';
 import { MongoTarget } from './mongo-target.js';
@@ -11,18 +12,25 @@ const mongoTargetProvider = {
   useFactory: (config: DatabaseConfig) => MongoTarget.resolve(config),
 };
 
-/** Closes the connection before the embedded store it talks to, so shutdown never logs a broken socket. */
+/**
+ * Closes the connection before the embedded store it talks to, so shutdown never logs a broken
+ * socket. Both are bounded by the shutdown's database phase: closing ends sessions and cursors
+ * on the server, which waits behind a long command, and the embedded store stops only once its
+ * engine is free. Giving up loses nothing acknowledged: every acknowledged write is already on
+ * disk (the embedded store syncs its journal before it answers a write).
+ */
 @Injectable()
 class DatabaseShutdown implements OnApplicationShutdown {
   constructor(
     @InjectConnection() private readonly connection: Connection,
     @Inject(MongoTarget) private readonly target: MongoTarget,
+    private readonly shutdown: ShutdownDeadline,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.connection.close();
-    await this.target.stop();
-    new Logger('Database').log('MongoDB connection closed');
+    await this.shutdown.settle('MongoDB connection close', 'database', this.connection.close(), 'exiting anyway');
+    if (this.target.isEmbedded)
+      await this.shutdown.settle('Embedded store stop', 'database', this.target.stop(), 'exiting anyway');
   }
 }
 

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import { ConfigModule } from '@nestjs/config';
-import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
+import { CommonModule } from '../common/common.module.js';
+import type { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
+import { appConfig, trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { GeoModule } from './geo.module.js';
 import {
   CACHE_TTL_MS,
@@ -30,7 +32,7 @@ function defaultAnswer(ip: string): Promise<string[]> {
 }
 
 function service(resolver: ReverseDnsResolver, reverseDns = true): ReverseDnsService {
-  return new ReverseDnsService({ reverseDns } as TrackingConfig, resolver);
+  return new ReverseDnsService({ reverseDns } as TrackingConfig, resolver, {} as ShutdownDeadline);
 }
 
 /** A listener (the hits' networkDomain write) that records the domains it is given. */
@@ -185,7 +187,11 @@ describe('ReverseDnsService with REVERSE_DNS=off', () => {
     process.env.VISITOR_SECRET = 'a-visitor-secret-for-this-unit-test-only';
     const { resolver, calls } = fakeResolver();
     const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [trackingConfig] }), GeoModule],
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig, trackingConfig] }),
+        CommonModule,
+        GeoModule,
+      ],
     })
       .overrideProvider(REVERSE_DNS_RESOLVER)
       .useValue(resolver)
@@ -207,7 +213,11 @@ describe('ReverseDnsService with REVERSE_DNS=off', () => {
     process.env.VISITOR_SECRET = 'a-visitor-secret-for-this-unit-test-only';
     const { resolver, calls } = fakeResolver();
     const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [trackingConfig] }), GeoModule],
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig, trackingConfig] }),
+        CommonModule,
+        GeoModule,
+      ],
     })
       .overrideProvider(REVERSE_DNS_RESOLVER)
       .useValue(resolver)

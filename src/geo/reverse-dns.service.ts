@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { promises as dns } from 'node:dns';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { LruCache } from './lru-cache.js';
@@ -27,7 +28,7 @@ const MAX_PENDING = 5000;
  * disables it: the resolver is never called.
  */
 @Injectable()
-export class ReverseDnsService implements BeforeApplicationShutdown {
+export class ReverseDnsService implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(ReverseDnsService.name);
   private readonly cache = new LruCache<string, string | null>(CACHE_ENTRIES, CACHE_TTL_MS);
   private readonly pending = new Map<string, DomainListener[]>();
@@ -41,6 +42,7 @@ export class ReverseDnsService implements BeforeApplicationShutdown {
   constructor(
     @Inject(trackingConfig.KEY) private readonly config: TrackingConfig,
     @Inject(REVERSE_DNS_RESOLVER) private readonly resolver: ReverseDnsResolver,
+    private readonly shutdown: ShutdownDeadline,
   ) {}
 
   get enabled(): boolean {
@@ -82,10 +84,15 @@ export class ReverseDnsService implements BeforeApplicationShutdown {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /** Shutdown: lookups not started yet are dropped (their hits keep networkDomain null). */
+  onModuleDestroy(): void {
     this.stopped = true;
     for (const ip of this.queue.splice(0)) this.pending.delete(ip);
-    await this.idle();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.onModuleDestroy();
+    await this.shutdown.settle('Reverse DNS', 'drain', this.idle());
   }
 
   private pump(): void {

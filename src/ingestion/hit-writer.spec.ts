@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
 import { MongoBulkWriteError, MongoNetworkError, type BulkWriteResult } from 'mongodb';
 import { Types } from 'mongoose';
+import type { HttpAdapterHost } from '@nestjs/core';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
+import type { AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import { HitWriter, MAX_QUEUED_HITS, WRITE_DEADLINE_MS } from './hit-writer.js';
@@ -19,6 +22,11 @@ const sessions = {
   sessionizeInBackground: () => undefined,
 } as unknown as SessionsService;
 
+/** A shutdown clock without an HTTP server, on a budget of `totalMs`. */
+function shutdownDeadline(totalMs = 8000): ShutdownDeadline {
+  return new ShutdownDeadline({ shutdownTimeoutMs: totalMs } as AppConfig, {} as HttpAdapterHost);
+}
+
 function hits(count: number): NewHit[] {
   const siteId = new Types.ObjectId();
   return Array.from(
@@ -29,7 +37,7 @@ function hits(count: number): NewHit[] {
 
 describe('HitWriter load shedding', () => {
   it('refuses up front with 503 and Retry-After exactly when write would refuse for a full queue', async () => {
-    const writer = new HitWriter(stalledHits, sessions, new MetricsService(), engagements);
+    const writer = new HitWriter(stalledHits, sessions, new MetricsService(), engagements, shutdownDeadline());
     expect(() => writer.assertRoomFor(MAX_QUEUED_HITS)).not.toThrow();
     expect(() => writer.assertRoomFor(MAX_QUEUED_HITS + 1)).toThrow(HttpException);
     // Fill the queue with 100-hit requests until the writer itself refuses one.
@@ -102,7 +110,7 @@ const flush = () => new Promise((resolve) => setTimeout(resolve, 20));
 describe('HitWriter when the database is unreachable', () => {
   it('fails every queued request at once with 503 when a write cannot reach the database', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements, shutdownDeadline());
     // 4 writes of 1000 hits run at once; 3 more wait in the queue behind them.
     const outcomes = Array.from({ length: 7 }, () => track(writer.write(hits(1000))));
     await flush();
@@ -129,7 +137,7 @@ describe('HitWriter when the database is unreachable', () => {
 
   it('lets one probe write through, refuses the rest at once, and takes writes again once the probe succeeds', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements, shutdownDeadline());
     const first = track(writer.write(hits(10)));
     await flush();
     writes[0].fail(connectionLost('connection refused'));
@@ -164,7 +172,7 @@ describe('HitWriter when the database is unreachable', () => {
 
   it('fails only its own requests when a write fails for another reason', async () => {
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements, shutdownDeadline());
     const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
     await flush();
     writes[0].fail(new Error('document failed validation'));
@@ -188,7 +196,7 @@ describe('HitWriter write deadline', () => {
   it('answers 503 for a write never acknowledged, fails the queue behind it, and takes writes again after', async () => {
     jest.useFakeTimers();
     const { repository, writes } = controlledHits();
-    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements);
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements, shutdownDeadline());
     const outcomes = Array.from({ length: 5 }, () => track(writer.write(hits(1000))));
     await jest.advanceTimersByTimeAsync(10);
     expect(writes).toHaveLength(4);
@@ -224,7 +232,7 @@ describe('HitWriter visitor marks', () => {
     const repository = {
       insertMany: () => Promise.resolve({ duplicateIndexes: [1], failedIndexes: [2] }),
     } as unknown as HitsRepository;
-    const writer = new HitWriter(repository, recordingSessions, new MetricsService(), engagements);
+    const writer = new HitWriter(repository, recordingSessions, new MetricsService(), engagements, shutdownDeadline());
     const batch = hits(3).map((hit, index) => ({ ...hit, visitorKey: ['stored', 'duplicate', 'failed'][index] }));
 
     expect(await writer.write(batch)).toEqual(['stored', 'duplicate', 'failed']);
@@ -253,7 +261,13 @@ describe('HitWriter visitor marks', () => {
         return Promise.resolve({ duplicateIndexes: [0], failedIndexes: [] });
       },
     } as unknown as EngagementsRepository;
-    const writer = new HitWriter(repository, recordingSessions, new MetricsService(), engagementRepository);
+    const writer = new HitWriter(
+      repository,
+      recordingSessions,
+      new MetricsService(),
+      engagementRepository,
+      shutdownDeadline(),
+    );
     const engagement = { ...hits(1)[0], visitorKey: 'reader', engagementMs: 1000, scrollDepth: 50 } as NewEngagement;
     const first = writer.write([{ ...hits(1)[0], visitorKey: 'viewer' }], [engagement, { ...engagement }]);
     const second = writer.write([], [{ ...engagement, visitorKey: 'other-reader' }]);
@@ -262,5 +276,41 @@ describe('HitWriter visitor marks', () => {
     expect(await second).toEqual(['stored']);
     expect(written.sort()).toEqual(['engagement:other-reader', 'engagement:reader', 'engagement:reader', 'hit:viewer']);
     expect(marked).toEqual(['viewer']);
+  });
+});
+
+describe('HitWriter shutdown', () => {
+  it('refuses new hits from the first step, and answers what the database did not take in time with 503', async () => {
+    const writer = new HitWriter(stalledHits, sessions, new MetricsService(), engagements, shutdownDeadline(1000));
+    const queued = writer.write(hits(10));
+    writer.onModuleDestroy();
+    expect(() => writer.assertRoomFor(1)).toThrow(HttpException);
+    await expect(writer.write(hits(1))).rejects.toMatchObject({ status: 503 });
+    const started = performance.now();
+    // The drain phase ends at half the budget, whatever the database does.
+    await writer.beforeApplicationShutdown();
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(400);
+    // Written by a write still in flight or refused: never left without an answer. The stalled
+    // write took the whole queue, so this request stays with its write; a fresh one is refused.
+    await expect(writer.write(hits(1))).rejects.toMatchObject({ status: 503 });
+    void queued.catch(() => undefined);
+  });
+
+  it('writes every queued hit before the drain returns when the database answers', async () => {
+    const stored: NewHit[] = [];
+    const repository = {
+      insertMany: async (documents: NewHit[]) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        stored.push(...documents);
+        return { duplicateIndexes: [], failedIndexes: [] };
+      },
+    } as unknown as HitsRepository;
+    const writer = new HitWriter(repository, sessions, new MetricsService(), engagements, shutdownDeadline());
+    const answers = Array.from({ length: 20 }, () => writer.write(hits(100)));
+    writer.onModuleDestroy();
+    await writer.beforeApplicationShutdown();
+    expect(stored).toHaveLength(2000);
+    await expect(Promise.all(answers)).resolves.toHaveLength(20);
   });
 });

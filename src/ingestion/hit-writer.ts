@@ -3,14 +3,14 @@ import {
   Injectable,
   Logger,
   type BeforeApplicationShutdown,
-  type OnApplicationShutdown,
+  type OnModuleDestroy,
 } from '@nestjs/common';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import type { InsertOutcome } from './bulk-write-errors.js';
 import { isDatabaseUnreachable } from '../database/database-errors.js';
 import { serviceUnavailable } from '../common/errors/service-unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { SessionsService } from '../sessions/sessions.service.js';
-import type { DirtyMark } from '../sessions/visitor-dirty.repository.js';
+import { SessionsService, type DirtyMark } from '../sessions/sessions.service.js';
 import { EngagementsRepository, type NewEngagement } from './engagements.repository.js';
 import { HitsRepository, type NewHit } from './hits.repository.js';
 
@@ -46,12 +46,20 @@ function databaseUnreachable(): HttpException {
   return serviceUnavailable('Database unavailable, retry shortly');
 }
 
+function shuttingDown(): HttpException {
+  return serviceUnavailable('Shutting down, retry shortly');
+}
+
 /**
  * Durable group commit for hits. Concurrent requests enqueue their enriched hits and await one
  * shared `insertMany({ ordered: false })`; each learns, hit by hit, whether it was stored or a
  * duplicate only after MongoDB acknowledged the write (so `202` means written). The visitors
  * touched are marked for the sessionizer in the same step. A failed write fails exactly the
- * requests in it with 503; on shutdown the queue is written before the connection closes.
+ * requests in it with 503.
+ *
+ * On shutdown new hits are refused (503) from the first step on, so the drain has a fixed amount
+ * of work instead of chasing a steady stream of requests; what is queued is written until the
+ * drain phase's deadline, and whatever is still queued then is answered 503, never acknowledged.
  *
  * Engagement records (`engagements`, see Engagement) go through the same queue, in the same
  * commit as the hits of their request: one durability mechanism, one queue bound, one drain on
@@ -66,7 +74,7 @@ function databaseUnreachable(): HttpException {
  * itself when the database is back (no restart, no background timer).
  */
 @Injectable()
-export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class HitWriter implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(HitWriter.name);
   private readonly queue: PendingWrite[] = [];
   private queuedHits = 0;
@@ -75,12 +83,14 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
   private drainWaiters: Array<() => void> = [];
   /** Set when a write failed for want of a database; cleared by the next write that succeeds. */
   private databaseUnreachable = false;
+  private closing = false;
 
   constructor(
     private readonly hits: HitsRepository,
     private readonly sessions: SessionsService,
     private readonly metrics: MetricsService,
     private readonly engagements: EngagementsRepository,
+    private readonly shutdown: ShutdownDeadline,
   ) {}
 
   /**
@@ -89,6 +99,7 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
    * instance keeps serving what it accepted. `write` still enforces the bound.
    */
   assertRoomFor(count: number): void {
+    if (this.closing) throw shuttingDown();
     if (this.refusesWhileUnreachable()) throw databaseUnreachable();
     if (this.queuedHits + count > MAX_QUEUED_HITS) throw serviceUnavailable('Ingest queue is full, retry shortly');
   }
@@ -100,6 +111,7 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
   write(hits: NewHit[], engagements: NewEngagement[] = []): Promise<WriteResult[]> {
     const count = hits.length + engagements.length;
     if (count === 0) return Promise.resolve([]);
+    if (this.closing) return Promise.reject(shuttingDown());
     if (this.refusesWhileUnreachable()) return Promise.reject(databaseUnreachable());
     if (this.queuedHits + count > MAX_QUEUED_HITS) {
       return Promise.reject(serviceUnavailable('Ingest queue is full, retry shortly'));
@@ -113,13 +125,19 @@ export class HitWriter implements BeforeApplicationShutdown, OnApplicationShutdo
     });
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.drain();
+  /** The first step of shutdown: no new hits from here on. */
+  onModuleDestroy(): void {
+    this.closing = true;
   }
 
-  /** Requests still finishing after the HTTP server closed may have queued more. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.drain();
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    const unacknowledged = 'their requests are answered 503, nothing unwritten is acknowledged';
+    if (await this.shutdown.settle('Queued hit writes', 'drain', this.drain(), unacknowledged)) return;
+    const waiting = this.queue.splice(0);
+    this.queuedHits = 0;
+    this.metrics.queueDepth.set(0);
+    for (const pending of waiting) pending.reject(shuttingDown());
   }
 
   /** Resolves when nothing is queued or being written. */

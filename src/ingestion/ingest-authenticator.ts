@@ -7,7 +7,9 @@ import type { SiteView } from '../sites/site-view.js';
 import { SitesService } from '../sites/sites.service.js';
 
 export type IngestCaller =
-  { kind: 'key'; keyId: string; site: SiteView } | { kind: 'browser'; site: SiteView; origin: string };
+  | { kind: 'key'; keyId: string; site: SiteView }
+  /** No key. `origin` is undefined only for a translated send from a server (see authenticateKeyless). */
+  | { kind: 'browser'; site: SiteView; origin: string | undefined };
 
 /**
  * Site settings are read on every ingest request; caching them for a few seconds saves a
@@ -48,6 +50,27 @@ export class IngestAuthenticator {
     const site = await this.site(siteRef, (ref) => this.sites.findByIdOrDomain(ref));
     if (!site) throw new UnauthorizedException('Unknown site');
     if (origin === undefined || !isOriginAllowed(site, origin)) {
+      throw new ForbiddenException('Origin is not allowed to send hits for this site');
+    }
+    return { kind: 'browser', site, origin };
+  }
+
+  /**
+   * A key-less send arriving through another product's collection API (Plausible's Events API,
+   * Umami's `/api/send`). Those products accept sends from servers, which carry no Origin header,
+   * and their server-side clients (`@umami/node`, a backend calling Plausible's API) cannot present
+   * a key: a request without an Origin is accepted for an existing site. A browser always sends
+   * Origin on these cross-origin POSTs, and its Origin must be allowed for the site, as for
+   * `/api/v1/hits`. (An Origin header proves nothing about a server, which can send any; it keeps
+   * other websites' pages from sending hits for this site.)
+   */
+  async authenticateKeyless(
+    siteRef: string,
+    origin: string | undefined,
+  ): Promise<Extract<IngestCaller, { kind: 'browser' }>> {
+    const site = await this.site(siteRef, (ref) => this.sites.findByIdOrDomain(ref));
+    if (!site) throw new UnauthorizedException('Unknown site');
+    if (origin !== undefined && !isOriginAllowed(site, origin)) {
       throw new ForbiddenException('Origin is not allowed to send hits for this site');
     }
     return { kind: 'browser', site, origin };

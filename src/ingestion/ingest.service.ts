@@ -85,6 +85,28 @@ export class IngestService {
     return this.process(inputs, batch, caller);
   }
 
+  /**
+   * Hits translated from another product's collection API (`src/compat`): `POST /api/v1/hits`
+   * items, each naming `siteRef` as its siteId, sent without a key. Authenticated by
+   * `IngestAuthenticator.authenticateKeyless` (a request without Origin is accepted), then the
+   * per-IP limit, the site's Do-Not-Track setting and the same validation, enrichment and
+   * durable write as `/api/v1/hits`. Throws 401 (unknown site), 403 (origin), 429, 503.
+   */
+  async ingestKeyless(siteRef: string, items: unknown[], request: IngestRequest): Promise<IngestOutcome> {
+    const caller = await this.authenticator.authenticateKeyless(siteRef, single(request.headers.origin));
+    this.rateLimit(caller, request.ip);
+    this.writer.assertRoomFor(items.length);
+    if (caller.site.respectDoNotTrack && single(request.headers.dnt) === '1') {
+      return {
+        status: HttpStatus.ACCEPTED,
+        body: { accepted: 0, duplicates: 0, rejected: [] },
+        allowOrigin: caller.origin,
+      };
+    }
+    const inputs = items.map((item) => this.toInputFromHit(item, caller, request));
+    return this.process(inputs, true, caller);
+  }
+
   /** `POST /api/v1/traffic`: the site-analytics forms (query/JSON single, `{ traffic: [...] }` batch). */
   async ingestTraffic(body: unknown, query: unknown, request: IngestRequest): Promise<IngestOutcome> {
     const hasBody = typeof body === 'object' && body !== null && Object.keys(body).length > 0;

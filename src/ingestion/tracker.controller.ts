@@ -14,7 +14,11 @@ export class TrackerController {
   @ApiOperation({
     summary: 'Browser tracker script',
     description:
-      'Load it from a `script` element with `defer` and a `data-site-id` attribute (site id or domain). Sets no cookies.',
+      'Load it from a `script` element with `defer` and a `data-site-id` attribute (site id or domain). Sends page ' +
+      'views (SPA navigation included), custom events with props and revenue (`window.siteline(name, options)`), ' +
+      'engagement (time on page, scroll depth) and, when enabled by `data-*` attributes, outbound-link clicks, file ' +
+      'downloads, 404 pages and hash routes, to `POST /api/v1/hits`. Sets no cookies and stores nothing in the ' +
+      'browser. Every option: docs/tracker.md.',
   })
   @ApiProduces('application/javascript')
   @ApiOkResponse({ description: 'The script.', schema: { type: 'string' } })

@@ -54,13 +54,15 @@ export class DataPurgeService {
   }
 
   /** Retention: every site's data older than `before`, including sites deleted since. */
-  async purgeAllBefore(before: Date): Promise<DeletedCounts> {
+  async purgeAllBefore(before: Date, stopRequested: () => boolean = () => false): Promise<DeletedCounts> {
     const total: DeletedCounts = { hits: 0, visits: 0, engagements: 0 };
     const siteIds = new Map<string, Types.ObjectId>();
     for (const siteId of [...(await this.hits.findSiteIdsWithHits()), ...(await this.engagements.findSiteIds())]) {
       siteIds.set(siteId.toHexString(), siteId);
     }
     for (const siteId of siteIds.values()) {
+      // Shutting down: the sites not purged yet are purged by the next run.
+      if (stopRequested()) break;
       const deleted = await this.purgeSiteBefore(siteId, before);
       total.hits += deleted.hits;
       total.visits += deleted.visits;

@@ -4,8 +4,10 @@ import {
   Logger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
+  type OnModuleDestroy,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { Clock } from '../common/time/clock.js';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { LeaseService } from '../database/leases/lease.service.js';
@@ -36,7 +38,7 @@ export interface RetentionRun {
  * next run, and if it dies the lease expires and another instance takes over.
  */
 @Injectable()
-export class RetentionJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class RetentionJob implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(RetentionJob.name);
   /** Identifies this process as a lease holder. */
   readonly holder = randomUUID();
@@ -50,16 +52,22 @@ export class RetentionJob implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly leases: LeaseService,
     private readonly purge: DataPurgeService,
     private readonly clock: Clock,
+    private readonly shutdown: ShutdownDeadline,
   ) {}
 
   onApplicationBootstrap(): void {
     if (this.config.retentionDays > 0) this.scheduleNext(this.schedule.firstRunDelayMs);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /** Shutdown: no new run, and a run in progress stops before its next site. */
+  onModuleDestroy(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.onModuleDestroy();
+    await this.shutdown.settle('Retention job', 'drain', this.running);
   }
 
   /** One run: null when retention is off or another instance holds the lease. */
@@ -67,7 +75,7 @@ export class RetentionJob implements OnApplicationBootstrap, BeforeApplicationSh
     if (this.config.retentionDays <= 0) return null;
     if (!(await this.leases.acquire(RETENTION_LEASE, this.holder, this.schedule.intervalMs))) return null;
     const cutoff = new Date(this.clock.now().getTime() - this.config.retentionDays * DAY_MS);
-    const deleted = await this.purge.purgeAllBefore(cutoff);
+    const deleted = await this.purge.purgeAllBefore(cutoff, () => this.stopped);
     this.logger.log(
       `Retention removed ${deleted.hits} hits and ${deleted.visits} visits older than ${cutoff.toISOString()}`,
     );

@@ -1,4 +1,12 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { HitsRepository } from '../ingestion/hits.repository.js';
@@ -14,6 +22,9 @@ import { groupBy } from '../common/collections/group-by.js';
 import { widenToWholeVisits, type Span } from './visit-window.js';
 import type { Visit } from './schemas/visit.schema.js';
 import { VisitsRepository, type VisitChanges } from './visits.repository.js';
+
+/** What `markDirty` takes: part of this service's interface for the ingest writer. */
+export type { DirtyMark };
 
 /** How long a sessionizer may hold a visitor before another instance may take it over. */
 const LEASE_MS = 30_000;
@@ -49,7 +60,7 @@ export class VisitsPendingError extends Error {
  * may ingest for the same visitor and arrival order never changes the result.
  */
 @Injectable()
-export class SessionsService implements OnModuleInit, BeforeApplicationShutdown {
+export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(SessionsService.name);
   private readonly identity: VisitorIdentity;
   private readonly idleMs: number;
@@ -64,6 +75,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     private readonly hits: HitsRepository,
     private readonly visits: VisitsRepository,
     private readonly dirty: VisitorDirtyRepository,
+    private readonly shutdown: ShutdownDeadline,
   ) {
     this.identity = new VisitorIdentity(config.visitorSecret, config.visitorIdMode);
     this.idleMs = config.sessionIdleMinutes * 60_000;
@@ -74,10 +86,19 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     this.sweepTimer.unref();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Shutdown: no new pass starts, and a pass (or `flush`) in progress stops after its current
+   * batch. A batch cut by the deadline keeps its marks: its lease expires and the visits are
+   * computed by the next start or another instance.
+   */
+  onModuleDestroy(): void {
     this.stopping = true;
     clearInterval(this.sweepTimer);
-    await this.background;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.onModuleDestroy();
+    await this.shutdown.settle('Sessionizer', 'drain', this.background);
   }
 
   visitorKey(input: VisitorIdentityInput): string {
@@ -138,7 +159,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
    * visits computed, whichever instance does the work. Stats call it before reading. Marks that
    * arrive during the call are not waited for, so a read never chases a steady stream of ingest.
    * Throws `VisitsPendingError` after `timeoutMs` (a backlog, e.g. after a large import, or a
-   * lease held by an instance that died, which expires after 30 s).
+   * lease held by an instance that died, which expires after 30 s), or once shutdown began.
    */
   async flush(siteId?: string, concurrency = 1, timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
     const site = siteId === undefined ? undefined : new Types.ObjectId(siteId);
@@ -148,7 +169,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     while (behind.length > 0) {
       const queue = [...behind];
       const worker = async () => {
-        while (queue.length > 0 && Date.now() <= deadline) {
+        while (queue.length > 0 && Date.now() <= deadline && !this.stopping) {
           const ids = queue.splice(0, BATCH_SIZE);
           const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, ids.length, ids);
           if (batch) await this.processBatch(batch);
@@ -157,7 +178,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       await Promise.all(Array.from({ length: concurrency }, worker));
       behind = await this.dirty.stillBehind(snapshot);
       if (behind.length === 0) return;
-      if (Date.now() > deadline) throw new VisitsPendingError(behind.length);
+      // Shutting down: the marks stay in MongoDB, for the next start (or another instance).
+      if (Date.now() > deadline || this.stopping) throw new VisitsPendingError(behind.length);
       // Someone else holds a lease on the rest: wait for them (or for the lease to expire).
       await new Promise((resolve) => setTimeout(resolve, FLUSH_POLL_MS));
     }

@@ -10,6 +10,7 @@ import type {
 import type {
   BreakdownResponseDto,
   MetricNumbersDto,
+  StatsMetaDto,
   OverviewResponseDto,
   OverviewResultsDto,
   QueryResponseDto,
@@ -24,13 +25,37 @@ import { parseDimension, type QueryDimension } from './query/dimensions.js';
 import { dimensionLabel } from './query/labels.js';
 import { paginate, sortRows, type SortKey } from './query/ordering.js';
 import { parseFilters, parseFiltersParameter } from './query/parse-filters.js';
-import { METRICS, type Metric } from './query/stats-query.js';
-import { StatsRepository } from './stats.repository.js';
-import { StatsEngine, type ResultRow } from './stats-engine.service.js';
+import {
+  ALL_METRICS,
+  METRICS,
+  type Metric,
+  type QueryMetric,
+  type QueryMetricValues,
+  type StatsQuery,
+} from './query/stats-query.js';
+import type { DayRange } from './query/date-range.js';
+import { StatsRepository, type GroupKey } from './stats.repository.js';
+import { StatsEngine } from './stats-engine.service.js';
 import { StatsScopeService } from './stats-scope.service.js';
 import { bucketLabels } from './time/buckets.js';
 
 const DEFAULT_METRICS: Metric[] = ['visitors', 'pageviews'];
+
+/** One group of the general query: its key and the requested metrics, `percentage` included. */
+export interface QueryRow {
+  key: GroupKey;
+  values: QueryMetricValues;
+}
+
+/** The general query's answer before paging (see `AnalyticsService.queryRows`). */
+export interface QueryAnswer {
+  rows: QueryRow[];
+  dimensions: QueryDimension[];
+  metrics: QueryMetric[];
+  range: DayRange;
+  timezone: string;
+  meta: StatsMetaDto;
+}
 const DEFAULT_LIMIT = 100;
 export const REALTIME_WINDOW_MINUTES = 5;
 
@@ -39,8 +64,8 @@ export function parseMetricList(text: string | undefined, parameter = 'metrics')
   if (text === undefined || text.trim() === '') return DEFAULT_METRICS;
   const names = [...new Set(text.split(',').map((name) => name.trim()))];
   for (const name of names) {
-    if (!(METRICS as readonly string[]).includes(name)) {
-      throw new BadRequestException(`${parameter} must be a comma-separated list of: ${METRICS.join(', ')}`);
+    if (!(ALL_METRICS as readonly string[]).includes(name)) {
+      throw new BadRequestException(`${parameter} must be a comma-separated list of: ${ALL_METRICS.join(', ')}`);
     }
   }
   return names as Metric[];
@@ -129,11 +154,33 @@ export class AnalyticsService {
   }
 
   async query(principal: Principal, body: StatsQueryBodyDto): Promise<QueryResponseDto> {
+    const answer = await this.queryRows(principal, body);
+    const page = body.page ?? 1;
+    const limit = body.limit ?? DEFAULT_LIMIT;
+    return {
+      results: paginate(answer.rows, page, limit).map((row) => ({
+        dimensions: Object.fromEntries(answer.dimensions.map((dimension) => [dimension, row.key[dimension] ?? null])),
+        ...(body.interval ? { time: row.key.time ?? undefined } : {}),
+        metrics: row.values,
+      })),
+      pagination: { page, limit, total: answer.rows.length },
+      meta: answer.meta,
+    };
+  }
+
+  /**
+   * The general query's groups, every one of them, sorted: what `POST /stats/query` pages
+   * through, and what the Plausible-compatible `POST /api/v2/query` answers from.
+   */
+  async queryRows(principal: Principal, body: StatsQueryBodyDto): Promise<QueryAnswer> {
     const dimensions = (body.dimensions ?? []).map((name, index) => parseDimension(name, `dimensions[${index}]`));
     if (new Set(dimensions).size !== dimensions.length) throw new BadRequestException('dimensions must not repeat');
     const filters = parseFilters(body.filters);
     const metrics = [...new Set(body.metrics)];
     const sortKeys = this.sortKeys(body, metrics, dimensions);
+    if (metrics.includes('percentage') && dimensions.length === 0 && !body.interval) {
+      throw new BadRequestException('metrics: percentage needs at least one dimension or an interval');
+    }
     const scope = await this.scope.open(principal, body.siteId);
     const resolved = this.scope.resolveRange(body.dateRange ?? {}, scope.site.timezone, {
       from: 'dateRange.from',
@@ -141,22 +188,49 @@ export class AnalyticsService {
       period: 'dateRange.period',
     });
     const classification = body.classification ?? 'USER';
-    const rows = await this.engine.run(
-      this.scope.query(scope, resolved.range, { classification, filters, dimensions, interval: body.interval }),
-      metrics,
-    );
-    const sorted = sortRows(rows, sortKeys);
-    const page = body.page ?? 1;
-    const limit = body.limit ?? DEFAULT_LIMIT;
+    const query = this.scope.query(scope, resolved.range, {
+      classification,
+      filters,
+      dimensions,
+      interval: body.interval,
+    });
+    const engineMetrics = metrics.filter((metric): metric is Metric => metric !== 'percentage');
+    const rows: QueryRow[] = metrics.includes('percentage')
+      ? await this.withPercentage(query, engineMetrics, metrics)
+      : await this.engine.run(query, engineMetrics);
     return {
-      results: paginate(sorted, page, limit).map((row) => ({
-        dimensions: Object.fromEntries(dimensions.map((dimension) => [dimension, row.key[dimension] ?? null])),
-        ...(body.interval ? { time: row.key.time ?? undefined } : {}),
-        metrics: row.values,
-      })),
-      pagination: { page, limit, total: sorted.length },
+      rows: sortRows(rows, sortKeys),
+      dimensions,
+      metrics,
+      range: resolved.range,
+      timezone: scope.site.timezone,
       meta: this.scope.meta(scope, resolved, { classification, filters, interval: body.interval }),
     };
+  }
+
+  /**
+   * Adds `percentage`: a group's visitors as a share of all visitors of the query without its
+   * dimensions and interval (Plausible's definition), in percent with one decimal.
+   */
+  private async withPercentage(
+    query: StatsQuery<QueryDimension>,
+    engineMetrics: Metric[],
+    requested: QueryMetric[],
+  ): Promise<QueryRow[]> {
+    const [rows, totals] = await Promise.all([
+      this.engine.run(query, [...new Set<Metric>([...engineMetrics, 'visitors'])]),
+      this.engine.run({ ...query, dimensions: [], interval: undefined }, ['visitors']),
+    ]);
+    const total = totals[0]?.values.visitors ?? 0;
+    return rows.map((row) => {
+      const visitors = row.values.visitors ?? 0;
+      const values: QueryMetricValues = {};
+      for (const metric of requested) {
+        values[metric] =
+          metric === 'percentage' ? (total > 0 ? Math.round((visitors / total) * 1000) / 10 : 0) : row.values[metric];
+      }
+      return { key: row.key, values };
+    });
   }
 
   async realtime(principal: Principal, params: ClassifiedSiteQueryDto): Promise<RealtimeResponseDto> {
@@ -199,9 +273,9 @@ export class AnalyticsService {
   }
 
   /** `orderBy` fields must be requested metrics, requested dimensions or `time`; default: first metric desc. */
-  private sortKeys(body: StatsQueryBodyDto, metrics: Metric[], dimensions: QueryDimension[]): SortKey<ResultRow>[] {
-    const keyFor = (field: string, index: number): SortKey<ResultRow>['value'] => {
-      if ((metrics as string[]).includes(field)) return (row) => row.values[field as Metric] ?? 0;
+  private sortKeys(body: StatsQueryBodyDto, metrics: QueryMetric[], dimensions: QueryDimension[]): SortKey<QueryRow>[] {
+    const keyFor = (field: string, index: number): SortKey<QueryRow>['value'] => {
+      if ((metrics as string[]).includes(field)) return (row) => row.values[field as QueryMetric] ?? 0;
       if ((dimensions as string[]).includes(field) || (field === 'time' && body.interval))
         return (row) => row.key[field] ?? null;
       throw new BadRequestException(`orderBy[${index}].field must be one of the requested metrics or dimensions`);
@@ -210,13 +284,13 @@ export class AnalyticsService {
       value: keyFor(order.field, index),
       direction: order.direction,
     }));
-    const fallback: SortKey<ResultRow>[] = [
+    const fallback: SortKey<QueryRow>[] = [
       ...(body.interval && explicit.length === 0
-        ? [{ value: (row: ResultRow) => row.key.time ?? null, direction: 'asc' as const }]
+        ? [{ value: (row: QueryRow) => row.key.time ?? null, direction: 'asc' as const }]
         : []),
       { value: (row) => row.values[metrics[0]] ?? 0, direction: 'desc' },
       ...dimensions.map((dimension) => ({
-        value: (row: ResultRow) => row.key[dimension] ?? null,
+        value: (row: QueryRow) => row.key[dimension] ?? null,
         direction: 'asc' as const,
       })),
     ];

@@ -1,4 +1,4 @@
-import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AllowSiteKey } from '../auth/decorators/allow-site-key.decorator.js';
 import { ApiJwtOrSiteKeyProtected } from '../auth/decorators/api-protected.decorator.js';
@@ -9,7 +9,6 @@ import { DataListQueryDto, DataSeriesQueryDto } from './dto/data-query.dto.js';
 import { CityRowDto, CountryRowDto, HostnameRowDto, SeriesResponseDto, UrlRowDto } from './dto/data-response.dto.js';
 import { DataService } from './data.service.js';
 import { ApiVisitsPendingResponse } from './stats-scope.service.js';
-import { ReadDeadlineInterceptor } from '../common/interceptors/read-deadline.interceptor.js';
 
 const BAD_PARAMETERS = ApiBadRequestResponse({
   type: ErrorResponseDto,
@@ -25,7 +24,6 @@ const BAD_PARAMETERS = ApiBadRequestResponse({
 @ApiJwtOrSiteKeyProtected('read')
 @AllowSiteKey('read')
 @ApiVisitsPendingResponse()
-@UseInterceptors(ReadDeadlineInterceptor)
 @Controller('api/v1/data')
 export class DataController {
   constructor(private readonly data: DataService) {}

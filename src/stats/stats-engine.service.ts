@@ -1,7 +1,16 @@
-import { Injectable } from '@nestjs/common';
+import { BadRequestException, Injectable } from '@nestjs/common';
+import { EngagementsRepository } from '../ingestion/engagements.repository.js';
+import { buildEngagementMetricsStages } from './pipelines/engagement-metrics.pipeline.js';
 import { deriveMetrics, type MetricValues } from './query/derive-metrics.js';
-import type { QueryDimension } from './query/dimensions.js';
-import { HIT_METRICS, VISIT_METRICS, type Metric, type StatsQuery } from './query/stats-query.js';
+import { dimensionLevel, type QueryDimension } from './query/dimensions.js';
+import {
+  ENGAGEMENT_METRIC_SET,
+  HIT_METRICS,
+  VISIT_METRICS,
+  type EngagementGroupSums,
+  type Metric,
+  type StatsQuery,
+} from './query/stats-query.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import {
   StatsRepository,
@@ -18,11 +27,16 @@ export interface ResultRow {
   values: MetricValues;
 }
 
+interface EngagementMetricsRow extends EngagementGroupSums {
+  key: GroupKey | null;
+}
+
 /**
  * Runs a validated query: the hit pipeline for visitors/page views/events, the visit pipeline
- * for visits/bounce/duration, and the hit pipeline over ALL traffic for bot share — each only
- * when a requested metric needs it, each from its rollup when that covers the query — then joins
- * their groups by key. Every endpoint (`/api/v1/data/*`,
+ * for visits/bounce/duration, the hit pipeline over ALL traffic for bot share, and the engagement
+ * records (ingestion's, read through its repository) for time on page and scroll depth — each
+ * only when a requested metric needs it, each from its rollup when that covers the query — then
+ * joins their groups by key. Every endpoint (`/api/v1/data/*`,
  * overview, timeseries, breakdown, query) goes through here, so each metric has one definition.
  */
 @Injectable()
@@ -30,14 +44,24 @@ export class StatsEngine {
   constructor(
     private readonly repository: StatsRepository,
     private readonly rollups: RollupCoverageService,
+    private readonly engagements: EngagementsRepository,
   ) {}
 
   async run(query: StatsQuery<QueryDimension>, metrics: readonly Metric[]): Promise<ResultRow[]> {
     const wants = (family: ReadonlySet<Metric>) => metrics.some((metric) => family.has(metric));
-    const [hitRows, visitRows, allTrafficRows] = await Promise.all([
+    if (wants(ENGAGEMENT_METRIC_SET)) assertEngagementReadable(query);
+    const [hitRows, visitRows, allTrafficRows, engagementRows] = await Promise.all([
       wants(HIT_METRICS) ? this.hitMetrics(query, { classification: true }, metrics.includes('visitors')) : [],
       wants(VISIT_METRICS) ? this.visitMetrics(query) : [],
       metrics.includes('botShare') ? this.hitMetrics(query, { classification: false }, false) : [],
+      wants(ENGAGEMENT_METRIC_SET)
+        ? this.engagements.aggregateSiteRange<EngagementMetricsRow>(
+            query.siteId,
+            query.start,
+            query.end,
+            buildEngagementMetricsStages(query),
+          )
+        : [],
     ]);
     const fields = [...query.dimensions, ...(query.interval ? ['time'] : [])];
     const normalize = (key: GroupKey | null): GroupKey =>
@@ -45,16 +69,29 @@ export class StatsEngine {
     const hits = indexByKey(hitRows, normalize);
     const visits = indexByKey(visitRows, normalize);
     const allTraffic = indexByKey(allTrafficRows, normalize);
+    const engagement = indexByKey(engagementRows, normalize);
 
-    // Bot share alone would otherwise list no group; with other metrics it only annotates theirs.
-    const keySources = hits.size + visits.size > 0 || !metrics.includes('botShare') ? [hits, visits] : [allTraffic];
+    // Bot share or engagement alone would otherwise list no group; with hit or visit metrics they
+    // only annotate those groups.
+    const onlyEngagement = !wants(HIT_METRICS) && !wants(VISIT_METRICS) && !metrics.includes('botShare');
+    const keySources = onlyEngagement
+      ? [engagement]
+      : hits.size + visits.size > 0 || !metrics.includes('botShare')
+        ? [hits, visits]
+        : [allTraffic];
     const keys = new Map<string, GroupKey>();
     for (const source of keySources) for (const [id, entry] of source) keys.set(id, entry.key);
     if (fields.length === 0 && keys.size === 0) keys.set(JSON.stringify({}), {});
 
     return [...keys].map(([id, key]) => ({
       key,
-      values: deriveMetrics(metrics, hits.get(id)?.row, visits.get(id)?.row, allTraffic.get(id)?.row),
+      values: deriveMetrics(
+        metrics,
+        hits.get(id)?.row,
+        visits.get(id)?.row,
+        allTraffic.get(id)?.row,
+        engagement.get(id)?.row,
+      ),
     }));
   }
 
@@ -109,7 +146,22 @@ export class StatsEngine {
   }
 }
 
-function indexByKey<T extends HitMetricsRow | VisitMetricsRow>(
+/**
+ * Engagement records are not hits: they have no event name and belong to no visit, so a query
+ * grouping or filtering by those cannot have engagement figures — a 400 rather than zeros.
+ */
+function assertEngagementReadable(query: StatsQuery<QueryDimension>): void {
+  const named = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)];
+  const unreadable = named.filter((dimension) => dimension === 'event_name' || dimensionLevel(dimension) === 'visit');
+  if (unreadable.length > 0) {
+    throw new BadRequestException(
+      `metrics: time_on_page and scroll_depth cannot be grouped or filtered by ${[...new Set(unreadable)].join(', ')} ` +
+        '(engagement records have no event name and belong to no visit)',
+    );
+  }
+}
+
+function indexByKey<T extends HitMetricsRow | VisitMetricsRow | EngagementMetricsRow>(
   rows: T[],
   normalize: (key: GroupKey | null) => GroupKey,
 ): Map<string, { key: GroupKey; row: T }> {

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AllowSiteKey } from '../auth/decorators/allow-site-key.decorator.js';
 import { ApiJwtOrSiteKeyProtected } from '../auth/decorators/api-protected.decorator.js';
@@ -23,7 +23,6 @@ import {
 } from './dto/analytics-response.dto.js';
 import { StatsQueryBodyDto } from './dto/query-body.dto.js';
 import { ApiVisitsPendingResponse } from './stats-scope.service.js';
-import { ReadDeadlineInterceptor } from '../common/interceptors/read-deadline.interceptor.js';
 
 const BAD_PARAMETERS = ApiBadRequestResponse({
   type: ErrorResponseDto,
@@ -35,7 +34,6 @@ const BAD_PARAMETERS = ApiBadRequestResponse({
 @ApiJwtOrSiteKeyProtected('read')
 @AllowSiteKey('read')
 @ApiVisitsPendingResponse()
-@UseInterceptors(ReadDeadlineInterceptor)
 @Controller('api/v1/stats')
 export class StatsController {
   constructor(private readonly analytics: AnalyticsService) {}

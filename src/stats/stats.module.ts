@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
+import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
@@ -10,6 +11,8 @@ import { DataController } from './data.controller.js';
 import { DataService } from './data.service.js';
 import { StatsEngine } from './stats-engine.service.js';
 import { StatsScopeService } from './stats-scope.service.js';
+import { V2QueryController } from './plausible/v2-query.controller.js';
+import { V2QueryService } from './plausible/v2-query.service.js';
 import { StatsController } from './stats.controller.js';
 import { StatsRepository } from './stats.repository.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
@@ -32,6 +35,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
 @Module({
   imports: [
     AuthModule,
+    EngagementStoreModule,
     LeaseModule,
     SessionsModule,
     SitesModule,
@@ -46,7 +50,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
     ]),
   ],
-  controllers: [DataController, StatsController],
+  controllers: [DataController, StatsController, V2QueryController],
   providers: [
     StatsRepository,
     RollupRepository,
@@ -58,6 +62,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     StatsScopeService,
     DataService,
     AnalyticsService,
+    V2QueryService,
   ],
   exports: [AnalyticsService],
 })

@@ -285,6 +285,17 @@ export class StatsRepository {
     return this.aggregate<HitBucket>('hits', buildSiteBucketsPipeline(siteId));
   }
 
+  /** When the site's earliest hit happened, if it has any (served by the `{ siteId, ts }` index). */
+  async findFirstHitTime(siteId: Types.ObjectId): Promise<Date | undefined> {
+    const [first] = await this.connection
+      .collection('hits')
+      .find({ siteId }, { projection: { _id: 0, ts: 1 } })
+      .sort({ ts: 1 })
+      .limit(1)
+      .toArray();
+    return first?.ts instanceof Date ? first.ts : undefined;
+  }
+
   /** Visits, bounces and durations per group (see `buildVisitMetricsPipeline`). */
   async aggregateVisitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
     const { collection, pipeline } = buildVisitMetricsPipeline(query);

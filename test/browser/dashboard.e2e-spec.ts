@@ -42,23 +42,66 @@ async function fakeReverseDns(ip: string): Promise<string[]> {
   throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
 }
 
+const TRAFFIC = { metrics: ['visitors', 'pageviews'], heads: ['Visitors', 'Pageviews'] };
+const VISITS = { metrics: ['visitors', 'visits'], heads: ['Visitors', 'Visits'] };
+const EVENTS = { metrics: ['visitors', 'events'], heads: ['Visitors', 'Events'] };
+const ENGAGEMENT = {
+  metrics: ['visitors', 'time_on_page', 'scroll_depth'],
+  heads: ['Visitors', 'Time on page', 'Scroll depth'],
+};
+
+interface Table {
+  id: string;
+  dimension: string;
+  column: string;
+  metrics: string[];
+  heads: string[];
+  classification?: string;
+  filters?: unknown[];
+  /** Seeded with human traffic only: with bots alone it may be empty or have a single row. */
+  humanOnly?: boolean;
+  /** The row of hits without a value is left out (the dashboard asks for one more row). */
+  valuesOnly?: boolean;
+}
+
 /**
  * The tables under the chart, as the dashboard is meant to show them (see breakdowns.js): each is
  * one dimension of GET /stats/breakdown, limit 10, with the dashboard's classification unless
- * the table fixes its own.
+ * the table fixes its own. The UTM table starts on utm_source; the properties table shows a
+ * property once one is named (`prop:<key>`, see `tablesShown`).
  */
-const TABLES: ReadonlyArray<{ id: string; dimension: string; column: string; classification?: string }> = [
-  { id: 'pages', dimension: 'page', column: 'Page' },
-  { id: 'sources', dimension: 'source', column: 'Source' },
-  { id: 'referrers', dimension: 'referrer', column: 'Referrer' },
-  { id: 'countries', dimension: 'country', column: 'Country' },
-  { id: 'cities', dimension: 'city', column: 'City' },
-  { id: 'browsers', dimension: 'browser', column: 'Browser' },
-  { id: 'os', dimension: 'os', column: 'Operating system' },
-  { id: 'devices', dimension: 'device', column: 'Device' },
-  { id: 'network-domains', dimension: 'network_domain', column: 'Network domain' },
-  { id: 'bot-reasons', dimension: 'bot_reason', column: 'Reason', classification: 'BOT' },
+const TABLES: readonly Table[] = [
+  { id: 'pages', dimension: 'page', column: 'Page', ...TRAFFIC },
+  { id: 'entry-pages', dimension: 'entry_page', column: 'Entry page', ...VISITS, humanOnly: true },
+  { id: 'exit-pages', dimension: 'exit_page', column: 'Exit page', ...VISITS, humanOnly: true },
+  { id: 'engagement', dimension: 'page', column: 'Page', ...ENGAGEMENT, humanOnly: true },
+  { id: 'sources', dimension: 'source', column: 'Source', ...TRAFFIC },
+  { id: 'referrers', dimension: 'referrer', column: 'Referrer', ...TRAFFIC },
+  { id: 'utm', dimension: 'utm_source', column: 'Value', ...VISITS, humanOnly: true, valuesOnly: true },
+  {
+    id: 'events',
+    dimension: 'event_name',
+    column: 'Event',
+    ...EVENTS,
+    filters: [['is_not', 'event_name', ['pageview', 'engagement']]],
+    humanOnly: true,
+  },
+  { id: 'properties', dimension: '', column: 'Value', ...EVENTS, humanOnly: true, valuesOnly: true },
+  { id: 'countries', dimension: 'country', column: 'Country', ...TRAFFIC },
+  { id: 'cities', dimension: 'city', column: 'City', ...TRAFFIC },
+  { id: 'browsers', dimension: 'browser', column: 'Browser', ...TRAFFIC },
+  { id: 'os', dimension: 'os', column: 'Operating system', ...TRAFFIC },
+  { id: 'devices', dimension: 'device', column: 'Device', ...TRAFFIC },
+  { id: 'network-domains', dimension: 'network_domain', column: 'Network domain', ...TRAFFIC },
+  { id: 'bot-reasons', dimension: 'bot_reason', column: 'Reason', ...TRAFFIC, classification: 'BOT' },
 ];
+/** A number of the API as the dashboard shows it: durations in whole seconds, percents to 0.1. */
+function asShown(metric: string, value: number | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  if (metric === 'time_on_page') return Math.round(value);
+  if (metric === 'scroll_depth') return Math.round(value * 10) / 10;
+  return value;
+}
 const TABLE_LIMIT = 10;
 
 /**
@@ -104,15 +147,60 @@ function sampleTraffic(now: number, domain: string) {
   const url = (path: string) => `https://${domain}${path}`;
   return [
     {
-      url: url('/'),
+      url: url('/?utm_source=google&utm_medium=cpc&utm_campaign=spring&utm_term=boots&utm_content=sidebar'),
       ip: '81.2.69.142',
       userAgent: UA.chrome,
       referrer: 'https://www.google.com/search?q=x',
       timestamp: at(2),
     },
     { url: url('/pricing'), ip: '81.2.69.142', userAgent: UA.chrome, timestamp: at(1) },
+    // Custom events with properties: "Signup" by three visitors (four times), "Download" by two;
+    // plan "pro" by two visitors, "free" by one (twice).
+    ...[
+      { name: 'Signup', props: { plan: 'pro', seats: 2 }, ip: '81.2.69.142', userAgent: UA.chrome, minutesAgo: 0.8 },
+      { name: 'Download', props: { format: 'pdf' }, ip: '81.2.69.142', userAgent: UA.chrome, minutesAgo: 0.6 },
+      { name: 'Signup', props: { plan: 'free' }, ip: '8.8.8.8', userAgent: UA.firefox, minutesAgo: 114 },
+      { name: 'Signup', props: { plan: 'free' }, ip: '8.8.8.8', userAgent: UA.firefox, minutesAgo: 113 },
+      { name: 'Download', props: { format: 'epub' }, ip: '2.16.9.1', userAgent: UA.iphone, minutesAgo: 26 * 60 - 1 },
+      { name: 'Signup', props: { plan: 'pro' }, ip: '2.16.9.1', userAgent: UA.iphone, minutesAgo: 26 * 60 - 2 },
+    ].map(({ minutesAgo, ...event }) => ({ url: url('/pricing'), timestamp: at(minutesAgo), ...event })),
+    // Engagement records (time on page and scroll depth of the pages the people above left).
+    ...[
+      { path: '/', engagementMs: 40_000, scrollDepth: 60, ip: '81.2.69.142', userAgent: UA.chrome, minutesAgo: 1.9 },
+      {
+        path: '/pricing',
+        engagementMs: 90_000,
+        scrollDepth: 100,
+        ip: '81.2.69.142',
+        userAgent: UA.chrome,
+        minutesAgo: 0.5,
+      },
+      { path: '/', engagementMs: 20_000, scrollDepth: 30, ip: '8.8.8.8', userAgent: UA.firefox, minutesAgo: 119 },
+      { path: '/about', engagementMs: 5_000, scrollDepth: 50, ip: '8.8.8.8', userAgent: UA.firefox, minutesAgo: 117 },
+      {
+        path: '/pricing',
+        engagementMs: 12_000,
+        scrollDepth: 80,
+        ip: '8.8.8.8',
+        userAgent: UA.firefox,
+        minutesAgo: 112,
+      },
+      {
+        path: '/',
+        engagementMs: 7_000,
+        scrollDepth: 100,
+        ip: '2.16.9.1',
+        userAgent: UA.iphone,
+        minutesAgo: 26 * 60 - 0.5,
+      },
+    ].map(({ path, minutesAgo, ...engagement }) => ({
+      name: 'engagement',
+      url: url(path),
+      timestamp: at(minutesAgo),
+      ...engagement,
+    })),
     {
-      url: url('/'),
+      url: url('/?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_term=shoes&utm_content=header'),
       ip: '8.8.8.8',
       userAgent: UA.firefox,
       referrer: 'https://news.ycombinator.com/',
@@ -122,7 +210,9 @@ function sampleTraffic(now: number, domain: string) {
     { url: url('/pricing'), ip: '8.8.8.8', userAgent: UA.firefox, timestamp: at(115) },
     { url: url('/'), ip: '2.16.9.1', userAgent: UA.iphone, timestamp: at(26 * 60) },
     {
-      url: url('/blog/launch'),
+      url: url(
+        '/blog/launch?utm_source=newsletter&utm_medium=email&utm_campaign=launch&utm_term=shoes&utm_content=header',
+      ),
       ip: '151.101.1.69',
       userAgent: UA.iphone,
       referrer: 'https://twitter.com/',
@@ -249,11 +339,70 @@ describeIfChromium('dashboard in a real browser', () => {
     return token!;
   }
 
-  /**
-   * Every table row by row, in order, against GET /stats/breakdown with the query the dashboard
-   * uses: the label as the API names it, and both numbers read back from their display form
-   * (`1,234`).
-   */
+  /** What the UTM table and the properties table were last set to show on the page. */
+  let utmDimension = 'utm_source';
+  let propertyKey = '';
+  const dimensionShown = (table: Table) =>
+    table.id === 'utm'
+      ? utmDimension
+      : table.id === 'properties'
+        ? propertyKey && `prop:${propertyKey}`
+        : table.dimension;
+
+  /** One table against GET /stats/breakdown with the query the dashboard uses for it. */
+  async function expectTableToMatchApi(table: Table, query: Query, token: string): Promise<void> {
+    const classification = table.classification ?? query.classification;
+    expect({ table: table.id, head: await shownTableHead(table.id) }).toEqual({
+      table: table.id,
+      head: [table.column, ...table.heads],
+    });
+    const dimension = dimensionShown(table);
+    if (!dimension) {
+      expect(await shownTable(table.id)).toEqual([['Name a property to see its values']]);
+      return;
+    }
+    const answer = await api<{ results: Array<Record<string, unknown>> }>(
+      '/stats/breakdown',
+      {
+        ...query,
+        classification,
+        dimension,
+        limit: table.valuesOnly ? TABLE_LIMIT + 1 : TABLE_LIMIT,
+        metrics: table.metrics.join(','),
+        ...(table.filters ? { filters: JSON.stringify(table.filters) } : {}),
+      },
+      token,
+    );
+    const rows = table.valuesOnly
+      ? answer.results.filter((row) => row.value !== null).slice(0, TABLE_LIMIT)
+      : answer.results;
+    const expected = rows.map((row) => ({
+      label: row.label,
+      values: table.metrics.map((metric) => asShown(metric, row[metric] as number | null)),
+    }));
+    // The seeded traffic must make each table worth comparing: two rows at least, with
+    // different numbers, so that rows or columns mixed up change what is shown.
+    const distinctNumbers = new Set(expected.map((row) => row.values.join('/'))).size;
+    if (distinctNumbers < 2 && !(table.humanOnly && classification === 'BOT')) {
+      throw new Error(
+        `The seeded traffic gives the ${table.id} table (${dimension}, ${classification}) ${expected.length} rows ` +
+          `with ${distinctNumbers} different numbers; it needs two at least.`,
+      );
+    }
+    const shown = (await shownTable(table.id)).map((cells) =>
+      cells.length === table.metrics.length + 1
+        ? { label: cells[0], values: cells.slice(1).map(parseShown) }
+        : { cells },
+    );
+    expect({ table: table.id, dimension, classification, rows: shown }).toEqual({
+      table: table.id,
+      dimension,
+      classification,
+      rows: expected.length > 0 ? expected : [{ cells: ['No data for this range'] }],
+    });
+  }
+
+  /** Every table row by row, in order: the label as the API names it, the numbers read back. */
   async function expectTablesToMatchApi(query: Query): Promise<void> {
     const shownIds = await page.$$eval('[data-breakdown]', (sections) =>
       sections.map((section) => section.getAttribute('data-breakdown')),
@@ -261,43 +410,7 @@ describeIfChromium('dashboard in a real browser', () => {
     // A table added to the dashboard must be added here too, or it would go unchecked.
     expect(shownIds).toEqual(TABLES.map((table) => table.id));
     const token = await dashboardToken();
-    for (const table of TABLES) {
-      const classification = table.classification ?? query.classification;
-      const answer = await api<{ results: Array<{ label: string; visitors: number; pageviews: number }> }>(
-        '/stats/breakdown',
-        { ...query, classification, dimension: table.dimension, limit: TABLE_LIMIT, metrics: 'visitors,pageviews' },
-        token,
-      );
-      const expected = answer.results.map((row) => ({
-        label: row.label,
-        visitors: row.visitors,
-        pageviews: row.pageviews,
-      }));
-      // The seeded traffic must make each table worth comparing: two rows at least, with
-      // different numbers, so that rows or columns mixed up change what is shown.
-      const distinctNumbers = new Set(expected.map((row) => `${row.visitors}/${row.pageviews}`)).size;
-      if (distinctNumbers < 2) {
-        throw new Error(
-          `The seeded traffic gives the ${table.id} table (${classification}) ${expected.length} rows ` +
-            `with ${distinctNumbers} different numbers; it needs two at least.`,
-        );
-      }
-
-      expect({ table: table.id, head: await shownTableHead(table.id) }).toEqual({
-        table: table.id,
-        head: [table.column, 'Visitors', 'Pageviews'],
-      });
-      const shown = (await shownTable(table.id)).map((cells) =>
-        cells.length === 3
-          ? { label: cells[0], visitors: parseShown(cells[1]), pageviews: parseShown(cells[2]) }
-          : { cells },
-      );
-      expect({ table: table.id, classification, rows: shown }).toEqual({
-        table: table.id,
-        classification,
-        rows: expected,
-      });
-    }
+    for (const table of TABLES) await expectTableToMatchApi(table, query, token);
   }
 
   async function expectDashboardToMatchApi(query: Query): Promise<void> {
@@ -448,6 +561,47 @@ describeIfChromium('dashboard in a real browser', () => {
     await waitForDashboard(`${from} to ${to}`);
     expect(await page.$eval('::-p-aria(Humans)', (button) => button.getAttribute('aria-pressed'))).toBe('true');
     await expectDashboardToMatchApi({ siteId: site.id, from, to, classification: 'USER' });
+  });
+
+  it('shows the UTM parameter picked and the values of the property named', async () => {
+    const query = { siteId: site.id, period: '7d', classification: 'USER' };
+    const token = await dashboardToken();
+    const table = (id: string) => TABLES.find((candidate) => candidate.id === id)!;
+    /** Waits until the table shows rows for the dimension it was just set to (not the old ones). */
+    const waitForTable = (id: string, firstLabel: string) =>
+      page.waitForFunction(
+        (selector: string, label: string) =>
+          (document as unknown as { querySelector(s: string): PageElement | null }).querySelector(selector)
+            ?.textContent === label,
+        { timeout: 15_000 },
+        `[data-breakdown="${id}"] tbody tr:first-child th`,
+        firstLabel,
+      );
+
+    await page.select('::-p-aria(Date range)', '7d');
+    await waitForDashboard('Last 7 days');
+    for (const [dimension, firstLabel] of [
+      ['utm_medium', 'email'],
+      ['utm_campaign', 'spring'],
+      ['utm_term', 'shoes'],
+      ['utm_content', 'header'],
+      ['utm_source', 'newsletter'],
+    ]) {
+      await page.select('::-p-aria(UTM parameter)', dimension);
+      utmDimension = dimension;
+      await waitForTable('utm', firstLabel);
+      await expectTableToMatchApi(table('utm'), query, token);
+    }
+
+    await page.type('::-p-aria(Property name)', 'plan');
+    await page.keyboard.press('Enter');
+    propertyKey = 'plan';
+    await waitForTable('properties', 'pro');
+    await expectTableToMatchApi(table('properties'), query, token);
+    await expectTablesToMatchApi(query);
+    await page.evaluate(() => document.activeElement?.blur());
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard-panels.png'), fullPage: true });
   });
 
   it('keeps the session across a reload and fits a 375px-wide screen', async () => {

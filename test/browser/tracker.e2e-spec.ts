@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { createConnection, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { createSite, type CreatedSite } from '../factories/sites.js';
@@ -23,6 +24,8 @@ const CHROME_UA =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 /** The page the visitor came from. Chromium's default policy sends only its origin to another site. */
 const REFERRING_PAGE = 'http://news.example.org/story/42?from=frontpage';
+/** Where measurements of the run are written (as the dashboard test writes its screenshots). */
+const OUTPUT_DIR = join(process.cwd(), 'test-output');
 /** How long the slow link holds each chunk the browser sends before the app sees it. */
 const SLOW_LINK_DELAY_MS = 1000;
 
@@ -43,12 +46,27 @@ declare const document: { cookie: string; referrer: string };
 /** A POST of the tracker to the ingest endpoint, as Chromium made it. */
 interface Send {
   request: HTTPRequest;
-  /** The page URL the tracker reported (read from the request body once Chromium hands it out). */
+  /** The request body, read once Chromium hands it out. */
+  body?: SentHit;
+  /** The page URL the tracker reported. */
   url?: string;
   referrer?: string;
   status?: number;
   allowOrigin?: string;
   failed?: string;
+}
+
+/** What the tracker posts: a page view, a custom event or an engagement hit. */
+interface SentHit {
+  siteId: string;
+  url: string;
+  referrer?: string;
+  name?: string;
+  props?: Record<string, unknown>;
+  revenue?: { currency: string; amount: number };
+  hashMode?: boolean;
+  engagementMs?: number;
+  scrollDepth?: number;
 }
 
 interface Visit {
@@ -165,7 +183,15 @@ describeIfChromium('tracker in a real browser', () => {
    * data-site-id="SITE_ID">`.
    */
   async function startClientSite(
-    options: { respectDoNotTrack?: boolean; trackerOrigin?: string; attributes?: string } = {},
+    options: {
+      respectDoNotTrack?: boolean;
+      trackerOrigin?: string;
+      attributes?: string;
+      /** Markup before the tracker's script element, e.g. the queue snippet. */
+      head?: string;
+      /** Markup after the page's heading. */
+      body?: string;
+    } = {},
   ): Promise<ClientSite> {
     let html = '';
     const server = createServer((request, response) => {
@@ -189,10 +215,12 @@ describeIfChromium('tracker in a real browser', () => {
   <head>
     <meta charset="utf-8">
     <title>Demo shop</title>
+    ${options.head ?? ''}
     ${tracker}
   </head>
   <body>
     <h1>Demo shop</h1>
+    ${options.body ?? ''}
     <a id="to-details" href="#details">Details</a>
     <section id="details" style="margin-top: 2000px">Details</section>
   </body>
@@ -219,7 +247,8 @@ describeIfChromium('tracker in a real browser', () => {
       void request
         .fetchPostData()
         .then((data) => {
-          const body = JSON.parse(data ?? '{}') as { url: string; referrer?: string };
+          const body = JSON.parse(data ?? '{}') as SentHit;
+          send.body = body;
           send.url = body.url;
           send.referrer = body.referrer;
         })
@@ -246,25 +275,41 @@ describeIfChromium('tracker in a real browser', () => {
     return { page, sends };
   }
 
-  /** Waits until the tab has made `count` sends and each was answered (hits are stored before the 202). */
+  const isEngagement = (send: Send) => send.body?.name === 'engagement';
+
+  /**
+   * Waits until the tab has made `count` page-view or event sends and every send so far was
+   * answered (hits are stored before the 202); returns those sends. Engagement sends, which the
+   * tracker makes on its own whenever a page is left, are waited for but not counted here.
+   */
   async function settle(visit: Visit, count: number): Promise<Send[]> {
     return until(
       `${count} answered sends`,
-      async () =>
-        visit.sends.length >= count &&
-        visit.sends.every((send) => send.url !== undefined && (send.status !== undefined || send.failed))
-          ? visit.sends
-          : undefined,
-      { seen: async () => visit.sends.map((send) => [send.url, send.status ?? send.failed]) },
+      async () => {
+        const answered = visit.sends.every(
+          (send) => send.body !== undefined && (send.status !== undefined || send.failed),
+        );
+        const counted = visit.sends.filter((send) => !isEngagement(send));
+        return answered && counted.length >= count ? counted : undefined;
+      },
+      { seen: async () => visit.sends.map((send) => [send.body?.name, send.url, send.status ?? send.failed]) },
     );
   }
 
+  /** The page views and events stored for the site, oldest first (engagement hits apart). */
   const hitsOf = (client: ClientSite): Promise<Document[]> =>
     app.database.db
       .collection('hits')
-      .find({ siteId: new ObjectId(client.site.id) })
+      .find({ siteId: new ObjectId(client.site.id), name: { $ne: 'engagement' } })
       .sort({ _id: 1 })
       .toArray();
+
+  /** The stored events other than page views, as `[name, props]` sorted by both (beacons race). */
+  const eventsOf = async (client: ClientSite): Promise<Array<[string, unknown]>> =>
+    (await hitsOf(client))
+      .filter((hit) => hit.name !== 'pageview')
+      .map((hit): [string, unknown] => [hit.name as string, hit.props])
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
   async function api<T>(path: string, query: Record<string, string>): Promise<T> {
     const url = new URL(`/api/v1${path}`, app.url);
@@ -299,6 +344,17 @@ describeIfChromium('tracker in a real browser', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     await app?.close();
+  });
+
+  it('serves a script under 2.5 kB gzipped, with no cookie (its sizes go to test-output/tracker-size.json)', async () => {
+    const response = await fetch(`${app.url}/tracker.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('set-cookie')).toBeNull();
+    const script = Buffer.from(await response.arrayBuffer());
+    const sizes = { bytes: script.length, gzipBytes: gzipSync(script, { level: 9 }).length };
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    writeFileSync(join(OUTPUT_DIR, 'tracker-size.json'), `${JSON.stringify(sizes)}\n`);
+    expect(sizes.gzipBytes).toBeLessThan(2500);
   });
 
   it('stores the page view with the path, host and referrer of the page that embeds the tracker', async () => {
@@ -408,19 +464,33 @@ describeIfChromium('tracker in a real browser', () => {
   });
 
   it('sets no cookie and stores nothing in the browser, on the site or on Siteline', async () => {
-    const shop = await startClientSite();
+    // Every feature of the tracker at work: page views, an event of the JS API, a tagged element,
+    // a download, the 404 event, and the engagement hit of the page the route change left.
+    const shop = await startClientSite({
+      attributes: ' data-outbound-links data-file-downloads data-404',
+      body: `<button id="tagged" data-siteline-event="Add to cart" data-siteline-prop-sku="A-1">Add</button>
+        <a id="manual" href="/files/manual.pdf" onclick="event.preventDefault()">Manual</a>`,
+    });
     const tab = await visit(shop, '/', { referer: REFERRING_PAGE });
-    await settle(tab, 1);
-    await pushState(tab.page, '/cart');
     await settle(tab, 2);
+    await pushState(tab.page, '/cart');
+    await tab.page.click('#tagged');
+    await tab.page.click('#manual');
+    await tab.page.evaluate("siteline('Checkout', { props: { step: 1 } })");
+    await settle(tab, 6);
 
     expect(await tab.page.evaluate(() => document.cookie)).toBe('');
     expect(await tab.page.evaluate(() => [window.localStorage.length, window.sessionStorage.length])).toEqual([0, 0]);
+    expect(
+      await tab.page.evaluate(
+        'Promise.all([indexedDB.databases(), caches.keys()]).then(([dbs, caches]) => [dbs.length, caches.length])',
+      ),
+    ).toEqual([0, 0]);
     // Every cookie of the browser, for any origin: one set by an answer of the app (even to a
     // beacon, whose answer the page cannot read) would be here.
     expect(await browser.cookies()).toEqual([]);
-    expect(tab.sends.map((send) => send.request.headers().cookie)).toEqual([undefined, undefined]);
-    expect(await hitsOf(shop)).toHaveLength(2);
+    expect(tab.sends.map((send) => send.request.headers().cookie).filter(Boolean)).toEqual([]);
+    expect(await hitsOf(shop)).toHaveLength(6);
   });
 
   describe('Do-Not-Track', () => {
@@ -536,6 +606,294 @@ describeIfChromium('tracker in a real browser', () => {
       expect(await delivered(shop, ['/', '/thank-you'])).toEqual(['/', '/thank-you']);
       expect(link.dropped).toBe(dropsBefore);
       expect(await leavingBrowser.cookies()).toEqual([]);
+    });
+  });
+
+  describe('events', () => {
+    /** The loader snippet of docs/tracker.md: calls made before the tracker ran wait in `siteline.q`. */
+    const QUEUE_SNIPPET =
+      '<script>window.siteline = window.siteline || function () { (siteline.q = siteline.q || []).push(arguments) };</script>';
+    /** Keeps the tab on the page when a link is clicked, so that the test can go on clicking. */
+    const STAY_ON_PAGE =
+      "<script>for (const type of ['click', 'auxclick']) window.addEventListener(type, (e) => { if (e.target.closest('a.stay')) e.preventDefault(); });</script>";
+
+    it('sends custom events with props from the JS API, the calls queued before the script loaded included', async () => {
+      const shop = await startClientSite({
+        head: `${QUEUE_SNIPPET}<script>siteline('Signup', { props: { plan: 'pro', seats: 3 } });</script>`,
+      });
+      const tab = await visit(shop, '/pricing');
+      await settle(tab, 2);
+      await tab.page.evaluate(
+        "new Promise((resolve) => siteline('Download', { props: { format: 'pdf', beta: true }, callback: resolve }))",
+      );
+      const sends = await settle(tab, 3);
+
+      // The page view goes first: the queued event belongs to the visit it starts.
+      expect(sends.map((send) => [send.body?.name, pathOf(send.url), send.status])).toEqual([
+        [undefined, '/pricing', 202],
+        ['Signup', '/pricing', 202],
+        ['Download', '/pricing', 202],
+      ]);
+      expect(await eventsOf(shop)).toEqual([
+        ['Download', { format: 'pdf', beta: true }],
+        ['Signup', { plan: 'pro', seats: 3 }],
+      ]);
+      const events = await api<{ results: Array<Record<string, unknown>> }>('/stats/breakdown', {
+        siteId: shop.site.id,
+        period: 'day',
+        metrics: 'visitors,events',
+        dimension: 'event_name',
+      });
+      expect(events.results).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ value: 'Signup', visitors: 1, events: 1 }),
+          expect.objectContaining({ value: 'Download', visitors: 1, events: 1 }),
+        ]),
+      );
+    });
+
+    it('tracks outbound links and file downloads when asked to, with Plausible’s event names', async () => {
+      const partner = await startClientSite();
+      const shop = await startClientSite({
+        attributes: ' data-outbound-links data-file-downloads data-add-file-types="epub"',
+        head: STAY_ON_PAGE,
+        body: `<a class="stay" id="pdf" href="/files/report.pdf?v=2"><span id="pdf-label">Report</span></a>
+          <a class="stay" id="epub" href="/files/Book.EPUB">Book</a>
+          <a class="stay" id="html" href="/files/notes.html">Notes</a>
+          <a class="stay" id="inside" href="/about">About</a>
+          <a id="out" href="${partner.origin}/welcome?from=shop">Partner</a>`,
+      });
+      const tab = await visit(shop, '/');
+      await settle(tab, 1);
+      await tab.page.click('#pdf-label');
+      await tab.page.click('#pdf', { button: 'middle' });
+      await tab.page.click('#epub');
+      await tab.page.click('#html');
+      await tab.page.click('#inside');
+      await settle(tab, 4);
+      // Leaving the page by an outbound link: the beacon outlives the page.
+      await Promise.all([tab.page.waitForNavigation(), tab.page.click('#out')]);
+      expect(tab.page.url()).toBe(`${partner.origin}/welcome?from=shop`);
+
+      expect(
+        await until('the outbound-link event', async () => {
+          const events = await eventsOf(shop);
+          return events.length >= 4 ? events : undefined;
+        }),
+      ).toEqual([
+        ['File Download', { url: `${shop.origin}/files/Book.EPUB` }],
+        ['File Download', { url: `${shop.origin}/files/report.pdf` }],
+        ['File Download', { url: `${shop.origin}/files/report.pdf` }],
+        ['Outbound Link: Click', { url: `${partner.origin}/welcome?from=shop` }],
+      ]);
+    });
+
+    it('sends no outbound-link or download events by default', async () => {
+      const shop = await startClientSite({
+        head: STAY_ON_PAGE,
+        body: `<a class="stay" id="pdf" href="/files/report.pdf">Report</a>
+          <a class="stay" id="out" href="${app.url}/tracker.js">Partner</a>`,
+      });
+      const tab = await visit(shop, '/');
+      await settle(tab, 1);
+      await tab.page.click('#pdf');
+      await tab.page.click('#out');
+      // A marker sent after the clicks: anything the clicks sent was sent before it.
+      await tab.page.evaluate("siteline('Marker')");
+      await settle(tab, 2);
+
+      expect(tab.sends.filter((send) => !isEngagement(send)).map((send) => send.body?.name)).toEqual([
+        undefined,
+        'Marker',
+      ]);
+      expect(await eventsOf(shop)).toEqual([['Marker', undefined]]);
+    });
+
+    it('with data-404 sends a "404" event with the path after the page view', async () => {
+      const shop = await startClientSite({ attributes: ' data-404' });
+      const tab = await visit(shop, '/no/such/page?q=1');
+      const sends = await settle(tab, 2);
+
+      expect(sends.map((send) => send.body?.name)).toEqual([undefined, '404']);
+      expect(await eventsOf(shop)).toEqual([['404', { path: '/no/such/page' }]]);
+    });
+
+    it('sends the events tagged on elements by class or data attribute, forms on submission', async () => {
+      const shop = await startClientSite({
+        head: STAY_ON_PAGE,
+        body: `<button id="signup" class="cta siteline-event-name=Signup siteline-event-plan=pro siteline-event-placement=hero+banner"><span id="signup-label">Sign up</span></button>
+          <div data-siteline-event="Newsletter" data-siteline-prop-list="weekly"><p><em id="newsletter-deep">Join</em></p></div>
+          <a class="stay siteline-event-name--Pricing+Click" id="pricing" href="/pricing">Pricing</a>
+          <form class="siteline-event-name=Contact" onsubmit="event.preventDefault()">
+            <input name="email" value="a@example.org"><button id="send" class="siteline-event-name=Ignored">Send</button>
+          </form>
+          <div class="siteline-event-name=TooFar"><div><div><div><span id="too-far">Far</span></div></div></div></div>
+          <button id="untagged">Nothing</button>`,
+      });
+      const tab = await visit(shop, '/');
+      await settle(tab, 1);
+      for (const id of ['signup-label', 'newsletter-deep', 'pricing', 'send', 'too-far', 'untagged'])
+        await tab.page.click(`#${id}`);
+      await tab.page.evaluate("siteline('Marker')");
+      await settle(tab, 6);
+
+      expect(await eventsOf(shop)).toEqual([
+        // No props: the server stores an empty object as none.
+        ['Contact', undefined],
+        ['Marker', undefined],
+        ['Newsletter', { list: 'weekly' }],
+        ['Pricing Click', { url: `${shop.origin}/pricing` }],
+        ['Signup', { plan: 'pro', placement: 'hero banner' }],
+      ]);
+    });
+  });
+
+  describe('revenue, hash mode and engagement', () => {
+    /** The engagement records stored for the site, oldest first. */
+    const engagementsOf = (client: ClientSite): Promise<Document[]> =>
+      app.database.db
+        .collection('engagements')
+        .find({ siteId: new ObjectId(client.site.id) })
+        .sort({ _id: 1 })
+        .toArray();
+    const engagementSends = (tab: Visit) => tab.sends.filter(isEngagement).map((send) => send.body!);
+    /** A page taller than the window: 3,000 px of article under the heading. */
+    const LONG_ARTICLE = '<article style="height: 3000px">Text</article>';
+
+    it('sends the revenue of an event, from the JS API and from a tagged element', async () => {
+      const shop = await startClientSite({
+        body: `<button id="buy" class="siteline-event-name=Purchase siteline-event-plan=team siteline-revenue-amount=99.5 siteline-revenue-currency=usd">Buy</button>`,
+      });
+      const tab = await visit(shop, '/checkout');
+      await settle(tab, 1);
+      await tab.page.evaluate(
+        "siteline('Purchase', { props: { plan: 'pro' }, revenue: { currency: 'EUR', amount: 29 } })",
+      );
+      await tab.page.click('#buy');
+      await settle(tab, 3);
+
+      const purchases = (await hitsOf(shop))
+        .filter((hit) => hit.name === 'Purchase')
+        .map((hit) => [hit.props, hit.revenueAmount, hit.revenueCurrency])
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+      expect(purchases).toEqual([
+        [{ plan: 'pro' }, 29, 'EUR'],
+        [{ plan: 'team' }, 99.5, 'USD'],
+      ]);
+    });
+
+    it('with data-hash-mode counts each hash route as a page view and keeps the fragment', async () => {
+      const shop = await startClientSite({ attributes: ' data-hash-mode' });
+      const tab = await visit(shop, '/app#/inbox');
+      await settle(tab, 1);
+      await tab.page.evaluate(() => {
+        window.location.hash = '#/settings';
+      });
+      await settle(tab, 2);
+      // A hash router's links: the URL changes by the fragment alone.
+      await tab.page.evaluate(() => {
+        window.location.hash = '#/settings/profile';
+      });
+      const sends = await settle(tab, 3);
+
+      expect(sends.map((send) => [pathOf(send.url), send.body?.hashMode])).toEqual([
+        ['/app#/inbox', true],
+        ['/app#/settings', true],
+        ['/app#/settings/profile', true],
+      ]);
+      expect((await hitsOf(shop)).map((hit) => hit.path)).toEqual([
+        '/app#/inbox',
+        '/app#/settings',
+        '/app#/settings/profile',
+      ]);
+    });
+
+    it('sends the time the page was visible and in focus, and the deepest scroll, when it is hidden and when it is left', async () => {
+      const shop = await startClientSite({ body: LONG_ARTICLE });
+      const opened = Date.now();
+      const tab = await visit(shop, '/article');
+      await settle(tab, 1);
+      const { height, viewport } = (await tab.page.evaluate(
+        '({ height: document.documentElement.scrollHeight, viewport: window.innerHeight })',
+      )) as { height: number; viewport: number };
+      expect(height).toBeGreaterThan(3000);
+      await tab.page.evaluate('window.scrollTo(0, 1500)');
+      await sleep(300);
+      await tab.page.evaluate('window.scrollTo(0, 200)');
+      await sleep(700);
+
+      // Another tab in front: this one is hidden (and loses focus); its engagement goes out.
+      const other = await browser.newPage();
+      openPages.push(other);
+      await until('the first engagement send', async () => (engagementSends(tab).length >= 1 ? true : undefined));
+      const hiddenAt = Date.now();
+      // Time while hidden is not engaged time.
+      await sleep(2000);
+      const showing = Date.now();
+      await tab.page.bringToFront();
+      await sleep(3300);
+      // Leaving the page sends the rest.
+      await tab.page.goto('about:blank');
+      const leftAt = Date.now();
+      const stored = await until('two stored engagements', async () => {
+        const found = await engagementsOf(shop);
+        return found.length >= 2 ? found : undefined;
+      });
+
+      const deepest = Math.round(((1500 + viewport) * 100) / height);
+      // What the browser sent on hiding (the beacon of a page being left cannot be read back).
+      const [sent] = engagementSends(tab);
+      expect(sent).toMatchObject({ url: `${shop.origin}/article`, scrollDepth: deepest });
+      const [first, second] = stored.map((record) => ({
+        path: record.path as string,
+        engagementMs: record.engagementMs as number,
+        scrollDepth: record.scrollDepth as number,
+      }));
+      expect(first).toEqual({ path: '/article', engagementMs: sent.engagementMs, scrollDepth: deepest });
+      // At least the second the test waited on the page; at most the time from opening to hiding.
+      expect(first.engagementMs).toBeGreaterThanOrEqual(1000);
+      expect(first.engagementMs).toBeLessThanOrEqual(hiddenAt - opened);
+      expect(second).toMatchObject({ path: '/article', scrollDepth: deepest });
+      // The 3.3 s in front again, not the 2 s hidden before.
+      expect(second.engagementMs).toBeGreaterThanOrEqual(3300);
+      expect(second.engagementMs).toBeLessThanOrEqual(leftAt - showing);
+      // Engagement is no page view and no event.
+      expect((await hitsOf(shop)).map((hit) => [hit.name, hit.path])).toEqual([['pageview', '/article']]);
+    });
+
+    it('sends the engagement of the previous page on SPA navigation, and nothing with data-no-engagement', async () => {
+      const shop = await startClientSite();
+      const tab = await visit(shop, '/first');
+      await settle(tab, 1);
+      await sleep(500);
+      await pushState(tab.page, '/second');
+      await settle(tab, 2);
+      await until('the engagement of /first', async () => (engagementSends(tab).length >= 1 ? true : undefined));
+      const [engagement] = engagementSends(tab);
+      // The page (heading, link, 2,000 px margin, details) is taller than the window: not scrolled.
+      const { height, viewport } = (await tab.page.evaluate(
+        '({ height: document.documentElement.scrollHeight, viewport: window.innerHeight })',
+      )) as { height: number; viewport: number };
+      expect(engagement).toMatchObject({
+        name: 'engagement',
+        url: `${shop.origin}/first`,
+        scrollDepth: Math.round((viewport * 100) / height),
+      });
+      expect(engagement.engagementMs).toBeGreaterThanOrEqual(500);
+      // Sent before the page view of the new route.
+      expect(tab.sends.map((send) => [send.body?.name, pathOf(send.url)])).toEqual([
+        [undefined, '/first'],
+        ['engagement', '/first'],
+        [undefined, '/second'],
+      ]);
+
+      const quiet = await startClientSite({ attributes: ' data-no-engagement' });
+      const quietTab = await visit(quiet, '/first');
+      await settle(quietTab, 1);
+      await pushState(quietTab.page, '/second');
+      await quietTab.page.evaluate("siteline('Marker')");
+      await settle(quietTab, 3);
+      expect(engagementSends(quietTab)).toEqual([]);
     });
   });
 

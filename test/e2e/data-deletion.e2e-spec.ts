@@ -39,7 +39,7 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
     });
     admin = (await loginAsBootstrapAdmin(app.url)).accessToken;
     sessions = app.app.get(SessionsService);
-    await stopRollupTimer(app);
+    stopRollupTimer(app);
   });
 
   afterAll(async () => {

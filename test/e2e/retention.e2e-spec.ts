@@ -152,7 +152,7 @@ describe('RETENTION_DAYS', () => {
     const clock = new FixedClock(NOW);
     const app = await startInstance(await database(), clock, MANUAL, '30', bootstrapAdminEnv);
     apps.push(app);
-    await stopRollupTimer(app);
+    stopRollupTimer(app);
     let token = (await loginAsBootstrapAdmin(app.url)).accessToken;
     const flagged = (siteId: string) => isFlaggedForRebuild(app, siteId);
     const range = { from: '2024-05-01', to: '2024-06-15' };

@@ -136,7 +136,7 @@ describe.each<[ProxyMode]>(MODES.map((mode) => [mode]))('reliability: database c
       .find({}, { projection: { eventId: 1 } })
       .toArray();
     expect(reconcile(stored, load.acknowledged)).toEqual({ duplicated: [], lost: [] });
-    // Figures for the README section "Reliability and security".
+    // Figures printed for the run log (docs/security.md lists the property).
     process.stdout.write(
       `[database-faults ${mode}] requests=${load.outcomes.length} acknowledged=${load.acknowledged.size} ` +
         `503=${load.outcomes.filter((o) => o.status === 503).length} unreadyAfterMs=${Math.round(unreadyAfterMs)} ` +

@@ -10,7 +10,7 @@ import { startTestDatabase, type TestDatabase } from '../support/test-app.js';
 
 const SOAK = process.env.SOAK === '1';
 /**
- * Growth of the app's resident memory allowed while flooded (documented in the README section "Reliability and security"):
+ * Growth of the app's resident memory allowed while flooded (docs/security.md lists the property):
  * the write queue holds at most 20 000 hits; the rest is the bodies of the 200 requests in flight
  * (each 500 hits: ~60 KB of JSON, ~1 MB once parsed, validated and enriched) and GC headroom.
  */

@@ -22,6 +22,9 @@ const PUBLIC_ROUTES = new Set([
   'POST /api/v1/auth/login',
   'POST /api/v1/auth/refresh',
   'POST /api/v1/auth/logout',
+  // First run: answers only whether an account exists; creating one needs the setup code.
+  'GET /api/v1/setup',
+  'POST /api/v1/setup',
   'GET /tracker.js',
   // CORS preflight: answers only with CORS headers, the POST itself authenticates.
   'OPTIONS /api/v1/hits',

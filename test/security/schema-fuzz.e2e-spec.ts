@@ -401,6 +401,8 @@ describe('security: fuzzing every documented route with hostile values', () => {
     const login = operation.path === '/api/v1/auth/login';
     return {
       siteId: () => seeds.siteId,
+      // POST /api/v2/query's Plausible name for it (a domain there; the site id is accepted too).
+      site_id: () => seeds.siteId,
       siteIds: () => [seeds.siteId],
       refreshToken: () => seeds.refreshToken,
       timestamp: () => new Date().toISOString(),

@@ -37,7 +37,20 @@ export async function runCli(
   env: Record<string, string> = {},
 ): Promise<CliResult> {
   const command = await cliCommand(app, args, env);
-  const child = spawn(process.execPath, command.argv, { env: command.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  return runCompiledCli(command.argv, command.env, stdin);
+}
+
+/**
+ * Runs the compiled CLI with exactly this environment (besides PATH), e.g. without MONGODB_URI
+ * so it uses the embedded store of a DATA_DIR.
+ */
+export async function runCliWithEnv(args: string[], env: Record<string, string>, stdin = ''): Promise<CliResult> {
+  const argv = [join(await compileApp(), 'src', 'cli', 'main.js'), ...args];
+  return runCompiledCli(argv, { PATH: process.env.PATH ?? '', ...env }, stdin);
+}
+
+async function runCompiledCli(argv: string[], env: Record<string, string>, stdin: string): Promise<CliResult> {
+  const child = spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -3,12 +3,18 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ConnectionInfo, Outcome } from './engine.js';
 import { WireListener } from './listener.js';
+import { advertisePort } from './lock.js';
+
+export { runningStorePort } from './lock.js';
 import { answerWithoutEngine } from './local-commands.js';
 import { StoreServer, type ServerOptions } from './server.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 export interface EmbeddedMongoOptions {
-  /** Directory for the journal and snapshot; omit for a memory-only store. */
+  /**
+   * Directory for the journal and snapshot; omit for a memory-only store. Its lock file names the
+   * owning process and (on 127.0.0.1) its port, for `runningStorePort`.
+   */
   dataDir?: string;
   /** TCP port; 0 (default) picks a free one. */
   port?: number;
@@ -181,7 +187,10 @@ export class EmbeddedMongo {
     const backend: Backend = inWorker
       ? await WorkerBackend.start(options)
       : await StoreServer.start(serverOptions(options));
-    return new EmbeddedMongo(backend, options.host ?? '127.0.0.1');
+    const host = options.host ?? '127.0.0.1';
+    // Only a loopback store is advertised: it is then reachable by local processes alone.
+    if (options.dataDir && host === '127.0.0.1') advertisePort(options.dataDir, backend.port);
+    return new EmbeddedMongo(backend, host);
   }
 
   /** The connection string for one database, e.g. `mongodb://127.0.0.1:PORT/siteline`. */

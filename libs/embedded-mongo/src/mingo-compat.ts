@@ -95,21 +95,29 @@ const PREDEFINED_VARIABLES = new Set([
   'new',
 ]);
 
-function collectVariables(value: unknown, used: Set<string>, bound: Set<string>): void {
+/**
+ * Where `$$name` is a variable: in expressions (pipeline stages, `$expr`), not in a query
+ * filter's values, where `'$$x'` is a plain string to match (nor inside `$literal`).
+ */
+type VariableContext = 'expression' | 'filter';
+
+function collectVariables(value: unknown, used: Set<string>, bound: Set<string>, mode: VariableContext): void {
   if (typeof value === 'string') {
-    if (value.startsWith('$$')) used.add(value.slice(2).split('.')[0]);
+    if (mode === 'expression' && value.startsWith('$$')) used.add(value.slice(2).split('.')[0]);
     return;
   }
   if (Array.isArray(value)) {
-    for (const item of value) collectVariables(item, used, bound);
+    for (const item of value) collectVariables(item, used, bound, mode);
     return;
   }
   if (!isPlainObject(value)) return;
   for (const [key, nested] of Object.entries(value)) {
+    if (key === '$literal') continue;
     if (key === 'as' && typeof nested === 'string') bound.add(nested);
     if ((key === 'vars' || key === 'let') && isPlainObject(nested))
       for (const name of Object.keys(nested)) bound.add(name);
-    collectVariables(nested, used, bound);
+    const nestedMode = key === '$expr' ? 'expression' : key === '$match' ? 'filter' : mode;
+    collectVariables(nested, used, bound, nestedMode);
   }
 }
 
@@ -119,10 +127,14 @@ function collectVariables(value: unknown, used: Set<string>, bound: Set<string>)
  * per document. Names bound anywhere in the tree (`$let`, `as`, a `$lookup`'s `let`) count as
  * defined, which can let a misplaced reference through but never refuses a valid one.
  */
-export function assertVariablesDefined(tree: unknown, variables: Document | undefined): void {
+export function assertVariablesDefined(
+  tree: unknown,
+  variables: Document | undefined,
+  kind: 'pipeline' | 'filter' = 'pipeline',
+): void {
   const used = new Set<string>();
   const bound = new Set<string>();
-  collectVariables(tree, used, bound);
+  collectVariables(tree, used, bound, kind === 'pipeline' ? 'expression' : 'filter');
   for (const name of used) {
     if (PREDEFINED_VARIABLES.has(name) || bound.has(name) || (variables && name in variables)) continue;
     throw new CommandError('Location17276', `Use of undefined variable: ${name}`);
@@ -136,7 +148,7 @@ export function compileFilter(filter: Document, scope?: QueryScope): Query {
     return new Query(normalized, { context: collatedQueryContext(scope.collation), useStrictMode: true });
   }
   if (!usesExpressions(normalized)) return new Query(normalized, filterOnlyOptions);
-  assertVariablesDefined(normalized, scope?.variables);
+  assertVariablesDefined(normalized, scope?.variables, 'filter');
   return new Query(normalized, engineOptions(undefined, scope?.variables));
 }
 

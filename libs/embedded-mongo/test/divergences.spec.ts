@@ -236,6 +236,16 @@ describe('no silent divergence from MongoDB 7.0', () => {
     expect(expression.message).toContain("Unrecognized expression '$noSuchOperator'");
   });
 
+  it("matches a '$$' string in a filter as a string, not a variable", async () => {
+    await coll.insertMany([
+      { _id: 1, name: '$$notAVariable' },
+      { _id: 2, name: 'other' },
+    ]);
+    expect(await coll.find({ name: '$$notAVariable' }).toArray()).toEqual([{ _id: 1, name: '$$notAVariable' }]);
+    const matched = await coll.aggregate([{ $match: { name: { $in: ['$$notAVariable'] } } }]).toArray();
+    expect(matched).toEqual([{ _id: 1, name: '$$notAVariable' }]);
+  });
+
   it('keeps _id when a pipeline update replaces the root with a subdocument', async () => {
     await coll.insertOne({ _id: 1, t: { u: 1 } });
     const result = await coll.updateOne(idIs(1), [{ $replaceRoot: { newRoot: '$t' } }]);

@@ -24,6 +24,15 @@ export class User {
   @Prop({ type: Number, default: 0 })
   tokenVersion!: number;
 
+  /**
+   * Set on the account made by the first-run setup form or from ADMIN_EMAIL, and only there. The
+   * index is unique and sparse (accounts without the field are not in it), so when several
+   * instances sharing one database create a first admin at the same moment, exactly one insert
+   * succeeds: a check-then-insert on the user count could let all of them through.
+   */
+  @Prop({ type: Boolean, unique: true, sparse: true })
+  firstAdmin?: boolean;
+
   createdAt!: Date;
   updatedAt!: Date;
 }

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { isDatabaseUnreachable } from '../../database/database-errors.js';
+import { isRequestDeadlineExceeded, REQUEST_DEADLINE_RETRY_AFTER_SECONDS } from '../http/request-deadline.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -29,7 +30,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     void reply.status(status).send(body);
   }
 
-  private toResponse(exception: unknown, request: FastifyRequest) {
+  protected toResponse(exception: unknown, request: FastifyRequest) {
     const headers: Record<string, string> = {};
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
@@ -50,6 +51,19 @@ export class HttpExceptionFilter implements ExceptionFilter {
         body.message = response;
       }
       return { status, body, headers };
+    }
+    if (isRequestDeadlineExceeded(exception)) {
+      const status = HttpStatus.SERVICE_UNAVAILABLE;
+      return {
+        status,
+        body: {
+          statusCode: status,
+          error: 'Service Unavailable',
+          message:
+            'The request is taking too long to answer (a backlog after a bulk load, or a busy database); retry shortly',
+        },
+        headers: { ...headers, 'Retry-After': String(REQUEST_DEADLINE_RETRY_AFTER_SECONDS) },
+      };
     }
     const clientError = this.fastifyClientError(exception);
     if (clientError) return { ...clientError, headers };

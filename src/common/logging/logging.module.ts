@@ -3,11 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { appConfig, type AppConfig } from '../../config/configuration.js';
 import { INGEST_ROUTES } from '../../ingestion/ingest-routes.js';
-import { logDestination } from './log-destination.js';
+import { logDestination, wantsPrettyLogs } from './log-destination.js';
 
 /**
- * Structured JSON logs with a request id on every line. What is logged of a request is chosen
- * field by field: method, path without its query string (the `/api/v1/traffic` form puts
+ * Structured logs (JSON; pretty-printed in development on a terminal, see log-destination.ts)
+ * with a request id on every line. What is logged of a request is chosen field by field: method,
+ * path without its query string (the `/api/v1/traffic` form puts
  * `ip_addr` there), status and timing. Headers, bodies and client addresses are never logged,
  * so no raw IP, key, password or token can reach the logs through the request logger.
  */
@@ -59,7 +60,7 @@ function isIngestRequest(request: IncomingMessage & { originalUrl?: string }): b
                 (request.originalUrl ?? request.url ?? '').startsWith('/health/'),
             },
           },
-          logDestination(),
+          logDestination({ pretty: wantsPrettyLogs(config.nodeEnv) }),
         ],
       }),
     }),

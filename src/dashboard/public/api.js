@@ -109,6 +109,24 @@ export async function login(email, password) {
   saveTokens(tokens);
 }
 
+/** @returns {Promise<boolean>} whether Siteline still has no account (first run) */
+export async function isSetupNeeded() {
+  const status = await send('GET', '/setup', { auth: false });
+  return status?.needed === true;
+}
+
+/** Creates the first admin with the setup code from the server's log, and signs in as them. */
+export async function setUp(setupCode, email, password) {
+  const tokens = await send('POST', '/setup', { body: { setupCode, email, password }, auth: false });
+  saveTokens(tokens);
+}
+
+/** @returns {Promise<{ id: string, domain: string, name: string, timezone: string }>} */
+export async function createSite(domain, name, timezone) {
+  const site = await authed('POST', '/sites', { body: { domain, name, timezone } });
+  return { id: site.id, domain: site.domain, name: site.name || site.domain, timezone: site.timezone };
+}
+
 export async function logout() {
   const refreshToken = getSession()?.refreshToken;
   try {
@@ -184,17 +202,24 @@ export async function fetchTimeseries(query, interval) {
 
 /**
  * Rows come with the raw `value` and a display `label` (country names, `Unknown`, `Direct / None`)
- * chosen by the server, so every client names missing values the same way.
- * @returns {Promise<Array<{ name: string, visitors: number, pageviews: number }>>}
+ * chosen by the server, so every client names missing values the same way. A metric the API
+ * answers with null (time on page where no engagement was recorded) stays null.
+ * @returns {Promise<Array<{ value: unknown, name: string, values: Record<string, number | null> }>>}
  */
-export async function fetchBreakdown(query, dimension, limit) {
+export async function fetchBreakdown(query, { dimension, limit, metrics, filters }) {
   const payload = await authed('GET', '/stats/breakdown', {
-    params: { ...query, dimension, limit, metrics: 'visitors,pageviews' },
+    params: {
+      ...query,
+      dimension,
+      limit,
+      metrics: metrics.join(','),
+      filters: filters?.length ? JSON.stringify(filters) : undefined,
+    },
   });
   return listOf(payload).map((row) => ({
+    value: row.value ?? null,
     name: String(row.label ?? row.value ?? 'Unknown'),
-    visitors: numberOf(row.visitors),
-    pageviews: numberOf(row.pageviews),
+    values: Object.fromEntries(metrics.map((metric) => [metric, typeof row[metric] === 'number' ? row[metric] : null])),
   }));
 }
 

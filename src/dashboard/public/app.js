@@ -1,7 +1,7 @@
 /* global document, window, localStorage */
 // Wires the page: login, the controls, and loading every panel for the chosen query.
 import * as api from './api.js';
-import { BREAKDOWN_LIMIT, BREAKDOWNS } from './breakdowns.js';
+import { BREAKDOWN_LIMIT, BREAKDOWNS, PROPERTY_PREFIX } from './breakdowns.js';
 import { formatInteger } from './format.js';
 import { chartInterval, customRangeProblem, rangeParams, shiftDays, todayIn } from './range.js';
 import {
@@ -9,7 +9,7 @@ import {
   createBreakdowns,
   createOverview,
   renderBreakdown,
-  renderBreakdownError,
+  renderBreakdownMessage,
   renderOverview,
 } from './render.js';
 import { VisitorsChart } from './visitors-chart.js';
@@ -24,6 +24,26 @@ const ui = {
   account: byId('account'),
   accountEmail: byId('account-email'),
   logout: byId('logout'),
+  addSiteButton: byId('add-site'),
+  setupView: byId('setup-view'),
+  setupForm: byId('setup-form'),
+  setupCode: byId('setup-code'),
+  setupEmail: byId('setup-email'),
+  setupPassword: byId('setup-password'),
+  setupSubmit: byId('setup-submit'),
+  setupError: byId('setup-error'),
+  addSiteView: byId('add-site-view'),
+  addSiteForm: byId('add-site-form'),
+  siteDomain: byId('site-domain'),
+  siteName: byId('site-name'),
+  siteTimezone: byId('site-timezone'),
+  addSiteSubmit: byId('add-site-submit'),
+  addSiteCancel: byId('add-site-cancel'),
+  addSiteError: byId('add-site-error'),
+  siteCreated: byId('site-created'),
+  siteCreatedName: byId('site-created-name'),
+  trackerSnippet: byId('tracker-snippet'),
+  openStatistics: byId('open-statistics'),
   loginView: byId('login-view'),
   loginForm: byId('login-form'),
   loginEmail: byId('login-email'),
@@ -49,9 +69,23 @@ const ui = {
 
 const RANGE_NAMES = { day: 'Today', '7d': 'Last 7 days', '30d': 'Last 30 days', month: 'This month' };
 
-const state = { sites: [], siteId: null, range: { kind: '7d' }, classification: 'USER' };
+const state = {
+  sites: [],
+  siteId: null,
+  range: { kind: '7d' },
+  classification: 'USER',
+  /** The dimension picked in each table with choices (UTM parameters), by table id. */
+  choices: Object.fromEntries(
+    BREAKDOWNS.filter((table) => table.choices).map((table) => [table.id, table.choices[0].dimension]),
+  ),
+  /** The custom-event property whose values the properties table shows; none until one is named. */
+  property: '',
+  role: null,
+};
 /** Bumped on every reload, so answers to an older query never overwrite a newer one. */
 let generation = 0;
+/** Bumped per table on each of its loads: a table reloaded alone must not show an older answer. */
+const tableLoads = new Map();
 let realtimeTimer = null;
 let chart = null;
 
@@ -61,9 +95,41 @@ function currentSite() {
 
 function show(view) {
   ui.boot.hidden = true;
+  ui.setupView.hidden = view !== 'setup';
   ui.loginView.hidden = view !== 'login';
+  ui.addSiteView.hidden = view !== 'add-site';
   ui.dashboard.hidden = view !== 'dashboard';
-  ui.account.hidden = view !== 'dashboard';
+  ui.account.hidden = view !== 'dashboard' && view !== 'add-site';
+  ui.addSiteButton.hidden = view !== 'dashboard' || state.role !== 'admin';
+}
+
+/** First run: no account exists yet, so the first admin is created with the setup code from the server's log. */
+function showSetup() {
+  show('setup');
+  ui.setupError.textContent = '';
+  ui.setupCode.focus();
+}
+
+/** The site form; once a site is added, the tracker tag to paste into its pages. */
+function showAddSite() {
+  generation += 1;
+  stopRealtime();
+  show('add-site');
+  ui.addSiteForm.hidden = false;
+  ui.siteCreated.hidden = true;
+  ui.addSiteError.textContent = '';
+  ui.addSiteCancel.hidden = state.sites.length === 0;
+  ui.siteTimezone.value ||= Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  ui.siteDomain.focus();
+}
+
+function showTrackerSnippet(site) {
+  ui.addSiteForm.hidden = true;
+  ui.siteCreated.hidden = false;
+  ui.siteCreatedName.textContent = site.name;
+  const src = new URL('/tracker.js', window.location.origin).href;
+  ui.trackerSnippet.textContent = `<script defer src="${src}" data-site-id="${site.id}"></script>`;
+  ui.openStatistics.focus();
 }
 
 function showLogin(message = '') {
@@ -80,6 +146,7 @@ function showLogin(message = '') {
 async function enterDashboard() {
   const [me, sites] = await Promise.all([api.fetchMe(), api.listSites()]);
   ui.accountEmail.textContent = me.email;
+  state.role = me.role;
   state.sites = sites;
   ui.site.replaceChildren(
     ...sites.map((site) => {
@@ -89,9 +156,13 @@ async function enterDashboard() {
       return option;
     }),
   );
+  if (sites.length === 0 && me.role === 'admin') {
+    showAddSite();
+    return;
+  }
   show('dashboard');
   if (sites.length === 0) {
-    ui.error.textContent = 'No sites yet: create one with POST /api/v1/sites or the command-line tool.';
+    ui.error.textContent = 'No sites yet: ask an admin to add one or to give you access to one.';
     return;
   }
   const remembered = localStorage.getItem(LAST_SITE_KEY);
@@ -108,7 +179,7 @@ async function reload() {
   if (!site) return;
   const ticket = ++generation;
   const isCurrent = () => ticket === generation;
-  const query = { siteId: site.id, ...rangeParams(state.range), classification: state.classification };
+  const query = currentQuery();
   const interval = chartInterval(state.range);
   ui.dashboard.setAttribute('aria-busy', 'true');
   ui.status.textContent = 'Loading…';
@@ -123,27 +194,65 @@ async function reload() {
       },
     ),
     api.fetchTimeseries(query, interval).then((points) => isCurrent() && chart?.render(points, interval)),
-    ...BREAKDOWNS.map((definition) =>
-      api
-        .fetchBreakdown(
-          { ...query, classification: definition.classification ?? query.classification },
-          definition.dimension,
-          BREAKDOWN_LIMIT,
-        )
-        .then(
-          (rows) => isCurrent() && renderBreakdown(ui.breakdowns, definition, rows),
-          (error) => {
-            if (isCurrent()) renderBreakdownError(ui.breakdowns, definition, 'Could not be loaded');
-            throw error;
-          },
-        ),
-    ),
+    ...BREAKDOWNS.map((definition) => loadBreakdown(definition, query, isCurrent)),
   ]);
   if (!isCurrent()) return;
   ui.dashboard.setAttribute('aria-busy', 'false');
   const failure = outcomes.find((outcome) => outcome.status === 'rejected');
   ui.error.textContent = failure ? `Some statistics could not be loaded: ${failure.reason.message}` : '';
   ui.status.textContent = `${describeRange()} · days in ${site.timezone}`;
+}
+
+/** The query the dashboard shows, without the parts each table sets itself. */
+function currentQuery() {
+  const site = currentSite();
+  return site && { siteId: site.id, ...rangeParams(state.range), classification: state.classification };
+}
+
+function breakdownDimension(definition) {
+  if (definition.choices) return state.choices[definition.id];
+  if (definition.property) return state.property && PROPERTY_PREFIX + state.property;
+  return definition.dimension;
+}
+
+/** Fills one table; a rejection (after showing it in the table) tells the caller it failed. */
+async function loadBreakdown(definition, query, isCurrentPage) {
+  const load = (tableLoads.get(definition.id) ?? 0) + 1;
+  tableLoads.set(definition.id, load);
+  const isCurrent = () => isCurrentPage() && tableLoads.get(definition.id) === load;
+  const dimension = breakdownDimension(definition);
+  if (!dimension) {
+    renderBreakdownMessage(ui.breakdowns, definition, 'Name a property to see its values');
+    return;
+  }
+  try {
+    const rows = await api.fetchBreakdown(
+      { ...query, classification: definition.classification ?? query.classification },
+      {
+        dimension,
+        // One more than shown: the row without a value may be among them.
+        limit: definition.valuesOnly ? BREAKDOWN_LIMIT + 1 : BREAKDOWN_LIMIT,
+        metrics: definition.columns.map((column) => column.metric),
+        filters: definition.filters,
+      },
+    );
+    const shown = definition.valuesOnly ? rows.filter((row) => row.value !== null).slice(0, BREAKDOWN_LIMIT) : rows;
+    if (isCurrent()) renderBreakdown(ui.breakdowns, definition, shown);
+  } catch (error) {
+    if (isCurrent()) renderBreakdownMessage(ui.breakdowns, definition, 'Could not be loaded');
+    throw error;
+  }
+}
+
+/** Reloads one table after its select or property field changed, the rest of the page staying. */
+function reloadBreakdown(definition) {
+  const query = currentQuery();
+  if (!query) return;
+  const ticket = generation;
+  ui.error.textContent = '';
+  loadBreakdown(definition, query, () => ticket === generation).catch((error) => {
+    if (ticket === generation) ui.error.textContent = `Some statistics could not be loaded: ${error.message}`;
+  });
 }
 
 function describeRange() {
@@ -203,6 +312,49 @@ function wireEvents() {
       });
   });
 
+  ui.setupForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.setupSubmit.disabled = true;
+    ui.setupError.textContent = '';
+    api
+      .setUp(ui.setupCode.value.trim(), ui.setupEmail.value.trim(), ui.setupPassword.value)
+      .then(() => enterDashboard())
+      .catch((error) => {
+        if (error instanceof api.ApiError && error.status === 409) {
+          showLogin('Siteline already has an account: log in.');
+          return;
+        }
+        ui.setupError.textContent = error.message;
+      })
+      .finally(() => {
+        ui.setupSubmit.disabled = false;
+      });
+  });
+
+  ui.addSiteButton.addEventListener('click', () => showAddSite());
+  ui.addSiteCancel.addEventListener('click', () => guarded(enterDashboard));
+  ui.openStatistics.addEventListener('click', () => guarded(enterDashboard));
+
+  ui.addSiteForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.addSiteSubmit.disabled = true;
+    ui.addSiteError.textContent = '';
+    api
+      .createSite(ui.siteDomain.value.trim(), ui.siteName.value.trim(), ui.siteTimezone.value.trim())
+      .then((site) => {
+        state.sites = [...state.sites, site];
+        localStorage.setItem(LAST_SITE_KEY, site.id);
+        ui.addSiteForm.reset();
+        showTrackerSnippet(site);
+      })
+      .catch((error) => {
+        ui.addSiteError.textContent = error.message;
+      })
+      .finally(() => {
+        ui.addSiteSubmit.disabled = false;
+      });
+  });
+
   ui.logout.addEventListener('click', () => {
     api
       .logout()
@@ -244,6 +396,23 @@ function wireEvents() {
     guarded(reload);
   });
 
+  for (const definition of BREAKDOWNS.filter((table) => table.choices)) {
+    const select = ui.breakdowns.querySelector(`[data-choice="${definition.id}"]`);
+    select.addEventListener('change', () => {
+      state.choices[definition.id] = select.value;
+      reloadBreakdown(definition);
+    });
+  }
+
+  for (const definition of BREAKDOWNS.filter((table) => table.property)) {
+    const form = ui.breakdowns.querySelector(`[data-property="${definition.id}"]`);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      state.property = form.elements.property.value.trim();
+      reloadBreakdown(definition);
+    });
+  }
+
   for (const toggle of ui.toggles) {
     toggle.addEventListener('click', () => {
       state.classification = toggle.dataset.classification;
@@ -259,7 +428,10 @@ function start() {
   wireEvents();
   api.onSignedOut(() => showLogin('Your session has ended. Please log in again.'));
   if (!api.hasSession()) {
-    showLogin();
+    api.isSetupNeeded().then(
+      (needed) => (needed ? showSetup() : showLogin()),
+      () => showLogin(),
+    );
     return;
   }
   enterDashboard().catch((error) =>

@@ -56,11 +56,36 @@ export function clearOverview(container) {
   for (const change of container.querySelectorAll('.metric-change')) change.replaceChildren();
 }
 
+/** The heading of a table, with the select or text field that picks what it breaks down by. */
+function breakdownHeading(definition) {
+  const heading = element('div', { class: 'panel-heading' });
+  heading.append(element('h2', { id: `${definition.id}-title` }, definition.title));
+  if (definition.choices) {
+    const select = element('select', { 'aria-label': definition.choiceLabel, 'data-choice': definition.id });
+    select.append(...definition.choices.map((choice) => element('option', { value: choice.dimension }, choice.label)));
+    heading.append(select);
+  } else if (definition.property) {
+    const form = element('form', { class: 'property-form', 'data-property': definition.id, role: 'search' });
+    const input = element('input', {
+      type: 'text',
+      name: 'property',
+      'aria-label': 'Property name',
+      placeholder: 'Property, e.g. plan',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      maxlength: '64',
+    });
+    form.append(input, element('button', { type: 'submit', class: 'button-secondary' }, 'Show'));
+    heading.append(form);
+  }
+  return heading;
+}
+
 export function createBreakdowns(container, definitions) {
   container.replaceChildren(
     ...definitions.map((definition) => {
       const section = element('section', {
-        class: 'panel breakdown',
+        class: definition.columns.length > 2 ? 'panel breakdown wide' : 'panel breakdown',
         'data-breakdown': definition.id,
         'aria-labelledby': `${definition.id}-title`,
       });
@@ -68,44 +93,47 @@ export function createBreakdowns(container, definitions) {
       const headRow = element('tr');
       headRow.append(
         element('th', { scope: 'col' }, definition.column),
-        element('th', { scope: 'col', class: 'numeric' }, 'Visitors'),
-        element('th', { scope: 'col', class: 'numeric' }, 'Pageviews'),
+        ...definition.columns.map((column) => element('th', { scope: 'col', class: 'numeric' }, column.label)),
       );
       table.append(element('thead'), element('tbody'));
       table.tHead.append(headRow);
-      section.append(element('h2', { id: `${definition.id}-title` }, definition.title), table);
+      section.append(breakdownHeading(definition), table);
       return section;
     }),
   );
 }
 
-/** Rows of `{ name, visitors, pageviews }`; a bar behind each name shows its share of the top row. */
+/**
+ * Rows of `{ name, values }` (values by metric); a bar behind each name shows its first
+ * column's share of the top row's.
+ */
 export function renderBreakdown(container, definition, rows) {
-  const body = container.querySelector(`[data-breakdown="${definition.id}"] tbody`);
   if (rows.length === 0) {
-    const row = element('tr', { class: 'empty' });
-    row.append(element('td', { colspan: '3' }, 'No data for this range'));
-    body.replaceChildren(row);
+    renderBreakdownMessage(container, definition, 'No data for this range');
     return;
   }
-  const top = Math.max(...rows.map((row) => row.visitors), 1);
+  const body = container.querySelector(`[data-breakdown="${definition.id}"] tbody`);
+  const first = definition.columns[0].metric;
+  const top = Math.max(...rows.map((row) => row.values[first] ?? 0), 1);
   body.replaceChildren(
     ...rows.map((row) => {
       const tr = element('tr');
-      tr.style.setProperty('--share', `${Math.round((row.visitors / top) * 100)}%`);
+      tr.style.setProperty('--share', `${Math.round(((row.values[first] ?? 0) / top) * 100)}%`);
       tr.append(
         element('th', { scope: 'row', class: 'label' }, row.name),
-        element('td', { class: 'numeric' }, formatInteger(row.visitors)),
-        element('td', { class: 'numeric' }, formatInteger(row.pageviews)),
+        ...definition.columns.map((column) =>
+          element('td', { class: 'numeric' }, column.format(row.values[column.metric])),
+        ),
       );
       return tr;
     }),
   );
 }
 
-export function renderBreakdownError(container, definition, message) {
+/** One row across the table in place of data: "no data", an error, or what to do first. */
+export function renderBreakdownMessage(container, definition, message) {
   const body = container.querySelector(`[data-breakdown="${definition.id}"] tbody`);
   const row = element('tr', { class: 'empty' });
-  row.append(element('td', { colspan: '3' }, message));
+  row.append(element('td', { colspan: String(definition.columns.length + 1) }, message));
   body.replaceChildren(row);
 }

@@ -7,7 +7,13 @@ export interface BotVerdict {
 }
 
 const HEADLESS = /headless|phantomjs|puppeteer|playwright|selenium|webdriver|slimerjs/i;
-// HTTP client libraries: isbot 5 knows most of them; this list keeps them BOT should isbot's list change.
+/**
+ * HTTP client libraries. isbot already classifies their own user agents (curl, wget,
+ * python-requests, Go-http-client, axios, okhttp, PostmanRuntime…), so this reason only
+ * appears for a user agent that starts with a client's name yet carries browser tokens isbot
+ * lets through (`axios/1.7 (Windows NT 10.0) Chrome/120 Safari/537.36`), and keeps the plain
+ * ones BOT should isbot's list change.
+ */
 const AUTOMATION_TOOL =
   /^(curl|wget|python-|python\/|aiohttp|httpx|go-http-client|axios|node-fetch|undici|okhttp|java\/|apache-httpclient|libwww-perl|ruby|php\/|guzzlehttp|postmanruntime|insomnia|httpie)/i;
 

@@ -27,8 +27,15 @@ describe('classifyUserAgent', () => {
     expect(classifyUserAgent(ua)).toEqual({ classification, botReason });
   });
 
-  it('classifies HTTP client libraries as BOT', () => {
-    expect(classifyUserAgent('okhttp/4.12.0 (custom build)').classification).toBe('BOT');
+  it('leaves plain HTTP client user agents to isbot', () => {
+    for (const ua of ['Wget/1.21.3', 'python-requests/2.31.0', 'Go-http-client/1.1', 'axios/1.6.7', 'okhttp/4.12.0']) {
+      expect(classifyUserAgent(ua)).toEqual({ classification: 'BOT', botReason: 'isbot' });
+    }
+  });
+
+  it('classifies an HTTP client that borrows browser tokens isbot accepts as automation-tool', () => {
+    const ua = 'axios/1.7 (Windows NT 10.0) Chrome/120 Safari/537.36';
+    expect(classifyUserAgent(ua)).toEqual({ classification: 'BOT', botReason: 'automation-tool' });
   });
 });
 

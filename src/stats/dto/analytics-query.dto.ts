@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swag
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PERIODS, type Period } from '../query/date-range.js';
 import { DIMENSIONS, DIMENSION_ALIASES } from '../query/dimensions.js';
-import { INTERVALS, METRICS, type ClassificationFilter, type Interval } from '../query/stats-query.js';
+import { ALL_METRICS, INTERVALS, type ClassificationFilter, type Interval } from '../query/stats-query.js';
 import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
 
 export const CLASSIFICATION_FILTERS = ['USER', 'BOT', 'ALL'] as const;
@@ -93,7 +93,7 @@ export class RangeQueryDto extends ClassifiedSiteQueryDto {
   filters?: string;
 }
 
-const METRICS_DESCRIPTION = `Comma-separated metrics: ${METRICS.join(', ')}.`;
+const METRICS_DESCRIPTION = `Comma-separated metrics: ${ALL_METRICS.join(', ')}.`;
 
 export class TimeseriesQueryDto extends RangeQueryDto {
   @ApiPropertyOptional({

@@ -71,6 +71,25 @@ export class MetricNumbersDto {
 
   @ApiPropertyOptional({ type: Number })
   botShare?: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    description:
+      'Engagement time per visitor with an engagement record, whole seconds (see docs/metrics-engagement.md)',
+  })
+  time_on_page?: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    description: "Mean of each engaged visitor's deepest scroll, whole percent (see docs/metrics-engagement.md)",
+  })
+  scroll_depth?: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    description: 'POST /stats/query only: the share of all visitors matching the filters, in percent',
+  })
+  percentage?: number;
 }
 
 export class DateRangeMetaDto {

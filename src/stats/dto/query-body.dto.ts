@@ -18,10 +18,10 @@ import { DIMENSIONS } from '../query/dimensions.js';
 import {
   FILTER_OPERATORS,
   INTERVALS,
-  METRICS,
+  QUERY_METRICS,
   type ClassificationFilter,
   type Interval,
-  type Metric,
+  type QueryMetric,
 } from '../query/stats-query.js';
 import { CLASSIFICATION_FILTERS, DIMENSION_SCHEMA, MAX_DIMENSION_LENGTH } from './analytics-query.dto.js';
 import { MAX_LIST_LIMIT } from '../../common/pagination/page-query.dto.js';
@@ -92,12 +92,19 @@ export class StatsQueryBodyDto {
   @MaxLength(253)
   siteId?: string;
 
-  @ApiProperty({ enum: METRICS, enumName: 'Metric', isArray: true, example: ['visitors', 'pageviews'] })
+  @ApiProperty({
+    enum: QUERY_METRICS,
+    enumName: 'QueryMetric',
+    isArray: true,
+    example: ['visitors', 'pageviews'],
+    description:
+      "`percentage`: a group's visitors as a share of all visitors matching the filters (1 decimal); needs a dimension or an interval",
+  })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(METRICS.length)
-  @IsIn(METRICS, { each: true })
-  metrics!: Metric[];
+  @ArrayMaxSize(QUERY_METRICS.length)
+  @IsIn(QUERY_METRICS, { each: true })
+  metrics!: QueryMetric[];
 
   @ApiPropertyOptional({ type: DateRangeDto, description: 'Default: period 30d' })
   @IsOptionalNotNull()

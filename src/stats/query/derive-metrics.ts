@@ -1,4 +1,4 @@
-import type { HitGroupSums, Metric, VisitGroupSums } from './stats-query.js';
+import type { EngagementGroupSums, HitGroupSums, Metric, VisitGroupSums } from './stats-query.js';
 
 export type MetricValues = Partial<Record<Metric, number>>;
 
@@ -12,7 +12,10 @@ const round = (value: number, digits: number) => {
  * - viewsPerVisit = page views of the visits ÷ visits (2 decimals),
  * - bounceRate = % of visits with exactly one page view (1 decimal),
  * - visitDuration = mean of (last − first hit) over visits, whole seconds,
- * - botShare = % of all hits that are BOT, whatever the classification filter (1 decimal).
+ * - botShare = % of all hits that are BOT, whatever the classification filter (1 decimal),
+ * - time_on_page = engagement time ÷ visitors with an engagement record, whole seconds,
+ * - scroll_depth = mean over those visitors of each one's deepest scroll, whole percent
+ *   (both as Plausible defines them; see docs/metrics-engagement.md).
  * A ratio with nothing to divide by is 0.
  */
 export function deriveMetrics(
@@ -20,7 +23,9 @@ export function deriveMetrics(
   hits: HitGroupSums | undefined,
   visits: VisitGroupSums | undefined,
   allTraffic: HitGroupSums | undefined,
+  engagement?: EngagementGroupSums,
 ): MetricValues {
+  const engaged = engagement?.engagedVisitors ?? 0;
   const visitCount = visits?.visits ?? 0;
   const ratio = (numerator: number, denominator: number) => (denominator > 0 ? numerator / denominator : 0);
   const values: Record<Metric, () => number> = {
@@ -32,6 +37,8 @@ export function deriveMetrics(
     bounceRate: () => round(ratio(visits?.bounces ?? 0, visitCount) * 100, 1),
     visitDuration: () => Math.round(ratio(visits?.durationSeconds ?? 0, visitCount)),
     botShare: () => round(ratio(allTraffic?.botHits ?? 0, allTraffic?.events ?? 0) * 100, 1),
+    time_on_page: () => Math.round(ratio(engagement?.engagementMs ?? 0, engaged) / 1000),
+    scroll_depth: () => Math.round(ratio(engagement?.scrollDepthSum ?? 0, engaged)),
   };
   const result: MetricValues = {};
   for (const metric of metrics) result[metric] = values[metric]();

@@ -12,7 +12,25 @@ export const METRICS = [
   'events',
   'botShare',
 ] as const;
-export type Metric = (typeof METRICS)[number];
+
+/**
+ * Engagement metrics, from the engagement records (not hits): `time_on_page` in seconds and
+ * `scroll_depth` in percent. Not among the overview's headline metrics.
+ */
+export const ENGAGEMENT_METRICS = ['time_on_page', 'scroll_depth'] as const;
+
+/** Every metric the engine computes. */
+export const ALL_METRICS = [...METRICS, ...ENGAGEMENT_METRICS] as const;
+export type Metric = (typeof ALL_METRICS)[number];
+export const ENGAGEMENT_METRIC_SET: ReadonlySet<Metric> = new Set(ENGAGEMENT_METRICS);
+
+/**
+ * What the general query accepts: the engine's metrics and `percentage`, which the query works
+ * out from two engine runs (a group's visitors over the visitors of all groups).
+ */
+export const QUERY_METRICS = [...ALL_METRICS, 'percentage'] as const;
+export type QueryMetric = (typeof QUERY_METRICS)[number];
+export type QueryMetricValues = Partial<Record<QueryMetric, number>>;
 
 /** Metrics computed from hits (as opposed to from visits). */
 export const HIT_METRICS: ReadonlySet<Metric> = new Set(['visitors', 'pageviews', 'events']);
@@ -63,6 +81,13 @@ export interface HitGroupSums {
   pageviews: number;
   events: number;
   botHits: number;
+}
+
+/** Per group: visitors with an engagement record, their engagement time (ms) and the sum of each one's deepest scroll. */
+export interface EngagementGroupSums {
+  engagedVisitors: number;
+  engagementMs: number;
+  scrollDepthSum: number;
 }
 
 export interface VisitGroupSums {

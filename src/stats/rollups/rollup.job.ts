@@ -1,6 +1,14 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Types } from 'mongoose';
 import { randomUUID } from 'node:crypto';
+import { ShutdownDeadline } from '../../common/lifecycle/shutdown-deadline.js';
 import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
 import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
@@ -26,6 +34,11 @@ export const ROLLUP_LEASE = 'stats-rollup';
  */
 export const ROLLUP_SETTLE_MS = 60_000;
 
+/** A run stopped between two steps because the app is shutting down; the next run redoes it. */
+class RollupStopped extends Error {
+  override readonly name = 'RollupStopped';
+}
+
 export interface RollupRunResult {
   ran: boolean;
   siteDays: number;
@@ -41,15 +54,16 @@ export interface RollupRunResult {
  * the site's current time zone, rebuild sites
  * flagged for it or whose zone or row version changed, then advance the watermark. Recomputing
  * whole days makes it idempotent, so a run cut short by a crash is simply done again by the next
- * lease holder.
+ * lease holder. On shutdown a run stops before its next day (the watermark stays where it was).
  */
 @Injectable()
-export class RollupJob implements OnModuleInit, OnApplicationShutdown {
+export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(RollupJob.name);
   private readonly holder = randomUUID();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RollupRunResult> | undefined;
   private readonly idleMs: number;
+  private stopping = false;
 
   constructor(
     private readonly rollups: RollupRepository,
@@ -60,22 +74,36 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
     private readonly visitorCounts: VisitorCountsBuilder,
     private readonly clock: Clock,
     @Inject(trackingConfig.KEY) tracking: TrackingConfig,
+    private readonly shutdown: ShutdownDeadline,
   ) {
     this.idleMs = tracking.sessionIdleMinutes * 60_000;
   }
 
   onModuleInit(): void {
     this.timer = setInterval(() => {
-      this.runOnce().catch((error: unknown) =>
-        this.logger.warn(`Rollup run failed, will retry: ${error instanceof Error ? error.message : String(error)}`),
-      );
+      this.runOnce().catch((error: unknown) => {
+        if (this.stopping) this.logger.log('Rollup run stopped for shutdown; the next start redoes it');
+        else
+          this.logger.warn(`Rollup run failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
+      });
     }, ROLLUP_INTERVAL_MS);
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** No more runs from the timer; `runOnce` still runs (tests that drive the job themselves). */
+  stopSchedule(): void {
     clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+  }
+
+  /** Shutdown: no new run, and a run in progress stops before its next site or day. */
+  onModuleDestroy(): void {
+    this.stopping = true;
+    this.stopSchedule();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.onModuleDestroy();
+    await this.shutdown.settle('Rollup job', 'drain', this.running);
   }
 
   /** One run, if this instance gets the lease; concurrent calls on one instance share the run. */
@@ -87,6 +115,7 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async run(): Promise<RollupRunResult> {
+    if (this.stopping) return { ran: false, siteDays: 0 };
     const now = this.clock.now();
     if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS))) return { ran: false, siteDays: 0 };
     try {
@@ -105,8 +134,10 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
       let siteDays = 0;
       const started = performance.now();
       const timing = { countsMs: 0 };
-      for (const [siteId, buckets] of bySite)
+      for (const [siteId, buckets] of bySite) {
+        this.throwIfStopping();
         siteDays += await this.rollUpSite(siteId, buckets, { after: watermark, until }, timing);
+      }
       await this.rollups.saveWatermark(until);
       // Operators (and the bench) see from this line when the rollups cover a backfill, and what it cost.
       if (siteDays > 0)
@@ -117,6 +148,10 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
     } finally {
       await this.leases.release(ROLLUP_LEASE, this.holder);
     }
+  }
+
+  private throwIfStopping(): void {
+    if (this.stopping) throw new RollupStopped('Stopped for shutdown');
   }
 
   /**
@@ -154,12 +189,14 @@ export class RollupJob implements OnModuleInit, OnApplicationShutdown {
       );
     }
     for (const slice of slices) {
+      this.throwIfStopping();
       // Renewing before each day keeps a long rebuild from outliving the lease and racing a second holder.
       if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
         throw new Error('Lost the rollup lease');
       await this.rollups.deleteDay(siteId, slice.day);
       await this.stats.rollUpDay(objectId, slice, site.timezone);
     }
+    this.throwIfStopping();
     if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
       throw new Error('Lost the rollup lease');
     // From the visitor sets just rebuilt: a crash before this point is repaired by the next run.
