@@ -1,6 +1,8 @@
 import type { FloodResult, IngestScenarioResult, StatsUnderLoad } from './ingest-scenarios.js';
 import type { LoadResult } from './lib/load.js';
+import type { FreshStatsResult } from './fresh-stats.js';
 import type { StatsScaleResult } from './stats-scale.js';
+import type { CollectionFootprint } from './lib/stored-hits.js';
 
 export interface BenchResults {
   startedAt: string;
@@ -10,6 +12,7 @@ export interface BenchResults {
   statsUnderLoad?: StatsUnderLoad;
   flood?: FloodResult;
   statsScale?: StatsScaleResult;
+  freshStats?: FreshStatsResult;
   totalSeconds?: number;
 }
 
@@ -97,6 +100,37 @@ function statsLines(results: BenchResults): string[] {
   return lines;
 }
 
+/** Documents, bytes and index bytes per collection, and per hit over all of them. */
+function storageTable(storage: CollectionFootprint[], hits: number): string[] {
+  const bytes = (c: CollectionFootprint) => c.documents * c.averageBytes;
+  const total = storage.reduce((sum, c) => sum + bytes(c), 0);
+  const derived = storage.filter((c) => c.collection !== 'hits').reduce((sum, c) => sum + bytes(c), 0);
+  const indexTotal = storage.reduce((sum, c) => sum + (c.indexBytes ?? 0), 0);
+  const estimated = storage.some((c) => c.indexBytesEstimated);
+  return [
+    '| collection | documents | per hit | bytes/document | bytes per hit | indexes | index bytes per hit |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...storage.map(
+      (c) =>
+        `| ${c.collection} | ${number(c.documents)} | ${(c.documents / hits).toFixed(3)} | ${c.averageBytes} | ${Math.round(bytes(c) / hits)} | ${c.indexes ?? '?'} | ${c.indexBytes === undefined ? '?' : Math.round(c.indexBytes / hits)} |`,
+    ),
+    '',
+    `Documents per hit, all collections: ${number(Math.round(total / hits))} B (hits and visits included), of which derived (every collection but hits) ${number(Math.round(derived / hits))} B; indexes ${number(Math.round(indexTotal / hits))} B per hit${estimated ? ' (embedded store: estimated from the key sizes, it reports none)' : ''}.`,
+  ];
+}
+
+function freshStatsLines(fresh: FreshStatsResult | undefined): string[] {
+  if (!fresh) return [];
+  return [
+    '',
+    `Fresh stats: the rollup run absorbing ${number(fresh.newHits)} new hits on a day of ${number(fresh.smallDayHits)} hits took ${fresh.smallDayRunMs ?? '?'} ms, on a day of ${number(fresh.bigDayHits)} hits ${fresh.bigDayRunMs ?? '?'} ms: ratio ${fresh.ratio ?? '?'}× (first build of both days: ${fresh.firstBuildSeconds ?? '?'} s after seeding).`,
+    '',
+    `Storage with both days rolled up (${number(fresh.smallDayHits + fresh.bigDayHits + 2 * fresh.newHits)} hits):`,
+    '',
+    ...storageTable(fresh.storage, fresh.smallDayHits + fresh.bigDayHits + 2 * fresh.newHits),
+  ];
+}
+
 export function renderMarkdown(results: BenchResults): string {
   const m = results.machine;
   return [
@@ -106,6 +140,7 @@ export function renderMarkdown(results: BenchResults): string {
     ...ingestTable(results),
     ...floodLines(results.flood),
     ...statsLines(results),
+    ...freshStatsLines(results.freshStats),
     '',
   ].join('\n');
 }

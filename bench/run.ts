@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { measureCeiling, runFlood, runIngestScenarios } from './ingest-scenarios.js';
 import { removeDataDir, startApp } from './lib/children.js';
+import { runFreshStats } from './fresh-stats.js';
 import { writePerformanceDoc } from './lib/performance-doc.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
@@ -13,12 +14,21 @@ const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
  * docs/performance.md alone. A BENCH_FULL=1 run (stats scale at 10^6 hits) keeps its results in
  * bench/results/full/, beside the default run's, and docs/performance.md shows both.
  */
+const only = new Set((process.env.BENCH_ONLY ?? 'ingest,flood,stats').split(','));
+/** A run of nothing but "fresh stats" keeps its results in bench/results/fresh-stats/ and leaves docs/performance.md alone. */
+const freshStatsOnly = only.size === 1 && only.has('freshstats');
 const RESULTS =
-  process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench', 'results', ...(process.env.BENCH_FULL === '1' ? ['full'] : []));
+  process.env.BENCH_RESULTS_DIR ??
+  join(
+    ROOT,
+    'bench',
+    'results',
+    ...(process.env.BENCH_FULL === '1' ? ['full'] : []),
+    ...(freshStatsOnly ? ['fresh-stats'] : []),
+  );
 const started = performance.now();
 const log = (line: string): void =>
   console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`);
-const only = new Set((process.env.BENCH_ONLY ?? 'ingest,flood,stats').split(','));
 
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -49,6 +59,7 @@ if ((only.has('ingest') || only.has('single')) && results.ceiling) {
 }
 if (only.has('flood') && results.ceiling) results.flood = await runFlood(results.ceiling, log);
 if (only.has('stats')) results.statsScale = await runStatsScale(log);
+if (only.has('freshstats')) results.freshStats = await runFreshStats(log);
 
 results.totalSeconds = Math.round((performance.now() - started) / 1000);
 const stamp = results.startedAt.replace(/[:.]/g, '-');
@@ -56,4 +67,4 @@ writeFileSync(join(RESULTS, `run-${stamp}.json`), `${JSON.stringify(results, nul
 writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(results));
 log(`done in ${results.totalSeconds}s → ${join(RESULTS, 'latest.md')}`);
-if (!process.env.BENCH_RESULTS_DIR) log(await writePerformanceDoc(ROOT));
+if (!process.env.BENCH_RESULTS_DIR && !freshStatsOnly) log(await writePerformanceDoc(ROOT));

@@ -40,6 +40,15 @@ export interface CollectionFootprint {
   /** Mean BSON size of a document (from a sample of up to 2000). */
   averageBytes: number;
   totalMb: number;
+  /**
+   * Bytes of the collection's indexes: the store's own figure where it reports one (MongoDB's
+   * `collStats.totalIndexSize`); on the embedded store, which keeps its indexes as in-memory
+   * sorted lists and reports no size, the BSON size of every index key of the sample plus an
+   * 8-byte record reference per entry, scaled to the collection (marked `indexBytesEstimated`).
+   */
+  indexBytes?: number;
+  indexBytesEstimated?: boolean;
+  indexes?: number;
 }
 
 /** Documents and bytes of every collection: how much each hit costs in storage. */
@@ -53,13 +62,44 @@ export function footprint(dataDir: string, database: string): Promise<Collection
       const averageBytes = sample.length
         ? Math.round(sample.reduce((sum, document) => sum + calculateObjectSize(document), 0) / sample.length)
         : 0;
+      const stats = (await db.command({ collStats: name })) as { totalIndexSize?: number; nindexes?: number };
+      const indexes = await collection.listIndexes().toArray();
+      const estimated = typeof stats.totalIndexSize !== 'number';
+      const indexBytes = estimated ? estimateIndexBytes(sample, indexes, documents) : stats.totalIndexSize!;
       rows.push({
         collection: name,
         documents,
         averageBytes,
         totalMb: Math.round(((documents * averageBytes) / 2 ** 20) * 10) / 10,
+        indexBytes,
+        indexBytesEstimated: estimated,
+        indexes: indexes.length,
       });
     }
     return rows.sort((a, b) => b.documents - a.documents);
   });
+}
+
+/** Key bytes of every index over the sample (plus a record reference per entry), scaled to `documents`. */
+function estimateIndexBytes(
+  sample: Array<Record<string, unknown>>,
+  indexes: Array<{ key: Record<string, unknown> }>,
+  documents: number,
+): number {
+  if (sample.length === 0) return 0;
+  let bytes = 0;
+  for (const index of indexes) {
+    for (const document of sample) {
+      const key: Record<string, unknown> = {};
+      for (const field of Object.keys(index.key)) key[field] = valueAt(document, field) ?? null;
+      bytes += calculateObjectSize(key) + 8;
+    }
+  }
+  return Math.round((bytes / sample.length) * documents);
+}
+
+function valueAt(document: Record<string, unknown>, path: string): unknown {
+  let value: unknown = document;
+  for (const part of path.split('.')) value = (value as Record<string, unknown> | undefined)?.[part];
+  return value;
 }

@@ -2,13 +2,12 @@ import { BadRequestException, Injectable } from '@nestjs/common';
 import { EngagementsRepository } from '../ingestion/engagements.repository.js';
 import { buildEngagementMetricsStages } from './pipelines/engagement-metrics.pipeline.js';
 import { deriveMetrics, type MetricValues } from './query/derive-metrics.js';
-import { dimensionLevel, isFixedDimension, type QueryDimension } from './query/dimensions.js';
+import { dimensionLevel, type QueryDimension } from './query/dimensions.js';
 import {
   ENGAGEMENT_METRIC_SET,
   HIT_METRICS,
   VISIT_METRICS,
   type EngagementGroupSums,
-  type Filter,
   type Metric,
   type StatsQuery,
 } from './query/stats-query.js';
@@ -98,70 +97,53 @@ export class StatsEngine {
 
   /** The user stats of a site, from the rollup when the site's rows are usable. */
   async userStats(siteId: Types.ObjectId, timezone: string, now: Date): Promise<UserStatsRow> {
-    const unsettled = await this.rollups.unsettledDays(siteId, timezone);
-    if (unsettled) return this.repository.findUserStatsFromRollup({ siteId, now }, unsettled);
+    // User stats are all-time: the plan needs only the site and zone, not a range.
+    const site: StatsQuery = {
+      siteId,
+      timezone,
+      start: now,
+      end: now,
+      classification: 'ALL',
+      filters: [],
+      dimensions: [],
+    };
+    const plan = await this.rollups.plan('user-stats', site);
+    if (plan.source === 'user-stats-rows')
+      return this.repository.findUserStatsFromRollup({ siteId, now }, plan.rawDays);
     return this.repository.findUserStats({ siteId, now });
   }
 
   /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
   private async visitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
-    const rollable = rollupCandidate(query);
-    const coverage = rollable && (await this.rollups.findVisits(rollable));
-    if (rollable && coverage) return this.repository.aggregateRollupVisitMetrics(rollable, coverage);
+    const plan = await this.rollups.plan('visits', query);
+    if (plan.source === 'visit-hours') return this.repository.aggregateRollupVisitMetrics(plan.query, plan.coverage);
     return this.repository.aggregateVisitMetrics(query);
   }
 
   /**
-   * From the rollups where they cover the query (same numbers, far fewer documents), else from raw
-   * hits. Without visitors, counts per hour suffice; distinct visitors need visitor rows.
+   * From the source the plan names (see `sourceCandidates`): the visitor counts, hit counts or
+   * visitor rows where they cover the query (same numbers, far fewer documents), else raw hits.
    */
   private async hitMetrics(
     query: StatsQuery<QueryDimension>,
     options: { classification: boolean },
     withVisitors: boolean,
   ): Promise<HitMetricsRow[]> {
-    const rollable = rollupCandidate(query);
-    const fromRollups = rollable && (await this.rollupHitMetrics(rollable, options, withVisitors));
-    return fromRollups || this.repository.aggregateHitMetrics(query, options);
-  }
-
-  /** The hit metrics from whichever rollup covers the query, or undefined when none does. */
-  private async rollupHitMetrics(
-    query: StatsQuery,
-    options: { classification: boolean },
-    withVisitors: boolean,
-  ): Promise<HitMetricsRow[] | undefined> {
-    if (!withVisitors) {
-      const counts = await this.rollups.findCounts(query);
-      if (counts) return this.repository.aggregateRollupHitCounts(query, counts, options);
-    } else if (options.classification) {
-      const fromCounts = await this.hitMetricsFromCounts(query);
-      if (fromCounts) return fromCounts;
+    // Reading every classification is the `ALL` scope of the visitor counts.
+    const scoped: StatsQuery<QueryDimension> = options.classification ? query : { ...query, classification: 'ALL' };
+    const plan = await this.rollups.plan(withVisitors ? 'visitors' : 'hit-counts', scoped);
+    // `plan.query` is the query with its dimensions typed as the rollups' fixed ones.
+    switch (plan.source) {
+      case 'visitor-counts':
+        return this.repository.aggregateHitMetricsFromCounts(plan.query, plan.coverage);
+      case 'hit-counts':
+        return this.repository.aggregateRollupHitCounts(plan.query, plan.coverage, options);
+      case 'visitor-rows':
+        return this.repository.aggregateRollupHitMetrics(plan.query, plan.coverage, options);
+      default:
+        return this.repository.aggregateHitMetrics(query, options);
     }
-    const coverage = await this.rollups.find(query);
-    return coverage && this.repository.aggregateRollupHitMetrics(query, coverage, options);
   }
-
-  /**
-   * Visitors, page views, events and bot hits from the visitor counts alone, when they cover the
-   * query: nothing read grows with traffic (ADR 0003).
-   */
-  private async hitMetricsFromCounts(query: StatsQuery): Promise<HitMetricsRow[] | undefined> {
-    const coverage = await this.rollups.findVisitorCounts(query);
-    return coverage && this.repository.aggregateHitMetricsFromCounts(query, coverage);
-  }
-}
-
-/**
- * The query as the rollups may see it, or undefined when it names a property: the one place that
- * sends such queries to raw hits and visits. Fixed dimensions without a rollup (utm_term, …) need
- * no such care: the coverage checks turn them away by name.
- */
-function rollupCandidate(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
-  const dimensions = query.dimensions.filter(isFixedDimension);
-  const filters = query.filters.filter((filter): filter is Filter => isFixedDimension(filter.dimension));
-  if (dimensions.length !== query.dimensions.length || filters.length !== query.filters.length) return undefined;
-  return { ...query, dimensions, filters };
 }
 
 /**

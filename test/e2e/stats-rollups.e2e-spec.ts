@@ -186,8 +186,9 @@ describe('stats rollups', () => {
           expect((await job.runOnce()).ran).toBe(true);
 
           const userStatsInput = { siteId: new Types.ObjectId(site.id), now: new Date(MAY_START + 20 * 86_400_000) };
-          const unsettled = await coverageService.unsettledDays(userStatsInput.siteId, timezone);
-          expect(unsettled).toBeDefined();
+          const facts = await coverageService.facts(userStatsInput.siteId, timezone, false);
+          expect(facts.usable).toBe(true);
+          const unsettled = facts.unsettledHitDays;
           expect(await repository.findUserStatsFromRollup(userStatsInput, unsettled!)).toEqual(
             await repository.findUserStats(userStatsInput),
           );
@@ -204,7 +205,7 @@ describe('stats rollups', () => {
               dimensions: spec.dimensions,
               interval: spec.interval,
             };
-            const coverage = await coverageService.find(query);
+            const coverage = (await coverageService.planOf('visitors', query, 'visitor-rows'))?.coverage;
             expect(coverage).toBeDefined();
             const options = { classification: spec.withClassification };
             const fields = [...spec.dimensions, ...(spec.interval ? ['time'] : [])];
@@ -215,7 +216,7 @@ describe('stats rollups', () => {
             // Counts without visitors, also per hour; every query here holds at most two dimensions
             // or filters, so a narrow set covers it unless it combines two sets' fields.
             for (const countQuery of [query, { ...query, interval: 'hour' as const }]) {
-              const counts = await coverageService.findCounts(countQuery);
+              const counts = (await coverageService.planOf('hit-counts', countQuery, 'hit-counts'))?.coverage;
               if (!counts) continue;
               const countFields = [...spec.dimensions, ...(countQuery.interval ? ['time'] : [])];
               expect(
@@ -291,7 +292,7 @@ describe('stats rollups', () => {
                 dimensions: [...spec.key],
                 interval: spec.interval,
               };
-              const coverage = await coverageService.findVisitorCounts(query);
+              const coverage = (await coverageService.planOf('visitors', query, 'visitor-counts'))?.coverage;
               if (expectCoverage) {
                 expect(coverage).toBeDefined();
                 expect(coverage?.tail).toBeUndefined();
@@ -394,7 +395,7 @@ describe('stats rollups', () => {
                 dimensions: [],
                 interval: spec.interval,
               };
-              const coverage = await coverageService.findVisits(query);
+              const coverage = (await coverageService.planOf('visits', query, 'visit-hours'))?.coverage;
               expect(coverage).toBeDefined();
               expect(canonicalVisits(await repository.aggregateRollupVisitMetrics(query, coverage!))).toEqual(
                 canonicalVisits(await repository.aggregateVisitMetrics(query)),
@@ -411,15 +412,21 @@ describe('stats rollups', () => {
           // Once they have settled, the job has folded them into the rows.
           clock.advance(ROLLUP_SETTLE_MS + 1_000);
           expect((await job.runOnce()).ran).toBe(true);
-          const settled = await coverageService.findVisits({
-            siteId: new Types.ObjectId(site.id),
-            timezone,
-            start: new Date(MAY_START - 2 * 86_400_000),
-            end: new Date(MAY_START + 7 * 86_400_000),
-            classification: 'ALL',
-            filters: [],
-            dimensions: [],
-          });
+          const settled = (
+            await coverageService.planOf(
+              'visits',
+              {
+                siteId: new Types.ObjectId(site.id),
+                timezone,
+                start: new Date(MAY_START - 2 * 86_400_000),
+                end: new Date(MAY_START + 7 * 86_400_000),
+                classification: 'ALL',
+                filters: [],
+                dimensions: [],
+              },
+              'visit-hours',
+            )
+          )?.coverage;
           expect(settled?.rawDays).toEqual([]);
           await compare();
         },
@@ -458,7 +465,7 @@ describe('stats rollups', () => {
       interval: 'day',
     };
     const rolledUp = async () => {
-      const coverage = await app.app.get(RollupCoverageService).findVisits(query);
+      const coverage = (await app.app.get(RollupCoverageService).planOf('visits', query, 'visit-hours'))?.coverage;
       expect(coverage?.rawDays).toEqual([]);
       const rows = await app.app.get(StatsRepository).aggregateRollupVisitMetrics(query, coverage!);
       return rows.map((row) => [row.key?.time, row.visits, row.bounces, row.durationSeconds]).sort();
@@ -510,7 +517,7 @@ describe('stats rollups', () => {
       filters: [],
       dimensions: [],
     };
-    const coverage = await app.app.get(RollupCoverageService).find(query);
+    const coverage = (await app.app.get(RollupCoverageService).planOf('visitors', query, 'visitor-rows'))?.coverage;
     expect(coverage?.rawDays).toEqual([]);
     const [total] = await app.app
       .get(StatsRepository)
@@ -542,14 +549,16 @@ describe('stats rollups', () => {
       dimensions: [],
     };
     const coverage = app.app.get(RollupCoverageService);
-    expect(await coverage.find(query)).toBeDefined();
+    expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toBeDefined();
     await rollups.markSiteForRebuild(site.id);
-    expect(await coverage.find(query)).toBeUndefined();
+    expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toBeUndefined();
     clock.advance(60_000);
     await app.app.get(RollupJob).runOnce();
-    expect(await coverage.find(query)).toBeDefined();
+    expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toBeDefined();
     // Another zone than the rows were built in: not usable.
-    expect(await coverage.find({ ...query, timezone: 'Asia/Tokyo' })).toBeUndefined();
+    expect(
+      (await coverage.planOf('visitors', { ...query, timezone: 'Asia/Tokyo' }, 'visitor-rows'))?.coverage,
+    ).toBeUndefined();
   });
 
   it('reads a site built in the previous row shape raw until the job rebuilds it; forgets deleted sites', async () => {
@@ -581,11 +590,14 @@ describe('stats rollups', () => {
       dimensions: [],
     };
     const coverage = app.app.get(RollupCoverageService);
-    expect(await coverage.find(query)).toBeUndefined();
-    expect(await coverage.findVisits(query)).toBeUndefined();
+    expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toBeUndefined();
+    expect((await coverage.planOf('visits', query, 'visit-hours'))?.coverage).toBeUndefined();
 
     await app.app.get(RollupJob).runOnce();
-    expect(await coverage.find(query)).toMatchObject({ set: 'visitor', rawDays: [] });
+    expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toMatchObject({
+      set: 'visitor',
+      rawDays: [],
+    });
     expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: 5 });
     expect(await app.database.db.collection('stats_visitor_sets').countDocuments({ siteId })).toBe(4);
     expect(await state.findOne({ _id: `site:${goneSiteId}` })).toBeNull();
@@ -621,7 +633,7 @@ describe('stats rollups', () => {
     });
     /** The weeks read as week rows, and the numbers: the same as from raw hits, and as worked out by hand. */
     const answer = async (query: StatsQuery, weeks: string[]): Promise<string[]> => {
-      const coverage = await coverageService.findVisitorCounts(query);
+      const coverage = (await coverageService.planOf('visitors', query, 'visitor-counts'))?.coverage;
       expect(coverage?.weeks).toEqual(weeks);
       const rows = canonical(await repository.aggregateHitMetricsFromCounts(query, coverage!), ['country']);
       expect(rows).toEqual(

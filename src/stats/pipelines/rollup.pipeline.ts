@@ -237,7 +237,7 @@ export interface RollupCoverage {
  * `buildRawDaysHitKeysPipeline` for the unsettled days, then counts) — or, when every day is
  * settled, the count itself as `visitors`. The raw days are read by a separate aggregate rather
  * than `$unionWith`, which on the embedded store materializes the whole hits collection. Only
- * valid for queries `isRollupEligible` accepts. Run on stats_visitor_sets when `coverage.set` is
+ * valid for the queries `sourceCandidates` plans on visitor rows. Run on stats_visitor_sets when `coverage.set` is
  * given (served by `{ siteId, set, day }`), else on stats_visitor_days (served by `{ siteId, day }`).
  */
 export function buildRollupHitMetricsPipeline(
@@ -313,15 +313,6 @@ function rowConditions(query: StatsQuery, options: { classification: boolean }):
     conditions.push({ classification: query.classification });
   conditions.push(...query.filters.map((filter) => filterCondition(filter)));
   return conditions;
-}
-
-/** Whether the rollup holds every field the query needs (whole days, rolled-up dimensions only). */
-export function isRollupEligible(query: StatsQuery): boolean {
-  if (query.interval === 'hour') return false;
-  return (
-    query.dimensions.every((dimension) => ROLLUP_DIMENSIONS.has(dimension)) &&
-    query.filters.every((filter) => ROLLUP_DIMENSIONS.has(filter.dimension))
-  );
 }
 
 /**

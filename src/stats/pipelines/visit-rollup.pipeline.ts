@@ -15,15 +15,6 @@ const VISIT_MS_PROJECT: PipelineStage.Project = {
 export const VISIT_HOURS_COLLECTION = 'stats_visit_hours';
 
 /**
- * Whether the visit-hour rollup answers the query's visit metrics: rows keep only the start hour
- * and classification, so any dimension or filter (which ties visits to their hits or to entry and
- * exit pages) needs the visits themselves.
- */
-export function isVisitRollupEligible(query: StatsQuery): boolean {
-  return query.dimensions.length === 0 && query.filters.length === 0;
-}
-
-/**
  * Recomputes one site-day of the visit-hour rollup from the visits starting in it, grouped by
  * local start hour and classification, written with `$merge` (the caller deletes the day's old
  * rows first). Served by the `{ siteId, start }` index on visits.

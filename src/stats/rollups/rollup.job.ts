@@ -125,6 +125,12 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       const pending = await this.stats.findPendingBuckets({ after: watermark, until });
       const bySite = groupBySite(pending);
       for (const siteId of await this.rollups.findSitesToRebuild()) if (!bySite.has(siteId)) bySite.set(siteId, []);
+      // A site whose zone changed is read raw until rebuilt: rebuild it now, not when its next hit comes.
+      const builtZones = await this.rollups.findBuiltZones();
+      for (const site of await this.sites.listAll()) {
+        const builtIn = builtZones.get(site.id);
+        if (builtIn !== undefined && builtIn !== site.timezone && !bySite.has(site.id)) bySite.set(site.id, []);
+      }
       let siteDays = 0;
       const started = performance.now();
       const timing = { countsMs: 0 };

@@ -114,6 +114,14 @@ export class RollupRepository {
     );
   }
 
+  /** The zone each built site's rows were built in, by site id. */
+  async findBuiltZones(): Promise<Map<string, string>> {
+    const docs = await this.state
+      .find({ _id: { $regex: '^site:' }, timezone: { $type: 'string' } }, { _id: 1, timezone: 1 })
+      .lean();
+    return new Map(docs.map((doc) => [doc._id.slice('site:'.length), doc.timezone!]));
+  }
+
   /** Sites flagged for a rebuild, or built in an older row shape. */
   async findSitesToRebuild(): Promise<string[]> {
     const docs = await this.state

@@ -6,7 +6,7 @@ import {
   startOfWeek,
 } from '../../common/time/calendar.js';
 import { DIMENSION_SOURCES, type Dimension } from '../query/dimensions.js';
-import type { Interval, StatsQuery } from '../query/stats-query.js';
+import type { Interval } from '../query/stats-query.js';
 
 /**
  * A visitor "count key": what a distinct-visitor query groups by (no dimension, one dimension, or
@@ -39,12 +39,6 @@ export function visitorCountKeyOf(dimensions: readonly Dimension[]): VisitorCoun
   return VISITOR_COUNT_KEYS.find(
     (key) => key.dimensions.length === wanted.size && key.dimensions.every((dimension) => wanted.has(dimension)),
   );
-}
-
-/** Whether the query's visitors can come from the counts: no filter, no hour, one key's dimensions. */
-export function eligibleVisitorCountKey(query: StatsQuery): VisitorCountKey | undefined {
-  if (query.interval === 'hour' || query.filters.length > 0) return undefined;
-  return visitorCountKeyOf(query.dimensions);
 }
 
 /** A visitor-day row as the counts read it: the key fields under their hit names, with the row's hit counts. */

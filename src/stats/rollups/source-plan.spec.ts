@@ -1,0 +1,187 @@
+import { describe, expect, it } from '@jest/globals';
+import { Types } from 'mongoose';
+import type { DaySlice } from '../pipelines/rollup.pipeline.js';
+import type { Dimension } from '../query/dimensions.js';
+import type { Filter, StatsQuery } from '../query/stats-query.js';
+import { daySlice } from './rollup-days.js';
+import { planSource, sourceCandidates, type RollupFacts, type SourceNeed } from './source-plan.js';
+
+// May 2024: the 1st is a Wednesday; the weeks of the 6th and the 13th are whole inside the month.
+const base: StatsQuery = {
+  siteId: new Types.ObjectId('65f1c0ffee0000000000abcd'),
+  timezone: 'UTC',
+  start: new Date('2024-05-01T00:00:00Z'),
+  end: new Date('2024-05-31T00:00:00Z'),
+  classification: 'USER',
+  filters: [],
+  dimensions: [],
+};
+const days = (...labels: string[]): DaySlice[] => labels.map((label) => daySlice(label, 'UTC'));
+const settled: RollupFacts = {
+  usable: true,
+  weeksThrough: '2024-05-19',
+  unsettledHitDays: [],
+  unsettledVisitDays: [],
+  now: new Date('2024-05-30T12:00:00Z'),
+};
+const is = (dimension: string, value: string): Filter => ({
+  operator: 'is',
+  dimension: dimension as Dimension,
+  values: [value],
+});
+
+/** [case, need, query changes, facts changes, expected source, expected detail of the plan] */
+const TABLE: Array<[string, SourceNeed, Partial<StatsQuery>, Partial<RollupFacts>, string, Record<string, unknown>?]> =
+  [
+    // Whole-site conditions.
+    ['rows built in another zone or awaiting a rebuild', 'visitors', {}, { usable: false }, 'raw'],
+    ['unusable rows, visits', 'visits', {}, { usable: false }, 'raw'],
+    ['unusable rows, user stats', 'user-stats', {}, { usable: false }, 'raw'],
+    // Dimensions the rollups do not keep go raw, whatever the need.
+    ['a custom property breakdown', 'visitors', { dimensions: ['prop:plan' as Dimension] }, {}, 'raw'],
+    ['a custom property filter on hit counts', 'hit-counts', { filters: [is('prop:plan', 'pro')] }, {}, 'raw'],
+    ['a dimension added later (utm_term)', 'hit-counts', { dimensions: ['utm_term' as Dimension] }, {}, 'raw'],
+    ['a UTM breakdown', 'visitors', { dimensions: ['utm_source'] }, {}, 'raw'],
+    ['entry pages', 'visitors', { dimensions: ['entry_page'] }, {}, 'raw'],
+    // Distinct visitors.
+    ['totals, settled', 'visitors', {}, {}, 'visitor-counts', { key: 'total', weeks: ['2024-05-06', '2024-05-13'] }],
+    ['totals per day read day rows only', 'visitors', { interval: 'day' }, {}, 'visitor-counts', { weeks: [] }],
+    ['no closed week yet', 'visitors', {}, { weeksThrough: null }, 'visitor-counts', { weeks: [] }],
+    [
+      'cities (the city tuple)',
+      'visitors',
+      { dimensions: ['country', 'city', 'region'] },
+      {},
+      'visitor-counts',
+      { key: 'place' },
+    ],
+    ['pages', 'visitors', { dimensions: ['page'] }, {}, 'visitor-counts', { key: 'page' }],
+    [
+      'live traffic on the last day: a raw tail',
+      'visitors',
+      {},
+      { unsettledHitDays: days('2024-05-30') },
+      'visitor-counts',
+      { tail: '2024-05-30' },
+    ],
+    [
+      'an old unsettled day: visitor rows',
+      'visitors',
+      {},
+      { unsettledHitDays: days('2024-05-10') },
+      'visitor-rows',
+      { rawDays: ['2024-05-10'] },
+    ],
+    [
+      'a filter: the visitor set',
+      'visitors',
+      { filters: [is('country', 'DE')] },
+      {},
+      'visitor-rows',
+      { set: 'visitor' },
+    ],
+    [
+      'browser breakdown: the visitor set',
+      'visitors',
+      { dimensions: ['browser'] },
+      {},
+      'visitor-rows',
+      { set: 'visitor' },
+    ],
+    ['source breakdown: the source set', 'visitors', { dimensions: ['source'] }, {}, 'visitor-rows', { set: 'source' }],
+    [
+      'page by source: the full rows',
+      'visitors',
+      { dimensions: ['page'], filters: [is('source', 'Google')] },
+      {},
+      'visitor-rows',
+      { set: undefined },
+    ],
+    ['hourly visitors', 'visitors', { interval: 'hour' }, {}, 'raw'],
+    [
+      'unsettled days outside the range are not read raw',
+      'visitors',
+      { dimensions: ['os'] },
+      { unsettledHitDays: days('2024-06-02') },
+      'visitor-rows',
+      { rawDays: [] },
+    ],
+    // Hit counts without visitors.
+    ['page views per day', 'hit-counts', { interval: 'day' }, {}, 'hit-counts', { set: 'total', daily: true }],
+    ['page views per hour', 'hit-counts', { interval: 'hour' }, {}, 'hit-counts', { set: 'total', daily: false }],
+    [
+      'top pages per hour',
+      'hit-counts',
+      { interval: 'hour', dimensions: ['page'] },
+      {},
+      'hit-counts',
+      { set: 'page', daily: false },
+    ],
+    ['browser counts: visitor rows', 'hit-counts', { dimensions: ['browser'] }, {}, 'visitor-rows', { set: 'visitor' }],
+    ['hourly browser counts', 'hit-counts', { interval: 'hour', dimensions: ['browser'] }, {}, 'raw'],
+    // Visits.
+    [
+      'visit totals',
+      'visits',
+      { interval: 'month' },
+      { unsettledVisitDays: days('2024-04-30', '2024-05-29') },
+      'visit-hours',
+      { rawDays: ['2024-05-29'] },
+    ],
+    ['visits per hour', 'visits', { interval: 'hour' }, {}, 'visit-hours', { rawDays: [] }],
+    ['visits by source', 'visits', { dimensions: ['source'] }, {}, 'raw'],
+    ['visits with a filter', 'visits', { filters: [is('page', '/')] }, {}, 'raw'],
+    ['visit facts not gathered', 'visits', {}, { unsettledVisitDays: undefined }, 'raw'],
+    // User stats are all-time: every unsettled day is read raw.
+    [
+      'user stats',
+      'user-stats',
+      {},
+      { unsettledHitDays: days('2024-04-02', '2024-05-30') },
+      'user-stats-rows',
+      { rawDays: ['2024-04-02', '2024-05-30'] },
+    ],
+    // A need this version does not know (engagement metrics) is read raw.
+    ['an unknown need', 'engagement' as SourceNeed, {}, {}, 'raw'],
+  ];
+
+/** The parts of a plan a reader cares about, with day slices as their labels. */
+function detail(plan: ReturnType<typeof planSource>): Record<string, unknown> {
+  const labels = (slices: DaySlice[]) => slices.map((slice) => slice.day);
+  switch (plan.source) {
+    case 'visitor-counts':
+      return { key: plan.coverage.key.name, weeks: plan.coverage.weeks, tail: plan.coverage.tail?.day };
+    case 'hit-counts':
+      return { set: plan.coverage.set, daily: plan.coverage.daily, rawDays: labels(plan.coverage.rawDays) };
+    case 'visitor-rows':
+      return { set: plan.coverage.set, rawDays: labels(plan.coverage.rawDays) };
+    case 'visit-hours':
+      return { rawDays: labels(plan.coverage.rawDays) };
+    case 'user-stats-rows':
+      return { rawDays: labels(plan.rawDays) };
+    case 'raw':
+      return {};
+  }
+}
+
+describe('planSource: which stored data answers a read', () => {
+  it.each(TABLE)('%s', (_name, need, change, facts, source, expected = {}) => {
+    const plan = planSource(need, { ...base, ...change }, { ...settled, ...facts });
+    expect(plan.source).toBe(source);
+    expect(detail(plan)).toMatchObject(expected);
+  });
+
+  it('always lists raw hits last, as the fallback every read has', () => {
+    for (const [, need, change, facts] of TABLE) {
+      const candidates = sourceCandidates(need, { ...base, ...change }, { ...settled, ...facts });
+      expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
+    }
+  });
+
+  it('falls back from the counts to the visitor rows to raw hits for visitors', () => {
+    const sources = sourceCandidates('visitors', { ...base, dimensions: ['country'] }, settled).map(
+      (plan) => plan.source,
+    );
+    expect(sources).toEqual(['visitor-counts', 'visitor-rows', 'raw']);
+  });
+});

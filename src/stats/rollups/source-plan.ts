@@ -1,0 +1,183 @@
+import { formatCalendarDate, shiftDay, zonedDate } from '../../common/time/calendar.js';
+import {
+  HIT_COUNT_SETS,
+  HIT_DAY_SETS,
+  ROLLUP_DIMENSIONS,
+  VISITOR_SETS,
+  narrowestSet,
+  type DaySlice,
+  type RollupCoverage,
+} from '../pipelines/rollup.pipeline.js';
+import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
+import { isFixedDimension, type Dimension, type QueryDimension } from '../query/dimensions.js';
+import type { Filter, StatsQuery } from '../query/stats-query.js';
+import { visitorCountKeyOf, weeksWithin } from './visitor-count-keys.js';
+
+/**
+ * What a read needs from the stored data:
+ * - `visitors`: distinct visitors with page views, events and bot hits of the query's classification;
+ * - `all-traffic-visitors`: the same over every classification (no classification condition);
+ * - `hit-counts`: page views, events and bot hits without visitors (`classification` as for the two above);
+ * - `visits`: visits, bounces, durations and page views per visit;
+ * - `user-stats`: the all-time per-visitor user stats of a site.
+ */
+export type SourceNeed = 'visitors' | 'hit-counts' | 'visits' | 'user-stats';
+
+/** What the rollups of one site hold when a query arrives: gathered by RollupCoverageService. */
+export interface RollupFacts {
+  /** The site's rows were built in the query's time zone and current row shape, with no rebuild pending. */
+  usable: boolean;
+  /** The last Sunday whose closed week has count rows (`weeksThrough` of the site's state), or null. */
+  weeksThrough: string | null;
+  /** The site's days with hits past the watermark (whatever their date). */
+  unsettledHitDays: DaySlice[];
+  /** The days whose visit rows those hits may have changed (`pendingVisitDays`); only needed for `visits`. */
+  unsettledVisitDays?: DaySlice[];
+  /** Now: which days are the range's newest (live traffic always has its last minute unsettled). */
+  now: Date;
+}
+
+/**
+ * Which stored data answers a read, with what the repository needs to read it; a rollup source
+ * also carries the query typed with the rollups' fixed dimensions (it names no property).
+ */
+export type SourcePlan =
+  /** `stats_visitor_counts`: visitors and hits of one count key, nothing read grows with traffic. */
+  | { source: 'visitor-counts'; query: StatsQuery; coverage: VisitorCountCoverage }
+  /** `stats_hit_days` (daily) or `stats_hit_hours`: page views, events and bot hits of a set. */
+  | { source: 'hit-counts'; query: StatsQuery; coverage: RollupCoverage & { set: string; daily: boolean } }
+  /** `stats_visitor_sets` (a set) or `stats_visitor_days` (full rows): one row per visitor-day and values. */
+  | { source: 'visitor-rows'; query: StatsQuery; coverage: RollupCoverage }
+  /** `stats_visit_hours`: visit sums per start hour and classification. */
+  | { source: 'visit-hours'; query: StatsQuery; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
+  /** `stats_visitor_sets` (set `visitor`) for user stats, plus the raw hits of the unsettled days. */
+  | { source: 'user-stats-rows'; rawDays: DaySlice[] }
+  /** The raw hits (and visits): always right, costs what the range holds. */
+  | { source: 'raw' };
+
+export type Source = SourcePlan['source'];
+
+/**
+ * Every source able to answer `need` for `query`, best (fewest rows read) first, raw last: the one
+ * place deciding where a read comes from. Pure: no database, no clock but `facts.now`.
+ *
+ * Rollups hold only the dimensions of ROLLUP_DIMENSIONS; a query grouping or filtering by any
+ * other (a dimension added later, custom properties) is read raw, as is every need this function
+ * does not know. Within that:
+ * - visitor counts answer a query grouped by exactly one count key's dimensions (or none), by
+ *   day/week/month or not at all, with no filter, whose unsettled days all lie in the range's last
+ *   two days (or the last two up to today): those are then read raw as a tail;
+ * - hit counts answer a query whose fields all fit one hit-count set (daily rows unless hourly);
+ * - visitor rows answer any other query on rolled-up dimensions that is not hourly;
+ * - visit hours answer visit sums without dimension or filter, at any interval;
+ * - user stats come from the `visitor` set rows.
+ */
+export function sourceCandidates(
+  need: SourceNeed,
+  asked: StatsQuery<QueryDimension>,
+  facts: RollupFacts,
+): SourcePlan[] {
+  const raw: SourcePlan = { source: 'raw' };
+  const query = rolledUp(asked);
+  if (!facts.usable || !query) return [raw];
+  const days = rangeDays(query);
+  const inRange = (slices: DaySlice[]) =>
+    slices.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
+  const visitorRows = (): SourcePlan[] =>
+    query.interval === 'hour'
+      ? []
+      : [
+          {
+            source: 'visitor-rows',
+            query,
+            coverage: {
+              ...days,
+              rawDays: inRange(facts.unsettledHitDays),
+              set: narrowestSet(query, VISITOR_SETS),
+            },
+          },
+        ];
+  switch (need) {
+    case 'visitors': {
+      const counts = visitorCounts(query, facts, days, inRange(facts.unsettledHitDays));
+      return [...(counts ? [counts] : []), ...visitorRows(), raw];
+    }
+    case 'hit-counts': {
+      const dailySet = query.interval === 'hour' ? undefined : narrowestSet(query, HIT_DAY_SETS);
+      const set = dailySet ?? narrowestSet(query, HIT_COUNT_SETS);
+      const counts: SourcePlan[] = set
+        ? [
+            {
+              source: 'hit-counts',
+              query,
+              coverage: { ...days, rawDays: inRange(facts.unsettledHitDays), set, daily: dailySet !== undefined },
+            },
+          ]
+        : [];
+      return [...counts, ...visitorRows(), raw];
+    }
+    case 'visits':
+      if (query.dimensions.length > 0 || query.filters.length > 0 || facts.unsettledVisitDays === undefined)
+        return [raw];
+      return [{ source: 'visit-hours', query, coverage: { ...days, rawDays: inRange(facts.unsettledVisitDays) } }, raw];
+    case 'user-stats':
+      return [{ source: 'user-stats-rows', rawDays: facts.unsettledHitDays }, raw];
+    default:
+      return [raw];
+  }
+}
+
+/** The source that answers `need` for `query`: the first of `sourceCandidates`. */
+export function planSource(need: SourceNeed, query: StatsQuery<QueryDimension>, facts: RollupFacts): SourcePlan {
+  return sourceCandidates(need, query, facts)[0];
+}
+
+/**
+ * The query with its dimensions typed as fixed ones, when every dimension it groups or filters by
+ * is kept in the rollups (a property never is); else undefined.
+ */
+function rolledUp(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
+  const kept = (dimension: QueryDimension): dimension is Dimension =>
+    isFixedDimension(dimension) && ROLLUP_DIMENSIONS.has(dimension);
+  const dimensions = query.dimensions.filter(kept);
+  const filters = query.filters.filter((filter): filter is Filter => kept(filter.dimension));
+  if (dimensions.length !== query.dimensions.length || filters.length !== query.filters.length) return undefined;
+  return { ...query, dimensions, filters };
+}
+
+/** The whole local days of the query's range. */
+function rangeDays(query: StatsQuery): { fromDay: string; toDay: string } {
+  return {
+    fromDay: formatCalendarDate(zonedDate(query.start, query.timezone)),
+    toDay: formatCalendarDate(zonedDate(new Date(query.end.getTime() - 1), query.timezone)),
+  };
+}
+
+/**
+ * The visitor-count plan, when the counts cover the query: see `sourceCandidates`. Without an
+ * interval, the closed weeks (through `weeksThrough`) lying wholly in the settled days are read
+ * as week rows.
+ */
+function visitorCounts(
+  query: StatsQuery,
+  facts: RollupFacts,
+  days: { fromDay: string; toDay: string },
+  rawDays: DaySlice[],
+): SourcePlan | undefined {
+  if (query.interval === 'hour' || query.filters.length > 0) return undefined;
+  const key = visitorCountKeyOf(query.dimensions);
+  if (!key) return undefined;
+  let tail: DaySlice | undefined;
+  if (rawDays.length > 0) {
+    const today = formatCalendarDate(zonedDate(facts.now, query.timezone));
+    const recentEnd = days.toDay < today ? days.toDay : today;
+    if (rawDays[0].day < shiftDay(recentEnd, -1)) return undefined;
+    tail = { day: rawDays[0].day, start: rawDays[0].start, end: query.end };
+  }
+  const settledEnd = tail ? shiftDay(tail.day, -1) : days.toDay;
+  const weeks =
+    query.interval === undefined && facts.weeksThrough !== null
+      ? weeksWithin(days.fromDay, settledEnd < facts.weeksThrough ? settledEnd : facts.weeksThrough)
+      : [];
+  return { source: 'visitor-counts', query, coverage: { key, ...days, weeks, ...(tail ? { tail } : {}) } };
+}
