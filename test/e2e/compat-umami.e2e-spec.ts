@@ -172,6 +172,7 @@ describe('compat: POST /api/send and /api/batch (Umami)', () => {
     const response = await send(body).expect(400);
     expect(response.body.error).toMatchObject({ code: 'bad-request', status: 400 });
     expect(response.body.error.message).toContain(message);
+    expect(response.body).toMatchObject({ statusCode: 400, message: response.body.error.message });
     expect(await hits(site)).toHaveLength(0);
   });
 
@@ -220,10 +221,19 @@ describe('compat: POST /api/send and /api/batch (Umami)', () => {
         {
           index: 2,
           response: {
+            statusCode: 400,
+            message: 'name must be shorter than or equal to 64 characters',
             error: { message: 'name must be shorter than or equal to 64 characters', code: 'bad-request', status: 400 },
           },
         },
-        { index: 3, response: { error: { message: 'Website not found.', code: 'bad-request', status: 400 } } },
+        {
+          index: 3,
+          response: {
+            statusCode: 400,
+            message: 'Website not found.',
+            error: { message: 'Website not found.', code: 'bad-request', status: 400 },
+          },
+        },
       ],
     });
     expect((await hits(first)).map((hit) => hit.path)).toEqual(['/a', '/e']);

@@ -447,7 +447,8 @@ describe('ingest: /api/v1/hits and the batch forms', () => {
   it('serves the tracker script and Prometheus metrics', async () => {
     const script = await request(app.url).get('/tracker.js').expect(200);
     expect(script.headers['content-type']).toMatch(/javascript/);
-    expect(script.text).toContain('data-site-id');
+    // The script reads its site from the tag's data-site-id attribute.
+    expect(script.text).toContain("attr('site-id')");
     const metrics = await request(app.url).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/siteline_hits_total\{result="accepted"\} \d+/);
     expect(metrics.text).toMatch(/siteline_hits_rejected_total\{reason="url"\} \d+/);

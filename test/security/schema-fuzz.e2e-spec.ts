@@ -412,6 +412,13 @@ describe('security: fuzzing every documented route with hostile values', () => {
       password: () => (login ? BOOTSTRAP_ADMIN.password : 'a long passphrase'),
       // The document's example names a period and a range, which exclude each other.
       dateRange: () => ({ from: '2024-03-01', to: '2024-03-31' }),
+      // The examples describe every kind of hit at once; the baseline is a plain page view, since
+      // engagement figures belong to engagement hits only (mutations still send each one).
+      engagementMs: () => undefined,
+      scrollDepth: () => undefined,
+      revenue: () => undefined,
+      // Umami's name for the site id.
+      website: () => seeds.siteId,
     };
   }
 
@@ -610,7 +617,10 @@ describe('security: fuzzing every documented route with hostile values', () => {
         const request = baselineRequest(operation, await seedsFor(operation), token, variant);
         const answer = await send(request);
         baselines++;
-        if (answer.status >= 400)
+        // The first-run route closes once an account exists (409), as it does in this app: its
+        // mutations are still checked, and they must meet validation or that 409, never a 5xx.
+        const closedSetup = operation.path === '/api/v1/setup' && answer.status === 409;
+        if (answer.status >= 400 && !closedSetup)
           failures.push(
             `baseline ${describeRequest(request, answer.url, variant?.label ?? 'no body')} → ${answer.status} ${answer.text.slice(0, 200)}`,
           );

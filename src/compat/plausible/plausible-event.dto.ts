@@ -47,6 +47,7 @@ export class PlausibleEventDto {
 
   @ApiPropertyOptional({
     oneOf: [{ type: 'integer', enum: [0, 1] }, { type: 'boolean' }],
+    example: 1,
     description: '(`h`) 1: keep the URL fragment in the page path (hash-based routing)',
   })
   hashMode?: number | boolean;

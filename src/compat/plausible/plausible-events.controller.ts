@@ -59,11 +59,18 @@ export class PlausibleEventsController {
     content: { 'text/plain': { schema: { type: 'string', example: 'ok' } } },
   })
   @ApiBadRequestResponse({
-    description: 'Invalid event: `{ "errors": { "<field>": ["<message>"] } }` (Plausible’s shape).',
+    description:
+      'Invalid event: Plausible’s `{ "errors": { "<field>": ["<message>"] } }`, beside Siteline’s usual ' +
+      '`statusCode`, `error` and `message` (the same errors as one line).',
     schema: {
       type: 'object',
-      properties: { errors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } } },
-      example: { errors: { url: ['is required'] } },
+      properties: {
+        statusCode: { type: 'integer', example: 400 },
+        error: { type: 'string', example: 'Bad Request' },
+        message: { type: 'string', example: 'url is required' },
+        errors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+      },
+      example: { statusCode: 400, error: 'Bad Request', message: 'url is required', errors: { url: ['is required'] } },
     },
   })
   @ApiServiceUnavailableResponse({
@@ -72,9 +79,9 @@ export class PlausibleEventsController {
   async event(@Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     allowAnyOrigin(reply);
     const userAgent = request.headers['user-agent'];
-    if (!userAgent) return void reply.status(400).send({ errors: { user_agent: ['is required'] } });
+    if (!userAgent) return void reply.status(400).send(badRequest({ user_agent: ['is required'] }));
     const event = translatePlausibleEvent(body);
-    if ('errors' in event) return void reply.status(400).send({ errors: event.errors });
+    if ('errors' in event) return void reply.status(400).send(badRequest(event.errors));
     let dropped = 0;
     for (const domain of event.domains) {
       let outcome: IngestOutcome;
@@ -92,7 +99,7 @@ export class PlausibleEventsController {
       }
       if (outcome.status === HttpStatus.BAD_REQUEST) {
         if (dropped > 0) void reply.header('x-plausible-dropped', String(dropped));
-        return void reply.status(400).send({ errors: plausibleErrors(outcome.body.rejected) });
+        return void reply.status(400).send(badRequest(plausibleErrors(outcome.body.rejected)));
       }
       if (outcome.body.accepted + outcome.body.duplicates === 0) dropped++;
     }
@@ -122,6 +129,18 @@ export class PlausibleEventsController {
 function allowAnyOrigin(reply: FastifyReply): void {
   void reply.header('Access-Control-Allow-Origin', '*');
   void reply.header('Access-Control-Expose-Headers', 'x-plausible-dropped');
+}
+
+/**
+ * A 400 answer that both kinds of client can read: Plausible's trackers look only at the status,
+ * Plausible's own `errors` map is kept for tools that parse it, and `statusCode`/`error`/`message`
+ * are Siteline's error shape on every other route.
+ */
+function badRequest(errors: PlausibleErrors): Record<string, unknown> {
+  const message = Object.entries(errors)
+    .map(([field, messages]) => messages.map((text) => (text.startsWith(field) ? text : `${field} ${text}`)).join('; '))
+    .join('; ');
+  return { statusCode: 400, error: 'Bad Request', message, errors };
 }
 
 /** Native "field: message" rejections → Plausible's `{ field: [message] }` with Plausible's key names. */

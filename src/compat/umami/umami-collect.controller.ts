@@ -17,8 +17,14 @@ import { IngestService, type IngestRequest } from '../../ingestion/ingest.servic
 import { UmamiBatchResultDto, UmamiErrorDto, UmamiSendDto, UmamiSendResultDto } from './umami-send.dto.js';
 import { translateUmamiSend, UMAMI_IGNORED, UMAMI_IGNORED_FIELDS, type UmamiHit } from './umami-payload.js';
 
-/** Umami's error body: `{ error: { message, code, status } }`. */
+/**
+ * Umami's error body, `{ error: { message, code, status } }`, with Siteline's `statusCode` and
+ * `message` beside it: Umami's clients read `error`, tools written for Siteline's other routes
+ * read the top-level fields.
+ */
 interface UmamiError {
+  statusCode: number;
+  message: string;
   error: { message: string; code: string; status: number };
 }
 
@@ -29,7 +35,7 @@ const CODES: Record<number, string> = {
 };
 
 function umamiError(status: number, message: string): UmamiError {
-  return { error: { message, code: CODES[status] ?? 'error', status } };
+  return { statusCode: status, message, error: { message, code: CODES[status] ?? 'error', status } };
 }
 
 /** One answer per payload: 200 with what was recorded, or an Umami error with its status. */

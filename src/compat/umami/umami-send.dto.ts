@@ -76,6 +76,12 @@ class UmamiErrorBodyDto {
 }
 
 export class UmamiErrorDto {
+  @ApiProperty({ type: Number, example: 400, description: 'The HTTP status, as on every Siteline error' })
+  statusCode!: number;
+
+  @ApiProperty({ type: String, example: 'Website not found.', description: 'The same message as `error.message`' })
+  message!: string;
+
   @ApiProperty({ type: UmamiErrorBodyDto })
   error!: UmamiErrorBodyDto;
 }
