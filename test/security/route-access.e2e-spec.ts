@@ -28,6 +28,11 @@ const PUBLIC_ROUTES = new Set([
   'GET /tracker.js',
   // CORS preflight: answers only with CORS headers, the POST itself authenticates.
   'OPTIONS /api/v1/hits',
+  // Plausible's and Umami's ingest APIs take no key, as in those products: the site is named in the
+  // body, and its domain / allowedOrigins rules and the per-IP limit decide what is recorded.
+  'POST /api/event',
+  'POST /api/send',
+  'POST /api/batch',
 ]);
 
 const SAMPLE_ID = '65f000000000000000000001';
