@@ -1,6 +1,6 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsEmail, IsString, MaxLength, MinLength } from 'class-validator';
-import { MIN_PASSWORD_LENGTH } from '../users.service.js';
+import { ApiProperty, PickType } from '@nestjs/swagger';
+import { IsString, MaxLength } from 'class-validator';
+import { CreateUserDto } from './user.dto.js';
 
 export class SetupStatusDto {
   @ApiProperty({
@@ -11,7 +11,8 @@ export class SetupStatusDto {
   needed!: boolean;
 }
 
-export class SetupDto {
+/** The first admin's email and password, under the same rules as any account's, and the setup code. */
+export class SetupDto extends PickType(CreateUserDto, ['email', 'password'] as const) {
   @ApiProperty({
     type: String,
     example: '7KQ2-M9XD-4HTR',
@@ -20,21 +21,4 @@ export class SetupDto {
   @IsString()
   @MaxLength(64)
   setupCode!: string;
-
-  @ApiProperty({ type: String, example: 'admin@example.com', description: 'Login email of the first admin' })
-  @IsEmail()
-  @MaxLength(320)
-  email!: string;
-
-  @ApiProperty({
-    type: String,
-    format: 'password',
-    minLength: MIN_PASSWORD_LENGTH,
-    example: 'a long passphrase',
-    description: 'At least 10 characters',
-  })
-  @IsString()
-  @MinLength(MIN_PASSWORD_LENGTH)
-  @MaxLength(1024)
-  password!: string;
 }
