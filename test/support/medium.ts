@@ -1,12 +1,9 @@
 import type { DynamicModule, Type } from '@nestjs/common';
 import { Test, type TestingModule, type TestingModuleBuilder } from '@nestjs/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CommonModule } from '../../src/common/common.module.js';
 import { ConfigModule } from '../../src/config/config.module.js';
 import { DatabaseModule } from '../../src/database/database.module.js';
-import { startTestDatabase, type TestDatabase } from './test-app.js';
+import { withTestEnvironment, type TestDatabase } from './test-app.js';
 
 export interface MediumOptions {
   /** Environment variables on top of the test defaults, seen by the configuration at compile time. */
@@ -36,23 +33,7 @@ export async function startMedium(
   owningModule: Type<unknown> | DynamicModule,
   options: MediumOptions = {},
 ): Promise<Medium> {
-  const ownsDatabase = !options.database;
-  const database = options.database ?? (await startTestDatabase());
-  const dataDir = mkdtempSync(join(tmpdir(), 'siteline-medium-'));
-  const env: Record<string, string | undefined> = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    DATA_DIR: dataDir,
-    MONGODB_URI: database.uri,
-    REVERSE_DNS: 'off',
-    ...options.env,
-  };
-  const saved = { ...process.env };
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  try {
+  return withTestEnvironment('siteline-medium-', options, async ({ database, release }) => {
     let builder = Test.createTestingModule({ imports: [ConfigModule, CommonModule, DatabaseModule, owningModule] });
     if (options.override) builder = options.override(builder);
     const moduleRef = await builder.compile();
@@ -64,11 +45,8 @@ export async function startMedium(
       get: <T>(token: Type<T>) => moduleRef.get(token, { strict: false }),
       async close() {
         await moduleRef.close();
-        if (ownsDatabase) await database.close();
-        rmSync(dataDir, { recursive: true, force: true });
+        await release();
       },
     };
-  } finally {
-    process.env = saved;
-  }
+  });
 }

@@ -72,11 +72,20 @@ export interface TestApp {
 process.env.SITELINE_TEST_MONGODB_URI ??= process.env.MONGODB_URI ?? '';
 if (process.env.SITELINE_TEST_MONGODB_URI === '') delete process.env.SITELINE_TEST_MONGODB_URI;
 
-/** Boots the real application (same setup as `main.ts`) on a random loopback port. */
-export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+/**
+ * Runs `build` in the environment a test-built Siteline reads at compile time: a fresh data
+ * directory, the test database (a new one unless given), silent logs and no reverse DNS, plus the
+ * caller's variables; `process.env` is put back afterwards. `release` removes the data directory
+ * and closes the database when it was started here.
+ */
+export async function withTestEnvironment<T>(
+  dataDirPrefix: string,
+  options: { database?: TestDatabase; env?: Record<string, string | undefined> },
+  build: (context: { database: TestDatabase; dataDir: string; release: () => Promise<void> }) => Promise<T>,
+): Promise<T> {
   const ownsDatabase = !options.database;
   const database = options.database ?? (await startTestDatabase());
-  const dataDir = mkdtempSync(join(tmpdir(), 'siteline-test-'));
+  const dataDir = mkdtempSync(join(tmpdir(), dataDirPrefix));
   const env: Record<string, string | undefined> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -90,7 +99,20 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
+  const release = async (): Promise<void> => {
+    if (ownsDatabase) await database.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
   try {
+    return await build({ database, dataDir, release });
+  } finally {
+    process.env = saved;
+  }
+}
+
+/** Boots the real application (same setup as `main.ts`) on a random loopback port. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  return withTestEnvironment('siteline-test-', options, async ({ database, dataDir, release }) => {
     let builder = Test.createTestingModule({ imports: [options.rootModule ?? AppModule] });
     if (options.override) builder = options.override(builder);
     const moduleRef = await builder.compile();
@@ -106,11 +128,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       dataDir,
       async close() {
         await app.close();
-        if (ownsDatabase) await database.close();
-        rmSync(dataDir, { recursive: true, force: true });
+        await release();
       },
     };
-  } finally {
-    process.env = saved;
-  }
+  });
 }
