@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
+import { HitStoreModule } from '../ingestion/hit-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
@@ -36,6 +37,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
   imports: [
     AuthModule,
     EngagementStoreModule,
+    HitStoreModule,
     LeaseModule,
     SessionsModule,
     SitesModule,

@@ -11,8 +11,6 @@ import {
   HIT_DAYS_COLLECTION,
   HIT_HOURS_COLLECTION,
   buildHitCountsOfDaysPipeline,
-  buildHitDaysDayPipeline,
-  buildHitHoursDayPipeline,
   buildRollupHitCountsPipeline,
 } from './pipelines/hit-count-rollup.pipeline.js';
 import {
@@ -27,8 +25,6 @@ import {
   buildPendingBucketsPipeline,
   buildPendingVisitSpansPipeline,
   buildRawDaysHitKeysPipeline,
-  buildVisitorSetsDayPipeline,
-  buildRollupDayPipeline,
   buildRollupHitMetricsPipeline,
   buildRollupUserStatsPipeline,
   buildSiteBucketsPipeline,
@@ -243,17 +239,8 @@ export class StatsRepository {
     );
   }
 
-  /**
-   * Recomputes one site-day of every rollup (the caller has deleted the day's old rows): the
-   * full-combination visitor rows from raw hits, the narrow visitor sets from those rows, the
-   * hit-hour counts from raw hits, the daily hit counts from the visitor rows, and the visit-hour
-   * rows from the visits starting that day.
-   */
-  async rollUpDay(siteId: Types.ObjectId, slice: DaySlice, timezone: string): Promise<void> {
-    await this.aggregate('hits', buildRollupDayPipeline(siteId, slice));
-    await this.aggregate(VISITOR_DAYS_COLLECTION, buildVisitorSetsDayPipeline(siteId, slice.day));
-    await this.aggregate(VISITOR_DAYS_COLLECTION, buildHitDaysDayPipeline(siteId, slice.day));
-    await this.aggregate('hits', buildHitHoursDayPipeline(siteId, slice, timezone));
+  /** Recomputes one site-day of the visit-hour rows from the visits starting that day (the caller deleted the old ones). */
+  async rollUpVisitHours(siteId: Types.ObjectId, slice: DaySlice, timezone: string): Promise<void> {
     await this.aggregate('visits', buildVisitHoursDayPipeline(siteId, slice, timezone));
   }
 

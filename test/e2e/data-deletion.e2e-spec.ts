@@ -298,10 +298,10 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
     const siteView = await app.app.get(SitesService).findById(site.id);
     // The site's first run is a rebuild (no rows yet): carol is erased once its first day is rolled up.
     const repository = app.app.get(StatsRepository);
-    const rollUpDay = repository.rollUpDay.bind(repository);
+    const rollUpVisitHours = repository.rollUpVisitHours.bind(repository);
     let erased: unknown;
-    const spy = jest.spyOn(repository, 'rollUpDay').mockImplementation(async (siteId, slice, timezone) => {
-      await rollUpDay(siteId, slice, timezone);
+    const spy = jest.spyOn(repository, 'rollUpVisitHours').mockImplementation(async (siteId, slice, timezone) => {
+      await rollUpVisitHours(siteId, slice, timezone);
       if (siteId.toHexString() === site.id && erased === undefined)
         erased = await app.app.get(DataPurgeService).eraseUser(siteView!, 'carol');
     });

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
+import type { AnyBulkWriteOperation } from 'mongodb';
 import { Types, type Model } from 'mongoose';
+import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
 import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
-import { HIT_COUNT_SETS, HIT_DAY_SETS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+import type { BatchDeltas, RowDelta } from './batch-deltas.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
 import { RollupState } from './rollup-state.schema.js';
@@ -13,15 +15,17 @@ import { VisitorCountRow } from './visitor-count.schema.js';
 import type { VisitorCount, VisitorSetSample } from './visitor-count-keys.js';
 
 const WATERMARK_ID = 'watermark';
+const BATCH_ID = 'batch';
+const DUPLICATE_KEY = 11000;
 const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
  * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the daily hit
  * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
- * 5 the weekly visitor counts), so it is read raw until the job has rebuilt it.
+ * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 5;
+export const ROLLUP_VERSION = 6;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -34,6 +38,9 @@ const VISITOR_CHUNK = 500;
  * stays near a megabyte, far below MongoDB's 16 MB limit, whatever a value's history.
  */
 const COUNT_ENTRIES_PER_DOCUMENT = 25_000;
+
+/** The derived collections a rollup batch adds to. */
+export type DerivedCollection = keyof Omit<BatchDeltas, 'days'>;
 
 export interface SiteRollupState {
   timezone: string | null;
@@ -69,6 +76,64 @@ export class RollupRepository {
 
   async saveWatermark(at: Date): Promise<void> {
     await this.state.updateOne({ _id: WATERMARK_ID }, { $set: { at } }, { upsert: true });
+  }
+
+  /** The number of the last rollup batch claimed (0 before the first). */
+  async findLastBatch(): Promise<number> {
+    const doc = await this.state.findById(BATCH_ID).lean();
+    return doc?.batch ?? 0;
+  }
+
+  /** Takes the next rollup batch number. */
+  async nextBatch(): Promise<number> {
+    const doc = await this.state
+      .findOneAndUpdate({ _id: BATCH_ID }, { $inc: { batch: 1 } }, { upsert: true, returnDocument: 'after' })
+      .lean();
+    return doc!.batch!;
+  }
+
+  /**
+   * Adds batch `batch`'s deltas to one derived collection, one upsert per row, each only where
+   * the row's `lastBatch` is below `batch` and setting it: applying a batch again (after a crash
+   * part way) changes only the rows the first attempt did not reach. A row already holding the
+   * batch fails its filter, and its upsert meets the same `_id`: that duplicate-key error is the
+   * "already applied" answer, not a failure.
+   */
+  async applyRowDeltas(collection: DerivedCollection, batch: number, deltas: RowDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    const operations: Array<AnyBulkWriteOperation<{ _id: string }>> = deltas.map((delta) => ({
+      updateOne: {
+        filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
+        update: {
+          $setOnInsert: delta.key,
+          $inc: { pageviews: delta.pageviews, events: delta.events },
+          $set: { lastBatch: batch },
+          ...(delta.visitor
+            ? {
+                $min: { firstTs: delta.visitor.firstTs },
+                $max: { lastTs: delta.visitor.lastTs, identified: delta.visitor.identified },
+              }
+            : {}),
+        },
+        upsert: true,
+      },
+    }));
+    try {
+      await this.derived(collection).collection.bulkWrite(operations as AnyBulkWriteOperation[], { ordered: false });
+    } catch (error) {
+      const writeErrors = bulkWriteErrors(error);
+      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+    }
+  }
+
+  private derived(collection: DerivedCollection): Model<unknown> {
+    const models: Record<DerivedCollection, Model<unknown>> = {
+      visitorDays: this.rows as Model<unknown>,
+      visitorSets: this.setRows as Model<unknown>,
+      hitHours: this.hitHours as Model<unknown>,
+      hitDays: this.hitDays as Model<unknown>,
+    };
+    return models[collection];
   }
 
   async findSiteState(siteId: string): Promise<SiteRollupState> {
@@ -130,14 +195,9 @@ export class RollupRepository {
     return docs.map((doc) => doc._id.slice('site:'.length));
   }
 
-  async deleteDay(siteId: string, day: string): Promise<void> {
-    const site = new Types.ObjectId(siteId);
-    await this.rows.deleteMany({ siteId: site, day });
-    const setsOf = (sets: typeof VISITOR_SETS) => ({ $in: sets.map((set) => set.name) });
-    await this.setRows.deleteMany({ siteId: site, set: setsOf(VISITOR_SETS), day });
-    await this.hitHours.deleteMany({ siteId: site, set: setsOf(HIT_COUNT_SETS), day });
-    await this.hitDays.deleteMany({ siteId: site, set: setsOf(HIT_DAY_SETS), day });
-    await this.visitHours.deleteMany({ siteId: site, day });
+  /** The visit-hour rows of a day, before they are recomputed from its visits. */
+  async deleteVisitHoursOfDay(siteId: string, day: string): Promise<void> {
+    await this.visitHours.deleteMany({ siteId: new Types.ObjectId(siteId), day });
   }
 
   /** A deleted site: its rows and its state go, so no later run lists it for a rebuild again. */
