@@ -24,6 +24,7 @@ import { RollupRepository } from './rollups/rollup.repository.js';
 import { HitDay, HitDaySchema } from './rollups/hit-day.schema.js';
 import { HitHour, HitHourSchema } from './rollups/hit-hour.schema.js';
 import { VisitHour, VisitHourSchema } from './rollups/visit-hour.schema.js';
+import { VisitContributionRow, VisitContributionRowSchema } from './rollups/visit-contribution.schema.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema.js';
 import { VisitorCountRow, VisitorCountRowSchema } from './rollups/visitor-count.schema.js';
@@ -50,6 +51,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: HitDay.name, schema: HitDaySchema },
       { name: RollupState.name, schema: RollupStateSchema },
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
+      { name: VisitContributionRow.name, schema: VisitContributionRowSchema },
     ]),
   ],
   controllers: [DataController, StatsController, V2QueryController],

@@ -16,7 +16,6 @@ import {
 import {
   VISIT_HOURS_COLLECTION,
   buildRollupVisitMetricsPipeline,
-  buildVisitHoursDayPipeline,
   buildVisitMetricsOfDaysPipeline,
 } from './pipelines/visit-rollup.pipeline.js';
 import {
@@ -237,11 +236,6 @@ export class StatsRepository {
     return sumByKey([...rolled, ...raw], ['visits', 'bounces', 'durationMs', 'visitPageviews']).map(
       ({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }),
     );
-  }
-
-  /** Recomputes one site-day of the visit-hour rows from the visits starting that day (the caller deleted the old ones). */
-  async rollUpVisitHours(siteId: Types.ObjectId, slice: DaySlice, timezone: string): Promise<void> {
-    await this.aggregate('visits', buildVisitHoursDayPipeline(siteId, slice, timezone));
   }
 
   /** Per site and visit, the time span of the hits received after `after` (and up to `until`). */

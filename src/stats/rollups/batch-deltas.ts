@@ -15,19 +15,19 @@ export type BatchHit = Record<string, unknown> & {
 };
 
 /**
- * What a batch adds to one derived row: its key fields (`key`, set on insert), page views and
- * hits to add, and for visitor rows the first and last hit time and whether a hit was
+ * What a batch adds to one derived row: its key fields (`key`, set on insert), the sums to add,
+ * and for visitor rows the first and last hit time and whether a hit was
  * identified (kept with `$min` / `$max`, which a second application cannot change either).
  */
 export interface RowDelta {
   _id: string;
   key: Record<string, unknown>;
-  pageviews: number;
-  events: number;
+  /** Sums to add (negative for what a changed visit takes out). */
+  inc: Record<string, number>;
   visitor?: { firstTs: Date; lastTs: Date; identified: number };
 }
 
-/** The deltas of one batch, per derived collection. */
+/** The deltas of one batch's hits, per derived collection. */
 export interface BatchDeltas {
   visitorDays: RowDelta[];
   visitorSets: RowDelta[];
@@ -118,16 +118,74 @@ function add(
   const id = rowId(key);
   const row = rows.get(id);
   if (!row) {
-    rows.set(id, { _id: id, key, pageviews: pageview, events: 1, ...(visitor ? { visitor: { ...visitor } } : {}) });
+    rows.set(id, {
+      _id: id,
+      key,
+      inc: { pageviews: pageview, events: 1 },
+      ...(visitor ? { visitor: { ...visitor } } : {}),
+    });
     return;
   }
-  row.pageviews += pageview;
-  row.events += 1;
+  row.inc.pageviews += pageview;
+  row.inc.events += 1;
   if (row.visitor && visitor) {
     if (visitor.firstTs < row.visitor.firstTs) row.visitor.firstTs = visitor.firstTs;
     if (visitor.lastTs > row.visitor.lastTs) row.visitor.lastTs = visitor.lastTs;
     row.visitor.identified = Math.max(row.visitor.identified, visitor.identified);
   }
+}
+
+/** What one visit adds to the visit-hour row of its start (local hour, classification). */
+export interface VisitContribution {
+  day: string;
+  hour: string;
+  classification: string;
+  visits: number;
+  bounces: number;
+  durationMs: number;
+  visitPageviews: number;
+}
+
+export function visitContribution(
+  visit: { start: Date; end: Date; pageviews: number; classification: string },
+  timezone: string,
+): VisitContribution {
+  const parts = zonedParts(visit.start, timezone);
+  const day = formatCalendarDate(parts);
+  return {
+    day,
+    hour: `${day}T${String(parts.hour).padStart(2, '0')}:00`,
+    classification: visit.classification,
+    visits: 1,
+    bounces: visit.pageviews === 1 ? 1 : 0,
+    durationMs: visit.end.getTime() - visit.start.getTime(),
+    visitPageviews: visit.pageviews,
+  };
+}
+
+const VISIT_SUMS = ['visits', 'bounces', 'durationMs', 'visitPageviews'] as const;
+
+/**
+ * The visit-hour deltas of visits whose contribution changes from `current` (absent: none yet)
+ * to `next` (null: the visit is gone): the old contribution out, the new one in. Every row met
+ * gets a delta, zero included, so that it is stamped with the batch (see applyRowDeltas).
+ */
+export function visitHourDeltas(
+  changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next: VisitContribution | null }>,
+): RowDelta[] {
+  const rows = new Map<string, RowDelta>();
+  const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
+    const key = { siteId, day: contribution.day, hour: contribution.hour, classification: contribution.classification };
+    const id = rowId(key);
+    const row = rows.get(id) ?? { _id: id, key, inc: { visits: 0, bounces: 0, durationMs: 0, visitPageviews: 0 } };
+    for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
+    rows.set(id, row);
+  };
+  for (const change of changes) {
+    if (change.current) addVisit(change.siteId, change.current, -1);
+    if (change.next) addVisit(change.siteId, change.next, 1);
+  }
+  return [...rows.values()];
 }
 
 /** A digest of the row's key fields in a fixed order: the same key always gives the same `_id`. */

@@ -1,5 +1,4 @@
 import {
-  Inject,
   Injectable,
   Logger,
   type BeforeApplicationShutdown,
@@ -11,16 +10,20 @@ import { randomUUID } from 'node:crypto';
 import { ShutdownDeadline } from '../../common/lifecycle/shutdown-deadline.js';
 import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
-import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
 import { LeaseService } from '../../database/leases/lease.service.js';
 import { SessionsService } from '../../sessions/sessions.service.js';
 import { SitesService } from '../../sites/sites.service.js';
 import { StatsRepository, type HitBucket } from '../stats.repository.js';
-import { pendingVisitDays } from './pending-visit-days.js';
-import type { DaySlice } from '../pipelines/rollup.pipeline.js';
 import { daySlice, daySlicesOf, mergeDaySlices } from './rollup-days.js';
 import { HitsRepository } from '../../ingestion/hits.repository.js';
-import { BATCH_FIELDS, batchDeltas, type BatchHit } from './batch-deltas.js';
+import {
+  BATCH_FIELDS,
+  batchDeltas,
+  visitContribution,
+  visitHourDeltas,
+  type BatchHit,
+  type VisitContribution,
+} from './batch-deltas.js';
 import { RollupRepository, type SiteRollupState } from './rollup.repository.js';
 import { VisitorCountsBuilder } from './visitor-counts.builder.js';
 
@@ -66,7 +69,6 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   private readonly holder = randomUUID();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RollupRunResult> | undefined;
-  private readonly idleMs: number;
   private stopping = false;
 
   constructor(
@@ -78,11 +80,8 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     private readonly hits: HitsRepository,
     private readonly visitorCounts: VisitorCountsBuilder,
     private readonly clock: Clock,
-    @Inject(trackingConfig.KEY) tracking: TrackingConfig,
     private readonly shutdown: ShutdownDeadline,
-  ) {
-    this.idleMs = tracking.sessionIdleMinutes * 60_000;
-  }
+  ) {}
 
   onModuleInit(): void {
     this.timer = setInterval(() => {
@@ -148,17 +147,21 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         const state = await this.rollups.findSiteState(siteId);
         states.set(siteId, state);
         if (RollupRepository.isUsable(state, timezone)) continue;
-        // Rebuilt from scratch by the same additions: no rows, and every hit of the site awaiting them.
+        // Rebuilt from scratch by the same additions: no rows, every hit and visit of the site awaiting them.
         await this.rollups.deleteSiteRows(siteId);
         await this.hits.markSiteForRollup(new Types.ObjectId(siteId));
+        await this.sessions.markSiteVisitsChanged(new Types.ObjectId(siteId));
       }
+      // The visits must include every hit the batches take in.
+      for (const siteId of bySite.keys()) if (zones.has(siteId)) await this.sessions.flush(siteId);
       for (;;) {
         this.throwIfStopping();
         await this.renewLease();
         const batch = await this.rollups.nextBatch();
-        const claimed = await this.hits.claimForRollup(batch, until, ROLLUP_BATCH_HITS);
+        const hits = await this.hits.claimForRollup(batch, until, ROLLUP_BATCH_HITS);
+        const visits = await this.sessions.claimVisitChanges(batch, ROLLUP_BATCH_HITS);
         await this.applyBatch(batch, zones, batchDays);
-        if (claimed < ROLLUP_BATCH_HITS) break;
+        if (hits < ROLLUP_BATCH_HITS && visits < ROLLUP_BATCH_HITS) break;
       }
       for (const siteId of batchDays.keys()) if (!bySite.has(siteId)) bySite.set(siteId, []);
       let siteDays = 0;
@@ -168,7 +171,6 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         siteDays += await this.rollUpSite(
           siteId,
           { buckets, days: [...(batchDays.get(siteId) ?? [])], state: states.get(siteId) },
-          { after: watermark, until },
           timing,
         );
       }
@@ -195,9 +197,12 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   }
 
   /**
-   * Adds the hits claimed by `batch` to the visitor rows, visitor sets and hit counts, then
-   * releases them; records per site the local days they fall on. Applying a batch twice adds it
-   * once (RollupRepository.applyRowDeltas), so this also finishes a batch a dead run left.
+   * Adds batch `batch` to the derived rows, then releases it; records per site the local days its
+   * hits fall on. Hits: their deltas to the visitor rows, visitor sets and hit counts. Visits
+   * changed by the sessionizer: the old contribution out of the visit hours and the new one in,
+   * recorded first (VisitContributionRow) so that a replay applies the same change. Applying a
+   * batch twice adds it once (RollupRepository.applyRowDeltas), so this also finishes a batch a
+   * dead run left.
    */
   private async applyBatch(
     batch: number,
@@ -206,7 +211,6 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   ): Promise<void> {
     if (batch === 0) return;
     const hits = (await this.hits.findRollupBatch(batch, BATCH_FIELDS)) as BatchHit[];
-    if (hits.length === 0) return;
     const deltas = batchDeltas(hits, zones);
     for (const collection of ['visitorDays', 'visitorSets', 'hitHours', 'hitDays'] as const)
       await this.rollups.applyRowDeltas(collection, batch, deltas[collection]);
@@ -216,17 +220,61 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       for (const day of siteDays) known.add(day);
       days.set(siteId, known);
     }
+
+    const claimed = await this.sessions.findClaimedVisitChanges(batch);
+    const recorded = await this.rollups.findVisitSnapshots(batch);
+    const recordedIds = new Set(recorded.map((row) => row._id));
+    const unrecorded = claimed.filter((change) => !recordedIds.has(change.visitId));
+    const currents = new Map(
+      (await this.rollups.findVisitContributions(unrecorded.map((change) => change.visitId))).map((row) => [
+        row._id,
+        row,
+      ]),
+    );
+    const snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }> = [];
+    for (const { visitId, visit } of unrecorded) {
+      const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
+      const next = visit && timezone !== undefined ? visitContribution(visit, timezone) : null;
+      const siteId = visit?.siteId ?? currents.get(visitId)?.siteId;
+      if (siteId && (next || currents.has(visitId))) snapshots.push({ visitId, siteId, next });
+    }
+    await this.rollups.saveVisitSnapshots(batch, snapshots);
+    const changes = [
+      ...recorded,
+      ...snapshots.map(({ visitId, siteId, next }) => ({
+        _id: visitId,
+        siteId,
+        current: currents.get(visitId)?.current,
+        next,
+      })),
+    ];
+    await this.rollups.applyRowDeltas(
+      'visitHours',
+      batch,
+      visitHourDeltas(changes.map(({ siteId, current, next }) => ({ siteId, current, next: next ?? null }))),
+    );
+    await this.sessions.completeVisitChanges(batch);
+    await this.rollups.finalizeVisitSnapshots(batch, changes);
+    const visitDays = new Map<string, { siteId: Types.ObjectId; days: Set<string> }>();
+    for (const { siteId, current, next } of changes)
+      for (const contribution of [current, next])
+        if (contribution) {
+          const entry = visitDays.get(siteId.toHexString()) ?? { siteId, days: new Set<string>() };
+          entry.days.add(contribution.day);
+          visitDays.set(siteId.toHexString(), entry);
+        }
+    for (const { siteId, days: touched } of visitDays.values())
+      await this.rollups.deleteEmptyVisitHours(siteId, [...touched]);
   }
 
   /**
-   * Recomputes the visit-hour rows and the visitor counts of the site's touched days (those of
-   * hits received in the window, of the batches applied, and of the visits they changed), or of
-   * all its days when it was rebuilt (its rows were stale, in another zone or row shape).
+   * Recomputes the visitor counts of the site's touched days (those of hits received in the
+   * window and of the batches applied), or of all its days when it was rebuilt (its rows were
+   * stale, in another zone or row shape).
    */
   private async rollUpSite(
     siteId: string,
     touched: { buckets: Date[]; days: string[]; state: SiteRollupState | undefined },
-    window: { after: Date; until: Date },
     timing: { countsMs: number },
   ): Promise<number> {
     const site = await this.sites.findById(siteId);
@@ -234,47 +282,23 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       await this.rollups.forgetSite(siteId);
       return 0;
     }
-    const objectId = new Types.ObjectId(siteId);
     const state = touched.state ?? (await this.rollups.findSiteState(siteId));
     const rebuild = !RollupRepository.isUsable(state, site.timezone);
-    // Visit rows are computed from visits: they must include every hit up to the watermark first.
-    await this.sessions.flush(siteId);
-    let slices: DaySlice[];
-    if (rebuild) {
-      // A visit starts at one of its hits, so the days holding hits are all the visit rows need.
-      slices = daySlicesOf(
-        (await this.stats.findSiteBuckets(objectId)).map((row) => row.bucket),
-        site.timezone,
-      );
-    } else {
-      slices = mergeDaySlices(
-        daySlicesOf(touched.buckets, site.timezone),
-        touched.days.map((day) => daySlice(day, site.timezone)),
-        await pendingVisitDays(this.stats, { siteId: objectId, ...window }, this.idleMs, site.timezone),
-      );
-    }
-    for (const slice of slices) {
-      this.throwIfStopping();
-      await this.renewLease();
-      await this.rollups.deleteVisitHoursOfDay(siteId, slice.day);
-      await this.stats.rollUpVisitHours(objectId, slice, site.timezone);
-    }
+    const days = mergeDaySlices(
+      daySlicesOf(touched.buckets, site.timezone),
+      touched.days.map((day) => daySlice(day, site.timezone)),
+    ).map((slice) => slice.day);
     this.throwIfStopping();
     await this.renewLease();
     // From the visitor rows the batches completed: a crash before this point is repaired by the next run.
     const countsStarted = performance.now();
     const today = formatCalendarDate(zonedDate(this.clock.now(), site.timezone));
     if (rebuild) await this.visitorCounts.rebuildSite(siteId, today);
-    else
-      await this.visitorCounts.recomputeDays(
-        siteId,
-        slices.map((slice) => slice.day),
-        today,
-      );
+    else await this.visitorCounts.recomputeDays(siteId, days, today);
     timing.countsMs += performance.now() - countsStarted;
     // `state` was read before any hit: a purge or erasure since then keeps the site flagged.
     if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone, state.rebuildRequests);
-    return slices.length;
+    return days.length;
   }
 }
 

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
 import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
-import type { BatchDeltas, RowDelta } from './batch-deltas.js';
+import type { BatchDeltas, RowDelta, VisitContribution } from './batch-deltas.js';
+import { VisitContributionRow } from './visit-contribution.schema.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
 import { RollupState } from './rollup-state.schema.js';
@@ -40,7 +41,7 @@ const VISITOR_CHUNK = 500;
 const COUNT_ENTRIES_PER_DOCUMENT = 25_000;
 
 /** The derived collections a rollup batch adds to. */
-export type DerivedCollection = keyof Omit<BatchDeltas, 'days'>;
+export type DerivedCollection = keyof Omit<BatchDeltas, 'days'> | 'visitHours';
 
 export interface SiteRollupState {
   timezone: string | null;
@@ -66,7 +67,63 @@ export class RollupRepository {
     @InjectModel(HitDay.name) private readonly hitDays: Model<HitDay>,
     @InjectModel(RollupState.name) private readonly state: Model<RollupState>,
     @InjectModel(VisitorCountRow.name) private readonly counts: Model<VisitorCountRow>,
+    @InjectModel(VisitContributionRow.name) private readonly contributions: Model<VisitContributionRow>,
   ) {}
+
+  private get contributionRows(): Collection<VisitContributionRow> {
+    return this.contributions.collection as unknown as Collection<VisitContributionRow>;
+  }
+
+  /** The visit changes batch `batch` has recorded (see VisitContributionRow), not yet made current. */
+  findVisitSnapshots(batch: number): Promise<VisitContributionRow[]> {
+    return this.contributionRows.find({ nextBatch: batch }).toArray();
+  }
+
+  /** The current contributions of these visits. */
+  findVisitContributions(visitIds: string[]): Promise<VisitContributionRow[]> {
+    if (visitIds.length === 0) return Promise.resolve([]);
+    return this.contributionRows.find({ _id: { $in: visitIds } }).toArray();
+  }
+
+  /** Records what batch `batch` changes each of these visits' contribution to (null: gone). */
+  async saveVisitSnapshots(
+    batch: number,
+    snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }>,
+  ): Promise<void> {
+    if (snapshots.length === 0) return;
+    await this.contributionRows.bulkWrite(
+      snapshots.map(({ visitId, siteId, next }) => ({
+        updateOne: { filter: { _id: visitId }, update: { $set: { siteId, next, nextBatch: batch } }, upsert: true },
+      })),
+      { ordered: false },
+    );
+  }
+
+  /** Batch `batch` is applied: its recorded contributions become current (a gone visit's row goes). */
+  async finalizeVisitSnapshots(batch: number, snapshots: VisitContributionRow[]): Promise<void> {
+    if (snapshots.length === 0) return;
+    await this.contributionRows.bulkWrite(
+      snapshots.map(({ _id, next }) =>
+        next
+          ? {
+              updateOne: {
+                filter: { _id, nextBatch: batch },
+                update: { $set: { current: next }, $unset: { next: 1, nextBatch: 1 } },
+              },
+            }
+          : { deleteOne: { filter: { _id, nextBatch: batch } } },
+      ),
+      { ordered: false },
+    );
+  }
+
+  /**
+   * Visit-hour rows left without visits once a batch is done (every visit of that hour moved or
+   * went) say nothing: removed, as a rebuild would not create them.
+   */
+  async deleteEmptyVisitHours(siteId: Types.ObjectId, days: string[]): Promise<void> {
+    if (days.length > 0) await this.visitHours.deleteMany({ siteId, day: { $in: days }, visits: 0 });
+  }
 
   /** Every hit received at or before this instant is in the rollup; the epoch before the first run. */
   async findWatermark(): Promise<Date> {
@@ -106,7 +163,7 @@ export class RollupRepository {
         filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
         update: {
           $setOnInsert: delta.key,
-          $inc: { pageviews: delta.pageviews, events: delta.events },
+          $inc: delta.inc,
           $set: { lastBatch: batch },
           ...(delta.visitor
             ? {
@@ -132,6 +189,7 @@ export class RollupRepository {
       visitorSets: this.setRows as Model<unknown>,
       hitHours: this.hitHours as Model<unknown>,
       hitDays: this.hitDays as Model<unknown>,
+      visitHours: this.visitHours as Model<unknown>,
     };
     return models[collection];
   }
@@ -195,11 +253,6 @@ export class RollupRepository {
     return docs.map((doc) => doc._id.slice('site:'.length));
   }
 
-  /** The visit-hour rows of a day, before they are recomputed from its visits. */
-  async deleteVisitHoursOfDay(siteId: string, day: string): Promise<void> {
-    await this.visitHours.deleteMany({ siteId: new Types.ObjectId(siteId), day });
-  }
-
   /** A deleted site: its rows and its state go, so no later run lists it for a rebuild again. */
   async forgetSite(siteId: string): Promise<void> {
     await this.deleteSiteRows(siteId);
@@ -213,6 +266,7 @@ export class RollupRepository {
     await this.hitHours.deleteMany({ siteId: site });
     await this.hitDays.deleteMany({ siteId: site });
     await this.visitHours.deleteMany({ siteId: site });
+    await this.contributions.deleteMany({ siteId: site });
     await this.counts.deleteMany({ siteId: site });
   }
 
