@@ -26,7 +26,6 @@ import {
   buildRawDaysHitKeysPipeline,
   buildRollupHitMetricsPipeline,
   buildRollupUserStatsPipeline,
-  buildSiteBucketsPipeline,
   type DaySlice,
   type RollupCoverage,
 } from './pipelines/rollup.pipeline.js';
@@ -259,11 +258,6 @@ export class StatsRepository {
   /** Where hits received after `after` (and up to `until`) lie, per site, in 15-minute buckets. */
   async findPendingBuckets(input: { after: Date; until?: Date; siteId?: Types.ObjectId }): Promise<HitBucket[]> {
     return this.aggregate<HitBucket>('hits', buildPendingBucketsPipeline(input));
-  }
-
-  /** Every 15-minute bucket holding a hit of the site. */
-  async findSiteBuckets(siteId: Types.ObjectId): Promise<HitBucket[]> {
-    return this.aggregate<HitBucket>('hits', buildSiteBucketsPipeline(siteId));
   }
 
   /** When the site's earliest hit happened, if it has any (served by the `{ siteId, ts }` index). */

@@ -269,15 +269,6 @@ export function buildPendingVisitSpansPipeline(input: {
   ];
 }
 
-/** Every 15-minute bucket holding a hit of the site: what a full rebuild must recompute. */
-export function buildSiteBucketsPipeline(siteId: Types.ObjectId): PipelineStage[] {
-  return [
-    { $match: { siteId } },
-    { $group: { _id: { $dateTrunc: { date: '$ts', unit: 'minute', binSize: 15 } } } },
-    { $project: { _id: 0, siteId: { $literal: siteId }, bucket: '$_id' } },
-  ];
-}
-
 /**
  * The user stats of `buildUserStatsPipeline` from the rollup: the site's human rows of settled
  * days plus the raw human hits of the days still being rolled up, one row per visitor, then the

@@ -55,12 +55,12 @@ export interface RollupRunResult {
  * The rollup job. Each run, on whichever instance holds the lease: finish a batch a dead run left
  * (applying it again changes only the rows it did not reach), reset the sites to rebuild (flagged,
  * zone or row version changed: rows deleted and every hit of the site awaiting the rollups again),
- * then claim the hits awaiting the rollups in numbered batches (`rollupPending`, received up to
- * now − ROLLUP_SETTLE_MS) and add each batch to the visitor rows, visitor sets and hit counts
- * (`batchDeltas`, applied once per row through `lastBatch`). Then, per touched site, have its hits
- * sessionized, recompute the visit hours of the days the new hits and the visits they changed
- * fall on (see `pendingVisitDays`), and the visitor counts of those days (VisitorCountsBuilder);
- * then advance the watermark, which reads use to tell settled days from days read raw. On
+ * then have the touched sites' hits sessionized and claim in numbered batches the hits awaiting
+ * the rollups (`rollupPending`, received up to now − ROLLUP_SETTLE_MS) and the visits the
+ * sessionizer changed (its outbox); add each batch to the visitor rows, visitor sets, hit counts
+ * and visit hours (`batchDeltas`, `visitHourDeltas`, applied once per row through `lastBatch`).
+ * Then recount the visitor counts of the days the new hits fall on (VisitorCountsBuilder), and
+ * advance the watermark, which reads use to tell settled days from days read raw. On
  * shutdown a run stops before its next step; the next run resumes it.
  */
 @Injectable()
