@@ -141,7 +141,7 @@ function stepRow(step: SustainedStep, label = `${number(step.rate)}`): string {
     `| ${label} | ${step.seconds} | ${number(step.acceptedPerSec)} | ${number(load.refusedHits + load.failedHits + load.notSentHits)} | ` +
     `${verdict.lagSeconds} | ${backlog ?? '?'} | ${cpu.appMainThreadPercent}% + ${cpu.appOtherThreadsPercent}% | ${cpu.storePercent ?? '?'}% | ` +
     `${cpu.appUsPerHit} / ${cpu.storeUsPerHit ?? '?'} | ${step.rollupRuns.busyPercent}% (${number(step.rollupRuns.longestMs)} ms) | ` +
-    `${step.overview.status} in ${number(step.overview.ms)} ms | ${step.loadAverage.start[0]}–${step.loadAverage.end[0]} | ` +
+    `${step.overview.status} in ${number(step.overview.ms)} ms | ${step.loadAverage.start[0]}–${step.loadAverage.end[0]} | ${step.cpuPressurePercent ?? '?'}% | ` +
     `${verdict.keptUp ? 'yes' : `no: ${verdict.reasons.join('; ')}`} |`
   );
 }
@@ -151,15 +151,16 @@ function sustainedLines(sustained: SustainedResult | undefined): string[] {
   const confirmed = sustained.confirm?.verdict.keptUp ?? false;
   return [
     '',
-    `Sustained ingest, one site (${sustained.store}; batches of ${sustained.batchSize}, returning visitors, open loop): ` +
-      `highest offered rate that kept up (stats lag ≤ 2 min over each step's last third, backlogs not growing, ≥ 99% accepted): ` +
+    `Sustained ingest, one site (${sustained.store}; batches of ${sustained.batchSize}, returning visitors, open loop; ` +
+      `CPU pressure: the share of the step's last minute in which some task of the machine waited for a CPU). ` +
+      `Highest offered rate that kept up (stats lag ≤ 2 min over each step's last third, backlogs not growing, ≥ 99% accepted): ` +
       `**${sustained.highestKeptUp === null ? `none (below ${number(sustained.rates[0])} hits/s)` : `${number(sustained.highestKeptUp)} hits/s`}**` +
       (sustained.confirm
         ? `, ${confirmed ? 'held' : 'not held'} for ${sustained.confirm.seconds} s on a fresh app.`
         : '.'),
     '',
-    '| offered hits/s | s | accepted/s | not accepted | lag s | sessionizer backlog | app CPU (event loop + other threads) | store CPU | µs/hit app / store | rollup busy (longest run) | one-day overview | load average | kept up |',
-    '| -------------: | -: | ---------: | -----------: | ----: | ------------------: | ----------------------------------: | --------: | -----------------: | ------------------------: | ---------------- | ------------ | ------- |',
+    '| offered hits/s | s | accepted/s | not accepted | lag s | sessionizer backlog | app CPU (event loop + other threads) | store CPU | µs/hit app / store | rollup busy (longest run) | one-day overview | load average | CPU pressure | kept up |',
+    '| -------------: | -: | ---------: | -----------: | ----: | ------------------: | ----------------------------------: | --------: | -----------------: | ------------------------: | ---------------- | ------------ | -----------: | ------- |',
     ...sustained.steps.map((step) => stepRow(step)),
     ...(sustained.confirm ? [stepRow(sustained.confirm, `${number(sustained.confirm.rate)} (fresh app)`)] : []),
   ];
@@ -170,11 +171,12 @@ function appCostLines(cost: AppCostResult | undefined): string[] {
   return [
     '',
     `App cost (the store in a process of its own): ${number(cost.load.acceptedHits)} hits accepted of ${number(cost.load.offeredHits)} offered at ${cost.rate} hits/s in batches of ${cost.batchSize}, ` +
-      `then ${cost.catchUp.seconds} s until maintenance ${cost.catchUp.caughtUp ? 'caught up' : 'had still not caught up'}: ` +
+      `then ${cost.catchUp.seconds} s until maintenance ${cost.catchUp.caughtUp ? 'caught up' : `had still not caught up (sessionizer backlog ${cost.catchUp.sessionizerBacklog ?? '?'} visitors, rollup watermark ${cost.catchUp.rollupBehindLastHitSeconds ?? '?'} s before the last hit)`}: ` +
       `**${cost.appUsPerHit} µs of app CPU per hit** (${cost.appUsPerHitRaw} µs before subtracting the idle app's ${cost.idleAppPercent}% of a core); ` +
       `during ingest ${cost.ingest.appUsPerHit} µs/hit (event loop ${cost.ingest.appMainThreadPercent}%, other threads ${cost.ingest.appOtherThreadsPercent}% of a core), ` +
       `catching up ${cost.catchUp.appUsPerHit} µs/hit; the store ${cost.storeUsPerHit ?? '?'} µs/hit; ` +
-      `rollup runs ${number(cost.rollupRuns.totalMs)} ms in all; load average ${cost.loadAverage.start[0]}–${cost.loadAverage.end[0]}.`,
+      `rollup runs ${number(cost.rollupRuns.totalMs)} ms in all; load average ${cost.loadAverage.start[0]}–${cost.loadAverage.end[0]}, ` +
+      `CPU pressure ${cost.cpuPressurePercent ?? '?'}% (share of the last minute some task waited for a CPU).`,
   ];
 }
 

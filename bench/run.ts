@@ -36,7 +36,9 @@ const machine = {
   cores: cpus().length,
   memoryGb: Math.round(totalmem() / 2 ** 30),
   node: process.version,
-  store: process.env.MONGODB_URI ? 'MongoDB (MONGODB_URI)' : 'embedded store (worker thread)',
+  store: process.env.MONGODB_URI
+    ? 'MongoDB (MONGODB_URI)'
+    : "embedded store (in the app's worker thread; in a process of its own for flood, sustained and app cost)",
 };
 log(`machine: ${JSON.stringify(machine)}`);
 

@@ -1,5 +1,5 @@
 import { loadavg, tmpdir } from 'node:os';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
 import { removeDataDir, startApp, startStore, type Child, type StoreProcess } from './lib/children.js';
@@ -12,13 +12,13 @@ import {
   type StepVerdict,
 } from './lib/keeping-up.js';
 import { LiveTraffic } from './lib/live-traffic.js';
-import { MaintenanceState } from './lib/maintenance-state.js';
+import { MaintenanceState, type MaintenanceReading } from './lib/maintenance-state.js';
 import { offerLoad, type OfferResult } from './lib/open-loop.js';
 import { cpuSeconds } from './lib/process-stats.js';
 import { externalUri } from './lib/stored-hits.js';
 
 /** Offered hits/s, one step each, rising; the scenario stops after the first step that does not keep up. */
-const RATES = parseRateSteps(process.env.BENCH_SUSTAINED_RATES ?? '250,500,1000,2000,4000');
+const RATES = parseRateSteps(process.env.BENCH_SUSTAINED_RATES ?? '100,250,500,1000,2000,4000');
 /**
  * Seconds per step. The issue asks for ≥ 5 minutes at the reported rate: the steps find the rate
  * (2 minutes each, four rollup periods), then CONFIRM_SECONDS hold it on a fresh app.
@@ -74,6 +74,8 @@ export interface SustainedStep {
   /** A one-day overview of today at the end of the step (status 0: the connection was cut). */
   overview: { status: number; ms: number };
   loadAverage: { start: number[]; end: number[] };
+  /** % of the last minute some task waited for a CPU, at the step's end (see cpuPressure). */
+  cpuPressurePercent: number | null;
 }
 
 export interface SustainedResult {
@@ -93,17 +95,26 @@ export interface AppCostResult {
   seconds: number;
   batchSize: number;
   load: OfferResult;
+  /** Whether the warm-up's background work had finished before the measured run (else some of it is in the figure). */
+  warmUpCaughtUp: boolean;
   /** App CPU while idle before the run (timers, heartbeats), % of one core. */
   idleAppPercent: number;
   ingest: CpuSplit & { seconds: number };
   /** After the last hit until the sessionizer's backlog was empty and the rollup job covered the last hit. */
-  catchUp: CpuSplit & { seconds: number; caughtUp: boolean };
+  catchUp: CpuSplit & {
+    seconds: number;
+    caughtUp: boolean;
+    /** At the end of the wait: visitors still to sessionize, and how far before the last hit the rollup watermark was. */
+    sessionizerBacklog?: number | null;
+    rollupBehindLastHitSeconds?: number | null;
+  };
   /** The whole run (ingest + catch-up), app CPU per accepted hit, µs, idle baseline subtracted. */
   appUsPerHit: number;
   appUsPerHitRaw: number;
   storeUsPerHit: number | null;
   rollupRuns: RollupRuns;
   loadAverage: { start: number[]; end: number[] };
+  cpuPressurePercent: number | null;
 }
 
 interface Stack {
@@ -196,6 +207,20 @@ function rollupRunsBetween(stack: Stack, from: number, to: number): RollupRuns {
 
 const loadAverage = (): number[] => loadavg().map((value) => Math.round(value * 100) / 100);
 
+/**
+ * The share of the last 60 s in which some runnable task waited for a CPU (Linux pressure stall
+ * information, `/proc/pressure/cpu`): on a machine shared with other work, how starved every
+ * process of the run was. null where the kernel does not report it.
+ */
+function cpuPressure(): number | null {
+  try {
+    const match = /^some .*avg60=([\d.]+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Samples the maintenance state every SAMPLE_MS until `work` resolves. */
 async function sampleWhile<T>(
   stack: Stack,
@@ -265,6 +290,7 @@ async function runStep(stack: Stack, rate: number, seconds: number, firstHitAt: 
     rollupRuns: rollupRunsBetween(stack, before.at, after.at),
     overview: { status: overview.status, ms: Math.round(overview.ms) },
     loadAverage: { start: loadStart, end: loadAverage() },
+    cpuPressurePercent: cpuPressure(),
   };
 }
 
@@ -276,7 +302,7 @@ function describeStep(step: SustainedStep): string {
     `lag ${verdict.lagSeconds}s, backlog ${step.samples.at(-1)?.sessionizerBacklog ?? '?'}, ` +
     `CPU app ${cpu.appPercent}% (main ${cpu.appMainThreadPercent}%) store ${cpu.storePercent ?? '?'}%, ` +
     `rollup busy ${step.rollupRuns.busyPercent}% (longest ${step.rollupRuns.longestMs} ms), ` +
-    `overview ${step.overview.status} in ${step.overview.ms} ms, load ${step.loadAverage.end[0]}: ` +
+    `overview ${step.overview.status} in ${step.overview.ms} ms, load ${step.loadAverage.end[0]}, CPU pressure ${step.cpuPressurePercent ?? '?'}%: ` +
     (verdict.keptUp ? 'kept up' : `did not keep up (${verdict.reasons.join('; ')})`)
   );
 }
@@ -323,20 +349,31 @@ export async function runSustained(log: (line: string) => void): Promise<Sustain
   };
 }
 
-/** Waits (at most APPCOST_CATCHUP_LIMIT_SECONDS) until the sessionizer's backlog is empty and the rollup job covered `lastHitAt`. */
-async function waitForMaintenance(stack: Stack, lastHitAt: Date): Promise<boolean> {
+/**
+ * Waits (at most APPCOST_CATCHUP_LIMIT_SECONDS) until the sessionizer's backlog is empty and the
+ * rollup job covered `lastHitAt`; says whether it did, and the last reading (how far from it).
+ */
+async function waitForMaintenance(
+  stack: Stack,
+  lastHitAt: Date,
+): Promise<{ caughtUp: boolean; sessionizerBacklog: number | null; rollupLagSeconds: number | null }> {
   const deadline = performance.now() + APPCOST_CATCHUP_LIMIT_SECONDS * 1000;
-  while (performance.now() < deadline) {
+  let last: MaintenanceReading = { coveredThrough: undefined, sessionizerBacklog: null };
+  let caughtUp = false;
+  while (!caughtUp && performance.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const reading = await stack.maintenance.read();
-    if (
-      reading.sessionizerBacklog === 0 &&
-      reading.coveredThrough instanceof Date &&
-      reading.coveredThrough >= lastHitAt
-    )
-      return true;
+    last = await stack.maintenance.read();
+    caughtUp = last.sessionizerBacklog === 0 && last.coveredThrough instanceof Date && last.coveredThrough >= lastHitAt;
   }
-  return false;
+  return {
+    caughtUp,
+    sessionizerBacklog: last.sessionizerBacklog,
+    // How far behind the last hit the rollups were when the wait ended.
+    rollupLagSeconds:
+      last.coveredThrough instanceof Date
+        ? Math.max(0, Math.round((lastHitAt.getTime() - last.coveredThrough.getTime()) / 1000))
+        : null,
+  };
 }
 
 /**
@@ -358,7 +395,7 @@ export async function runAppCost(log: (line: string) => void): Promise<AppCostRe
       batchSize: BATCH_SIZE,
       traffic: new LiveTraffic(4_241, APPCOST_RATE),
     });
-    await waitForMaintenance(stack, warmUp.lastSentAt);
+    const warmUpCaughtUp = (await waitForMaintenance(stack, warmUp.lastSentAt)).caughtUp;
     const loadStart = loadAverage();
     const idleFrom = markCpu(stack);
     await new Promise((resolve) => setTimeout(resolve, IDLE_BASELINE_SECONDS * 1000));
@@ -373,7 +410,8 @@ export async function runAppCost(log: (line: string) => void): Promise<AppCostRe
       traffic: new LiveTraffic(4_242, APPCOST_RATE),
     });
     const ingested = markCpu(stack);
-    const caughtUp = await waitForMaintenance(stack, load.lastSentAt);
+    const endState = await waitForMaintenance(stack, load.lastSentAt);
+    const { caughtUp } = endState;
     const end = markCpu(stack);
     const hits = load.acceptedHits;
     const whole = cpuSplit(start, end, hits, idle.appPercent);
@@ -383,19 +421,28 @@ export async function runAppCost(log: (line: string) => void): Promise<AppCostRe
       batchSize: BATCH_SIZE,
       load,
       idleAppPercent: idle.appPercent,
+      warmUpCaughtUp,
       ingest: { ...cpuSplit(start, ingested, hits), seconds: Math.round((ingested.at - start.at) / 1000) },
-      catchUp: { ...cpuSplit(ingested, end, hits), seconds: Math.round((end.at - ingested.at) / 1000), caughtUp },
+      catchUp: {
+        ...cpuSplit(ingested, end, hits),
+        seconds: Math.round((end.at - ingested.at) / 1000),
+        caughtUp,
+        sessionizerBacklog: endState.sessionizerBacklog,
+        rollupBehindLastHitSeconds: endState.rollupLagSeconds,
+      },
       appUsPerHit: whole.appUsPerHit,
       appUsPerHitRaw: cpuSplit(start, end, hits).appUsPerHit,
       storeUsPerHit: whole.storeUsPerHit,
       rollupRuns: rollupRunsBetween(stack, start.at, end.at),
       loadAverage: { start: loadStart, end: loadAverage() },
+      cpuPressurePercent: cpuPressure(),
     };
     log(
       `app cost: ${hits} hits accepted of ${load.offeredHits} offered at ${APPCOST_RATE}/s; ` +
         `app ${result.appUsPerHit} µs/hit (${result.appUsPerHitRaw} before subtracting idle ${idle.appPercent}%), ` +
         `of which ingest ${result.ingest.appUsPerHit} and catch-up ${result.catchUp.appUsPerHit} over ${result.catchUp.seconds}s ` +
-        `(${caughtUp ? 'caught up' : 'NOT caught up'}); store ${result.storeUsPerHit ?? '?'} µs/hit; load ${result.loadAverage.end[0]}`,
+        `(${caughtUp ? 'caught up' : 'NOT caught up'}); store ${result.storeUsPerHit ?? '?'} µs/hit; load ${result.loadAverage.end[0]}, ` +
+        `CPU pressure ${result.cpuPressurePercent ?? '?'}%`,
     );
     return result;
   } finally {

@@ -83,6 +83,16 @@ describe('judgeStep', () => {
     expect(verdict.keptUp).toBe(false);
   });
 
+  it('does not take one spike of the backlog for growth', () => {
+    const verdict = judgeStep({
+      offered: 100,
+      accepted: 100,
+      samples: samples(120, sawtooth, (t) => (t === 100 ? 829 : 100)),
+    });
+    expect(verdict.backlogGrowing).toBe(false);
+    expect(verdict.keptUp).toBe(true);
+  });
+
   it('ignores a small backlog and samples the store did not answer', () => {
     const verdict = judgeStep({
       offered: 100,

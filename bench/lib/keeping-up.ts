@@ -76,11 +76,18 @@ function thirds(samples: MaintenanceSample[]): [MaintenanceSample[], Maintenance
 
 const maxOf = (values: number[]): number => (values.length === 0 ? 0 : Math.max(...values));
 
+function medianOf(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 /**
  * A step kept up when the app accepted what was offered, the rollup lag stayed within
  * MAX_LAG_SECONDS over the step's last third, and neither the lag nor the sessionizer's backlog
- * grew from the middle third to the last (compared by their maxima, since the job's runs make
- * both a sawtooth).
+ * grew from the middle third to the last: the lag compared by its maxima (the job's runs make it
+ * a sawtooth whose peaks matter), the backlog by its medians (one busy moment is not a trend).
  */
 export function judgeStep(step: { offered: number; accepted: number; samples: MaintenanceSample[] }): StepVerdict {
   const [middle, last] = thirds(step.samples);
@@ -93,8 +100,9 @@ export function judgeStep(step: { offered: number; accepted: number; samples: Ma
   if (lag > MAX_LAG_SECONDS) reasons.push(`stats lag ${Math.round(lag)} s > ${MAX_LAG_SECONDS} s`);
   const lagGrowing = lag > maxOf(middle.map((s) => s.rollupLagSeconds)) + LAG_GROWTH_SLACK_SECONDS;
   if (lagGrowing) reasons.push('stats lag growing');
+  // The backlog jumps by a batch's visitors at each write and falls at each pass: its median, not a spike, shows a trend.
   const backlog = (samples: MaintenanceSample[]): number =>
-    maxOf(samples.map((s) => s.sessionizerBacklog).filter((b): b is number => b !== null));
+    medianOf(samples.map((s) => s.sessionizerBacklog).filter((b): b is number => b !== null));
   const middleBacklog = backlog(middle);
   const lastBacklog = backlog(last);
   const backlogGrowing = lastBacklog > BACKLOG_FLOOR && lastBacklog > 1.5 * middleBacklog;
