@@ -153,10 +153,10 @@ function sustainedLines(sustained: SustainedResult | undefined): string[] {
     '',
     `Sustained ingest, one site (${sustained.store}; batches of ${sustained.batchSize}, returning visitors, open loop; ` +
       `CPU pressure: the share of the step's last minute in which some task of the machine waited for a CPU). ` +
-      `Highest offered rate that kept up (stats lag ≤ 2 min over each step's last third, backlogs not growing, ≥ 99% accepted): ` +
+      `Highest offered rate that kept up over a ${sustained.stepSeconds} s step (stats lag ≤ 2 min over the step's last third, backlogs not growing, ≥ 99% accepted): ` +
       `**${sustained.highestKeptUp === null ? `none (below ${number(sustained.rates[0])} hits/s)` : `${number(sustained.highestKeptUp)} hits/s`}**` +
       (sustained.confirm
-        ? `, ${confirmed ? 'held' : 'not held'} for ${sustained.confirm.seconds} s on a fresh app.`
+        ? `; held for ${sustained.confirm.seconds} s on a fresh app: **${confirmed ? 'yes' : 'no'}**.`
         : '.'),
     '',
     '| offered hits/s | s | accepted/s | not accepted | lag s | sessionizer backlog | app CPU (event loop + other threads) | store CPU | µs/hit app / store | rollup busy (longest run) | one-day overview | load average | CPU pressure | kept up |',

@@ -13,6 +13,8 @@ export interface OfferResult {
   acceptedHits: number;
   /** Hits in batches answered 503 (the app's admission control: queue full or too many requests in progress). */
   refusedHits: number;
+  /** Hits refused, by the 503's message (a full queue, too many requests in progress, a store that did not answer). */
+  refusedBy: Record<string, number>;
   /** Hits in batches that got another status, no answer in time, or a cut connection. */
   failedHits: number;
   /** Hits due while MAX_IN_FLIGHT requests were still unanswered: never sent. */
@@ -43,6 +45,7 @@ export async function offerLoad(options: {
     offeredHits: totalBatches * batchSize,
     acceptedHits: 0,
     refusedHits: 0,
+    refusedBy: {},
     failedHits: 0,
     notSentHits: 0,
     requests: 0,
@@ -63,8 +66,11 @@ export async function offerLoad(options: {
       .then(async (response) => {
         const text = await response.text();
         if (response.status === 202) result.acceptedHits += (JSON.parse(text) as { accepted: number }).accepted;
-        else if (response.status === 503) result.refusedHits += batchSize;
-        else result.failedHits += batchSize;
+        else if (response.status === 503) {
+          result.refusedHits += batchSize;
+          const reason = (/"message":"([^"]*)"/.exec(text)?.[1] ?? text).slice(0, 80);
+          result.refusedBy[reason] = (result.refusedBy[reason] ?? 0) + batchSize;
+        } else result.failedHits += batchSize;
       })
       .catch(() => {
         result.failedHits += batchSize;
