@@ -76,12 +76,13 @@ async function derivedRows(app: TestApp, siteId: ObjectId): Promise<Record<strin
   for (const name of DERIVED) {
     const documents = await app.database.db
       .collection(name)
-      // `lastBatch` is bookkeeping (the last batch added to a row), not part of what the row says.
-      .find({ siteId }, { projection: { _id: 0, lastBatch: 0 } })
+      // `lastBatch` and `firstBatch` are bookkeeping (the last batch added to a row, the one that
+      // created it), not part of what the row says.
+      .find({ siteId }, { projection: { _id: 0, lastBatch: 0, firstBatch: 0 } })
       .toArray();
     const rows =
       name === 'stats_visitor_counts'
-        ? documents.flatMap(({ rows: entries, part: _part, ...unit }) =>
+        ? documents.flatMap(({ rows: entries, ...unit }) =>
             (entries as Array<Record<string, unknown>>).map((entry) => ({ ...unit, ...entry })),
           )
         : documents;

@@ -189,7 +189,7 @@ export function visitHourDeltas(
 }
 
 /** A digest of the row's key fields in a fixed order: the same key always gives the same `_id`. */
-function rowId(key: Record<string, unknown>): string {
+export function rowId(key: Record<string, unknown>): string {
   const text = JSON.stringify(
     Object.keys(key)
       .sort()

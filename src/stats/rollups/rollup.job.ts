@@ -58,10 +58,10 @@ export interface RollupRunResult {
  * then have the touched sites' hits sessionized and claim in numbered batches the hits awaiting
  * the rollups (`rollupPending`, received up to now − ROLLUP_SETTLE_MS) and the visits the
  * sessionizer changed (its outbox); add each batch to the visitor rows, visitor sets, hit counts
- * and visit hours (`batchDeltas`, `visitHourDeltas`, applied once per row through `lastBatch`).
- * Then recount the visitor counts of the days the new hits fall on (VisitorCountsBuilder), and
- * advance the watermark, which reads use to tell settled days from days read raw. On
- * shutdown a run stops before its next step; the next run resumes it.
+ * and visit hours (`batchDeltas`, `visitHourDeltas`, applied once per row through `lastBatch`),
+ * and to the visitor counts by previous-active-day deltas (VisitorCountsBuilder; recounted whole
+ * after a rebuild, and per week as weeks close). Then advance the watermark, which reads use to
+ * tell settled days from days read raw. On shutdown a run stops before its next step; the next run resumes it.
  */
 @Injectable()
 export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
@@ -129,7 +129,8 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       const zones = new Map((await this.sites.listAll()).map((site) => [site.id, site.timezone]));
       const batchDays = new Map<string, Set<string>>();
       // A batch claimed by a run that died before releasing it is applied first: rows it already reached stay as they are.
-      await this.applyBatch(await this.rollups.findLastBatch(), zones, batchDays);
+      const timing = { countsMs: 0 };
+      await this.applyBatch(await this.rollups.findLastBatch(), zones, batchDays, timing);
       const pending = await this.stats.findPendingBuckets({ after: watermark, until });
       const bySite = groupBySite(pending);
       for (const siteId of await this.rollups.findSitesToRebuild()) if (!bySite.has(siteId)) bySite.set(siteId, []);
@@ -160,12 +161,11 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         const batch = await this.rollups.nextBatch();
         const hits = await this.hits.claimForRollup(batch, until, ROLLUP_BATCH_HITS);
         const visits = await this.sessions.claimVisitChanges(batch, ROLLUP_BATCH_HITS);
-        await this.applyBatch(batch, zones, batchDays);
+        await this.applyBatch(batch, zones, batchDays, timing);
         if (hits < ROLLUP_BATCH_HITS && visits < ROLLUP_BATCH_HITS) break;
       }
       for (const siteId of batchDays.keys()) if (!bySite.has(siteId)) bySite.set(siteId, []);
       let siteDays = 0;
-      const timing = { countsMs: 0 };
       for (const [siteId, buckets] of bySite) {
         this.throwIfStopping();
         siteDays += await this.rollUpSite(
@@ -208,12 +208,23 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     batch: number,
     zones: ReadonlyMap<string, string>,
     days: Map<string, Set<string>>,
+    timing: { countsMs: number },
   ): Promise<void> {
     if (batch === 0) return;
     const hits = (await this.hits.findRollupBatch(batch, BATCH_FIELDS)) as BatchHit[];
     const deltas = batchDeltas(hits, zones);
     for (const collection of ['visitorDays', 'visitorSets', 'hitHours', 'hitDays'] as const)
       await this.rollups.applyRowDeltas(collection, batch, deltas[collection]);
+    // The visitor counts of sites awaiting a rebuild are recounted whole once their rows are (rollUpSite).
+    const countsStarted = performance.now();
+    for (const [siteId, siteHits] of hitsBySite(hits)) {
+      const timezone = zones.get(siteId);
+      if (timezone === undefined) continue;
+      const state = await this.rollups.findSiteState(siteId);
+      if (RollupRepository.isUsable(state, timezone))
+        await this.visitorCounts.applyBatch(siteId, batch, siteHits, timezone, state.weeksThrough);
+    }
+    timing.countsMs += performance.now() - countsStarted;
     await this.hits.releaseRollupBatch(batch);
     for (const [siteId, siteDays] of deltas.days) {
       const known = days.get(siteId) ?? new Set<string>();
@@ -268,9 +279,10 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   }
 
   /**
-   * Recomputes the visitor counts of the site's touched days (those of hits received in the
-   * window and of the batches applied), or of all its days when it was rebuilt (its rows were
-   * stale, in another zone or row shape).
+   * Finishes the site's run: a site rebuilt this run (its rows were stale, in another zone or row
+   * shape) has its visitor counts recounted whole and is marked built; any other has the weeks
+   * closed since the last run counted (its days took the batches' deltas). Returns how many
+   * site-days the run touched (of hits received in the window and of the batches applied).
    */
   private async rollUpSite(
     siteId: string,
@@ -287,19 +299,31 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     const days = mergeDaySlices(
       daySlicesOf(touched.buckets, site.timezone),
       touched.days.map((day) => daySlice(day, site.timezone)),
-    ).map((slice) => slice.day);
+    );
     this.throwIfStopping();
     await this.renewLease();
     // From the visitor rows the batches completed: a crash before this point is repaired by the next run.
     const countsStarted = performance.now();
     const today = formatCalendarDate(zonedDate(this.clock.now(), site.timezone));
     if (rebuild) await this.visitorCounts.rebuildSite(siteId, today);
-    else await this.visitorCounts.recomputeDays(siteId, days, today);
+    else await this.visitorCounts.closeWeeks(siteId, today);
     timing.countsMs += performance.now() - countsStarted;
     // `state` was read before any hit: a purge or erasure since then keeps the site flagged.
     if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone, state.rebuildRequests);
     return days.length;
   }
+}
+
+/** The batch's hits by site. */
+function hitsBySite(hits: readonly BatchHit[]): Map<string, BatchHit[]> {
+  const bySite = new Map<string, BatchHit[]>();
+  for (const hit of hits) {
+    const siteId = hit.siteId.toHexString();
+    const list = bySite.get(siteId) ?? [];
+    list.push(hit);
+    bySite.set(siteId, list);
+  }
+  return bySite;
 }
 
 function groupBySite(rows: HitBucket[]): Map<string, Date[]> {

@@ -4,7 +4,7 @@ import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
 import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
-import type { BatchDeltas, RowDelta, VisitContribution } from './batch-deltas.js';
+import { rowId, type BatchDeltas, type RowDelta, type VisitContribution } from './batch-deltas.js';
 import { VisitContributionRow } from './visit-contribution.schema.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
@@ -13,7 +13,7 @@ import { VisitHour } from './visit-hour.schema.js';
 import { VisitorDay } from './visitor-day.schema.js';
 import { VisitorSetRow } from './visitor-set.schema.js';
 import { VisitorCountRow } from './visitor-count.schema.js';
-import type { VisitorCount, VisitorSetSample } from './visitor-count-keys.js';
+import type { CountDelta, VisitorCount, VisitorSetSample } from './visitor-count-keys.js';
 
 const WATERMARK_ID = 'watermark';
 const BATCH_ID = 'batch';
@@ -24,9 +24,11 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
  * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the daily hit
  * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
- * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key), so it is read raw until the job has rebuilt it.
+ * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key; 7 one
+ * visitor-count document per value, kept by additions, and the creating batch on visitor-day
+ * rows), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 6;
+export const ROLLUP_VERSION = 7;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -34,11 +36,26 @@ export const ROLLUP_VERSION = 6;
  */
 const VISITOR_CHUNK = 500;
 
-/**
- * Values plus previous-day entries per visitor-count document: about 40 bytes each, so a document
- * stays near a megabyte, far below MongoDB's 16 MB limit, whatever a value's history.
- */
-const COUNT_ENTRIES_PER_DOCUMENT = 25_000;
+/** Count documents read or written per store call: bounds a call's size and memory. */
+const COUNT_WRITE_CHUNK = 5_000;
+
+/** A visitor-count document as stored: one key, scope, unit and value (VisitorCountRow). */
+type CountDocument = Omit<VisitorCountRow, 'siteId'> & { _id: string; siteId: Types.ObjectId; lastBatch?: number };
+
+/** The `_id` of a count document: a digest of its site, key, scope, unit, day and value. */
+function countRowId(
+  siteId: Types.ObjectId,
+  row: { key: string; scope: string; unit: string; day: string; values: Record<string, string | null> },
+): string {
+  return rowId({
+    siteId: siteId.toHexString(),
+    key: row.key,
+    scope: row.scope,
+    unit: row.unit,
+    day: row.day,
+    values: row.values,
+  });
+}
 
 /** The derived collections a rollup batch adds to. */
 export type DerivedCollection = keyof Omit<BatchDeltas, 'days'> | 'visitHours';
@@ -162,7 +179,8 @@ export class RollupRepository {
       updateOne: {
         filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
         update: {
-          $setOnInsert: delta.key,
+          // Visitor-day rows record the batch that created them: its new visitor-days (VisitorCountsBuilder.applyBatch).
+          $setOnInsert: collection === 'visitorDays' ? { ...delta.key, firstBatch: batch } : delta.key,
           $inc: delta.inc,
           $set: { lastBatch: batch },
           ...(delta.visitor
@@ -317,9 +335,9 @@ export class RollupRepository {
   }
 
   /**
-   * Replaces the site's counts of these days and weeks (or all of them) with `counts`, stored as
-   * documents per key, scope and unit holding many values each (COUNT_ENTRIES_PER_DOCUMENT): a few
-   * hundred documents per site-month to write and read rather than one per value.
+   * Replaces the site's counts of these days and weeks (or all of them) with `counts`, one
+   * document per key, scope, unit and value, its `_id` a digest of those (countRowId), so that
+   * the job's deltas (applyCountDeltas) meet it.
    */
   async replaceVisitorCounts(siteId: string, replacing: CountRowsScope, counts: VisitorCount[]): Promise<void> {
     const site = new Types.ObjectId(siteId);
@@ -330,32 +348,73 @@ export class RollupRepository {
         ['week', replacing.weeks],
       ] as const)
         if (labels.length > 0) await this.counts.deleteMany({ siteId: site, unit, day: { $in: labels } });
-    const byDocument = new Map<string, VisitorCount[]>();
-    for (const count of counts) {
-      const id = `${count.key}\u0000${count.scope}\u0000${count.unit}\u0000${count.day}`;
-      const group = byDocument.get(id);
-      if (group) group.push(count);
-      else byDocument.set(id, [count]);
-    }
-    const documents: Array<Record<string, unknown>> = [];
-    for (const group of byDocument.values()) {
-      const { key, scope, unit, day } = group[0];
-      let part = 0;
-      let rows: Array<Record<string, unknown>> = [];
-      let entries = 0;
-      const flush = () => {
-        documents.push({ siteId: site, key, scope, unit, day, part: part++, rows });
-        rows = [];
-        entries = 0;
-      };
-      for (const { values, fresh, returning, pageviews, events, botHits } of group) {
-        if (entries > 0 && entries + 1 + returning.length > COUNT_ENTRIES_PER_DOCUMENT) flush();
-        const value = Object.keys(values).length > 0 ? { values } : {};
-        rows.push({ ...value, fresh, returning, pageviews, events, botHits });
-        entries += 1 + returning.length;
+    const documents = counts.map(({ key, scope, unit, day, values, fresh, returning, pageviews, events, botHits }) => ({
+      _id: countRowId(site, { key, scope, unit, day, values }),
+      siteId: site,
+      key,
+      scope,
+      unit,
+      day,
+      rows: [{ ...(Object.keys(values).length > 0 ? { values } : {}), fresh, returning, pageviews, events, botHits }],
+    }));
+    for (let index = 0; index < documents.length; index += COUNT_WRITE_CHUNK)
+      await this.countRows.insertMany(documents.slice(index, index + COUNT_WRITE_CHUNK), { ordered: false });
+  }
+
+  /**
+   * Adds a batch's count deltas, once per count row: each row is read, the delta added, and the
+   * result written filtered on `lastBatch < batch` and stamped with it, so applying the batch
+   * again changes only the rows the first attempt did not reach (as applyRowDeltas). Returning
+   * entries left at zero go, as a recount would not list them.
+   */
+  async applyCountDeltas(siteId: string, batch: number, deltas: CountDelta[]): Promise<void> {
+    const site = new Types.ObjectId(siteId);
+    for (let index = 0; index < deltas.length; index += COUNT_WRITE_CHUNK) {
+      const chunk = deltas.slice(index, index + COUNT_WRITE_CHUNK).map((delta) => ({
+        id: countRowId(site, delta),
+        delta,
+      }));
+      const existing = new Map(
+        (await this.countRows.find({ _id: { $in: chunk.map(({ id }) => id) } }).toArray()).map((row) => [row._id, row]),
+      );
+      const operations: Array<AnyBulkWriteOperation<CountDocument>> = [];
+      for (const { id, delta } of chunk) {
+        const row = existing.get(id);
+        if (row && (row.lastBatch ?? 0) >= batch) continue;
+        const entry = row?.rows[0] ?? { fresh: 0, returning: [], pageviews: 0, events: 0, botHits: 0 };
+        const returning = new Map(entry.returning.map(({ p, n }) => [p, n]));
+        for (const [p, n] of delta.returning) returning.set(p, (returning.get(p) ?? 0) + n);
+        const next = {
+          ...(Object.keys(delta.values).length > 0 ? { values: delta.values } : {}),
+          fresh: entry.fresh + delta.fresh,
+          returning: [...returning]
+            .filter(([, n]) => n !== 0)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([p, n]) => ({ p, n })),
+          pageviews: entry.pageviews + delta.pageviews,
+          events: entry.events + delta.events,
+          botHits: entry.botHits + delta.botHits,
+        };
+        const { key, scope, unit, day } = delta;
+        operations.push({
+          updateOne: {
+            filter: { _id: id, lastBatch: { $not: { $gte: batch } } },
+            update: { $set: { siteId: site, key, scope, unit, day, rows: [next], lastBatch: batch } },
+            upsert: true,
+          },
+        });
       }
-      flush();
+      if (operations.length === 0) continue;
+      try {
+        await this.countRows.bulkWrite(operations, { ordered: false });
+      } catch (error) {
+        const writeErrors = bulkWriteErrors(error);
+        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+      }
     }
-    if (documents.length > 0) await this.counts.collection.insertMany(documents, { ordered: false });
+  }
+
+  private get countRows(): Collection<CountDocument> {
+    return this.counts.collection as unknown as Collection<CountDocument>;
   }
 }

@@ -1,13 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import {
   VISITOR_COUNT_KEYS,
   addVisitorCounts,
   closedWeeksThrough,
   dayBucketLabel,
-  forwardDays,
   visitorCountKeyOf,
   visitorCountRows,
   weeksWithin,
+  addMembershipDeltas,
+  type CountDelta,
+  type CountDeltaTally,
+  type VisitorCount,
   type VisitorCountTally,
   type VisitorSetSample,
 } from './visitor-count-keys.js';
@@ -28,6 +32,36 @@ function countsOf(rows: VisitorSetSample[], days: ReadonlySet<string> | 'all'): 
   return visitorCountRows(tally)
     .map((count) => [count.scope, count.values.country, count.day, count.fresh, count.returning])
     .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+}
+
+/** Visitors per count row (fresh, and returning by previous day), of units `counted` accepts, after adding `deltas`; zero entries dropped. */
+function visitorsOf(
+  counts: VisitorCount[],
+  deltas: CountDelta[],
+  counted: (label: string) => boolean,
+): Record<string, Record<string, number>> {
+  const rows: Record<string, Record<string, number>> = {};
+  const add = (
+    count: { key: string; scope: string; values: unknown; unit: string; day: string },
+    p: string,
+    n: number,
+  ) => {
+    if (!counted(count.day)) return;
+    const id = JSON.stringify([count.key, count.scope, count.values, count.unit, count.day]);
+    const entry = (rows[id] ??= {});
+    entry[p] = (entry[p] ?? 0) + n;
+    if (entry[p] === 0) delete entry[p];
+    if (Object.keys(entry).length === 0) delete rows[id];
+  };
+  for (const count of counts) {
+    add(count, 'fresh', count.fresh);
+    for (const { p, n } of count.returning) add(count, p, n);
+  }
+  for (const delta of deltas) {
+    add(delta, 'fresh', delta.fresh);
+    for (const [p, n] of delta.returning) add(delta, p, n);
+  }
+  return rows;
 }
 
 describe('visitor counts', () => {
@@ -109,12 +143,41 @@ describe('visitor counts', () => {
     expect(closedWeeksThrough('2024-05-20')).toBe('2024-05-12');
   });
 
-  it('finds the next active day of each value after a recomputed day', () => {
-    const rows = [row('2024-05-01', 'DE'), row('2024-05-02', 'FR'), row('2024-05-05', 'DE'), row('2024-05-09', 'DE')];
-    const into = new Set<string>();
-    forwardDays(rows, [country], new Set(['2024-05-01']), into);
-    // DE's next day is the 5th (in every scope it was seen in); FR has no day after the 1st to change.
-    expect([...into]).toEqual(['2024-05-05']);
+  it('turns a visitor history into the counts of its history plus the new days by previous-active-day deltas', () => {
+    const days = ['2024-05-01', '2024-05-02', '2024-05-05', '2024-05-06', '2024-05-09', '2024-05-13', '2024-05-20'];
+    const historyRow = fc.record({
+      day: fc.constantFrom(...days),
+      countryCode: fc.constantFrom('DE', 'FR', null),
+      classification: fc.constantFrom('USER', 'BOT'),
+      firstBatch: fc.constantFrom(1, 2, 3),
+    });
+    fc.assert(
+      fc.property(fc.array(historyRow, { maxLength: 12 }), (specs) => {
+        // The batch applied is 3: rows with an earlier `firstBatch` were there before it.
+        const rows = specs.map(({ day, countryCode, classification, firstBatch }) => ({
+          ...row(day, countryCode, classification),
+          firstBatch,
+        }));
+        for (const unit of ['day', 'week'] as const) {
+          const counted = (label: string) => label !== '2024-05-20';
+          const before: VisitorCountTally = new Map();
+          addVisitorCounts(
+            rows.filter((entry) => entry.firstBatch < 3),
+            VISITOR_COUNT_KEYS,
+            unit,
+            'all',
+            before,
+          );
+          const deltas: CountDeltaTally = new Map();
+          addMembershipDeltas(rows, VISITOR_COUNT_KEYS, 3, unit, counted, deltas);
+          const after: VisitorCountTally = new Map();
+          addVisitorCounts(rows, VISITOR_COUNT_KEYS, unit, 'all', after);
+          expect(visitorsOf([...visitorCountRows(before)], [...deltas.values()], counted)).toEqual(
+            visitorsOf(visitorCountRows(after), [], counted),
+          );
+        }
+      }),
+    );
   });
 
   it('matches a query to the key with exactly its dimensions, in any order', () => {

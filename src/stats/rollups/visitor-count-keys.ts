@@ -204,24 +204,126 @@ function activeDaysByValue(
 }
 
 /**
- * The days whose counts change when `changed` days of this visitor are recomputed besides those
- * days themselves: for each key, scope and value, the visitor's next active day after a changed
- * day (its `prev` is the changed day, or was before it).
+ * A change to one stored count row (one key, scope, value and unit): visitors to add as `fresh`
+ * and by previous active day (negative: an entry that moved elsewhere), and hits to add.
  */
-export function forwardDays(
-  rows: readonly VisitorSetSample[],
+export interface CountDelta extends CountSums {
+  key: string;
+  scope: VisitorCountScope;
+  values: Record<string, string | null>;
+  unit: CountUnit;
+  day: string;
+  fresh: number;
+  returning: Map<string, number>;
+}
+
+/** Count deltas being accumulated, by key, scope, values, unit and unit label. */
+export type CountDeltaTally = Map<string, CountDelta>;
+
+function deltaOf(
+  tally: CountDeltaTally,
+  key: string,
+  scope: VisitorCountScope,
+  values: Record<string, string | null>,
+  unit: CountUnit,
+  day: string,
+): CountDelta {
+  const id = `${key}\u0000${scope}\u0000${JSON.stringify(values)}\u0000${unit}\u0000${day}`;
+  let delta = tally.get(id);
+  if (!delta) {
+    delta = { key, scope, values, unit, day, fresh: 0, returning: new Map(), pageviews: 0, events: 0, botHits: 0 };
+    tally.set(id, delta);
+  }
+  return delta;
+}
+
+/** Per unit label, the entry a visitor with these active days (sorted) has there: the active day before its first day in the unit, or null (fresh). */
+function unitEntries(sorted: readonly string[], unit: CountUnit): Map<string, string | null> {
+  const entries = new Map<string, string | null>();
+  sorted.forEach((day, index) => {
+    const label = unitLabel(unit, day);
+    if (!entries.has(label)) entries.set(label, index > 0 ? sorted[index - 1] : null);
+  });
+  return entries;
+}
+
+/**
+ * What the visitor-day rows created by batch `batch` (`firstBatch`) change in one visitor's
+ * counts, from its whole history (`rows`, every day, with `firstBatch`; missing = before any
+ * batch): for every key, scope and value, a unit the new days open gains the visitor, returning
+ * from the active day before its first day there (or fresh), and a unit whose first day's
+ * previous active day is now a new day has its entry moved from the old previous day to that one
+ * — the previous-active-day deltas, whatever the size of the days. Only units `counted` accepts
+ * are tallied (weeks: closed ones only). Hits are not tallied here (addHitDeltas).
+ */
+export function addMembershipDeltas(
+  rows: ReadonlyArray<VisitorSetSample & { firstBatch?: number }>,
   keys: readonly VisitorCountKey[],
-  changed: ReadonlySet<string>,
-  into: Set<string>,
+  batch: number,
+  unit: CountUnit,
+  counted: (label: string) => boolean,
+  tally: CountDeltaTally,
 ): void {
   for (const key of keys) {
     for (const scope of VISITOR_COUNT_SCOPES) {
-      for (const { days: active } of activeDaysByValue(rows, key, scope).values()) {
-        const sorted = [...active.keys()].sort();
-        sorted.forEach((day, index) => {
-          const next = sorted[index + 1];
-          if (changed.has(day) && next !== undefined && !changed.has(next)) into.add(next);
-        });
+      const byValue = new Map<string, { values: Record<string, string | null>; days: Map<string, boolean> }>();
+      for (const row of rows) {
+        if (!inScope(scope, row.classification)) continue;
+        const values = keyValues(key, row);
+        const id = JSON.stringify(values);
+        let entry = byValue.get(id);
+        if (!entry) {
+          entry = { values, days: new Map() };
+          byValue.set(id, entry);
+        }
+        // A day is new when every row of it with this value was created by the batch.
+        const isNew = row.firstBatch === batch;
+        entry.days.set(row.day, (entry.days.get(row.day) ?? true) && isNew);
+      }
+      for (const { values, days } of byValue.values()) {
+        if (![...days.values()].some(Boolean)) continue;
+        const all = [...days.keys()].sort();
+        const before = unitEntries(
+          all.filter((day) => !days.get(day)),
+          unit,
+        );
+        for (const [label, previous] of unitEntries(all, unit)) {
+          if (!counted(label)) continue;
+          const old = before.has(label) ? before.get(label) : undefined;
+          if (old === previous) continue;
+          const delta = deltaOf(tally, key.name, scope, values, unit, label);
+          if (old !== undefined) {
+            if (old === null) delta.fresh -= 1;
+            else delta.returning.set(old, (delta.returning.get(old) ?? 0) - 1);
+          }
+          if (previous === null) delta.fresh += 1;
+          else delta.returning.set(previous, (delta.returning.get(previous) ?? 0) + 1);
+        }
+      }
+    }
+  }
+}
+
+/** Adds one hit's page view, hit and bot hit to the count rows of its values on `day` (in units `counted` accepts). */
+export function addHitDeltas(
+  hit: { name: string; classification: string; [field: string]: unknown },
+  pageview: boolean,
+  day: string,
+  keys: readonly VisitorCountKey[],
+  units: ReadonlyArray<{ unit: CountUnit; counted: (label: string) => boolean }>,
+  tally: CountDeltaTally,
+): void {
+  for (const key of keys) {
+    const values = keyValues(key, hit);
+    for (const scope of VISITOR_COUNT_SCOPES) {
+      if (!inScope(scope, hit.classification)) continue;
+      for (const { unit, counted } of units) {
+        const label = unitLabel(unit, day);
+        if (!counted(label)) continue;
+        const delta = deltaOf(tally, key.name, scope, values, unit, label);
+        delta.pageviews += pageview ? 1 : 0;
+        delta.events += 1;
+        if (hit.classification === 'BOT') delta.botHits += 1;
       }
     }
   }

@@ -11,9 +11,10 @@ import { VISITOR_COUNT_SCOPES, type CountUnit, type VisitorCountScope } from './
  * exactly one such first day in the units making up the range that is fresh or returns from
  * before `a`, so distinct visitors of a range are the sum of those — O(units × values),
  * independent of visitors. Each entry also holds the page views, hits and bot hits of its unit,
- * scope and values, so a list of visitors and page views reads these rows alone. A unit's values
- * are split over several documents (`part`) when many. Derived from stats_visitor_days by the
- * rollup job (VisitorCountsBuilder).
+ * scope and values, so a list of visitors and page views reads these rows alone. One document per
+ * value (`rows` holds its one entry; `_id` a digest of site, key, scope, unit, day and value), so
+ * that a batch's delta to it is one update. Kept by the rollup job (VisitorCountsBuilder): by
+ * deltas per batch, recounted from stats_visitor_days on a rebuild and when a week closes.
  */
 @Schema({ collection: 'stats_visitor_counts', versionKey: false })
 export class VisitorCountRow {
@@ -34,12 +35,8 @@ export class VisitorCountRow {
   @Prop({ required: true })
   day: string;
 
-  /** Which of the day's documents for this key and scope (0, 1, …). */
-  @Prop({ required: true })
-  part: number;
-
   /**
-   * One entry per value: `values` by dimension name (`{ country: 'DE' }`; absent for the total),
+   * The value's one entry: `values` by dimension name (`{ country: 'DE' }`; absent for the total),
    * `fresh`, `returning` as `{ p, n }` sorted by the previous active day `p`, and the value's
    * `pageviews`, `events` (all hits) and `botHits` that day.
    */

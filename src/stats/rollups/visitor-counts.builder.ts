@@ -1,24 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { daysFrom, shiftDay } from '../../common/time/calendar.js';
+import { daysFrom, formatCalendarDate, shiftDay, zonedParts } from '../../common/time/calendar.js';
+import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
 import { DIMENSION_SOURCES } from '../query/dimensions.js';
 import { RollupRepository } from './rollup.repository.js';
 import {
   VISITOR_COUNT_KEYS,
+  addHitDeltas,
+  addMembershipDeltas,
   addVisitorCounts,
   closedWeeksThrough,
-  forwardDays,
-  unitLabel,
   visitorCountRows,
   weeksWithin,
+  type CountDeltaTally,
   type VisitorCountTally,
 } from './visitor-count-keys.js';
-
-/**
- * Recounting this many days or more at once (a backfill, or a late hit whose visitors return on
- * many later days) recounts the whole site in one read of its visitor-day rows rather than looking up
- * each visitor's history: the days' visitors are then most of the site's anyway.
- */
-export const WHOLE_SITE_DAYS = 7;
+import type { BatchHit } from './batch-deltas.js';
 
 /** The hit fields every count key reads, and the hit counts its rows sum. */
 const FIELDS = [
@@ -29,20 +25,20 @@ const FIELDS = [
   'events',
 ];
 
-/** More weeks than this to recount at once (a site idle for weeks, a late hit reaching far) recount the whole site. */
+/** More weeks than this closing at once (a site idle for weeks) recount the whole site. */
 const MAX_WEEKS = 2;
 
 /**
- * Maintains stats_visitor_counts for the rollup job, after it has rebuilt the visitor-day rows
- * (stats_visitor_days) of the days it recomputes. Every count written is a pure recomputation from
- * those rows, so a run cut short is repaired by doing it again. Recomputing days `D` changes the
- * day counts of `D` and of each of their visitors' next active day after a day in `D` (its `prev`
- * may change): those days are found from the visitors' histories (`{ siteId, classification,
- * visitorKey }`) and recounted from all their visitors' histories. Week counts exist for closed
- * weeks only (`closedWeeksThrough`, recorded as the site's `weeksThrough`): a closed week holding
- * any of those days is recounted from all its visitors' histories, and weeks closed since the last
- * run are counted. Live traffic (today only) has no next day and no closed week. Hits only ever
- * get deleted by a purge or erasure, which flags the site for a whole rebuild.
+ * Maintains stats_visitor_counts for the rollup job. Per batch (`applyBatch`), by deltas: the
+ * batch's hits add their page views and hits to the rows of their values, and each visitor-day
+ * the batch created (`firstBatch` on stats_visitor_days) adds the previous-active-day deltas
+ * (addMembershipDeltas), read from the histories of the batch's visitors only
+ * (`{ siteId, classification, visitorKey }`): the cost follows the batch, not the days it lands
+ * on. Applied once per row through `lastBatch` (RollupRepository.applyCountDeltas). Week rows
+ * exist for closed weeks only (`closedWeeksThrough`, recorded as the site's `weeksThrough`): a
+ * batch's deltas reach the closed ones, and a week is counted from its visitors' histories when
+ * it closes (`closeWeeks`). A rebuild (purge, erasure, zone or row version change) recounts
+ * everything from the visitor-day rows (`rebuildSite`).
  */
 @Injectable()
 export class VisitorCountsBuilder {
@@ -63,48 +59,56 @@ export class VisitorCountsBuilder {
   }
 
   /**
-   * Recounts the recomputed `days`, the days whose `prev` they may have changed, the closed weeks
-   * holding any of those, and the weeks closed on `today` since the last run.
+   * Adds batch `batch` (its hits of this site, already in the visitor-day rows) to the site's
+   * counts, in `timezone`; `weeksThrough` is the site's last closed week with rows.
    */
-  async recomputeDays(siteId: string, days: string[], today: string): Promise<void> {
-    if (days.length === 0) return;
+  async applyBatch(
+    siteId: string,
+    batch: number,
+    hits: readonly BatchHit[],
+    timezone: string,
+    weeksThrough: string | null,
+  ): Promise<void> {
+    if (hits.length === 0) return;
+    const units = [
+      { unit: 'day' as const, counted: () => true },
+      {
+        unit: 'week' as const,
+        counted: (monday: string) => weeksThrough !== null && shiftDay(monday, 6) <= weeksThrough,
+      },
+    ];
+    const tally: CountDeltaTally = new Map();
+    for (const hit of hits)
+      addHitDeltas(
+        hit,
+        hit.name === PAGEVIEW,
+        formatCalendarDate(zonedParts(hit.ts, timezone)),
+        VISITOR_COUNT_KEYS,
+        units,
+        tally,
+      );
+    const visitors = [...new Set(hits.map((hit) => hit.visitorKey))];
+    for await (const rows of this.rollups.visitorHistories(siteId, [...FIELDS, 'firstBatch'], visitors))
+      for (const { unit, counted } of units) addMembershipDeltas(rows, VISITOR_COUNT_KEYS, batch, unit, counted, tally);
+    await this.rollups.applyCountDeltas(siteId, batch, [...tally.values()]);
+  }
+
+  /** Counts the weeks closed on `today` since the last run, from their visitors' histories. */
+  async closeWeeks(siteId: string, today: string): Promise<void> {
     const { weeksThrough } = await this.rollups.findSiteState(siteId);
-    if (days.length >= WHOLE_SITE_DAYS || weeksThrough === null) return this.rebuildSite(siteId, today);
-    const changed = new Set(days);
-    const visitors = await this.rollups.findVisitorsOfDays(siteId, days);
-    const counts: VisitorCountTally = new Map();
-    const forward = new Set<string>();
-    for await (const rows of this.rollups.visitorHistories(siteId, FIELDS, visitors)) {
-      addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'day', changed, counts);
-      forwardDays(rows, VISITOR_COUNT_KEYS, changed, forward);
-    }
-    // A late hit on an old day moves `prev` on many later days: one read of the site is then cheaper.
-    if (changed.size + forward.size >= WHOLE_SITE_DAYS) return this.rebuildSite(siteId, today);
+    if (weeksThrough === null) return this.rebuildSite(siteId, today);
     const through = closedWeeksThrough(today);
-    const weeks = new Set<string>();
-    for (const day of [...changed, ...forward]) {
-      const monday = unitLabel('week', day);
-      if (shiftDay(monday, 6) <= weeksThrough) weeks.add(monday);
-    }
-    for (const monday of weeksWithin(shiftDay(weeksThrough, 1), through)) weeks.add(monday);
-    if (weeks.size > MAX_WEEKS) return this.rebuildSite(siteId, today);
-    if (forward.size > 0) {
-      // Every visitor of those days counts there, not only the ones whose `prev` changed.
-      const forwardVisitors = await this.rollups.findVisitorsOfDays(siteId, [...forward]);
-      for await (const rows of this.rollups.visitorHistories(siteId, FIELDS, forwardVisitors))
-        addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'day', forward, counts);
-    }
-    if (weeks.size > 0) {
-      const weekDays = [...weeks].flatMap((monday) => daysFrom(monday, shiftDay(monday, 6)));
+    if (through <= weeksThrough) return;
+    const weeks = weeksWithin(shiftDay(weeksThrough, 1), through);
+    if (weeks.length > MAX_WEEKS) return this.rebuildSite(siteId, today);
+    if (weeks.length > 0) {
+      const counts: VisitorCountTally = new Map();
+      const weekDays = weeks.flatMap((monday) => daysFrom(monday, shiftDay(monday, 6)));
       const weekVisitors = await this.rollups.findVisitorsOfDays(siteId, weekDays);
       for await (const rows of this.rollups.visitorHistories(siteId, FIELDS, weekVisitors))
-        addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'week', weeks, counts);
+        addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'week', new Set(weeks), counts);
+      await this.rollups.replaceVisitorCounts(siteId, { days: [], weeks }, visitorCountRows(counts));
     }
-    await this.rollups.replaceVisitorCounts(
-      siteId,
-      { days: [...changed, ...forward], weeks: [...weeks] },
-      visitorCountRows(counts),
-    );
-    if (through > weeksThrough) await this.rollups.saveWeeksThrough(siteId, through);
+    await this.rollups.saveWeeksThrough(siteId, through);
   }
 }
