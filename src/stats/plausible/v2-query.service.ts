@@ -149,6 +149,7 @@ function v2Revenue(value: number | null, currency: string | null): V2Revenue | n
     style: 'currency',
     currency,
     notation: 'compact',
+    minimumFractionDigits: 0,
     maximumFractionDigits: 1,
   }).format(value);
   return { short, long, value, currency };
