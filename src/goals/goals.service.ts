@@ -16,6 +16,8 @@ export interface GoalChanges {
   revenueCurrency?: string | null;
 }
 
+export const MAX_GOALS_PER_SITE = 100;
+
 function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 }
@@ -38,6 +40,10 @@ export class GoalsService {
 
   async create(siteId: string, input: GoalInput): Promise<StoredGoal> {
     const fields = validatedGoal(siteId, input);
+    // Every goal is one more condition in each conversion query of the site: keep that bounded.
+    if ((await this.goals.listForSite(siteId)).length >= MAX_GOALS_PER_SITE) {
+      throw new BadRequestException(`A site has at most ${MAX_GOALS_PER_SITE} goals; delete one first`);
+    }
     try {
       return await this.goals.create(fields);
     } catch (error) {
@@ -62,7 +68,10 @@ export class GoalsService {
       throw new BadRequestException('revenueCurrency is only for event goals');
     }
     const fields: GoalChanges = {};
-    if (changes.displayName !== undefined) fields.displayName = changes.displayName.trim();
+    if (changes.displayName !== undefined) {
+      fields.displayName = changes.displayName.trim();
+      if (!fields.displayName) throw new BadRequestException('displayName should not be empty');
+    }
     if (changes.revenueCurrency !== undefined) fields.revenueCurrency = changes.revenueCurrency?.toUpperCase() ?? null;
     try {
       const updated = await this.goals.update(siteId, goalId, fields);

@@ -98,6 +98,7 @@ describe('goals: admin API under the site routes', () => {
     await refuse({ eventName: 'Buy', property: { key: '$where', value: 'x' } }, 'property.key must be 1–64 characters');
     await refuse({ eventName: 'Buy', property: { key: 'plan' } }, 'property.value is required');
     await refuse({ eventName: null }, 'eventName must be a string');
+    await refuse({ eventName: 'Buy', property: [] }, 'property must be an object');
     await refuse({ eventName: 'Buy', owner: 'me' }, 'owner');
     await request(app.url)
       .post(goalsOf(site.id))
@@ -105,11 +106,35 @@ describe('goals: admin API under the site routes', () => {
       .send({ eventName: 'Twice' })
       .expect(201);
     await refuse({ eventName: 'Twice' }, 'A goal named "Twice" already exists', 409);
+    const twice = await request(app.url).get(goalsOf(site.id)).auth(admin, { type: 'bearer' }).expect(200);
+    const blank = await request(app.url)
+      .patch(`${goalsOf(site.id)}/${twice.body[twice.body.length - 1].id}`)
+      .auth(admin, { type: 'bearer' })
+      .send({ displayName: '   ' })
+      .expect(400);
+    expect(blank.body.message).toContain('displayName should not be empty');
     await request(app.url)
       .post(goalsOf('65f1c0ffee0000000000beef'))
       .auth(admin, { type: 'bearer' })
       .send({ eventName: 'X' })
       .expect(404);
+  });
+
+  it('keeps a site to 100 goals', async () => {
+    const crowded = await createSite(app.url, admin);
+    for (let index = 0; index < 100; index++) {
+      await request(app.url)
+        .post(goalsOf(crowded.id))
+        .auth(admin, { type: 'bearer' })
+        .send({ eventName: `Event ${index}` })
+        .expect(201);
+    }
+    const refused = await request(app.url)
+      .post(goalsOf(crowded.id))
+      .auth(admin, { type: 'bearer' })
+      .send({ eventName: 'One too many' })
+      .expect(400);
+    expect(refused.body.message).toContain('A site has at most 100 goals');
   });
 
   it("lets the site's viewers read goals but not manage them; other viewers and site keys get 403", async () => {

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsISO4217CurrencyCode,
+  IsObject,
   IsNotEmpty,
   IsString,
   Matches,
@@ -62,6 +63,7 @@ export class CreateGoalDto {
     description: 'Event goals only: the event must also carry this property with this value',
   })
   @IsOptionalNotNull()
+  @IsObject()
   @ValidateNested()
   @Type(() => GoalPropertyDto)
   property?: GoalPropertyDto;
