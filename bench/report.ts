@@ -1,6 +1,7 @@
 import type { FloodResult, IngestScenarioResult, StatsUnderLoad } from './ingest-scenarios.js';
 import type { LoadResult } from './lib/load.js';
 import type { FreshStatsResult } from './fresh-stats.js';
+import type { GoalsBenchResult } from './goals.js';
 import type { StatsScaleResult } from './stats-scale.js';
 import type { CollectionFootprint } from './lib/stored-hits.js';
 
@@ -13,6 +14,7 @@ export interface BenchResults {
   flood?: FloodResult;
   statsScale?: StatsScaleResult;
   freshStats?: FreshStatsResult;
+  goals?: GoalsBenchResult;
   totalSeconds?: number;
 }
 
@@ -131,6 +133,20 @@ function freshStatsLines(fresh: FreshStatsResult | undefined): string[] {
   ];
 }
 
+function goalsLines(goals: GoalsBenchResult | undefined): string[] {
+  if (!goals) return [];
+  return [
+    '',
+    `Goals: conversion queries (POST /api/v1/stats/query) over 30 days, median of ${goals.runs}, ` +
+      `${number(goals.smallHits)} vs ${number(goals.largeHits)} hits; rollup caught up: ` +
+      `${goals.rollupCaughtUpSeconds === null ? 'no (timed anyway)' : `${goals.rollupCaughtUpSeconds} s after seeding`}.`,
+    '',
+    '| query | small ms | large ms | ratio |',
+    '| --- | ---: | ---: | ---: |',
+    ...goals.queries.map((row) => `| ${row.query} | ${row.small} | ${row.large} | ${row.ratio} |`),
+  ];
+}
+
 export function renderMarkdown(results: BenchResults): string {
   const m = results.machine;
   return [
@@ -141,6 +157,7 @@ export function renderMarkdown(results: BenchResults): string {
     ...floodLines(results.flood),
     ...statsLines(results),
     ...freshStatsLines(results.freshStats),
+    ...goalsLines(results.goals),
     '',
   ].join('\n');
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { measureCeiling, runFlood, runIngestScenarios } from './ingest-scenarios.js';
 import { removeDataDir, startApp } from './lib/children.js';
 import { runFreshStats } from './fresh-stats.js';
+import { runGoalsBench } from './goals.js';
 import { writePerformanceDoc } from './lib/performance-doc.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
@@ -17,6 +18,8 @@ const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
 const only = new Set((process.env.BENCH_ONLY ?? 'ingest,flood,stats').split(','));
 /** A run of nothing but "fresh stats" keeps its results in bench/results/fresh-stats/ and leaves docs/performance.md alone. */
 const freshStatsOnly = only.size === 1 && only.has('freshstats');
+/** Likewise a run of nothing but "goals": bench/results/goals/. */
+const goalsOnly = only.size === 1 && only.has('goals');
 const RESULTS =
   process.env.BENCH_RESULTS_DIR ??
   join(
@@ -25,6 +28,7 @@ const RESULTS =
     'results',
     ...(process.env.BENCH_FULL === '1' ? ['full'] : []),
     ...(freshStatsOnly ? ['fresh-stats'] : []),
+    ...(goalsOnly ? ['goals'] : []),
   );
 const started = performance.now();
 const log = (line: string): void =>
@@ -60,6 +64,7 @@ if ((only.has('ingest') || only.has('single')) && results.ceiling) {
 if (only.has('flood') && results.ceiling) results.flood = await runFlood(results.ceiling, log);
 if (only.has('stats')) results.statsScale = await runStatsScale(log);
 if (only.has('freshstats')) results.freshStats = await runFreshStats(log);
+if (only.has('goals')) results.goals = await runGoalsBench(log);
 
 results.totalSeconds = Math.round((performance.now() - started) / 1000);
 const stamp = results.startedAt.replace(/[:.]/g, '-');
@@ -67,4 +72,4 @@ writeFileSync(join(RESULTS, `run-${stamp}.json`), `${JSON.stringify(results, nul
 writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(results));
 log(`done in ${results.totalSeconds}s → ${join(RESULTS, 'latest.md')}`);
-if (!process.env.BENCH_RESULTS_DIR && !freshStatsOnly) log(await writePerformanceDoc(ROOT));
+if (!process.env.BENCH_RESULTS_DIR && !freshStatsOnly && !goalsOnly) log(await writePerformanceDoc(ROOT));
