@@ -28,6 +28,13 @@ const common = {
 
 export default {
   testTimeout: 30000,
+  /**
+   * Suites run in a worker process that Jest replaces once it holds more than this after a suite.
+   * Run in band (Jest's choice with one worker), the whole suite shared one process that grew to
+   * ~8 GB: its garbage collections paused the embedded store's listener for seconds, so
+   * time-bounded checks (a readiness ping, a request deadline) failed at random.
+   */
+  workerIdleMemoryLimit: '1536MB',
   projects: [
     {
       ...common,

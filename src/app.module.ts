@@ -19,7 +19,7 @@ import { StatsModule } from './stats/stats.module.js';
     ConfigModule,
     LoggingModule,
     CommonModule,
-    DatabaseModule,
+    DatabaseModule.forRoot({ connectRetries: 9 }),
     HealthModule,
     DashboardModule,
     AuthModule,

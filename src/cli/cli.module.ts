@@ -30,7 +30,7 @@ import { HitImporter } from './import/hit-importer.js';
   imports: [
     ConfigModule,
     CommonModule,
-    DatabaseModule,
+    DatabaseModule.forRoot({ connectRetries: 0 }),
     MetricsModule,
     AuthModule,
     SitesModule,

@@ -22,7 +22,9 @@ const oneLineLogger: LoggerService = {
   log: () => undefined,
   warn: (message: unknown) => printLine(`warning: ${firstLine(message)}`),
   error: (message: unknown, ...context: unknown[]) => {
-    if (!context.includes('ExceptionHandler')) printLine(`error: ${firstLine(message)}`);
+    // MongooseModule announces a failed connection before the error itself reaches `main`.
+    if (!context.includes('ExceptionHandler') && !context.includes('MongooseModule'))
+      printLine(`error: ${firstLine(message)}`);
   },
 };
 
@@ -36,6 +38,10 @@ function describeFailure(error: unknown): string {
       'listens: if that is a Siteline still starting, run the command again in a moment; otherwise stop it, ' +
       'or set MONGODB_URI to the database it uses'
     );
+  }
+  if (error instanceof Error && /ServerSelectionError$/.test(error.name)) {
+    // The driver's message names the host and port only, never the URI's credentials.
+    return `no database answers (${message}): start it, or fix MONGODB_URI (unset, the embedded store in DATA_DIR is used)`;
   }
   if (error instanceof Error && error.name === 'ConfigurationError') {
     return `${message} (set it in the environment or in .env)`;

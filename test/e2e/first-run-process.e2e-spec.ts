@@ -141,4 +141,21 @@ describe('first run of the compiled app, with the CLI beside it', () => {
       rmSync(heldDir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('says at once, in one line, that nothing answers at MONGODB_URI, instead of retrying for a minute', async () => {
+    // A port nothing listens on: the driver's server selection gives up after 5 s, and the CLI
+    // must not go through the server's connection retries (9 more, 3 s apart) before it says so.
+    const nobody = `mongodb://127.0.0.1:${await freePort()}/siteline`;
+    const started = performance.now();
+    const result = await runCliWithEnv(
+      ['users:create', '--email', 'nowhere@example.com', '--role', 'viewer'],
+      { ...cliEnv, MONGODB_URI: nobody },
+      'a long enough password\n',
+    );
+    const seconds = (performance.now() - started) / 1000;
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n')).toHaveLength(2);
+    expect(result.stderr).toMatch(/^error: no database answers \(.*127\.0\.0\.1.*\): start it, or fix MONGODB_URI/);
+    expect(seconds).toBeLessThan(20);
+  }, 90_000);
 });
