@@ -51,6 +51,18 @@ export function goalMatchExpression(goal: GoalDefinition): Record<string, unknow
   return { $and: [name, { $eq: [text, { $literal: goal.property.value }] }] };
 }
 
+/**
+ * A query-language condition every hit completing `goal` meets (the name, and a page goal's
+ * path): put before `goalMatchExpression` so the store drops most hits without evaluating an
+ * expression on each. A property is left to the expression (it compares text, whatever the
+ * stored type), so this may let through hits the expression then refuses, never the reverse.
+ */
+export function goalPrefilter(goal: GoalDefinition): Record<string, unknown> {
+  if (goal.kind === 'event') return { name: goal.eventName };
+  const path = goal.pagePath.includes('*') ? { $regex: pagePathRegex(goal.pagePath) } : goal.pagePath;
+  return { name: PAGEVIEW, path };
+}
+
 /** Whether `hit` completes `goal`: the same rule as `goalMatchExpression`, in plain TypeScript. */
 export function goalMatchesHit(goal: GoalDefinition, hit: GoalMatchableHit): boolean {
   if (goal.kind === 'page') {

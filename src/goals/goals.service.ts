@@ -1,6 +1,6 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { PAGEVIEW } from '../ingestion/schemas/hit.schema.js';
-import { goalMatchExpression, type GoalDefinition } from './goal-matching.js';
+import { goalMatchExpression, goalPrefilter, type GoalDefinition } from './goal-matching.js';
 import { GoalsRepository, type GoalFields, type StoredGoal } from './goals.repository.js';
 
 export interface GoalInput {
@@ -90,6 +90,11 @@ export class GoalsService {
   /** The goal as an aggregation expression over a hit document (for `$match: { $expr }`, `$cond`, `$filter`). */
   matchExpression(goal: StoredGoal): Record<string, unknown> {
     return goalMatchExpression(goalDefinition(goal));
+  }
+
+  /** A query-language superset of the goal's hits, to `$match` before `matchExpression` (see `goalPrefilter`). */
+  prefilter(goal: StoredGoal): Record<string, unknown> {
+    return goalPrefilter(goalDefinition(goal));
   }
 }
 

@@ -142,6 +142,11 @@ export class ConversionsService {
   }
 
   private conversionGoal(goal: StoredGoal): ConversionGoal {
-    return { name: goal.displayName, match: this.goals.matchExpression(goal), revenueCurrency: goal.revenueCurrency };
+    return {
+      name: goal.displayName,
+      prefilter: this.goals.prefilter(goal),
+      match: this.goals.matchExpression(goal),
+      revenueCurrency: goal.revenueCurrency,
+    };
   }
 }

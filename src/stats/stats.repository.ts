@@ -6,6 +6,7 @@ import type { HitGroupSums, StatsQuery, VisitGroupSums } from './query/stats-que
 import { buildHitMetricsPipeline } from './pipelines/hit-metrics.pipeline.js';
 import {
   buildConversionMetricsPipeline,
+  matchAnyGoal,
   type ConversionGoal,
   type ConversionSums,
 } from './pipelines/conversion-metrics.pipeline.js';
@@ -351,7 +352,7 @@ export class StatsRepository {
     if (goals.length === 0) return [];
     const rows = await this.aggregate<{ _id: string }>('hits', [
       matchHits({ ...query, timezone: 'UTC', filters: [], dimensions: [] }, { classification: true }),
-      { $match: { $expr: { $or: goals.map((goal) => goal.match) } } },
+      matchAnyGoal(goals),
       { $group: { _id: '$visitorKey' } },
     ]);
     return rows.map((row) => row._id);

@@ -18,6 +18,8 @@ import {
 /** A goal as the conversion pipeline needs it: its name, its match expression over a hit, its revenue currency. */
 export interface ConversionGoal {
   name: string;
+  /** A query-language condition all the goal's hits meet (cheap, evaluated first). */
+  prefilter: Record<string, unknown>;
   match: Record<string, unknown>;
   revenueCurrency: string | null;
 }
@@ -64,7 +66,7 @@ export function buildConversionMetricsPipeline(
   options: { byGoal: boolean; revenueCurrency: string | null },
 ): PipelineStage[] {
   if (goals.length === 0) throw new Error('a conversion query needs at least one goal');
-  const anyGoal: PipelineStage.Match = { $match: { $expr: { $or: goals.map((goal) => goal.match) } } };
+  const anyGoal = matchAnyGoal(goals);
   const tag: PipelineStage[] = options.byGoal
     ? [
         {
@@ -151,6 +153,15 @@ export function buildConversionMetricsPipeline(
     },
     project,
   ];
+}
+
+/** Hits that complete one of the goals: the cheap prefilters first, then the exact expressions. */
+export function matchAnyGoal(goals: ConversionGoal[]): PipelineStage.Match {
+  return {
+    $match: {
+      $and: [{ $or: goals.map((goal) => goal.prefilter) }, { $expr: { $or: goals.map((goal) => goal.match) } }],
+    },
+  };
 }
 
 /**
