@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { goalMatchesHit, pagePathRegex, type GoalDefinition } from './goal-matching.js';
+import { goalMatchesHit, goalPrefilter, pagePathRegex, type GoalDefinition } from './goal-matching.js';
 
 const page = (pagePath: string): GoalDefinition => ({ kind: 'page', pagePath });
 const pageview = (path: string) => ({ name: 'pageview', path });
@@ -35,5 +35,13 @@ describe('goal matching', () => {
     expect(goalMatchesHit(fiveSeats, { name: 'Signup', path: '/', props: { seats: '5' } })).toBe(true);
     expect(goalMatchesHit(fiveSeats, { name: 'Signup', path: '/', props: { seats: 6 } })).toBe(false);
     expect(goalMatchesHit(fiveSeats, { name: 'Signup', path: '/' })).toBe(false);
+  });
+
+  it('prefilters on the name and page path only, literally', () => {
+    expect(goalPrefilter(page('/blog/*'))).toEqual({ name: 'pageview', path: { $regex: '^\\/blog\\/.*$' } });
+    expect(goalPrefilter(page('/$where'))).toEqual({ name: 'pageview', path: '/$where' });
+    expect(goalPrefilter({ kind: 'event', eventName: 'Signup', property: { key: 'plan', value: 'pro' } })).toEqual({
+      name: 'Signup',
+    });
   });
 });
