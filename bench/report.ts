@@ -3,6 +3,7 @@ import type { LoadResult } from './lib/load.js';
 import type { FreshStatsResult } from './fresh-stats.js';
 import type { GoalsBenchResult } from './goals.js';
 import type { StatsScaleResult } from './stats-scale.js';
+import type { AppCostResult, SustainedResult, SustainedStep } from './sustained.js';
 import type { CollectionFootprint } from './lib/stored-hits.js';
 
 export interface BenchResults {
@@ -14,6 +15,8 @@ export interface BenchResults {
   flood?: FloodResult;
   statsScale?: StatsScaleResult;
   freshStats?: FreshStatsResult;
+  sustained?: SustainedResult;
+  appCost?: AppCostResult;
   goals?: GoalsBenchResult;
   totalSeconds?: number;
 }
@@ -133,6 +136,52 @@ function freshStatsLines(fresh: FreshStatsResult | undefined): string[] {
   ];
 }
 
+function stepRow(step: SustainedStep, label = `${number(step.rate)}`): string {
+  const { load, verdict, cpu } = step;
+  const backlog = step.samples.at(-1)?.sessionizerBacklog;
+  return (
+    `| ${label} | ${step.seconds} | ${number(step.acceptedPerSec)} | ${number(load.refusedHits + load.failedHits + load.notSentHits)} | ` +
+    `${verdict.lagSeconds} | ${backlog ?? '?'} | ${cpu.appMainThreadPercent}% + ${cpu.appOtherThreadsPercent}% | ${cpu.storePercent ?? '?'}% | ` +
+    `${cpu.appUsPerHit} / ${cpu.storeUsPerHit ?? '?'} | ${step.rollupRuns.busyPercent}% (${number(step.rollupRuns.longestMs)} ms) | ` +
+    `${step.overview.status} in ${number(step.overview.ms)} ms | ${step.loadAverage.start[0]}–${step.loadAverage.end[0]} | ${step.cpuPressurePercent ?? '?'}% | ` +
+    `${verdict.keptUp ? 'yes' : `no: ${verdict.reasons.join('; ')}`} |`
+  );
+}
+
+function sustainedLines(sustained: SustainedResult | undefined): string[] {
+  if (!sustained) return [];
+  const confirmed = sustained.confirm?.verdict.keptUp ?? false;
+  return [
+    '',
+    `Sustained ingest, one site (${sustained.store}; batches of ${sustained.batchSize}, returning visitors, open loop; ` +
+      `CPU pressure: the share of the step's last minute in which some task of the machine waited for a CPU). ` +
+      `Highest offered rate that kept up over a ${sustained.stepSeconds} s step (stats lag ≤ 2 min over the step's last third, backlogs not growing, ≥ 99% accepted): ` +
+      `**${sustained.highestKeptUp === null ? `none (below ${number(sustained.rates[0])} hits/s)` : `${number(sustained.highestKeptUp)} hits/s`}**` +
+      (sustained.confirm
+        ? `; held for ${sustained.confirm.seconds} s on a fresh app: **${confirmed ? 'yes' : 'no'}**.`
+        : '.'),
+    '',
+    '| offered hits/s | s | accepted/s | not accepted | lag s | sessionizer backlog | app CPU (event loop + other threads) | store CPU | µs/hit app / store | rollup busy (longest run) | one-day overview | load average | CPU pressure | kept up |',
+    '| -------------: | -: | ---------: | -----------: | ----: | ------------------: | ----------------------------------: | --------: | -----------------: | ------------------------: | ---------------- | ------------ | -----------: | ------- |',
+    ...sustained.steps.map((step) => stepRow(step)),
+    ...(sustained.confirm ? [stepRow(sustained.confirm, `${number(sustained.confirm.rate)} (fresh app)`)] : []),
+  ];
+}
+
+function appCostLines(cost: AppCostResult | undefined): string[] {
+  if (!cost) return [];
+  return [
+    '',
+    `App cost (the store in a process of its own): ${number(cost.load.acceptedHits)} hits accepted of ${number(cost.load.offeredHits)} offered at ${cost.rate} hits/s in batches of ${cost.batchSize}, ` +
+      `then ${cost.catchUp.seconds} s until maintenance ${cost.catchUp.caughtUp ? 'caught up' : `had still not caught up (sessionizer backlog ${cost.catchUp.sessionizerBacklog ?? '?'} visitors, rollup watermark ${cost.catchUp.rollupBehindLastHitSeconds ?? '?'} s before the last hit)`}: ` +
+      `**${cost.appUsPerHit} µs of app CPU per hit** (${cost.appUsPerHitRaw} µs before subtracting the idle app's ${cost.idleAppPercent}% of a core); ` +
+      `during ingest ${cost.ingest.appUsPerHit} µs/hit (event loop ${cost.ingest.appMainThreadPercent}%, other threads ${cost.ingest.appOtherThreadsPercent}% of a core), ` +
+      `catching up ${cost.catchUp.appUsPerHit} µs/hit; the store ${cost.storeUsPerHit ?? '?'} µs/hit; ` +
+      `rollup runs ${number(cost.rollupRuns.totalMs)} ms in all; load average ${cost.loadAverage.start[0]}–${cost.loadAverage.end[0]}, ` +
+      `CPU pressure ${cost.cpuPressurePercent ?? '?'}% (share of the last minute some task waited for a CPU).`,
+  ];
+}
+
 function goalsLines(goals: GoalsBenchResult | undefined): string[] {
   if (!goals) return [];
   return [
@@ -151,12 +200,14 @@ export function renderMarkdown(results: BenchResults): string {
   const m = results.machine;
   return [
     `Measured by \`npm run bench\` on ${results.startedAt.slice(0, 10)}: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB RAM, Node ${m.node}, ${m.store}; ` +
-      `load generator (autocannon) on the same machine. Whole run ${results.totalSeconds ?? '?'} s.`,
+      `load generator (${results.sustained || results.appCost ? "the bench's open-loop client" : 'autocannon'}) on the same machine. Whole run ${results.totalSeconds ?? '?'} s.`,
     '',
     ...ingestTable(results),
     ...floodLines(results.flood),
     ...statsLines(results),
     ...freshStatsLines(results.freshStats),
+    ...sustainedLines(results.sustained),
+    ...appCostLines(results.appCost),
     ...goalsLines(results.goals),
     '',
   ].join('\n');

@@ -8,6 +8,7 @@ import { runGoalsBench } from './goals.js';
 import { writePerformanceDoc } from './lib/performance-doc.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
+import { runAppCost, runSustained } from './sustained.js';
 
 const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
 /**
@@ -16,20 +17,22 @@ const ROOT = process.env.SITELINE_ROOT ?? process.cwd();
  * bench/results/full/, beside the default run's, and docs/performance.md shows both.
  */
 const only = new Set((process.env.BENCH_ONLY ?? 'ingest,flood,stats').split(','));
-/** A run of nothing but "fresh stats" keeps its results in bench/results/fresh-stats/ and leaves docs/performance.md alone. */
-const freshStatsOnly = only.size === 1 && only.has('freshstats');
-/** Likewise a run of nothing but "goals": bench/results/goals/. */
-const goalsOnly = only.size === 1 && only.has('goals');
+/**
+ * Scenarios that are not in the default run keep their results in a directory of their own
+ * (bench/results/<dir>/), whatever else runs beside them.
+ */
+const OWN_DIRECTORY = {
+  freshstats: 'fresh-stats',
+  sustained: 'sustained',
+  appcost: 'appcost',
+  goals: 'goals',
+} as const;
+const ownDirectory = (scenario: string): string | undefined =>
+  (OWN_DIRECTORY as Record<string, string | undefined>)[scenario];
+/** Nothing of the default run selected: bench/results/latest.json and docs/performance.md's first blocks stay as they are. */
+const ownDirectoriesOnly = [...only].every((scenario) => ownDirectory(scenario) !== undefined);
 const RESULTS =
-  process.env.BENCH_RESULTS_DIR ??
-  join(
-    ROOT,
-    'bench',
-    'results',
-    ...(process.env.BENCH_FULL === '1' ? ['full'] : []),
-    ...(freshStatsOnly ? ['fresh-stats'] : []),
-    ...(goalsOnly ? ['goals'] : []),
-  );
+  process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench', 'results', ...(process.env.BENCH_FULL === '1' ? ['full'] : []));
 const started = performance.now();
 const log = (line: string): void =>
   console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`);
@@ -39,7 +42,9 @@ const machine = {
   cores: cpus().length,
   memoryGb: Math.round(totalmem() / 2 ** 30),
   node: process.version,
-  store: process.env.MONGODB_URI ? 'MongoDB (MONGODB_URI)' : 'embedded store (worker thread)',
+  store: process.env.MONGODB_URI
+    ? 'MongoDB (MONGODB_URI)'
+    : "embedded store (in the app's worker thread; in a process of its own for flood, sustained and app cost)",
 };
 log(`machine: ${JSON.stringify(machine)}`);
 
@@ -64,12 +69,30 @@ if ((only.has('ingest') || only.has('single')) && results.ceiling) {
 if (only.has('flood') && results.ceiling) results.flood = await runFlood(results.ceiling, log);
 if (only.has('stats')) results.statsScale = await runStatsScale(log);
 if (only.has('freshstats')) results.freshStats = await runFreshStats(log);
+if (only.has('sustained')) results.sustained = await runSustained(log);
+if (only.has('appcost')) results.appCost = await runAppCost(log);
 if (only.has('goals')) results.goals = await runGoalsBench(log);
 
 results.totalSeconds = Math.round((performance.now() - started) / 1000);
 const stamp = results.startedAt.replace(/[:.]/g, '-');
-writeFileSync(join(RESULTS, `run-${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(RESULTS, 'latest.md'), renderMarkdown(results));
-log(`done in ${results.totalSeconds}s → ${join(RESULTS, 'latest.md')}`);
-if (!process.env.BENCH_RESULTS_DIR && !freshStatsOnly && !goalsOnly) log(await writePerformanceDoc(ROOT));
+function save(directory: string, run: BenchResults): void {
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(join(directory, `run-${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
+  writeFileSync(join(directory, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`);
+  writeFileSync(join(directory, 'latest.md'), renderMarkdown(run));
+  log(`results → ${join(directory, 'latest.md')}`);
+}
+const parts = { freshstats: 'freshStats', sustained: 'sustained', appcost: 'appCost', goals: 'goals' } as const;
+for (const [scenario, part] of Object.entries(parts)) {
+  if (!only.has(scenario) || process.env.BENCH_RESULTS_DIR) continue;
+  const { machine: runMachine, startedAt, totalSeconds } = results;
+  save(join(ROOT, 'bench', 'results', ownDirectory(scenario)!), {
+    machine: runMachine,
+    startedAt,
+    totalSeconds,
+    [part]: results[part],
+  });
+}
+if (!ownDirectoriesOnly || process.env.BENCH_RESULTS_DIR) save(RESULTS, results);
+log(`done in ${results.totalSeconds}s`);
+if (!process.env.BENCH_RESULTS_DIR) log(await writePerformanceDoc(ROOT));

@@ -149,11 +149,12 @@ export interface StoreProcess {
 }
 
 /** Starts `libs/embedded-mongo` standalone on `dataDir/db` and resolves once it listens. */
-export async function startStore(dataDir: string, database: string): Promise<StoreProcess> {
+export async function startStore(dataDir: string, database: string, nodeArgs: string[] = []): Promise<StoreProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       join(BUILD_DIR, 'libs', 'embedded-mongo', 'src', 'cli.js'),
       '--port',
       String(port),

@@ -49,6 +49,11 @@ export function random(seed: number): () => number {
   };
 }
 
+/** The user agent of visitor number `visitor`: the same on every hit, so a returning visitor is recognised. */
+export function userAgentOf(visitor: number): string {
+  return UA_POOL[visitor % UA_POOL.length];
+}
+
 export interface HitShape {
   url: string;
   userAgent: string;
@@ -83,7 +88,7 @@ export class TrafficGenerator {
     const page = PAGES[Math.floor(PAGES.length * this.next() ** 2)];
     const hit: HitShape = {
       url: `https://bench.test${page}`,
-      userAgent: UA_POOL[visitor % UA_POOL.length],
+      userAgent: userAgentOf(visitor),
       ip: this.ip(visitor),
     };
     const referrer = REFERRERS[Math.floor(this.next() * REFERRERS.length)];

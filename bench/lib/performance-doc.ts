@@ -13,6 +13,8 @@ export const PERFORMANCE_DOC = join('docs', 'performance.md');
 const BLOCKS = [
   { marker: 'bench', results: join('bench', 'results', 'latest.json') },
   { marker: 'bench-full', results: join('bench', 'results', 'full', 'latest.json') },
+  { marker: 'bench-sustained', results: join('bench', 'results', 'sustained', 'latest.json') },
+  { marker: 'bench-appcost', results: join('bench', 'results', 'appcost', 'latest.json') },
 ];
 
 /**

@@ -4,11 +4,23 @@ import { readFileSync } from 'node:fs';
 const TICKS_PER_SECOND = 100;
 const SAMPLE_MS = 100;
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function cpuTicks(pid: number, statPath = `/proc/${pid}/stat`): number {
+  const stat = readFileSync(statPath, 'utf8');
   // The command name may contain spaces; fields after it are fixed: utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * CPU seconds a process has used so far, all threads (dead ones included) and its main thread
+ * alone (the thread whose id is the pid: Node's event loop, where requests and the app's
+ * background jobs run; the rest is V8's garbage-collector helpers and libuv's pool).
+ */
+export function cpuSeconds(pid: number): { total: number; mainThread: number } {
+  return {
+    total: cpuTicks(pid) / TICKS_PER_SECOND,
+    mainThread: cpuTicks(pid, `/proc/${pid}/task/${pid}/stat`) / TICKS_PER_SECOND,
+  };
 }
 
 export function rssBytes(pid: number): number {
