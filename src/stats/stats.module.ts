@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
+import { GoalsModule } from '../goals/goals.module.js';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
 import { HitStoreModule } from '../ingestion/hit-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
@@ -8,6 +9,7 @@ import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
 import { AnalyticsService } from './analytics.service.js';
+import { ConversionsService } from './conversions.service.js';
 import { DataController } from './data.controller.js';
 import { DataService } from './data.service.js';
 import { StatsEngine } from './stats-engine.service.js';
@@ -39,6 +41,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     AuthModule,
     EngagementStoreModule,
     HitStoreModule,
+    GoalsModule,
     LeaseModule,
     SessionsModule,
     SitesModule,
@@ -63,6 +66,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     VisitorCountsBuilder,
     RollupInvalidationListener,
     StatsEngine,
+    ConversionsService,
     StatsScopeService,
     DataService,
     AnalyticsService,

@@ -4,6 +4,13 @@ import type { Document } from 'mongodb';
 import type { Connection, PipelineStage, Types } from 'mongoose';
 import type { HitGroupSums, StatsQuery, VisitGroupSums } from './query/stats-query.js';
 import { buildHitMetricsPipeline } from './pipelines/hit-metrics.pipeline.js';
+import {
+  buildConversionMetricsPipeline,
+  matchAnyGoal,
+  type ConversionGoal,
+  type ConversionSums,
+} from './pipelines/conversion-metrics.pipeline.js';
+import { matchHits } from './pipelines/stages.js';
 import { buildRealtimePipeline, type RealtimeInput } from './pipelines/realtime.pipeline.js';
 import { buildUserStatsPipeline, type UserStatsInput } from './pipelines/user-stats.pipeline.js';
 import { buildVisitMetricsPipeline } from './pipelines/visit-metrics.pipeline.js';
@@ -46,6 +53,10 @@ export type GroupKey = Record<string, string | null>;
 export type HitCountCoverage = RollupCoverage & { set: string; daily: boolean };
 
 export interface HitMetricsRow extends HitGroupSums {
+  key: GroupKey | null;
+}
+
+export interface ConversionMetricsRow extends ConversionSums {
   key: GroupKey | null;
 }
 
@@ -294,6 +305,32 @@ export class StatsRepository {
       buildRollupUserStatsPipeline(input.siteId, input.now, rawDays),
     );
     return withUserStatsDefaults(row);
+  }
+
+  /** Conversions per group (see `buildConversionMetricsPipeline`). */
+  async aggregateConversions(
+    query: StatsQuery<QueryDimension>,
+    goals: ConversionGoal[],
+    options: { byGoal: boolean; revenueCurrency: string | null },
+  ): Promise<ConversionMetricsRow[]> {
+    return this.aggregate<ConversionMetricsRow>('hits', buildConversionMetricsPipeline(query, goals, options));
+  }
+
+  /**
+   * The visitors with a hit matching one of `goals` in `[start, end)` under `classification`
+   * (no other filter): who `has_done` those goals in the range.
+   */
+  async findConvertedVisitorKeys(
+    query: Pick<StatsQuery<QueryDimension>, 'siteId' | 'start' | 'end' | 'classification'>,
+    goals: ConversionGoal[],
+  ): Promise<string[]> {
+    if (goals.length === 0) return [];
+    const rows = await this.aggregate<{ _id: string }>('hits', [
+      matchHits({ ...query, timezone: 'UTC', filters: [], dimensions: [] }, { classification: true }),
+      matchAnyGoal(goals),
+      { $group: { _id: '$visitorKey' } },
+    ]);
+    return rows.map((row) => row._id);
   }
 
   private async aggregate<T extends object>(

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createIngestSite, type IngestSite } from '../factories/hit-fixtures.js';
 import { bootstrapAdminEnv, BOOTSTRAP_ADMIN, createUser, loginAsBootstrapAdmin } from '../factories/users.js';
 import { SitesService } from '../../src/sites/sites.service.js';
+import { GoalsService } from '../../src/goals/goals.service.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const SOAK = process.env.SOAK === '1';
@@ -214,6 +215,7 @@ interface Seeds {
   siteKey: string;
   keyId: string;
   userId: string;
+  goalId: string;
   refreshToken: string;
 }
 
@@ -419,6 +421,10 @@ describe('security: fuzzing every documented route with hostile values', () => {
       revenue: () => undefined,
       // Umami's name for the site id.
       website: () => seeds.siteId,
+      // A goal's example names both kinds, which exclude each other: the baseline is an event
+      // goal, and goal names are unique per site.
+      pagePath: () => undefined,
+      displayName: () => `Fuzz goal ${++unique}`,
     };
   }
 
@@ -469,7 +475,14 @@ describe('security: fuzzing every documented route with hostile values', () => {
       if (parameter.in === 'path') {
         const isUser =
           parameter.name === 'userId' || (parameter.name === 'id' && operation.path.startsWith('/api/v1/users'));
-        pathParams[parameter.name] = parameter.name === 'keyId' ? seeds.keyId : isUser ? seeds.userId : seeds.siteId;
+        pathParams[parameter.name] =
+          parameter.name === 'keyId'
+            ? seeds.keyId
+            : parameter.name === 'goalId'
+              ? seeds.goalId
+              : isUser
+                ? seeds.userId
+                : seeds.siteId;
       } else if (parameter.required || parameter.name in fixes || resolve(parameter.schema).example !== undefined) {
         const value = parameter.name in fixes ? fixes[parameter.name]() : sample(parameter.schema);
         (parameter.in === 'query' ? query : headers)[parameter.name] = value;
@@ -550,6 +563,7 @@ describe('security: fuzzing every documented route with hostile values', () => {
         siteKey: own.key,
         keyId: key.id,
         userId: withUser ? (await createUser(app.url, token, { siteIds: [own.siteId] })).id : '',
+        goalId: (await app.app.get(GoalsService).create(own.siteId, { eventName: 'Seeded goal' })).id,
         refreshToken: withRefreshToken ? (await loginAsBootstrapAdmin(app.url)).refreshToken : '',
       };
     };

@@ -223,6 +223,32 @@ export async function fetchBreakdown(query, { dimension, limit, metrics, filters
   }));
 }
 
+/**
+ * Conversions per goal: `POST /stats/query` with the `goal` dimension (the breakdown endpoint
+ * has no goal dimension). `query` is the dashboard's `{ siteId, period | from, to, classification }`.
+ * @returns {Promise<Array<{ value: string, name: string, values: Record<string, number | null> }>>}
+ */
+export async function fetchGoalConversions(query, { limit, metrics }) {
+  const { siteId, period, from, to, classification } = query;
+  const payload = await authed('POST', '/stats/query', {
+    body: {
+      siteId,
+      dateRange: period ? { period } : { from, to },
+      classification,
+      dimensions: ['goal'],
+      metrics,
+      limit,
+    },
+  });
+  return listOf(payload).map((row) => ({
+    value: row.dimensions?.goal ?? null,
+    name: String(row.dimensions?.goal ?? ''),
+    values: Object.fromEntries(
+      metrics.map((metric) => [metric, typeof row.metrics?.[metric] === 'number' ? row.metrics[metric] : null]),
+    ),
+  }));
+}
+
 /** @returns {Promise<number>} visitors in the last five minutes */
 export async function fetchRealtime(siteId) {
   const payload = await authed('GET', '/stats/realtime', { params: { siteId } });
