@@ -85,7 +85,7 @@ export function unitLabel(unit: CountUnit, day: string): string {
 
 /**
  * A week gets its count rows once its Sunday is this many days before the site's today: hits of
- * it have come in by then (a later one recounts the week, as it recounts its day).
+ * it have come in by then (a later one reaches the week by the same deltas as its day).
  */
 export const WEEK_CLOSES_AFTER_DAYS = 2;
 
