@@ -88,7 +88,7 @@ export class AnalyticsService {
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const comparison = previousRange(resolved.range);
     const classification = params.classification ?? 'USER';
-    const filters = parseFiltersParameter(params.filters);
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const [current, previous] = await Promise.all(
       [resolved.range, comparison].map((range) =>
         this.engine.run(this.scope.query(scope, range, { classification, filters }), METRICS),
@@ -101,7 +101,10 @@ export class AnalyticsService {
         return [metric, { value, previous: before, change: percentChange(value, before) }];
       }),
     ) as unknown as OverviewResultsDto;
-    return { results, meta: this.scope.meta(scope, resolved, { classification, filters, comparison }) };
+    return {
+      results,
+      meta: this.scope.meta(scope, resolved, { classification, filters, segment: params.segment, comparison }),
+    };
   }
 
   async timeseries(principal: Principal, params: TimeseriesQueryDto): Promise<TimeseriesResponseDto> {
@@ -110,7 +113,7 @@ export class AnalyticsService {
     const metrics = parseMetricList(params.metrics);
     const interval = params.interval ?? (resolved.period === 'day' ? 'hour' : 'day');
     const classification = params.classification ?? 'USER';
-    const filters = parseFiltersParameter(params.filters);
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const rows = await this.engine.run(
       this.scope.query(scope, resolved.range, { classification, filters, interval }),
       metrics,
@@ -122,7 +125,10 @@ export class AnalyticsService {
       ...zero,
       ...byBucket.get(date),
     }));
-    return { results, meta: this.scope.meta(scope, resolved, { classification, filters, interval }) };
+    return {
+      results,
+      meta: this.scope.meta(scope, resolved, { classification, filters, segment: params.segment, interval }),
+    };
   }
 
   async breakdown(principal: Principal, params: BreakdownQueryDto): Promise<BreakdownResponseDto> {
@@ -131,7 +137,7 @@ export class AnalyticsService {
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const metrics = parseMetricList(params.metrics);
     const classification = params.classification ?? 'USER';
-    const filters = parseFiltersParameter(params.filters);
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const rows = await this.engine.run(
       this.scope.query(scope, resolved.range, { classification, filters, dimensions: [dimension] }),
       metrics,
@@ -149,7 +155,7 @@ export class AnalyticsService {
     return {
       results: paginate(sorted, page, limit),
       pagination: { page, limit, total: sorted.length },
-      meta: this.scope.meta(scope, resolved, { classification, filters }),
+      meta: this.scope.meta(scope, resolved, { classification, filters, segment: params.segment }),
     };
   }
 
@@ -175,7 +181,7 @@ export class AnalyticsService {
   async queryRows(principal: Principal, body: StatsQueryBodyDto): Promise<QueryAnswer> {
     const dimensions = (body.dimensions ?? []).map((name, index) => parseDimension(name, `dimensions[${index}]`));
     if (new Set(dimensions).size !== dimensions.length) throw new BadRequestException('dimensions must not repeat');
-    const filters = parseFilters(body.filters);
+    const requestFilters = parseFilters(body.filters);
     const metrics = [...new Set(body.metrics)];
     const sortKeys = this.sortKeys(body, metrics, dimensions);
     if (metrics.includes('percentage') && dimensions.length === 0 && !body.interval) {
@@ -188,6 +194,7 @@ export class AnalyticsService {
       period: 'dateRange.period',
     });
     const classification = body.classification ?? 'USER';
+    const filters = await this.scope.withSegment(scope, body.segment, requestFilters);
     const query = this.scope.query(scope, resolved.range, {
       classification,
       filters,
@@ -204,7 +211,12 @@ export class AnalyticsService {
       metrics,
       range: resolved.range,
       timezone: scope.site.timezone,
-      meta: this.scope.meta(scope, resolved, { classification, filters, interval: body.interval }),
+      meta: this.scope.meta(scope, resolved, {
+        classification,
+        filters,
+        segment: body.segment,
+        interval: body.interval,
+      }),
     };
   }
 
