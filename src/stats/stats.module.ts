@@ -4,6 +4,7 @@ import { AuthModule } from '../auth/auth.module.js';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
+import { SegmentsModule } from '../segments/segments.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
 import { AnalyticsService } from './analytics.service.js';
@@ -37,6 +38,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     AuthModule,
     EngagementStoreModule,
     LeaseModule,
+    SegmentsModule,
     SessionsModule,
     SitesModule,
     DataPurgeModule,
