@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
+import { FunnelsModule } from '../funnels/funnels.module.js';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
@@ -15,6 +16,8 @@ import { StatsScopeService } from './stats-scope.service.js';
 import { V2QueryController } from './plausible/v2-query.controller.js';
 import { V2QueryService } from './plausible/v2-query.service.js';
 import { StatsController } from './stats.controller.js';
+import { FunnelStatsController } from './funnels/funnel-stats.controller.js';
+import { FunnelStatsService } from './funnels/funnel-stats.service.js';
 import { StatsRepository } from './stats.repository.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import { RollupState, RollupStateSchema } from './rollups/rollup-state.schema.js';
@@ -37,6 +40,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
   imports: [
     AuthModule,
     EngagementStoreModule,
+    FunnelsModule,
     LeaseModule,
     SegmentsModule,
     SessionsModule,
@@ -52,7 +56,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
     ]),
   ],
-  controllers: [DataController, StatsController, V2QueryController],
+  controllers: [DataController, StatsController, FunnelStatsController, V2QueryController],
   providers: [
     StatsRepository,
     RollupRepository,
@@ -65,6 +69,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     DataService,
     AnalyticsService,
     V2QueryService,
+    FunnelStatsService,
   ],
   exports: [AnalyticsService],
 })
