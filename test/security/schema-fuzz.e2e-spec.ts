@@ -215,6 +215,9 @@ interface Seeds {
   keyId: string;
   userId: string;
   refreshToken: string;
+  /** A saved segment and a funnel of the site (for the routes that name one). */
+  segmentId: string;
+  funnelId: string;
 }
 
 /** A request before it is put on the wire: path values, query, headers and JSON body as values. */
@@ -419,6 +422,10 @@ describe('security: fuzzing every documented route with hostile values', () => {
       revenue: () => undefined,
       // Umami's name for the site id.
       website: () => seeds.siteId,
+      segment: () => seeds.segmentId,
+      funnelId: () => seeds.funnelId,
+      // Segment and funnel names are unique per site.
+      ...(/\/(segments|funnels)\b/.test(operation.path) ? { name: () => `fuzz-${++unique}` } : {}),
     };
   }
 
@@ -469,7 +476,12 @@ describe('security: fuzzing every documented route with hostile values', () => {
       if (parameter.in === 'path') {
         const isUser =
           parameter.name === 'userId' || (parameter.name === 'id' && operation.path.startsWith('/api/v1/users'));
-        pathParams[parameter.name] = parameter.name === 'keyId' ? seeds.keyId : isUser ? seeds.userId : seeds.siteId;
+        const seeded: Record<string, string> = {
+          keyId: seeds.keyId,
+          segmentId: seeds.segmentId,
+          funnelId: seeds.funnelId,
+        };
+        pathParams[parameter.name] = seeded[parameter.name] ?? (isUser ? seeds.userId : seeds.siteId);
       } else if (parameter.required || parameter.name in fixes || resolve(parameter.schema).example !== undefined) {
         const value = parameter.name in fixes ? fixes[parameter.name]() : sample(parameter.schema);
         (parameter.in === 'query' ? query : headers)[parameter.name] = value;
@@ -545,7 +557,19 @@ describe('security: fuzzing every documented route with hostile values', () => {
     const createSeeds = async (withUser: boolean, withRefreshToken: boolean): Promise<Seeds> => {
       const own = await createIngestSite(app, { scopes: ['ingest', 'read'] });
       const [key] = await sites.listKeys(own.siteId);
+      const post = async (path: string, body: object) =>
+        (
+          (await (
+            await fetch(`${app.url}/api/v1/sites/${own.siteId}/${path}`, {
+              method: 'POST',
+              headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+              body: JSON.stringify(body),
+            })
+          ).json()) as { id: string }
+        ).id;
       return {
+        segmentId: await post('segments', { name: 'Seeded', filters: [['is', 'country', ['DE']]] }),
+        funnelId: await post('funnels', { name: 'Seeded', steps: [{ pagePath: '/pricing' }, { eventName: 'Signup' }] }),
         siteId: own.siteId,
         siteKey: own.key,
         keyId: key.id,
