@@ -1,6 +1,7 @@
 import type { FloodResult, IngestScenarioResult, StatsUnderLoad } from './ingest-scenarios.js';
 import type { LoadResult } from './lib/load.js';
 import type { FreshStatsResult } from './fresh-stats.js';
+import type { GoalsBenchResult } from './goals.js';
 import type { StatsScaleResult } from './stats-scale.js';
 import type { AppCostResult, SustainedResult, SustainedStep } from './sustained.js';
 import type { CollectionFootprint } from './lib/stored-hits.js';
@@ -16,6 +17,7 @@ export interface BenchResults {
   freshStats?: FreshStatsResult;
   sustained?: SustainedResult;
   appCost?: AppCostResult;
+  goals?: GoalsBenchResult;
   totalSeconds?: number;
 }
 
@@ -180,6 +182,20 @@ function appCostLines(cost: AppCostResult | undefined): string[] {
   ];
 }
 
+function goalsLines(goals: GoalsBenchResult | undefined): string[] {
+  if (!goals) return [];
+  return [
+    '',
+    `Goals: conversion queries (POST /api/v1/stats/query) over 30 days, median of ${goals.runs}, ` +
+      `${number(goals.smallHits)} vs ${number(goals.largeHits)} hits; rollup caught up: ` +
+      `${goals.rollupCaughtUpSeconds === null ? 'no (timed anyway)' : `${goals.rollupCaughtUpSeconds} s after seeding`}.`,
+    '',
+    '| query | small ms | large ms | ratio |',
+    '| --- | ---: | ---: | ---: |',
+    ...goals.queries.map((row) => `| ${row.query} | ${row.small} | ${row.large} | ${row.ratio} |`),
+  ];
+}
+
 export function renderMarkdown(results: BenchResults): string {
   const m = results.machine;
   return [
@@ -192,6 +208,7 @@ export function renderMarkdown(results: BenchResults): string {
     ...freshStatsLines(results.freshStats),
     ...sustainedLines(results.sustained),
     ...appCostLines(results.appCost),
+    ...goalsLines(results.goals),
     '',
   ].join('\n');
 }

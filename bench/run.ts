@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { measureCeiling, runFlood, runIngestScenarios } from './ingest-scenarios.js';
 import { removeDataDir, startApp } from './lib/children.js';
 import { runFreshStats } from './fresh-stats.js';
+import { runGoalsBench } from './goals.js';
 import { writePerformanceDoc } from './lib/performance-doc.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
@@ -20,7 +21,12 @@ const only = new Set((process.env.BENCH_ONLY ?? 'ingest,flood,stats').split(',')
  * Scenarios that are not in the default run keep their results in a directory of their own
  * (bench/results/<dir>/), whatever else runs beside them.
  */
-const OWN_DIRECTORY = { freshstats: 'fresh-stats', sustained: 'sustained', appcost: 'appcost' } as const;
+const OWN_DIRECTORY = {
+  freshstats: 'fresh-stats',
+  sustained: 'sustained',
+  appcost: 'appcost',
+  goals: 'goals',
+} as const;
 const ownDirectory = (scenario: string): string | undefined =>
   (OWN_DIRECTORY as Record<string, string | undefined>)[scenario];
 /** Nothing of the default run selected: bench/results/latest.json and docs/performance.md's first blocks stay as they are. */
@@ -65,6 +71,7 @@ if (only.has('stats')) results.statsScale = await runStatsScale(log);
 if (only.has('freshstats')) results.freshStats = await runFreshStats(log);
 if (only.has('sustained')) results.sustained = await runSustained(log);
 if (only.has('appcost')) results.appCost = await runAppCost(log);
+if (only.has('goals')) results.goals = await runGoalsBench(log);
 
 results.totalSeconds = Math.round((performance.now() - started) / 1000);
 const stamp = results.startedAt.replace(/[:.]/g, '-');
@@ -75,7 +82,7 @@ function save(directory: string, run: BenchResults): void {
   writeFileSync(join(directory, 'latest.md'), renderMarkdown(run));
   log(`results → ${join(directory, 'latest.md')}`);
 }
-const parts = { freshstats: 'freshStats', sustained: 'sustained', appcost: 'appCost' } as const;
+const parts = { freshstats: 'freshStats', sustained: 'sustained', appcost: 'appCost', goals: 'goals' } as const;
 for (const [scenario, part] of Object.entries(parts)) {
   if (!only.has(scenario) || process.env.BENCH_RESULTS_DIR) continue;
   const { machine: runMachine, startedAt, totalSeconds } = results;

@@ -6,6 +6,7 @@ import { LoggingModule } from './common/logging/logging.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { GoalsModule } from './goals/goals.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestionModule } from './ingestion/ingestion.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -23,6 +24,7 @@ import { StatsModule } from './stats/stats.module.js';
     DashboardModule,
     AuthModule,
     SitesModule,
+    GoalsModule,
     MetricsModule,
     IngestionModule,
     CompatModule,

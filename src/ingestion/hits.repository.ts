@@ -25,9 +25,45 @@ const SESSION_FIELDS = {
 export class HitsRepository {
   constructor(@InjectModel(Hit.name) private readonly hits: Model<Hit>) {}
 
-  /** One unordered insert for a whole group commit (see insertUnordered). */
+  /** One unordered insert for a whole group commit (see insertUnordered); each hit awaits the rollups. */
   insertMany(documents: NewHit[]): Promise<InsertOutcome> {
+    for (const document of documents) document.rollupPending = true;
     return insertUnordered(this.hits.collection, documents);
+  }
+
+  /**
+   * Claims for rollup batch `batch` at most `limit` hits awaiting the rollups and received at or
+   * before `until`; returns how many it claimed.
+   */
+  async claimForRollup(batch: number, until: Date, limit: number): Promise<number> {
+    const ids = await this.hits.collection
+      .find({ rollupPending: true, receivedAt: { $lte: until } }, { projection: { _id: 1 } })
+      .limit(limit)
+      .map((hit) => hit._id)
+      .toArray();
+    if (ids.length === 0) return 0;
+    await this.hits.collection.updateMany(
+      { _id: { $in: ids }, rollupPending: true },
+      { $set: { rollupPending: batch } },
+    );
+    return ids.length;
+  }
+
+  /** The hits claimed by rollup batch `batch`, the fields the rollups read projected. */
+  findRollupBatch(batch: number, fields: readonly string[]): Promise<Array<Record<string, unknown>>> {
+    const projection: Record<string, 1> = { _id: 1, siteId: 1, ts: 1, visitorKey: 1, name: 1, userKey: 1 };
+    for (const field of fields) projection[field] = 1;
+    return this.hits.collection.find({ rollupPending: batch }, { projection }).toArray();
+  }
+
+  /** The hits of rollup batch `batch` are counted: they await nothing more. */
+  async releaseRollupBatch(batch: number): Promise<void> {
+    await this.hits.collection.updateMany({ rollupPending: batch }, { $unset: { rollupPending: 1 } });
+  }
+
+  /** Every hit of the site awaits the rollups again (its rows are rebuilt from scratch). */
+  async markSiteForRollup(siteId: Types.ObjectId): Promise<void> {
+    await this.hits.collection.updateMany({ siteId }, { $set: { rollupPending: true } });
   }
 
   /** The hits of these visitors of one site with `from ≤ ts ≤ to`, in time order (one query for a sessionizer batch). */

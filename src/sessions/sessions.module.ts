@@ -2,9 +2,11 @@ import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { HitStoreModule } from '../ingestion/hit-store.module.js';
 import { Visit, VisitSchema } from './schemas/visit.schema.js';
+import { VisitChange, VisitChangeSchema } from './schemas/visit-change.schema.js';
 import { VisitorDirty, VisitorDirtySchema } from './schemas/visitor-dirty.schema.js';
 import { SessionsService } from './sessions.service.js';
 import { VisitorDirtyRepository } from './visitor-dirty.repository.js';
+import { VisitChangesRepository } from './visit-changes.repository.js';
 import { VisitsRepository } from './visits.repository.js';
 
 @Module({
@@ -13,9 +15,10 @@ import { VisitsRepository } from './visits.repository.js';
     MongooseModule.forFeature([
       { name: Visit.name, schema: VisitSchema },
       { name: VisitorDirty.name, schema: VisitorDirtySchema },
+      { name: VisitChange.name, schema: VisitChangeSchema },
     ]),
   ],
-  providers: [SessionsService, VisitsRepository, VisitorDirtyRepository],
+  providers: [SessionsService, VisitsRepository, VisitorDirtyRepository, VisitChangesRepository],
   exports: [SessionsService],
 })
 export class SessionsModule {}

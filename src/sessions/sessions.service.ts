@@ -21,6 +21,7 @@ import { VisitorIdentity, type VisitorIdentityInput } from './visitor-identity.j
 import { groupBy } from '../common/collections/group-by.js';
 import { widenToWholeVisits, type Span } from './visit-window.js';
 import type { Visit } from './schemas/visit.schema.js';
+import { VisitChangesRepository } from './visit-changes.repository.js';
 import { VisitsRepository, type VisitChanges } from './visits.repository.js';
 
 /** What `markDirty` takes: part of this service's interface for the ingest writer. */
@@ -75,6 +76,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     private readonly hits: HitsRepository,
     private readonly visits: VisitsRepository,
     private readonly dirty: VisitorDirtyRepository,
+    private readonly changes: VisitChangesRepository,
     private readonly shutdown: ShutdownDeadline,
   ) {
     this.identity = new VisitorIdentity(config.visitorSecret, config.visitorIdMode);
@@ -290,8 +292,36 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
         });
       }
     }
+    // Marked before the write (a crash after it leaves no change unmarked) and after (a rollup
+    // batch that claimed the first mark may have read the visit as it was).
+    const changedIds = [...changes.created, ...changes.changed].map((visit) => visit._id).concat(changes.staleIds);
+    await this.changes.mark(siteId, changedIds);
     await this.visits.writeVisitChanges(changes);
+    await this.changes.mark(siteId, changedIds);
     await this.hits.assignVisits(assignments);
+  }
+
+  /**
+   * For the stats rollups, the visit-change outbox (VisitChange): claims at most `limit` marked
+   * visits for rollup batch `batch` and returns how many.
+   */
+  claimVisitChanges(batch: number, limit: number): Promise<number> {
+    return this.changes.claim(batch, limit);
+  }
+
+  /** The visits claimed by rollup batch `batch`, each as stored now (null: deleted). */
+  findClaimedVisitChanges(batch: number): Promise<Array<{ visitId: string; visit: Visit | null }>> {
+    return this.changes.findClaimed(batch);
+  }
+
+  /** The rollups took in batch `batch`'s visit changes. */
+  completeVisitChanges(batch: number): Promise<void> {
+    return this.changes.complete(batch);
+  }
+
+  /** Marks every visit of the site as changed (its visit rollups are rebuilt from scratch). */
+  markSiteVisitsChanged(siteId: Types.ObjectId): Promise<void> {
+    return this.changes.markSite(siteId);
   }
 }
 

@@ -35,6 +35,8 @@ import {
 } from './query/stats-query.js';
 import type { DayRange } from './query/date-range.js';
 import { StatsRepository, type GroupKey } from './stats.repository.js';
+import { ConversionsService } from './conversions.service.js';
+import { CONVERSION_METRICS, GOAL_DIMENSION, splitGoalParts } from './query/goal-query.js';
 import { StatsEngine } from './stats-engine.service.js';
 import { StatsScopeService } from './stats-scope.service.js';
 import { bucketLabels } from './time/buckets.js';
@@ -45,12 +47,15 @@ const DEFAULT_METRICS: Metric[] = ['visitors', 'pageviews'];
 export interface QueryRow {
   key: GroupKey;
   values: QueryMetricValues;
+  /** Goal queries: the ISO 4217 code the row's revenue metrics are in (null when none). */
+  revenueCurrency?: string | null;
 }
 
 /** The general query's answer before paging (see `AnalyticsService.queryRows`). */
 export interface QueryAnswer {
   rows: QueryRow[];
-  dimensions: QueryDimension[];
+  /** The grouping dimensions as requested, `goal` included. */
+  dimensions: string[];
   metrics: QueryMetric[];
   range: DayRange;
   timezone: string;
@@ -81,6 +86,7 @@ export class AnalyticsService {
     private readonly scope: StatsScopeService,
     private readonly engine: StatsEngine,
     private readonly repository: StatsRepository,
+    private readonly conversions: ConversionsService,
   ) {}
 
   async overview(principal: Principal, params: RangeQueryDto): Promise<OverviewResponseDto> {
@@ -161,13 +167,15 @@ export class AnalyticsService {
 
   async query(principal: Principal, body: StatsQueryBodyDto): Promise<QueryResponseDto> {
     const answer = await this.queryRows(principal, body);
+    const wantsRevenue = body.metrics.includes('revenueTotal') || body.metrics.includes('revenueAverage');
     const page = body.page ?? 1;
     const limit = body.limit ?? DEFAULT_LIMIT;
     return {
       results: paginate(answer.rows, page, limit).map((row) => ({
         dimensions: Object.fromEntries(answer.dimensions.map((dimension) => [dimension, row.key[dimension] ?? null])),
         ...(body.interval ? { time: row.key.time ?? undefined } : {}),
-        metrics: row.values,
+        metrics: row.values as MetricNumbersDto,
+        ...(row.revenueCurrency !== undefined && wantsRevenue ? { revenueCurrency: row.revenueCurrency } : {}),
       })),
       pagination: { page, limit, total: answer.rows.length },
       meta: answer.meta,
@@ -179,11 +187,24 @@ export class AnalyticsService {
    * through, and what the Plausible-compatible `POST /api/v2/query` answers from.
    */
   async queryRows(principal: Principal, body: StatsQueryBodyDto): Promise<QueryAnswer> {
-    const dimensions = (body.dimensions ?? []).map((name, index) => parseDimension(name, `dimensions[${index}]`));
-    if (new Set(dimensions).size !== dimensions.length) throw new BadRequestException('dimensions must not repeat');
-    const requestFilters = parseFilters(body.filters);
+    const goalParts = splitGoalParts(body.dimensions, body.filters);
+    const dimensions = goalParts.dimensions.map((name, index) => parseDimension(name, `dimensions[${index}]`));
+    if (
+      new Set(dimensions).size !== dimensions.length ||
+      (body.dimensions ?? []).filter((d) => d === 'goal').length > 1
+    )
+      throw new BadRequestException('dimensions must not repeat');
+    const requestFilters = parseFilters(goalParts.filters);
     const metrics = [...new Set(body.metrics)];
-    const sortKeys = this.sortKeys(body, metrics, dimensions);
+    const goalQuery = goalParts.byGoal || goalParts.nameFilters.length > 0;
+    const conversionMetrics = metrics.filter((metric) => (CONVERSION_METRICS as readonly string[]).includes(metric));
+    if (conversionMetrics.length > 0 && !goalQuery) {
+      throw new BadRequestException(
+        `metrics: ${conversionMetrics.join(', ')} can only be queried with a goal dimension or a goal filter`,
+      );
+    }
+    const grouping = [...(goalParts.byGoal ? [GOAL_DIMENSION] : []), ...dimensions];
+    const sortKeys = this.sortKeys(body, metrics, grouping);
     if (metrics.includes('percentage') && dimensions.length === 0 && !body.interval) {
       throw new BadRequestException('metrics: percentage needs at least one dimension or an interval');
     }
@@ -195,19 +216,24 @@ export class AnalyticsService {
     });
     const classification = body.classification ?? 'USER';
     const filters = await this.scope.withSegment(scope, body.segment, requestFilters);
-    const query = this.scope.query(scope, resolved.range, {
+    const plain = this.scope.query(scope, resolved.range, {
       classification,
       filters,
       dimensions,
       interval: body.interval,
     });
-    const engineMetrics = metrics.filter((metric): metric is Metric => metric !== 'percentage');
-    const rows: QueryRow[] = metrics.includes('percentage')
-      ? await this.withPercentage(query, engineMetrics, metrics)
-      : await this.engine.run(query, engineMetrics);
+    const goals = goalQuery || goalParts.behaviours.length > 0 ? await this.conversions.siteGoals(scope.site.id) : [];
+    const query = await this.conversions.withBehaviours(plain, goalParts.behaviours, goals);
+    const engineMetrics = metrics.filter((metric): metric is Metric =>
+      (ALL_METRICS as readonly string[]).includes(metric),
+    );
+    let rows: QueryRow[];
+    if (goalQuery) rows = await this.conversions.run(query, goals, goalParts, metrics);
+    else if (metrics.includes('percentage')) rows = await this.withPercentage(query, engineMetrics, metrics);
+    else rows = await this.engine.run(query, engineMetrics);
     return {
       rows: sortRows(rows, sortKeys),
-      dimensions,
+      dimensions: grouping,
       metrics,
       range: resolved.range,
       timezone: scope.site.timezone,
@@ -239,7 +265,11 @@ export class AnalyticsService {
       const values: QueryMetricValues = {};
       for (const metric of requested) {
         values[metric] =
-          metric === 'percentage' ? (total > 0 ? Math.round((visitors / total) * 1000) / 10 : 0) : row.values[metric];
+          metric === 'percentage'
+            ? total > 0
+              ? Math.round((visitors / total) * 1000) / 10
+              : 0
+            : row.values[metric as Metric];
       }
       return { key: row.key, values };
     });
@@ -285,7 +315,7 @@ export class AnalyticsService {
   }
 
   /** `orderBy` fields must be requested metrics, requested dimensions or `time`; default: first metric desc. */
-  private sortKeys(body: StatsQueryBodyDto, metrics: QueryMetric[], dimensions: QueryDimension[]): SortKey<QueryRow>[] {
+  private sortKeys(body: StatsQueryBodyDto, metrics: QueryMetric[], dimensions: string[]): SortKey<QueryRow>[] {
     const keyFor = (field: string, index: number): SortKey<QueryRow>['value'] => {
       if ((metrics as string[]).includes(field)) return (row) => row.values[field as QueryMetric] ?? 0;
       if ((dimensions as string[]).includes(field) || (field === 'time' && body.interval))

@@ -115,6 +115,8 @@ export class StatsEngine {
 
   /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
   private async visitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
+    // The rollups hold no per-visitor filter: a behavioural filter is answered from visits.
+    if (query.visitorKeys) return this.repository.aggregateVisitMetrics(query);
     const plan = await this.rollups.plan('visits', query);
     if (plan.source === 'visit-hours') return this.repository.aggregateRollupVisitMetrics(plan.query, plan.coverage);
     return this.repository.aggregateVisitMetrics(query);
@@ -131,6 +133,7 @@ export class StatsEngine {
   ): Promise<HitMetricsRow[]> {
     // Reading every classification is the `ALL` scope of the visitor counts.
     const scoped: StatsQuery<QueryDimension> = options.classification ? query : { ...query, classification: 'ALL' };
+    if (query.visitorKeys) return this.repository.aggregateHitMetrics(query, options);
     const plan = await this.rollups.plan(withVisitors ? 'visitors' : 'hit-counts', scoped);
     // `plan.query` is the query with its dimensions typed as the rollups' fixed ones.
     switch (plan.source) {
@@ -151,6 +154,11 @@ export class StatsEngine {
  * grouping or filtering by those cannot have engagement figures — a 400 rather than zeros.
  */
 function assertEngagementReadable(query: StatsQuery<QueryDimension>): void {
+  if (query.visitorKeys) {
+    throw new BadRequestException(
+      'metrics: time_on_page and scroll_depth cannot be combined with has_done or has_not_done',
+    );
+  }
   const named = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)];
   const unreadable = named.filter((dimension) => dimension === 'event_name' || dimensionLevel(dimension) === 'visit');
   if (unreadable.length > 0) {

@@ -2,13 +2,16 @@ import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
 import { FunnelsModule } from '../funnels/funnels.module.js';
+import { GoalsModule } from '../goals/goals.module.js';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
+import { HitStoreModule } from '../ingestion/hit-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SegmentsModule } from '../segments/segments.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
 import { AnalyticsService } from './analytics.service.js';
+import { ConversionsService } from './conversions.service.js';
 import { DataController } from './data.controller.js';
 import { DataService } from './data.service.js';
 import { StatsEngine } from './stats-engine.service.js';
@@ -27,6 +30,7 @@ import { RollupRepository } from './rollups/rollup.repository.js';
 import { HitDay, HitDaySchema } from './rollups/hit-day.schema.js';
 import { HitHour, HitHourSchema } from './rollups/hit-hour.schema.js';
 import { VisitHour, VisitHourSchema } from './rollups/visit-hour.schema.js';
+import { VisitContributionRow, VisitContributionRowSchema } from './rollups/visit-contribution.schema.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema.js';
 import { VisitorCountRow, VisitorCountRowSchema } from './rollups/visitor-count.schema.js';
@@ -41,6 +45,8 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     AuthModule,
     EngagementStoreModule,
     FunnelsModule,
+    HitStoreModule,
+    GoalsModule,
     LeaseModule,
     SegmentsModule,
     SessionsModule,
@@ -54,6 +60,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: HitDay.name, schema: HitDaySchema },
       { name: RollupState.name, schema: RollupStateSchema },
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
+      { name: VisitContributionRow.name, schema: VisitContributionRowSchema },
     ]),
   ],
   controllers: [DataController, StatsController, FunnelStatsController, V2QueryController],
@@ -65,6 +72,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     VisitorCountsBuilder,
     RollupInvalidationListener,
     StatsEngine,
+    ConversionsService,
     StatsScopeService,
     DataService,
     AnalyticsService,

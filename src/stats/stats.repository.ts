@@ -4,6 +4,13 @@ import type { Document } from 'mongodb';
 import type { Connection, PipelineStage, Types } from 'mongoose';
 import type { HitGroupSums, StatsQuery, VisitGroupSums } from './query/stats-query.js';
 import { buildHitMetricsPipeline } from './pipelines/hit-metrics.pipeline.js';
+import {
+  buildConversionMetricsPipeline,
+  matchAnyGoal,
+  type ConversionGoal,
+  type ConversionSums,
+} from './pipelines/conversion-metrics.pipeline.js';
+import { matchHits } from './pipelines/stages.js';
 import { buildRealtimePipeline, type RealtimeInput } from './pipelines/realtime.pipeline.js';
 import { buildUserStatsPipeline, type UserStatsInput } from './pipelines/user-stats.pipeline.js';
 import { buildVisitMetricsPipeline } from './pipelines/visit-metrics.pipeline.js';
@@ -11,14 +18,11 @@ import {
   HIT_DAYS_COLLECTION,
   HIT_HOURS_COLLECTION,
   buildHitCountsOfDaysPipeline,
-  buildHitDaysDayPipeline,
-  buildHitHoursDayPipeline,
   buildRollupHitCountsPipeline,
 } from './pipelines/hit-count-rollup.pipeline.js';
 import {
   VISIT_HOURS_COLLECTION,
   buildRollupVisitMetricsPipeline,
-  buildVisitHoursDayPipeline,
   buildVisitMetricsOfDaysPipeline,
 } from './pipelines/visit-rollup.pipeline.js';
 import {
@@ -27,11 +31,8 @@ import {
   buildPendingBucketsPipeline,
   buildPendingVisitSpansPipeline,
   buildRawDaysHitKeysPipeline,
-  buildVisitorSetsDayPipeline,
-  buildRollupDayPipeline,
   buildRollupHitMetricsPipeline,
   buildRollupUserStatsPipeline,
-  buildSiteBucketsPipeline,
   type DaySlice,
   type RollupCoverage,
 } from './pipelines/rollup.pipeline.js';
@@ -52,6 +53,10 @@ export type GroupKey = Record<string, string | null>;
 export type HitCountCoverage = RollupCoverage & { set: string; daily: boolean };
 
 export interface HitMetricsRow extends HitGroupSums {
+  key: GroupKey | null;
+}
+
+export interface ConversionMetricsRow extends ConversionSums {
   key: GroupKey | null;
 }
 
@@ -243,20 +248,6 @@ export class StatsRepository {
     );
   }
 
-  /**
-   * Recomputes one site-day of every rollup (the caller has deleted the day's old rows): the
-   * full-combination visitor rows from raw hits, the narrow visitor sets from those rows, the
-   * hit-hour counts from raw hits, the daily hit counts from the visitor rows, and the visit-hour
-   * rows from the visits starting that day.
-   */
-  async rollUpDay(siteId: Types.ObjectId, slice: DaySlice, timezone: string): Promise<void> {
-    await this.aggregate('hits', buildRollupDayPipeline(siteId, slice));
-    await this.aggregate(VISITOR_DAYS_COLLECTION, buildVisitorSetsDayPipeline(siteId, slice.day));
-    await this.aggregate(VISITOR_DAYS_COLLECTION, buildHitDaysDayPipeline(siteId, slice.day));
-    await this.aggregate('hits', buildHitHoursDayPipeline(siteId, slice, timezone));
-    await this.aggregate('visits', buildVisitHoursDayPipeline(siteId, slice, timezone));
-  }
-
   /** Per site and visit, the time span of the hits received after `after` (and up to `until`). */
   async findPendingVisitSpans(input: {
     after: Date;
@@ -278,11 +269,6 @@ export class StatsRepository {
   /** Where hits received after `after` (and up to `until`) lie, per site, in 15-minute buckets. */
   async findPendingBuckets(input: { after: Date; until?: Date; siteId?: Types.ObjectId }): Promise<HitBucket[]> {
     return this.aggregate<HitBucket>('hits', buildPendingBucketsPipeline(input));
-  }
-
-  /** Every 15-minute bucket holding a hit of the site. */
-  async findSiteBuckets(siteId: Types.ObjectId): Promise<HitBucket[]> {
-    return this.aggregate<HitBucket>('hits', buildSiteBucketsPipeline(siteId));
   }
 
   /** When the site's earliest hit happened, if it has any (served by the `{ siteId, ts }` index). */
@@ -319,6 +305,32 @@ export class StatsRepository {
       buildRollupUserStatsPipeline(input.siteId, input.now, rawDays),
     );
     return withUserStatsDefaults(row);
+  }
+
+  /** Conversions per group (see `buildConversionMetricsPipeline`). */
+  async aggregateConversions(
+    query: StatsQuery<QueryDimension>,
+    goals: ConversionGoal[],
+    options: { byGoal: boolean; revenueCurrency: string | null },
+  ): Promise<ConversionMetricsRow[]> {
+    return this.aggregate<ConversionMetricsRow>('hits', buildConversionMetricsPipeline(query, goals, options));
+  }
+
+  /**
+   * The visitors with a hit matching one of `goals` in `[start, end)` under `classification`
+   * (no other filter): who `has_done` those goals in the range.
+   */
+  async findConvertedVisitorKeys(
+    query: Pick<StatsQuery<QueryDimension>, 'siteId' | 'start' | 'end' | 'classification'>,
+    goals: ConversionGoal[],
+  ): Promise<string[]> {
+    if (goals.length === 0) return [];
+    const rows = await this.aggregate<{ _id: string }>('hits', [
+      matchHits({ ...query, timezone: 'UTC', filters: [], dimensions: [] }, { classification: true }),
+      matchAnyGoal(goals),
+      { $group: { _id: '$visitorKey' } },
+    ]);
+    return rows.map((row) => row._id);
   }
 
   private async aggregate<T extends object>(

@@ -62,6 +62,8 @@ interface Table {
   humanOnly?: boolean;
   /** The row of hits without a value is left out (the dashboard asks for one more row). */
   valuesOnly?: boolean;
+  /** Conversions per goal, from POST /stats/query with the `goal` dimension rather than a breakdown. */
+  goals?: boolean;
 }
 
 /**
@@ -85,6 +87,15 @@ const TABLES: readonly Table[] = [
     ...EVENTS,
     filters: [['is_not', 'event_name', ['pageview', 'engagement']]],
     humanOnly: true,
+  },
+  {
+    id: 'goals',
+    dimension: 'goal',
+    column: 'Goal',
+    metrics: ['visitors', 'events', 'conversionRate'],
+    heads: ['Uniques', 'Total', 'CR'],
+    humanOnly: true,
+    goals: true,
   },
   { id: 'properties', dimension: '', column: 'Value', ...EVENTS, humanOnly: true, valuesOnly: true },
   { id: 'countries', dimension: 'country', column: 'Country', ...TRAFFIC },
@@ -330,6 +341,33 @@ describeIfChromium('dashboard in a real browser', () => {
     );
   }
 
+  /** Conversions per goal as the goal table asks for them, in the breakdown's row shape. */
+  async function goalConversions(
+    query: Query,
+    classification: string | number | undefined,
+    metrics: string[],
+    token: string,
+  ): Promise<{ results: Array<Record<string, unknown>> }> {
+    const { siteId, period, from, to } = query;
+    const response = await fetch(new URL('/api/v1/stats/query', app.url), {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        siteId,
+        dateRange: period ? { period } : { from, to },
+        classification,
+        dimensions: ['goal'],
+        metrics,
+        limit: TABLE_LIMIT,
+      }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      results: Array<{ dimensions: { goal: string }; metrics: Record<string, number> }>;
+    };
+    return { results: body.results.map((row) => ({ label: row.dimensions.goal, ...row.metrics })) };
+  }
+
   /** The access token the dashboard itself holds, so the test asks the API as the same user. */
   async function dashboardToken(): Promise<string> {
     const token = await page.evaluate(
@@ -361,18 +399,20 @@ describeIfChromium('dashboard in a real browser', () => {
       expect(await shownTable(table.id)).toEqual([['Name a property to see its values']]);
       return;
     }
-    const answer = await api<{ results: Array<Record<string, unknown>> }>(
-      '/stats/breakdown',
-      {
-        ...query,
-        classification,
-        dimension,
-        limit: table.valuesOnly ? TABLE_LIMIT + 1 : TABLE_LIMIT,
-        metrics: table.metrics.join(','),
-        ...(table.filters ? { filters: JSON.stringify(table.filters) } : {}),
-      },
-      token,
-    );
+    const answer = table.goals
+      ? await goalConversions(query, classification, table.metrics, token)
+      : await api<{ results: Array<Record<string, unknown>> }>(
+          '/stats/breakdown',
+          {
+            ...query,
+            classification,
+            dimension,
+            limit: table.valuesOnly ? TABLE_LIMIT + 1 : TABLE_LIMIT,
+            metrics: table.metrics.join(','),
+            ...(table.filters ? { filters: JSON.stringify(table.filters) } : {}),
+          },
+          token,
+        );
     const rows = table.valuesOnly
       ? answer.results.filter((row) => row.value !== null).slice(0, TABLE_LIMIT)
       : answer.results;
@@ -459,6 +499,15 @@ describeIfChromium('dashboard in a real browser', () => {
     await createSite(app.url, accessToken, { domain: 'empty.example', name: 'Empty site', timezone: 'UTC' });
     site = await createSite(app.url, accessToken, { domain: 'shop.example', name: 'Demo shop', timezone: TIMEZONE });
     const { key } = await createKey(app.url, accessToken, site.id);
+    // Goals, created before any hit: the goal table counts "Signup" and "Download" conversions.
+    for (const goal of [{ eventName: 'Signup' }, { eventName: 'Download' }]) {
+      const created = await fetch(`${app.url}/api/v1/sites/${site.id}/goals`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(goal),
+      });
+      expect(created.status).toBe(201);
+    }
     const traffic = sampleTraffic(Date.now(), site.domain);
     for (let start = 0; start < traffic.length; start += HITS_PER_REQUEST) {
       const ingest = await fetch(`${app.url}/api/v1/hits`, {

@@ -5,7 +5,7 @@ import { FixedClock, Clock } from '../../src/common/time/clock.js';
 import { DataPurgeService } from '../../src/retention/data-purge.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { SitesService } from '../../src/sites/sites.service.js';
-import { StatsRepository } from '../../src/stats/stats.repository.js';
+import { VisitorCountsBuilder } from '../../src/stats/rollups/visitor-counts.builder.js';
 import { sendHits, seedTotals, type KeyedHit } from '../factories/data-fixtures.js';
 import { createKey, createSite } from '../factories/sites.js';
 import { bootstrapAdminEnv, createUser, login, loginAsBootstrapAdmin } from '../factories/users.js';
@@ -296,14 +296,14 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
     ]);
     const carol = sessions.visitorKey({ siteId: site.id, userId: 'carol', ip: '', userAgent: '', ts: NOW });
     const siteView = await app.app.get(SitesService).findById(site.id);
-    // The site's first run is a rebuild (no rows yet): carol is erased once its first day is rolled up.
-    const repository = app.app.get(StatsRepository);
-    const rollUpDay = repository.rollUpDay.bind(repository);
+    // The site's first run is a rebuild (no rows yet): carol is erased once its hits are added to the rows.
+    const counts = app.app.get(VisitorCountsBuilder);
+    const rebuildSite = counts.rebuildSite.bind(counts);
     let erased: unknown;
-    const spy = jest.spyOn(repository, 'rollUpDay').mockImplementation(async (siteId, slice, timezone) => {
-      await rollUpDay(siteId, slice, timezone);
-      if (siteId.toHexString() === site.id && erased === undefined)
+    const spy = jest.spyOn(counts, 'rebuildSite').mockImplementation(async (siteId, today) => {
+      if (siteId === site.id && erased === undefined)
         erased = await app.app.get(DataPurgeService).eraseUser(siteView!, 'carol');
+      await rebuildSite(siteId, today);
     });
     try {
       await rollUp(app, clock);
@@ -311,7 +311,7 @@ describe('DELETE /api/v1/sites/:id/data and /users/:userId', () => {
       spy.mockRestore();
     }
     expect(erased).toEqual({ hits: 1, visits: 1, engagements: 0 });
-    // The rows of the 3rd were computed before the erasure and still hold carol.
+    // The rows were computed before the erasure and still hold carol.
     expect((await rollupRows(app, site.id)).some((row) => row.visitorKey === carol)).toBe(true);
     const expected = { visitors: 1, pageviews: 1, visits: 1, users: 1, views: 1, totalUsers: 1, identifiedUsers: 0 };
     await expectRawUntilRebuilt(site.id, expected);

@@ -246,14 +246,15 @@ describe('POST /api/v2/query (Plausible Stats API v2)', () => {
 
   it('answers a 400 { error } naming what Siteline does not support or what is malformed', async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ metrics: ['conversion_rate'] }, 'conversion_rate` is not supported by Siteline'],
+      [{ metrics: ['conversion_rate'] }, 'can only be queried with a goal dimension or a goal filter'],
+      [{ metrics: ['exit_rate'] }, '`exit_rate` is not supported by Siteline'],
       [{ metrics: ['visitors'], filters: [['matches', 'event:page', ['^/blog']]] }, '`matches` is not supported'],
-      [{ metrics: ['visitors'], dimensions: ['event:goal'] }, '`event:goal` is not supported'],
+      [{ metrics: ['visitors'], dimensions: ['visit:channel'] }, '`visit:channel` is not supported'],
       [{ metrics: ['visitors'], date_range: '8d' }, 'Invalid date_range "8d"'],
       [{ metrics: ['visitors'], date_range: '24h' }, 'date_range "24h" is not supported by Siteline'],
       [
         { metrics: ['visitors'], filters: [['has_done', ['is', 'event:name', ['Signup']]]] },
-        '`has_done` is not supported',
+        'Siteline supports has_done only around ["is", "event:goal", [goal names]]',
       ],
       [
         { metrics: ['visitors'], include: { comparisons: { mode: 'previous_period' } } },

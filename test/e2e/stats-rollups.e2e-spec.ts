@@ -9,7 +9,7 @@ import type { ClassificationFilter, Filter, Interval, StatsQuery } from '../../s
 import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.service.js';
 import { LeaseService } from '../../src/database/leases/lease.service.js';
 import { RollupJob, ROLLUP_LEASE, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
-import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
+import { ROLLUP_VERSION, RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { VISITOR_COUNT_KEYS } from '../../src/stats/rollups/visitor-count-keys.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { StatsRepository, type HitMetricsRow, type VisitMetricsRow } from '../../src/stats/stats.repository.js';
@@ -598,7 +598,7 @@ describe('stats rollups', () => {
       set: 'visitor',
       rawDays: [],
     });
-    expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: 5 });
+    expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: ROLLUP_VERSION });
     expect(await app.database.db.collection('stats_visitor_sets').countDocuments({ siteId })).toBe(4);
     expect(await state.findOne({ _id: `site:${goneSiteId}` })).toBeNull();
   });

@@ -22,6 +22,8 @@ export interface RawHit {
   browser: string | null;
   os: string | null;
   device: string | null;
+  /** Awaiting the stats rollups, as every hit ingestion writes (HitsRepository.insertMany). */
+  rollupPending?: true;
 }
 
 export function rawHit(siteId: ObjectId, fields: Partial<RawHit> & Pick<RawHit, 'ts' | 'visitorKey'>): RawHit {
@@ -43,6 +45,7 @@ export function rawHit(siteId: ObjectId, fields: Partial<RawHit> & Pick<RawHit, 
     browser: null,
     os: null,
     device: null,
+    rollupPending: true,
     ...fields,
   };
 }

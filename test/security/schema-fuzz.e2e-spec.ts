@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createIngestSite, type IngestSite } from '../factories/hit-fixtures.js';
 import { bootstrapAdminEnv, BOOTSTRAP_ADMIN, createUser, loginAsBootstrapAdmin } from '../factories/users.js';
 import { SitesService } from '../../src/sites/sites.service.js';
+import { GoalsService } from '../../src/goals/goals.service.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const SOAK = process.env.SOAK === '1';
@@ -214,6 +215,7 @@ interface Seeds {
   siteKey: string;
   keyId: string;
   userId: string;
+  goalId: string;
   refreshToken: string;
   /** A saved segment and a funnel of the site (for the routes that name one). */
   segmentId: string;
@@ -426,6 +428,11 @@ describe('security: fuzzing every documented route with hostile values', () => {
       funnelId: () => seeds.funnelId,
       // Segment and funnel names are unique per site.
       ...(/\/(segments|funnels)\b/.test(operation.path) ? { name: () => `fuzz-${++unique}` } : {}),
+      // A goal's example names both kinds, which exclude each other: the baseline is an event
+      // goal, and goal names are unique per site.
+      ...(/\/goals\b/.test(operation.path)
+        ? { pagePath: () => undefined, displayName: () => `Fuzz goal ${++unique}` }
+        : {}),
     };
   }
 
@@ -478,6 +485,7 @@ describe('security: fuzzing every documented route with hostile values', () => {
           parameter.name === 'userId' || (parameter.name === 'id' && operation.path.startsWith('/api/v1/users'));
         const seeded: Record<string, string> = {
           keyId: seeds.keyId,
+          goalId: seeds.goalId,
           segmentId: seeds.segmentId,
           funnelId: seeds.funnelId,
         };
@@ -574,6 +582,7 @@ describe('security: fuzzing every documented route with hostile values', () => {
         siteKey: own.key,
         keyId: key.id,
         userId: withUser ? (await createUser(app.url, token, { siteIds: [own.siteId] })).id : '',
+        goalId: (await app.app.get(GoalsService).create(own.siteId, { eventName: 'Seeded goal' })).id,
         refreshToken: withRefreshToken ? (await loginAsBootstrapAdmin(app.url)).refreshToken : '',
       };
     };

@@ -34,7 +34,9 @@ export async function startMedium(
   options: MediumOptions = {},
 ): Promise<Medium> {
   return withTestEnvironment('siteline-medium-', options, async ({ database, release }) => {
-    let builder = Test.createTestingModule({ imports: [ConfigModule, CommonModule, DatabaseModule.forRoot({ connectRetries: 0 }), owningModule] });
+    let builder = Test.createTestingModule({
+      imports: [ConfigModule, CommonModule, DatabaseModule.forRoot({ connectRetries: 0 }), owningModule],
+    });
     if (options.override) builder = options.override(builder);
     const moduleRef = await builder.compile();
     moduleRef.useLogger(false);

@@ -258,6 +258,33 @@ export async function fetchFunnel(query, funnelId) {
   };
 }
 
+/**
+ * Conversions per goal: `POST /stats/query` with the `goal` dimension (the breakdown endpoint
+ * has no goal dimension). `query` is the dashboard's `{ siteId, period | from, to, classification, segment? }`.
+ * @returns {Promise<Array<{ value: string, name: string, values: Record<string, number | null> }>>}
+ */
+export async function fetchGoalConversions(query, { limit, metrics }) {
+  const { siteId, period, from, to, classification, segment } = query;
+  const payload = await authed('POST', '/stats/query', {
+    body: {
+      siteId,
+      dateRange: period ? { period } : { from, to },
+      classification,
+      ...(segment ? { segment } : {}),
+      dimensions: ['goal'],
+      metrics,
+      limit,
+    },
+  });
+  return listOf(payload).map((row) => ({
+    value: row.dimensions?.goal ?? null,
+    name: String(row.dimensions?.goal ?? ''),
+    values: Object.fromEntries(
+      metrics.map((metric) => [metric, typeof row.metrics?.[metric] === 'number' ? row.metrics[metric] : null]),
+    ),
+  }));
+}
+
 /** @returns {Promise<number>} visitors in the last five minutes */
 export async function fetchRealtime(siteId) {
   const payload = await authed('GET', '/stats/realtime', { params: { siteId } });

@@ -264,6 +264,7 @@ async function loadFunnel(query, isCurrent) {
 }
 
 function breakdownDimension(definition) {
+  if (definition.goals) return 'goal';
   if (definition.choices) return state.choices[definition.id];
   if (definition.property) return state.property && PROPERTY_PREFIX + state.property;
   return definition.dimension;
@@ -280,16 +281,19 @@ async function loadBreakdown(definition, query, isCurrentPage) {
     return;
   }
   try {
-    const rows = await api.fetchBreakdown(
-      { ...query, classification: definition.classification ?? query.classification },
-      {
-        dimension,
-        // One more than shown: the row without a value may be among them.
-        limit: definition.valuesOnly ? BREAKDOWN_LIMIT + 1 : BREAKDOWN_LIMIT,
-        metrics: definition.columns.map((column) => column.metric),
-        filters: definition.filters,
-      },
-    );
+    const metrics = definition.columns.map((column) => column.metric);
+    const rows = definition.goals
+      ? await api.fetchGoalConversions(query, { limit: BREAKDOWN_LIMIT, metrics })
+      : await api.fetchBreakdown(
+          { ...query, classification: definition.classification ?? query.classification },
+          {
+            dimension,
+            // One more than shown: the row without a value may be among them.
+            limit: definition.valuesOnly ? BREAKDOWN_LIMIT + 1 : BREAKDOWN_LIMIT,
+            metrics,
+            filters: definition.filters,
+          },
+        );
     const shown = definition.valuesOnly ? rows.filter((row) => row.value !== null).slice(0, BREAKDOWN_LIMIT) : rows;
     if (isCurrent()) renderBreakdown(ui.breakdowns, definition, shown);
   } catch (error) {

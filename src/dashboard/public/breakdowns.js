@@ -12,6 +12,10 @@ const COLUMNS = {
   // The API gives the average time on page in seconds and the average deepest scroll in percent.
   timeOnPage: { metric: 'time_on_page', label: 'Time on page', format: formatDuration },
   scrollDepth: { metric: 'scroll_depth', label: 'Scroll depth', format: formatPercent },
+  // Goal conversions (POST /stats/query with the goal dimension): unique and total conversions.
+  uniques: { metric: 'visitors', label: 'Uniques', format: formatInteger },
+  total: { metric: 'events', label: 'Total', format: formatInteger },
+  conversionRate: { metric: 'conversionRate', label: 'CR', format: formatPercent },
 };
 const TRAFFIC = [COLUMNS.visitors, COLUMNS.pageviews];
 /** Entrances and exits are counted per visit, as Plausible's entry and exit pages are. */
@@ -62,6 +66,15 @@ export const BREAKDOWNS = [
     column: 'Event',
     columns: EVENTS,
     filters: CUSTOM_EVENTS_ONLY,
+  },
+  // `goals`: one row per goal of the site with conversions in the range (docs/goals.md); the
+  // conversion rate is over all visitors of the range.
+  {
+    id: 'goals',
+    title: 'Goal conversions',
+    goals: true,
+    column: 'Goal',
+    columns: [COLUMNS.uniques, COLUMNS.total, COLUMNS.conversionRate],
   },
   { id: 'properties', title: 'Event properties', property: true, column: 'Value', columns: EVENTS, valuesOnly: true },
   { id: 'countries', title: 'Countries', dimension: 'country', column: 'Country', columns: TRAFFIC },

@@ -26,6 +26,14 @@ export class Hit extends EnrichedTraffic {
   /** ISO 4217 code of `revenueAmount`, upper-cased; null when no revenue was sent. */
   @Prop({ type: String, default: null })
   revenueCurrency: string | null;
+
+  /**
+   * Not yet added to the stats rollups: `true` when written (or when its site's rows are rebuilt),
+   * the number of the rollup batch that claimed it once claimed, absent once counted. The rollup
+   * job finds the hits to add through this flag, so a hit committed late is still counted once.
+   */
+  @Prop({ type: Object })
+  rollupPending?: true | number;
 }
 
 export type HitDocument = HydratedDocument<Hit>;
@@ -35,6 +43,8 @@ export const HitSchema = SchemaFactory.createForClass(Hit);
 HitSchema.index({ siteId: 1, ts: 1 });
 // Serves: the stats rollup job and reads finding hits received after the rollup watermark (stats/rollups).
 HitSchema.index({ receivedAt: 1 });
+// Serves: the rollup job's claim of hits not yet counted and its read of a claimed batch (few at a time).
+HitSchema.index({ rollupPending: 1 }, { partialFilterExpression: { rollupPending: { $exists: true } } });
 // Serves: idempotency — a repeated eventId is a duplicate-key error, never a second document.
 HitSchema.index(
   { siteId: 1, eventId: 1 },

@@ -90,6 +90,35 @@ export class MetricNumbersDto {
     description: 'POST /stats/query only: the share of all visitors matching the filters, in percent',
   })
   percentage?: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    description:
+      'Goal queries: converted visitors as a share of all visitors of the range and filters (goal and property filters aside), percent, 1 decimal',
+  })
+  conversionRate?: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    description:
+      "Goal queries: converted visitors as a share of the visitors of the row's group (its other dimensions and time)",
+  })
+  groupConversionRate?: number;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description:
+      'Goal queries: sum of the revenue of the conversions, in `revenueCurrency`; null when the goals report none',
+  })
+  revenueTotal?: number | null;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'Goal queries: average revenue of the conversions that carry one, in `revenueCurrency`',
+  })
+  revenueAverage?: number | null;
 }
 
 export class DateRangeMetaDto {
@@ -258,6 +287,14 @@ export class QueryRowDto {
 
   @ApiProperty({ type: MetricNumbersDto })
   metrics!: MetricNumbersDto;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: 'EUR',
+    description: "With revenue metrics: the ISO 4217 code of the row's revenue (its goal's currency)",
+  })
+  revenueCurrency?: string | null;
 }
 
 export class QueryResponseDto {

@@ -15,6 +15,7 @@ import {
 import { IsOptionalNotNull } from '../../common/decorators/is-optional-not-null.decorator.js';
 import { PERIODS, type Period } from '../query/date-range.js';
 import { DIMENSIONS } from '../query/dimensions.js';
+import { GOAL_DIMENSION } from '../query/goal-query.js';
 import {
   FILTER_OPERATORS,
   INTERVALS,
@@ -71,7 +72,9 @@ export const FILTER_SCHEMA = {
   type: 'array',
   minItems: 3,
   maxItems: 3,
-  description: `[operator, dimension, values]: operator one of ${FILTER_OPERATORS.join(', ')}; dimension one of ${DIMENSIONS.join(', ')}, or prop:<key>; values a string, number or list of them`,
+  description:
+    `[operator, dimension, values]: operator one of ${FILTER_OPERATORS.join(', ')}; dimension one of ${DIMENSIONS.join(', ')}, or prop:<key>; values a string, number or list of them. ` +
+    'Goals (docs/goals.md): ["is" | "contains", "goal", names] makes it a goal query; ["has_done" | "has_not_done", "goal", names] keeps the visitors who did / did not complete one of those goals in the range.',
   items: {
     oneOf: [
       { type: 'string' },
@@ -99,7 +102,8 @@ export class StatsQueryBodyDto {
     isArray: true,
     example: ['visitors', 'pageviews'],
     description:
-      "`percentage`: a group's visitors as a share of all visitors matching the filters (1 decimal); needs a dimension or an interval",
+      "`percentage`: a group's visitors as a share of all visitors matching the filters (1 decimal); needs a dimension or an interval. " +
+      'In a goal query (a `goal` dimension or goal filter) `visitors` are unique conversions, `events` total conversions, and `conversionRate`, `groupConversionRate`, `revenueTotal`, `revenueAverage` are available (docs/goals.md).',
   })
   @IsArray()
   @ArrayMinSize(1)
@@ -115,9 +119,10 @@ export class StatsQueryBodyDto {
 
   @ApiPropertyOptional({
     type: 'array',
-    items: DIMENSION_SCHEMA,
+    items: { oneOf: [...DIMENSION_SCHEMA.oneOf, { type: 'string', enum: [GOAL_DIMENSION] }] },
     example: ['country', 'prop:plan'],
-    description: 'Fixed dimensions, or `prop:<key>` for a custom-event property (hits without it group as null)',
+    description:
+      'Fixed dimensions, or `prop:<key>` for a custom-event property (hits without it group as null), or `goal` (a goal query: one row per goal, see docs/goals.md)',
   })
   @IsOptionalNotNull()
   @IsArray()

@@ -33,7 +33,7 @@ export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
 ]);
 
 /** Hit fields copied into each rollup row (besides `visitorKey`), named as on the hit. */
-const ROLLUP_FIELDS = [...ROLLUP_DIMENSIONS].map((dimension) => DIMENSION_SOURCES[dimension].field);
+export const ROLLUP_FIELDS = [...ROLLUP_DIMENSIONS].map((dimension) => DIMENSION_SOURCES[dimension].field);
 
 /** A dimension set: the hit fields its rows keep (classification is on every row). */
 export interface DimensionSet {
@@ -89,109 +89,11 @@ export function narrowestSet(query: StatsQuery, sets: readonly DimensionSet[]): 
   return sets.find((set) => needed.every((field) => set.fields.includes(field)))?.name;
 }
 
-/** One `$project` element per set: the set's name and its fields' values (null when missing). */
-export function setVariants(sets: readonly DimensionSet[]): Array<Record<string, unknown>> {
-  return sets.map((set) => ({
-    set: { $literal: set.name },
-    // An empty object is not an expression every store accepts: a set without fields gets a literal.
-    values:
-      set.fields.length === 0
-        ? { $literal: {} }
-        : Object.fromEntries(set.fields.map((field) => [field, { $ifNull: [`$${field}`, null] }])),
-  }));
-}
-
 export interface DaySlice {
   /** `YYYY-MM-DD` in the site's time zone. */
   day: string;
   start: Date;
   end: Date;
-}
-
-/**
- * Recomputes one site-day of the rollup from raw hits: one row per visitor and combination of
- * rolled-up values with its page views and events, written with `$merge` (the caller deletes
- * the day's old rows first). Served by the `{ siteId, ts }` index on hits.
- */
-export function buildRollupDayPipeline(siteId: Types.ObjectId, slice: DaySlice): PipelineStage[] {
-  const key: Record<string, unknown> = { visitorKey: '$visitorKey' };
-  for (const field of ROLLUP_FIELDS) key[field] = { $ifNull: [`$${field}`, null] };
-  const row: Record<string, unknown> = { _id: 0, siteId: { $literal: siteId }, day: { $literal: slice.day } };
-  for (const field of ['visitorKey', ...ROLLUP_FIELDS]) row[field] = `$_id.${field}`;
-  return [
-    { $match: { siteId, ts: { $gte: slice.start, $lt: slice.end } } },
-    {
-      $group: {
-        _id: key,
-        pageviews: { $sum: IS_PAGEVIEW },
-        events: { $sum: 1 },
-        firstTs: { $min: '$ts' },
-        lastTs: { $max: '$ts' },
-        identified: { $max: IS_IDENTIFIED },
-      },
-    },
-    { $project: { ...row, pageviews: 1, events: 1, firstTs: 1, lastTs: 1, identified: 1 } },
-    { $merge: { into: VISITOR_DAYS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
-  ];
-}
-
-/**
- * Derives one site-day of every narrow visitor set from that day's full-combination rows in one
- * pass: each row is projected once per set onto the set's fields, then rows are merged per set,
- * visitor, classification and values. Served by `{ siteId, day }` on stats_visitor_days; the
- * caller has deleted the day's old set rows.
- */
-export function buildVisitorSetsDayPipeline(siteId: Types.ObjectId, day: string): PipelineStage[] {
-  const variants = setVariants(VISITOR_SETS);
-  const row: Record<string, unknown> = {
-    _id: 0,
-    siteId: { $literal: siteId },
-    day: { $literal: day },
-    set: '$_id.set',
-    visitorKey: '$_id.visitorKey',
-    classification: '$_id.classification',
-    pageviews: 1,
-    events: 1,
-    firstTs: 1,
-    lastTs: 1,
-    identified: 1,
-  };
-  // A field absent from a set's values is absent from its rows ($project drops missing paths).
-  for (const field of new Set(VISITOR_SETS.flatMap((set) => set.fields))) row[field] = `$_id.values.${field}`;
-  return [
-    { $match: { siteId, day } },
-    {
-      $project: {
-        _id: 0,
-        visitorKey: 1,
-        classification: 1,
-        pageviews: 1,
-        events: 1,
-        firstTs: 1,
-        lastTs: 1,
-        identified: 1,
-        variants,
-      },
-    },
-    { $unwind: '$variants' },
-    {
-      $group: {
-        _id: {
-          set: '$variants.set',
-          visitorKey: '$visitorKey',
-          classification: '$classification',
-          values: '$variants.values',
-        },
-        pageviews: { $sum: '$pageviews' },
-        events: { $sum: '$events' },
-        firstTs: { $min: '$firstTs' },
-        lastTs: { $max: '$lastTs' },
-        identified: { $max: '$identified' },
-      },
-    },
-    { $project: row },
-    { $merge: { into: VISITOR_SETS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
-  ];
 }
 
 /** The label of the bucket a `YYYY-MM-DD` day string falls in (weeks start Monday). */
@@ -364,15 +266,6 @@ export function buildPendingVisitSpansPipeline(input: {
       },
     },
     { $project: { _id: 0, siteId: '$_id.siteId', visitId: '$_id.visitId', firstTs: 1, lastTs: 1 } },
-  ];
-}
-
-/** Every 15-minute bucket holding a hit of the site: what a full rebuild must recompute. */
-export function buildSiteBucketsPipeline(siteId: Types.ObjectId): PipelineStage[] {
-  return [
-    { $match: { siteId } },
-    { $group: { _id: { $dateTrunc: { date: '$ts', unit: 'minute', binSize: 15 } } } },
-    { $project: { _id: 0, siteId: { $literal: siteId }, bucket: '$_id' } },
   ];
 }
 

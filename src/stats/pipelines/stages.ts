@@ -1,7 +1,7 @@
 import type { PipelineStage, Types } from 'mongoose';
 import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
 import { dimensionLevel, dimensionSource, isPropDimension, type QueryDimension } from '../query/dimensions.js';
-import type { Filter, Interval, StatsQuery } from '../query/stats-query.js';
+import { visitorKeyConditions, type Filter, type Interval, type StatsQuery } from '../query/stats-query.js';
 
 /** Building blocks shared by every stats pipeline, so each metric is defined in one place. */
 
@@ -123,6 +123,7 @@ export function matchHits(
     conditions.push({ classification: query.classification });
   }
   conditions.push(...hitFilters(query).map((filter) => filterCondition(filter)));
+  conditions.push(...visitorKeyConditions(query.visitorKeys));
   return { $match: { $and: conditions } };
 }
 

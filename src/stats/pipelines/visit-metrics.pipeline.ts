@@ -1,6 +1,6 @@
 import type { PipelineStage } from 'mongoose';
 import type { QueryDimension } from '../query/dimensions.js';
-import type { StatsQuery } from '../query/stats-query.js';
+import { visitorKeyConditions, type StatsQuery } from '../query/stats-query.js';
 import {
   bucketExpression,
   dimensionKeys,
@@ -60,6 +60,7 @@ export function visitConditions(query: StatsQuery<QueryDimension>, prefix: strin
   const conditions: Record<string, unknown>[] = [{ [`${prefix}start`]: { $gte: query.start, $lt: query.end } }];
   if (query.classification !== 'ALL') conditions.push({ [`${prefix}classification`]: query.classification });
   conditions.push(...visitFilters(query).map((filter) => filterCondition(filter, prefix)));
+  conditions.push(...visitorKeyConditions(query.visitorKeys, prefix));
   return conditions;
 }
 

@@ -1,4 +1,4 @@
-import type { PipelineStage, Types } from 'mongoose';
+import type { PipelineStage } from 'mongoose';
 import type { StatsQuery } from '../query/stats-query.js';
 import { dayBucket, type DaySlice } from './rollup.pipeline.js';
 import { bucketExpression, groupId, matchListedDays, settledDays } from './stages.js';
@@ -13,37 +13,6 @@ const VISIT_MS_PROJECT: PipelineStage.Project = {
 };
 
 export const VISIT_HOURS_COLLECTION = 'stats_visit_hours';
-
-/**
- * Recomputes one site-day of the visit-hour rollup from the visits starting in it, grouped by
- * local start hour and classification, written with `$merge` (the caller deletes the day's old
- * rows first). Served by the `{ siteId, start }` index on visits.
- */
-export function buildVisitHoursDayPipeline(siteId: Types.ObjectId, slice: DaySlice, timezone: string): PipelineStage[] {
-  return [
-    { $match: { siteId, start: { $gte: slice.start, $lt: slice.end } } },
-    {
-      $group: {
-        _id: { hour: bucketExpression('$start', 'hour', timezone), classification: '$classification' },
-        ...VISIT_SUMS(''),
-      },
-    },
-    {
-      $project: {
-        _id: 0,
-        siteId: { $literal: siteId },
-        day: { $literal: slice.day },
-        hour: '$_id.hour',
-        classification: '$_id.classification',
-        visits: 1,
-        bounces: 1,
-        durationMs: 1,
-        visitPageviews: 1,
-      },
-    },
-    { $merge: { into: VISIT_HOURS_COLLECTION, whenMatched: 'replace', whenNotMatched: 'insert' } },
-  ];
-}
 
 /**
  * The visit metrics of `buildVisitMetricsPipeline` for an eligible query, from the visit-hour

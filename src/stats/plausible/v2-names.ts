@@ -16,16 +16,16 @@ export const V2_METRICS: Readonly<Record<string, QueryMetric>> = {
   visit_duration: 'visitDuration',
   events: 'events',
   percentage: 'percentage',
+  conversion_rate: 'conversionRate',
+  group_conversion_rate: 'groupConversionRate',
+  total_revenue: 'revenueTotal',
+  average_revenue: 'revenueAverage',
   time_on_page: 'time_on_page',
   scroll_depth: 'scroll_depth',
 };
 
 /** v2 metrics Siteline does not compute, each with why (named in the 400). */
 export const V2_UNSUPPORTED_METRICS: Readonly<Record<string, string>> = {
-  conversion_rate: 'Siteline has no goals yet',
-  group_conversion_rate: 'Siteline has no goals yet',
-  total_revenue: 'Siteline does not record revenue',
-  average_revenue: 'Siteline does not record revenue',
   exit_rate: 'Siteline does not compute exit rates',
 };
 
@@ -55,7 +55,6 @@ export const V2_DIMENSIONS: Readonly<Record<string, Dimension>> = {
 };
 
 export const V2_UNSUPPORTED_DIMENSIONS: Readonly<Record<string, string>> = {
-  'event:goal': 'Siteline has no goals yet',
   'visit:channel': 'Siteline does not classify acquisition channels',
   'visit:screen': 'Siteline does not record screen sizes',
   'visit:browser_version': 'Siteline does not record browser versions',
@@ -65,6 +64,10 @@ export const V2_UNSUPPORTED_DIMENSIONS: Readonly<Record<string, string>> = {
 };
 
 export const V2_PROPS_PREFIX = 'event:props:';
+/** v2's goal dimension; Siteline's general query calls it `goal`. */
+export const V2_GOAL_DIMENSION = 'event:goal';
+/** v2 revenue metrics, answered as Plausible's `{ short, long, value, currency }` objects. */
+export const V2_REVENUE_METRICS: ReadonlySet<string> = new Set(['total_revenue', 'average_revenue']);
 
 /** v2 time dimensions → Siteline interval; plain `time` picks one from the range's length. */
 export const V2_TIME_DIMENSIONS: Readonly<Record<string, Interval | 'auto'>> = {

@@ -66,7 +66,26 @@ export const V2_QUERY_RESPONSE_SCHEMA: SchemaObject = {
         type: 'object',
         properties: {
           dimensions: { type: 'array', items: { type: 'string', nullable: true } },
-          metrics: { type: 'array', items: { type: 'number' } },
+          metrics: {
+            type: 'array',
+            description:
+              'Numbers, except total_revenue and average_revenue: { short, long, value, currency }, or null when the goals report no revenue',
+            items: {
+              oneOf: [
+                { type: 'number' },
+                {
+                  type: 'object',
+                  nullable: true,
+                  properties: {
+                    short: { type: 'string', example: '€1.2K' },
+                    long: { type: 'string', example: '€1,234.50' },
+                    value: { type: 'number', example: 1234.5 },
+                    currency: { type: 'string', example: 'EUR' },
+                  },
+                },
+              ],
+            },
+          },
         },
       },
     },

@@ -28,7 +28,7 @@ export class V2QueryController {
     summary: "Plausible's Stats API v2 query, answered by the same engine as POST /api/v1/stats/query",
     description:
       'Request and response as Plausible documents them (site_id is the site domain). What Siteline does not ' +
-      'support (goals, revenue, matches filters, comparisons, …) is a 400 naming it. Errors carry the message under `error`, as Plausible does.',
+      'support (matches filters, comparisons, exit rate, …) is a 400 naming it. Errors carry the message under `error`, as Plausible does.',
   })
   @ApiBody({ schema: V2_QUERY_REQUEST_SCHEMA })
   @ApiOkResponse({ schema: V2_QUERY_RESPONSE_SCHEMA })

@@ -17,11 +17,11 @@ import type { Interval } from '../query/stats-query.js';
 import { StatsScopeService } from '../stats-scope.service.js';
 import { StatsRepository } from '../stats.repository.js';
 import { bucketLabels } from '../time/buckets.js';
-import { v2MissingLabel, V2_TIME_DIMENSIONS } from './v2-names.js';
+import { v2MissingLabel, V2_REVENUE_METRICS, V2_TIME_DIMENSIONS } from './v2-names.js';
 import { parseV2Request, type V2DateRange, type V2Request } from './v2-request.js';
 
 export interface V2QueryResponse {
-  results: Array<{ dimensions: Array<string | null>; metrics: number[] }>;
+  results: Array<{ dimensions: Array<string | null>; metrics: Array<number | V2Revenue | null> }>;
   meta: Record<string, unknown>;
   query: Record<string, unknown>;
 }
@@ -99,7 +99,11 @@ export class V2QueryService {
         if (name === 'visit:country_name') return value === null ? null : countryName(value);
         return value ?? v2MissingLabel(name);
       }),
-      metrics: request.metrics.map((metric) => row.values[metric] ?? 0),
+      metrics: request.metrics.map((metric, index) =>
+        V2_REVENUE_METRICS.has(request.v2Metrics[index])
+          ? v2Revenue(row.values[metric] ?? null, row.revenueCurrency ?? null)
+          : (row.values[metric] ?? 0),
+      ),
     }));
     const meta: Record<string, unknown> = {};
     if (request.include.imports) meta.imports_included = false;
@@ -129,6 +133,27 @@ export class V2QueryService {
       },
     };
   }
+}
+
+/** Plausible's revenue value: the amount with its currency, formatted short and long. */
+export interface V2Revenue {
+  short: string;
+  long: string;
+  value: number;
+  currency: string;
+}
+
+function v2Revenue(value: number | null, currency: string | null): V2Revenue | null {
+  if (value === null || currency === null) return null;
+  const long = new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(value);
+  const short = new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency,
+    notation: 'compact',
+    minimumFractionDigits: 0,
+    maximumFractionDigits: 1,
+  }).format(value);
+  return { short, long, value, currency };
 }
 
 function autoInterval(range: { period: string } | { from: string; to: string }): Interval {

@@ -111,7 +111,13 @@ describe('parseV2Request: v2 filters as conditions that must all hold', () => {
   });
 
   it('names what Siteline does not support, and refuses hostile property keys', () => {
-    expect(refusal({ metrics: ['total_revenue'] })).toContain('`total_revenue` is not supported by Siteline');
+    expect(refusal({ metrics: ['exit_rate'] })).toContain('`exit_rate` is not supported by Siteline');
+    expect(refusal({ filters: [['has_done', ['is', 'event:page', ['/']]]] })).toContain(
+      'Siteline supports has_done only around ["is", "event:goal", [goal names]]',
+    );
+    expect(filtersOf([['not', ['has_done', ['is', 'event:goal', ['Signup']]]]])).toEqual([
+      ['has_not_done', 'goal', ['Signup']],
+    ]);
     expect(refusal({ filters: [['matches', 'event:page', ['^/b']]] })).toContain('`matches` is not supported');
     expect(refusal({ filters: [['contains', 'event:page', ['B'], { case_sensitive: true }]] })).toContain(
       'contains ignores case',

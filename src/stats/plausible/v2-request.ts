@@ -1,9 +1,11 @@
 import { BadRequestException } from '@nestjs/common';
 import type { Period } from '../query/date-range.js';
 import { parseDimension } from '../query/dimensions.js';
+import { GOAL_DIMENSION, type BehaviourOperator } from '../query/goal-query.js';
 import type { FilterOperator, Interval, QueryMetric } from '../query/stats-query.js';
 import {
   V2_DIMENSIONS,
+  V2_GOAL_DIMENSION,
   V2_METRICS,
   V2_PROPS_PREFIX,
   V2_TIME_DIMENSIONS,
@@ -28,7 +30,7 @@ export interface V2Request {
   /** The time dimension's grouping, if one was asked (`auto` for plain `time`). */
   time?: Interval | 'auto';
   /** Siteline filters as data (`[operator, dimension, values]`), all of which must hold. */
-  filters: Array<[FilterOperator, string, Array<string | number>]>;
+  filters: Array<[FilterOperator | BehaviourOperator, string, Array<string | number>]>;
   /** The saved segment of a top-level `["is", "segment", [id]]` filter, ANDed with `filters`. */
   segment?: string;
   /** Siteline `orderBy` fields with directions, or empty for the default order. */
@@ -120,6 +122,7 @@ function parseMetrics(value: unknown): string[] {
 function sitelineDimension(name: unknown, where: string): string {
   if (typeof name !== 'string') throw bad(`${where}: Invalid dimension ${quote(name)}`);
   if (name.startsWith(V2_PROPS_PREFIX)) return parseDimension(`prop:${name.slice(V2_PROPS_PREFIX.length)}`, where);
+  if (name === V2_GOAL_DIMENSION) return GOAL_DIMENSION;
   if (V2_UNSUPPORTED_DIMENSIONS[name]) {
     throw bad(`${where}: \`${name}\` is not supported by Siteline: ${V2_UNSUPPORTED_DIMENSIONS[name]}`);
   }
@@ -176,7 +179,7 @@ const OPERATORS: Readonly<Record<string, { operator: FilterOperator; negated: Fi
   contains_not: { operator: 'not_contains', negated: 'contains' },
 };
 
-type NativeFilter = [FilterOperator, string, Array<string | number>];
+type NativeFilter = [FilterOperator | BehaviourOperator, string, Array<string | number>];
 
 /**
  * v2 filters as Siteline's, which must all hold: `and` flattens, `not` of a condition negates its
@@ -215,9 +218,7 @@ function translateFilter(item: unknown, where: string, negate: boolean, depth: n
   if (depth > MAX_FILTER_DEPTH) throw bad(`${where}: filters are nested too deeply`);
   if (!Array.isArray(item) || item.length < 2) throw bad(`${where}: Invalid filter ${quote(item)}`);
   const [head] = item as [unknown];
-  if (head === 'has_done' || head === 'has_not_done') {
-    throw bad(`${where}: the filter operator \`${head}\` is not supported by Siteline`);
-  }
+  if (head === 'has_done' || head === 'has_not_done') return [translateBehaviour(item, where, negate)];
   if (head === 'not') {
     if (item.length !== 2) throw bad(`${where}: Invalid filter ${quote(item)}`);
     return translateFilter(item[1], `${where}/1`, !negate, depth + 1);
@@ -234,6 +235,29 @@ function translateFilter(item: unknown, where: string, negate: boolean, depth: n
     return [mergeDisjunction(translated, where)];
   }
   return [translateCondition(item, where, negate)];
+}
+
+/**
+ * `["has_done", ["is", "event:goal", names]]`: the visitors who completed (or, `has_not_done`,
+ * did not complete) one of those goals in the range. Siteline supports it on goals only.
+ */
+function translateBehaviour(item: unknown[], where: string, negate: boolean): NativeFilter {
+  const [head, inner] = item as [string, unknown];
+  const operator = (head === 'has_done') !== negate ? 'has_done' : 'has_not_done';
+  if (
+    item.length !== 2 ||
+    !Array.isArray(inner) ||
+    inner.length !== 3 ||
+    inner[0] !== 'is' ||
+    inner[1] !== V2_GOAL_DIMENSION ||
+    !Array.isArray(inner[2]) ||
+    inner[2].length === 0
+  ) {
+    throw bad(
+      `${where}: Siteline supports ${head} only around ["is", "event:goal", [goal names]] (other event conditions are not supported)`,
+    );
+  }
+  return [operator, GOAL_DIMENSION, inner[2] as string[]];
 }
 
 function translateCondition(item: unknown[], where: string, negate: boolean): NativeFilter {

@@ -1,6 +1,7 @@
 import type { Types } from 'mongoose';
 import type { Classification } from '../../ingestion/schemas/hit.schema.js';
 import type { Dimension, QueryDimension } from './dimensions.js';
+import { CONVERSION_METRICS } from './goal-query.js';
 
 export const METRICS = [
   'visitors',
@@ -28,9 +29,10 @@ export const ENGAGEMENT_METRIC_SET: ReadonlySet<Metric> = new Set(ENGAGEMENT_MET
  * What the general query accepts: the engine's metrics and `percentage`, which the query works
  * out from two engine runs (a group's visitors over the visitors of all groups).
  */
-export const QUERY_METRICS = [...ALL_METRICS, 'percentage'] as const;
+export const QUERY_METRICS = [...ALL_METRICS, 'percentage', ...CONVERSION_METRICS] as const;
 export type QueryMetric = (typeof QUERY_METRICS)[number];
-export type QueryMetricValues = Partial<Record<QueryMetric, number>>;
+/** Revenue metrics are null where the goals report no revenue (or in several currencies). */
+export type QueryMetricValues = Partial<Record<QueryMetric, number | null>>;
 
 /** Metrics computed from hits (as opposed to from visits). */
 export const HIT_METRICS: ReadonlySet<Metric> = new Set(['visitors', 'pageviews', 'events']);
@@ -73,6 +75,27 @@ export interface StatsQuery<D extends QueryDimension = Dimension> {
   dimensions: D[];
   /** When set, results are also grouped by this time bucket (in the site's time zone). */
   interval?: Interval;
+  /**
+   * Behavioural filters (`has_done` / `has_not_done` a goal), resolved to visitor keys: only hits
+   * and visits of visitors in `only` (when given) and not in `except`. The rollups know nothing
+   * of these, so a query with them is always answered from raw hits (see StatsEngine).
+   */
+  visitorKeys?: VisitorKeySet;
+}
+
+export interface VisitorKeySet {
+  only?: string[];
+  except?: string[];
+}
+
+/** The `visitorKey` conditions of a visitor set, on `prefix + visitorKey`. */
+export function visitorKeyConditions(set: VisitorKeySet | undefined, prefix = ''): Record<string, unknown>[] {
+  if (!set) return [];
+  const path = `${prefix}visitorKey`;
+  return [
+    ...(set.only ? [{ [path]: { $in: set.only } }] : []),
+    ...(set.except && set.except.length > 0 ? [{ [path]: { $nin: set.except } }] : []),
+  ];
 }
 
 /** Raw sums per group as the pipelines return them; metrics are derived from these. */

@@ -6,7 +6,7 @@ import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hi
  * Hit counts without visitors per local day: for each dimension set (see HIT_DAY_SETS), one row
  * per site, day, classification and value of the set's fields, with its page views and events.
  * Queries without an hourly interval read these rather than the hourly ones (stats_hit_hours):
- * one row per day and value. Derived from the day's stats_visitor_days rows by the rollup job.
+ * one row per day and value. Kept by the rollup job by adding each batch of new hits.
  */
 @Schema({ collection: 'stats_hit_days', versionKey: false, strict: false })
 export class HitDay {
@@ -37,5 +37,5 @@ export type HitDayDocument = HydratedDocument<HitDay>;
 export const HitDaySchema = SchemaFactory.createForClass(HitDay);
 
 // Serves: rollup-backed page views, events and bot share by day, week, month or none (one site,
-// one set, a range of days — /data/* lists, breakdowns, overview) and the delete before a day is recomputed.
+// one set, a range of days — /data/* lists, breakdowns, overview) and the delete of a site's rows before a rebuild.
 HitDaySchema.index({ siteId: 1, set: 1, day: 1 });

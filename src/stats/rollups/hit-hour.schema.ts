@@ -6,8 +6,8 @@ import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hi
  * Hit counts without visitors: for each dimension set (see HIT_COUNT_SETS), one row per site, local
  * hour, classification and value of the set's fields, with its page views and events. Counts add
  * up across hours, so queries that need no distinct visitors (page views alone, bot share) read
- * at most 24 rows per day and value, however many hits and visitors the site has. Derived from
- * raw hits by the rollup job.
+ * at most 24 rows per day and value, however many hits and visitors the site has. Kept by the
+ * rollup job by adding each batch of new hits.
  */
 @Schema({ collection: 'stats_hit_hours', versionKey: false, strict: false })
 export class HitHour {
@@ -42,5 +42,5 @@ export type HitHourDocument = HydratedDocument<HitHour>;
 export const HitHourSchema = SchemaFactory.createForClass(HitHour);
 
 // Serves: rollup-backed page views, events and bot share without visitors (one site, one set, a
-// range of days — /data/views, the bot share of overview) and the delete before a day is recomputed.
+// range of days — /data/views, the bot share of overview) and the delete of a site's rows before a rebuild.
 HitHourSchema.index({ siteId: 1, set: 1, day: 1 });

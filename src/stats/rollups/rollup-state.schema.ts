@@ -4,6 +4,7 @@ import type { HydratedDocument } from 'mongoose';
 /**
  * Bookkeeping of the rollup job, one small document per key:
  * - `watermark`: every hit with `receivedAt <= at` has been rolled up,
+ * - `batch`: the number of the last rollup batch claimed (see RollupJob),
  * - `lease`: who runs the job right now and until when (an expired lease may be taken over),
  * - `site:<id>`: the time zone and row shape (`version`) the site's rows were computed in; absent
  *   or different from the site's current zone or ROLLUP_VERSION (or `rebuild` set) means the
@@ -18,6 +19,9 @@ export class RollupState {
 
   @Prop({ type: Date })
   at?: Date;
+
+  @Prop({ type: Number })
+  batch?: number;
 
   @Prop({ type: String })
   holder?: string;

@@ -1,5 +1,4 @@
 import {
-  Inject,
   Injectable,
   Logger,
   type BeforeApplicationShutdown,
@@ -11,15 +10,21 @@ import { randomUUID } from 'node:crypto';
 import { ShutdownDeadline } from '../../common/lifecycle/shutdown-deadline.js';
 import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
-import { trackingConfig, type TrackingConfig } from '../../config/configuration.js';
 import { LeaseService } from '../../database/leases/lease.service.js';
 import { SessionsService } from '../../sessions/sessions.service.js';
 import { SitesService } from '../../sites/sites.service.js';
 import { StatsRepository, type HitBucket } from '../stats.repository.js';
-import { pendingVisitDays } from './pending-visit-days.js';
-import type { DaySlice } from '../pipelines/rollup.pipeline.js';
-import { daySlicesOf, mergeDaySlices } from './rollup-days.js';
-import { RollupRepository } from './rollup.repository.js';
+import { daySlice, daySlicesOf, mergeDaySlices } from './rollup-days.js';
+import { HitsRepository } from '../../ingestion/hits.repository.js';
+import {
+  BATCH_FIELDS,
+  batchDeltas,
+  visitContribution,
+  visitHourDeltas,
+  type BatchHit,
+  type VisitContribution,
+} from './batch-deltas.js';
+import { RollupRepository, type SiteRollupState } from './rollup.repository.js';
 import { VisitorCountsBuilder } from './visitor-counts.builder.js';
 
 /** How often each instance tries to take the lease and roll up. */
@@ -33,6 +38,8 @@ export const ROLLUP_LEASE = 'stats-rollup';
  * network domain is filled in shortly after the write. Reads cover these days from raw hits.
  */
 export const ROLLUP_SETTLE_MS = 60_000;
+/** Hits per rollup batch: the batch's deltas are held in memory before they are applied. */
+export const ROLLUP_BATCH_HITS = 20_000;
 
 /** A run stopped between two steps because the app is shutting down; the next run redoes it. */
 class RollupStopped extends Error {
@@ -45,16 +52,16 @@ export interface RollupRunResult {
 }
 
 /**
- * The incremental rollup job. Each run, on whichever instance holds the lease: find the site-days
- * touched by hits received after the watermark (up to now − ROLLUP_SETTLE_MS), have those sites'
- * hits sessionized, add the days whose visits those hits may have changed (see
- * `pendingVisitDays`), recompute each of those days — visitor rows from raw hits, visitor sets
- * from those rows, visit hours from the visits — then the visitor counts of those days and of the
- * days whose previous-active-day they change and of the closed weeks (VisitorCountsBuilder), in
- * the site's current time zone, rebuild sites
- * flagged for it or whose zone or row version changed, then advance the watermark. Recomputing
- * whole days makes it idempotent, so a run cut short by a crash is simply done again by the next
- * lease holder. On shutdown a run stops before its next day (the watermark stays where it was).
+ * The rollup job. Each run, on whichever instance holds the lease: finish a batch a dead run left
+ * (applying it again changes only the rows it did not reach), reset the sites to rebuild (flagged,
+ * zone or row version changed: rows deleted and every hit of the site awaiting the rollups again),
+ * then have the touched sites' hits sessionized and claim in numbered batches the hits awaiting
+ * the rollups (`rollupPending`, received up to now − ROLLUP_SETTLE_MS) and the visits the
+ * sessionizer changed (its outbox); add each batch to the visitor rows, visitor sets, hit counts
+ * and visit hours (`batchDeltas`, `visitHourDeltas`, applied once per row through `lastBatch`).
+ * Then recount the visitor counts of the days the new hits fall on (VisitorCountsBuilder), and
+ * advance the watermark, which reads use to tell settled days from days read raw. On
+ * shutdown a run stops before its next step; the next run resumes it.
  */
 @Injectable()
 export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
@@ -62,7 +69,6 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   private readonly holder = randomUUID();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RollupRunResult> | undefined;
-  private readonly idleMs: number;
   private stopping = false;
 
   constructor(
@@ -71,13 +77,11 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     private readonly stats: StatsRepository,
     private readonly sites: SitesService,
     private readonly sessions: SessionsService,
+    private readonly hits: HitsRepository,
     private readonly visitorCounts: VisitorCountsBuilder,
     private readonly clock: Clock,
-    @Inject(trackingConfig.KEY) tracking: TrackingConfig,
     private readonly shutdown: ShutdownDeadline,
-  ) {
-    this.idleMs = tracking.sessionIdleMinutes * 60_000;
-  }
+  ) {}
 
   onModuleInit(): void {
     this.timer = setInterval(() => {
@@ -122,21 +126,53 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       const watermark = await this.rollups.findWatermark();
       const until = new Date(now.getTime() - ROLLUP_SETTLE_MS);
       if (until <= watermark) return { ran: true, siteDays: 0 };
+      const zones = new Map((await this.sites.listAll()).map((site) => [site.id, site.timezone]));
+      const batchDays = new Map<string, Set<string>>();
+      // A batch claimed by a run that died before releasing it is applied first: rows it already reached stay as they are.
+      await this.applyBatch(await this.rollups.findLastBatch(), zones, batchDays);
       const pending = await this.stats.findPendingBuckets({ after: watermark, until });
       const bySite = groupBySite(pending);
       for (const siteId of await this.rollups.findSitesToRebuild()) if (!bySite.has(siteId)) bySite.set(siteId, []);
       // A site whose zone changed is read raw until rebuilt: rebuild it now, not when its next hit comes.
       const builtZones = await this.rollups.findBuiltZones();
-      for (const site of await this.sites.listAll()) {
-        const builtIn = builtZones.get(site.id);
-        if (builtIn !== undefined && builtIn !== site.timezone && !bySite.has(site.id)) bySite.set(site.id, []);
+      for (const [siteId, timezone] of zones) {
+        const builtIn = builtZones.get(siteId);
+        if (builtIn !== undefined && builtIn !== timezone && !bySite.has(siteId)) bySite.set(siteId, []);
       }
-      let siteDays = 0;
       const started = performance.now();
+      const states = new Map<string, SiteRollupState>();
+      for (const siteId of bySite.keys()) {
+        const timezone = zones.get(siteId);
+        if (timezone === undefined) continue;
+        const state = await this.rollups.findSiteState(siteId);
+        states.set(siteId, state);
+        if (RollupRepository.isUsable(state, timezone)) continue;
+        // Rebuilt from scratch by the same additions: no rows, every hit and visit of the site awaiting them.
+        await this.rollups.deleteSiteRows(siteId);
+        await this.hits.markSiteForRollup(new Types.ObjectId(siteId));
+        await this.sessions.markSiteVisitsChanged(new Types.ObjectId(siteId));
+      }
+      // The visits must include every hit the batches take in.
+      for (const siteId of bySite.keys()) if (zones.has(siteId)) await this.sessions.flush(siteId);
+      for (;;) {
+        this.throwIfStopping();
+        await this.renewLease();
+        const batch = await this.rollups.nextBatch();
+        const hits = await this.hits.claimForRollup(batch, until, ROLLUP_BATCH_HITS);
+        const visits = await this.sessions.claimVisitChanges(batch, ROLLUP_BATCH_HITS);
+        await this.applyBatch(batch, zones, batchDays);
+        if (hits < ROLLUP_BATCH_HITS && visits < ROLLUP_BATCH_HITS) break;
+      }
+      for (const siteId of batchDays.keys()) if (!bySite.has(siteId)) bySite.set(siteId, []);
+      let siteDays = 0;
       const timing = { countsMs: 0 };
       for (const [siteId, buckets] of bySite) {
         this.throwIfStopping();
-        siteDays += await this.rollUpSite(siteId, buckets, { after: watermark, until }, timing);
+        siteDays += await this.rollUpSite(
+          siteId,
+          { buckets, days: [...(batchDays.get(siteId) ?? [])], state: states.get(siteId) },
+          timing,
+        );
       }
       await this.rollups.saveWatermark(until);
       // Operators (and the bench) see from this line when the rollups cover a backfill, and what it cost.
@@ -154,14 +190,91 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     if (this.stopping) throw new RollupStopped('Stopped for shutdown');
   }
 
+  /** Renewing before each step keeps a long run from outliving the lease and racing a second holder. */
+  private async renewLease(): Promise<void> {
+    if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
+      throw new Error('Lost the rollup lease');
+  }
+
   /**
-   * Recomputes the site's touched days, or all of them when its rows are stale, in another zone
-   * or in an older row shape.
+   * Adds batch `batch` to the derived rows, then releases it; records per site the local days its
+   * hits fall on. Hits: their deltas to the visitor rows, visitor sets and hit counts. Visits
+   * changed by the sessionizer: the old contribution out of the visit hours and the new one in,
+   * recorded first (VisitContributionRow) so that a replay applies the same change. Applying a
+   * batch twice adds it once (RollupRepository.applyRowDeltas), so this also finishes a batch a
+   * dead run left.
+   */
+  private async applyBatch(
+    batch: number,
+    zones: ReadonlyMap<string, string>,
+    days: Map<string, Set<string>>,
+  ): Promise<void> {
+    if (batch === 0) return;
+    const hits = (await this.hits.findRollupBatch(batch, BATCH_FIELDS)) as BatchHit[];
+    const deltas = batchDeltas(hits, zones);
+    for (const collection of ['visitorDays', 'visitorSets', 'hitHours', 'hitDays'] as const)
+      await this.rollups.applyRowDeltas(collection, batch, deltas[collection]);
+    await this.hits.releaseRollupBatch(batch);
+    for (const [siteId, siteDays] of deltas.days) {
+      const known = days.get(siteId) ?? new Set<string>();
+      for (const day of siteDays) known.add(day);
+      days.set(siteId, known);
+    }
+
+    const claimed = await this.sessions.findClaimedVisitChanges(batch);
+    const recorded = await this.rollups.findVisitSnapshots(batch);
+    const recordedIds = new Set(recorded.map((row) => row._id));
+    const unrecorded = claimed.filter((change) => !recordedIds.has(change.visitId));
+    const currents = new Map(
+      (await this.rollups.findVisitContributions(unrecorded.map((change) => change.visitId))).map((row) => [
+        row._id,
+        row,
+      ]),
+    );
+    const snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }> = [];
+    for (const { visitId, visit } of unrecorded) {
+      const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
+      const next = visit && timezone !== undefined ? visitContribution(visit, timezone) : null;
+      const siteId = visit?.siteId ?? currents.get(visitId)?.siteId;
+      if (siteId && (next || currents.has(visitId))) snapshots.push({ visitId, siteId, next });
+    }
+    await this.rollups.saveVisitSnapshots(batch, snapshots);
+    const changes = [
+      ...recorded,
+      ...snapshots.map(({ visitId, siteId, next }) => ({
+        _id: visitId,
+        siteId,
+        current: currents.get(visitId)?.current,
+        next,
+      })),
+    ];
+    await this.rollups.applyRowDeltas(
+      'visitHours',
+      batch,
+      visitHourDeltas(changes.map(({ siteId, current, next }) => ({ siteId, current, next: next ?? null }))),
+    );
+    await this.sessions.completeVisitChanges(batch);
+    await this.rollups.finalizeVisitSnapshots(batch, changes);
+    const visitDays = new Map<string, { siteId: Types.ObjectId; days: Set<string> }>();
+    for (const { siteId, current, next } of changes)
+      for (const contribution of [current, next])
+        if (contribution) {
+          const entry = visitDays.get(siteId.toHexString()) ?? { siteId, days: new Set<string>() };
+          entry.days.add(contribution.day);
+          visitDays.set(siteId.toHexString(), entry);
+        }
+    for (const { siteId, days: touched } of visitDays.values())
+      await this.rollups.deleteEmptyVisitHours(siteId, [...touched]);
+  }
+
+  /**
+   * Recomputes the visitor counts of the site's touched days (those of hits received in the
+   * window and of the batches applied), or of all its days when it was rebuilt (its rows were
+   * stale, in another zone or row shape).
    */
   private async rollUpSite(
     siteId: string,
-    buckets: Date[],
-    window: { after: Date; until: Date },
+    touched: { buckets: Date[]; days: string[]; state: SiteRollupState | undefined },
     timing: { countsMs: number },
   ): Promise<number> {
     const site = await this.sites.findById(siteId);
@@ -169,50 +282,23 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       await this.rollups.forgetSite(siteId);
       return 0;
     }
-    const objectId = new Types.ObjectId(siteId);
-    const state = await this.rollups.findSiteState(siteId);
+    const state = touched.state ?? (await this.rollups.findSiteState(siteId));
     const rebuild = !RollupRepository.isUsable(state, site.timezone);
-    // Visit rows are computed from visits: they must include every hit up to the watermark first.
-    await this.sessions.flush(siteId);
-    let slices: DaySlice[];
-    if (rebuild) {
-      await this.rollups.deleteSiteRows(siteId);
-      // A visit starts at one of its hits, so the days holding hits are all the visit rows need.
-      slices = daySlicesOf(
-        (await this.stats.findSiteBuckets(objectId)).map((row) => row.bucket),
-        site.timezone,
-      );
-    } else {
-      slices = mergeDaySlices(
-        daySlicesOf(buckets, site.timezone),
-        await pendingVisitDays(this.stats, { siteId: objectId, ...window }, this.idleMs, site.timezone),
-      );
-    }
-    for (const slice of slices) {
-      this.throwIfStopping();
-      // Renewing before each day keeps a long rebuild from outliving the lease and racing a second holder.
-      if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
-        throw new Error('Lost the rollup lease');
-      await this.rollups.deleteDay(siteId, slice.day);
-      await this.stats.rollUpDay(objectId, slice, site.timezone);
-    }
+    const days = mergeDaySlices(
+      daySlicesOf(touched.buckets, site.timezone),
+      touched.days.map((day) => daySlice(day, site.timezone)),
+    ).map((slice) => slice.day);
     this.throwIfStopping();
-    if (!(await this.leases.acquire(ROLLUP_LEASE, this.holder, ROLLUP_LEASE_MS)))
-      throw new Error('Lost the rollup lease');
-    // From the visitor sets just rebuilt: a crash before this point is repaired by the next run.
+    await this.renewLease();
+    // From the visitor rows the batches completed: a crash before this point is repaired by the next run.
     const countsStarted = performance.now();
     const today = formatCalendarDate(zonedDate(this.clock.now(), site.timezone));
     if (rebuild) await this.visitorCounts.rebuildSite(siteId, today);
-    else
-      await this.visitorCounts.recomputeDays(
-        siteId,
-        slices.map((slice) => slice.day),
-        today,
-      );
+    else await this.visitorCounts.recomputeDays(siteId, days, today);
     timing.countsMs += performance.now() - countsStarted;
     // `state` was read before any hit: a purge or erasure since then keeps the site flagged.
     if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone, state.rebuildRequests);
-    return slices.length;
+    return days.length;
   }
 }
 

@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
+import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
 import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
-import { HIT_COUNT_SETS, HIT_DAY_SETS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+import type { BatchDeltas, RowDelta, VisitContribution } from './batch-deltas.js';
+import { VisitContributionRow } from './visit-contribution.schema.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
 import { RollupState } from './rollup-state.schema.js';
@@ -13,15 +16,17 @@ import { VisitorCountRow } from './visitor-count.schema.js';
 import type { VisitorCount, VisitorSetSample } from './visitor-count-keys.js';
 
 const WATERMARK_ID = 'watermark';
+const BATCH_ID = 'batch';
+const DUPLICATE_KEY = 11000;
 const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
  * The shape of the rollup rows. A site built with another version lacks rows a read would rely on
  * (2 added the visitor sets, hit hours and visit hours; 3 the visitor counts and the daily hit
  * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
- * 5 the weekly visitor counts), so it is read raw until the job has rebuilt it.
+ * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 5;
+export const ROLLUP_VERSION = 6;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -34,6 +39,9 @@ const VISITOR_CHUNK = 500;
  * stays near a megabyte, far below MongoDB's 16 MB limit, whatever a value's history.
  */
 const COUNT_ENTRIES_PER_DOCUMENT = 25_000;
+
+/** The derived collections a rollup batch adds to. */
+export type DerivedCollection = keyof Omit<BatchDeltas, 'days'> | 'visitHours';
 
 export interface SiteRollupState {
   timezone: string | null;
@@ -59,7 +67,63 @@ export class RollupRepository {
     @InjectModel(HitDay.name) private readonly hitDays: Model<HitDay>,
     @InjectModel(RollupState.name) private readonly state: Model<RollupState>,
     @InjectModel(VisitorCountRow.name) private readonly counts: Model<VisitorCountRow>,
+    @InjectModel(VisitContributionRow.name) private readonly contributions: Model<VisitContributionRow>,
   ) {}
+
+  private get contributionRows(): Collection<VisitContributionRow> {
+    return this.contributions.collection as unknown as Collection<VisitContributionRow>;
+  }
+
+  /** The visit changes batch `batch` has recorded (see VisitContributionRow), not yet made current. */
+  findVisitSnapshots(batch: number): Promise<VisitContributionRow[]> {
+    return this.contributionRows.find({ nextBatch: batch }).toArray();
+  }
+
+  /** The current contributions of these visits. */
+  findVisitContributions(visitIds: string[]): Promise<VisitContributionRow[]> {
+    if (visitIds.length === 0) return Promise.resolve([]);
+    return this.contributionRows.find({ _id: { $in: visitIds } }).toArray();
+  }
+
+  /** Records what batch `batch` changes each of these visits' contribution to (null: gone). */
+  async saveVisitSnapshots(
+    batch: number,
+    snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }>,
+  ): Promise<void> {
+    if (snapshots.length === 0) return;
+    await this.contributionRows.bulkWrite(
+      snapshots.map(({ visitId, siteId, next }) => ({
+        updateOne: { filter: { _id: visitId }, update: { $set: { siteId, next, nextBatch: batch } }, upsert: true },
+      })),
+      { ordered: false },
+    );
+  }
+
+  /** Batch `batch` is applied: its recorded contributions become current (a gone visit's row goes). */
+  async finalizeVisitSnapshots(batch: number, snapshots: VisitContributionRow[]): Promise<void> {
+    if (snapshots.length === 0) return;
+    await this.contributionRows.bulkWrite(
+      snapshots.map(({ _id, next }) =>
+        next
+          ? {
+              updateOne: {
+                filter: { _id, nextBatch: batch },
+                update: { $set: { current: next }, $unset: { next: 1, nextBatch: 1 } },
+              },
+            }
+          : { deleteOne: { filter: { _id, nextBatch: batch } } },
+      ),
+      { ordered: false },
+    );
+  }
+
+  /**
+   * Visit-hour rows left without visits once a batch is done (every visit of that hour moved or
+   * went) say nothing: removed, as a rebuild would not create them.
+   */
+  async deleteEmptyVisitHours(siteId: Types.ObjectId, days: string[]): Promise<void> {
+    if (days.length > 0) await this.visitHours.deleteMany({ siteId, day: { $in: days }, visits: 0 });
+  }
 
   /** Every hit received at or before this instant is in the rollup; the epoch before the first run. */
   async findWatermark(): Promise<Date> {
@@ -69,6 +133,65 @@ export class RollupRepository {
 
   async saveWatermark(at: Date): Promise<void> {
     await this.state.updateOne({ _id: WATERMARK_ID }, { $set: { at } }, { upsert: true });
+  }
+
+  /** The number of the last rollup batch claimed (0 before the first). */
+  async findLastBatch(): Promise<number> {
+    const doc = await this.state.findById(BATCH_ID).lean();
+    return doc?.batch ?? 0;
+  }
+
+  /** Takes the next rollup batch number. */
+  async nextBatch(): Promise<number> {
+    const doc = await this.state
+      .findOneAndUpdate({ _id: BATCH_ID }, { $inc: { batch: 1 } }, { upsert: true, returnDocument: 'after' })
+      .lean();
+    return doc!.batch!;
+  }
+
+  /**
+   * Adds batch `batch`'s deltas to one derived collection, one upsert per row, each only where
+   * the row's `lastBatch` is below `batch` and setting it: applying a batch again (after a crash
+   * part way) changes only the rows the first attempt did not reach. A row already holding the
+   * batch fails its filter, and its upsert meets the same `_id`: that duplicate-key error is the
+   * "already applied" answer, not a failure.
+   */
+  async applyRowDeltas(collection: DerivedCollection, batch: number, deltas: RowDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    const operations: Array<AnyBulkWriteOperation<{ _id: string }>> = deltas.map((delta) => ({
+      updateOne: {
+        filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
+        update: {
+          $setOnInsert: delta.key,
+          $inc: delta.inc,
+          $set: { lastBatch: batch },
+          ...(delta.visitor
+            ? {
+                $min: { firstTs: delta.visitor.firstTs },
+                $max: { lastTs: delta.visitor.lastTs, identified: delta.visitor.identified },
+              }
+            : {}),
+        },
+        upsert: true,
+      },
+    }));
+    try {
+      await this.derived(collection).collection.bulkWrite(operations as AnyBulkWriteOperation[], { ordered: false });
+    } catch (error) {
+      const writeErrors = bulkWriteErrors(error);
+      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+    }
+  }
+
+  private derived(collection: DerivedCollection): Model<unknown> {
+    const models: Record<DerivedCollection, Model<unknown>> = {
+      visitorDays: this.rows as Model<unknown>,
+      visitorSets: this.setRows as Model<unknown>,
+      hitHours: this.hitHours as Model<unknown>,
+      hitDays: this.hitDays as Model<unknown>,
+      visitHours: this.visitHours as Model<unknown>,
+    };
+    return models[collection];
   }
 
   async findSiteState(siteId: string): Promise<SiteRollupState> {
@@ -130,16 +253,6 @@ export class RollupRepository {
     return docs.map((doc) => doc._id.slice('site:'.length));
   }
 
-  async deleteDay(siteId: string, day: string): Promise<void> {
-    const site = new Types.ObjectId(siteId);
-    await this.rows.deleteMany({ siteId: site, day });
-    const setsOf = (sets: typeof VISITOR_SETS) => ({ $in: sets.map((set) => set.name) });
-    await this.setRows.deleteMany({ siteId: site, set: setsOf(VISITOR_SETS), day });
-    await this.hitHours.deleteMany({ siteId: site, set: setsOf(HIT_COUNT_SETS), day });
-    await this.hitDays.deleteMany({ siteId: site, set: setsOf(HIT_DAY_SETS), day });
-    await this.visitHours.deleteMany({ siteId: site, day });
-  }
-
   /** A deleted site: its rows and its state go, so no later run lists it for a rebuild again. */
   async forgetSite(siteId: string): Promise<void> {
     await this.deleteSiteRows(siteId);
@@ -153,6 +266,7 @@ export class RollupRepository {
     await this.hitHours.deleteMany({ siteId: site });
     await this.hitDays.deleteMany({ siteId: site });
     await this.visitHours.deleteMany({ siteId: site });
+    await this.contributions.deleteMany({ siteId: site });
     await this.counts.deleteMany({ siteId: site });
   }
 

@@ -7,8 +7,8 @@ import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hi
  * zone) and classification, with the sums every visit metric derives from. A visit belongs to the
  * bucket of its start, so these rows answer visits, bounce rate, duration and views per visit for
  * any range of whole days at any interval without reading a single visit. Visit sums add up
- * across hours (unlike distinct visitors), so no visitor key is needed. Derived data: rebuilt
- * from visits at any time (see RollupJob).
+ * across hours (unlike distinct visitors), so no visitor key is needed. Kept by the rollup job
+ * from the sessionizer's visit changes (old contribution out, new in; see RollupJob).
  */
 @Schema({ collection: 'stats_visit_hours', versionKey: false })
 export class VisitHour {
@@ -46,5 +46,5 @@ export type VisitHourDocument = HydratedDocument<VisitHour>;
 export const VisitHourSchema = SchemaFactory.createForClass(VisitHour);
 
 // Serves: rollup-backed visit metrics (overview, timeseries: one site, a range of days) and the
-// delete before a day is recomputed.
+// removal of rows left without visits.
 VisitHourSchema.index({ siteId: 1, day: 1 });

@@ -76,8 +76,8 @@ export class VisitorDay {
 export type VisitorDayDocument = HydratedDocument<VisitorDay>;
 export const VisitorDaySchema = SchemaFactory.createForClass(VisitorDay);
 
-// Serves: every rollup-backed stats read (one site, a range of days), the delete before a day is
-// recomputed, and the visitor counts' reads of a day's visitors or of a whole site.
+// Serves: every rollup-backed stats read (one site, a range of days), the delete of a site's rows
+// before a rebuild, and the visitor counts' reads of a day's visitors or of a whole site.
 VisitorDaySchema.index({ siteId: 1, day: 1 });
 // Serves: rollup-backed user stats (one site's human rows, grouped by visitor), the visitor counts'
 // history of the visitors of recomputed days (VisitorCountsBuilder) and the lookup of unsettled

@@ -9,8 +9,7 @@ import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hi
  * visitor and day and answers totals and breakdowns by those; `page`, `source` and `page_host`
  * hold one row per visitor-day and value. The full-combination rows (stats_visitor_days)
  * multiply with every page a visitor views; these do not, so distinct visitors of a query cost
- * about what an exact count must read. Derived from the day's stats_visitor_days rows by the
- * rollup job.
+ * about what an exact count must read. Kept by the rollup job by adding each batch of new hits.
  */
 @Schema({ collection: 'stats_visitor_sets', versionKey: false, strict: false })
 export class VisitorSetRow {
@@ -54,5 +53,5 @@ export const VisitorSetRowSchema = SchemaFactory.createForClass(VisitorSetRow);
 
 // Serves: rollup-backed hit metrics answered from one set (one site, one set, a range of days —
 // overview, timeseries, breakdowns and /data/* lists), rollup-backed user stats (set `total`,
-// all days) and the delete before a day is recomputed.
+// all days) and the delete of a site's rows before a rebuild.
 VisitorSetRowSchema.index({ siteId: 1, set: 1, day: 1 });

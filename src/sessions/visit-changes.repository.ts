@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Collection } from 'mongodb';
+import type { Model, Types } from 'mongoose';
+import { VisitChange } from './schemas/visit-change.schema.js';
+import { Visit } from './schemas/visit.schema.js';
+
+/** The visit-change outbox (see VisitChange). */
+@Injectable()
+export class VisitChangesRepository {
+  constructor(
+    @InjectModel(VisitChange.name) private readonly model: Model<VisitChange>,
+    @InjectModel(Visit.name) private readonly visits: Model<Visit>,
+  ) {}
+
+  private get collection(): Collection<VisitChange> {
+    return this.model.collection as unknown as Collection<VisitChange>;
+  }
+
+  async mark(siteId: Types.ObjectId, visitIds: string[]): Promise<void> {
+    if (visitIds.length === 0) return;
+    await this.collection.bulkWrite(
+      visitIds.map((_id) => ({
+        updateOne: { filter: { _id }, update: { $set: { siteId, pending: true } }, upsert: true },
+      })),
+      { ordered: false },
+    );
+  }
+
+  /** Marks every visit of the site (its visit rollups are rebuilt from scratch). */
+  async markSite(siteId: Types.ObjectId): Promise<void> {
+    const ids = (await this.visits.collection.distinct('_id', { siteId })) as unknown as string[];
+    for (let index = 0; index < ids.length; index += 10_000) await this.mark(siteId, ids.slice(index, index + 10_000));
+  }
+
+  async claim(batch: number, limit: number): Promise<number> {
+    const ids = await this.collection
+      .find({ pending: true }, { projection: { _id: 1 } })
+      .limit(limit)
+      .map((change) => change._id)
+      .toArray();
+    if (ids.length === 0) return 0;
+    await this.collection.updateMany({ _id: { $in: ids }, pending: true }, { $set: { pending: batch } });
+    return ids.length;
+  }
+
+  /** The visits claimed by `batch`: each id with the visit as stored now, or null when it no longer exists. */
+  async findClaimed(batch: number): Promise<Array<{ visitId: string; visit: Visit | null }>> {
+    const ids = (await this.collection.find({ pending: batch }, { projection: { _id: 1 } }).toArray()).map(
+      (change) => change._id,
+    );
+    if (ids.length === 0) return [];
+    const visits = await (this.visits.collection as unknown as Collection<Visit>).find({ _id: { $in: ids } }).toArray();
+    const byId = new Map(visits.map((visit) => [visit._id, visit]));
+    return ids.map((visitId) => ({ visitId, visit: byId.get(visitId) ?? null }));
+  }
+
+  /** The rollups took in the changes of `batch` (a change marked again since stays). */
+  async complete(batch: number): Promise<void> {
+    await this.collection.deleteMany({ pending: batch });
+  }
+}

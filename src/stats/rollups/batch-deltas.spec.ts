@@ -1,0 +1,108 @@
+import { describe, expect, it } from '@jest/globals';
+import { Types } from 'mongoose';
+import { batchDeltas, visitContribution, visitHourDeltas, type BatchHit } from './batch-deltas.js';
+
+const site = new Types.ObjectId();
+
+function hit(ts: string, fields: Partial<BatchHit> = {}): BatchHit {
+  return {
+    siteId: site,
+    ts: new Date(ts),
+    visitorKey: 'v',
+    name: 'pageview',
+    classification: 'USER',
+    path: '/',
+    ...fields,
+  };
+}
+
+describe('batchDeltas', () => {
+  it('sums a batch per row in the site zone, with the same _id for the same key whatever the batch', () => {
+    const zones = new Map([[site.toHexString(), 'Asia/Kolkata']]);
+    // 20:00 UTC is 01:30 the next day in Kolkata.
+    const first = batchDeltas(
+      [hit('2024-06-01T20:00:00Z'), hit('2024-06-01T20:10:00Z', { name: 'signup', userKey: 'u' })],
+      zones,
+    );
+    const visitorRows = first.visitorDays;
+    expect(visitorRows).toHaveLength(1);
+    expect(visitorRows[0].key).toMatchObject({ day: '2024-06-02', visitorKey: 'v', path: '/', countryCode: null });
+    expect(visitorRows[0].inc).toEqual({ pageviews: 1, events: 2 });
+    expect(visitorRows[0].visitor).toEqual({
+      firstTs: new Date('2024-06-01T20:00:00Z'),
+      lastTs: new Date('2024-06-01T20:10:00Z'),
+      identified: 1,
+    });
+    expect(first.hitHours.find((row) => row.key.set === 'total')?.key.hour).toBe('2024-06-02T01:00');
+    expect([...first.days.get(site.toHexString())!]).toEqual(['2024-06-02']);
+    const second = batchDeltas([hit('2024-06-01T20:30:00Z')], zones);
+    expect(second.visitorDays[0]._id).toBe(first.visitorDays[0]._id);
+  });
+
+  it('skips hits of sites it has no zone for (deleted since)', () => {
+    expect(batchDeltas([hit('2024-06-01T20:00:00Z')], new Map()).visitorDays).toEqual([]);
+  });
+});
+
+describe('visitHourDeltas', () => {
+  it("takes a changed visit's old contribution out and its new one in, keeping rows whose delta is zero", () => {
+    const before = visitContribution(
+      {
+        start: new Date('2024-06-01T10:50:00Z'),
+        end: new Date('2024-06-01T10:50:00Z'),
+        pageviews: 1,
+        classification: 'USER',
+      },
+      'UTC',
+    );
+    const moved = visitContribution(
+      {
+        start: new Date('2024-06-01T09:55:00Z'),
+        end: new Date('2024-06-01T10:50:00Z'),
+        pageviews: 2,
+        classification: 'USER',
+      },
+      'UTC',
+    );
+    const other = visitContribution(
+      {
+        start: new Date('2024-06-01T10:05:00Z'),
+        end: new Date('2024-06-01T10:06:00Z'),
+        pageviews: 1,
+        classification: 'USER',
+      },
+      'UTC',
+    );
+    const rows = visitHourDeltas([
+      { siteId: site, current: before, next: moved },
+      { siteId: site, next: other },
+    ]);
+    const byHour = new Map(rows.map((row) => [row.key.hour, row.inc]));
+    expect(byHour.get('2024-06-01T09:00')).toEqual({
+      visits: 1,
+      bounces: 0,
+      durationMs: 55 * 60_000,
+      visitPageviews: 2,
+    });
+    // Hour 10 loses a bouncing visit and gains another: zero, still written (it carries the batch).
+    expect(byHour.get('2024-06-01T10:00')).toEqual({ visits: 0, bounces: 0, durationMs: 60_000, visitPageviews: 0 });
+  });
+
+  it('takes a deleted visit out', () => {
+    const gone = visitContribution(
+      {
+        start: new Date('2024-06-01T10:00:00Z'),
+        end: new Date('2024-06-01T10:00:00Z'),
+        pageviews: 1,
+        classification: 'BOT',
+      },
+      'UTC',
+    );
+    expect(visitHourDeltas([{ siteId: site, current: gone, next: null }])[0].inc).toEqual({
+      visits: -1,
+      bounces: -1,
+      durationMs: 0,
+      visitPageviews: -1,
+    });
+  });
+});

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import type { Types } from 'mongoose';
+import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
+import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
+import { HIT_COUNT_SETS, HIT_DAY_SETS, ROLLUP_FIELDS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+
+/** A hit as a rollup batch reads it (HitsRepository.findRollupBatch). */
+export type BatchHit = Record<string, unknown> & {
+  siteId: Types.ObjectId;
+  ts: Date;
+  visitorKey: string;
+  name: string;
+  classification: string;
+  userKey?: unknown;
+};
+
+/**
+ * What a batch adds to one derived row: its key fields (`key`, set on insert), the sums to add,
+ * and for visitor rows the first and last hit time and whether a hit was
+ * identified (kept with `$min` / `$max`, which a second application cannot change either).
+ */
+export interface RowDelta {
+  _id: string;
+  key: Record<string, unknown>;
+  /** Sums to add (negative for what a changed visit takes out). */
+  inc: Record<string, number>;
+  visitor?: { firstTs: Date; lastTs: Date; identified: number };
+}
+
+/** The deltas of one batch's hits, per derived collection. */
+export interface BatchDeltas {
+  visitorDays: RowDelta[];
+  visitorSets: RowDelta[];
+  hitHours: RowDelta[];
+  hitDays: RowDelta[];
+  /** The local days each site's hits of the batch fall on (their visits and counts are recounted). */
+  days: Map<string, Set<string>>;
+}
+
+/** The hit fields a batch needs besides the always-read ones. */
+export const BATCH_FIELDS: readonly string[] = ROLLUP_FIELDS;
+
+/**
+ * The additions a batch of hits makes to the visitor rows, visitor sets and hit counts, in the
+ * zone of each hit's site (`zones`; hits of sites not listed, deleted since, are skipped). A row's
+ * `_id` is a digest of its key, so every application of a batch meets the same documents: this
+ * is what lets `lastBatch` make a replay a no-op (RollupRepository.applyRowDeltas).
+ */
+export function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<string, string>): BatchDeltas {
+  const visitorDays = new Map<string, RowDelta>();
+  const visitorSets = new Map<string, RowDelta>();
+  const hitHours = new Map<string, RowDelta>();
+  const hitDays = new Map<string, RowDelta>();
+  const days = new Map<string, Set<string>>();
+  for (const hit of hits) {
+    const siteKey = hit.siteId.toHexString();
+    const timezone = zones.get(siteKey);
+    if (timezone === undefined) continue;
+    const parts = zonedParts(hit.ts, timezone);
+    const day = formatCalendarDate(parts);
+    const hour = `${day}T${String(parts.hour).padStart(2, '0')}:00`;
+    const siteDays = days.get(siteKey) ?? new Set<string>();
+    siteDays.add(day);
+    days.set(siteKey, siteDays);
+    const pageview = hit.name === PAGEVIEW ? 1 : 0;
+    const visitor = { firstTs: hit.ts, lastTs: hit.ts, identified: typeof hit.userKey === 'string' ? 1 : 0 };
+    const base = { siteId: hit.siteId, day };
+
+    add(visitorDays, { ...base, visitorKey: hit.visitorKey, ...valuesOf(hit, ROLLUP_FIELDS) }, pageview, visitor);
+    for (const set of VISITOR_SETS)
+      add(
+        visitorSets,
+        {
+          ...base,
+          set: set.name,
+          visitorKey: hit.visitorKey,
+          classification: hit.classification,
+          ...valuesOf(hit, set.fields),
+        },
+        pageview,
+        visitor,
+      );
+    for (const set of HIT_COUNT_SETS)
+      add(
+        hitHours,
+        { ...base, set: set.name, hour, classification: hit.classification, ...valuesOf(hit, set.fields) },
+        pageview,
+      );
+    for (const set of HIT_DAY_SETS)
+      add(
+        hitDays,
+        { ...base, set: set.name, classification: hit.classification, ...valuesOf(hit, set.fields) },
+        pageview,
+      );
+  }
+  return {
+    visitorDays: [...visitorDays.values()],
+    visitorSets: [...visitorSets.values()],
+    hitHours: [...hitHours.values()],
+    hitDays: [...hitDays.values()],
+    days,
+  };
+}
+
+/** The fields' values on the hit, a missing one as null (as the rows store them). */
+function valuesOf(hit: BatchHit, fields: readonly string[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const field of fields) values[field] = hit[field] ?? null;
+  return values;
+}
+
+function add(
+  rows: Map<string, RowDelta>,
+  key: Record<string, unknown>,
+  pageview: number,
+  visitor?: RowDelta['visitor'],
+): void {
+  const id = rowId(key);
+  const row = rows.get(id);
+  if (!row) {
+    rows.set(id, {
+      _id: id,
+      key,
+      inc: { pageviews: pageview, events: 1 },
+      ...(visitor ? { visitor: { ...visitor } } : {}),
+    });
+    return;
+  }
+  row.inc.pageviews += pageview;
+  row.inc.events += 1;
+  if (row.visitor && visitor) {
+    if (visitor.firstTs < row.visitor.firstTs) row.visitor.firstTs = visitor.firstTs;
+    if (visitor.lastTs > row.visitor.lastTs) row.visitor.lastTs = visitor.lastTs;
+    row.visitor.identified = Math.max(row.visitor.identified, visitor.identified);
+  }
+}
+
+/** What one visit adds to the visit-hour row of its start (local hour, classification). */
+export interface VisitContribution {
+  day: string;
+  hour: string;
+  classification: string;
+  visits: number;
+  bounces: number;
+  durationMs: number;
+  visitPageviews: number;
+}
+
+export function visitContribution(
+  visit: { start: Date; end: Date; pageviews: number; classification: string },
+  timezone: string,
+): VisitContribution {
+  const parts = zonedParts(visit.start, timezone);
+  const day = formatCalendarDate(parts);
+  return {
+    day,
+    hour: `${day}T${String(parts.hour).padStart(2, '0')}:00`,
+    classification: visit.classification,
+    visits: 1,
+    bounces: visit.pageviews === 1 ? 1 : 0,
+    durationMs: visit.end.getTime() - visit.start.getTime(),
+    visitPageviews: visit.pageviews,
+  };
+}
+
+const VISIT_SUMS = ['visits', 'bounces', 'durationMs', 'visitPageviews'] as const;
+
+/**
+ * The visit-hour deltas of visits whose contribution changes from `current` (absent: none yet)
+ * to `next` (null: the visit is gone): the old contribution out, the new one in. Every row met
+ * gets a delta, zero included, so that it is stamped with the batch (see applyRowDeltas).
+ */
+export function visitHourDeltas(
+  changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next: VisitContribution | null }>,
+): RowDelta[] {
+  const rows = new Map<string, RowDelta>();
+  const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
+    const key = { siteId, day: contribution.day, hour: contribution.hour, classification: contribution.classification };
+    const id = rowId(key);
+    const row = rows.get(id) ?? { _id: id, key, inc: { visits: 0, bounces: 0, durationMs: 0, visitPageviews: 0 } };
+    for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
+    rows.set(id, row);
+  };
+  for (const change of changes) {
+    if (change.current) addVisit(change.siteId, change.current, -1);
+    if (change.next) addVisit(change.siteId, change.next, 1);
+  }
+  return [...rows.values()];
+}
+
+/** A digest of the row's key fields in a fixed order: the same key always gives the same `_id`. */
+function rowId(key: Record<string, unknown>): string {
+  const text = JSON.stringify(
+    Object.keys(key)
+      .sort()
+      .map((field) => [field, key[field]]),
+  );
+  return createHash('sha1').update(text).digest('base64');
+}
