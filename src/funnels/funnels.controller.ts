@@ -19,7 +19,7 @@ import { SiteAccessService } from '../auth/site-access.service.js';
 import { CreateFunnelDto, FunnelDto, UpdateFunnelDto } from './dto/funnel.dto.js';
 import { FunnelsService } from './funnels.service.js';
 
-const ADMIN_ONLY = 'Only admins change funnels, as they change the site (viewers and site keys get 403)';
+const ADMIN_ONLY = 'Only admins change funnels, as they change goals (viewers and site keys get 403)';
 const NOT_FOUND = ApiNotFoundResponse({
   type: ErrorResponseDto,
   description: 'No such site (admins), or no such funnel on this site',
@@ -27,7 +27,7 @@ const NOT_FOUND = ApiNotFoundResponse({
 const NAME_TAKEN = ApiConflictResponse({ type: ErrorResponseDto, description: 'The site has a funnel of this name' });
 
 /**
- * A site's funnels. Like the site itself, they are changed by admins and read by anyone who can read
+ * A site's funnels. Like its goals, they are changed by admins and read by anyone who can read
  * the site's stats (its viewers and its read keys). `:id` is the site's id or domain. Their
  * figures come from GET /api/v1/stats/funnel.
  */
@@ -68,12 +68,12 @@ export class FunnelsController {
 
   @Post()
   @Roles('admin')
-  @ApiOperation({ summary: 'Create a funnel of 2 to 8 steps, each a page pattern or an event (admin)' })
+  @ApiOperation({ summary: "Create a funnel of 2 to 8 of the site's goals (admin)" })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiCreatedResponse({ type: FunnelDto })
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
-    description: 'Fewer than 2 or more than 8 steps, a malformed or repeated step (the message names it)',
+    description: 'Fewer than 2 or more than 8 steps, a repeated goal, or an id that is no goal of the site',
   })
   @NOT_FOUND
   @NAME_TAKEN
@@ -93,7 +93,7 @@ export class FunnelsController {
   @ApiOkResponse({ type: FunnelDto })
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
-    description: 'Fewer than 2 or more than 8 steps, a malformed or repeated step (the message names it)',
+    description: 'Fewer than 2 or more than 8 steps, a repeated goal, or an id that is no goal of the site',
   })
   @NOT_FOUND
   @NAME_TAKEN
@@ -110,7 +110,7 @@ export class FunnelsController {
   @Delete(':funnelId')
   @HttpCode(204)
   @Roles('admin')
-  @ApiOperation({ summary: 'Delete a funnel (admin)' })
+  @ApiOperation({ summary: 'Delete a funnel (admin); its goals stay' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiNoContentResponse({ description: 'Deleted' })
   @NOT_FOUND

@@ -1,10 +1,10 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
-import { PAGEVIEW } from '../ingestion/schemas/hit.schema.js';
+import type { GoalDefinition } from '../goals/goal-matching.js';
+import { goalDefinition, GoalsService } from '../goals/goals.service.js';
 import type { SiteView } from '../sites/site-view.js';
-import { defaultStepLabel, type FunnelStepMatch } from './funnel-step-matching.js';
-import { Funnel, type FunnelDocument, type StoredFunnelStep } from './schemas/funnel.schema.js';
+import { Funnel, type FunnelDocument } from './schemas/funnel.schema.js';
 
 /** Plausible's bounds: a funnel has at least 2 steps, at most 8. */
 export const MIN_FUNNEL_STEPS = 2;
@@ -12,63 +12,39 @@ export const MAX_FUNNEL_STEPS = 8;
 /** How many funnels one site may keep: a picker's worth, and a bound on what a list returns. */
 export const MAX_FUNNELS_PER_SITE = 100;
 
-export interface FunnelStep {
+export interface FunnelStepDefinition {
+  goalId: string;
   label: string;
-  match: FunnelStepMatch;
+  /** What the step's goal matches (see goals/goal-matching.ts); null once the goal was deleted. */
+  goal: GoalDefinition | null;
 }
 
 export interface FunnelDefinition {
   id: string;
   siteId: string;
   name: string;
-  steps: FunnelStep[];
+  steps: FunnelStepDefinition[];
   createdAt: Date;
   updatedAt: Date;
 }
 
-/** A step as the API takes it (FunnelStepInputDto, already checked field by field). */
-export interface FunnelStepInput {
-  pagePath?: string;
-  eventName?: string;
-  property?: { key: string; value: string };
-  label?: string;
-}
-
+/** The label of a step whose goal was deleted after the funnel was saved. */
+export const DELETED_GOAL_LABEL = '(deleted goal)';
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
 const isDuplicateKey = (error: unknown) =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 
-function toStep(stored: StoredFunnelStep): FunnelStep {
-  const match: FunnelStepMatch =
-    stored.kind === 'page'
-      ? { kind: 'page', pagePath: stored.pagePath ?? '' }
-      : {
-          kind: 'event',
-          eventName: stored.eventName ?? '',
-          property: stored.propertyKey !== null ? { key: stored.propertyKey, value: stored.propertyValue ?? '' } : null,
-        };
-  return { label: stored.label, match };
-}
-
-function toDefinition(document: FunnelDocument): FunnelDefinition {
-  return {
-    id: document._id.toHexString(),
-    siteId: document.siteId.toHexString(),
-    name: document.name,
-    steps: document.steps.map(toStep),
-    createdAt: document.createdAt,
-    updatedAt: document.updatedAt,
-  };
-}
-
 /**
- * Funnels (owner of the `funnels` collection): a site's ordered steps, each a page pattern or an
- * event in a goal's shape. Who may call what is the controller's business; evaluation is the
- * stats module's, which reads a funnel through `get`.
+ * Funnels (owner of the `funnels` collection): a site's ordered goal steps. Steps name goals by
+ * id and are resolved through the goals module on every read, so renaming a goal renames the
+ * step. Who may call what is the controller's business; evaluation is the stats module's.
  */
 @Injectable()
 export class FunnelsService {
-  constructor(@InjectModel(Funnel.name) private readonly funnels: Model<Funnel>) {}
+  constructor(
+    @InjectModel(Funnel.name) private readonly funnels: Model<Funnel>,
+    private readonly goals: GoalsService,
+  ) {}
 
   async list(site: SiteView): Promise<FunnelDefinition[]> {
     const documents = await this.funnels
@@ -76,22 +52,22 @@ export class FunnelsService {
       .sort({ name: 1 })
       .limit(MAX_FUNNELS_PER_SITE)
       .exec();
-    return documents.map(toDefinition);
+    return Promise.all(documents.map((document) => this.resolve(site, document)));
   }
 
-  /** One funnel of the site; `parameter` names the id in a 400/404. */
+  /** One funnel with its steps' goals; `parameter` names the id in a 400/404. */
   async get(site: SiteView, funnelId: string, parameter = 'funnelId'): Promise<FunnelDefinition> {
-    return toDefinition(await this.find(site, funnelId, parameter));
+    return this.resolve(site, await this.find(site, funnelId, parameter));
   }
 
-  async create(site: SiteView, input: { name: string; steps: FunnelStepInput[] }): Promise<FunnelDefinition> {
-    const steps = validSteps(input.steps);
+  async create(site: SiteView, input: { name: string; goalIds: string[] }): Promise<FunnelDefinition> {
+    const goalIds = await this.validGoalIds(site, input.goalIds);
     const siteId = new Types.ObjectId(site.id);
     if ((await this.funnels.countDocuments({ siteId }).exec()) >= MAX_FUNNELS_PER_SITE) {
       throw new BadRequestException(`A site keeps at most ${MAX_FUNNELS_PER_SITE} funnels; delete one first`);
     }
     try {
-      return toDefinition(await this.funnels.create({ siteId, name: input.name.trim(), steps }));
+      return await this.resolve(site, await this.funnels.create({ siteId, name: input.name.trim(), goalIds }));
     } catch (error) {
       if (isDuplicateKey(error)) throw duplicateName(site, input.name);
       throw error;
@@ -101,13 +77,13 @@ export class FunnelsService {
   async update(
     site: SiteView,
     funnelId: string,
-    input: { name?: string; steps?: FunnelStepInput[] },
+    input: { name?: string; goalIds?: string[] },
   ): Promise<FunnelDefinition> {
     const funnel = await this.find(site, funnelId, 'funnelId');
     if (input.name !== undefined) funnel.name = input.name.trim();
-    if (input.steps !== undefined) funnel.steps = validSteps(input.steps);
+    if (input.goalIds !== undefined) funnel.goalIds = await this.validGoalIds(site, input.goalIds);
     try {
-      return toDefinition(await funnel.save());
+      return await this.resolve(site, await funnel.save());
     } catch (error) {
       if (isDuplicateKey(error)) throw duplicateName(site, input.name ?? funnel.name);
       throw error;
@@ -127,43 +103,53 @@ export class FunnelsService {
     if (!document) throw new NotFoundException(`Funnel ${funnelId} not found on site ${site.domain}`);
     return document;
   }
-}
 
-/**
- * The DTO checks each field; this checks how they go together: a step is a page or an event,
- * a property belongs to an event, and no step repeats another (a repeated step could never be
- * left). 400 naming the step.
- */
-function validSteps(inputs: FunnelStepInput[]): StoredFunnelStep[] {
-  const seen = new Set<string>();
-  return inputs.map((input, index) => {
-    const name = `steps[${index}]`;
-    const eventName = input.eventName?.trim();
-    if ((input.pagePath === undefined) === (eventName === undefined)) {
-      throw new BadRequestException(`${name}: give either pagePath (a page step) or eventName (an event step)`);
+  /** Each id must be a goal of this site, each goal once (a repeated goal would be a step nobody can leave). */
+  private async validGoalIds(site: SiteView, goalIds: string[]): Promise<Types.ObjectId[]> {
+    if (new Set(goalIds).size !== goalIds.length) throw new BadRequestException('goalIds must not repeat a goal');
+    const known = new Set((await this.goals.listForSite(site.id)).map((goal) => goal.id));
+    goalIds.forEach((goalId, index) => {
+      if (!OBJECT_ID.test(goalId) || !known.has(goalId)) {
+        throw new BadRequestException(`goalIds[${index}]: ${goalId} is not a goal of site ${site.domain}`);
+      }
+    });
+    return goalIds.map((goalId) => new Types.ObjectId(goalId));
+  }
+
+  /**
+   * A funnel ready to evaluate: every step's goal still exists. A goal deleted after the funnel
+   * was saved leaves a step that cannot be evaluated: 409 naming it, so the funnel is edited
+   * rather than silently changed. `parameter` names the id in a 400/404.
+   */
+  async getEvaluable(site: SiteView, funnelId: string, parameter = 'funnelId'): Promise<FunnelDefinition> {
+    const funnel = await this.get(site, funnelId, parameter);
+    const missing = funnel.steps.findIndex((step) => step.goal === null);
+    if (missing >= 0) {
+      throw new ConflictException(
+        `Step ${missing + 1} of funnel "${funnel.name}" names goal ${funnel.steps[missing].goalId}, which was deleted; change the funnel's goalIds`,
+      );
     }
-    if (input.pagePath !== undefined && input.property) {
-      throw new BadRequestException(`${name}: property is only for event steps`);
-    }
-    if (eventName === PAGEVIEW) {
-      throw new BadRequestException(`${name}: eventName cannot be pageview: use a page step (pagePath)`);
-    }
-    const match: FunnelStepMatch =
-      input.pagePath !== undefined
-        ? { kind: 'page', pagePath: input.pagePath }
-        : { kind: 'event', eventName: eventName!, property: input.property ?? null };
-    const key = JSON.stringify(match);
-    if (seen.has(key)) throw new BadRequestException(`${name} repeats an earlier step`);
-    seen.add(key);
+    return funnel;
+  }
+
+  /** The steps' current goals; a deleted goal's step keeps its id, labelled as deleted. */
+  private async resolve(site: SiteView, document: FunnelDocument): Promise<FunnelDefinition> {
+    const goals = new Map((await this.goals.listForSite(site.id)).map((goal) => [goal.id, goal]));
+    const steps = document.goalIds.map((objectId) => {
+      const goal = goals.get(objectId.toHexString());
+      return goal
+        ? { goalId: goal.id, label: goal.displayName, goal: goalDefinition(goal) }
+        : { goalId: objectId.toHexString(), label: DELETED_GOAL_LABEL, goal: null };
+    });
     return {
-      kind: match.kind,
-      pagePath: match.kind === 'page' ? match.pagePath : null,
-      eventName: match.kind === 'event' ? match.eventName : null,
-      propertyKey: match.kind === 'event' ? (match.property?.key ?? null) : null,
-      propertyValue: match.kind === 'event' ? (match.property?.value ?? null) : null,
-      label: input.label?.trim() || defaultStepLabel(match),
+      id: document._id.toHexString(),
+      siteId: document.siteId.toHexString(),
+      name: document.name,
+      steps,
+      createdAt: document.createdAt,
+      updatedAt: document.updatedAt,
     };
-  });
+  }
 }
 
 function duplicateName(site: SiteView, name: string): ConflictException {

@@ -97,11 +97,21 @@ describeIfChromium('dashboard: the funnel panel and the segment picker, in Chrom
       })
       .expect(202);
     await app.app.get(SessionsService).flush();
+    const goal = async (body: object) =>
+      (
+        await request(app.url)
+          .post(`/api/v1/sites/${site.id}/goals`)
+          .auth(token, { type: 'bearer' })
+          .send(body)
+          .expect(201)
+      ).body.id as string;
+    const pricing = await goal({ pagePath: '/pricing' });
+    const signup = await goal({ eventName: 'Signup' });
     funnelId = (
       await request(app.url)
         .post(`/api/v1/sites/${site.id}/funnels`)
         .auth(token, { type: 'bearer' })
-        .send({ name: 'Pricing to signup', steps: [{ pagePath: '/pricing' }, { eventName: 'Signup' }] })
+        .send({ name: 'Pricing to signup', goalIds: [pricing, signup] })
         .expect(201)
     ).body.id as string;
     segmentId = (

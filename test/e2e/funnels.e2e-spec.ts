@@ -5,7 +5,7 @@ import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { bootstrapAdminEnv, createUser, login, loginAsBootstrapAdmin } from '../factories/users.js';
-import { evaluateFunnel, type OracleFilter, type OracleStep, type OracleHit } from '../support/funnel-oracle.js';
+import { evaluateFunnel, type OracleFilter, type OracleGoal, type OracleHit } from '../support/funnel-oracle.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';
@@ -43,8 +43,8 @@ function random(seed: number): () => number {
   };
 }
 
-/** Steps of every kind a funnel can have, wildcards and a property match included. */
-const STEPS: Array<{ body: Record<string, unknown>; oracle: OracleStep }> = [
+/** The site's goals: one of each kind the funnel steps can be, wildcards and a property match included. */
+const GOALS: Array<{ body: Record<string, unknown>; oracle: OracleGoal }> = [
   { body: { pagePath: '/pricing' }, oracle: { pagePath: '/pricing' } },
   { body: { pagePath: '/blog/*' }, oracle: { pagePath: '/blog/*' } },
   { body: { eventName: 'Signup' }, oracle: { eventName: 'Signup' } },
@@ -53,7 +53,7 @@ const STEPS: Array<{ body: Record<string, unknown>; oracle: OracleStep }> = [
     oracle: { eventName: 'Purchase', property: { key: 'plan', value: 'pro' } },
   },
   { body: { pagePath: '/' }, oracle: { pagePath: '/' } },
-  // Overlaps every other page step: one page view must not complete two steps at once.
+  // Overlaps every other page goal: one page view must not complete two steps at once.
   { body: { pagePath: '/*' }, oracle: { pagePath: '/*' } },
 ];
 
@@ -66,8 +66,8 @@ describe('funnels: definitions by admins, figures per step exactly as a brute-fo
   let site: CreatedSite;
   let otherSite: CreatedSite;
   let ingestKey: string;
-  /** The request bodies of STEPS, by index. */
-  const steps = () => STEPS.map((step) => step.body);
+  let goalIds: string[];
+  let otherGoalIds: string[];
   const clock = new FixedClock(new Date('2024-03-10T12:00:00Z'));
 
   const funnelsOf = (siteId: string) => `/api/v1/sites/${siteId}/funnels`;
@@ -81,12 +81,24 @@ describe('funnels: definitions by admins, figures per step exactly as a brute-fo
     }
     await app.app.get(SessionsService).flush();
   };
-  const createFunnel = async (siteId: string, name: string, funnelSteps: object[]) =>
+  const createGoals = async (siteId: string) => {
+    const ids: string[] = [];
+    for (const goal of GOALS) {
+      const response = await request(app.url)
+        .post(`/api/v1/sites/${siteId}/goals`)
+        .auth(admin, { type: 'bearer' })
+        .send(goal.body)
+        .expect(201);
+      ids.push(response.body.id as string);
+    }
+    return ids;
+  };
+  const createFunnel = async (siteId: string, name: string, ids: string[]) =>
     (
       await request(app.url)
         .post(funnelsOf(siteId))
         .auth(admin, { type: 'bearer' })
-        .send({ name, steps: funnelSteps })
+        .send({ name, goalIds: ids })
         .expect(201)
     ).body as { id: string };
   const funnelFigures = (params: Record<string, string>, token = admin) =>
@@ -103,81 +115,60 @@ describe('funnels: definitions by admins, figures per step exactly as a brute-fo
     const account = await createUser(app.url, admin, { role: 'viewer', siteIds: [site.id] });
     viewer = (await login(app.url, account.email, account.password)).accessToken;
     ingestKey = (await createKey(app.url, admin, site.id, ['ingest'])).key;
+    goalIds = await createGoals(site.id);
+    otherGoalIds = await createGoals(otherSite.id);
   }, 120_000);
 
   afterAll(async () => {
     await app?.close();
   });
 
-  it('lets admins define funnels of 2 to 8 different steps; viewers read them', async () => {
+  it('lets admins define funnels of 2 to 8 different goals of the site; viewers read them', async () => {
     const created = await request(app.url)
       .post(funnelsOf('funnel.example'))
       .auth(admin, { type: 'bearer' })
-      .send({
-        name: 'Pricing to signup',
-        steps: [
-          { pagePath: '/pricing' },
-          { eventName: 'Purchase', property: { key: 'plan', value: 'pro' }, label: 'Bought pro' },
-        ],
-      })
+      .send({ name: 'Pricing to signup', goalIds: [goalIds[0], goalIds[2]] })
       .expect(201);
     expect(created.body).toMatchObject({
       siteId: site.id,
       name: 'Pricing to signup',
       steps: [
-        { label: 'Visit /pricing', pagePath: '/pricing', eventName: null, property: null },
-        { label: 'Bought pro', pagePath: null, eventName: 'Purchase', property: { key: 'plan', value: 'pro' } },
+        { goalId: goalIds[0], label: 'Visit /pricing' },
+        { goalId: goalIds[2], label: 'Signup' },
       ],
     });
     const post = (body: object) => request(app.url).post(funnelsOf(site.id)).auth(admin, { type: 'bearer' }).send(body);
-    const refusal = async (body: object) => JSON.stringify((await post(body).expect(400)).body.message);
-    expect(await refusal({ name: 'One', steps: [{ pagePath: '/' }] })).toContain(
-      'steps must contain at least 2 elements',
+    expect((await post({ name: 'One', goalIds: [goalIds[0]] }).expect(400)).body.message).toContain(
+      'goalIds must contain at least 2 elements',
     );
-    expect(
-      await refusal({ name: 'Nine', steps: Array.from({ length: 9 }, (_, i) => ({ pagePath: `/${i}` })) }),
-    ).toContain('steps must contain no more than 8 elements');
-    expect(await refusal({ name: 'Twice', steps: [{ pagePath: '/' }, { pagePath: '/' }] })).toContain(
-      'steps[1] repeats an earlier step',
+    expect((await post({ name: 'Nine', goalIds: Array(9).fill(goalIds[0]) }).expect(400)).body.message).toContain(
+      'goalIds must contain no more than 8 elements',
     );
-    expect(
-      await refusal({ name: 'Both', steps: [{ pagePath: '/', eventName: 'Signup' }, { pagePath: '/a' }] }),
-    ).toContain('steps[0]: give either pagePath');
-    expect(await refusal({ name: 'Relative', steps: [{ pagePath: 'pricing' }, { pagePath: '/a' }] })).toContain(
-      'pagePath must start with /',
+    expect((await post({ name: 'Twice', goalIds: [goalIds[0], goalIds[0]] }).expect(400)).body.message).toContain(
+      'must not repeat',
     );
-    expect(
-      await refusal({
-        name: 'Operator',
-        steps: [{ eventName: 'Signup', property: { key: '$where', value: '1' } }, { pagePath: '/' }],
-      }),
-    ).toContain('key must be');
-    await post({ name: 'Pricing to signup', steps: [{ pagePath: '/' }, { pagePath: '/a' }] }).expect(409);
+    const foreign = await post({ name: 'Foreign', goalIds: [goalIds[0], otherGoalIds[0]] }).expect(400);
+    expect(foreign.body.message).toBe(`goalIds[1]: ${otherGoalIds[0]} is not a goal of site funnel.example`);
+    await post({ name: 'Pricing to signup', goalIds: [goalIds[1], goalIds[2]] }).expect(409);
 
     const list = await request(app.url).get(funnelsOf(site.id)).auth(viewer, { type: 'bearer' }).expect(200);
     expect(list.body.map((funnel: { name: string }) => funnel.name)).toEqual(['Pricing to signup']);
     await request(app.url)
       .post(funnelsOf(site.id))
       .auth(viewer, { type: 'bearer' })
-      .send({ name: 'Mine', steps: [{ pagePath: '/' }, { pagePath: '/a' }] })
+      .send({ name: 'Mine', goalIds: [goalIds[0], goalIds[2]] })
       .expect(403);
     await request(app.url)
       .get(`${funnelsOf(otherSite.id)}/${created.body.id}`)
       .auth(admin, { type: 'bearer' })
       .expect(404);
-    const renamed = await request(app.url)
-      .patch(`${funnelsOf(site.id)}/${created.body.id}`)
-      .auth(admin, { type: 'bearer' })
-      .send({ steps: [{ pagePath: '/blog/*' }, { eventName: 'Signup' }] })
-      .expect(200);
-    expect(renamed.body.steps.map((step: { label: string }) => step.label)).toEqual(['Visit /blog/*', 'Signup']);
   });
 
   it('counts steps completed in order within one visit, other hits between them, on a hand-checked example', async () => {
     const domain = 'hand.example';
     const hand = await createSite(app.url, admin, { domain, timezone: 'UTC' });
     const key = (await createKey(app.url, admin, hand.id, ['ingest'])).key;
-    const ids = steps();
+    const ids = await createGoals(hand.id);
     const at = (minute: number) => new Date(Date.parse('2024-03-05T10:00:00Z') + minute * 60_000).toISOString();
     await ingest(key, domain, [
       // 1: / → /docs → /pricing → Signup: all three steps, with another page between.
@@ -254,16 +245,35 @@ describe('funnels: definitions by admins, figures per step exactly as a brute-fo
     expect(overlap.body.steps.map((step: { visitors: number }) => step.visitors)).toEqual([5, 2]);
   });
 
-  it("answers 400/404 naming a malformed funnel id or another site's funnel", async () => {
+  it("answers 400/404/409 naming a malformed funnel id, another site's funnel, or a step whose goal was deleted", async () => {
     const malformed = await funnelFigures({ siteId: site.id, funnelId: 'nope' }).expect(400);
     expect(malformed.body.message).toContain('funnelId must be a funnel id');
-    const foreign = await createFunnel(otherSite.id, 'Other', steps().slice(0, 2));
+    const foreign = await createFunnel(otherSite.id, 'Other', otherGoalIds.slice(0, 2));
     const elsewhere = await funnelFigures({ siteId: site.id, funnelId: foreign.id }).expect(404);
     expect(elsewhere.body.message).toBe(`Funnel ${foreign.id} not found on site funnel.example`);
+    const doomed = await request(app.url)
+      .post(`/api/v1/sites/${site.id}/goals`)
+      .auth(admin, { type: 'bearer' })
+      .send({ eventName: 'Doomed' })
+      .expect(201);
+    const funnel = await createFunnel(site.id, 'Doomed funnel', [goalIds[0], doomed.body.id as string]);
     await request(app.url)
-      .get(`${funnelsOf(site.id)}/${foreign.id}`)
+      .delete(`/api/v1/sites/${site.id}/goals/${doomed.body.id}`)
+      .auth(admin, { type: 'bearer' })
+      .expect(204);
+    const conflict = await funnelFigures({ siteId: site.id, funnelId: funnel.id }).expect(409);
+    expect(conflict.body.message).toContain('Step 2 of funnel "Doomed funnel"');
+    // The definition itself stays readable, the step marked, so the list keeps working.
+    const kept = await request(app.url)
+      .get(`${funnelsOf(site.id)}/${funnel.id}`)
       .auth(viewer, { type: 'bearer' })
-      .expect(404);
+      .expect(200);
+    expect(kept.body.steps[1]).toEqual({ goalId: doomed.body.id, label: '(deleted goal)' });
+    await request(app.url).get(funnelsOf(site.id)).auth(viewer, { type: 'bearer' }).expect(200);
+    await request(app.url)
+      .delete(`${funnelsOf(site.id)}/${funnel.id}`)
+      .auth(admin, { type: 'bearer' })
+      .expect(204);
   });
 
   it('equals a brute-force evaluation of the raw hits on random data, before and after late hits merge visits', async () => {
@@ -320,16 +330,16 @@ describe('funnels: definitions by admins, figures per step exactly as a brute-fo
       .auth(admin, { type: 'bearer' })
       .send({ name: 'Not /docs', filters: [['is_not', 'page', ['/docs']]] })
       .expect(201);
-    const funnels: Array<{ id: string; steps: OracleStep[] }> = [];
+    const funnels: Array<{ id: string; steps: OracleGoal[] }> = [];
     for (let index = 0; index < 6; index++) {
       const size = 2 + Math.floor(draw() * 3);
-      const order = [...STEPS.keys()].sort(() => draw() - 0.5).slice(0, size);
+      const order = [...GOALS.keys()].sort(() => draw() - 0.5).slice(0, size);
       const created = await createFunnel(
         site.id,
         `Random ${index}`,
-        order.map((step) => STEPS[step].body),
+        order.map((goal) => goalIds[goal]),
       );
-      funnels.push({ id: created.id, steps: order.map((step) => STEPS[step].oracle) });
+      funnels.push({ id: created.id, steps: order.map((goal) => GOALS[goal].oracle) });
     }
     const ranges = [
       { from: '2024-03-01', to: '2024-03-10' },

@@ -91,10 +91,14 @@ describe('security: the route table', () => {
     const viewer = await createUser(app.url, admin, { siteIds: [own.id] });
     const token = (await login(app.url, viewer.email, viewer.password)).accessToken;
     // A funnel of the viewer's own site: another site's answer is 403 before any funnel is looked up.
+    const goal = async (body: object) =>
+      (await request(app.url).post(`/api/v1/sites/${own.id}/goals`).auth(admin, { type: 'bearer' }).send(body)).body
+        .id as string;
+    const goalIds = [await goal({ pagePath: '/' }), await goal({ eventName: 'Signup' })];
     const funnel = await request(app.url)
       .post(`/api/v1/sites/${own.id}/funnels`)
       .auth(admin, { type: 'bearer' })
-      .send({ name: 'Own', steps: [{ pagePath: '/' }, { eventName: 'Signup' }] });
+      .send({ name: 'Own', goalIds });
     const parameters = { ...VALID_PARAMETERS, funnelId: funnel.body.id as string };
     const readRoutes = all.filter(
       (op) => op.method === 'GET' && op.parameters?.some((p) => p.in === 'query' && p.name === 'siteId'),

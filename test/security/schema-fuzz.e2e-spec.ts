@@ -217,8 +217,9 @@ interface Seeds {
   userId: string;
   goalId: string;
   refreshToken: string;
-  /** A saved segment and a funnel of the site (for the routes that name one). */
+  /** A saved segment and a funnel of two of the site's goals (for the routes that name one). */
   segmentId: string;
+  funnelGoalIds: string[];
   funnelId: string;
 }
 
@@ -426,6 +427,7 @@ describe('security: fuzzing every documented route with hostile values', () => {
       website: () => seeds.siteId,
       segment: () => seeds.segmentId,
       funnelId: () => seeds.funnelId,
+      goalIds: () => seeds.funnelGoalIds,
       // Segment and funnel names are unique per site.
       ...(/\/(segments|funnels)\b/.test(operation.path) ? { name: () => `fuzz-${++unique}` } : {}),
       // A goal's example names both kinds, which exclude each other: the baseline is an event
@@ -575,14 +577,18 @@ describe('security: fuzzing every documented route with hostile values', () => {
             })
           ).json()) as { id: string }
         ).id;
+      const goals = app.app.get(GoalsService);
+      const goalId = (await goals.create(own.siteId, { eventName: 'Seeded goal' })).id;
+      const funnelGoalIds = [goalId, (await goals.create(own.siteId, { pagePath: '/pricing' })).id];
       return {
         segmentId: await post('segments', { name: 'Seeded', filters: [['is', 'country', ['DE']]] }),
-        funnelId: await post('funnels', { name: 'Seeded', steps: [{ pagePath: '/pricing' }, { eventName: 'Signup' }] }),
+        funnelGoalIds,
+        funnelId: await post('funnels', { name: 'Seeded', goalIds: funnelGoalIds }),
         siteId: own.siteId,
         siteKey: own.key,
         keyId: key.id,
         userId: withUser ? (await createUser(app.url, token, { siteIds: [own.siteId] })).id : '',
-        goalId: (await app.app.get(GoalsService).create(own.siteId, { eventName: 'Seeded goal' })).id,
+        goalId,
         refreshToken: withRefreshToken ? (await loginAsBootstrapAdmin(app.url)).refreshToken : '',
       };
     };

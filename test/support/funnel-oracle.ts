@@ -14,7 +14,7 @@ export interface OracleHit {
   props?: Record<string, unknown> | null;
 }
 
-export type OracleStep = { pagePath: string } | { eventName: string; property?: { key: string; value: string } };
+export type OracleGoal = { pagePath: string } | { eventName: string; property?: { key: string; value: string } };
 
 /** A hit-level condition, or a condition on the hit's visit (its entry page). */
 export type OracleFilter =
@@ -32,12 +32,12 @@ export interface OracleFigures {
   }>;
 }
 
-function matches(step: OracleStep, hit: OracleHit): boolean {
-  if ('pagePath' in step) {
+function matches(goal: OracleGoal, hit: OracleHit): boolean {
+  if ('pagePath' in goal) {
     if (hit.name !== 'pageview') return false;
-    const parts = step.pagePath.split('*');
+    const parts = goal.pagePath.split('*');
     // Wildcards: the path starts with the first part, ends with the last, and holds the middle ones in order.
-    if (parts.length === 1) return hit.path === step.pagePath;
+    if (parts.length === 1) return hit.path === goal.pagePath;
     let rest = hit.path;
     if (!rest.startsWith(parts[0])) return false;
     rest = rest.slice(parts[0].length);
@@ -49,14 +49,14 @@ function matches(step: OracleStep, hit: OracleHit): boolean {
     }
     return rest.length >= last.length && rest.endsWith(last);
   }
-  if (hit.name !== step.eventName) return false;
-  if (!step.property) return true;
-  const value = hit.props?.[step.property.key];
-  return value !== undefined && value !== null && String(value) === step.property.value;
+  if (hit.name !== goal.eventName) return false;
+  if (!goal.property) return true;
+  const value = hit.props?.[goal.property.key];
+  return value !== undefined && value !== null && String(value) === goal.property.value;
 }
 
 /** Whether hits[from..] contain hits completing steps[step..] in order (each hit used once). */
-function completes(hits: OracleHit[], steps: OracleStep[], step: number, from: number): boolean {
+function completes(hits: OracleHit[], steps: OracleGoal[], step: number, from: number): boolean {
   if (step === steps.length) return true;
   for (let index = from; index < hits.length; index++) {
     if (matches(steps[step], hits[index]) && completes(hits, steps, step + 1, index + 1)) return true;
@@ -64,7 +64,7 @@ function completes(hits: OracleHit[], steps: OracleStep[], step: number, from: n
   return false;
 }
 
-function deepestStep(hits: OracleHit[], steps: OracleStep[]): number {
+function deepestStep(hits: OracleHit[], steps: OracleGoal[]): number {
   for (let depth = steps.length; depth > 0; depth--) {
     if (completes(hits, steps.slice(0, depth), 0, 0)) return depth;
   }
@@ -79,7 +79,7 @@ export function evaluateFunnel(input: {
   start: Date;
   end: Date;
   filters: OracleFilter[];
-  steps: OracleStep[];
+  steps: OracleGoal[];
 }): OracleFigures {
   const byVisitor = new Map<string, OracleHit[]>();
   for (const hit of input.hits) byVisitor.set(hit.visitorKey, [...(byVisitor.get(hit.visitorKey) ?? []), hit]);

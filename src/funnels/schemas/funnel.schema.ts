@@ -1,19 +1,9 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
 
-/** One step: a page pattern or an event name (with an optional property match), and its label. */
-export class StoredFunnelStep {
-  kind!: 'page' | 'event';
-  pagePath!: string | null;
-  eventName!: string | null;
-  propertyKey!: string | null;
-  propertyValue!: string | null;
-  label!: string;
-}
-
 /**
- * A funnel: 2 to 8 steps in order (Plausible's funnels). Its figures are never stored: every
- * read evaluates the steps over the raw hits and visits of the range asked for.
+ * A funnel: 2 to 8 of a site's goals in order (Plausible's funnels). Its figures are never
+ * stored: every read evaluates the steps over the raw hits and visits of the range asked for.
  */
 @Schema({ collection: 'funnels', versionKey: false, timestamps: true })
 export class Funnel {
@@ -23,21 +13,9 @@ export class Funnel {
   @Prop({ required: true, trim: true })
   name!: string;
 
-  @Prop({
-    type: [
-      {
-        _id: false,
-        kind: { type: String, enum: ['page', 'event'], required: true },
-        pagePath: { type: String, default: null },
-        eventName: { type: String, default: null },
-        propertyKey: { type: String, default: null },
-        propertyValue: { type: String, default: null },
-        label: { type: String, required: true },
-      },
-    ],
-    required: true,
-  })
-  steps!: StoredFunnelStep[];
+  /** The steps' goal ids, in funnel order. */
+  @Prop({ type: [Types.ObjectId], required: true })
+  goalIds!: Types.ObjectId[];
 
   createdAt!: Date;
   updatedAt!: Date;

@@ -1,5 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AllowSiteKey } from '../../auth/decorators/allow-site-key.decorator.js';
 import { ApiJwtOrSiteKeyProtected } from '../../auth/decorators/api-protected.decorator.js';
 import { CurrentPrincipal } from '../../auth/decorators/current-principal.decorator.js';
@@ -26,6 +33,10 @@ export class FunnelStatsController {
   @ApiOkResponse({ type: FunnelResponseDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A parameter is malformed (the message names it)' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site (admins), funnel or segment on this site' })
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description: "A step's goal was deleted (the message names the step)",
+  })
   funnel(@CurrentPrincipal() principal: Principal, @Query() params: FunnelQueryDto): Promise<FunnelResponseDto> {
     return this.funnels.funnel(principal, params);
   }

@@ -4,7 +4,7 @@ import type { Document } from 'mongodb';
 import type { Connection } from 'mongoose';
 import type { Principal } from '../../auth/principal.js';
 import { FunnelsService } from '../../funnels/funnels.service.js';
-import { stepMatchExpression } from '../../funnels/funnel-step-matching.js';
+import { goalMatchExpression } from '../../goals/goal-matching.js';
 import { parseFiltersParameter } from '../query/parse-filters.js';
 import { StatsEngine } from '../stats-engine.service.js';
 import { StatsScopeService } from '../stats-scope.service.js';
@@ -34,14 +34,14 @@ export class FunnelStatsService {
 
   async funnel(principal: Principal, params: FunnelQueryDto): Promise<FunnelResponseDto> {
     const scope = await this.scope.open(principal, params.siteId);
-    const funnel = await this.funnels.get(scope.site, params.funnelId.trim(), 'funnelId');
+    const funnel = await this.funnels.getEvaluable(scope.site, params.funnelId.trim(), 'funnelId');
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const classification = params.classification ?? 'USER';
     const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const query = this.scope.query(scope, resolved.range, { classification, filters });
     const pipeline = buildFunnelPipeline(
       query,
-      funnel.steps.map((step) => stepMatchExpression(step.match)),
+      funnel.steps.map((step) => goalMatchExpression(step.goal!)),
     );
     const [levels, totals] = await Promise.all([
       this.connection
@@ -63,6 +63,7 @@ export class FunnelStatsService {
       neverEnteringVisitorsPercentage: percentage(visitors - entering, visitors),
       steps: funnel.steps.map((step, index) => ({
         step: index + 1,
+        goalId: step.goalId,
         label: step.label,
         ...figures[index],
       })),

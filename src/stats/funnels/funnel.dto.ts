@@ -18,7 +18,10 @@ export class FunnelStepDto {
   @ApiProperty({ type: 'integer', example: 1, description: 'Position in the funnel, from 1' })
   step!: number;
 
-  @ApiProperty({ type: String, example: 'Visit /pricing', description: "The step's label" })
+  @ApiProperty({ type: String, example: '665f1c2b9d3e4a0012345671' })
+  goalId!: string;
+
+  @ApiProperty({ type: String, example: 'Visit /pricing', description: "The step's goal name" })
   label!: string;
 
   @ApiProperty({
