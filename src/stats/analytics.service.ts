@@ -94,7 +94,7 @@ export class AnalyticsService {
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const comparison = previousRange(resolved.range);
     const classification = params.classification ?? 'USER';
-    const filters = parseFiltersParameter(params.filters);
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const [current, previous] = await Promise.all(
       [resolved.range, comparison].map((range) =>
         this.engine.run(this.scope.query(scope, range, { classification, filters }), METRICS),
@@ -107,7 +107,10 @@ export class AnalyticsService {
         return [metric, { value, previous: before, change: percentChange(value, before) }];
       }),
     ) as unknown as OverviewResultsDto;
-    return { results, meta: this.scope.meta(scope, resolved, { classification, filters, comparison }) };
+    return {
+      results,
+      meta: this.scope.meta(scope, resolved, { classification, filters, segment: params.segment, comparison }),
+    };
   }
 
   async timeseries(principal: Principal, params: TimeseriesQueryDto): Promise<TimeseriesResponseDto> {
@@ -116,7 +119,7 @@ export class AnalyticsService {
     const metrics = parseMetricList(params.metrics);
     const interval = params.interval ?? (resolved.period === 'day' ? 'hour' : 'day');
     const classification = params.classification ?? 'USER';
-    const filters = parseFiltersParameter(params.filters);
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const rows = await this.engine.run(
       this.scope.query(scope, resolved.range, { classification, filters, interval }),
       metrics,
@@ -128,7 +131,10 @@ export class AnalyticsService {
       ...zero,
       ...byBucket.get(date),
     }));
-    return { results, meta: this.scope.meta(scope, resolved, { classification, filters, interval }) };
+    return {
+      results,
+      meta: this.scope.meta(scope, resolved, { classification, filters, segment: params.segment, interval }),
+    };
   }
 
   async breakdown(principal: Principal, params: BreakdownQueryDto): Promise<BreakdownResponseDto> {
@@ -137,7 +143,7 @@ export class AnalyticsService {
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const metrics = parseMetricList(params.metrics);
     const classification = params.classification ?? 'USER';
-    const filters = parseFiltersParameter(params.filters);
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const rows = await this.engine.run(
       this.scope.query(scope, resolved.range, { classification, filters, dimensions: [dimension] }),
       metrics,
@@ -155,7 +161,7 @@ export class AnalyticsService {
     return {
       results: paginate(sorted, page, limit),
       pagination: { page, limit, total: sorted.length },
-      meta: this.scope.meta(scope, resolved, { classification, filters }),
+      meta: this.scope.meta(scope, resolved, { classification, filters, segment: params.segment }),
     };
   }
 
@@ -188,7 +194,7 @@ export class AnalyticsService {
       (body.dimensions ?? []).filter((d) => d === 'goal').length > 1
     )
       throw new BadRequestException('dimensions must not repeat');
-    const filters = parseFilters(goalParts.filters);
+    const requestFilters = parseFilters(goalParts.filters);
     const metrics = [...new Set(body.metrics)];
     const goalQuery = goalParts.byGoal || goalParts.nameFilters.length > 0;
     const conversionMetrics = metrics.filter((metric) => (CONVERSION_METRICS as readonly string[]).includes(metric));
@@ -209,6 +215,7 @@ export class AnalyticsService {
       period: 'dateRange.period',
     });
     const classification = body.classification ?? 'USER';
+    const filters = await this.scope.withSegment(scope, body.segment, requestFilters);
     const plain = this.scope.query(scope, resolved.range, {
       classification,
       filters,
@@ -230,7 +237,12 @@ export class AnalyticsService {
       metrics,
       range: resolved.range,
       timezone: scope.site.timezone,
-      meta: this.scope.meta(scope, resolved, { classification, filters, interval: body.interval }),
+      meta: this.scope.meta(scope, resolved, {
+        classification,
+        filters,
+        segment: body.segment,
+        interval: body.interval,
+      }),
     };
   }
 

@@ -5,6 +5,7 @@ import type { SiteAccessService } from '../auth/site-access.service.js';
 import type { Principal } from '../auth/principal.js';
 import { FixedClock } from '../common/time/clock.js';
 import type { TrackingConfig } from '../config/configuration.js';
+import type { SegmentsService } from '../segments/segments.service.js';
 import { VisitsPendingError, type SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { READ_FLUSH_TIMEOUT_MS, StatsScopeService } from './stats-scope.service.js';
@@ -18,6 +19,7 @@ function scopeWith(flush: SessionsService['flush']): StatsScopeService {
     access,
     { flush } as SessionsService,
     new FixedClock(new Date('2024-01-01T00:00:00Z')),
+    {} as SegmentsService,
     {} as TrackingConfig,
   );
 }

@@ -7,6 +7,7 @@ import { SiteAccessService } from '../auth/site-access.service.js';
 import type { Principal } from '../auth/principal.js';
 import { Clock } from '../common/time/clock.js';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
+import { SegmentsService } from '../segments/segments.service.js';
 import { SessionsService, VisitsPendingError } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import type { StatsMetaDto } from './dto/analytics-response.dto.js';
@@ -61,6 +62,7 @@ export class StatsScopeService {
     private readonly access: SiteAccessService,
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
+    private readonly segments: SegmentsService,
     @Inject(trackingConfig.KEY) private readonly tracking: TrackingConfig,
   ) {}
 
@@ -81,6 +83,21 @@ export class StatsScopeService {
       );
     }
     return { site, siteId: new Types.ObjectId(site.id) };
+  }
+
+  /**
+   * The filters a read applies: a saved segment's (named by id in `parameter`; 400/404 naming it
+   * when it is no segment of this site), ANDed with the request's own. Every read endpoint that
+   * takes filters goes through here, so a segment means the same on all of them.
+   */
+  async withSegment(
+    scope: ReadScope,
+    segmentId: string | undefined,
+    filters: Filter<QueryDimension>[],
+    parameter = 'segment',
+  ): Promise<Filter<QueryDimension>[]> {
+    if (segmentId === undefined) return filters;
+    return [...(await this.segments.filtersOf(scope.site, segmentId.trim(), parameter)), ...filters];
   }
 
   now(): Date {
@@ -137,6 +154,7 @@ export class StatsScopeService {
     extra: {
       classification: ClassificationFilter;
       filters: Filter<QueryDimension>[];
+      segment?: string;
       interval?: Interval;
       comparison?: DayRange;
     },
@@ -164,6 +182,7 @@ export class StatsScopeService {
       visitorIdMode: this.tracking.visitorIdMode,
       classification: extra.classification,
       filters: extra.filters.map((filter) => ({ ...filter })),
+      ...(extra.segment !== undefined ? { segment: extra.segment.trim() } : {}),
       notes,
     };
   }

@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AuthModule } from '../auth/auth.module.js';
+import { FunnelsModule } from '../funnels/funnels.module.js';
 import { GoalsModule } from '../goals/goals.module.js';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
 import { HitStoreModule } from '../ingestion/hit-store.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
+import { SegmentsModule } from '../segments/segments.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
 import { AnalyticsService } from './analytics.service.js';
@@ -17,6 +19,8 @@ import { StatsScopeService } from './stats-scope.service.js';
 import { V2QueryController } from './plausible/v2-query.controller.js';
 import { V2QueryService } from './plausible/v2-query.service.js';
 import { StatsController } from './stats.controller.js';
+import { FunnelStatsController } from './funnels/funnel-stats.controller.js';
+import { FunnelStatsService } from './funnels/funnel-stats.service.js';
 import { StatsRepository } from './stats.repository.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import { RollupState, RollupStateSchema } from './rollups/rollup-state.schema.js';
@@ -40,9 +44,11 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
   imports: [
     AuthModule,
     EngagementStoreModule,
+    FunnelsModule,
     HitStoreModule,
     GoalsModule,
     LeaseModule,
+    SegmentsModule,
     SessionsModule,
     SitesModule,
     DataPurgeModule,
@@ -57,7 +63,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: VisitContributionRow.name, schema: VisitContributionRowSchema },
     ]),
   ],
-  controllers: [DataController, StatsController, V2QueryController],
+  controllers: [DataController, StatsController, FunnelStatsController, V2QueryController],
   providers: [
     StatsRepository,
     RollupRepository,
@@ -71,6 +77,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     DataService,
     AnalyticsService,
     V2QueryService,
+    FunnelStatsService,
   ],
   exports: [AnalyticsService],
 })

@@ -217,6 +217,10 @@ interface Seeds {
   userId: string;
   goalId: string;
   refreshToken: string;
+  /** A saved segment and a funnel of two of the site's goals (for the routes that name one). */
+  segmentId: string;
+  funnelGoalIds: string[];
+  funnelId: string;
 }
 
 /** A request before it is put on the wire: path values, query, headers and JSON body as values. */
@@ -421,10 +425,16 @@ describe('security: fuzzing every documented route with hostile values', () => {
       revenue: () => undefined,
       // Umami's name for the site id.
       website: () => seeds.siteId,
+      segment: () => seeds.segmentId,
+      funnelId: () => seeds.funnelId,
+      goalIds: () => seeds.funnelGoalIds,
+      // Segment and funnel names are unique per site.
+      ...(/\/(segments|funnels)\b/.test(operation.path) ? { name: () => `fuzz-${++unique}` } : {}),
       // A goal's example names both kinds, which exclude each other: the baseline is an event
       // goal, and goal names are unique per site.
-      pagePath: () => undefined,
-      displayName: () => `Fuzz goal ${++unique}`,
+      ...(/\/goals\b/.test(operation.path)
+        ? { pagePath: () => undefined, displayName: () => `Fuzz goal ${++unique}` }
+        : {}),
     };
   }
 
@@ -475,14 +485,13 @@ describe('security: fuzzing every documented route with hostile values', () => {
       if (parameter.in === 'path') {
         const isUser =
           parameter.name === 'userId' || (parameter.name === 'id' && operation.path.startsWith('/api/v1/users'));
-        pathParams[parameter.name] =
-          parameter.name === 'keyId'
-            ? seeds.keyId
-            : parameter.name === 'goalId'
-              ? seeds.goalId
-              : isUser
-                ? seeds.userId
-                : seeds.siteId;
+        const seeded: Record<string, string> = {
+          keyId: seeds.keyId,
+          goalId: seeds.goalId,
+          segmentId: seeds.segmentId,
+          funnelId: seeds.funnelId,
+        };
+        pathParams[parameter.name] = seeded[parameter.name] ?? (isUser ? seeds.userId : seeds.siteId);
       } else if (parameter.required || parameter.name in fixes || resolve(parameter.schema).example !== undefined) {
         const value = parameter.name in fixes ? fixes[parameter.name]() : sample(parameter.schema);
         (parameter.in === 'query' ? query : headers)[parameter.name] = value;
@@ -558,12 +567,28 @@ describe('security: fuzzing every documented route with hostile values', () => {
     const createSeeds = async (withUser: boolean, withRefreshToken: boolean): Promise<Seeds> => {
       const own = await createIngestSite(app, { scopes: ['ingest', 'read'] });
       const [key] = await sites.listKeys(own.siteId);
+      const post = async (path: string, body: object) =>
+        (
+          (await (
+            await fetch(`${app.url}/api/v1/sites/${own.siteId}/${path}`, {
+              method: 'POST',
+              headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+              body: JSON.stringify(body),
+            })
+          ).json()) as { id: string }
+        ).id;
+      const goals = app.app.get(GoalsService);
+      const goalId = (await goals.create(own.siteId, { eventName: 'Seeded goal' })).id;
+      const funnelGoalIds = [goalId, (await goals.create(own.siteId, { pagePath: '/pricing' })).id];
       return {
+        segmentId: await post('segments', { name: 'Seeded', filters: [['is', 'country', ['DE']]] }),
+        funnelGoalIds,
+        funnelId: await post('funnels', { name: 'Seeded', goalIds: funnelGoalIds }),
         siteId: own.siteId,
         siteKey: own.key,
         keyId: key.id,
         userId: withUser ? (await createUser(app.url, token, { siteIds: [own.siteId] })).id : '',
-        goalId: (await app.app.get(GoalsService).create(own.siteId, { eventName: 'Seeded goal' })).id,
+        goalId,
         refreshToken: withRefreshToken ? (await loginAsBootstrapAdmin(app.url)).refreshToken : '',
       };
     };

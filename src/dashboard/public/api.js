@@ -223,18 +223,54 @@ export async function fetchBreakdown(query, { dimension, limit, metrics, filters
   }));
 }
 
+/** @returns {Promise<Array<{ id: string, name: string }>>} the site's saved segments, by name */
+export async function listSegments(siteId) {
+  const payload = await authed('GET', `/sites/${encodeURIComponent(siteId)}/segments`);
+  return listOf(payload).map((segment) => ({ id: segment.id, name: segment.name }));
+}
+
+/** @returns {Promise<Array<{ id: string, name: string }>>} the site's funnels, by name */
+export async function listFunnels(siteId) {
+  const payload = await authed('GET', `/sites/${encodeURIComponent(siteId)}/funnels`);
+  return listOf(payload).map((funnel) => ({ id: funnel.id, name: funnel.name }));
+}
+
+/**
+ * A funnel's figures for the dashboard's query (range, classification, segment).
+ * @returns {Promise<{ visitors: number, enteringVisitors: number, enteringVisitorsPercentage: number,
+ *   steps: Array<{ step: number, label: string, visitors: number, dropoff: number,
+ *   conversionRate: number, conversionRateStep: number }> }>}
+ */
+export async function fetchFunnel(query, funnelId) {
+  const payload = await authed('GET', '/stats/funnel', { params: { ...query, funnelId } });
+  return {
+    visitors: numberOf(payload?.visitors),
+    enteringVisitors: numberOf(payload?.enteringVisitors),
+    enteringVisitorsPercentage: numberOf(payload?.enteringVisitorsPercentage),
+    steps: (payload?.steps ?? []).map((step) => ({
+      step: numberOf(step.step),
+      label: String(step.label ?? ''),
+      visitors: numberOf(step.visitors),
+      dropoff: numberOf(step.dropoff),
+      conversionRate: numberOf(step.conversionRate),
+      conversionRateStep: numberOf(step.conversionRateStep),
+    })),
+  };
+}
+
 /**
  * Conversions per goal: `POST /stats/query` with the `goal` dimension (the breakdown endpoint
- * has no goal dimension). `query` is the dashboard's `{ siteId, period | from, to, classification }`.
+ * has no goal dimension). `query` is the dashboard's `{ siteId, period | from, to, classification, segment? }`.
  * @returns {Promise<Array<{ value: string, name: string, values: Record<string, number | null> }>>}
  */
 export async function fetchGoalConversions(query, { limit, metrics }) {
-  const { siteId, period, from, to, classification } = query;
+  const { siteId, period, from, to, classification, segment } = query;
   const payload = await authed('POST', '/stats/query', {
     body: {
       siteId,
       dateRange: period ? { period } : { from, to },
       classification,
+      ...(segment ? { segment } : {}),
       dimensions: ['goal'],
       metrics,
       limit,

@@ -3,6 +3,7 @@
 import * as api from './api.js';
 import { BREAKDOWN_LIMIT, BREAKDOWNS, PROPERTY_PREFIX } from './breakdowns.js';
 import { formatInteger } from './format.js';
+import { renderFunnel, renderFunnelMessage } from './funnel.js';
 import { chartInterval, customRangeProblem, rangeParams, shiftDays, todayIn } from './range.js';
 import {
   clearOverview,
@@ -65,6 +66,12 @@ const ui = {
   overview: byId('overview'),
   breakdowns: byId('breakdowns'),
   chart: byId('visitors-chart'),
+  segmentField: byId('segment-field'),
+  segment: byId('segment-select'),
+  funnelPanel: byId('funnel-panel'),
+  funnel: byId('funnel-select'),
+  funnelSteps: byId('funnel-steps'),
+  funnelSummary: byId('funnel-summary'),
 };
 
 const RANGE_NAMES = { day: 'Today', '7d': 'Last 7 days', '30d': 'Last 30 days', month: 'This month' };
@@ -81,6 +88,9 @@ const state = {
   /** The custom-event property whose values the properties table shows; none until one is named. */
   property: '',
   role: null,
+  /** The saved segment applied to every panel ('' for none), and the funnel shown; both per site. */
+  segment: '',
+  funnelId: '',
 };
 /** Bumped on every reload, so answers to an older query never overwrite a newer one. */
 let generation = 0;
@@ -171,7 +181,31 @@ async function enterDashboard() {
   chart ??= new VisitorsChart(ui.chart);
   ui.site.focus();
   startRealtime();
+  await loadSiteLists();
   await reload();
+}
+
+/**
+ * The picked site's saved segments and funnels, for the segment select and the funnel panel;
+ * each is hidden while the site has none. A list that cannot be loaded hides its control.
+ */
+async function loadSiteLists() {
+  const siteId = state.siteId;
+  const [segments, funnels] = await Promise.all([
+    api.listSegments(siteId).catch(() => []),
+    api.listFunnels(siteId).catch(() => []),
+  ]);
+  if (siteId !== state.siteId) return;
+  const option = (value, text) => Object.assign(document.createElement('option'), { value, textContent: text });
+  ui.segment.replaceChildren(
+    option('', 'All visitors'),
+    ...segments.map((segment) => option(segment.id, segment.name)),
+  );
+  ui.segmentField.hidden = segments.length === 0;
+  state.segment = '';
+  ui.funnel.replaceChildren(...funnels.map((funnel) => option(funnel.id, funnel.name)));
+  ui.funnelPanel.hidden = funnels.length === 0;
+  state.funnelId = funnels[0]?.id ?? '';
 }
 
 async function reload() {
@@ -194,6 +228,7 @@ async function reload() {
       },
     ),
     api.fetchTimeseries(query, interval).then((points) => isCurrent() && chart?.render(points, interval)),
+    loadFunnel(query, isCurrent),
     ...BREAKDOWNS.map((definition) => loadBreakdown(definition, query, isCurrent)),
   ]);
   if (!isCurrent()) return;
@@ -206,7 +241,26 @@ async function reload() {
 /** The query the dashboard shows, without the parts each table sets itself. */
 function currentQuery() {
   const site = currentSite();
-  return site && { siteId: site.id, ...rangeParams(state.range), classification: state.classification };
+  return (
+    site && {
+      siteId: site.id,
+      ...rangeParams(state.range),
+      classification: state.classification,
+      ...(state.segment ? { segment: state.segment } : {}),
+    }
+  );
+}
+
+/** Fills the funnel panel for the query; a rejection (after saying so in the panel) tells the caller it failed. */
+async function loadFunnel(query, isCurrent) {
+  if (!state.funnelId) return;
+  try {
+    const funnel = await api.fetchFunnel(query, state.funnelId);
+    if (isCurrent()) renderFunnel(ui.funnelSteps, ui.funnelSummary, funnel);
+  } catch (error) {
+    if (isCurrent()) renderFunnelMessage(ui.funnelSteps, ui.funnelSummary, 'Could not be loaded');
+    throw error;
+  }
 }
 
 function breakdownDimension(definition) {
@@ -370,7 +424,26 @@ function wireEvents() {
     state.siteId = ui.site.value;
     localStorage.setItem(LAST_SITE_KEY, state.siteId);
     startRealtime();
+    guarded(async () => {
+      await loadSiteLists();
+      await reload();
+    });
+  });
+
+  ui.segment.addEventListener('change', () => {
+    state.segment = ui.segment.value;
     guarded(reload);
+  });
+
+  ui.funnel.addEventListener('change', () => {
+    state.funnelId = ui.funnel.value;
+    const query = currentQuery();
+    const ticket = generation;
+    if (!query) return;
+    ui.error.textContent = '';
+    loadFunnel(query, () => ticket === generation).catch((error) => {
+      if (ticket === generation) ui.error.textContent = `Some statistics could not be loaded: ${error.message}`;
+    });
   });
 
   ui.range.addEventListener('change', () => {

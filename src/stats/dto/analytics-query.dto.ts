@@ -91,6 +91,18 @@ export class RangeQueryDto extends ClassifiedSiteQueryDto {
   @IsString()
   @MaxLength(8192)
   filters?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '665f1c2b9d3e4a0012345678',
+    description:
+      "A saved segment's id (GET /api/v1/sites/{id}/segments): its filters are ANDed with `filters`. " +
+      'An id that is no segment of this site is a 404 naming it.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  segment?: string;
 }
 
 const METRICS_DESCRIPTION = `Comma-separated metrics: ${ALL_METRICS.join(', ')}.`;

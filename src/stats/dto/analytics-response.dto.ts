@@ -183,8 +183,18 @@ export class StatsMetaDto {
   })
   classification!: string;
 
-  @ApiProperty({ type: [FilterMetaDto] })
+  @ApiProperty({
+    type: [FilterMetaDto],
+    description: "Every filter applied: the saved segment's first (when `segment` was given), then the request's",
+  })
   filters!: FilterMetaDto[];
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '665f1c2b9d3e4a0012345678',
+    description: 'The saved segment applied, when one was given',
+  })
+  segment?: string;
 
   @ApiProperty({
     type: [String],

@@ -67,7 +67,8 @@ export class OrderByDto {
   direction!: (typeof ORDER_DIRECTIONS)[number];
 }
 
-const FILTER_SCHEMA = {
+/** One filter in the OpenAPI document (also the syntax of a saved segment's filters). */
+export const FILTER_SCHEMA = {
   type: 'array',
   minItems: 3,
   maxItems: 3,
@@ -143,6 +144,16 @@ export class StatsQueryBodyDto {
   @IsOptionalNotNull()
   @IsArray()
   filters?: unknown[];
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '665f1c2b9d3e4a0012345678',
+    description: "A saved segment's id (GET /api/v1/sites/{id}/segments): its filters are ANDed with `filters`",
+  })
+  @IsOptionalNotNull()
+  @IsString()
+  @MaxLength(64)
+  segment?: string;
 
   @ApiPropertyOptional({ enum: CLASSIFICATION_FILTERS, enumName: 'ClassificationFilter', default: 'USER' })
   @IsOptionalNotNull()

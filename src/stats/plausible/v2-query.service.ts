@@ -53,6 +53,7 @@ export class V2QueryService {
       dateRange: 'period' in dateRange ? { period: dateRange.period } : { from: dateRange.from, to: dateRange.to },
       dimensions: request.dimensions,
       filters: request.filters,
+      ...(request.segment !== undefined ? { segment: request.segment } : {}),
       classification: 'USER',
       ...(interval ? { interval } : {}),
       ...(request.orderBy.length > 0 ? { orderBy: request.orderBy } : {}),

@@ -31,6 +31,8 @@ export interface V2Request {
   time?: Interval | 'auto';
   /** Siteline filters as data (`[operator, dimension, values]`), all of which must hold. */
   filters: Array<[FilterOperator | BehaviourOperator, string, Array<string | number>]>;
+  /** The saved segment of a top-level `["is", "segment", [id]]` filter, ANDed with `filters`. */
+  segment?: string;
   /** Siteline `orderBy` fields with directions, or empty for the default order. */
   orderBy: Array<{ field: string; direction: 'asc' | 'desc' }>;
   include: { timeLabels: boolean; totalRows: boolean; imports: boolean };
@@ -79,7 +81,7 @@ export function parseV2Request(body: unknown): V2Request {
 
   const v2Metrics = parseMetrics(input.metrics);
   const { v2Dimensions, dimensions, time } = parseDimensions(input.dimensions);
-  const filters = parseFilterList(input.filters);
+  const { filters, segment } = parseFilterList(input.filters);
   const include = parseInclude(input.include, time !== undefined);
   return {
     siteId: input.site_id,
@@ -90,6 +92,7 @@ export function parseV2Request(body: unknown): V2Request {
     dimensions,
     ...(time ? { time } : {}),
     filters,
+    ...(segment !== undefined ? { segment } : {}),
     orderBy: parseOrderBy(input.order_by, v2Metrics, v2Dimensions),
     include,
     pagination: parsePagination(input.pagination),
@@ -183,10 +186,32 @@ type NativeFilter = [FilterOperator | BehaviourOperator, string, Array<string | 
  * operator, and `or` of conditions on one dimension with one operator (`is`/`contains`) merges
  * their values. Other trees, and `matches`/`matches_not`, have no Siteline equivalent yet: 400.
  */
-function parseFilterList(value: unknown): NativeFilter[] {
-  if (value === undefined) return [];
+function parseFilterList(value: unknown): { filters: NativeFilter[]; segment?: string } {
+  if (value === undefined) return { filters: [] };
   if (!Array.isArray(value)) throw bad('filters must be a list of filters');
-  return value.flatMap((item, index) => translateFilter(item, `#/filters/${index}`, false, 0));
+  const segments = value.flatMap((item, index) => segmentOf(item, `#/filters/${index}`));
+  if (segments.length > 1) throw bad('filters: Siteline applies one saved segment per query');
+  const filters = value
+    .map((item, index) => ({ item, where: `#/filters/${index}` }))
+    .filter(({ item }) => segmentOf(item, '').length === 0)
+    .flatMap(({ item, where }) => translateFilter(item, where, false, 0));
+  return { filters, ...(segments.length === 1 ? { segment: segments[0] } : {}) };
+}
+
+/**
+ * A top-level `["is", "segment", [id]]` (Plausible's saved-segment filter) as the segment's id;
+ * empty for any other filter. Only one id: Siteline ANDs a segment with the other filters and
+ * has no `or` of segments.
+ */
+function segmentOf(item: unknown, where: string): string[] {
+  if (!Array.isArray(item) || item[0] !== 'is' || item[1] !== 'segment') return [];
+  const ids = item[2] as unknown;
+  if (item.length !== 3 || !Array.isArray(ids) || ids.length !== 1) {
+    throw bad(`${where}: a segment filter is ["is", "segment", [id]] with exactly one segment id`);
+  }
+  const [id] = ids as unknown[];
+  if (typeof id !== 'string' && typeof id !== 'number') throw bad(`${where}/2: a segment id is a string`);
+  return [String(id)];
 }
 
 function translateFilter(item: unknown, where: string, negate: boolean, depth: number): NativeFilter[] {
@@ -245,6 +270,9 @@ function translateCondition(item: unknown[], where: string, negate: boolean): Na
   if (!operators) throw bad(`${where}: Invalid filter operator ${quote(operatorName)}`);
   if (typeof dimensionName === 'string' && V2_TIME_DIMENSIONS[dimensionName]) {
     throw bad(`${where}: time dimensions cannot be filtered by; use date_range`);
+  }
+  if (dimensionName === 'segment') {
+    throw bad(`${where}: a segment filter must stand at the top level as ["is", "segment", [id]]`);
   }
   const dimension = sitelineDimension(dimensionName, `${where}/1`);
   if (!Array.isArray(clauses) || clauses.length === 0) throw bad(`${where}/2: filter values must be a non-empty list`);

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { AuthModule } from '../auth/auth.module.js';
+import { Segment, SegmentSchema } from './schemas/segment.schema.js';
+import { SegmentsController } from './segments.controller.js';
+import { SegmentsService } from './segments.service.js';
+
+/**
+ * Saved segments (docs/segments.md): owns the `segments` collection. Exports `SegmentsService`,
+ * through which every stats read turns a `segment` id into filters.
+ */
+@Module({
+  imports: [AuthModule, MongooseModule.forFeature([{ name: Segment.name, schema: SegmentSchema }])],
+  controllers: [SegmentsController],
+  providers: [SegmentsService],
+  exports: [SegmentsService],
+})
+export class SegmentsModule {}
