@@ -53,6 +53,18 @@ const hitArbitrary = fc.record({
 });
 type HitSpec = typeof hitArbitrary extends fc.Arbitrary<infer T> ? T : never;
 
+/** The one hit of the regression example below. */
+const REBUILD_CUT_HIT: HitSpec = {
+  day: 0,
+  minute: 0,
+  visitor: 0,
+  bot: false,
+  pageview: false,
+  path: '/',
+  country: 'DE',
+  source: 'news.example',
+};
+
 const operationArbitrary = fc.oneof(
   fc.record({ op: fc.constant('ingest' as const), hits: fc.array(hitArbitrary, { minLength: 1, maxLength: 12 }) }),
   // Hits on the oldest days, after newer ones: late and out of order.
@@ -390,7 +402,26 @@ describe('stats maintenance under faults', () => {
           expect(incremental).toEqual(await derivedRows(app, siteId));
         },
       ),
-      { numRuns: 15 },
+      {
+        numRuns: 15,
+        examples: [
+          // Found by this property: a rebuild for a zone change cut short, then the zone changed back.
+          // The half-built rows in the other zone stayed, as the site's state still named its zone.
+          [
+            'America/New_York',
+            [REBUILD_CUT_HIT],
+            [
+              { op: 'timezone', timezone: 'UTC' },
+              { op: 'interrupted-run', step: 27 },
+              { op: 'timezone', timezone: 'America/New_York' },
+              { op: 'ingest', hits: [REBUILD_CUT_HIT] },
+            ],
+            [{ fromDay: 0, length: 1, dimensions: [], interval: undefined }],
+            [REBUILD_CUT_HIT],
+            1,
+          ],
+        ],
+      },
     );
     // Some runs must really have been cut short, or the property says nothing about faults.
     expect(killed).toBeGreaterThan(5);

@@ -149,6 +149,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         states.set(siteId, state);
         if (RollupRepository.isUsable(state, timezone)) continue;
         // Rebuilt from scratch by the same additions: no rows, every hit and visit of the site awaiting them.
+        await this.rollups.markRebuildStarted(siteId);
         await this.rollups.deleteSiteRows(siteId);
         await this.hits.markSiteForRollup(new Types.ObjectId(siteId));
         await this.sessions.markSiteVisitsChanged(new Types.ObjectId(siteId));

@@ -246,6 +246,16 @@ export class RollupRepository {
     await this.state.updateOne({ _id, rebuildRequests: unchanged }, { $unset: { rebuild: 1 } });
   }
 
+  /**
+   * A rebuild is starting: until `markSiteBuilt`, the rows are not the site's, whatever zone its
+   * state names. A run cut short mid-rebuild leaves rows of a half-done build, maybe in a zone the
+   * site has left again since; the flag keeps the site listed for a rebuild (findSitesToRebuild)
+   * and off the reads. `rebuildRequests` does not move, so the finished rebuild clears the flag.
+   */
+  async markRebuildStarted(siteId: string): Promise<void> {
+    await this.state.updateOne({ _id: siteStateId(siteId) }, { $set: { rebuild: true } }, { upsert: true });
+  }
+
   /** Stops reads from using the site's rows until the job has rebuilt them (after a purge or erasure). */
   async markSiteForRebuild(siteId: string): Promise<void> {
     await this.state.updateOne(
