@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
+import { isDuplicateKeyError } from '../database/database-errors.js';
 import { LoginFailure } from './schemas/login-failure.schema.js';
-
-const isDuplicateKey = (error: unknown) => (error as { code?: unknown }).code === 11000;
 
 /**
  * Every method is one atomic update of one bucket document, so the counts hold across app
@@ -30,7 +29,7 @@ export class LoginFailuresRepository {
         .exec();
     // Two instances upserting the same new bucket: one insert loses the unique race; the retry updates.
     const document = await reserve().catch((error: unknown) =>
-      isDuplicateKey(error) ? reserve() : Promise.reject(error),
+      isDuplicateKeyError(error) ? reserve() : Promise.reject(error),
     );
     return (document?.count ?? 0) + (document?.pending ?? 0);
   }
@@ -59,7 +58,7 @@ export class LoginFailuresRepository {
   async increment(bucket: string, expiresAt: Date): Promise<void> {
     const increment = () =>
       this.failures.updateOne({ bucket }, { $inc: { count: 1 }, $setOnInsert: { expiresAt } }, { upsert: true }).exec();
-    await increment().catch((error: unknown) => (isDuplicateKey(error) ? increment() : Promise.reject(error)));
+    await increment().catch((error: unknown) => (isDuplicateKeyError(error) ? increment() : Promise.reject(error)));
   }
 
   /** Forgets the bucket's failures, keeping undecided attempts' reservations. */

@@ -14,6 +14,7 @@ import { hashPassword, needsRehash } from './password-hasher.js';
 import type { Role } from './principal.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { UsersRepository, type StoredUser, type UserChanges } from './users.repository.js';
+import { isDuplicateKeyError } from '../database/database-errors.js';
 
 export const MIN_PASSWORD_LENGTH = 10;
 
@@ -50,10 +51,6 @@ export function toUserView(user: StoredUser): UserView {
     createdAt: user.createdAt,
     updatedAt: user.updatedAt,
   };
-}
-
-function isDuplicateKeyError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 }
 
 @Injectable()

@@ -45,3 +45,8 @@ export function isDatabaseUnreachable(error: unknown, depth = 0): error is Error
   const { errorResponse } = error as { errorResponse?: unknown };
   return isDatabaseUnreachable(errorResponse instanceof Error ? errorResponse : error.cause, depth + 1);
 }
+
+/** MongoDB's duplicate-key error (code 11000): a unique index refused the write. */
+export function isDuplicateKeyError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
+}

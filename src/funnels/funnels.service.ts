@@ -5,6 +5,7 @@ import type { GoalDefinition } from '../goals/goal-matching.js';
 import { goalDefinition, GoalsService } from '../goals/goals.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { Funnel, type FunnelDocument } from './schemas/funnel.schema.js';
+import { isDuplicateKeyError } from '../database/database-errors.js';
 
 /** Plausible's bounds: a funnel has at least 2 steps, at most 8. */
 export const MIN_FUNNEL_STEPS = 2;
@@ -31,8 +32,6 @@ export interface FunnelDefinition {
 /** The label of a step whose goal was deleted after the funnel was saved. */
 export const DELETED_GOAL_LABEL = '(deleted goal)';
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
-const isDuplicateKey = (error: unknown) =>
-  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 
 /**
  * Funnels (owner of the `funnels` collection): a site's ordered goal steps. Steps name goals by
@@ -69,7 +68,7 @@ export class FunnelsService {
     try {
       return await this.resolve(site, await this.funnels.create({ siteId, name: input.name.trim(), goalIds }));
     } catch (error) {
-      if (isDuplicateKey(error)) throw duplicateName(site, input.name);
+      if (isDuplicateKeyError(error)) throw duplicateName(site, input.name);
       throw error;
     }
   }
@@ -85,7 +84,7 @@ export class FunnelsService {
     try {
       return await this.resolve(site, await funnel.save());
     } catch (error) {
-      if (isDuplicateKey(error)) throw duplicateName(site, input.name ?? funnel.name);
+      if (isDuplicateKeyError(error)) throw duplicateName(site, input.name ?? funnel.name);
       throw error;
     }
   }

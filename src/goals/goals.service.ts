@@ -2,6 +2,7 @@ import { BadRequestException, ConflictException, Injectable, NotFoundException }
 import { PAGEVIEW } from '../ingestion/schemas/hit.schema.js';
 import { goalMatchExpression, goalPrefilter, type GoalDefinition } from './goal-matching.js';
 import { GoalsRepository, type GoalFields, type StoredGoal } from './goals.repository.js';
+import { isDuplicateKeyError } from '../database/database-errors.js';
 
 export interface GoalInput {
   pagePath?: string;
@@ -17,10 +18,6 @@ export interface GoalChanges {
 }
 
 export const MAX_GOALS_PER_SITE = 100;
-
-function isDuplicateKeyError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
-}
 
 /** What a stored goal matches (see goal-matching.ts). */
 export function goalDefinition(goal: StoredGoal): GoalDefinition {

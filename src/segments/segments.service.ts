@@ -6,6 +6,7 @@ import { parseFilters } from '../stats/query/parse-filters.js';
 import type { Filter } from '../stats/query/stats-query.js';
 import type { SiteView } from '../sites/site-view.js';
 import { Segment, type SegmentDocument } from './schemas/segment.schema.js';
+import { isDuplicateKeyError } from '../database/database-errors.js';
 
 export interface StoredSegment {
   id: string;
@@ -18,9 +19,6 @@ export interface StoredSegment {
 
 /** How many segments one site may keep: a picker's worth, and a bound on what a list returns. */
 export const MAX_SEGMENTS_PER_SITE = 200;
-
-const isDuplicateKey = (error: unknown) =>
-  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 
 function toStored(document: SegmentDocument): StoredSegment {
   return {
@@ -65,7 +63,7 @@ export class SegmentsService {
     try {
       return toStored(await this.segments.create({ siteId, name: input.name.trim(), filters }));
     } catch (error) {
-      if (isDuplicateKey(error))
+      if (isDuplicateKeyError(error))
         throw new ConflictException(`Site ${site.domain} already has a segment named "${input.name}"`);
       throw error;
     }
@@ -82,7 +80,7 @@ export class SegmentsService {
     try {
       return toStored(await segment.save());
     } catch (error) {
-      if (isDuplicateKey(error))
+      if (isDuplicateKeyError(error))
         throw new ConflictException(`Site ${site.domain} already has a segment named "${input.name}"`);
       throw error;
     }

@@ -8,6 +8,7 @@ import { SiteKeysRepository, type StoredSiteKey } from './site-keys.repository.j
 import { isValidTimezone, normalizeDomain, normalizeOrigin } from './site-rules.js';
 import type { SiteView } from './site-view.js';
 import { SitesRepository, type SiteFields, type StoredSite } from './sites.repository.js';
+import { isDuplicateKeyError } from '../database/database-errors.js';
 
 export interface AuthenticatedKey {
   keyId: string;
@@ -43,10 +44,6 @@ const DISPLAY_PREFIX_LENGTH = SITE_KEY_PREFIX.length + 6;
 
 export function hashSiteKey(rawKey: string): string {
   return createHash('sha256').update(rawKey).digest('hex');
-}
-
-function isDuplicateKeyError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 }
 
 function toView(site: StoredSite): SiteView {
