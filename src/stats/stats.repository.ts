@@ -56,8 +56,19 @@ export interface HitMetricsRow extends HitGroupSums {
   key: GroupKey | null;
 }
 
+/** A converting hit as a goal's conversion rows count it. */
+export interface GoalHit {
+  ts: Date;
+  visitorKey: string;
+  classification: string;
+  revenueAmount?: number | null;
+  revenueCurrency?: string | null;
+}
+
 export interface ConversionMetricsRow extends ConversionSums {
   key: GroupKey | null;
+  /** With `withVisitorKeys`: the converted visitors themselves. */
+  visitorKeys?: string[];
 }
 
 export interface VisitMetricsRow extends VisitGroupSums {
@@ -311,7 +322,7 @@ export class StatsRepository {
   async aggregateConversions(
     query: StatsQuery<QueryDimension>,
     goals: ConversionGoal[],
-    options: { byGoal: boolean; revenueCurrency: string | null },
+    options: { byGoal: boolean; revenueCurrency: string | null; withVisitorKeys?: boolean },
   ): Promise<ConversionMetricsRow[]> {
     return this.aggregate<ConversionMetricsRow>('hits', buildConversionMetricsPipeline(query, goals, options));
   }
@@ -331,6 +342,18 @@ export class StatsRepository {
       { $group: { _id: '$visitorKey' } },
     ]);
     return rows.map((row) => row._id);
+  }
+
+  /**
+   * The site's hits already rolled up (not awaiting a rollup batch) that complete `goal`, with
+   * what a conversion row needs of them: a goal's backfill (GoalConversionsBuilder).
+   */
+  async findRolledUpGoalHits(siteId: Types.ObjectId, goal: ConversionGoal): Promise<GoalHit[]> {
+    return this.aggregate<GoalHit>('hits', [
+      { $match: { siteId, rollupPending: { $exists: false } } },
+      matchAnyGoal([goal]),
+      { $project: { _id: 0, ts: 1, visitorKey: 1, classification: 1, revenueAmount: 1, revenueCurrency: 1 } },
+    ]);
   }
 
   private async aggregate<T extends object>(
