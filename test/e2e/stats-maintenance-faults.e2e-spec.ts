@@ -5,11 +5,14 @@ import { Types } from 'mongoose';
 import { addDays, startOfZonedDay } from '../../src/common/time/calendar.js';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { HitsRepository } from '../../src/ingestion/hits.repository.js';
+import { GoalsService } from '../../src/goals/goals.service.js';
 import { DataPurgeService } from '../../src/retention/data-purge.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { SitesService } from '../../src/sites/sites.service.js';
 import type { Dimension } from '../../src/stats/query/dimensions.js';
 import type { Interval, Metric, StatsQuery } from '../../src/stats/query/stats-query.js';
+import { ConversionsService } from '../../src/stats/conversions.service.js';
+import { GoalRowsRepository } from '../../src/stats/rollups/goal-rows.repository.js';
 import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.service.js';
 import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
@@ -38,6 +41,9 @@ const DERIVED = [
   'stats_hit_days',
   'stats_visit_hours',
   'stats_visitor_counts',
+  // The conversion rows of the site's goals (one created before the hits, one after: a backfill).
+  'stats_goal_members',
+  'stats_goal_counts',
 ];
 const METRICS: Metric[] = ['visitors', 'pageviews', 'events', 'visits', 'bounceRate', 'visitDuration', 'botShare'];
 
@@ -163,6 +169,16 @@ describe('stats maintenance under faults', () => {
         'nextBatch',
         'applyRowDeltas',
       ].map((method): [object, string] => [app.app.get(RollupRepository), method]),
+      ...[
+        'findReadyGoals',
+        'upsertMembers',
+        'findCreatedBy',
+        'findHistories',
+        'applyCountDeltas',
+        'replaceGoalRows',
+        'deleteGoalRows',
+        'deleteSite',
+      ].map((method): [object, string] => [app.app.get(GoalRowsRepository), method]),
     ];
     let calls = 0;
     const originals = targets.map(([target, method]) => {
@@ -228,9 +244,12 @@ describe('stats maintenance under faults', () => {
       expect((await job.runOnce()).ran).toBe(true);
       expect(incremental).toEqual(await derivedRows(app, siteId));
     };
+    await app.app.get(GoalsService).create(site.id, { pagePath: '/a' });
     await ingest([0]);
     clock.advance(ROLLUP_SETTLE_MS + 1_000);
     await job.runOnce();
+    // Created after hits were rolled up: its rows start as a backfill.
+    await app.app.get(GoalsService).create(site.id, { eventName: 'signup' });
     let killedAt = 0;
     for (let step = 1; step <= 200; step++) {
       // Two visits per visitor, 50 minutes apart (the idle timeout is 30); 5 hours on, the next step's.
@@ -266,8 +285,11 @@ describe('stats maintenance under faults', () => {
     const rollups = app.app.get(RollupRepository);
     const engine = app.app.get(StatsEngine);
     const coverage = app.app.get(RollupCoverageService);
+    const goals = app.app.get(GoalsService);
+    const conversions = app.app.get(ConversionsService);
     let runs = 0;
     let killed = 0;
+    let conversionsFromRows = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...ZONES),
@@ -336,8 +358,11 @@ describe('stats maintenance under faults', () => {
             }
           };
 
+          await goals.create(site.id, { pagePath: '/a' });
           await ingest(firstHits, settled());
           await run();
+          // Created after hits were rolled up: its rows start as a backfill.
+          await goals.create(site.id, { eventName: 'signup' });
           for (const operation of operations) {
             switch (operation.op) {
               // Stamped as ingest stamps them: received now, settled once a run has moved time on.
@@ -394,6 +419,28 @@ describe('stats maintenance under faults', () => {
             } finally {
               coverage.plan = plan;
             }
+
+            // Conversions per goal: from the conversion rows where they answer, equal to raw hits.
+            const siteGoals = await goals.listForSite(site.id);
+            const goalQuery = { ...query, dimensions: [], interval: undefined };
+            const conversionMetrics = ['visitors', 'events'] as const;
+            const selection = { byGoal: true, nameFilters: [] };
+            const planned = await coverage.planConversions(goalQuery, {
+              goalIds: siteGoals.map((goal) => goal.id),
+              byGoal: true,
+            });
+            if (planned.source === 'goal-counts') conversionsFromRows += 1;
+            const fromRows = await conversions.run(goalQuery, siteGoals, selection, [...conversionMetrics]);
+            const planConversions = coverage.planConversions.bind(coverage);
+            coverage.planConversions = () => Promise.resolve({ source: 'raw' });
+            try {
+              const fromHits = await conversions.run(goalQuery, siteGoals, selection, [...conversionMetrics]);
+              expect(canonical(fromRows as unknown as ResultRow[])).toEqual(
+                canonical(fromHits as unknown as ResultRow[]),
+              );
+            } finally {
+              coverage.planConversions = planConversions;
+            }
           }
 
           const incremental = await derivedRows(app, siteId);
@@ -425,5 +472,7 @@ describe('stats maintenance under faults', () => {
     );
     // Some runs must really have been cut short, or the property says nothing about faults.
     expect(killed).toBeGreaterThan(5);
+    // And the conversion rows must have answered, or it says nothing about them.
+    expect(conversionsFromRows).toBeGreaterThan(5);
   }, 480_000);
 });
