@@ -102,6 +102,7 @@ export class GoalConversionsBuilder {
    * and remember the batch, count documents take it once (`lastBatch`).
    */
   async applyBatch(batch: number, siteIds: readonly string[], zones: ReadonlyMap<string, string>): Promise<void> {
+    if (siteIds.length === 0) return;
     const ready = await this.rows.findReadyGoals(siteIds);
     if (ready.size === 0) return;
     const hits = (await this.hits.findRollupBatch(batch, GOAL_HIT_FIELDS)) as unknown as BatchGoalHit[];
