@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
-import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 
 export const DATA_INTERVALS = ['day', 'week', 'month'] as const;
 export type DataInterval = (typeof DATA_INTERVALS)[number];
