@@ -96,10 +96,9 @@ export interface UserStatsRow {
 
 /**
  * The stats module's reads: its pipelines over the raw `hits` (run through HitsRepository, owned
- * by the hits module) and `visits` (through SessionsService, owned by sessions), and over its own
- * rollup collections through the shared connection. It never writes hits or visits; the only
- * writes here go to the stats-owned rollups (`$merge` into stats_visitor_days, stats_visitor_sets
- * and stats_visit_hours).
+ * by the hits module) and `visits` (through SessionsService, owned by sessions), and over the
+ * rollup collections. It writes nothing: every rollup row is written by RollupRepository, the
+ * one owner of the derived collections.
  */
 @Injectable()
 export class StatsRepository {
