@@ -46,6 +46,18 @@ export class DataRangeQueryDto {
   @IsString()
   @MaxLength(253)
   siteId?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '665f1c2b9d3e4a0012345678',
+    description:
+      "A saved segment's id (GET /api/v1/sites/{id}/segments): only the hits its filters keep are counted. " +
+      'An id that is no segment of this site is a 404 naming it.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  segment?: string;
 }
 
 export class DataSeriesQueryDto extends DataRangeQueryDto {
