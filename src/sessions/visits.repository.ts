@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
-import type { Model, Types } from 'mongoose';
-import { bulkWriteErrors } from '../ingestion/bulk-write-errors.js';
+import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import type { Model, PipelineStage, Types } from 'mongoose';
+import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { Visit } from './schemas/visit.schema.js';
+import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
 
 /**
  * What a sessionizer batch changes in `visits`, worked out against the visits it read: new
@@ -14,8 +15,6 @@ export interface VisitChanges {
   changed: Visit[];
   staleIds: string[];
 }
-
-const DUPLICATE_KEY = 11000;
 
 @Injectable()
 export class VisitsRepository {
@@ -50,7 +49,7 @@ export class VisitsRepository {
       await this.collection.bulkWrite(operations, { ordered: false });
     } catch (error) {
       const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw error;
+      if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY_CODE)) throw error;
       const existing = writeErrors.map((writeError) => created[writeError.index]);
       await this.collection.bulkWrite(
         existing.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
@@ -77,5 +76,10 @@ export class VisitsRepository {
   /** Deletes every visit of these visitors on one site (erasure); returns how many went. */
   async deleteVisitorsVisits(siteId: Types.ObjectId, visitorKeys: string[]): Promise<number> {
     return (await this.collection.deleteMany({ siteId, visitorKey: { $in: visitorKeys } })).deletedCount;
+  }
+
+  /** Runs an analytical pipeline over the visits and returns its rows (the stats module's raw visit reads). */
+  aggregate<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
+    return this.collection.aggregate<T & Document>(pipeline as Document[], { allowDiskUse: true }).toArray();
   }
 }

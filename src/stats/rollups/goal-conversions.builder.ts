@@ -2,9 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
 import { goalMatchesHit, type GoalDefinition, type GoalMatchableHit } from '../../goals/goal-matching.js';
-import type { StoredGoal } from '../../goals/goals.repository.js';
-import { goalDefinition, GoalsService } from '../../goals/goals.service.js';
-import { HitsRepository } from '../../ingestion/hits.repository.js';
+import { goalDefinition, GoalsService, type StoredGoal } from '../../goals/goals.service.js';
+import { HitsRepository } from '../../hits/hits.repository.js';
 import { StatsRepository, type GoalHit } from '../stats.repository.js';
 import {
   addConversionHit,
