@@ -10,7 +10,7 @@ import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { Types } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { HitsRepository } from '../ingestion/hits.repository.js';
-import { sessionize, type SessionHit } from './sessionize.js';
+import { VISIT_ATTRIBUTION_FIELDS, sessionize, type SessionHit } from './sessionize.js';
 import {
   VisitorDirtyRepository,
   type ClaimedBatch,
@@ -358,7 +358,7 @@ function sameVisit(a: Visit, b: Visit): boolean {
     a.entryPath === b.entryPath &&
     a.exitPath === b.exitPath &&
     a.classification === b.classification &&
-    a.source === b.source &&
+    VISIT_ATTRIBUTION_FIELDS.every((field) => a[field] === b[field]) &&
     a.countryCode === b.countryCode
   );
 }
