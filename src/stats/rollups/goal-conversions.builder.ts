@@ -53,9 +53,11 @@ export class GoalConversionsBuilder {
   /**
    * Backfills the goals without rows and drops the rows of deleted goals; run by the job after
    * any dead batch was finished and before it claims new ones, so the hits not awaiting a batch
-   * are exactly those the rows of every ready goal hold.
+   * are exactly those the rows of every ready goal hold. `beforeWrite` runs between reading a
+   * goal's hits and replacing its rows: the job renews its lease there, so an instance that
+   * stalled past its lease stops before overwriting rows another one has added batches to since.
    */
-  async syncGoals(zones: ReadonlyMap<string, string>): Promise<void> {
+  async syncGoals(zones: ReadonlyMap<string, string>, beforeWrite: () => Promise<void>): Promise<void> {
     const goals = (await this.goals.listAll()).filter((goal) => zones.has(goal.siteId));
     const siteIds = [...new Set([...zones.keys()])];
     const ready = await this.rows.findReadyGoals(siteIds);
@@ -66,12 +68,12 @@ export class GoalConversionsBuilder {
     }
     for (const goal of goals) {
       if (ready.get(goal.siteId)?.some((state) => state.goalId === goal.id)) continue;
-      await this.backfill(goal, zones.get(goal.siteId)!);
+      await this.backfill(goal, zones.get(goal.siteId)!, beforeWrite);
     }
   }
 
   /** Every row of one goal from the site's hits already counted by the batches. */
-  private async backfill(goal: StoredGoal, timezone: string): Promise<void> {
+  private async backfill(goal: StoredGoal, timezone: string, beforeWrite: () => Promise<void>): Promise<void> {
     const hits = await this.stats.findRolledUpGoalHits(new Types.ObjectId(goal.siteId), {
       name: goal.displayName,
       prefilter: this.goals.prefilter(goal),
@@ -92,6 +94,7 @@ export class GoalConversionsBuilder {
       return { membership, revenue: revenueOf(hit) };
     });
     const members = [...memberships.values()];
+    await beforeWrite();
     await this.rows.replaceGoalRows(goal.siteId, goal.id, timezone, members, recountGoal(members, converting));
   }
 

@@ -160,7 +160,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       // The visits must include every hit the batches take in.
       for (const siteId of bySite.keys()) if (zones.has(siteId)) await this.sessions.flush(siteId);
       // Goals without rows (new, or their site rebuilt) from the hits counted so far; the batches add the rest.
-      await this.goalConversions.syncGoals(zones);
+      await this.goalConversions.syncGoals(zones, () => this.renewLease());
       for (;;) {
         this.throwIfStopping();
         await this.renewLease();
