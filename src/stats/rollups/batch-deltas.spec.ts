@@ -28,15 +28,21 @@ describe('batchDeltas', () => {
     expect(visitorRows).toHaveLength(1);
     expect(visitorRows[0].key).toMatchObject({ day: '2024-06-02', visitorKey: 'v', path: '/', countryCode: null });
     expect(visitorRows[0].inc).toEqual({ pageviews: 1, events: 2 });
-    expect(visitorRows[0].visitor).toEqual({
+    // First and last hit time only where user stats read them: the `visitor` set.
+    expect(visitorRows[0].visitor).toBeUndefined();
+    const bySet = new Map(first.visitorSets.map((row) => [row.key.set, row]));
+    expect(bySet.get('visitor')?.visitor).toEqual({
       firstTs: new Date('2024-06-01T20:00:00Z'),
       lastTs: new Date('2024-06-01T20:10:00Z'),
       identified: 1,
     });
+    expect(bySet.get('page')?.visitor).toBeUndefined();
     expect(first.hitHours.find((row) => row.key.set === 'total')?.key.hour).toBe('2024-06-02T01:00');
     expect([...first.days.get(site.toHexString())!]).toEqual(['2024-06-02']);
     const second = batchDeltas([hit('2024-06-01T20:30:00Z')], zones);
-    expect(second.visitorDays[0]._id).toBe(first.visitorDays[0]._id);
+    expect(first.visitorDays[0]._id.length()).toBe(12);
+    expect(second.visitorDays[0]._id.toString('hex')).toBe(first.visitorDays[0]._id.toString('hex'));
+    expect(first.visitorSets[0]._id.toString('hex')).not.toBe(first.visitorSets[1]._id.toString('hex'));
   });
 
   it('skips hits of sites it has no zone for (deleted since)', () => {

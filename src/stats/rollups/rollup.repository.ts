@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
 import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
@@ -26,9 +26,11 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
  * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key; 7 one
  * visitor-count document per value, kept by additions, and the creating batch on visitor-day
- * rows), so it is read raw until the job has rebuilt it.
+ * rows; 8 12-byte binary digests as `_id`, first/last hit times on the `visitor` set only, the
+ * host in the `visitor` set, no `page` or `page_host` set), so it is read raw until the job has
+ * rebuilt it.
  */
-export const ROLLUP_VERSION = 7;
+export const ROLLUP_VERSION = 8;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -40,13 +42,13 @@ const VISITOR_CHUNK = 500;
 const COUNT_WRITE_CHUNK = 5_000;
 
 /** A visitor-count document as stored: one key, scope, unit and value (VisitorCountRow). */
-type CountDocument = Omit<VisitorCountRow, 'siteId'> & { _id: string; siteId: Types.ObjectId; lastBatch?: number };
+type CountDocument = Omit<VisitorCountRow, 'siteId'> & { _id: Binary; siteId: Types.ObjectId; lastBatch?: number };
 
 /** The `_id` of a count document: a digest of its site, key, scope, unit, day and value. */
 function countRowId(
   siteId: Types.ObjectId,
   row: { key: string; scope: string; unit: string; day: string; values: Record<string, string | null> },
-): string {
+): Binary {
   return rowId({
     siteId: siteId.toHexString(),
     key: row.key,
@@ -175,7 +177,7 @@ export class RollupRepository {
    */
   async applyRowDeltas(collection: DerivedCollection, batch: number, deltas: RowDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    const operations: Array<AnyBulkWriteOperation<{ _id: string }>> = deltas.map((delta) => ({
+    const operations: Array<AnyBulkWriteOperation<{ _id: Binary }>> = deltas.map((delta) => ({
       updateOne: {
         filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
         update: {
@@ -385,11 +387,14 @@ export class RollupRepository {
         delta,
       }));
       const existing = new Map(
-        (await this.countRows.find({ _id: { $in: chunk.map(({ id }) => id) } }).toArray()).map((row) => [row._id, row]),
+        (await this.countRows.find({ _id: { $in: chunk.map(({ id }) => id) } }).toArray()).map((row) => [
+          row._id.toString('base64'),
+          row,
+        ]),
       );
       const operations: Array<AnyBulkWriteOperation<CountDocument>> = [];
       for (const { id, delta } of chunk) {
-        const row = existing.get(id);
+        const row = existing.get(id.toString('base64'));
         if (row && (row.lastBatch ?? 0) >= batch) continue;
         const entry = row?.rows[0] ?? { fresh: 0, returning: [], pageviews: 0, events: 0, botHits: 0 };
         const returning = new Map(entry.returning.map(({ p, n }) => [p, n]));
