@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { Types } from 'mongoose';
-import { batchDeltas, visitContribution, visitHourDeltas, type BatchHit } from './batch-deltas.js';
+import {
+  batchDeltas,
+  contributionOf,
+  storedContribution,
+  visitContribution,
+  visitHourDeltas,
+  type BatchHit,
+} from './batch-deltas.js';
 
 const site = new Types.ObjectId();
 
@@ -110,5 +117,35 @@ describe('visitHourDeltas', () => {
       durationMs: 0,
       visitPageviews: -1,
     });
+  });
+});
+
+describe('stored visit contributions', () => {
+  it('read back as the contribution they were stored from, bounce or not, across midnight in the zone', () => {
+    for (const visit of [
+      { start: '2024-06-01T18:40:00Z', end: '2024-06-01T18:40:00Z', pageviews: 1, classification: 'USER' },
+      { start: '2024-06-01T18:40:00Z', end: '2024-06-01T19:10:30Z', pageviews: 4, classification: 'BOT' },
+    ]) {
+      // 18:40 UTC is 00:10 the next day in Kolkata.
+      const contribution = visitContribution(
+        { ...visit, start: new Date(visit.start), end: new Date(visit.end) },
+        'Asia/Kolkata',
+      );
+      expect(contribution.day).toBe('2024-06-02');
+      expect(contributionOf(storedContribution(contribution))).toEqual(contribution);
+    }
+  });
+
+  it('reads a contribution stored whole, as rows before version 8 hold it, as it is', () => {
+    const whole = visitContribution(
+      {
+        start: new Date('2024-06-01T10:00:00Z'),
+        end: new Date('2024-06-01T10:01:00Z'),
+        pageviews: 2,
+        classification: 'USER',
+      },
+      'UTC',
+    );
+    expect(contributionOf({ ...whole })).toEqual(whole);
   });
 });

@@ -171,6 +171,45 @@ export function visitContribution(
   };
 }
 
+/**
+ * A contribution as stats_visit_contributions stores it, one per visit: the local hour (its day
+ * is the hour's date), the classification, the page views and the duration. A visit always
+ * counts once and bounces when it has one page view, so those are not stored.
+ */
+export interface StoredVisitContribution {
+  h: string;
+  c: string;
+  p: number;
+  d: number;
+}
+
+export function storedContribution(contribution: VisitContribution): StoredVisitContribution {
+  return {
+    h: contribution.hour,
+    c: contribution.classification,
+    p: contribution.visitPageviews,
+    d: contribution.durationMs,
+  };
+}
+
+/**
+ * The contribution a stored one stands for. Rows written before version 8 of the rows hold the
+ * whole VisitContribution: a batch recorded then and finished after an upgrade reads them as
+ * they are (the site is rebuilt right after, which replaces them).
+ */
+export function contributionOf(stored: StoredVisitContribution | VisitContribution): VisitContribution {
+  if ('hour' in stored) return stored;
+  return {
+    day: stored.h.slice(0, 10),
+    hour: stored.h,
+    classification: stored.c,
+    visits: 1,
+    bounces: stored.p === 1 ? 1 : 0,
+    durationMs: stored.d,
+    visitPageviews: stored.p,
+  };
+}
+
 const VISIT_SUMS = ['visits', 'bounces', 'durationMs', 'visitPageviews'] as const;
 
 /**

@@ -4,7 +4,14 @@ import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
 import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
-import { rowId, type BatchDeltas, type RowDelta, type VisitContribution } from './batch-deltas.js';
+import {
+  contributionOf,
+  rowId,
+  storedContribution,
+  type BatchDeltas,
+  type RowDelta,
+  type VisitContribution,
+} from './batch-deltas.js';
 import { VisitContributionRow } from './visit-contribution.schema.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
@@ -27,8 +34,8 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key; 7 one
  * visitor-count document per value, kept by additions, and the creating batch on visitor-day
  * rows; 8 12-byte binary digests as `_id`, first/last hit times on the `visitor` set only, the
- * host in the `visitor` set, no `page` or `page_host` set), so it is read raw until the job has
- * rebuilt it.
+ * host in the `visitor` set, no `page` or `page_host` set, visit contributions stored without
+ * what they imply), so it is read raw until the job has rebuilt it.
  */
 export const ROLLUP_VERSION = 8;
 
@@ -57,6 +64,23 @@ function countRowId(
     day: row.day,
     values: row.values,
   });
+}
+
+/** A stats_visit_contributions row with its contributions read back (contributionOf). */
+export interface VisitContributionRecord {
+  _id: string;
+  siteId: Types.ObjectId;
+  current?: VisitContribution;
+  next?: VisitContribution | null;
+}
+
+function contributionRecord(row: VisitContributionRow): VisitContributionRecord {
+  return {
+    _id: row._id,
+    siteId: row.siteId,
+    ...(row.current ? { current: contributionOf(row.current) } : {}),
+    ...(row.next !== undefined ? { next: row.next && contributionOf(row.next) } : {}),
+  };
 }
 
 /** The derived collections a rollup batch adds to. */
@@ -94,14 +118,14 @@ export class RollupRepository {
   }
 
   /** The visit changes batch `batch` has recorded (see VisitContributionRow), not yet made current. */
-  findVisitSnapshots(batch: number): Promise<VisitContributionRow[]> {
-    return this.contributionRows.find({ nextBatch: batch }).toArray();
+  async findVisitSnapshots(batch: number): Promise<VisitContributionRecord[]> {
+    return (await this.contributionRows.find({ nextBatch: batch }).toArray()).map(contributionRecord);
   }
 
   /** The current contributions of these visits. */
-  findVisitContributions(visitIds: string[]): Promise<VisitContributionRow[]> {
-    if (visitIds.length === 0) return Promise.resolve([]);
-    return this.contributionRows.find({ _id: { $in: visitIds } }).toArray();
+  async findVisitContributions(visitIds: string[]): Promise<VisitContributionRecord[]> {
+    if (visitIds.length === 0) return [];
+    return (await this.contributionRows.find({ _id: { $in: visitIds } }).toArray()).map(contributionRecord);
   }
 
   /** Records what batch `batch` changes each of these visits' contribution to (null: gone). */
@@ -112,14 +136,18 @@ export class RollupRepository {
     if (snapshots.length === 0) return;
     await this.contributionRows.bulkWrite(
       snapshots.map(({ visitId, siteId, next }) => ({
-        updateOne: { filter: { _id: visitId }, update: { $set: { siteId, next, nextBatch: batch } }, upsert: true },
+        updateOne: {
+          filter: { _id: visitId },
+          update: { $set: { siteId, next: next && storedContribution(next), nextBatch: batch } },
+          upsert: true,
+        },
       })),
       { ordered: false },
     );
   }
 
   /** Batch `batch` is applied: its recorded contributions become current (a gone visit's row goes). */
-  async finalizeVisitSnapshots(batch: number, snapshots: VisitContributionRow[]): Promise<void> {
+  async finalizeVisitSnapshots(batch: number, snapshots: VisitContributionRecord[]): Promise<void> {
     if (snapshots.length === 0) return;
     await this.contributionRows.bulkWrite(
       snapshots.map(({ _id, next }) =>
@@ -127,7 +155,7 @@ export class RollupRepository {
           ? {
               updateOne: {
                 filter: { _id, nextBatch: batch },
-                update: { $set: { current: next }, $unset: { next: 1, nextBatch: 1 } },
+                update: { $set: { current: storedContribution(next) }, $unset: { next: 1, nextBatch: 1 } },
               },
             }
           : { deleteOne: { filter: { _id, nextBatch: batch } } },
