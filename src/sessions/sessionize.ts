@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Types } from 'mongoose';
-import { PAGEVIEW, type Classification } from '../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW, type Classification } from '../hits/hit.schema.js';
 import type { Visit } from './schemas/visit.schema.js';
 
 /** The fields of a hit that sessionization reads. */

@@ -7,9 +7,9 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
-import { Types } from 'mongoose';
+import { Types, type PipelineStage } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
-import { HitsRepository } from '../ingestion/hits.repository.js';
+import { HitsRepository } from '../hits/hits.repository.js';
 import { sessionize, type SessionHit } from './sessionize.js';
 import {
   VisitorDirtyRepository,
@@ -322,6 +322,11 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   /** Marks every visit of the site as changed (its visit rollups are rebuilt from scratch). */
   markSiteVisitsChanged(siteId: Types.ObjectId): Promise<void> {
     return this.changes.markSite(siteId);
+  }
+
+  /** Runs a stats pipeline over the visits (read only; the stats module builds it). */
+  aggregateVisits<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
+    return this.visits.aggregate<T>(pipeline);
   }
 }
 

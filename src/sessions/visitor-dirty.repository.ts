@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
-import { bulkWriteErrors } from '../ingestion/bulk-write-errors.js';
+import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { VisitorDirty } from './schemas/visitor-dirty.schema.js';
 
 export interface DirtyMark {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
-import type { Model, Types } from 'mongoose';
-import { bulkWriteErrors } from '../ingestion/bulk-write-errors.js';
+import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import type { Model, PipelineStage, Types } from 'mongoose';
+import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { Visit } from './schemas/visit.schema.js';
 
 /**
@@ -77,5 +77,10 @@ export class VisitsRepository {
   /** Deletes every visit of these visitors on one site (erasure); returns how many went. */
   async deleteVisitorsVisits(siteId: Types.ObjectId, visitorKeys: string[]): Promise<number> {
     return (await this.collection.deleteMany({ siteId, visitorKey: { $in: visitorKeys } })).deletedCount;
+  }
+
+  /** Runs an analytical pipeline over the visits and returns its rows (the stats module's raw visit reads). */
+  aggregate<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
+    return this.collection.aggregate<T & Document>(pipeline as Document[], { allowDiskUse: true }).toArray();
   }
 }

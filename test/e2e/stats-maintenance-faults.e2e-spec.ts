@@ -4,7 +4,7 @@ import { ObjectId } from 'mongodb';
 import { Types } from 'mongoose';
 import { addDays, startOfZonedDay } from '../../src/common/time/calendar.js';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
-import { HitsRepository } from '../../src/ingestion/hits.repository.js';
+import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { DataPurgeService } from '../../src/retention/data-purge.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { SitesService } from '../../src/sites/sites.service.js';

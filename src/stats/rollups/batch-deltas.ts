@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Binary } from 'mongodb';
 import type { Types } from 'mongoose';
 import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
-import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW } from '../../hits/hit.schema.js';
 import {
   HIT_COUNT_SETS,
   HIT_DAY_SETS,

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
-import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
-import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
+import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
+import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
 import {
   contributionOf,
   rowId,
