@@ -66,6 +66,16 @@ function countRowId(
   });
 }
 
+/**
+ * A row's key fields as stored: a null value (no source, no city, …) is left out, as every read
+ * takes a missing field for null — `$match` equality and `$in`/`$nin` match both alike, groups
+ * read values through `$ifNull` (dimensionKeys), and the counts through keyValues. The `_id`
+ * digest is of the whole key, so rows stay one per key.
+ */
+function storedKey(key: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(key).filter(([, value]) => value !== null));
+}
+
 /** A stats_visit_contributions row with its contributions read back (contributionOf). */
 export interface VisitContributionRecord {
   _id: string;
@@ -210,7 +220,7 @@ export class RollupRepository {
         filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
         update: {
           // Visitor-day rows record the batch that created them: its new visitor-days (VisitorCountsBuilder.applyBatch).
-          $setOnInsert: collection === 'visitorDays' ? { ...delta.key, firstBatch: batch } : delta.key,
+          $setOnInsert: { ...storedKey(delta.key), ...(collection === 'visitorDays' ? { firstBatch: batch } : {}) },
           $inc: delta.inc,
           $set: { lastBatch: batch },
           ...(delta.visitor
