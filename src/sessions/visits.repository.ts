@@ -4,6 +4,7 @@ import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
 import type { Model, PipelineStage, Types } from 'mongoose';
 import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { Visit } from './schemas/visit.schema.js';
+import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
 
 /**
  * What a sessionizer batch changes in `visits`, worked out against the visits it read: new
@@ -14,8 +15,6 @@ export interface VisitChanges {
   changed: Visit[];
   staleIds: string[];
 }
-
-const DUPLICATE_KEY = 11000;
 
 @Injectable()
 export class VisitsRepository {
@@ -50,7 +49,7 @@ export class VisitsRepository {
       await this.collection.bulkWrite(operations, { ordered: false });
     } catch (error) {
       const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw error;
+      if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY_CODE)) throw error;
       const existing = writeErrors.map((writeError) => created[writeError.index]);
       await this.collection.bulkWrite(
         existing.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
