@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
+import { DUPLICATE_KEY_CODE } from '../../database/database-errors.js';
 import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
 import {
   contributionOf,
@@ -24,7 +25,6 @@ import type { CountDelta, VisitorCount, VisitorSetSample } from './visitor-count
 
 const WATERMARK_ID = 'watermark';
 const BATCH_ID = 'batch';
-const DUPLICATE_KEY = 11000;
 const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
@@ -237,7 +237,7 @@ export class RollupRepository {
       await this.derived(collection).collection.bulkWrite(operations as AnyBulkWriteOperation[], { ordered: false });
     } catch (error) {
       const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY_CODE)) throw error;
     }
   }
 
@@ -462,7 +462,7 @@ export class RollupRepository {
         await this.countRows.bulkWrite(operations, { ordered: false });
       } catch (error) {
         const writeErrors = bulkWriteErrors(error);
-        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY_CODE)) throw error;
       }
     }
   }
