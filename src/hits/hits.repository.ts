@@ -16,6 +16,12 @@ const SESSION_FIELDS = {
   path: 1,
   classification: 1,
   source: 1,
+  referrer: 1,
+  utmSource: 1,
+  utmMedium: 1,
+  utmCampaign: 1,
+  utmTerm: 1,
+  utmContent: 1,
   countryCode: 1,
   visitId: 1,
 };

@@ -5,6 +5,7 @@ import type { Model, PipelineStage, Types } from 'mongoose';
 import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { Visit } from './schemas/visit.schema.js';
 import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
+import type { VisitAttribution } from './sessionize.js';
 
 /**
  * What a sessionizer batch changes in `visits`, worked out against the visits it read: new
@@ -56,6 +57,35 @@ export class VisitsRepository {
         { ordered: false },
       );
     }
+  }
+
+  /**
+   * Visits written before they carried referrer and UTM fields (`utmSource` absent; a computed
+   * visit always has it, null or not). Unindexed: once none is left this scans the collection,
+   * which happens once per process (SessionsService).
+   */
+  findVisitsWithoutAttribution(limit: number): Promise<Array<Pick<Visit, '_id' | 'siteId' | 'visitorKey' | 'start'>>> {
+    return this.collection
+      .find<Pick<Visit, '_id' | 'siteId' | 'visitorKey' | 'start'>>(
+        { utmSource: { $exists: false } },
+        { projection: { _id: 1, siteId: 1, visitorKey: 1, start: 1 } },
+      )
+      .limit(limit)
+      .toArray();
+  }
+
+  /**
+   * Sets the attribution of visits that still lack it. A visit the sessionizer rewrote meanwhile
+   * has its own (from the same first hit, or it is another visit now) and is left alone.
+   */
+  async fillAttribution(fills: Array<{ _id: string; attribution: VisitAttribution }>): Promise<void> {
+    if (fills.length === 0) return;
+    await this.collection.bulkWrite(
+      fills.map(({ _id, attribution }) => ({
+        updateOne: { filter: { _id, utmSource: { $exists: false } }, update: { $set: attribution } },
+      })),
+      { ordered: false },
+    );
   }
 
   /** A site's visits that began before `instant` and ended at or after it (cut in two by a purge). */

@@ -17,11 +17,14 @@ import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
 export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
 export const VISITOR_SETS_COLLECTION = 'stats_visitor_sets';
 
-/** Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. */
+/**
+ * Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. Only
+ * hit-level dimensions: a visit-level one (source, referrer, UTM, entry page) holds the value of
+ * the hit's visit, which a late hit can change after the hit was rolled up (docs/metrics.md).
+ */
 export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
   'page',
   'page_host',
-  'source',
   'country',
   'region',
   'city',
@@ -50,17 +53,13 @@ export interface DimensionSet {
 const PER_VISITOR_FIELDS = ['countryCode', 'region', 'city', 'networkDomain', 'browser', 'os', 'device', 'host'];
 
 /**
- * The narrow visitor-row sets kept besides the full-combination rows. `visitor` answers totals
- * and place/device/host breakdowns with about one row per visitor-day; `source` varies within a
- * visitor's day and gets its own rows. A query is answered from the first set holding every
- * field it groups or filters by, else from the full rows. Pages have no set: a visitor's rows of
- * a day differ mostly by page, so the full rows hardly outnumber what a page set would hold
- * (docs/stats-maintenance.md, "Storage") and answer page queries themselves.
+ * The narrow visitor-row sets kept besides the full-combination rows: `visitor` answers totals
+ * and place/device/host breakdowns with about one row per visitor-day. A query is answered from
+ * the first set holding every field it groups or filters by, else from the full rows. Pages have
+ * no set: a visitor's rows of a day differ mostly by page, so the full rows hardly outnumber what
+ * a page set would hold (docs/stats-maintenance.md, "Storage") and answer page queries themselves.
  */
-export const VISITOR_SETS: readonly DimensionSet[] = [
-  { name: 'visitor', fields: PER_VISITOR_FIELDS },
-  { name: 'source', fields: ['source'] },
-];
+export const VISITOR_SETS: readonly DimensionSet[] = [{ name: 'visitor', fields: PER_VISITOR_FIELDS }];
 
 /**
  * The visitor set user stats read: about one row per visitor and day. Only its rows keep the

@@ -43,7 +43,6 @@ describe('batchDeltas', () => {
       lastTs: new Date('2024-06-01T20:10:00Z'),
       identified: 1,
     });
-    expect(bySet.get('source')?.visitor).toBeUndefined();
     expect(first.hitHours.find((row) => row.key.set === 'total')?.key.hour).toBe('2024-06-02T01:00');
     expect([...first.days.get(site.toHexString())!]).toEqual(['2024-06-02']);
     const second = batchDeltas([hit('2024-06-01T20:30:00Z')], zones);

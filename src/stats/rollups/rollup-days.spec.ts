@@ -48,7 +48,6 @@ describe('dimension sets', () => {
     expect(narrowestSet({ ...query, dimensions: ['city', 'region', 'country'] }, VISITOR_SETS)).toBe('visitor');
     expect(narrowestSet({ ...query, dimensions: ['classification', 'device'] }, VISITOR_SETS)).toBe('visitor');
     expect(narrowestSet({ ...query, dimensions: ['page_host'] }, VISITOR_SETS)).toBe('visitor');
-    expect(narrowestSet({ ...query, dimensions: ['source'] }, VISITOR_SETS)).toBe('source');
     expect(narrowestSet({ ...query, dimensions: ['page'] }, VISITOR_SETS)).toBeUndefined();
     // A page breakdown filtered by country needs both fields on one row: only the full rows have them.
     const pageInCountry = {

@@ -33,11 +33,12 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
  * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key; 7 one
  * visitor-count document per value, kept by additions, and the creating batch on visitor-day
- * rows; 8 12-byte binary digests as `_id`, first/last hit times on the `visitor` set only, the
- * host in the `visitor` set, no `page` or `page_host` set, visit contributions stored without
- * what they imply), so it is read raw until the job has rebuilt it.
+ * rows; 8 no traffic source in any row, as it became an attribute of the visit; 9 12-byte
+ * binary digests as `_id`, first/last hit times on the `visitor` set only, the host in the
+ * `visitor` set, no `page` or `page_host` set, visit contributions stored without what they
+ * imply), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 8;
+export const ROLLUP_VERSION = 9;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index

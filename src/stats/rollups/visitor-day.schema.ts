@@ -32,9 +32,6 @@ export class VisitorDay {
   host: string | null;
 
   @Prop({ type: String, default: null })
-  source: string | null;
-
-  @Prop({ type: String, default: null })
   countryCode: string | null;
 
   @Prop({ type: String, default: null })

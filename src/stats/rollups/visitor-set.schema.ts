@@ -6,8 +6,7 @@ import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
  * Narrow visitor-day rows: for each dimension set (see VISITOR_SETS), one row per site, local day,
  * visitor, classification and value of the set's fields only. Set `visitor` keeps the fields that
  * stay the same through a visitor's day (place, network, device, host), so it holds about one row
- * per visitor and day and answers totals and breakdowns by those; `source` holds one row per
- * visitor-day and source. The full-combination rows (stats_visitor_days)
+ * per visitor and day and answers totals and breakdowns by those. The full-combination rows (stats_visitor_days)
  * multiply with every page a visitor views; these do not, so distinct visitors of a query cost
  * about what an exact count must read. Kept by the rollup job by adding each batch of new hits;
  * `_id` is a 12-byte digest of the row's key (rowId).
@@ -17,7 +16,7 @@ export class VisitorSetRow {
   @Prop({ type: Types.ObjectId, required: true })
   siteId: Types.ObjectId;
 
-  /** The dimension set this row belongs to (`visitor`, `page`, `source`, `page_host`). */
+  /** The dimension set this row belongs to (see VISITOR_SETS). */
   @Prop({ required: true })
   set: string;
 
