@@ -580,7 +580,7 @@ describe('stats rollups', () => {
     );
     // As version 1 left it: built in the site's zone, no version, no visitor sets or visit hours.
     await state.insertOne({ _id: `site:${site.id}`, timezone: 'UTC' });
-    // A row of an older shape (version 7: a text digest as `_id`, a `page` set): the rebuild replaces it.
+    // A row of an older shape (version 8: a text digest as `_id`, a `page` set): the rebuild replaces it.
     await app.database.db.collection<{ _id: string; [field: string]: unknown }>('stats_visitor_sets').insertOne({
       _id: 'YuyU8S8NFiSr2oipSrW067KLYj0=',
       siteId,

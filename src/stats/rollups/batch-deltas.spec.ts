@@ -135,7 +135,7 @@ describe('stored visit contributions', () => {
     }
   });
 
-  it('reads a contribution stored whole, as rows before version 8 hold it, as it is', () => {
+  it('reads a contribution stored whole, as rows before version 9 hold it, as it is', () => {
     const whole = visitContribution(
       {
         start: new Date('2024-06-01T10:00:00Z'),

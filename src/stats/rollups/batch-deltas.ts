@@ -193,7 +193,7 @@ export function storedContribution(contribution: VisitContribution): StoredVisit
 }
 
 /**
- * The contribution a stored one stands for. Rows written before version 8 of the rows hold the
+ * The contribution a stored one stands for. Rows written before version 9 of the rows hold the
  * whole VisitContribution: a batch recorded then and finished after an upgrade reads them as
  * they are (the site is rebuilt right after, which replaces them).
  */
