@@ -8,6 +8,8 @@ const SMALL_HITS = Number(process.env.BENCH_GOALS_SMALL_HITS ?? 10_000);
 const LARGE_HITS = Number(process.env.BENCH_GOALS_LARGE_HITS ?? 100_000);
 /** Page goals on the generated traffic's paths (`/section-<n>/page-<m>`): a wildcard one and an exact one. */
 const GOALS = [{ pagePath: '/section-3/*' }, { pagePath: '/' }];
+/** A saved funnel over those goals: the home page, then a page of section 3. */
+const FUNNEL_STEPS = ['/', '/section-3/*'];
 
 export interface GoalQueryTiming {
   query: string;
@@ -27,8 +29,11 @@ export interface GoalsBenchResult {
 
 const day = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10);
 
-/** The conversion queries timed: 30 days, per goal with rates, and a breakdown filtered by a goal. */
-function queries(): Array<[string, Record<string, unknown>]> {
+/** A timed read: a stats query body (POST /api/v1/stats/query), or the saved funnel's figures. */
+type TimedRead = Record<string, unknown> | 'funnel';
+
+/** The conversion and funnel queries timed: 30 days, per goal with rates, a breakdown filtered by a goal, has_done, the funnel. */
+function queries(): Array<[string, TimedRead]> {
   const dateRange = { from: day(29), to: day(0) };
   return [
     [
@@ -48,35 +53,41 @@ function queries(): Array<[string, Record<string, unknown>]> {
       'visitors who has_done a goal',
       { dateRange, filters: [['has_done', 'goal', ['Visit /']]], metrics: ['visitors', 'pageviews'] },
     ],
+    ['saved funnel (2 steps)', 'funnel'],
   ];
 }
 
-async function timedQuery(app: Child, site: BenchSite, body: Record<string, unknown>): Promise<number> {
+async function timedQuery(app: Child, site: BenchSite & { funnelId: string }, read: TimedRead): Promise<number> {
   const started = performance.now();
-  const response = await fetch(`${app.url}/api/v1/stats/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: site.readKey },
-    body: JSON.stringify({ siteId: site.id, ...body }),
-  });
+  const range = new URLSearchParams({ siteId: site.id, funnelId: site.funnelId, from: day(29), to: day(0) });
+  const response =
+    read === 'funnel'
+      ? await fetch(`${app.url}/api/v1/stats/funnel?${range.toString()}`, { headers: { authorization: site.readKey } })
+      : await fetch(`${app.url}/api/v1/stats/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: site.readKey },
+          body: JSON.stringify({ siteId: site.id, ...read }),
+        });
   const text = await response.text();
-  if (response.status !== 200) throw new Error(`conversion query: ${response.status} ${text}`);
+  if (response.status !== 200) throw new Error(`goal read: ${response.status} ${text}`);
   return performance.now() - started;
 }
 
 /**
- * "Goals" (`BENCH_ONLY=goals`): conversion queries over 30 days on a site of SMALL_HITS hits and
+ * "Goals" (`BENCH_ONLY=goals`): conversion and funnel queries over 30 days on a site of SMALL_HITS hits and
  * one of LARGE_HITS (default 10^4 and 10^5; the issue's target compares 10^6 with 10^4), the
- * same traffic shape as the stats scale, each with the same two page goals. Median of RUNS calls
+ * same traffic shape as the stats scale, each with the same two page goals and a saved funnel of them. Median of RUNS calls
  * after a warm-up, alternating between the sites; the ratio large ÷ small is reported.
  */
 export async function runGoalsBench(log: (line: string) => void): Promise<GoalsBenchResult> {
   const app = await startStatsApp('siteline_bench_goals');
   try {
     const token = await adminToken(app.url);
-    const sites: BenchSite[] = [];
+    const sites: Array<BenchSite & { funnelId: string }> = [];
     const seeding: SeedResult[] = [];
     for (const [index, hits] of [SMALL_HITS, LARGE_HITS].entries()) {
       const site = await createSite(app.url, token, `goals-${index}.bench.test`);
+      const goalIds = new Map<string, string>();
       for (const goal of GOALS) {
         const created = await fetch(`${app.url}/api/v1/sites/${site.id}/goals`, {
           method: 'POST',
@@ -84,10 +95,18 @@ export async function runGoalsBench(log: (line: string) => void): Promise<GoalsB
           body: JSON.stringify(goal),
         });
         if (created.status !== 201) throw new Error(`creating a goal: ${created.status} ${await created.text()}`);
+        goalIds.set(goal.pagePath, ((await created.json()) as { id: string }).id);
       }
+      const funnel = await fetch(`${app.url}/api/v1/sites/${site.id}/funnels`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ name: 'Home to section 3', goalIds: FUNNEL_STEPS.map((path) => goalIds.get(path)) }),
+      });
+      if (funnel.status !== 201) throw new Error(`creating a funnel: ${funnel.status} ${await funnel.text()}`);
+      const funnelId = ((await funnel.json()) as { id: string }).id;
       const seeded = await seed(app, site, hits, 401 + index);
       log(`goals: seeded ${hits} hits of ${seeded.visitors} visitors in ${Math.round(seeded.seconds)}s`);
-      sites.push(site);
+      sites.push({ ...site, funnelId });
       seeding.push(seeded);
     }
     const rollup = await waitForRollup(app, seedingEnded(seeding[1]));

@@ -186,7 +186,7 @@ function goalsLines(goals: GoalsBenchResult | undefined): string[] {
   if (!goals) return [];
   return [
     '',
-    `Goals: conversion queries (POST /api/v1/stats/query) over 30 days, median of ${goals.runs}, ` +
+    `Goals: conversion queries (POST /api/v1/stats/query) and a saved funnel (GET /api/v1/stats/funnel) over 30 days, median of ${goals.runs}, ` +
       `${number(goals.smallHits)} vs ${number(goals.largeHits)} hits; rollup caught up: ` +
       `${goals.rollupCaughtUpSeconds === null ? 'no (timed anyway)' : `${goals.rollupCaughtUpSeconds} s after seeding`}.`,
     '',

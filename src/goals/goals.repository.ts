@@ -57,6 +57,12 @@ export class GoalsRepository {
     return documents.map(toStoredGoal);
   }
 
+  /** Every goal of every site (the rollup job keeps conversion rows per goal). */
+  async listAll(): Promise<StoredGoal[]> {
+    const documents = await this.goals.find({}).sort({ createdAt: 1, _id: 1 }).exec();
+    return documents.map(toStoredGoal);
+  }
+
   async findForSite(siteId: string, goalId: string): Promise<StoredGoal | null> {
     // The goal id comes from the request path: a malformed one names no goal (404), not a BSONError.
     if (!isValidObjectId(goalId)) return null;

@@ -56,6 +56,11 @@ export class GoalsService {
     return this.goals.listForSite(siteId);
   }
 
+  /** Every site's goals: the rollup job keeps the conversion rows of each (src/stats/rollups/goal-conversions.builder.ts). */
+  listAll(): Promise<StoredGoal[]> {
+    return this.goals.listAll();
+  }
+
   async get(siteId: string, goalId: string): Promise<StoredGoal> {
     const goal = await this.goals.findForSite(siteId, goalId);
     if (!goal) throw new NotFoundException('Goal not found');

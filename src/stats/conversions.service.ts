@@ -5,7 +5,11 @@ import { isPropDimension, type QueryDimension } from './query/dimensions.js';
 import { goalNamePasses, GOAL_QUERY_METRICS, type BehaviourFilter, type GoalNameFilter } from './query/goal-query.js';
 import type { QueryMetric, QueryMetricValues, StatsQuery } from './query/stats-query.js';
 import { StatsEngine } from './stats-engine.service.js';
-import { StatsRepository, type GroupKey } from './stats.repository.js';
+import { StatsRepository, type ConversionMetricsRow, type GroupKey } from './stats.repository.js';
+import { uniqueConversions } from './rollups/goal-counts.js';
+import { GoalRowsRepository } from './rollups/goal-rows.repository.js';
+import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
+import type { ConversionPlan } from './rollups/source-plan.js';
 
 /** One group of a goal query: its key (with `goal` when grouped by goal), metrics and revenue currency. */
 export interface ConversionRow {
@@ -18,7 +22,8 @@ const round = (value: number, digits: number) => Math.round(value * 10 ** digits
 const percent = (part: number, whole: number) => (whole > 0 ? round((part / whole) * 100, 1) : 0);
 
 /**
- * Goal queries (docs/goals.md): conversions from raw hits, conversion rates against the
+ * Goal queries (docs/goals.md): conversions from the conversion rows the rollup job keeps where
+ * they answer the query (`conversionSourceCandidates`), else from raw hits; conversion rates against the
  * visitors of the same range and filters, revenue per goal currency, and the behavioural
  * filters (`has_done` / `has_not_done`) as visitor sets. Goals are read through GoalsService and
  * matched by its one definition.
@@ -29,6 +34,8 @@ export class ConversionsService {
     private readonly goals: GoalsService,
     private readonly repository: StatsRepository,
     private readonly engine: StatsEngine,
+    private readonly coverage: RollupCoverageService,
+    private readonly goalRows: GoalRowsRepository,
   ) {}
 
   siteGoals(siteId: string): Promise<StoredGoal[]> {
@@ -98,14 +105,23 @@ export class ConversionsService {
       ...query,
       filters: query.filters.filter((filter) => !isPropDimension(filter.dimension)),
     };
-    const [conversions, totals, groupTotals] = await Promise.all([
+    const plan: ConversionPlan =
       selected.length > 0
-        ? this.repository.aggregateConversions(
-            query,
-            selected.map((goal) => this.conversionGoal(goal)),
-            { byGoal: selection.byGoal, revenueCurrency: queryCurrency },
-          )
-        : [],
+        ? await this.coverage.planConversions(query, {
+            goalIds: selected.map((goal) => goal.id),
+            byGoal: selection.byGoal,
+          })
+        : { source: 'raw' };
+    const [conversions, totals, groupTotals] = await Promise.all([
+      selected.length === 0
+        ? []
+        : plan.source === 'goal-counts'
+          ? this.conversionsFromRows(query, plan, selected, selection.byGoal)
+          : this.repository.aggregateConversions(
+              query,
+              selected.map((goal) => this.conversionGoal(goal)),
+              { byGoal: selection.byGoal, revenueCurrency: queryCurrency },
+            ),
       metrics.includes('conversionRate')
         ? this.engine.run({ ...base, dimensions: [], interval: undefined }, ['visitors'])
         : [],
@@ -138,6 +154,70 @@ export class ConversionsService {
       }
       return { key, values, revenueCurrency: currency };
     });
+  }
+
+  /**
+   * The conversions of each goal from its conversion rows: unique conversions of the settled days
+   * from the previous-conversion-day counts, plus the raw tail's converted visitors who did not
+   * convert on a settled day of the range; events and revenue (in the goal's currency) added up.
+   * The rows answer only queries without other dimensions or filters (see the plan), so a row's
+   * key is its goal (grouped by goal) or none, as the raw pipeline gives it.
+   */
+  private async conversionsFromRows(
+    query: StatsQuery<QueryDimension>,
+    plan: Extract<ConversionPlan, { source: 'goal-counts' }>,
+    goals: StoredGoal[],
+    byGoal: boolean,
+  ): Promise<ConversionMetricsRow[]> {
+    const classification = query.classification;
+    const [counts, tailRows] = await Promise.all([
+      this.goalRows.findCounts(
+        query.siteId,
+        goals.map((goal) => goal.id),
+        classification,
+        plan.fromDay,
+        plan.settledEnd,
+      ),
+      plan.tail
+        ? this.repository.aggregateConversions(
+            { ...query, start: plan.tail.start, end: plan.tail.end },
+            goals.map((goal) => this.conversionGoal(goal)),
+            { byGoal: true, revenueCurrency: null, withVisitorKeys: true },
+          )
+        : [],
+    ]);
+    const tailOf = new Map(tailRows.map((row) => [row.key?.goal ?? '', row]));
+    const rows: ConversionMetricsRow[] = [];
+    for (const goal of goals) {
+      const entries = counts.filter((entry) => entry.goalId === goal.id);
+      const revenue = entries.flatMap((entry) =>
+        entry.revenue.filter((item) => goal.revenueCurrency !== null && item.currency === goal.revenueCurrency),
+      );
+      const row: ConversionMetricsRow = {
+        key: byGoal ? { goal: goal.displayName } : null,
+        visitors: uniqueConversions(entries, plan.fromDay),
+        events: entries.reduce((total, entry) => total + entry.events, 0),
+        revenueSum: revenue.reduce((total, item) => total + item.sum, 0),
+        revenueCount: revenue.reduce((total, item) => total + item.count, 0),
+      };
+      const tail = tailOf.get(goal.displayName);
+      if (tail) {
+        const earlier = await this.goalRows.findConvertedBetween(
+          query.siteId,
+          goal.id,
+          classification,
+          tail.visitorKeys ?? [],
+          plan.fromDay,
+          plan.settledEnd,
+        );
+        row.visitors += (tail.visitorKeys ?? []).filter((key) => !earlier.has(key)).length;
+        row.events += tail.events;
+        row.revenueSum += tail.revenueSum;
+        row.revenueCount += tail.revenueCount;
+      }
+      if (row.events > 0) rows.push(row);
+    }
+    return rows;
   }
 
   private conversionGoal(goal: StoredGoal): ConversionGoal {

@@ -35,6 +35,16 @@ import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema.js';
 import { VisitorCountRow, VisitorCountRowSchema } from './rollups/visitor-count.schema.js';
 import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
+import { GoalConversionsBuilder } from './rollups/goal-conversions.builder.js';
+import { GoalRowsRepository } from './rollups/goal-rows.repository.js';
+import {
+  GoalCountRow,
+  GoalCountRowSchema,
+  GoalMemberRow,
+  GoalMemberRowSchema,
+  GoalRowsState,
+  GoalRowsStateSchema,
+} from './rollups/goal-rows.schema.js';
 
 /**
  * Every read endpoint: the `/api/v1/data/*` API, analytics, user stats; and the rollups behind them.
@@ -59,6 +69,9 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
       { name: HitHour.name, schema: HitHourSchema },
       { name: HitDay.name, schema: HitDaySchema },
       { name: RollupState.name, schema: RollupStateSchema },
+      { name: GoalMemberRow.name, schema: GoalMemberRowSchema },
+      { name: GoalCountRow.name, schema: GoalCountRowSchema },
+      { name: GoalRowsState.name, schema: GoalRowsStateSchema },
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
       { name: VisitContributionRow.name, schema: VisitContributionRowSchema },
     ]),
@@ -69,6 +82,8 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     RollupRepository,
     RollupCoverageService,
     RollupJob,
+    GoalRowsRepository,
+    GoalConversionsBuilder,
     VisitorCountsBuilder,
     RollupInvalidationListener,
     StatsEngine,

@@ -58,8 +58,19 @@ export interface HitMetricsRow extends HitGroupSums {
   key: GroupKey | null;
 }
 
+/** A converting hit as a goal's conversion rows count it. */
+export interface GoalHit {
+  ts: Date;
+  visitorKey: string;
+  classification: string;
+  revenueAmount?: number | null;
+  revenueCurrency?: string | null;
+}
+
 export interface ConversionMetricsRow extends ConversionSums {
   key: GroupKey | null;
+  /** With `withVisitorKeys`: the converted visitors themselves. */
+  visitorKeys?: string[];
 }
 
 export interface VisitMetricsRow extends VisitGroupSums {
@@ -310,7 +321,7 @@ export class StatsRepository {
   async aggregateConversions(
     query: StatsQuery<QueryDimension>,
     goals: ConversionGoal[],
-    options: { byGoal: boolean; revenueCurrency: string | null },
+    options: { byGoal: boolean; revenueCurrency: string | null; withVisitorKeys?: boolean },
   ): Promise<ConversionMetricsRow[]> {
     return this.hits.aggregate<ConversionMetricsRow>(buildConversionMetricsPipeline(query, goals, options));
   }
@@ -330,6 +341,18 @@ export class StatsRepository {
       { $group: { _id: '$visitorKey' } },
     ]);
     return rows.map((row) => row._id);
+  }
+
+  /**
+   * The site's hits already rolled up (not awaiting a rollup batch) that complete `goal`, with
+   * what a conversion row needs of them: a goal's backfill (GoalConversionsBuilder).
+   */
+  async findRolledUpGoalHits(siteId: Types.ObjectId, goal: ConversionGoal): Promise<GoalHit[]> {
+    return this.hits.aggregate<GoalHit>([
+      { $match: { siteId, rollupPending: { $exists: false } } },
+      matchAnyGoal([goal]),
+      { $project: { _id: 0, ts: 1, visitorKey: 1, classification: 1, revenueAmount: 1, revenueCurrency: 1 } },
+    ]);
   }
 
   /** Runs a pipeline over one of the stats module's own rollup collections. */

@@ -58,12 +58,14 @@ function revenueIn(currency: string | null): Record<string, unknown> | null {
  * for every goal it matches and the groups carry `goal` (the goal's name); without it, a hit
  * matching several of the goals counts once and its revenue counts in `revenueCurrency`.
  * Visit-level filters and dimensions (entry/exit page) apply through the hit's visit, as in the
- * hit metrics. Output rows: `{ key, visitors, events, revenueSum, revenueCount }`.
+ * hit metrics. Output rows: `{ key, visitors, events, revenueSum, revenueCount }`, and the
+ * converted visitors' keys as `visitorKeys` with `withVisitorKeys` (the raw tail of a read from
+ * the conversion rows, which counts only those not converted earlier in the range).
  */
 export function buildConversionMetricsPipeline(
   query: StatsQuery<QueryDimension>,
   goals: ConversionGoal[],
-  options: { byGoal: boolean; revenueCurrency: string | null },
+  options: { byGoal: boolean; revenueCurrency: string | null; withVisitorKeys?: boolean },
 ): PipelineStage[] {
   if (goals.length === 0) throw new Error('a conversion query needs at least one goal');
   const anyGoal = matchAnyGoal(goals);
@@ -98,7 +100,15 @@ export function buildConversionMetricsPipeline(
     revenueCount: { $sum: { $cond: [{ $eq: [{ $ifNull: ['$conversion.revenue', null] }, null] }, 0, 1] } },
   };
   const project: PipelineStage.Project = {
-    $project: { _id: 0, key: '$_id', visitors: { $size: '$visitors' }, events: 1, revenueSum: 1, revenueCount: 1 },
+    $project: {
+      _id: 0,
+      key: '$_id',
+      visitors: { $size: '$visitors' },
+      ...(options.withVisitorKeys ? { visitorKeys: '$visitors' } : {}),
+      events: 1,
+      revenueSum: 1,
+      revenueCount: 1,
+    },
   };
 
   if (!needsVisitOfHit(query)) {

@@ -8,7 +8,17 @@ import { StatsRepository } from '../stats.repository.js';
 import { pendingVisitDays } from './pending-visit-days.js';
 import { daySlicesOf } from './rollup-days.js';
 import { RollupRepository } from './rollup.repository.js';
-import { sourceCandidates, type RollupFacts, type Source, type SourceNeed, type SourcePlan } from './source-plan.js';
+import { GoalRowsRepository } from './goal-rows.repository.js';
+import {
+  conversionSourceCandidates,
+  sourceCandidates,
+  type ConversionPlan,
+  type ConversionSelection,
+  type RollupFacts,
+  type Source,
+  type SourceNeed,
+  type SourcePlan,
+} from './source-plan.js';
 
 /**
  * Gathers what the rollups of a site cover (RollupFacts: usable rows, unsettled days, closed
@@ -22,6 +32,7 @@ export class RollupCoverageService {
 
   constructor(
     private readonly rollups: RollupRepository,
+    private readonly goalRows: GoalRowsRepository,
     private readonly stats: StatsRepository,
     private readonly clock: Clock,
     @Inject(trackingConfig.KEY) tracking: TrackingConfig,
@@ -32,6 +43,15 @@ export class RollupCoverageService {
   /** The source that answers `need` for `query`. */
   async plan(need: SourceNeed, query: StatsQuery<QueryDimension>): Promise<SourcePlan> {
     return sourceCandidates(need, query, await this.facts(query.siteId, query.timezone, need === 'visits'))[0];
+  }
+
+  /** The source that answers a goal query's conversions (`conversionSourceCandidates`). */
+  async planConversions(query: StatsQuery<QueryDimension>, selection: ConversionSelection): Promise<ConversionPlan> {
+    const facts = await this.facts(query.siteId, query.timezone, false);
+    const site = query.siteId.toHexString();
+    const ready = (await this.goalRows.findReadyGoals([site])).get(site) ?? [];
+    const readyGoals = new Set(ready.filter((goal) => goal.timezone === query.timezone).map((goal) => goal.goalId));
+    return conversionSourceCandidates(query, selection, { ...facts, readyGoals })[0];
   }
 
   /**

@@ -26,6 +26,7 @@ import {
 } from './batch-deltas.js';
 import { RollupRepository, type SiteRollupState } from './rollup.repository.js';
 import { VisitorCountsBuilder } from './visitor-counts.builder.js';
+import { GoalConversionsBuilder } from './goal-conversions.builder.js';
 
 /** How often each instance tries to take the lease and roll up. */
 export const ROLLUP_INTERVAL_MS = 30_000;
@@ -79,6 +80,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     private readonly sessions: SessionsService,
     private readonly hits: HitsRepository,
     private readonly visitorCounts: VisitorCountsBuilder,
+    private readonly goalConversions: GoalConversionsBuilder,
     private readonly clock: Clock,
     private readonly shutdown: ShutdownDeadline,
   ) {}
@@ -151,11 +153,14 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         // Rebuilt from scratch by the same additions: no rows, every hit and visit of the site awaiting them.
         await this.rollups.markRebuildStarted(siteId);
         await this.rollups.deleteSiteRows(siteId);
+        await this.goalConversions.deleteSite(siteId);
         await this.hits.markSiteForRollup(new Types.ObjectId(siteId));
         await this.sessions.markSiteVisitsChanged(new Types.ObjectId(siteId));
       }
       // The visits must include every hit the batches take in.
       for (const siteId of bySite.keys()) if (zones.has(siteId)) await this.sessions.flush(siteId);
+      // Goals without rows (new, or their site rebuilt) from the hits counted so far; the batches add the rest.
+      await this.goalConversions.syncGoals(zones, () => this.renewLease());
       for (;;) {
         this.throwIfStopping();
         await this.renewLease();
@@ -226,6 +231,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         await this.visitorCounts.applyBatch(siteId, batch, siteHits, timezone, state.weeksThrough);
     }
     timing.countsMs += performance.now() - countsStarted;
+    await this.goalConversions.applyBatch(batch, [...hitsBySite(hits).keys()], zones);
     await this.hits.releaseRollupBatch(batch);
     for (const [siteId, siteDays] of deltas.days) {
       const known = days.get(siteId) ?? new Set<string>();
@@ -293,6 +299,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     const site = await this.sites.findById(siteId);
     if (!site) {
       await this.rollups.forgetSite(siteId);
+      await this.goalConversions.deleteSite(siteId);
       return 0;
     }
     const state = touched.state ?? (await this.rollups.findSiteState(siteId));

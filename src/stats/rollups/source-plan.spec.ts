@@ -4,7 +4,14 @@ import type { DaySlice } from '../pipelines/rollup.pipeline.js';
 import type { Dimension } from '../query/dimensions.js';
 import type { Filter, StatsQuery } from '../query/stats-query.js';
 import { daySlice } from './rollup-days.js';
-import { planSource, sourceCandidates, type RollupFacts, type SourceNeed } from './source-plan.js';
+import {
+  conversionSourceCandidates,
+  planSource,
+  sourceCandidates,
+  type ConversionSelection,
+  type RollupFacts,
+  type SourceNeed,
+} from './source-plan.js';
 
 // May 2024: the 1st is a Wednesday; the weeks of the 6th and the 13th are whole inside the month.
 const base: StatsQuery = {
@@ -186,5 +193,69 @@ describe('planSource: which stored data answers a read', () => {
       (plan) => plan.source,
     );
     expect(sources).toEqual(['visitor-counts', 'visitor-rows', 'raw']);
+  });
+});
+
+/** [case, query changes, selection changes, facts changes, expected source, expected days read] */
+const CONVERSION_TABLE: Array<
+  [
+    string,
+    Partial<StatsQuery>,
+    Partial<ConversionSelection>,
+    Partial<RollupFacts & { readyGoals: ReadonlySet<string> }>,
+    string,
+    Record<string, unknown>?,
+  ]
+> = [
+  ['goal breakdown, settled', {}, {}, {}, 'goal-counts', { fromDay: '2024-05-01', settledEnd: '2024-05-30' }],
+  [
+    'live traffic on the last day: a raw tail',
+    {},
+    {},
+    { unsettledHitDays: days('2024-05-30') },
+    'goal-counts',
+    { settledEnd: '2024-05-29', tail: '2024-05-30' },
+  ],
+  ['an old unsettled day', {}, {}, { unsettledHitDays: days('2024-05-10') }, 'raw'],
+  [
+    'unsettled days outside the range',
+    {},
+    {},
+    { unsettledHitDays: days('2024-06-02') },
+    'goal-counts',
+    { settledEnd: '2024-05-30' },
+  ],
+  ['rows built in another zone or awaiting a rebuild', {}, {}, { usable: false }, 'raw'],
+  ['a goal whose rows are not backfilled yet', {}, {}, { readyGoals: new Set(['g1']) }, 'raw'],
+  ['one goal named without the goal dimension', {}, { goalIds: ['g1'], byGoal: false }, {}, 'goal-counts'],
+  // A hit matching two of the goals counts once without the goal dimension: per-goal rows cannot say.
+  ['two goals without the goal dimension', {}, { byGoal: false }, {}, 'raw'],
+  ['no goal selected', {}, { goalIds: [] }, {}, 'raw'],
+  ['another dimension (country)', { dimensions: ['country'] }, {}, {}, 'raw'],
+  ['a filter besides the goal', { filters: [is('page', '/')] }, {}, {}, 'raw'],
+  ['per day', { interval: 'day' }, {}, {}, 'raw'],
+  ['a behavioural filter', { visitorKeys: { only: ['v'] } }, {}, {}, 'raw'],
+  ['humans and bots together', { classification: 'ALL' }, {}, {}, 'raw'],
+  ['bots alone', { classification: 'BOT' }, {}, {}, 'goal-counts'],
+];
+
+describe('conversionSourceCandidates: which stored data answers a goal query', () => {
+  const selection: ConversionSelection = { goalIds: ['g1', 'g2'], byGoal: true };
+  const ready = { ...settled, readyGoals: new Set(['g1', 'g2']) };
+
+  it.each(CONVERSION_TABLE)('%s', (_name, change, chosen, facts, source, expected = {}) => {
+    const candidates = conversionSourceCandidates(
+      { ...base, ...change },
+      { ...selection, ...chosen },
+      {
+        ...ready,
+        ...facts,
+      },
+    );
+    const plan = candidates[0];
+    expect(plan.source).toBe(source);
+    if (plan.source === 'goal-counts')
+      expect({ fromDay: plan.fromDay, settledEnd: plan.settledEnd, tail: plan.tail?.day }).toMatchObject(expected);
+    expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
   });
 });

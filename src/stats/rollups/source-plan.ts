@@ -146,7 +146,10 @@ function rolledUp(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
 }
 
 /** The whole local days of the query's range. */
-function rangeDays(query: StatsQuery): { fromDay: string; toDay: string } {
+function rangeDays(query: Pick<StatsQuery<QueryDimension>, 'start' | 'end' | 'timezone'>): {
+  fromDay: string;
+  toDay: string;
+} {
   return {
     fromDay: formatCalendarDate(zonedDate(query.start, query.timezone)),
     toDay: formatCalendarDate(zonedDate(new Date(query.end.getTime() - 1), query.timezone)),
@@ -167,17 +170,74 @@ function visitorCounts(
   if (query.interval === 'hour' || query.filters.length > 0) return undefined;
   const key = visitorCountKeyOf(query.dimensions);
   if (!key) return undefined;
-  let tail: DaySlice | undefined;
-  if (rawDays.length > 0) {
-    const today = formatCalendarDate(zonedDate(facts.now, query.timezone));
-    const recentEnd = days.toDay < today ? days.toDay : today;
-    if (rawDays[0].day < shiftDay(recentEnd, -1)) return undefined;
-    tail = { day: rawDays[0].day, start: rawDays[0].start, end: query.end };
-  }
+  const tail = recentTail(query, facts, days, rawDays);
+  if (tail === null) return undefined;
   const settledEnd = tail ? shiftDay(tail.day, -1) : days.toDay;
   const weeks =
     query.interval === undefined && facts.weeksThrough !== null
       ? weeksWithin(days.fromDay, settledEnd < facts.weeksThrough ? settledEnd : facts.weeksThrough)
       : [];
   return { source: 'visitor-counts', query, coverage: { key, ...days, weeks, ...(tail ? { tail } : {}) } };
+}
+
+/**
+ * The raw tail of a counts-backed read: undefined when every day of the range is settled; the
+ * first unsettled day through the query's end when the unsettled days all lie in the range's last
+ * two days (or the last two up to today: live traffic); null when an older day is unsettled.
+ */
+function recentTail(
+  query: StatsQuery<QueryDimension>,
+  facts: RollupFacts,
+  days: { fromDay: string; toDay: string },
+  rawDays: DaySlice[],
+): DaySlice | undefined | null {
+  if (rawDays.length === 0) return undefined;
+  const today = formatCalendarDate(zonedDate(facts.now, query.timezone));
+  const recentEnd = days.toDay < today ? days.toDay : today;
+  if (rawDays[0].day < shiftDay(recentEnd, -1)) return null;
+  return { day: rawDays[0].day, start: rawDays[0].start, end: query.end };
+}
+
+/** The goals of a goal query (their ids) and whether it groups by goal. */
+export interface ConversionSelection {
+  goalIds: string[];
+  byGoal: boolean;
+}
+
+/** Which data answers a goal query's conversions. */
+export type ConversionPlan =
+  /**
+   * `stats_goal_counts` over `[fromDay, settledEnd]`, plus the raw hits of `tail` when given,
+   * each tail visitor counted unless `stats_goal_members` has them converting in the settled days.
+   */
+  { source: 'goal-counts'; fromDay: string; settledEnd: string; tail?: DaySlice } | { source: 'raw' };
+
+/**
+ * Every source able to answer a goal query's conversions (unique and total conversions,
+ * revenue), best first, raw last. `readyGoals` are the goals whose conversion rows are complete in
+ * the query's zone (backfilled and kept since). The conversion rows answer a query when:
+ * - the site's rows are usable (same rules as `sourceCandidates`) and every goal asked has rows;
+ * - it has no dimension but the goal, no filter but goal names, no interval, no behavioural
+ *   filter, and one classification (the rows count humans and bots apart, not both at once);
+ * - it groups by goal, or names one goal (without the goal dimension a hit matching two of the
+ *   goals counts once, which per-goal rows cannot tell);
+ * - its unsettled days lie in its last two days (read raw as a tail, as for the visitor counts).
+ */
+export function conversionSourceCandidates(
+  query: StatsQuery<QueryDimension>,
+  selection: ConversionSelection,
+  facts: RollupFacts & { readyGoals: ReadonlySet<string> },
+): ConversionPlan[] {
+  const raw: ConversionPlan = { source: 'raw' };
+  if (!facts.usable || selection.goalIds.length === 0) return [raw];
+  if (query.dimensions.length > 0 || query.filters.length > 0 || query.interval !== undefined) return [raw];
+  if (query.visitorKeys !== undefined || query.classification === 'ALL') return [raw];
+  if (!selection.byGoal && selection.goalIds.length !== 1) return [raw];
+  if (!selection.goalIds.every((id) => facts.readyGoals.has(id))) return [raw];
+  const days = rangeDays(query);
+  const rawDays = facts.unsettledHitDays.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
+  const tail = recentTail(query, facts, days, rawDays);
+  if (tail === null) return [raw];
+  const settledEnd = tail ? shiftDay(tail.day, -1) : days.toDay;
+  return [{ source: 'goal-counts', fromDay: days.fromDay, settledEnd, ...(tail ? { tail } : {}) }, raw];
 }

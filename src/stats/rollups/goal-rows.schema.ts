@@ -1,0 +1,106 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { Types, type HydratedDocument } from 'mongoose';
+
+/**
+ * Conversions kept by the rollup job (GoalConversionsBuilder; docs/goals.md). Three collections
+ * of their own, so that the other derived rows can change shape without touching them.
+ */
+
+/**
+ * One per site, goal, classification, visitor and local day on which that visitor converted:
+ * the membership a new conversion day is looked up in (the visitor's other days for the goal).
+ * `_id` a digest of the key; `firstBatch` the batch that created it (0 for a backfill), so a
+ * replayed batch finds the days it added.
+ */
+@Schema({ collection: 'stats_goal_members', versionKey: false })
+export class GoalMemberRow {
+  @Prop({ type: String })
+  _id: string;
+
+  @Prop({ type: Types.ObjectId, required: true })
+  siteId: Types.ObjectId;
+
+  @Prop({ required: true })
+  goalId: string;
+
+  @Prop({ required: true })
+  classification: string;
+
+  @Prop({ required: true })
+  visitorKey: string;
+
+  @Prop({ required: true })
+  day: string;
+
+  @Prop({ required: true })
+  firstBatch: number;
+}
+
+export const GoalMemberRowSchema = SchemaFactory.createForClass(GoalMemberRow);
+// Serves: a visitor's conversion days for a goal (the batch deltas), and the raw tail's "already
+// converted in the range" check.
+GoalMemberRowSchema.index({ siteId: 1, goalId: 1, classification: 1, visitorKey: 1, day: 1 });
+
+/**
+ * One per site, goal, classification and local day with conversions: the converting visitors
+ * (`fresh`, `returning` by previous conversion day), converting hits and revenue per currency
+ * (GoalCountEntry). `_id` a digest of the key; `lastBatch` the last batch added (exactly once).
+ */
+@Schema({ collection: 'stats_goal_counts', versionKey: false })
+export class GoalCountRow {
+  @Prop({ type: String })
+  _id: string;
+
+  @Prop({ type: Types.ObjectId, required: true })
+  siteId: Types.ObjectId;
+
+  @Prop({ required: true })
+  goalId: string;
+
+  @Prop({ required: true })
+  classification: string;
+
+  @Prop({ required: true })
+  day: string;
+
+  @Prop({ required: true })
+  fresh: number;
+
+  @Prop({ type: [Object], required: true })
+  returning: Array<{ p: string; n: number }>;
+
+  @Prop({ required: true })
+  events: number;
+
+  @Prop({ type: [Object], required: true })
+  revenue: Array<{ currency: string; sum: number; count: number }>;
+
+  @Prop({ required: true })
+  lastBatch: number;
+}
+
+export const GoalCountRowSchema = SchemaFactory.createForClass(GoalCountRow);
+// Serves: a goal query's settled days (one site, goals, classification, a range of days).
+GoalCountRowSchema.index({ siteId: 1, goalId: 1, classification: 1, day: 1 });
+
+/**
+ * One per goal whose rows are complete: they were backfilled from the site's hits already rolled
+ * up, in `timezone`, and every batch since added to them. A goal without this row (just created,
+ * or its site being rebuilt) is read from raw hits.
+ */
+@Schema({ collection: 'stats_goal_states', versionKey: false })
+export class GoalRowsState {
+  /** The goal's id. */
+  @Prop({ type: String })
+  _id: string;
+
+  @Prop({ type: Types.ObjectId, required: true })
+  siteId: Types.ObjectId;
+
+  @Prop({ required: true })
+  timezone: string;
+}
+
+export type GoalRowsStateDocument = HydratedDocument<GoalRowsState>;
+export const GoalRowsStateSchema = SchemaFactory.createForClass(GoalRowsState);
+GoalRowsStateSchema.index({ siteId: 1 });
