@@ -36,6 +36,8 @@ const APPCOST_CATCHUP_LIMIT_SECONDS = Number(process.env.BENCH_APPCOST_CATCHUP_S
 const IDLE_BASELINE_SECONDS = 15;
 /** The standalone store keeps every document in its heap, as the app's worker would (stats-scale.ts). */
 const STORE_HEAP = ['--max-old-space-size=8192'];
+/** Extra node flags for the store process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
+const STORE_NODE_ARGS = (process.env.BENCH_STORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const ROLLUP_LINE = /Rolled up (\d+) site-days through (\S+?Z) in (\d+) ms/g;
 
 export interface CpuSplit {
@@ -131,7 +133,7 @@ interface Stack {
 async function startStack(database: string, domain: string): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'siteline-bench-'));
   const external = externalUri(database);
-  const store = external ? null : await startStore(dataDir, database, STORE_HEAP);
+  const store = external ? null : await startStore(dataDir, database, [...STORE_HEAP, ...STORE_NODE_ARGS]);
   const uri = external ?? store!.uri;
   const app = await startApp({ database, dataDir, env: { MONGODB_URI: uri } });
   // The app logs a line per request: the rollup job's lines are caught as they stream, not from the tail.
