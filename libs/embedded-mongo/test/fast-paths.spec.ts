@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Long, ObjectId, type Collection, type Document } from 'mongodb';
-import { filterCacheKey } from '../src/mingo-compat.js';
+import fc from 'fast-check';
+import { update as mingoUpdate } from 'mingo/updater';
+import { filterCacheKey, normalize } from '../src/mingo-compat.js';
+import { applyUpdate, buildUpsert } from '../src/update.js';
 import { startTarget, type Target } from './harness.js';
 
 /** Rows with the plain `_id`s these tests compare (numbers and strings). */
@@ -164,5 +167,61 @@ describe('filterCacheKey', () => {
       { a: { $in: Array.from({ length: 5000 }, (_, i) => `visitor-${i}`) } },
     ])
       expect(filterCacheKey(filter)).toBeUndefined();
+  });
+});
+
+describe('update operators on top-level fields', () => {
+  const fields = ['a', 'b', 'c'];
+  const value = fc.oneof(
+    fc.integer({ min: -3, max: 3 }),
+    fc.double({ noNaN: false }),
+    fc.constantFrom('x', 'y', '', null, true, false),
+    fc.date({ min: new Date(0), max: new Date(10_000), noInvalidDate: true }),
+    fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 2 }),
+    fc.record({ k: fc.integer({ min: 0, max: 2 }) }),
+  );
+  const document = fc.dictionary(fc.constantFrom(...fields), value).map((doc) => ({ _id: 1, ...doc }));
+  const operand = (number: boolean) =>
+    fc.dictionary(fc.constantFrom(...fields), number ? fc.integer({ min: -2, max: 2 }) : value, { minKeys: 1 });
+  /** Several operators on distinct fields (overlapping ones are refused, and go to mingo's `update()`). */
+  const updateDocument = fc
+    .record({
+      $set: operand(false),
+      $inc: operand(true),
+      $min: operand(false),
+      $max: operand(false),
+      $unset: operand(false),
+    })
+    .chain((all) =>
+      fc.subarray(Object.keys(all), { minLength: 1 }).map((names) => {
+        const taken = new Set<string>();
+        const update: Document = {};
+        for (const name of names) {
+          const own = Object.fromEntries(
+            Object.entries(all[name as keyof typeof all]).filter(([field]) => !taken.has(field)),
+          );
+          for (const field of Object.keys(own)) taken.add(field);
+          if (Object.keys(own).length) update[name] = own;
+        }
+        return update;
+      }),
+    )
+    .filter((update) => Object.keys(update).length > 0);
+
+  it("gives what mingo's update() gives, updating and upserting", () => {
+    fc.assert(
+      fc.property(document, updateDocument, (doc, update) => {
+        const expected = structuredClone(doc);
+        const changed = mingoUpdate(expected, normalize(update), undefined, undefined, { cloneMode: 'deep' });
+        const outcome = applyUpdate(doc, update, { _id: 1 });
+        expect(outcome.doc).toEqual(expected);
+        expect(Object.keys(outcome.doc)).toEqual(Object.keys(expected));
+        expect(outcome.modified).toBe(changed.length > 0);
+        const inserted: Document = { _id: 1 };
+        mingoUpdate(inserted, normalize(update), undefined, undefined, { cloneMode: 'deep' });
+        expect(buildUpsert({ _id: 1 }, update)).toEqual(inserted);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
