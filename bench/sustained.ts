@@ -16,6 +16,7 @@ import { MaintenanceState, type MaintenanceReading } from './lib/maintenance-sta
 import { offerLoad, type OfferResult } from './lib/open-loop.js';
 import { cpuSeconds } from './lib/process-stats.js';
 import { externalUri } from './lib/stored-hits.js';
+import { startRecordingProxy } from './lib/wire-recording.js';
 
 /** Offered hits/s, one step each, rising; the scenario stops after the first step that does not keep up. */
 const RATES = parseRateSteps(process.env.BENCH_SUSTAINED_RATES ?? '100,250,500,1000,2000,4000');
@@ -135,7 +136,13 @@ async function startStack(database: string, domain: string): Promise<Stack> {
   const external = externalUri(database);
   const store = external ? null : await startStore(dataDir, database, [...STORE_HEAP, ...STORE_NODE_ARGS]);
   const uri = external ?? store!.uri;
-  const app = await startApp({ database, dataDir, env: { MONGODB_URI: uri } });
+  // BENCH_RECORD_WIRE=<file>: the app talks to the store through a proxy recording its messages (wire-replay.ts).
+  const recorder =
+    store && process.env.BENCH_RECORD_WIRE
+      ? await startRecordingProxy(Number(new URL(store.uri).port), process.env.BENCH_RECORD_WIRE)
+      : undefined;
+  const appUri = recorder ? uri.replace(`:${new URL(store!.uri).port}/`, `:${recorder.port}/`) : uri;
+  const app = await startApp({ database, dataDir, env: { MONGODB_URI: appUri } });
   // The app logs a line per request: the rollup job's lines are caught as they stream, not from the tail.
   const rollupRuns: Array<{ at: number; ms: number }> = [];
   let pending = '';
@@ -158,6 +165,7 @@ async function startStack(database: string, domain: string): Promise<Stack> {
     async stop() {
       await maintenance.close();
       await app.stop();
+      await recorder?.stop();
       await store?.stop();
       removeDataDir(dataDir);
     },
