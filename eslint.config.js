@@ -6,17 +6,22 @@ import tseslint from 'typescript-eslint';
 const FEATURE_MODULES = [
   'auth',
   'cli',
+  'compat',
   'dashboard',
+  'funnels',
   'geo',
+  'goals',
   'health',
+  'hits',
   'ingestion',
   'metrics',
   'retention',
+  'segments',
   'sessions',
   'sites',
   'stats',
 ];
-/** Repositories a module exports on purpose, each from a store module of its own (see HitStoreModule). */
+/** Repositories a module exports on purpose, each from a store module of its own (see HitsModule). */
 const EXPORTED_REPOSITORIES = ['hits', 'engagements'];
 
 /**

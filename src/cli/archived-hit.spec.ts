@@ -5,7 +5,7 @@ import { Types } from 'mongoose';
 import type { GeoLookupService } from '../geo/geo-lookup.service.js';
 import type { ReverseDnsService } from '../geo/reverse-dns.service.js';
 import { EnrichmentService } from '../ingestion/enrichment/enrichment.service.js';
-import type { NewHit } from '../ingestion/hits.repository.js';
+import type { NewHit } from '../hits/hits.repository.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { ArchivedHitDto, restoreArchivedHit, toExportedHit } from './archived-hit.js';

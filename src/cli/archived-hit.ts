@@ -1,8 +1,8 @@
 import { IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IsFlatProps } from '../ingestion/dto/flat-props.validator.js';
 import type { EnrichmentService } from '../ingestion/enrichment/enrichment.service.js';
-import type { NewHit } from '../ingestion/hits.repository.js';
-import { CLASSIFICATIONS, PAGEVIEW, type Classification, type HitProps } from '../ingestion/schemas/hit.schema.js';
+import type { NewHit } from '../hits/hits.repository.js';
+import { CLASSIFICATIONS, PAGEVIEW, type Classification, type HitProps } from '../hits/hit.schema.js';
 import type { SiteView } from '../sites/site-view.js';
 
 /**

@@ -46,7 +46,10 @@ export function isDatabaseUnreachable(error: unknown, depth = 0): error is Error
   return isDatabaseUnreachable(errorResponse instanceof Error ? errorResponse : error.cause, depth + 1);
 }
 
+/** The code of MongoDB's duplicate-key error, on a thrown error and on each write error of a bulk write. */
+export const DUPLICATE_KEY_CODE = 11000;
+
 /** MongoDB's duplicate-key error (code 11000): a unique index refused the write. */
 export function isDuplicateKeyError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY_CODE;
 }

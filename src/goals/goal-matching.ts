@@ -1,4 +1,4 @@
-import { PAGEVIEW } from '../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW } from '../hits/hit.schema.js';
 
 /**
  * What a goal matches, and nothing else: the one definition both the MongoDB expression (every

@@ -1,8 +1,11 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { PAGEVIEW } from '../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW } from '../hits/hit.schema.js';
 import { goalMatchExpression, goalPrefilter, type GoalDefinition } from './goal-matching.js';
 import { GoalsRepository, type GoalFields, type StoredGoal } from './goals.repository.js';
 import { isDuplicateKeyError } from '../database/database-errors.js';
+
+/** A goal as other modules see it (stats, funnels): the module's public shape of a stored goal. */
+export type { StoredGoal } from './goals.repository.js';
 
 export interface GoalInput {
   pagePath?: string;

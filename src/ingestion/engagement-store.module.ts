@@ -4,7 +4,7 @@ import { EngagementsRepository } from './engagements.repository.js';
 import { Engagement, EngagementSchema } from './schemas/engagement.schema.js';
 
 /**
- * Owns the `engagements` collection (see Engagement). A module of its own, like HitStoreModule,
+ * Owns the `engagements` collection (see Engagement). A module of its own, like HitsModule,
  * so the stats and retention modules can import it without importing the ingest pipeline.
  */
 @Module({

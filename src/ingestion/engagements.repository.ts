@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Document } from 'mongodb';
 import type { Model, Types } from 'mongoose';
-import { insertUnordered, type InsertOutcome } from './bulk-write-errors.js';
+import { insertUnordered, type InsertOutcome } from '../database/bulk-write-errors.js';
 import { Engagement } from './schemas/engagement.schema.js';
 
 export type NewEngagement = Engagement & { _id: Types.ObjectId };

@@ -9,7 +9,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import { HitWriter, MAX_QUEUED_HITS, WRITE_DEADLINE_MS } from './hit-writer.js';
 import type { EngagementsRepository, NewEngagement } from './engagements.repository.js';
-import type { HitsRepository, NewHit } from './hits.repository.js';
+import type { HitsRepository, NewHit } from '../hits/hits.repository.js';
 
 /** A database that never answers: everything written stays queued. */
 const stalledHits = { insertMany: () => new Promise(() => undefined) } as unknown as HitsRepository;

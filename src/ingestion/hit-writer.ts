@@ -6,13 +6,13 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
-import type { InsertOutcome } from './bulk-write-errors.js';
+import type { InsertOutcome } from '../database/bulk-write-errors.js';
 import { isDatabaseUnreachable } from '../database/database-errors.js';
 import { serviceUnavailable } from '../common/errors/service-unavailable.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { SessionsService, type DirtyMark } from '../sessions/sessions.service.js';
 import { EngagementsRepository, type NewEngagement } from './engagements.repository.js';
-import { HitsRepository, type NewHit } from './hits.repository.js';
+import { HitsRepository, type NewHit } from '../hits/hits.repository.js';
 
 export type WriteResult = 'stored' | 'duplicate' | 'failed';
 

@@ -11,10 +11,10 @@ import { MAX_TRAFFIC_PER_REQUEST, TrafficDto, TrafficItemDto } from './dto/traff
 import { EnrichmentService, type EngagementMeasure, type HitInput } from './enrichment/enrichment.service.js';
 import { HitWriter } from './hit-writer.js';
 import type { NewEngagement } from './engagements.repository.js';
-import { HitsRepository, type NewHit } from './hits.repository.js';
+import { HitsRepository, type NewHit } from '../hits/hits.repository.js';
 import { rejectionReason, validateHit, validateItem } from './hit-validation.js';
 import { IngestAuthenticator, type IngestCaller } from './ingest-authenticator.js';
-import { PAGEVIEW } from './schemas/hit.schema.js';
+import { PAGEVIEW } from '../hits/hit.schema.js';
 import { TokenBucketLimiter } from './rate-limiter.js';
 
 export interface IngestRequest {

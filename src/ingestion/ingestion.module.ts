@@ -4,7 +4,7 @@ import { SessionsModule } from '../sessions/sessions.module.js';
 import { SitesModule } from '../sites/sites.module.js';
 import { EngagementStoreModule } from './engagement-store.module.js';
 import { EnrichmentService } from './enrichment/enrichment.service.js';
-import { HitStoreModule } from './hit-store.module.js';
+import { HitsModule } from '../hits/hits.module.js';
 import { HitWriter } from './hit-writer.js';
 import { IngestAuthenticator } from './ingest-authenticator.js';
 import { IngestController } from './ingest.controller.js';
@@ -12,9 +12,9 @@ import { IngestService } from './ingest.service.js';
 import { TrackerController } from './tracker.controller.js';
 
 @Module({
-  imports: [HitStoreModule, EngagementStoreModule, GeoModule, SessionsModule, SitesModule],
+  imports: [HitsModule, EngagementStoreModule, GeoModule, SessionsModule, SitesModule],
   controllers: [IngestController, TrackerController],
   providers: [IngestService, IngestAuthenticator, EnrichmentService, HitWriter],
-  exports: [HitStoreModule, EngagementStoreModule, IngestService, EnrichmentService, HitWriter],
+  exports: [HitsModule, EngagementStoreModule, IngestService, EnrichmentService, HitWriter],
 })
 export class IngestionModule {}

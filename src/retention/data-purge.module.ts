@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
-import { HitStoreModule } from '../ingestion/hit-store.module.js';
+import { HitsModule } from '../hits/hits.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { DataDeletionEvents } from './data-deletion-events.js';
 import { DataPurgeService } from './data-purge.service.js';
@@ -10,7 +10,7 @@ import { DataPurgeService } from './data-purge.service.js';
  * needs. Modules with their own derived data import it to listen to DataDeletionEvents.
  */
 @Module({
-  imports: [HitStoreModule, EngagementStoreModule, SessionsModule],
+  imports: [HitsModule, EngagementStoreModule, SessionsModule],
   providers: [DataPurgeService, DataDeletionEvents],
   exports: [DataPurgeService, DataDeletionEvents],
 })

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Types } from 'mongoose';
 import { FixedClock } from '../common/time/clock.js';
 import type { EngagementsRepository } from '../ingestion/engagements.repository.js';
-import type { HitsRepository } from '../ingestion/hits.repository.js';
+import type { HitsRepository } from '../hits/hits.repository.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { DataDeletionEvents, type SiteDataDeleted } from './data-deletion-events.js';

@@ -2,7 +2,7 @@ import { BadRequestException, Injectable } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { Clock } from '../common/time/clock.js';
 import { EngagementsRepository } from '../ingestion/engagements.repository.js';
-import { HitsRepository } from '../ingestion/hits.repository.js';
+import { HitsRepository } from '../hits/hits.repository.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { DataDeletionEvents } from './data-deletion-events.js';

@@ -13,6 +13,12 @@ function hitAt(minute: number, name = 'pageview', path = `/p${minute}`): Session
     path,
     classification: 'USER',
     source: null,
+    referrer: null,
+    utmSource: null,
+    utmMedium: null,
+    utmCampaign: null,
+    utmTerm: null,
+    utmContent: null,
     countryCode: null,
     visitId: null,
   };
@@ -43,5 +49,26 @@ describe('sessionize', () => {
     expect(before).toHaveLength(2);
     expect(after).toHaveLength(1);
     expect(after[0].visit.duration).toBe(50 * 60);
+  });
+
+  it('takes the traffic source of its first hit, and of a late hit that comes before it', () => {
+    const arrival = { ...hitAt(10), source: 'newsletter', utmSource: 'newsletter', utmCampaign: 'may' };
+    const later = [hitAt(12), hitAt(14)];
+    const [visit] = sessionize(siteId, 'v', [arrival, ...later], IDLE_MS).map((group) => group.visit);
+    expect([visit.source, visit.utmSource, visit.utmCampaign, visit.referrer]).toEqual([
+      'newsletter',
+      'newsletter',
+      'may',
+      null,
+    ]);
+
+    const search = { ...hitAt(0), source: 'search.example', referrer: 'https://search.example/' };
+    const [moved] = sessionize(siteId, 'v', [search, arrival, ...later], IDLE_MS).map((group) => group.visit);
+    expect([moved.source, moved.referrer, moved.utmSource, moved.utmCampaign]).toEqual([
+      'search.example',
+      'https://search.example/',
+      null,
+      null,
+    ]);
   });
 });

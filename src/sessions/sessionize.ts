@@ -1,16 +1,32 @@
 import { createHash } from 'node:crypto';
 import type { Types } from 'mongoose';
-import { PAGEVIEW, type Classification } from '../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW, type Classification } from '../hits/hit.schema.js';
 import type { Visit } from './schemas/visit.schema.js';
 
+/**
+ * The traffic-source fields a visit takes from its first hit (same names on hits and visits):
+ * stats attribute every hit of a visit to these values of the visit, as Plausible and Google
+ * Analytics do (docs/metrics.md, "Visit-level attribution").
+ */
+export const VISIT_ATTRIBUTION_FIELDS = [
+  'source',
+  'referrer',
+  'utmSource',
+  'utmMedium',
+  'utmCampaign',
+  'utmTerm',
+  'utmContent',
+] as const;
+export type VisitAttributionField = (typeof VISIT_ATTRIBUTION_FIELDS)[number];
+export type VisitAttribution = Record<VisitAttributionField, string | null>;
+
 /** The fields of a hit that sessionization reads. */
-export interface SessionHit {
+export interface SessionHit extends VisitAttribution {
   _id: Types.ObjectId;
   ts: Date;
   name: string;
   path: string;
   classification: Classification;
-  source: string | null;
   countryCode: string | null;
   visitId: string | null;
 }
@@ -67,7 +83,12 @@ function toVisit(siteId: Types.ObjectId, visitorKey: string, hits: SessionHit[])
     entryPath: pageviews[0]?.path ?? null,
     exitPath: pageviews[pageviews.length - 1]?.path ?? null,
     classification: first.classification,
-    source: first.source,
+    ...attributionOf(first),
     countryCode: first.countryCode,
   };
+}
+
+/** A hit's attribution fields, a missing one as null (hits written before a field existed). */
+export function attributionOf(hit: Partial<VisitAttribution>): VisitAttribution {
+  return Object.fromEntries(VISIT_ATTRIBUTION_FIELDS.map((field) => [field, hit[field] ?? null])) as VisitAttribution;
 }

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
-import { HitStoreModule } from '../ingestion/hit-store.module.js';
+import { HitsModule } from '../hits/hits.module.js';
 import { Visit, VisitSchema } from './schemas/visit.schema.js';
 import { VisitChange, VisitChangeSchema } from './schemas/visit-change.schema.js';
 import { VisitorDirty, VisitorDirtySchema } from './schemas/visitor-dirty.schema.js';
@@ -11,7 +11,7 @@ import { VisitsRepository } from './visits.repository.js';
 
 @Module({
   imports: [
-    HitStoreModule,
+    HitsModule,
     MongooseModule.forFeature([
       { name: Visit.name, schema: VisitSchema },
       { name: VisitorDirty.name, schema: VisitorDirtySchema },

@@ -7,10 +7,10 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
-import { Types } from 'mongoose';
+import { Types, type PipelineStage } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
-import { HitsRepository } from '../ingestion/hits.repository.js';
-import { sessionize, type SessionHit } from './sessionize.js';
+import { HitsRepository } from '../hits/hits.repository.js';
+import { VISIT_ATTRIBUTION_FIELDS, attributionOf, sessionize, type SessionHit } from './sessionize.js';
 import {
   VisitorDirtyRepository,
   type ClaimedBatch,
@@ -39,6 +39,9 @@ const BACKGROUND_BATCHES = 2;
 /** Picks up work left by an instance that died holding a lease. */
 const SWEEP_INTERVAL_MS = 30_000;
 const FLUSH_POLL_MS = 20;
+/** Visits given their attribution per store round trip, and per background pass, on an upgrade. */
+const ATTRIBUTION_FILL_BATCH = 200;
+const ATTRIBUTION_FILL_PER_PASS = 5_000;
 const FLUSH_TIMEOUT_MS = 2 * LEASE_MS + 10_000;
 
 /** `flush` ran out of time: visits of some hits acknowledged before the call are still being computed. */
@@ -66,6 +69,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   private readonly identity: VisitorIdentity;
   private readonly idleMs: number;
   private background: Promise<void> | undefined;
+  /** Whether every stored visit has its referrer and UTM fields (see `fillMissingAttribution`). */
+  private attributionFilled = false;
   private backgroundAgain = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -192,6 +197,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
       this.backgroundAgain = false;
       try {
         await this.drain(BACKGROUND_BATCHES);
+        if (!this.attributionFilled && !this.stopping) await this.fillMissingAttribution(ATTRIBUTION_FILL_PER_PASS);
       } catch (error) {
         this.logger.warn(
           `Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
@@ -199,6 +205,34 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
         return;
       }
     } while (this.backgroundAgain && !this.stopping);
+  }
+
+  /**
+   * Upgrade path: visits stored before visits carried their first hit's referrer and UTM fields
+   * get them from that hit, up to `limit` per call (a background pass, after its batches), so
+   * that breakdowns by those fields count old visits too (docs/metrics.md). Stats read no such
+   * field from the rollups, so nothing else changes. Returns how many visits were filled; once a
+   * call finds none, later passes skip the (unindexed) look-up.
+   */
+  async fillMissingAttribution(limit: number): Promise<number> {
+    let filled = 0;
+    while (filled < limit && !this.stopping) {
+      const visits = await this.visits.findVisitsWithoutAttribution(ATTRIBUTION_FILL_BATCH);
+      if (visits.length === 0) {
+        this.attributionFilled = true;
+        break;
+      }
+      const fills = await Promise.all(
+        visits.map(async (visit) => {
+          // The visit's first hit: the earliest at its start, ties by id (as `compareHits` orders them).
+          const [first] = await this.hits.findVisitorsHits(visit.siteId, [visit.visitorKey], visit.start, visit.start);
+          return { _id: visit._id, attribution: attributionOf(first ?? {}) };
+        }),
+      );
+      await this.visits.fillAttribution(fills);
+      filled += visits.length;
+    }
+    return filled;
   }
 
   /**
@@ -323,6 +357,11 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   markSiteVisitsChanged(siteId: Types.ObjectId): Promise<void> {
     return this.changes.markSite(siteId);
   }
+
+  /** Runs a stats pipeline over the visits (read only; the stats module builds it). */
+  aggregateVisits<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
+    return this.visits.aggregate<T>(pipeline);
+  }
 }
 
 /**
@@ -358,7 +397,7 @@ function sameVisit(a: Visit, b: Visit): boolean {
     a.entryPath === b.entryPath &&
     a.exitPath === b.exitPath &&
     a.classification === b.classification &&
-    a.source === b.source &&
+    VISIT_ATTRIBUTION_FIELDS.every((field) => a[field] === b[field]) &&
     a.countryCode === b.countryCode
   );
 }

@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
-import { bulkWriteErrors } from '../ingestion/bulk-write-errors.js';
+import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { VisitorDirty } from './schemas/visitor-dirty.schema.js';
+import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
 
 export interface DirtyMark {
   siteId: Types.ObjectId;
@@ -26,7 +27,6 @@ export interface ClaimedBatch {
   visitors: ClaimedVisitor[];
 }
 
-const DUPLICATE_KEY = 11000;
 /** `claimedUntil` of an item nobody holds: in the past, so one index range finds free and expired items alike. */
 export const UNCLAIMED = new Date(0);
 /** A window no mark has widened yet: `$min`/`$max` of the first mark replace both ends. */
@@ -80,7 +80,7 @@ export class VisitorDirtyRepository {
         if (
           !writeErrors ||
           attempt >= MARK_ATTEMPTS ||
-          writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)
+          writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY_CODE)
         ) {
           throw error;
         }

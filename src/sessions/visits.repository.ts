@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
-import type { Model, Types } from 'mongoose';
-import { bulkWriteErrors } from '../ingestion/bulk-write-errors.js';
+import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import type { Model, PipelineStage, Types } from 'mongoose';
+import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { Visit } from './schemas/visit.schema.js';
+import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
+import type { VisitAttribution } from './sessionize.js';
 
 /**
  * What a sessionizer batch changes in `visits`, worked out against the visits it read: new
@@ -14,8 +16,6 @@ export interface VisitChanges {
   changed: Visit[];
   staleIds: string[];
 }
-
-const DUPLICATE_KEY = 11000;
 
 @Injectable()
 export class VisitsRepository {
@@ -50,13 +50,42 @@ export class VisitsRepository {
       await this.collection.bulkWrite(operations, { ordered: false });
     } catch (error) {
       const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw error;
+      if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY_CODE)) throw error;
       const existing = writeErrors.map((writeError) => created[writeError.index]);
       await this.collection.bulkWrite(
         existing.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
         { ordered: false },
       );
     }
+  }
+
+  /**
+   * Visits written before they carried referrer and UTM fields (`utmSource` absent; a computed
+   * visit always has it, null or not). Unindexed: once none is left this scans the collection,
+   * which happens once per process (SessionsService).
+   */
+  findVisitsWithoutAttribution(limit: number): Promise<Array<Pick<Visit, '_id' | 'siteId' | 'visitorKey' | 'start'>>> {
+    return this.collection
+      .find<Pick<Visit, '_id' | 'siteId' | 'visitorKey' | 'start'>>(
+        { utmSource: { $exists: false } },
+        { projection: { _id: 1, siteId: 1, visitorKey: 1, start: 1 } },
+      )
+      .limit(limit)
+      .toArray();
+  }
+
+  /**
+   * Sets the attribution of visits that still lack it. A visit the sessionizer rewrote meanwhile
+   * has its own (from the same first hit, or it is another visit now) and is left alone.
+   */
+  async fillAttribution(fills: Array<{ _id: string; attribution: VisitAttribution }>): Promise<void> {
+    if (fills.length === 0) return;
+    await this.collection.bulkWrite(
+      fills.map(({ _id, attribution }) => ({
+        updateOne: { filter: { _id, utmSource: { $exists: false } }, update: { $set: attribution } },
+      })),
+      { ordered: false },
+    );
   }
 
   /** A site's visits that began before `instant` and ended at or after it (cut in two by a purge). */
@@ -77,5 +106,10 @@ export class VisitsRepository {
   /** Deletes every visit of these visitors on one site (erasure); returns how many went. */
   async deleteVisitorsVisits(siteId: Types.ObjectId, visitorKeys: string[]): Promise<number> {
     return (await this.collection.deleteMany({ siteId, visitorKey: { $in: visitorKeys } })).deletedCount;
+  }
+
+  /** Runs an analytical pipeline over the visits and returns its rows (the stats module's raw visit reads). */
+  aggregate<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
+    return this.collection.aggregate<T & Document>(pipeline as Document[], { allowDiskUse: true }).toArray();
   }
 }

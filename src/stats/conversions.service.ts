@@ -1,6 +1,5 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
-import type { StoredGoal } from '../goals/goals.repository.js';
-import { GoalsService } from '../goals/goals.service.js';
+import { GoalsService, type StoredGoal } from '../goals/goals.service.js';
 import type { ConversionGoal } from './pipelines/conversion-metrics.pipeline.js';
 import { isPropDimension, type QueryDimension } from './query/dimensions.js';
 import { goalNamePasses, GOAL_QUERY_METRICS, type BehaviourFilter, type GoalNameFilter } from './query/goal-query.js';

@@ -10,9 +10,9 @@ import type {
 } from './dto/data-response.dto.js';
 import type { DataInterval, DataListQueryDto, DataRangeQueryDto, DataSeriesQueryDto } from './dto/data-query.dto.js';
 import { bucketLabels } from './time/buckets.js';
-import type { Dimension } from './query/dimensions.js';
+import type { Dimension, QueryDimension } from './query/dimensions.js';
 import { paginate, sortRows } from './query/ordering.js';
-import type { Metric } from './query/stats-query.js';
+import type { Filter, Metric } from './query/stats-query.js';
 import { StatsEngine, type ResultRow } from './stats-engine.service.js';
 import { StatsScopeService, type ReadScope } from './stats-scope.service.js';
 import type { DayRange } from './query/date-range.js';
@@ -27,7 +27,8 @@ const SERIES_METRIC: Record<SeriesKind, Metric> = { users: 'visitors', views: 'p
  * The site-analytics `/api/v1/data/*` endpoints, as thin cases of the stats engine: users =
  * distinct visitors, views = page views, all traffic unless `classification` is given (what
  * site-analytics scripts expect). Lists are sorted by their measure (users for countries and
- * cities, views for urls and hostnames) descending, ties by name.
+ * cities, views for urls and hostnames) descending, ties by name. `segment` (Siteline's own
+ * parameter) counts only the hits a saved segment's filters keep, as the stats endpoints do.
  */
 @Injectable()
 export class DataService {
@@ -37,10 +38,10 @@ export class DataService {
   ) {}
 
   async series(principal: Principal, kind: SeriesKind, params: DataSeriesQueryDto): Promise<SeriesResponseDto> {
-    const { scope, range } = await this.open(principal, params);
+    const { scope, range, filters } = await this.open(principal, params);
     const interval: DataInterval = params.interval ?? 'day';
     const metric = SERIES_METRIC[kind];
-    const options = { classification: params.classification ?? 'ALL' } as const;
+    const options = { classification: params.classification ?? 'ALL', filters } as const;
     const [totals, points] = await Promise.all([
       this.engine.run(this.scope.query(scope, range, options), [metric]),
       this.engine.run(this.scope.query(scope, range, { ...options, interval }), [metric]),
@@ -120,19 +121,27 @@ export class DataService {
     );
   }
 
-  private async open(principal: Principal, params: DataRangeQueryDto): Promise<{ scope: ReadScope; range: DayRange }> {
+  /** The site read, the range, and the filters of the `segment` given (none without one). */
+  private async open(
+    principal: Principal,
+    params: DataRangeQueryDto,
+  ): Promise<{ scope: ReadScope; range: DayRange; filters: Filter<QueryDimension>[] }> {
     const scope = await this.scope.open(principal, params.siteId);
     const { range } = this.scope.resolveRange(
       { from: params.start_date, to: params.end_date },
       scope.site.timezone,
       DATA_PARAMETER_NAMES,
     );
-    return { scope, range };
+    return { scope, range, filters: await this.scope.withSegment(scope, params.segment, []) };
   }
 
   private async list(principal: Principal, params: DataListQueryDto, dimensions: Dimension[]): Promise<ResultRow[]> {
-    const { scope, range } = await this.open(principal, params);
-    const query = this.scope.query(scope, range, { classification: params.classification ?? 'ALL', dimensions });
+    const { scope, range, filters } = await this.open(principal, params);
+    const query = this.scope.query(scope, range, {
+      classification: params.classification ?? 'ALL',
+      dimensions,
+      filters,
+    });
     return this.engine.run(query, ['visitors', 'pageviews']);
   }
 

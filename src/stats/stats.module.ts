@@ -4,7 +4,7 @@ import { AuthModule } from '../auth/auth.module.js';
 import { FunnelsModule } from '../funnels/funnels.module.js';
 import { GoalsModule } from '../goals/goals.module.js';
 import { EngagementStoreModule } from '../ingestion/engagement-store.module.js';
-import { HitStoreModule } from '../ingestion/hit-store.module.js';
+import { HitsModule } from '../hits/hits.module.js';
 import { LeaseModule } from '../database/leases/lease.module.js';
 import { DataPurgeModule } from '../retention/data-purge.module.js';
 import { SegmentsModule } from '../segments/segments.module.js';
@@ -45,7 +45,7 @@ import { VisitorCountsBuilder } from './rollups/visitor-counts.builder.js';
     AuthModule,
     EngagementStoreModule,
     FunnelsModule,
-    HitStoreModule,
+    HitsModule,
     GoalsModule,
     LeaseModule,
     SegmentsModule,

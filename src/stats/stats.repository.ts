@@ -44,7 +44,9 @@ import {
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
 import { DIMENSION_SOURCES, type QueryDimension } from './query/dimensions.js';
-import { CLASSIFICATIONS } from '../ingestion/schemas/hit.schema.js';
+import { CLASSIFICATIONS } from '../hits/hit.schema.js';
+import { HitsRepository } from '../hits/hits.repository.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 
 /** A group's dimension values (`null` where the hit had none) and, with an interval, its time bucket label. */
 export type GroupKey = Record<string, string | null>;
@@ -93,23 +95,25 @@ export interface UserStatsRow {
 }
 
 /**
- * Read-only analytical access to the `hits` (owned by ingestion) and `visits` (owned by
- * sessions) collections. Aggregating across them is the stats module's job and their
- * repositories expose no aggregation entry point, so stats runs its pipelines on the raw
- * collections through the shared connection — here, and nowhere else. It never writes them; the
- * only writes here go to the stats-owned rollups (`$merge` into stats_visitor_days,
- * stats_visitor_sets and stats_visit_hours).
+ * The stats module's reads: its pipelines over the raw `hits` (run through HitsRepository, owned
+ * by the hits module) and `visits` (through SessionsService, owned by sessions), and over the
+ * rollup collections. It writes nothing: every rollup row is written by RollupRepository, the
+ * one owner of the derived collections.
  */
 @Injectable()
 export class StatsRepository {
-  constructor(@InjectConnection() private readonly connection: Connection) {}
+  constructor(
+    @InjectConnection() private readonly connection: Connection,
+    private readonly hits: HitsRepository,
+    private readonly sessions: SessionsService,
+  ) {}
 
   /** Visitors, page views, events and bot hits per group (see `buildHitMetricsPipeline`). */
   async aggregateHitMetrics(
     query: StatsQuery<QueryDimension>,
     options: { classification: boolean },
   ): Promise<HitMetricsRow[]> {
-    return this.aggregate<HitMetricsRow>('hits', buildHitMetricsPipeline(query, options));
+    return this.hits.aggregate<HitMetricsRow>(buildHitMetricsPipeline(query, options));
   }
 
   /**
@@ -128,7 +132,7 @@ export class StatsRepository {
     type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
     const [rolled, raw] = await Promise.all([
       this.aggregate<KeyedRow>(collection, rolledUp),
-      this.aggregate<KeyedRow>('hits', buildRawDaysHitKeysPipeline(query, coverage.rawDays, options)),
+      this.hits.aggregate<KeyedRow>(buildRawDaysHitKeysPipeline(query, coverage.rawDays, options)),
     ]);
     const byKey = new Map<string, { row: HitMetricsRow; keys: Set<string> }>();
     for (const { visitorKeys, ...row } of [...rolled, ...raw]) {
@@ -171,8 +175,7 @@ export class StatsRepository {
     const sums: Array<keyof HitMetricsRow> = ['visitors', 'pageviews', 'events', 'botHits'];
     if (!coverage.tail) return sumByKey(settled.map(normalize), sums);
     type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
-    const raw = await this.aggregate<KeyedRow>(
-      'hits',
+    const raw = await this.hits.aggregate<KeyedRow>(
       buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
     );
     const { key } = coverage;
@@ -223,7 +226,7 @@ export class StatsRepository {
       this.aggregate<HitMetricsRow>(collection, buildRollupHitCountsPipeline(query, coverage, options)),
       coverage.rawDays.length === 0
         ? []
-        : this.aggregate<HitMetricsRow>('hits', buildHitCountsOfDaysPipeline(query, coverage.rawDays, options)),
+        : this.hits.aggregate<HitMetricsRow>(buildHitCountsOfDaysPipeline(query, coverage.rawDays, options)),
     ]);
     return sumByKey([...rolled, ...raw], ['pageviews', 'events', 'botHits']);
   }
@@ -241,7 +244,7 @@ export class StatsRepository {
       this.aggregate<MillisecondRow>(VISIT_HOURS_COLLECTION, buildRollupVisitMetricsPipeline(query, days)),
       days.rawDays.length === 0
         ? []
-        : this.aggregate<MillisecondRow>('visits', buildVisitMetricsOfDaysPipeline(query, days.rawDays)),
+        : this.sessions.aggregateVisits<MillisecondRow>(buildVisitMetricsOfDaysPipeline(query, days.rawDays)),
     ]);
     return sumByKey([...rolled, ...raw], ['visits', 'bounces', 'durationMs', 'visitPageviews']).map(
       ({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }),
@@ -254,12 +257,12 @@ export class StatsRepository {
     until?: Date;
     siteId?: Types.ObjectId;
   }): Promise<PendingVisitSpan[]> {
-    return this.aggregate<PendingVisitSpan>('hits', buildPendingVisitSpansPipeline(input));
+    return this.hits.aggregate<PendingVisitSpan>(buildPendingVisitSpansPipeline(input));
   }
 
   /** When each of these visits starts (visits that no longer exist are left out). */
   async findVisitStarts(visitIds: string[]): Promise<Date[]> {
-    const rows = await this.aggregate<{ start: Date }>('visits', [
+    const rows = await this.sessions.aggregateVisits<{ start: Date }>([
       { $match: { _id: { $in: visitIds } } },
       { $project: { _id: 0, start: 1 } },
     ]);
@@ -268,33 +271,29 @@ export class StatsRepository {
 
   /** Where hits received after `after` (and up to `until`) lie, per site, in 15-minute buckets. */
   async findPendingBuckets(input: { after: Date; until?: Date; siteId?: Types.ObjectId }): Promise<HitBucket[]> {
-    return this.aggregate<HitBucket>('hits', buildPendingBucketsPipeline(input));
+    return this.hits.aggregate<HitBucket>(buildPendingBucketsPipeline(input));
   }
 
-  /** When the site's earliest hit happened, if it has any (served by the `{ siteId, ts }` index). */
-  async findFirstHitTime(siteId: Types.ObjectId): Promise<Date | undefined> {
-    const [first] = await this.connection
-      .collection('hits')
-      .find({ siteId }, { projection: { _id: 0, ts: 1 } })
-      .sort({ ts: 1 })
-      .limit(1)
-      .toArray();
-    return first?.ts instanceof Date ? first.ts : undefined;
+  /** When the site's earliest hit happened, if it has any. */
+  findFirstHitTime(siteId: Types.ObjectId): Promise<Date | undefined> {
+    return this.hits.findFirstHitTime(siteId);
   }
 
   /** Visits, bounces and durations per group (see `buildVisitMetricsPipeline`). */
   async aggregateVisitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
     const { collection, pipeline } = buildVisitMetricsPipeline(query);
-    return this.aggregate<VisitMetricsRow>(collection, pipeline);
+    return collection === 'hits'
+      ? this.hits.aggregate<VisitMetricsRow>(pipeline)
+      : this.sessions.aggregateVisits<VisitMetricsRow>(pipeline);
   }
 
   async findRealtime(input: RealtimeInput): Promise<RealtimeRow> {
-    const [row] = await this.aggregate<RealtimeRow>('hits', buildRealtimePipeline(input));
+    const [row] = await this.hits.aggregate<RealtimeRow>(buildRealtimePipeline(input));
     return row ?? { visitors: 0, pageviews: 0 };
   }
 
   async findUserStats(input: UserStatsInput): Promise<UserStatsRow> {
-    const [row] = await this.aggregate<UserStatsRow>('hits', buildUserStatsPipeline(input));
+    const [row] = await this.hits.aggregate<UserStatsRow>(buildUserStatsPipeline(input));
     return withUserStatsDefaults(row);
   }
 
@@ -313,7 +312,7 @@ export class StatsRepository {
     goals: ConversionGoal[],
     options: { byGoal: boolean; revenueCurrency: string | null },
   ): Promise<ConversionMetricsRow[]> {
-    return this.aggregate<ConversionMetricsRow>('hits', buildConversionMetricsPipeline(query, goals, options));
+    return this.hits.aggregate<ConversionMetricsRow>(buildConversionMetricsPipeline(query, goals, options));
   }
 
   /**
@@ -325,7 +324,7 @@ export class StatsRepository {
     goals: ConversionGoal[],
   ): Promise<string[]> {
     if (goals.length === 0) return [];
-    const rows = await this.aggregate<{ _id: string }>('hits', [
+    const rows = await this.hits.aggregate<{ _id: string }>([
       matchHits({ ...query, timezone: 'UTC', filters: [], dimensions: [] }, { classification: true }),
       matchAnyGoal(goals),
       { $group: { _id: '$visitorKey' } },
@@ -333,10 +332,9 @@ export class StatsRepository {
     return rows.map((row) => row._id);
   }
 
+  /** Runs a pipeline over one of the stats module's own rollup collections. */
   private async aggregate<T extends object>(
     collection:
-      | 'hits'
-      | 'visits'
       | typeof VISITOR_DAYS_COLLECTION
       | typeof VISITOR_SETS_COLLECTION
       | typeof VISIT_HOURS_COLLECTION

@@ -222,6 +222,33 @@ describe('saved segments: CRUD by admins, read by the site viewers, applied by i
     expect(nested.body.error).toContain('segment');
   });
 
+  it('applies the segment on the /api/v1/data endpoints, which take no other filter', async () => {
+    const data = (path: string, params: Record<string, string> = {}) =>
+      request(app.url)
+        .get(`/api/v1/data/${path}`)
+        .auth(readKey, { type: 'bearer' })
+        .query({ start_date: range.from, end_date: range.to, ...params })
+        .expect(200);
+    // page is /pricing: visitors 1, 2 (on the 5th) and 4 (on the 6th), one /pricing view each.
+    const users = await data('users', { segment: pricing });
+    expect(users.body.total).toBe(3);
+    expect(users.body.series.filter((point: { value: number }) => point.value > 0)).toEqual([
+      { date: '2024-03-05', value: 2 },
+      { date: '2024-03-06', value: 1 },
+    ]);
+    expect((await data('views', { segment: pricing })).body.total).toBe(3);
+    expect((await data('urls', { segment: pricing })).body).toEqual([{ url: '/pricing', views: 3, users: 3 }]);
+    // Without it, every page and all four visitors.
+    expect((await data('users')).body.total).toBe(4);
+    expect((await data('urls')).body.map((row: { url: string }) => row.url).sort()).toEqual(['/', '/blog', '/pricing']);
+    const unknown = await request(app.url)
+      .get('/api/v1/data/countries')
+      .auth(readKey, { type: 'bearer' })
+      .query({ start_date: range.from, end_date: range.to, segment: '665f1c2b9d3e4a0012345678' })
+      .expect(404);
+    expect(unknown.body.message).toBe('Segment 665f1c2b9d3e4a0012345678 not found on site seg.example');
+  });
+
   it("answers 404 naming a segment that is not this site's, 400 for what is no id", async () => {
     const foreign = await request(app.url)
       .post(segmentsOf(otherSite.id))

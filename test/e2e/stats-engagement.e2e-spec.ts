@@ -122,6 +122,9 @@ describe('engagement metrics: time_on_page and scroll_depth', () => {
     expect(byName.body.message).toContain('cannot be grouped or filtered by event_name');
     const byEntry = await query({ metrics: ['scroll_depth'], filters: [['is', 'entry_page', ['/']]] }).expect(400);
     expect(byEntry.body.message).toContain('entry_page');
+    // The traffic source is the visit's too (docs/metrics.md, visit-level attribution).
+    const bySource = await query({ metrics: ['time_on_page'], dimensions: ['source', 'utm_campaign'] }).expect(400);
+    expect(bySource.body.message).toContain('cannot be grouped or filtered by source, utm_campaign');
   });
 
   function breakdown(params: Record<string, string>) {

@@ -4,18 +4,19 @@ import { ObjectId } from 'mongodb';
 import { Types } from 'mongoose';
 import { addDays, startOfZonedDay } from '../../src/common/time/calendar.js';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
-import { HitsRepository } from '../../src/ingestion/hits.repository.js';
+import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { DataPurgeService } from '../../src/retention/data-purge.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { SitesService } from '../../src/sites/sites.service.js';
 import type { Dimension } from '../../src/stats/query/dimensions.js';
-import type { Interval, Metric, StatsQuery } from '../../src/stats/query/stats-query.js';
+import type { Filter, Interval, Metric, StatsQuery } from '../../src/stats/query/stats-query.js';
 import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.service.js';
 import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsEngine, type ResultRow } from '../../src/stats/stats-engine.service.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
 import { insertHits, rawHit } from '../factories/hits.factory.js';
+import { bruteForceStats, canonicalKey, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -39,6 +40,8 @@ const DERIVED = [
   'stats_visit_hours',
   'stats_visitor_counts',
 ];
+/** The sessionizer's default idle timeout (SESSION_IDLE_MINUTES), which the test app keeps. */
+const SESSION_IDLE_MS = 30 * 60_000;
 const METRICS: Metric[] = ['visitors', 'pageviews', 'events', 'visits', 'bounceRate', 'visitDuration', 'botShare'];
 
 const hitArbitrary = fc.record({
@@ -49,7 +52,9 @@ const hitArbitrary = fc.record({
   pageview: fc.boolean(),
   path: fc.constantFrom('/', '/a', '/b'),
   country: fc.constantFrom('DE', 'FR', null),
-  source: fc.constantFrom('news.example', null),
+  // Most of a visit's later hits carry no source: the visit's first hit decides (docs/metrics.md).
+  source: fc.constantFrom('news.example', null, null),
+  campaign: fc.constantFrom('march', null),
 });
 type HitSpec = typeof hitArbitrary extends fc.Arbitrary<infer T> ? T : never;
 
@@ -63,6 +68,7 @@ const REBUILD_CUT_HIT: HitSpec = {
   path: '/',
   country: 'DE',
   source: 'news.example',
+  campaign: null,
 };
 
 const operationArbitrary = fc.oneof(
@@ -78,7 +84,16 @@ const operationArbitrary = fc.oneof(
 const queryArbitrary = fc.record({
   fromDay: fc.integer({ min: 0, max: 13 }),
   length: fc.integer({ min: 1, max: 14 }),
-  dimensions: fc.subarray<Dimension>(['country', 'page', 'source'], { maxLength: 1 }),
+  dimensions: fc.subarray<Dimension & OracleDimension>(['country', 'page', 'source', 'utm_campaign', 'entry_page'], {
+    maxLength: 1,
+  }),
+  filters: fc.subarray<Filter<Dimension & OracleDimension>>(
+    [
+      { operator: 'is', dimension: 'source', values: ['news.example'] },
+      { operator: 'is', dimension: 'page', values: ['/a'] },
+    ],
+    { maxLength: 1 },
+  ),
   interval: fc.constantFrom<Interval | undefined>(undefined, 'day', 'week', 'hour'),
 });
 
@@ -258,6 +273,54 @@ describe('stats maintenance under faults', () => {
     expect(killedAt).toBeGreaterThan(15);
   }, 480_000);
 
+  /**
+   * The raw pipelines against the brute-force oracle, which sessionizes the site's hits itself:
+   * visit-level dimensions and filters (source, UTM, entry page) count every hit under its
+   * visit's first-hit values.
+   */
+  async function expectBruteForceAnswers(
+    query: StatsQuery,
+    dimensions: OracleDimension[],
+    filters: Array<Filter<OracleDimension>>,
+  ): Promise<void> {
+    const repository = app.app.get(StatsRepository);
+    const hits = await readOracleHits(app.database.db, new ObjectId(query.siteId.toHexString()));
+    const oracle = bruteForceStats(hits, SESSION_IDLE_MS, {
+      ...query,
+      classification: query.classification,
+      dimensions,
+      filters: filters.map((filter) => ({ dimension: filter.dimension, values: filter.values })),
+    });
+    const keyOf = (key: Record<string, unknown> | null) =>
+      canonicalKey(
+        dimensions.map((dimension) => (key?.[dimension] as string | null | undefined) ?? null),
+        (key?.time as string | undefined) ?? null,
+      );
+    const hitRows = await repository.aggregateHitMetrics(query, { classification: true });
+    expect(
+      new Map(
+        hitRows.map((row) => [
+          keyOf(row.key),
+          { visitors: row.visitors, pageviews: row.pageviews, events: row.events, botHits: row.botHits },
+        ]),
+      ),
+    ).toEqual(oracle.hits);
+    const visitRows = await repository.aggregateVisitMetrics(query);
+    expect(
+      new Map(
+        visitRows.map((row) => [
+          keyOf(row.key),
+          {
+            visits: row.visits,
+            bounces: row.bounces,
+            durationMs: Math.round(row.durationSeconds * 1000),
+            visitPageviews: row.visitPageviews,
+          },
+        ]),
+      ),
+    ).toEqual(oracle.visits);
+  }
+
   it('answers like raw hits and holds the rows of a from-scratch build after random interleavings of ingest, late hits, purges, time-zone changes and runs cut short at random steps', async () => {
     const sites = app.app.get(SitesService);
     const sessions = app.app.get(SessionsService);
@@ -301,6 +364,7 @@ describe('stats maintenance under faults', () => {
                 path: hit.path,
                 countryCode: hit.country,
                 source: hit.source,
+                utmCampaign: hit.campaign,
               }),
             );
             await insertHits(app.database.db, documents);
@@ -381,10 +445,11 @@ describe('stats maintenance under faults', () => {
               start: startOfZonedDay(from, timezone),
               end: startOfZonedDay(addDays(from, spec.length), timezone),
               classification: 'USER',
-              filters: [],
+              filters: spec.filters,
               dimensions: spec.dimensions,
               interval: spec.interval,
             };
+            await expectBruteForceAnswers(query, spec.dimensions, spec.filters);
             const answer = canonical(await engine.run(query, METRICS));
             // The same engine with every read planned on raw hits and visits.
             const plan = coverage.plan.bind(coverage);
@@ -416,7 +481,7 @@ describe('stats maintenance under faults', () => {
               { op: 'timezone', timezone: 'America/New_York' },
               { op: 'ingest', hits: [REBUILD_CUT_HIT] },
             ],
-            [{ fromDay: 0, length: 1, dimensions: [], interval: undefined }],
+            [{ fromDay: 0, length: 1, dimensions: [], filters: [], interval: undefined }],
             [REBUILD_CUT_HIT],
             1,
           ],

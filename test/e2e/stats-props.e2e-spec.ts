@@ -25,7 +25,8 @@ const hit = (ip: string, timestamp: string, path: string, extra: Record<string, 
  * - A: page view of `/` with all five UTM fields (term `shoes`, content `banner`), then Signup {plan: pro, seats: 5}
  * - B: page view of `/pricing` with utm_term `boots`, then Signup {plan: free, seats: 1}, Signup {plan: pro}
  * - C: page view of `/`, then Download {plan: pro, seats: "5"} (the number as a string)
- * Event hits carry no UTM fields (their URLs have none). Every number below is counted from this list.
+ * Event hits carry no UTM fields (their URLs have none); their visits' first hits do. Every number
+ * below is counted from this list.
  */
 const HITS = [
   hit(
@@ -125,11 +126,13 @@ describe('custom-event properties and every UTM field as dimensions and filters'
   });
 
   it('groups and filters by utm_term and utm_content', async () => {
-    const term = await breakdown({ dimension: 'utm_term', metrics: 'visitors,visits' }).expect(200);
+    // UTM fields are the visit's (its first hit's): A's visit is `shoes`, B's `boots` (their Signups
+    // included), C's has none. One visitor and visit each; ties by the displayed name.
+    const term = await breakdown({ dimension: 'utm_term', metrics: 'visitors,visits,events' }).expect(200);
     expect(term.body.results).toEqual([
-      { value: null, label: 'Direct / None', visitors: 3, visits: 3 },
-      { value: 'boots', label: 'boots', visitors: 1, visits: 1 },
-      { value: 'shoes', label: 'shoes', visitors: 1, visits: 1 },
+      { value: 'boots', label: 'boots', visitors: 1, visits: 1, events: 3 },
+      { value: null, label: 'Direct / None', visitors: 1, visits: 1, events: 2 },
+      { value: 'shoes', label: 'shoes', visitors: 1, visits: 1, events: 2 },
     ]);
     const content = await query({
       metrics: ['pageviews'],

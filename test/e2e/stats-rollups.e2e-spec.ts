@@ -19,7 +19,8 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 // Half-hour and 45-minute offsets included (Adelaide +9:30/+10:30, Chatham +12:45/+13:45).
 const ZONES = ['UTC', 'America/New_York', 'Australia/Adelaide', 'Europe/Berlin', 'Pacific/Chatham'];
-const DIMENSIONS: Dimension[] = ['page', 'country', 'city', 'device', 'classification', 'source'];
+// Rolled-up dimensions only: a visit-level one (source, UTM, entry page) is always read raw.
+const DIMENSIONS: Dimension[] = ['page', 'country', 'city', 'device', 'classification', 'page_host'];
 const MAY_START = Date.parse('2024-05-01T00:00:00Z');
 const MAY_MS = 31 * 86_400_000;
 
@@ -32,7 +33,7 @@ const hitArbitrary = fc.record({
   country: fc.constantFrom('DE', 'FR', null),
   city: fc.constantFrom('Paris', 'Berlin', null),
   device: fc.constantFrom('desktop', 'mobile', null),
-  source: fc.constantFrom('news.example', null),
+  host: fc.constantFrom('example.com', 'shop.example.com'),
   /** Received after the rollup's settle window: must be read from raw hits. */
   late: fc.boolean(),
   identified: fc.boolean(),
@@ -178,7 +179,7 @@ describe('stats rollups', () => {
               countryCode: hit.country,
               city: hit.city,
               device: hit.device,
-              source: hit.source,
+              host: hit.host,
               ...(hit.identified ? { userKey: `u${hit.visitor}` } : {}),
             }),
           );
@@ -599,7 +600,8 @@ describe('stats rollups', () => {
       rawDays: [],
     });
     expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: ROLLUP_VERSION });
-    expect(await app.database.db.collection('stats_visitor_sets').countDocuments({ siteId })).toBe(4);
+    // One row per set (`visitor`, `page_host`, `page`) for the one hit.
+    expect(await app.database.db.collection('stats_visitor_sets').countDocuments({ siteId })).toBe(3);
     expect(await state.findOne({ _id: `site:${goneSiteId}` })).toBeNull();
   });
 

@@ -18,6 +18,12 @@ const visit = (siteId: Types.ObjectId, id: string, minute: number, hits: number)
   exitPath: '/',
   classification: 'USER',
   source: null,
+  referrer: null,
+  utmSource: null,
+  utmMedium: null,
+  utmCampaign: null,
+  utmTerm: null,
+  utmContent: null,
   countryCode: null,
 });
 

@@ -13,6 +13,11 @@ export interface RawHit {
   path: string;
   referrer: string | null;
   source: string | null;
+  utmSource: string | null;
+  utmMedium: string | null;
+  utmCampaign: string | null;
+  utmTerm: string | null;
+  utmContent: string | null;
   classification: 'USER' | 'BOT';
   botReason: string | null;
   countryCode: string | null;
@@ -36,6 +41,11 @@ export function rawHit(siteId: ObjectId, fields: Partial<RawHit> & Pick<RawHit, 
     path: '/',
     referrer: null,
     source: null,
+    utmSource: null,
+    utmMedium: null,
+    utmCampaign: null,
+    utmTerm: null,
+    utmContent: null,
     classification: 'USER',
     botReason: null,
     countryCode: null,

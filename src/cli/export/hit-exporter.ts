@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Types } from 'mongoose';
-import { HitsRepository } from '../../ingestion/hits.repository.js';
+import { HitsRepository } from '../../hits/hits.repository.js';
 import type { SiteView } from '../../sites/site-view.js';
 import { EXPORT_COLUMNS, toExportedHit, type ExportedHit } from '../archived-hit.js';
 import { formatCsvRecord } from '../import/csv.js';

@@ -3,7 +3,7 @@ import { Clock } from '../../common/time/clock.js';
 import { EnrichmentService } from '../../ingestion/enrichment/enrichment.service.js';
 import { HitWriter } from '../../ingestion/hit-writer.js';
 import { validateItem } from '../../ingestion/hit-validation.js';
-import type { NewHit } from '../../ingestion/hits.repository.js';
+import type { NewHit } from '../../hits/hits.repository.js';
 import { IngestService } from '../../ingestion/ingest.service.js';
 import { SessionsService } from '../../sessions/sessions.service.js';
 import type { SiteView } from '../../sites/site-view.js';

@@ -4,8 +4,7 @@ import type { Collection } from 'mongodb';
 import type { Model } from 'mongoose';
 import { Clock } from '../../common/time/clock.js';
 import { Lease } from './lease.schema.js';
-
-const DUPLICATE_KEY = 11000;
+import { isDuplicateKeyError } from '../database-errors.js';
 
 /**
  * Cluster-wide mutual exclusion through one MongoDB document per job. `acquire` is a single
@@ -35,7 +34,7 @@ export class LeaseService {
       );
       return true;
     } catch (error) {
-      if ((error as { code?: unknown }).code === DUPLICATE_KEY) return false;
+      if (isDuplicateKeyError(error)) return false;
       throw error;
     }
   }

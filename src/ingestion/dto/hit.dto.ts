@@ -11,7 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import type { HitProps } from '../schemas/hit.schema.js';
+import type { HitProps } from '../../hits/hit.schema.js';
 import { IsFlatProps, MAX_PROPS } from './flat-props.validator.js';
 import { IsRevenue, type RevenueInput } from './revenue.validator.js';
 

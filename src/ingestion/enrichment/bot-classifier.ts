@@ -1,5 +1,5 @@
 import { isbot } from 'isbot';
-import type { Classification } from '../schemas/hit.schema.js';
+import type { Classification } from '../../hits/hit.schema.js';
 
 export interface BotVerdict {
   classification: Classification;

@@ -1,5 +1,5 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import { EnrichedTraffic } from './enriched-traffic.js';
+import { EnrichedTraffic } from '../../hits/enriched-traffic.js';
 
 export const ENGAGEMENTS_COLLECTION = 'engagements';
 

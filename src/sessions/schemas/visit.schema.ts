@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
-import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 
 /**
  * A visit (session): one visitor's hits on one site with no gap longer than
@@ -46,12 +46,34 @@ export class Visit {
   @Prop({ type: String, default: null })
   exitPath: string | null;
 
-  /** Attributes of the visit's first hit, for breakdowns of visits by source, country, device. */
+  /** Attributes of the visit's first hit: its classification, country and traffic source. */
   @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
   classification: Classification;
 
+  /**
+   * The traffic source of the whole visit (VISIT_ATTRIBUTION_FIELDS, from its first hit): stats
+   * count every hit of the visit under these values, whatever the later hits carry.
+   */
   @Prop({ type: String, default: null })
   source: string | null;
+
+  @Prop({ type: String, default: null })
+  referrer: string | null;
+
+  @Prop({ type: String, default: null })
+  utmSource: string | null;
+
+  @Prop({ type: String, default: null })
+  utmMedium: string | null;
+
+  @Prop({ type: String, default: null })
+  utmCampaign: string | null;
+
+  @Prop({ type: String, default: null })
+  utmTerm: string | null;
+
+  @Prop({ type: String, default: null })
+  utmContent: string | null;
 
   @Prop({ type: String, default: null })
   countryCode: string | null;

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PERIODS, type Period } from '../query/date-range.js';
-import { DIMENSIONS, DIMENSION_ALIASES } from '../query/dimensions.js';
+import { DIMENSIONS, DIMENSION_ALIASES, VISIT_DIMENSIONS_DESCRIPTION } from '../query/dimensions.js';
 import { ALL_METRICS, INTERVALS, type ClassificationFilter, type Interval } from '../query/stats-query.js';
 import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
 
@@ -133,7 +133,7 @@ export class BreakdownQueryDto extends IntersectionType(RangeQueryDto, PageQuery
   @ApiProperty({
     ...DIMENSION_SCHEMA,
     example: 'country',
-    description: '`event` is an alias of `event_name`; `prop:<key>` groups by a custom-event property.',
+    description: `\`event\` is an alias of \`event_name\`; \`prop:<key>\` groups by a custom-event property. ${VISIT_DIMENSIONS_DESCRIPTION}`,
   })
   @IsString()
   @MaxLength(MAX_DIMENSION_LENGTH)

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/page-query.dto.js';
-import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 
 export const DATA_INTERVALS = ['day', 'week', 'month'] as const;
 export type DataInterval = (typeof DATA_INTERVALS)[number];
@@ -46,6 +46,18 @@ export class DataRangeQueryDto {
   @IsString()
   @MaxLength(253)
   siteId?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    example: '665f1c2b9d3e4a0012345678',
+    description:
+      "A saved segment's id (GET /api/v1/sites/{id}/segments): only the hits its filters keep are counted. " +
+      'An id that is no segment of this site is a 404 naming it.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  segment?: string;
 }
 
 export class DataSeriesQueryDto extends DataRangeQueryDto {

@@ -14,7 +14,7 @@ import {
 } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/decorators/is-optional-not-null.decorator.js';
 import { PERIODS, type Period } from '../query/date-range.js';
-import { DIMENSIONS } from '../query/dimensions.js';
+import { DIMENSIONS, VISIT_DIMENSIONS_DESCRIPTION } from '../query/dimensions.js';
 import { GOAL_DIMENSION } from '../query/goal-query.js';
 import {
   FILTER_OPERATORS,
@@ -122,7 +122,8 @@ export class StatsQueryBodyDto {
     items: { oneOf: [...DIMENSION_SCHEMA.oneOf, { type: 'string', enum: [GOAL_DIMENSION] }] },
     example: ['country', 'prop:plan'],
     description:
-      'Fixed dimensions, or `prop:<key>` for a custom-event property (hits without it group as null), or `goal` (a goal query: one row per goal, see docs/goals.md)',
+      'Fixed dimensions, or `prop:<key>` for a custom-event property (hits without it group as null), or `goal` (a goal query: one row per goal, see docs/goals.md). ' +
+      VISIT_DIMENSIONS_DESCRIPTION,
   })
   @IsOptionalNotNull()
   @IsArray()

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectConnection } from '@nestjs/mongoose';
-import type { Document } from 'mongodb';
-import type { Connection } from 'mongoose';
 import type { Principal } from '../../auth/principal.js';
+import { HitsRepository } from '../../hits/hits.repository.js';
 import { FunnelsService } from '../../funnels/funnels.service.js';
 import { goalMatchExpression } from '../../goals/goal-matching.js';
 import { parseFiltersParameter } from '../query/parse-filters.js';
@@ -29,7 +27,7 @@ export class FunnelStatsService {
     private readonly scope: StatsScopeService,
     private readonly engine: StatsEngine,
     private readonly funnels: FunnelsService,
-    @InjectConnection() private readonly connection: Connection,
+    private readonly hits: HitsRepository,
   ) {}
 
   async funnel(principal: Principal, params: FunnelQueryDto): Promise<FunnelResponseDto> {
@@ -44,10 +42,7 @@ export class FunnelStatsService {
       funnel.steps.map((step) => goalMatchExpression(step.goal!)),
     );
     const [levels, totals] = await Promise.all([
-      this.connection
-        .collection('hits')
-        .aggregate<{ _id: number; visitors: number } & Document>(pipeline as Document[], { allowDiskUse: true })
-        .toArray(),
+      this.hits.aggregate<{ _id: number; visitors: number }>(pipeline),
       this.engine.run(query, ['visitors']),
     ]);
     const figures = funnelStepFigures(new Map(levels.map((row) => [row._id, row.visitors])), funnel.steps.length);

@@ -17,11 +17,14 @@ import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
 export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
 export const VISITOR_SETS_COLLECTION = 'stats_visitor_sets';
 
-/** Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. */
+/**
+ * Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. Only
+ * hit-level dimensions: a visit-level one (source, referrer, UTM, entry page) holds the value of
+ * the hit's visit, which a late hit can change after the hit was rolled up (docs/metrics.md).
+ */
 export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
   'page',
   'page_host',
-  'source',
   'country',
   'region',
   'city',
@@ -56,7 +59,6 @@ const PER_VISITOR_FIELDS = ['countryCode', 'region', 'city', 'networkDomain', 'b
  */
 export const VISITOR_SETS: readonly DimensionSet[] = [
   { name: 'visitor', fields: PER_VISITOR_FIELDS },
-  { name: 'source', fields: ['source'] },
   { name: 'page_host', fields: ['host'] },
   { name: 'page', fields: ['path'] },
 ];

@@ -1,5 +1,5 @@
 import type { PipelineStage, Types } from 'mongoose';
-import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW } from '../../hits/hit.schema.js';
 import { dimensionLevel, dimensionSource, isPropDimension, type QueryDimension } from '../query/dimensions.js';
 import { visitorKeyConditions, type Filter, type Interval, type StatsQuery } from '../query/stats-query.js';
 

@@ -26,6 +26,10 @@ export const V2_QUERY_REQUEST_SCHEMA: SchemaObject = {
         ],
       },
       example: ['event:page'],
+      description:
+        'visit:source, visit:referrer, visit:utm_* and visit:entry_page/exit_page are the visit’s (from its first hit), ' +
+        'as in Plausible: every hit of a visit counts under them. visit:country/region/city/device/browser/os are ' +
+        'read per hit in Siteline.',
     },
     filters: {
       type: 'array',

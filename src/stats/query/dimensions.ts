@@ -2,9 +2,11 @@ import { BadRequestException } from '@nestjs/common';
 
 /**
  * The allow-list of dimensions a stats query may group or filter by, and where each one lives.
- * Hit-level dimensions are fields of a hit; visit-level ones (entry/exit page) are fields of the
- * visit the hit belongs to. Besides these, `prop:<key>` names one custom-event property (see
- * `propDimension`). Nothing else can reach a pipeline.
+ * Hit-level dimensions are fields of a hit; visit-level ones are fields of the visit the hit
+ * belongs to: entry/exit page, and the traffic source (source, referrer, UTM parameters), which
+ * a visit takes from its first hit, so that every hit of a visit counts under the source the
+ * visitor arrived from (as in Plausible and Google Analytics). Besides these, `prop:<key>` names
+ * one custom-event property (see `propDimension`). Nothing else can reach a pipeline.
  */
 export const DIMENSIONS = [
   'page',
@@ -46,13 +48,16 @@ export const DIMENSION_SOURCES: Readonly<Record<Dimension, DimensionSource>> = {
   page: { level: 'hit', field: 'path' },
   entry_page: { level: 'visit', field: 'entryPath' },
   exit_page: { level: 'visit', field: 'exitPath' },
-  referrer: { level: 'hit', field: 'referrer' },
-  source: { level: 'hit', field: 'source' },
-  utm_source: { level: 'hit', field: 'utmSource' },
-  utm_medium: { level: 'hit', field: 'utmMedium' },
-  utm_campaign: { level: 'hit', field: 'utmCampaign' },
-  utm_term: { level: 'hit', field: 'utmTerm' },
-  utm_content: { level: 'hit', field: 'utmContent' },
+  // The visit's attribution fields (VISIT_ATTRIBUTION_FIELDS) bear the names of the hit's.
+  referrer: { level: 'visit', field: 'referrer' },
+  source: { level: 'visit', field: 'source' },
+  utm_source: { level: 'visit', field: 'utmSource' },
+  utm_medium: { level: 'visit', field: 'utmMedium' },
+  utm_campaign: { level: 'visit', field: 'utmCampaign' },
+  utm_term: { level: 'visit', field: 'utmTerm' },
+  utm_content: { level: 'visit', field: 'utmContent' },
+  // Place and device stay hit-level: Plausible takes them from the session too, but a visitor's
+  // hits of one visit practically always share them, and hit-level they keep their rollups.
   country: { level: 'hit', field: 'countryCode' },
   region: { level: 'hit', field: 'region' },
   city: { level: 'hit', field: 'city' },
@@ -65,6 +70,17 @@ export const DIMENSION_SOURCES: Readonly<Record<Dimension, DimensionSource>> = {
   bot_reason: { level: 'hit', field: 'botReason' },
   event_name: { level: 'hit', field: 'name' },
 };
+
+/** The visit-level dimensions, in allow-list order. */
+export const VISIT_DIMENSIONS: readonly Dimension[] = DIMENSIONS.filter(
+  (dimension) => DIMENSION_SOURCES[dimension].level === 'visit',
+);
+
+/** What a visit-level dimension means, for the API descriptions (docs/metrics.md has the rest). */
+export const VISIT_DIMENSIONS_DESCRIPTION =
+  `${VISIT_DIMENSIONS.join(', ')} are attributes of the visit (its first hit; the exit page its last page view): ` +
+  'every hit of a visit counts under its visit’s values, so a visitor arriving from a newsletter counts under the ' +
+  'newsletter for all their pages. The other dimensions take each hit’s own value.';
 
 /** One custom-event property as a dimension: `prop:plan` groups or filters by `props.plan` of hits. */
 export type PropDimension = `prop:${string}`;

@@ -1,5 +1,5 @@
 import type { Types } from 'mongoose';
-import type { Classification } from '../../ingestion/schemas/hit.schema.js';
+import type { Classification } from '../../hits/hit.schema.js';
 import type { Dimension, QueryDimension } from './dimensions.js';
 import { CONVERSION_METRICS } from './goal-query.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Types } from 'mongoose';
 import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
-import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW } from '../../hits/hit.schema.js';
 import { HIT_COUNT_SETS, HIT_DAY_SETS, ROLLUP_FIELDS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
 
 /** A hit as a rollup batch reads it (HitsRepository.findRollupBatch). */

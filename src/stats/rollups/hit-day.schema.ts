@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
-import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 
 /**
  * Hit counts without visitors per local day: for each dimension set (see HIT_DAY_SETS), one row

@@ -15,7 +15,7 @@ import { SessionsService } from '../../sessions/sessions.service.js';
 import { SitesService } from '../../sites/sites.service.js';
 import { StatsRepository, type HitBucket } from '../stats.repository.js';
 import { daySlice, daySlicesOf, mergeDaySlices } from './rollup-days.js';
-import { HitsRepository } from '../../ingestion/hits.repository.js';
+import { HitsRepository } from '../../hits/hits.repository.js';
 import {
   BATCH_FIELDS,
   batchDeltas,

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
-import { bulkWriteErrors } from '../../ingestion/bulk-write-errors.js';
-import { CLASSIFICATIONS } from '../../ingestion/schemas/hit.schema.js';
+import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
+import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
 import { rowId, type BatchDeltas, type RowDelta, type VisitContribution } from './batch-deltas.js';
 import { VisitContributionRow } from './visit-contribution.schema.js';
 import { HitDay } from './hit-day.schema.js';
@@ -26,9 +26,10 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
  * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key; 7 one
  * visitor-count document per value, kept by additions, and the creating batch on visitor-day
- * rows), so it is read raw until the job has rebuilt it.
+ * rows; 8 no traffic source in any row, as it became an attribute of the visit), so it is read
+ * raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 7;
+export const ROLLUP_VERSION = 8;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index

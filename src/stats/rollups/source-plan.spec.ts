@@ -88,15 +88,18 @@ const TABLE: Array<[string, SourceNeed, Partial<StatsQuery>, Partial<RollupFacts
       'visitor-rows',
       { set: 'visitor' },
     ],
-    ['source breakdown: the source set', 'visitors', { dimensions: ['source'] }, {}, 'visitor-rows', { set: 'source' }],
     [
-      'page by source: the full rows',
+      'page by device: the full rows',
       'visitors',
-      { dimensions: ['page'], filters: [is('source', 'Google')] },
+      { dimensions: ['page'], filters: [is('device', 'mobile')] },
       {},
       'visitor-rows',
       { set: undefined },
     ],
+    // The traffic source is the visit's: it can change after its hits were rolled up.
+    ['source breakdown', 'visitors', { dimensions: ['source'] }, {}, 'raw'],
+    ['page by source', 'hit-counts', { dimensions: ['page'], filters: [is('source', 'Google')] }, {}, 'raw'],
+    ['UTM campaigns', 'visitors', { dimensions: ['utm_campaign'] }, {}, 'raw'],
     ['hourly visitors', 'visitors', { interval: 'hour' }, {}, 'raw'],
     [
       'unsettled days outside the range are not read raw',

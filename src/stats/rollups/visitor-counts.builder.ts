@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { daysFrom, formatCalendarDate, shiftDay, zonedParts } from '../../common/time/calendar.js';
-import { PAGEVIEW } from '../../ingestion/schemas/hit.schema.js';
+import { PAGEVIEW } from '../../hits/hit.schema.js';
 import { DIMENSION_SOURCES } from '../query/dimensions.js';
 import { RollupRepository } from './rollup.repository.js';
 import {

@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
-import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 
 /**
  * Rollup of raw hits: one row per site, calendar day (site time zone), visitor and combination
@@ -29,9 +29,6 @@ export class VisitorDay {
 
   @Prop({ type: String, default: null })
   host: string | null;
-
-  @Prop({ type: String, default: null })
-  source: string | null;
 
   @Prop({ type: String, default: null })
   countryCode: string | null;

@@ -1,12 +1,12 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
-import { CLASSIFICATIONS, type Classification } from '../../ingestion/schemas/hit.schema.js';
+import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 
 /**
  * Narrow visitor-day rows: for each dimension set (see VISITOR_SETS), one row per site, local day,
  * visitor, classification and value of the set's fields only. Set `visitor` keeps the fields that
  * stay the same through a visitor's day (place, network, device), so it holds about one row per
- * visitor and day and answers totals and breakdowns by those; `page`, `source` and `page_host`
+ * visitor and day and answers totals and breakdowns by those; `page` and `page_host`
  * hold one row per visitor-day and value. The full-combination rows (stats_visitor_days)
  * multiply with every page a visitor views; these do not, so distinct visitors of a query cost
  * about what an exact count must read. Kept by the rollup job by adding each batch of new hits.
@@ -16,7 +16,7 @@ export class VisitorSetRow {
   @Prop({ type: Types.ObjectId, required: true })
   siteId: Types.ObjectId;
 
-  /** The dimension set this row belongs to (`visitor`, `page`, `source`, `page_host`). */
+  /** The dimension set this row belongs to (`visitor`, `page`, `page_host`). */
   @Prop({ required: true })
   set: string;
 

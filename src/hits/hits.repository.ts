@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation } from 'mongodb';
-import type { Model, Types } from 'mongoose';
+import type { AnyBulkWriteOperation, Document } from 'mongodb';
+import type { Model, PipelineStage, Types } from 'mongoose';
 import type { SessionHit } from '../sessions/sessionize.js';
-import { insertUnordered, type InsertOutcome } from './bulk-write-errors.js';
-import { Hit } from './schemas/hit.schema.js';
+import { insertUnordered, type InsertOutcome } from '../database/bulk-write-errors.js';
+import { Hit } from './hit.schema.js';
 
 export type NewHit = Hit & { _id: Types.ObjectId };
 
@@ -16,11 +16,21 @@ const SESSION_FIELDS = {
   path: 1,
   classification: 1,
   source: 1,
+  referrer: 1,
+  utmSource: 1,
+  utmMedium: 1,
+  utmCampaign: 1,
+  utmTerm: 1,
+  utmContent: 1,
   countryCode: 1,
   visitId: 1,
 };
 
-/** Writes and reads of raw hits for ingestion and sessionization. */
+/**
+ * The one way to the `hits` collection: ingestion writes through it, sessionization stamps visits,
+ * the rollup job claims batches, retention and erasure delete, and the stats module runs its
+ * analytical pipelines through `aggregate`.
+ */
 @Injectable()
 export class HitsRepository {
   constructor(@InjectModel(Hit.name) private readonly hits: Model<Hit>) {}
@@ -120,5 +130,24 @@ export class HitsRepository {
   async deleteUserHits(siteId: Types.ObjectId, userKey: string, visitorKeys: string[]): Promise<number> {
     const filter = { siteId, $or: [{ userKey }, { visitorKey: { $in: visitorKeys } }] };
     return (await this.hits.collection.deleteMany(filter)).deletedCount;
+  }
+
+  /**
+   * Runs an analytical pipeline over the hits and returns its rows (the stats module's raw-hit
+   * reads; its pipelines may `$lookup` visits and `$merge` into the stats module's own rollups).
+   * Disk use is allowed so a large `$group` spills rather than fails on a real server.
+   */
+  aggregate<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
+    return this.hits.collection.aggregate<T & Document>(pipeline as Document[], { allowDiskUse: true }).toArray();
+  }
+
+  /** When the site's earliest hit happened, if it has any (served by the `{ siteId, ts }` index). */
+  async findFirstHitTime(siteId: Types.ObjectId): Promise<Date | undefined> {
+    const [first] = await this.hits.collection
+      .find({ siteId }, { projection: { _id: 0, ts: 1 } })
+      .sort({ ts: 1 })
+      .limit(1)
+      .toArray();
+    return first?.ts instanceof Date ? first.ts : undefined;
   }
 }

@@ -1,3 +1,5 @@
+import { DUPLICATE_KEY_CODE } from './database-errors.js';
+
 export interface BulkWriteErrorEntry {
   index: number;
   code: number;
@@ -26,8 +28,6 @@ export interface InsertOutcome {
   failedIndexes: number[];
 }
 
-const DUPLICATE_KEY = 11000;
-
 /**
  * One unordered `insertMany` for a whole group commit: every valid document is written even
  * when some collide with a unique index. Throws only when the write as a whole failed.
@@ -44,7 +44,7 @@ export async function insertUnordered<T>(
     const writeErrors = bulkWriteErrors(error);
     if (!writeErrors) throw error;
     for (const writeError of writeErrors) {
-      if (writeError.code === DUPLICATE_KEY) outcome.duplicateIndexes.push(writeError.index);
+      if (writeError.code === DUPLICATE_KEY_CODE) outcome.duplicateIndexes.push(writeError.index);
       else outcome.failedIndexes.push(writeError.index);
     }
   }

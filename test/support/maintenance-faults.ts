@@ -1,0 +1,152 @@
+import type { ObjectId } from 'mongodb';
+import { HitsRepository } from '../../src/hits/hits.repository.js';
+import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
+import type { ResultRow } from '../../src/stats/stats-engine.service.js';
+import { StatsRepository } from '../../src/stats/stats.repository.js';
+import type { TestApp } from './test-app.js';
+
+/**
+ * What the stats-maintenance fault tests share: the derived rows of a site in a comparable form,
+ * and a way to make a rollup run die at a chosen store call of one app instance.
+ */
+
+/** The derived collections compared with a from-scratch build (`stats_visit_contributions` is what each visit adds now). */
+export const DERIVED_COLLECTIONS = [
+  'stats_visit_contributions',
+  'stats_visitor_days',
+  'stats_visitor_sets',
+  'stats_hit_hours',
+  'stats_hit_days',
+  'stats_visit_hours',
+  'stats_visitor_counts',
+];
+
+/** Every derived row of the site, without ids and in a canonical order; count documents as their entries. */
+export async function derivedRows(app: TestApp, siteId: ObjectId): Promise<Record<string, string[]>> {
+  const snapshot: Record<string, string[]> = {};
+  for (const name of DERIVED_COLLECTIONS) {
+    const documents = await app.database.db
+      .collection(name)
+      // `lastBatch` and `firstBatch` are bookkeeping (the last batch added to a row, the one that
+      // created it), not part of what the row says.
+      .find({ siteId }, { projection: { _id: 0, lastBatch: 0, firstBatch: 0 } })
+      .toArray();
+    const rows =
+      name === 'stats_visitor_counts'
+        ? documents.flatMap(({ rows: entries, ...unit }) =>
+            (entries as Array<Record<string, unknown>>).map((entry) => ({ ...unit, ...entry })),
+          )
+        : documents;
+    // A visit-hour row left without visits (every visit of it moved) says nothing; the job removes
+    // them once a batch is done, and a run killed just before that leaves them for the next touch.
+    const meaningful = name === 'stats_visit_hours' ? rows.filter((row) => row.visits !== 0) : rows;
+    snapshot[name] = meaningful.map((row) => stableJson(row)).sort();
+  }
+  return snapshot;
+}
+
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner) && !(inner instanceof Date)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : inner,
+  );
+}
+
+export function canonical(rows: ResultRow[]): string[] {
+  return rows.map((row) => stableJson(row)).sort();
+}
+
+/** The store calls a rollup run makes, by the object that makes them: each one is a step a run can die at. */
+function storeCalls(app: TestApp): Array<[object, string]> {
+  return [
+    [app.app.get(StatsRepository), 'aggregate'],
+    ...['claimForRollup', 'findRollupBatch', 'releaseRollupBatch', 'markSiteForRollup'].map(
+      (method): [object, string] => [app.app.get(HitsRepository), method],
+    ),
+    ...['claimVisitChanges', 'findClaimedVisitChanges', 'completeVisitChanges', 'markSiteVisitsChanged'].map(
+      (method): [object, string] => [app.app.get(SessionsService), method],
+    ),
+    ...[
+      'saveWatermark',
+      'findVisitSnapshots',
+      'findVisitContributions',
+      'saveVisitSnapshots',
+      'finalizeVisitSnapshots',
+      'deleteEmptyVisitHours',
+      'deleteSiteRows',
+      'markSiteBuilt',
+      'saveWeeksThrough',
+      'replaceVisitorCounts',
+      'findSiteState',
+      'findWatermark',
+      'findLastBatch',
+      'nextBatch',
+      'applyRowDeltas',
+    ].map((method): [object, string] => [app.app.get(RollupRepository), method]),
+  ];
+}
+
+/**
+ * Makes the `step`-th store call of `app`'s rollup run from now on throw, as if the process died
+ * there; returns how many calls were made and restores the repositories. A batch's write to one
+ * derived collection, when it is the step, first writes the first half of its rows: the process
+ * dies in the middle of a bulk write.
+ */
+export function killAt(app: TestApp, step: number): { calls: () => number; restore: () => void } {
+  let calls = 0;
+  const originals = storeCalls(app).map(([target, method]) => {
+    const record = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const original = record[method];
+    record[method] = async function (this: unknown, ...args: unknown[]) {
+      calls += 1;
+      if (calls !== step) return original.apply(this, args);
+      if (method === 'applyRowDeltas') {
+        const [collection, batch, deltas] = args as [string, number, unknown[]];
+        await original.call(this, collection, batch, deltas.slice(0, Math.floor(deltas.length / 2)));
+      }
+      if (method === 'saveVisitSnapshots' || method === 'finalizeVisitSnapshots') {
+        const [batch, rows] = args as [number, unknown[]];
+        await original.call(this, batch, rows.slice(0, Math.floor(rows.length / 2)));
+      }
+      throw new Error(`killed at step ${step}`);
+    };
+    return () => {
+      record[method] = original;
+    };
+  });
+  return { calls: () => calls, restore: () => originals.forEach((restore) => restore()) };
+}
+
+/**
+ * Holds `app`'s rollup run at its `step`-th store call until `resume` is called: a stalled
+ * instance (a long GC pause, a frozen VM) whose lease may expire meanwhile. `reached` settles
+ * once the run is held there.
+ */
+export function stallAt(
+  app: TestApp,
+  step: number,
+): { reached: Promise<void>; resume: () => void; restore: () => void } {
+  let calls = 0;
+  let resume!: () => void;
+  const gate = new Promise<void>((resolve) => (resume = resolve));
+  let reachedResolve!: () => void;
+  const reached = new Promise<void>((resolve) => (reachedResolve = resolve));
+  const originals = storeCalls(app).map(([target, method]) => {
+    const record = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const original = record[method];
+    record[method] = async function (this: unknown, ...args: unknown[]) {
+      calls += 1;
+      if (calls === step) {
+        reachedResolve();
+        await gate;
+      }
+      return original.apply(this, args);
+    };
+    return () => {
+      record[method] = original;
+    };
+  });
+  return { reached, resume, restore: () => originals.forEach((restore) => restore()) };
+}
