@@ -112,15 +112,18 @@ function withLiveCursorIds(message: Buffer, cursors: Map<string, Long>): Buffer 
 }
 
 /**
- * A reply as a comparable string: cursor ids, `localTime`, generated ObjectIds and timings differ
- * between any two runs, so they are left out; everything else must be equal between builds.
+ * A reply as a comparable string: cursor ids, `localTime` and the ObjectIds an upsert generates
+ * (`_id`, `upserted`) differ between any two runs, so they are left out; everything else must be
+ * equal between builds.
  */
 function comparable(reply: Buffer): string {
   const body = msgBody(reply);
   if (!body) return reply.toString('base64');
-  return JSON.stringify(body, (key, value: unknown) => {
+  return JSON.stringify(body, function (this: Record<string, unknown>, key: string, value: unknown) {
     if (key === 'id' || key === 'localTime' || key === 'operationTime' || key === 'connectionId') return undefined;
-    if (value && typeof value === 'object' && (value as { _bsontype?: string })._bsontype === 'ObjectId') return 'oid';
+    // An upsert's generated `_id` (`value` is already its toJSON(), the holder has the ObjectId).
+    const original = this[key] as { _bsontype?: string } | null | undefined;
+    if ((key === '_id' || key === 'upserted') && original?._bsontype === 'ObjectId') return 'oid';
     return value;
   });
 }

@@ -172,17 +172,23 @@ describe('filterCacheKey', () => {
 
 describe('update operators on top-level fields', () => {
   const fields = ['a', 'b', 'c'];
+  // Objects as BSON decodes them: with Object's prototype (fast-check may otherwise build null-prototype ones).
   const value = fc.oneof(
     fc.integer({ min: -3, max: 3 }),
     fc.double({ noNaN: false }),
     fc.constantFrom('x', 'y', '', null, true, false),
     fc.date({ min: new Date(0), max: new Date(10_000), noInvalidDate: true }),
     fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 2 }),
-    fc.record({ k: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ k: fc.integer({ min: 0, max: 2 }) }, { noNullPrototype: true }),
   );
-  const document = fc.dictionary(fc.constantFrom(...fields), value).map((doc) => ({ _id: 1, ...doc }));
+  const document = fc
+    .dictionary(fc.constantFrom(...fields), value, { noNullPrototype: true })
+    .map((doc) => ({ _id: 1, ...doc }));
   const operand = (number: boolean) =>
-    fc.dictionary(fc.constantFrom(...fields), number ? fc.integer({ min: -2, max: 2 }) : value, { minKeys: 1 });
+    fc.dictionary(fc.constantFrom(...fields), number ? fc.integer({ min: -2, max: 2 }) : value, {
+      minKeys: 1,
+      noNullPrototype: true,
+    });
   /** Several operators on distinct fields (overlapping ones are refused, and go to mingo's `update()`). */
   const updateDocument = fc
     .record({
