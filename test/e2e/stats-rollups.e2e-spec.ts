@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { ObjectId } from 'mongodb';
+import { Binary, ObjectId } from 'mongodb';
 import { Types } from 'mongoose';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { SitesService } from '../../src/sites/sites.service.js';
@@ -11,6 +11,7 @@ import { LeaseService } from '../../src/database/leases/lease.service.js';
 import { RollupJob, ROLLUP_LEASE, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { ROLLUP_VERSION, RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { VISITOR_COUNT_KEYS } from '../../src/stats/rollups/visitor-count-keys.js';
+import { VISITOR_SETS } from '../../src/stats/pipelines/rollup.pipeline.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { StatsRepository, type HitMetricsRow, type VisitMetricsRow } from '../../src/stats/stats.repository.js';
 import { startOfZonedDay, addDays } from '../../src/common/time/calendar.js';
@@ -579,6 +580,19 @@ describe('stats rollups', () => {
     );
     // As version 1 left it: built in the site's zone, no version, no visitor sets or visit hours.
     await state.insertOne({ _id: `site:${site.id}`, timezone: 'UTC' });
+    // A row of an older shape (version 8: a text digest as `_id`, a `page` set): the rebuild replaces it.
+    await app.database.db.collection<{ _id: string; [field: string]: unknown }>('stats_visitor_sets').insertOne({
+      _id: 'YuyU8S8NFiSr2oipSrW067KLYj0=',
+      siteId,
+      set: 'page',
+      day: '2024-05-07',
+      visitorKey: 'old',
+      classification: 'USER',
+      path: '/',
+      pageviews: 1,
+      events: 1,
+      lastBatch: 1,
+    });
     const goneSiteId = new ObjectId().toHexString();
     await state.insertOne({ _id: `site:${goneSiteId}`, timezone: 'UTC' });
     const query: StatsQuery = {
@@ -600,8 +614,10 @@ describe('stats rollups', () => {
       rawDays: [],
     });
     expect(await state.findOne({ _id: `site:${site.id}` })).toMatchObject({ timezone: 'UTC', version: ROLLUP_VERSION });
-    // One row per set (`visitor`, `page_host`, `page`) for the one hit.
-    expect(await app.database.db.collection('stats_visitor_sets').countDocuments({ siteId })).toBe(3);
+    // One hit: one row in each visitor set, in this version's shape.
+    const setRows = await app.database.db.collection('stats_visitor_sets').find({ siteId }).toArray();
+    expect(setRows.map((row) => row.set as string).sort()).toEqual(VISITOR_SETS.map((set) => set.name).sort());
+    expect(setRows.every((row) => row._id instanceof Binary)).toBe(true);
     expect(await state.findOne({ _id: `site:${goneSiteId}` })).toBeNull();
   });
 

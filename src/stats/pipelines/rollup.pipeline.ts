@@ -46,22 +46,26 @@ export interface DimensionSet {
 
 /**
  * Fields that stay the same across a visitor's hits of a day (a visitor is an IP, or a user, so
- * its place, network and device rarely change within a day): rows keyed by all of them together
- * are hardly more than one per visitor-day, so one set serves totals and every breakdown by them.
+ * its place, network and device rarely change within a day, and its pages are on one host of the
+ * site): rows keyed by all of them together are hardly more than one per visitor-day, so one set
+ * serves totals and every breakdown by them.
  */
-const PER_VISITOR_FIELDS = ['countryCode', 'region', 'city', 'networkDomain', 'browser', 'os', 'device'];
+const PER_VISITOR_FIELDS = ['countryCode', 'region', 'city', 'networkDomain', 'browser', 'os', 'device', 'host'];
 
 /**
- * The narrow visitor-row sets kept besides the full-combination rows. `visitor` answers totals
- * and place/device breakdowns with about one row per visitor-day; the others vary within a
- * visitor's day and get their own rows. A query is answered from the first set holding every
- * field it groups or filters by, else from the full rows.
+ * The narrow visitor-row sets kept besides the full-combination rows: `visitor` answers totals
+ * and place/device/host breakdowns with about one row per visitor-day. A query is answered from
+ * the first set holding every field it groups or filters by, else from the full rows. Pages have
+ * no set: a visitor's rows of a day differ mostly by page, so the full rows hardly outnumber what
+ * a page set would hold (docs/stats-maintenance.md, "Storage") and answer page queries themselves.
  */
-export const VISITOR_SETS: readonly DimensionSet[] = [
-  { name: 'visitor', fields: PER_VISITOR_FIELDS },
-  { name: 'page_host', fields: ['host'] },
-  { name: 'page', fields: ['path'] },
-];
+export const VISITOR_SETS: readonly DimensionSet[] = [{ name: 'visitor', fields: PER_VISITOR_FIELDS }];
+
+/**
+ * The visitor set user stats read: about one row per visitor and day. Only its rows keep the
+ * visitor's first and last hit time and whether a hit was identified; no other read needs them.
+ */
+export const USER_STATS_SET = 'visitor';
 
 /**
  * The hit-count sets: counts need no visitor, so `total` (no field) keeps them at one row per
@@ -300,7 +304,12 @@ export function buildRollupUserStatsPipeline(siteId: Types.ObjectId, now: Date, 
         ];
   return [
     {
-      $match: { siteId, set: 'visitor', classification: 'USER', day: { $nin: rawDays.map((slice) => slice.day) } },
+      $match: {
+        siteId,
+        set: USER_STATS_SET,
+        classification: 'USER',
+        day: { $nin: rawDays.map((slice) => slice.day) },
+      },
     },
     ...union,
     {

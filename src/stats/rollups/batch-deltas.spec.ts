@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { Types } from 'mongoose';
-import { batchDeltas, visitContribution, visitHourDeltas, type BatchHit } from './batch-deltas.js';
+import {
+  batchDeltas,
+  contributionOf,
+  storedContribution,
+  visitContribution,
+  visitHourDeltas,
+  type BatchHit,
+} from './batch-deltas.js';
 
 const site = new Types.ObjectId();
 
@@ -28,7 +35,10 @@ describe('batchDeltas', () => {
     expect(visitorRows).toHaveLength(1);
     expect(visitorRows[0].key).toMatchObject({ day: '2024-06-02', visitorKey: 'v', path: '/', countryCode: null });
     expect(visitorRows[0].inc).toEqual({ pageviews: 1, events: 2 });
-    expect(visitorRows[0].visitor).toEqual({
+    // First and last hit time only where user stats read them: the `visitor` set.
+    expect(visitorRows[0].visitor).toBeUndefined();
+    const bySet = new Map(first.visitorSets.map((row) => [row.key.set, row]));
+    expect(bySet.get('visitor')?.visitor).toEqual({
       firstTs: new Date('2024-06-01T20:00:00Z'),
       lastTs: new Date('2024-06-01T20:10:00Z'),
       identified: 1,
@@ -36,7 +46,9 @@ describe('batchDeltas', () => {
     expect(first.hitHours.find((row) => row.key.set === 'total')?.key.hour).toBe('2024-06-02T01:00');
     expect([...first.days.get(site.toHexString())!]).toEqual(['2024-06-02']);
     const second = batchDeltas([hit('2024-06-01T20:30:00Z')], zones);
-    expect(second.visitorDays[0]._id).toBe(first.visitorDays[0]._id);
+    expect(first.visitorDays[0]._id.length()).toBe(12);
+    expect(second.visitorDays[0]._id.toString('hex')).toBe(first.visitorDays[0]._id.toString('hex'));
+    expect(first.visitorSets[0]._id.toString('hex')).not.toBe(first.visitorDays[0]._id.toString('hex'));
   });
 
   it('skips hits of sites it has no zone for (deleted since)', () => {
@@ -104,5 +116,35 @@ describe('visitHourDeltas', () => {
       durationMs: 0,
       visitPageviews: -1,
     });
+  });
+});
+
+describe('stored visit contributions', () => {
+  it('read back as the contribution they were stored from, bounce or not, across midnight in the zone', () => {
+    for (const visit of [
+      { start: '2024-06-01T18:40:00Z', end: '2024-06-01T18:40:00Z', pageviews: 1, classification: 'USER' },
+      { start: '2024-06-01T18:40:00Z', end: '2024-06-01T19:10:30Z', pageviews: 4, classification: 'BOT' },
+    ]) {
+      // 18:40 UTC is 00:10 the next day in Kolkata.
+      const contribution = visitContribution(
+        { ...visit, start: new Date(visit.start), end: new Date(visit.end) },
+        'Asia/Kolkata',
+      );
+      expect(contribution.day).toBe('2024-06-02');
+      expect(contributionOf(storedContribution(contribution))).toEqual(contribution);
+    }
+  });
+
+  it('reads a contribution stored whole, as rows before version 9 hold it, as it is', () => {
+    const whole = visitContribution(
+      {
+        start: new Date('2024-06-01T10:00:00Z'),
+        end: new Date('2024-06-01T10:01:00Z'),
+        pageviews: 2,
+        classification: 'USER',
+      },
+      'UTC',
+    );
+    expect(contributionOf({ ...whole })).toEqual(whole);
   });
 });

@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
+import { Binary } from 'mongodb';
 import type { Types } from 'mongoose';
 import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
 import { PAGEVIEW } from '../../hits/hit.schema.js';
-import { HIT_COUNT_SETS, HIT_DAY_SETS, ROLLUP_FIELDS, VISITOR_SETS } from '../pipelines/rollup.pipeline.js';
+import {
+  HIT_COUNT_SETS,
+  HIT_DAY_SETS,
+  ROLLUP_FIELDS,
+  USER_STATS_SET,
+  VISITOR_SETS,
+} from '../pipelines/rollup.pipeline.js';
 
 /** A hit as a rollup batch reads it (HitsRepository.findRollupBatch). */
 export type BatchHit = Record<string, unknown> & {
@@ -16,11 +23,12 @@ export type BatchHit = Record<string, unknown> & {
 
 /**
  * What a batch adds to one derived row: its key fields (`key`, set on insert), the sums to add,
- * and for visitor rows the first and last hit time and whether a hit was
- * identified (kept with `$min` / `$max`, which a second application cannot change either).
+ * and for the rows user stats read (set `visitor`) the first and last hit time and whether a hit
+ * was identified (kept with `$min` / `$max`, which a second application cannot change either).
  */
 export interface RowDelta {
-  _id: string;
+  /** `rowId(key)`. */
+  _id: Binary;
   key: Record<string, unknown>;
   /** Sums to add (negative for what a changed visit takes out). */
   inc: Record<string, number>;
@@ -66,7 +74,7 @@ export function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<string
     const visitor = { firstTs: hit.ts, lastTs: hit.ts, identified: typeof hit.userKey === 'string' ? 1 : 0 };
     const base = { siteId: hit.siteId, day };
 
-    add(visitorDays, { ...base, visitorKey: hit.visitorKey, ...valuesOf(hit, ROLLUP_FIELDS) }, pageview, visitor);
+    add(visitorDays, { ...base, visitorKey: hit.visitorKey, ...valuesOf(hit, ROLLUP_FIELDS) }, pageview);
     for (const set of VISITOR_SETS)
       add(
         visitorSets,
@@ -78,7 +86,7 @@ export function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<string
           ...valuesOf(hit, set.fields),
         },
         pageview,
-        visitor,
+        set.name === USER_STATS_SET ? visitor : undefined,
       );
     for (const set of HIT_COUNT_SETS)
       add(
@@ -116,9 +124,9 @@ function add(
   visitor?: RowDelta['visitor'],
 ): void {
   const id = rowId(key);
-  const row = rows.get(id);
+  const row = rows.get(id.toString('base64'));
   if (!row) {
-    rows.set(id, {
+    rows.set(id.toString('base64'), {
       _id: id,
       key,
       inc: { pageviews: pageview, events: 1 },
@@ -163,6 +171,45 @@ export function visitContribution(
   };
 }
 
+/**
+ * A contribution as stats_visit_contributions stores it, one per visit: the local hour (its day
+ * is the hour's date), the classification, the page views and the duration. A visit always
+ * counts once and bounces when it has one page view, so those are not stored.
+ */
+export interface StoredVisitContribution {
+  h: string;
+  c: string;
+  p: number;
+  d: number;
+}
+
+export function storedContribution(contribution: VisitContribution): StoredVisitContribution {
+  return {
+    h: contribution.hour,
+    c: contribution.classification,
+    p: contribution.visitPageviews,
+    d: contribution.durationMs,
+  };
+}
+
+/**
+ * The contribution a stored one stands for. Rows written before version 9 of the rows hold the
+ * whole VisitContribution: a batch recorded then and finished after an upgrade reads them as
+ * they are (the site is rebuilt right after, which replaces them).
+ */
+export function contributionOf(stored: StoredVisitContribution | VisitContribution): VisitContribution {
+  if ('hour' in stored) return stored;
+  return {
+    day: stored.h.slice(0, 10),
+    hour: stored.h,
+    classification: stored.c,
+    visits: 1,
+    bounces: stored.p === 1 ? 1 : 0,
+    durationMs: stored.d,
+    visitPageviews: stored.p,
+  };
+}
+
 const VISIT_SUMS = ['visits', 'bounces', 'durationMs', 'visitPageviews'] as const;
 
 /**
@@ -177,9 +224,10 @@ export function visitHourDeltas(
   const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
     const key = { siteId, day: contribution.day, hour: contribution.hour, classification: contribution.classification };
     const id = rowId(key);
-    const row = rows.get(id) ?? { _id: id, key, inc: { visits: 0, bounces: 0, durationMs: 0, visitPageviews: 0 } };
+    const mapKey = id.toString('base64');
+    const row = rows.get(mapKey) ?? { _id: id, key, inc: { visits: 0, bounces: 0, durationMs: 0, visitPageviews: 0 } };
     for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
-    rows.set(id, row);
+    rows.set(mapKey, row);
   };
   for (const change of changes) {
     if (change.current) addVisit(change.siteId, change.current, -1);
@@ -188,12 +236,19 @@ export function visitHourDeltas(
   return [...rows.values()];
 }
 
-/** A digest of the row's key fields in a fixed order: the same key always gives the same `_id`. */
-export function rowId(key: Record<string, unknown>): string {
+/** Bytes of the key digest kept as `_id`: 96 bits, as an ObjectId, make a collision negligible. */
+const ROW_ID_BYTES = 12;
+
+/**
+ * A digest of the row's key fields in a fixed order: the same key always gives the same `_id`.
+ * Stored as 12 binary bytes, where the base64 text of a whole SHA-1 took 28 characters and a
+ * string's overhead, in the row and again in its `_id` index entry.
+ */
+export function rowId(key: Record<string, unknown>): Binary {
   const text = JSON.stringify(
     Object.keys(key)
       .sort()
       .map((field) => [field, key[field]]),
   );
-  return createHash('sha1').update(text).digest('base64');
+  return new Binary(createHash('sha1').update(text).digest().subarray(0, ROW_ID_BYTES));
 }

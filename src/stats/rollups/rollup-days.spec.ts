@@ -43,11 +43,12 @@ describe('rollup days', () => {
 });
 
 describe('dimension sets', () => {
-  it('answers totals and place/device breakdowns from the per-visitor set, pages from their own', () => {
+  it('answers totals and place/device/host breakdowns from the per-visitor set, pages from the full rows', () => {
     expect(narrowestSet(query, VISITOR_SETS)).toBe('visitor');
     expect(narrowestSet({ ...query, dimensions: ['city', 'region', 'country'] }, VISITOR_SETS)).toBe('visitor');
     expect(narrowestSet({ ...query, dimensions: ['classification', 'device'] }, VISITOR_SETS)).toBe('visitor');
-    expect(narrowestSet({ ...query, dimensions: ['page'] }, VISITOR_SETS)).toBe('page');
+    expect(narrowestSet({ ...query, dimensions: ['page_host'] }, VISITOR_SETS)).toBe('visitor');
+    expect(narrowestSet({ ...query, dimensions: ['page'] }, VISITOR_SETS)).toBeUndefined();
     // A page breakdown filtered by country needs both fields on one row: only the full rows have them.
     const pageInCountry = {
       ...query,

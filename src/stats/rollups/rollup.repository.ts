@@ -1,10 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
+import { DUPLICATE_KEY_CODE } from '../../database/database-errors.js';
 import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
-import { rowId, type BatchDeltas, type RowDelta, type VisitContribution } from './batch-deltas.js';
+import {
+  contributionOf,
+  rowId,
+  storedContribution,
+  type BatchDeltas,
+  type RowDelta,
+  type VisitContribution,
+} from './batch-deltas.js';
 import { VisitContributionRow } from './visit-contribution.schema.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
@@ -17,7 +25,6 @@ import type { CountDelta, VisitorCount, VisitorSetSample } from './visitor-count
 
 const WATERMARK_ID = 'watermark';
 const BATCH_ID = 'batch';
-const DUPLICATE_KEY = 11000;
 const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
@@ -26,10 +33,12 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * counts; 4 the hits in the visitor counts, which replaced the daily place and network counts;
  * 5 the weekly visitor counts; 6 rows kept by additions, keyed by a digest of their key; 7 one
  * visitor-count document per value, kept by additions, and the creating batch on visitor-day
- * rows; 8 no traffic source in any row, as it became an attribute of the visit), so it is read
- * raw until the job has rebuilt it.
+ * rows; 8 no traffic source in any row, as it became an attribute of the visit; 9 12-byte
+ * binary digests as `_id`, first/last hit times on the `visitor` set only, the host in the
+ * `visitor` set, no `page` or `page_host` set, visit contributions stored without what they
+ * imply), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 8;
+export const ROLLUP_VERSION = 9;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -41,13 +50,13 @@ const VISITOR_CHUNK = 500;
 const COUNT_WRITE_CHUNK = 5_000;
 
 /** A visitor-count document as stored: one key, scope, unit and value (VisitorCountRow). */
-type CountDocument = Omit<VisitorCountRow, 'siteId'> & { _id: string; siteId: Types.ObjectId; lastBatch?: number };
+type CountDocument = Omit<VisitorCountRow, 'siteId'> & { _id: Binary; siteId: Types.ObjectId; lastBatch?: number };
 
 /** The `_id` of a count document: a digest of its site, key, scope, unit, day and value. */
 function countRowId(
   siteId: Types.ObjectId,
   row: { key: string; scope: string; unit: string; day: string; values: Record<string, string | null> },
-): string {
+): Binary {
   return rowId({
     siteId: siteId.toHexString(),
     key: row.key,
@@ -56,6 +65,33 @@ function countRowId(
     day: row.day,
     values: row.values,
   });
+}
+
+/**
+ * A row's key fields as stored: a null value (no source, no city, …) is left out, as every read
+ * takes a missing field for null — `$match` equality and `$in`/`$nin` match both alike, groups
+ * read values through `$ifNull` (dimensionKeys), and the counts through keyValues. The `_id`
+ * digest is of the whole key, so rows stay one per key.
+ */
+function storedKey(key: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(key).filter(([, value]) => value !== null));
+}
+
+/** A stats_visit_contributions row with its contributions read back (contributionOf). */
+export interface VisitContributionRecord {
+  _id: string;
+  siteId: Types.ObjectId;
+  current?: VisitContribution;
+  next?: VisitContribution | null;
+}
+
+function contributionRecord(row: VisitContributionRow): VisitContributionRecord {
+  return {
+    _id: row._id,
+    siteId: row.siteId,
+    ...(row.current ? { current: contributionOf(row.current) } : {}),
+    ...(row.next !== undefined ? { next: row.next && contributionOf(row.next) } : {}),
+  };
 }
 
 /** The derived collections a rollup batch adds to. */
@@ -93,14 +129,14 @@ export class RollupRepository {
   }
 
   /** The visit changes batch `batch` has recorded (see VisitContributionRow), not yet made current. */
-  findVisitSnapshots(batch: number): Promise<VisitContributionRow[]> {
-    return this.contributionRows.find({ nextBatch: batch }).toArray();
+  async findVisitSnapshots(batch: number): Promise<VisitContributionRecord[]> {
+    return (await this.contributionRows.find({ nextBatch: batch }).toArray()).map(contributionRecord);
   }
 
   /** The current contributions of these visits. */
-  findVisitContributions(visitIds: string[]): Promise<VisitContributionRow[]> {
-    if (visitIds.length === 0) return Promise.resolve([]);
-    return this.contributionRows.find({ _id: { $in: visitIds } }).toArray();
+  async findVisitContributions(visitIds: string[]): Promise<VisitContributionRecord[]> {
+    if (visitIds.length === 0) return [];
+    return (await this.contributionRows.find({ _id: { $in: visitIds } }).toArray()).map(contributionRecord);
   }
 
   /** Records what batch `batch` changes each of these visits' contribution to (null: gone). */
@@ -111,14 +147,18 @@ export class RollupRepository {
     if (snapshots.length === 0) return;
     await this.contributionRows.bulkWrite(
       snapshots.map(({ visitId, siteId, next }) => ({
-        updateOne: { filter: { _id: visitId }, update: { $set: { siteId, next, nextBatch: batch } }, upsert: true },
+        updateOne: {
+          filter: { _id: visitId },
+          update: { $set: { siteId, next: next && storedContribution(next), nextBatch: batch } },
+          upsert: true,
+        },
       })),
       { ordered: false },
     );
   }
 
   /** Batch `batch` is applied: its recorded contributions become current (a gone visit's row goes). */
-  async finalizeVisitSnapshots(batch: number, snapshots: VisitContributionRow[]): Promise<void> {
+  async finalizeVisitSnapshots(batch: number, snapshots: VisitContributionRecord[]): Promise<void> {
     if (snapshots.length === 0) return;
     await this.contributionRows.bulkWrite(
       snapshots.map(({ _id, next }) =>
@@ -126,7 +166,7 @@ export class RollupRepository {
           ? {
               updateOne: {
                 filter: { _id, nextBatch: batch },
-                update: { $set: { current: next }, $unset: { next: 1, nextBatch: 1 } },
+                update: { $set: { current: storedContribution(next) }, $unset: { next: 1, nextBatch: 1 } },
               },
             }
           : { deleteOne: { filter: { _id, nextBatch: batch } } },
@@ -176,12 +216,12 @@ export class RollupRepository {
    */
   async applyRowDeltas(collection: DerivedCollection, batch: number, deltas: RowDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    const operations: Array<AnyBulkWriteOperation<{ _id: string }>> = deltas.map((delta) => ({
+    const operations: Array<AnyBulkWriteOperation<{ _id: Binary }>> = deltas.map((delta) => ({
       updateOne: {
         filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
         update: {
           // Visitor-day rows record the batch that created them: its new visitor-days (VisitorCountsBuilder.applyBatch).
-          $setOnInsert: collection === 'visitorDays' ? { ...delta.key, firstBatch: batch } : delta.key,
+          $setOnInsert: { ...storedKey(delta.key), ...(collection === 'visitorDays' ? { firstBatch: batch } : {}) },
           $inc: delta.inc,
           $set: { lastBatch: batch },
           ...(delta.visitor
@@ -198,7 +238,7 @@ export class RollupRepository {
       await this.derived(collection).collection.bulkWrite(operations as AnyBulkWriteOperation[], { ordered: false });
     } catch (error) {
       const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY_CODE)) throw error;
     }
   }
 
@@ -386,11 +426,14 @@ export class RollupRepository {
         delta,
       }));
       const existing = new Map(
-        (await this.countRows.find({ _id: { $in: chunk.map(({ id }) => id) } }).toArray()).map((row) => [row._id, row]),
+        (await this.countRows.find({ _id: { $in: chunk.map(({ id }) => id) } }).toArray()).map((row) => [
+          row._id.toString('base64'),
+          row,
+        ]),
       );
       const operations: Array<AnyBulkWriteOperation<CountDocument>> = [];
       for (const { id, delta } of chunk) {
-        const row = existing.get(id);
+        const row = existing.get(id.toString('base64'));
         if (row && (row.lastBatch ?? 0) >= batch) continue;
         const entry = row?.rows[0] ?? { fresh: 0, returning: [], pageviews: 0, events: 0, botHits: 0 };
         const returning = new Map(entry.returning.map(({ p, n }) => [p, n]));
@@ -420,7 +463,7 @@ export class RollupRepository {
         await this.countRows.bulkWrite(operations, { ordered: false });
       } catch (error) {
         const writeErrors = bulkWriteErrors(error);
-        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY_CODE)) throw error;
       }
     }
   }

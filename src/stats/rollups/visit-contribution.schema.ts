@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
-import type { VisitContribution } from './batch-deltas.js';
+import type { StoredVisitContribution } from './batch-deltas.js';
 
 /**
  * What each visit adds to stats_visit_hours right now (`current`), so that a changed visit's
@@ -17,11 +17,12 @@ export class VisitContributionRow {
   @Prop({ type: Types.ObjectId, required: true })
   siteId: Types.ObjectId;
 
+  /** In its stored form (StoredVisitContribution: hour, classification, page views, duration). */
   @Prop({ type: Object })
-  current?: VisitContribution;
+  current?: StoredVisitContribution;
 
   @Prop({ type: Object })
-  next?: VisitContribution | null;
+  next?: StoredVisitContribution | null;
 
   @Prop({ type: Number })
   nextBatch?: number;

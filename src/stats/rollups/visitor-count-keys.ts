@@ -10,22 +10,20 @@ import type { Interval } from '../query/stats-query.js';
 
 /**
  * A visitor "count key": what a distinct-visitor query groups by (no dimension, one dimension, or
- * the city tuple `/data/cities` lists), and the visitor set (see VISITOR_SETS) whose rows hold
- * its fields. The count rows carry the page views and hits of their values too, so a query
+ * the city tuple `/data/cities` lists). The count rows carry the page views and hits of their values too, so a query
  * answered from them reads nothing that grows with traffic.
  */
 export interface VisitorCountKey {
   name: string;
-  set: string;
   dimensions: readonly Dimension[];
 }
 
 export const VISITOR_COUNT_KEYS: readonly VisitorCountKey[] = [
-  { name: 'total', set: 'visitor', dimensions: [] },
-  { name: 'country', set: 'visitor', dimensions: ['country'] },
-  { name: 'place', set: 'visitor', dimensions: ['city', 'region', 'country'] },
-  { name: 'network_domain', set: 'visitor', dimensions: ['network_domain'] },
-  { name: 'page', set: 'page', dimensions: ['page'] },
+  { name: 'total', dimensions: [] },
+  { name: 'country', dimensions: ['country'] },
+  { name: 'place', dimensions: ['city', 'region', 'country'] },
+  { name: 'network_domain', dimensions: ['network_domain'] },
+  { name: 'page', dimensions: ['page'] },
 ];
 
 /** Classification scopes counted apart: a visitor with USER and BOT hits on a day is one `ALL` visitor-day. */

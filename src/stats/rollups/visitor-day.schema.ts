@@ -7,7 +7,8 @@ import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
  * of the rolled-up dimension values, with that day's page views and events. Keeping the visitor
  * in the key is what makes distinct visitor counts over any range of days exact; the rows are
  * far fewer than hits because a visitor's hits of a day mostly share their dimension values.
- * Derived data: rebuilt from hits at any time (see RollupJob).
+ * Derived data: rebuilt from hits at any time (see RollupJob). `_id` is a 12-byte digest of the
+ * key (rowId). No first/last hit time: user stats read them from the `visitor` set.
  */
 @Schema({ collection: 'stats_visitor_days', versionKey: false })
 export class VisitorDay {
@@ -58,16 +59,9 @@ export class VisitorDay {
   @Prop({ required: true })
   events: number;
 
-  /** The visitor's first and last hit of the row (for user stats: active and new visitors). */
+  /** The batch that created the row: its new visitor-days (VisitorCountsBuilder.applyBatch). */
   @Prop({ required: true })
-  firstTs: Date;
-
-  @Prop({ required: true })
-  lastTs: Date;
-
-  /** 1 when a hit of the row carried a (hashed) userId, else 0. */
-  @Prop({ required: true })
-  identified: number;
+  firstBatch: number;
 }
 
 export type VisitorDayDocument = HydratedDocument<VisitorDay>;

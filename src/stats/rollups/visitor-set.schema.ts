@@ -5,18 +5,18 @@ import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 /**
  * Narrow visitor-day rows: for each dimension set (see VISITOR_SETS), one row per site, local day,
  * visitor, classification and value of the set's fields only. Set `visitor` keeps the fields that
- * stay the same through a visitor's day (place, network, device), so it holds about one row per
- * visitor and day and answers totals and breakdowns by those; `page` and `page_host`
- * hold one row per visitor-day and value. The full-combination rows (stats_visitor_days)
+ * stay the same through a visitor's day (place, network, device, host), so it holds about one row
+ * per visitor and day and answers totals and breakdowns by those. The full-combination rows (stats_visitor_days)
  * multiply with every page a visitor views; these do not, so distinct visitors of a query cost
- * about what an exact count must read. Kept by the rollup job by adding each batch of new hits.
+ * about what an exact count must read. Kept by the rollup job by adding each batch of new hits;
+ * `_id` is a 12-byte digest of the row's key (rowId).
  */
 @Schema({ collection: 'stats_visitor_sets', versionKey: false, strict: false })
 export class VisitorSetRow {
   @Prop({ type: Types.ObjectId, required: true })
   siteId: Types.ObjectId;
 
-  /** The dimension set this row belongs to (`visitor`, `page`, `page_host`). */
+  /** The dimension set this row belongs to (see VISITOR_SETS). */
   @Prop({ required: true })
   set: string;
 
@@ -38,14 +38,17 @@ export class VisitorSetRow {
   @Prop({ required: true })
   events: number;
 
-  @Prop({ required: true })
-  firstTs: Date;
+  // Set `visitor` only (USER_STATS_SET, what user stats read): the visitor's first and last hit
+  // of the row, and 1 when a hit of it carried a (hashed) userId, else 0.
 
-  @Prop({ required: true })
-  lastTs: Date;
+  @Prop()
+  firstTs?: Date;
 
-  @Prop({ required: true })
-  identified: number;
+  @Prop()
+  lastTs?: Date;
+
+  @Prop()
+  identified?: number;
 }
 
 export type VisitorSetRowDocument = HydratedDocument<VisitorSetRow>;
