@@ -16,6 +16,7 @@ import { MaintenanceState, type MaintenanceReading } from './lib/maintenance-sta
 import { offerLoad, type OfferResult } from './lib/open-loop.js';
 import { cpuSeconds } from './lib/process-stats.js';
 import { externalUri } from './lib/stored-hits.js';
+import { startRecordingProxy } from './lib/wire-recording.js';
 
 /** Offered hits/s, one step each, rising; the scenario stops after the first step that does not keep up. */
 const RATES = parseRateSteps(process.env.BENCH_SUSTAINED_RATES ?? '100,250,500,1000,2000,4000');
@@ -36,6 +37,8 @@ const APPCOST_CATCHUP_LIMIT_SECONDS = Number(process.env.BENCH_APPCOST_CATCHUP_S
 const IDLE_BASELINE_SECONDS = 15;
 /** The standalone store keeps every document in its heap, as the app's worker would (stats-scale.ts). */
 const STORE_HEAP = ['--max-old-space-size=8192'];
+/** Extra node flags for the store process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
+const STORE_NODE_ARGS = (process.env.BENCH_STORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const ROLLUP_LINE = /Rolled up (\d+) site-days through (\S+?Z) in (\d+) ms/g;
 
 export interface CpuSplit {
@@ -131,9 +134,15 @@ interface Stack {
 async function startStack(database: string, domain: string): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'siteline-bench-'));
   const external = externalUri(database);
-  const store = external ? null : await startStore(dataDir, database, STORE_HEAP);
+  const store = external ? null : await startStore(dataDir, database, [...STORE_HEAP, ...STORE_NODE_ARGS]);
   const uri = external ?? store!.uri;
-  const app = await startApp({ database, dataDir, env: { MONGODB_URI: uri } });
+  // BENCH_RECORD_WIRE=<file>: the app talks to the store through a proxy recording its messages (wire-replay.ts).
+  const recorder =
+    store && process.env.BENCH_RECORD_WIRE
+      ? await startRecordingProxy(Number(new URL(store.uri).port), process.env.BENCH_RECORD_WIRE)
+      : undefined;
+  const appUri = recorder ? uri.replace(`:${new URL(store!.uri).port}/`, `:${recorder.port}/`) : uri;
+  const app = await startApp({ database, dataDir, env: { MONGODB_URI: appUri } });
   // The app logs a line per request: the rollup job's lines are caught as they stream, not from the tail.
   const rollupRuns: Array<{ at: number; ms: number }> = [];
   let pending = '';
@@ -156,6 +165,7 @@ async function startStack(database: string, domain: string): Promise<Stack> {
     async stop() {
       await maintenance.close();
       await app.stop();
+      await recorder?.stop();
       await store?.stop();
       removeDataDir(dataDir);
     },

@@ -155,7 +155,8 @@ export async function startStore(dataDir: string, database: string, nodeArgs: st
     process.execPath,
     [
       ...nodeArgs,
-      join(BUILD_DIR, 'libs', 'embedded-mongo', 'src', 'cli.js'),
+      // BENCH_STORE_CLI: another build of the store (e.g. an earlier commit's) under the same app.
+      process.env.BENCH_STORE_CLI ?? join(BUILD_DIR, 'libs', 'embedded-mongo', 'src', 'cli.js'),
       '--port',
       String(port),
       '--data-dir',

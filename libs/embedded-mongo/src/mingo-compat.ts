@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import type { Document, ObjectId } from 'bson';
 import { Aggregator } from 'mingo/aggregator';
 import { Context } from 'mingo/core';
 import * as accumulatorOperators from 'mingo/operators/accumulator';
@@ -142,14 +142,110 @@ export function assertVariablesDefined(
 }
 
 export function compileFilter(filter: Document, scope?: QueryScope): Query {
+  const key = scope?.collation ? undefined : filterCacheKey(filter);
+  if (key !== undefined) {
+    const cached = compiledFilters.get(key);
+    if (cached) {
+      // Most recently used last: the first entry is the one to evict.
+      compiledFilters.delete(key);
+      compiledFilters.set(key, cached);
+      return cached;
+    }
+  }
   const normalized = normalize(filter);
   if (scope?.collation) {
     assertCollatableFilter(normalized);
     return new Query(normalized, { context: collatedQueryContext(scope.collation), useStrictMode: true });
   }
-  if (!usesExpressions(normalized)) return new Query(normalized, filterOnlyOptions);
+  if (!usesExpressions(normalized)) {
+    const query = new Query(normalized, filterOnlyOptions);
+    if (key !== undefined) {
+      if (compiledFilters.size >= COMPILED_FILTERS_KEPT) compiledFilters.delete(compiledFilters.keys().next().value!);
+      compiledFilters.set(key, query);
+    }
+    return query;
+  }
   assertVariablesDefined(normalized, scope?.variables, 'filter');
   return new Query(normalized, engineOptions(undefined, scope?.variables));
+}
+
+/**
+ * Compiled filters by `filterCacheKey`. A bulk write sends the same conditions with every
+ * statement (`{ _id: …, lastBatch: { $not: { $gte: 7 } } }` leaves `{ lastBatch: … }` once the
+ * `_id` index has answered the rest), and compiling each anew (mingo copies its operator context
+ * per Query) was a tenth of the store's CPU under ingest. A Query keeps no state between tests.
+ */
+const compiledFilters = new Map<string, Query>();
+const COMPILED_FILTERS_KEPT = 512;
+/** Longer filters (a 10,000-id `$in`) are not kept: building their key is most of compiling them. */
+const MAX_FILTER_KEY_LENGTH = 2048;
+
+/** Query operators whose compiled form depends only on their operands (no regex state, no scripts, no schemas). */
+const CACHEABLE_OPERATORS = new Set([
+  '$eq',
+  '$ne',
+  '$gt',
+  '$gte',
+  '$lt',
+  '$lte',
+  '$in',
+  '$nin',
+  '$exists',
+  '$not',
+  '$and',
+  '$or',
+  '$nor',
+  '$type',
+  '$size',
+  '$all',
+  '$elemMatch',
+  '$mod',
+]);
+
+/**
+ * A string equal for two filters exactly when they are the same filter: same keys in the same
+ * order, values of the same BSON type and value (`-0` apart from `0`, a Date by its time, an
+ * ObjectId by its bytes). Undefined for anything else (Long, regexes, Binary, undefined, other
+ * operators, a filter too long), which is then compiled every time.
+ */
+export function filterCacheKey(filter: Document): string | undefined {
+  const parts: string[] = [];
+  let length = 0;
+  const add = (part: string): boolean => {
+    parts.push(part);
+    length += part.length;
+    return length <= MAX_FILTER_KEY_LENGTH;
+  };
+  const visit = (value: unknown): boolean => {
+    switch (typeof value) {
+      case 'string':
+        return add(JSON.stringify(value));
+      case 'number':
+        return add(Object.is(value, -0) ? 'n-0' : `n${value}`);
+      case 'boolean':
+        return add(value ? 'T' : 'F');
+      case 'object':
+        break;
+      default:
+        return false;
+    }
+    if (value === null) return add('z');
+    if (value instanceof Date) return add(`d${value.getTime()}`);
+    if ((value as { _bsontype?: string })._bsontype === 'ObjectId') return add(`o${(value as ObjectId).toHexString()}`);
+    if (Array.isArray(value)) {
+      add('[');
+      for (const element of value) if (!visit(element) || !add(',')) return false;
+      return add(']');
+    }
+    if (!isPlainObject(value)) return false;
+    add('{');
+    for (const [name, inner] of Object.entries(value)) {
+      if (name.startsWith('$') && !CACHEABLE_OPERATORS.has(name)) return false;
+      if (!add(JSON.stringify(name)) || !add(':') || !visit(inner) || !add(',')) return false;
+    }
+    return add('}');
+  };
+  return visit(filter) ? parts.join('') : undefined;
 }
 
 /** Whether a filter holds aggregation expressions anywhere (`$expr`, possibly nested in `$and`/`$or`/`$elemMatch`). */

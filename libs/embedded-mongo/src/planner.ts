@@ -1,4 +1,5 @@
 import type { Document } from 'bson';
+import { canonicalKey } from './bson-order.js';
 import type { Collection } from './catalog.js';
 import type { Index } from './indexes.js';
 import { isPlainObject } from './paths.js';
@@ -262,7 +263,43 @@ function cheapest(plans: IndexPlan[]): IndexPlan | undefined {
   return best;
 }
 
+/**
+ * The documents of `_id` point intervals (`{ _id: { $in: [...] } }`), from the collection's map
+ * by canonical `_id` rather than by two binary searches of the `_id` index each: canonical keys
+ * are equal exactly when the index compares the values equal, and the index is unique, so each
+ * point holds at most this one document, in the same order.
+ */
+function* documentsAtIds(collection: Collection, intervals: Interval[]): Generator<Document> {
+  const seen = intervals.length > 1 ? new Set<string>() : undefined;
+  for (const { start } of intervals) {
+    const id = canonicalKey(start[0]);
+    if (seen) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+    }
+    const doc = collection.docs.get(id);
+    if (doc) yield doc;
+  }
+}
+
+function isPointOnId(index: Index, intervals: Interval[]): boolean {
+  return (
+    index.name === '_id_' &&
+    intervals.every(
+      (interval) =>
+        interval.start.length === 1 &&
+        interval.end === interval.start &&
+        interval.startInclusive &&
+        interval.endInclusive,
+    )
+  );
+}
+
 function* documentsInRanges(collection: Collection, index: Index, intervals: Interval[]): Generator<Document> {
+  if (isPointOnId(index, intervals)) {
+    yield* documentsAtIds(collection, intervals);
+    return;
+  }
   // A document appears once per key: several intervals or array values could repeat it.
   const seen = intervals.length > 1 || index.multikey ? new Set<string>() : undefined;
   for (const interval of intervals) {

@@ -9,12 +9,11 @@ import { firstInSortOrder } from '../planner.js';
 import { sortDocuments } from '../sort.js';
 
 /**
- * `{ _id: <scalar> }`, the filter of most single-document writes: a primary-key lookup needs no
- * compiled filter (compiling one per statement was a large part of a bulk write's cost).
+ * `{ _id: <scalar>, … }`, the filter of most single-document writes: a primary-key lookup, then
+ * only the other conditions to test (none for `{ _id }` alone, which needs no compiled filter).
  */
 function primaryKey(criteria: Document): unknown {
-  const keys = Object.keys(criteria);
-  if (keys.length !== 1 || keys[0] !== '_id') return undefined;
+  if (!Object.hasOwn(criteria, '_id')) return undefined;
   const id = criteria._id as unknown;
   if (typeof id === 'string' || (typeof id === 'number' && !Number.isNaN(id))) return id;
   const type = (id as { _bsontype?: string } | null)?._bsontype;
@@ -43,27 +42,37 @@ export function matching(
   }
   const id = primaryKey(criteria);
   if (id !== undefined) {
+    // At most one document holds that `_id`, whichever index would have found it: the same
+    // answer as a planned scan, which reads the `_id` index with the same key equality.
     const doc = limit >= 1 ? collection?.get(id) : undefined;
-    return doc ? [doc] : [];
+    const { _id: _answered, ...others } = criteria;
+    if (Object.keys(others).length === 0) return doc ? [doc] : [];
+    // Compiled even without a document, so unknown operators are always reported.
+    const rest = compileFilter(others, scope);
+    return doc && rest.test(doc) ? [doc] : [];
   }
   const result: Document[] = [];
-  // Compiled even for a missing collection so unknown operators are always reported.
-  const query = Object.keys(criteria).length === 0 ? undefined : compileFilter(criteria, scope);
-  if (!collection) return result;
-  if (!query) {
-    for (const doc of collection.docs.values()) {
+  if (Object.keys(criteria).length === 0) {
+    for (const doc of collection?.docs.values() ?? []) {
       if (result.length >= limit) break;
       result.push(doc);
     }
     return result;
   }
+  // Compiled even for a missing collection so unknown operators are always reported.
+  if (!collection) {
+    compileFilter(criteria, scope);
+    return result;
+  }
   const plan = collection.candidates(criteria);
-  // Only what the index range leaves open is tested: mingo's `$in` compares with every listed
-  // value (10,000 ids would cost 10^8 comparisons), and re-checking the key fields of every
-  // candidate cost more than grouping them.
+  // Only what the index range leaves open is compiled and tested: mingo's `$in` compares with
+  // every listed value (10,000 ids would cost 10^8 comparisons), and re-checking the key fields
+  // of every candidate cost more than grouping them. The conditions the ranges answer are plain
+  // scalars, `$eq`/`$in` of scalars and two-bounded ranges, which always compile: leaving them
+  // out of the compiled filter loses no error.
   const rest =
     plan.residual === criteria
-      ? query
+      ? compileFilter(criteria, scope)
       : Object.keys(plan.residual).length
         ? compileFilter(plan.residual, scope)
         : undefined;

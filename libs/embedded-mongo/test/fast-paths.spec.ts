@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { Long, ObjectId, type Collection, type Document } from 'mongodb';
+import fc from 'fast-check';
+import { update as mingoUpdate } from 'mingo/updater';
+import { filterCacheKey, normalize } from '../src/mingo-compat.js';
+import { applyUpdate, buildUpsert } from '../src/update.js';
+import { startTarget, type Target } from './harness.js';
+
+/** Rows with the plain `_id`s these tests compare (numbers and strings). */
+interface Row {
+  _id: number | string;
+  [field: string]: unknown;
+}
+
+/**
+ * The store's shortcuts on the write path (compiled filters kept between statements, update
+ * operators applied without mingo's `update()`, `_id` lookups from the document map) must
+ * answer exactly as the general path does: these run against a real MongoDB too (MONGODB_URI).
+ */
+describe('write-path shortcuts', () => {
+  let target: Target;
+  let items: Collection<Row>;
+
+  beforeAll(async () => {
+    target = await startTarget('fastpaths');
+  });
+  afterAll(async () => target.stop());
+  /** The same collection, for update documents the driver's types cannot check against `Row`. */
+  const untyped = (): Collection<{ _id: string } & Document> => target.db.collection(items.collectionName);
+  beforeEach(async () => {
+    items = target.db.collection(`items_${expect.getState().currentTestName?.replace(/\W+/g, '_').slice(0, 40)}`);
+    await items.deleteMany({});
+  });
+
+  it('never answers a filter with another one compiled earlier that differs only in types or values', async () => {
+    await items.insertMany([
+      { _id: 1, v: 1 },
+      { _id: 2, v: '1' },
+      { _id: 3, v: new Date(1) },
+      { _id: 4, v: true },
+      { _id: 5, v: null },
+      { _id: 6, v: [1, 2] },
+    ]);
+    const ids = async (filter: Document): Promise<unknown[]> =>
+      (await items.find(filter).sort({ _id: 1 }).toArray()).map((doc) => doc._id);
+    // Each filter twice: the second answer comes from the kept compiled filter.
+    for (let round = 0; round < 2; round++) {
+      expect(await ids({ v: 1 })).toEqual([1, 6]);
+      expect(await ids({ v: '1' })).toEqual([2]);
+      expect(await ids({ v: new Date(1) })).toEqual([3]);
+      expect(await ids({ v: true })).toEqual([4]);
+      expect(await ids({ v: null })).toEqual([5]);
+      expect(await ids({ v: [1, 2] })).toEqual([6]);
+      expect(await ids({ v: { $gte: 1 } })).toEqual([1, 6]);
+      expect(await ids({ v: { $gte: '1' } })).toEqual([2]);
+      expect(await ids({ v: { $not: { $gte: 2 } } })).toEqual([1, 2, 3, 4, 5]);
+      expect(await ids({ v: { $not: { $gte: 1 } } })).toEqual([2, 3, 4, 5]);
+    }
+  });
+
+  it('applies several update operators in one statement, upserting or updating, as one update', async () => {
+    const apply = (id: string, batch: number, inc: number, ts: number) =>
+      untyped().updateOne(
+        { _id: id, lastBatch: { $not: { $gte: batch } } },
+        {
+          $setOnInsert: { site: 's', day: '2026-12-07' },
+          $inc: { hits: inc, 'nested.n': 1 },
+          $set: { lastBatch: batch },
+          $min: { firstTs: new Date(ts) },
+          $max: { lastTs: new Date(ts) },
+        },
+        { upsert: true },
+      );
+    await apply('r', 1, 3, 5_000);
+    await apply('r', 2, 4, 1_000);
+    await apply('r', 3, 5, 9_000);
+    // Replaying batch 3: the filter fails, the upsert meets the same _id.
+    await expect(apply('r', 3, 5, 9_000)).rejects.toMatchObject({ code: 11000 });
+    expect(await items.findOne({ _id: 'r' })).toEqual({
+      _id: 'r',
+      site: 's',
+      day: '2026-12-07',
+      hits: 12,
+      nested: { n: 3 },
+      lastBatch: 3,
+      firstTs: new Date(1_000),
+      lastTs: new Date(9_000),
+    });
+  });
+
+  it('still refuses several update operators on conflicting paths', async () => {
+    await items.insertOne({ _id: 'c', a: { b: 1 }, n: 1 });
+    for (const update of [
+      { $set: { a: 2 }, $inc: { 'a.b': 1 } },
+      { $inc: { n: 1 }, $max: { n: 5 } },
+      { $set: { x: 1 }, $unset: { x: '' } },
+    ]) {
+      await expect(untyped().updateOne({ _id: 'c' }, update)).rejects.toThrow(/conflict/);
+    }
+    expect(await items.findOne({ _id: 'c' })).toEqual({ _id: 'c', a: { b: 1 }, n: 1 });
+  });
+
+  it('tests the rest of an _id filter, and reports its unknown operators even when no document has the _id', async () => {
+    await items.insertMany([
+      { _id: 1, n: 1 },
+      { _id: '1', n: 2 },
+    ]);
+    expect(await items.findOne({ _id: 1, n: 2 })).toBeNull();
+    expect(await items.findOne({ _id: 1, n: 1 })).toEqual({ _id: 1, n: 1 });
+    expect(await items.findOne({ _id: Long.fromNumber(1), n: { $lt: 5 } })).toEqual({
+      _id: 1,
+      n: 1,
+    });
+    expect(await items.findOne({ _id: '1', $or: [{ n: 2 }, { n: 9 }] })).toEqual({
+      _id: '1',
+      n: 2,
+    });
+    expect((await items.updateOne({ _id: 1, n: { $gt: 1 } }, { $set: { m: 1 } })).matchedCount).toBe(0);
+    await expect(items.findOne({ _id: 'missing', n: { $bogus: 1 } })).rejects.toMatchObject({
+      code: 2,
+    });
+  });
+
+  it('finds each listed _id once, of its own type, in an $in', async () => {
+    await items.insertMany([{ _id: 1 }, { _id: '1' }, { _id: 'b' }]);
+    const found = await items.find({ _id: { $in: [1, 1.0, 'b', 'b', 'zz'] } }).toArray();
+    expect(found.map((doc) => doc._id).sort()).toEqual([1, 'b']);
+    expect(await items.countDocuments({ _id: { $in: ['1'] } })).toBe(1);
+  });
+});
+
+describe('filterCacheKey', () => {
+  it('tells apart filters that differ in a value, its type, a field name or field order', () => {
+    const filters: Document[] = [
+      { a: 1 },
+      { a: -0 },
+      { a: 0 },
+      { a: '1' },
+      { a: true },
+      { a: null },
+      { a: new Date(1) },
+      { a: [1] },
+      { a: { b: 1 } },
+      { a: { $eq: 1 } },
+      { 'a.b': 1 },
+      { a: 1, b: 2 },
+      { b: 2, a: 1 },
+      { a: new ObjectId('000000000000000000000001') },
+      { a: new ObjectId('000000000000000000000002') },
+      { a: 'x","b":"y' },
+      { a: 'x', b: 'y' },
+    ];
+    const keys = filters.map(filterCacheKey);
+    expect(keys.every((key) => typeof key === 'string')).toBe(true);
+    expect(new Set(keys).size).toBe(filters.length);
+    expect(filterCacheKey({ a: new Date(1) })).toBe(filterCacheKey({ a: new Date(1) }));
+  });
+
+  it('keeps no compiled filter whose operands hold state or that it cannot name exactly', () => {
+    for (const filter of [
+      { a: /x/g },
+      { a: { $regex: 'x' } },
+      { $expr: { $eq: ['$a', 1] } },
+      { $where: 'true' },
+      { a: Long.fromNumber(1) },
+      { a: undefined },
+      { a: { $in: Array.from({ length: 5000 }, (_, i) => `visitor-${i}`) } },
+    ])
+      expect(filterCacheKey(filter)).toBeUndefined();
+  });
+});
+
+describe('update operators on top-level fields', () => {
+  const fields = ['a', 'b', 'c'];
+  // Objects as BSON decodes them: with Object's prototype (fast-check may otherwise build null-prototype ones).
+  const value = fc.oneof(
+    fc.integer({ min: -3, max: 3 }),
+    fc.double({ noNaN: false }),
+    fc.constantFrom('x', 'y', '', null, true, false),
+    fc.date({ min: new Date(0), max: new Date(10_000), noInvalidDate: true }),
+    fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 2 }),
+    fc.record({ k: fc.integer({ min: 0, max: 2 }) }, { noNullPrototype: true }),
+  );
+  const document = fc
+    .dictionary(fc.constantFrom(...fields), value, { noNullPrototype: true })
+    .map((doc) => ({ _id: 1, ...doc }));
+  const operand = (number: boolean) =>
+    fc.dictionary(fc.constantFrom(...fields), number ? fc.integer({ min: -2, max: 2 }) : value, {
+      minKeys: 1,
+      noNullPrototype: true,
+    });
+  /** Several operators on distinct fields (overlapping ones are refused, and go to mingo's `update()`). */
+  const updateDocument = fc
+    .record({
+      $set: operand(false),
+      $inc: operand(true),
+      $min: operand(false),
+      $max: operand(false),
+      $unset: operand(false),
+    })
+    .chain((all) =>
+      fc.subarray(Object.keys(all), { minLength: 1 }).map((names) => {
+        const taken = new Set<string>();
+        const update: Document = {};
+        for (const name of names) {
+          const own = Object.fromEntries(
+            Object.entries(all[name as keyof typeof all]).filter(([field]) => !taken.has(field)),
+          );
+          for (const field of Object.keys(own)) taken.add(field);
+          if (Object.keys(own).length) update[name] = own;
+        }
+        return update;
+      }),
+    )
+    .filter((update) => Object.keys(update).length > 0);
+
+  it("gives what mingo's update() gives, updating and upserting", () => {
+    fc.assert(
+      fc.property(document, updateDocument, (doc, update) => {
+        const expected = structuredClone(doc);
+        const changed = mingoUpdate(expected, normalize(update), undefined, undefined, { cloneMode: 'deep' });
+        const outcome = applyUpdate(doc, update, { _id: 1 });
+        expect(outcome.doc).toEqual(expected);
+        expect(Object.keys(outcome.doc)).toEqual(Object.keys(expected));
+        expect(outcome.modified).toBe(changed.length > 0);
+        const inserted: Document = { _id: 1 };
+        mingoUpdate(inserted, normalize(update), undefined, undefined, { cloneMode: 'deep' });
+        expect(buildUpsert({ _id: 1 }, update)).toEqual(inserted);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
