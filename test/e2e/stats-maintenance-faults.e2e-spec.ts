@@ -4,7 +4,6 @@ import { ObjectId } from 'mongodb';
 import { Types } from 'mongoose';
 import { addDays, startOfZonedDay } from '../../src/common/time/calendar.js';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
-import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { GoalsService } from '../../src/goals/goals.service.js';
 import { DataPurgeService } from '../../src/retention/data-purge.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
@@ -12,14 +11,14 @@ import { SitesService } from '../../src/sites/sites.service.js';
 import type { Dimension } from '../../src/stats/query/dimensions.js';
 import type { Filter, Interval, Metric, StatsQuery } from '../../src/stats/query/stats-query.js';
 import { ConversionsService } from '../../src/stats/conversions.service.js';
-import { GoalRowsRepository } from '../../src/stats/rollups/goal-rows.repository.js';
 import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.service.js';
 import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
-import { StatsEngine, type ResultRow } from '../../src/stats/stats-engine.service.js';
+import { StatsEngine } from '../../src/stats/stats-engine.service.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
 import { insertHits, rawHit } from '../factories/hits.factory.js';
 import { bruteForceStats, canonicalKey, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
+import { canonical, derivedRows, killAt } from '../support/maintenance-faults.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -33,19 +32,6 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  */
 
 const ZONES = ['UTC', 'America/New_York', 'Pacific/Chatham', 'Asia/Kolkata'];
-// `stats_visit_contributions` (what each visit adds to the visit hours now) is compared like the rows.
-const DERIVED = [
-  'stats_visit_contributions',
-  'stats_visitor_days',
-  'stats_visitor_sets',
-  'stats_hit_hours',
-  'stats_hit_days',
-  'stats_visit_hours',
-  'stats_visitor_counts',
-  // The conversion rows of the site's goals (one created before the hits, one after: a backfill).
-  'stats_goal_members',
-  'stats_goal_counts',
-];
 /** The sessionizer's default idle timeout (SESSION_IDLE_MINUTES), which the test app keeps. */
 const SESSION_IDLE_MS = 30 * 60_000;
 const METRICS: Metric[] = ['visitors', 'pageviews', 'events', 'visits', 'bounceRate', 'visitDuration', 'botShare'];
@@ -103,42 +89,6 @@ const queryArbitrary = fc.record({
   interval: fc.constantFrom<Interval | undefined>(undefined, 'day', 'week', 'hour'),
 });
 
-/** Every derived row of the site, without ids and in a canonical order; count documents as their entries. */
-async function derivedRows(app: TestApp, siteId: ObjectId): Promise<Record<string, string[]>> {
-  const snapshot: Record<string, string[]> = {};
-  for (const name of DERIVED) {
-    const documents = await app.database.db
-      .collection(name)
-      // `lastBatch` and `firstBatch` are bookkeeping (the last batch added to a row, the one that
-      // created it), not part of what the row says.
-      .find({ siteId }, { projection: { _id: 0, lastBatch: 0, firstBatch: 0 } })
-      .toArray();
-    const rows =
-      name === 'stats_visitor_counts'
-        ? documents.flatMap(({ rows: entries, ...unit }) =>
-            (entries as Array<Record<string, unknown>>).map((entry) => ({ ...unit, ...entry })),
-          )
-        : documents;
-    // A visit-hour row left without visits (every visit of it moved) says nothing; the job removes
-    // them once a batch is done, and a run killed just before that leaves them for the next touch.
-    const meaningful = name === 'stats_visit_hours' ? rows.filter((row) => row.visits !== 0) : rows;
-    snapshot[name] = meaningful.map((row) => stableJson(row)).sort();
-  }
-  return snapshot;
-}
-
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner && typeof inner === 'object' && !Array.isArray(inner) && !(inner instanceof Date)
-      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : inner,
-  );
-}
-
-function canonical(rows: ResultRow[]): string[] {
-  return rows.map((row) => stableJson(row)).sort();
-}
-
 describe('stats maintenance under faults', () => {
   let app: TestApp;
   let clock: FixedClock;
@@ -151,79 +101,6 @@ describe('stats maintenance under faults', () => {
   afterAll(async () => {
     await app?.close();
   });
-
-  /**
-   * Makes the `step`-th store call of the job's repositories from now on throw, as if the process
-   * died there; returns how many calls were made and restores the repositories. A batch's write
-   * to one derived collection, when it is the step, first writes the first half of its rows:
-   * the process dies in the middle of a bulk write.
-   */
-  function killAt(step: number | string): { calls: () => number; restore: () => void } {
-    const targets: Array<[object, string]> = [
-      [app.app.get(StatsRepository), 'aggregate'],
-      ...['claimForRollup', 'findRollupBatch', 'releaseRollupBatch', 'markSiteForRollup'].map(
-        (method): [object, string] => [app.app.get(HitsRepository), method],
-      ),
-      ...['claimVisitChanges', 'findClaimedVisitChanges', 'completeVisitChanges', 'markSiteVisitsChanged'].map(
-        (method): [object, string] => [app.app.get(SessionsService), method],
-      ),
-      ...[
-        'saveWatermark',
-        'findVisitSnapshots',
-        'findVisitContributions',
-        'saveVisitSnapshots',
-        'finalizeVisitSnapshots',
-        'deleteEmptyVisitHours',
-        'deleteSiteRows',
-        'markSiteBuilt',
-        'saveWeeksThrough',
-        'replaceVisitorCounts',
-        'findSiteState',
-        'findWatermark',
-        'findLastBatch',
-        'nextBatch',
-        'applyRowDeltas',
-      ].map((method): [object, string] => [app.app.get(RollupRepository), method]),
-      ...[
-        'findReadyGoals',
-        'upsertMembers',
-        'findCreatedBy',
-        'findHistories',
-        'applyCountDeltas',
-        'replaceGoalRows',
-        'deleteGoalRows',
-        'deleteSite',
-      ].map((method): [object, string] => [app.app.get(GoalRowsRepository), method]),
-    ];
-    let calls = 0;
-    let killedByName = false;
-    let namedCalls = 0;
-    const originals = targets.map(([target, method]) => {
-      const record = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
-      const original = record[method];
-      record[method] = async function (this: unknown, ...args: unknown[]) {
-        calls += 1;
-        // A step is the n-th store call, or `method#n`: the n-th call of that method.
-        if (method === String(step).split('#')[0]) namedCalls += 1;
-        const killed = typeof step === 'number' ? calls === step : namedCalls === Number(step.split('#')[1] ?? 1);
-        if (!killed || killedByName) return original.apply(this, args);
-        killedByName = typeof step === 'string';
-        if (method === 'applyRowDeltas') {
-          const [collection, batch, deltas] = args as [string, number, unknown[]];
-          await original.call(this, collection, batch, deltas.slice(0, Math.floor(deltas.length / 2)));
-        }
-        if (method === 'saveVisitSnapshots' || method === 'finalizeVisitSnapshots') {
-          const [batch, rows] = args as [number, unknown[]];
-          await original.call(this, batch, rows.slice(0, Math.floor(rows.length / 2)));
-        }
-        throw new Error(`killed at step ${step}`);
-      };
-      return () => {
-        record[method] = original;
-      };
-    });
-    return { calls: () => calls, restore: () => originals.forEach((restore) => restore()) };
-  }
 
   it('leaves the rows of a from-scratch build when a run is killed at each of its steps in turn and the visits it was taking in change before it resumes', async () => {
     const sites = app.app.get(SitesService);
@@ -277,7 +154,7 @@ describe('stats maintenance under faults', () => {
       const start = step * 300;
       await ingest([start, start + 50]);
       clock.advance(ROLLUP_SETTLE_MS + 1_000);
-      const kill = killAt(step);
+      const kill = killAt(app, step);
       const outcome = await job
         .runOnce()
         .then(
@@ -349,7 +226,7 @@ describe('stats maintenance under faults', () => {
         app.database.db.collection('stats_goal_states').countDocuments({ siteId: id });
       const run = async (kill?: string): Promise<string> => {
         clock.advance(ROLLUP_SETTLE_MS + 1_000);
-        const killer = kill ? killAt(kill) : undefined;
+        const killer = kill ? killAt(app, kill) : undefined;
         return job
           .runOnce()
           .then(
@@ -492,7 +369,7 @@ describe('stats maintenance under faults', () => {
               expect((await job.runOnce()).ran).toBe(true);
               return;
             }
-            const kill = killAt(step);
+            const kill = killAt(app, step);
             try {
               const outcome = await job.runOnce().then(
                 () => 'completed',
@@ -585,9 +462,7 @@ describe('stats maintenance under faults', () => {
             coverage.planConversions = () => Promise.resolve({ source: 'raw' });
             try {
               const fromHits = await conversions.run(goalQuery, siteGoals, selection, [...conversionMetrics]);
-              expect(canonical(fromRows as unknown as ResultRow[])).toEqual(
-                canonical(fromHits as unknown as ResultRow[]),
-              );
+              expect(canonical(fromRows)).toEqual(canonical(fromHits));
             } finally {
               coverage.planConversions = planConversions;
             }

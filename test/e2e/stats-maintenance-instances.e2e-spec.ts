@@ -5,6 +5,7 @@ import { Types } from 'mongoose';
 import { addDays, startOfZonedDay } from '../../src/common/time/calendar.js';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { LeaseService } from '../../src/database/leases/lease.service.js';
+import { GoalsService } from '../../src/goals/goals.service.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { SitesService } from '../../src/sites/sites.service.js';
 import type { Metric, StatsQuery } from '../../src/stats/query/stats-query.js';
@@ -71,6 +72,7 @@ describe('stats maintenance across instances', () => {
     const sites = first.app.get(SitesService);
     const coverage = first.app.get(RollupCoverageService);
     const engine = first.app.get(StatsEngine);
+    const goals = first.app.get(GoalsService);
     let cases = 0;
     const seen = { killed: 0, takenOver: 0, stalled: 0, stalledLost: 0 };
     await fc.assert(
@@ -116,8 +118,11 @@ describe('stats maintenance across instances', () => {
             expect((await job(on).runOnce()).ran).toBe(true);
           };
 
+          // Conversion rows too: a goal from the start, and one created after the first run (a backfill).
+          await goals.create(site.id, { pagePath: '/a' });
           await ingest(firstHits);
           await runOn(0);
+          await goals.create(site.id, { eventName: 'signup' });
           for (const operation of operations) {
             switch (operation.op) {
               case 'ingest':

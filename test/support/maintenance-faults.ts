@@ -1,8 +1,8 @@
 import type { ObjectId } from 'mongodb';
 import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { GoalRowsRepository } from '../../src/stats/rollups/goal-rows.repository.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
-import type { ResultRow } from '../../src/stats/stats-engine.service.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
 import type { TestApp } from './test-app.js';
 
@@ -11,7 +11,10 @@ import type { TestApp } from './test-app.js';
  * and a way to make a rollup run die at a chosen store call of one app instance.
  */
 
-/** The derived collections compared with a from-scratch build (`stats_visit_contributions` is what each visit adds now). */
+/**
+ * The derived collections compared with a from-scratch build: `stats_visit_contributions` is what
+ * each visit adds now; the goal rows are those of the site's goals.
+ */
 export const DERIVED_COLLECTIONS = [
   'stats_visit_contributions',
   'stats_visitor_days',
@@ -20,6 +23,8 @@ export const DERIVED_COLLECTIONS = [
   'stats_hit_days',
   'stats_visit_hours',
   'stats_visitor_counts',
+  'stats_goal_members',
+  'stats_goal_counts',
 ];
 
 /** Every derived row of the site, without ids and in a canonical order; count documents as their entries. */
@@ -54,7 +59,8 @@ export function stableJson(value: unknown): string {
   );
 }
 
-export function canonical(rows: ResultRow[]): string[] {
+/** Result rows (of the engine or of conversions) as sorted stable JSON: equal answers compare equal. */
+export function canonical(rows: readonly object[]): string[] {
   return rows.map((row) => stableJson(row)).sort();
 }
 
@@ -85,23 +91,39 @@ function storeCalls(app: TestApp): Array<[object, string]> {
       'nextBatch',
       'applyRowDeltas',
     ].map((method): [object, string] => [app.app.get(RollupRepository), method]),
+    ...[
+      'findReadyGoals',
+      'upsertMembers',
+      'findCreatedBy',
+      'findHistories',
+      'applyCountDeltas',
+      'replaceGoalRows',
+      'deleteGoalRows',
+      'deleteSite',
+    ].map((method): [object, string] => [app.app.get(GoalRowsRepository), method]),
   ];
 }
 
 /**
- * Makes the `step`-th store call of `app`'s rollup run from now on throw, as if the process died
- * there; returns how many calls were made and restores the repositories. A batch's write to one
- * derived collection, when it is the step, first writes the first half of its rows: the process
- * dies in the middle of a bulk write.
+ * Makes `app`'s rollup run die at `step` from now on, as if the process died there: the `step`-th
+ * store call, or with `method#n` the n-th call of that method (a kill point whose position varies
+ * with the data). Returns how many calls were made and restores the repositories. A batch's write
+ * to one derived collection, when it is the step, first writes the first half of its rows: the
+ * process dies in the middle of a bulk write.
  */
-export function killAt(app: TestApp, step: number): { calls: () => number; restore: () => void } {
+export function killAt(app: TestApp, step: number | string): { calls: () => number; restore: () => void } {
   let calls = 0;
+  let killedByName = false;
+  let namedCalls = 0;
   const originals = storeCalls(app).map(([target, method]) => {
     const record = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
     const original = record[method];
     record[method] = async function (this: unknown, ...args: unknown[]) {
       calls += 1;
-      if (calls !== step) return original.apply(this, args);
+      if (method === String(step).split('#')[0]) namedCalls += 1;
+      const killed = typeof step === 'number' ? calls === step : namedCalls === Number(step.split('#')[1] ?? 1);
+      if (!killed || killedByName) return original.apply(this, args);
+      killedByName = typeof step === 'string';
       if (method === 'applyRowDeltas') {
         const [collection, batch, deltas] = args as [string, number, unknown[]];
         await original.call(this, collection, batch, deltas.slice(0, Math.floor(deltas.length / 2)));
