@@ -10,7 +10,7 @@ import type { Dimension } from '../../src/stats/query/dimensions.js';
 import type { ClassificationFilter, Filter, Interval, StatsQuery } from '../../src/stats/query/stats-query.js';
 import { RollupJob } from '../../src/stats/rollups/rollup.job.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
-import { insertHits, rawHit } from '../factories/hits.factory.js';
+import { insertAndSessionize, insertHits, rawHit } from '../factories/hits.factory.js';
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { sendHits } from '../factories/stats-dataset.js';
 import { bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
@@ -286,16 +286,7 @@ describe('visit-level attribution of source, referrer and UTM', () => {
                 utmCampaign: hit.campaign,
               }),
             );
-            await insertHits(app.database.db, documents);
-            await sessions.markDirty(
-              documents.map((hit) => ({
-                siteId: new Types.ObjectId(site.id),
-                visitorKey: hit.visitorKey,
-                from: hit.ts,
-                to: hit.ts,
-              })),
-            );
-            await sessions.flush(site.id);
+            await insertAndSessionize(app.database.db, sessions, site.id, documents);
           };
           const compare = async (): Promise<void> => {
             const hits = await readOracleHits(app.database.db, siteId);

@@ -16,7 +16,7 @@ import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsEngine } from '../../src/stats/stats-engine.service.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
-import { insertHits, rawHit } from '../factories/hits.factory.js';
+import { insertAndSessionize, rawHit } from '../factories/hits.factory.js';
 import { bruteForceStats, canonicalKey, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
 import { canonical, derivedRows, killAt } from '../support/maintenance-faults.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -124,16 +124,7 @@ describe('stats maintenance under faults', () => {
           }),
         ),
       );
-      await insertHits(app.database.db, documents);
-      await sessions.markDirty(
-        documents.map((hit) => ({
-          siteId: new Types.ObjectId(site.id),
-          visitorKey: hit.visitorKey,
-          from: hit.ts,
-          to: hit.ts,
-        })),
-      );
-      await sessions.flush(site.id);
+      await insertAndSessionize(app.database.db, sessions, site.id, documents);
     };
     const rebuildMatches = async (): Promise<void> => {
       const incremental = await derivedRows(app, siteId);
@@ -211,16 +202,7 @@ describe('stats maintenance under faults', () => {
             }),
           ),
         );
-        await insertHits(app.database.db, documents);
-        await sessions.markDirty(
-          documents.map((hit) => ({
-            siteId: new Types.ObjectId(site.id),
-            visitorKey: hit.visitorKey,
-            from: hit.ts,
-            to: hit.ts,
-          })),
-        );
-        await sessions.flush(site.id);
+        await insertAndSessionize(app.database.db, sessions, site.id, documents);
       };
       const goalStates = (id: ObjectId) =>
         app.database.db.collection('stats_goal_states').countDocuments({ siteId: id });
@@ -351,16 +333,7 @@ describe('stats maintenance under faults', () => {
                 utmCampaign: hit.campaign,
               }),
             );
-            await insertHits(app.database.db, documents);
-            await sessions.markDirty(
-              documents.map((hit) => ({
-                siteId: new Types.ObjectId(site.id),
-                visitorKey: hit.visitorKey,
-                from: hit.ts,
-                to: hit.ts,
-              })),
-            );
-            await sessions.flush(site.id);
+            await insertAndSessionize(app.database.db, sessions, site.id, documents);
           };
           const settled = () => new Date(clock.now().getTime() - ROLLUP_SETTLE_MS - 60_000);
           const run = async (step?: number): Promise<void> => {

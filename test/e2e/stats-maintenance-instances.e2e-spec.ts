@@ -13,7 +13,7 @@ import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.s
 import { RollupJob, ROLLUP_LEASE_MS, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsEngine } from '../../src/stats/stats-engine.service.js';
-import { insertHits, rawHit } from '../factories/hits.factory.js';
+import { insertAndSessionize, rawHit } from '../factories/hits.factory.js';
 import { canonical, derivedRows, killAt, stallAt } from '../support/maintenance-faults.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -99,17 +99,12 @@ describe('stats maintenance across instances', () => {
                 countryCode: hit.country,
               }),
             );
-            await insertHits(first.database.db, documents);
-            const sessions = apps[hits.length % 2].app.get(SessionsService);
-            await sessions.markDirty(
-              documents.map((hit) => ({
-                siteId: new Types.ObjectId(site.id),
-                visitorKey: hit.visitorKey,
-                from: hit.ts,
-                to: hit.ts,
-              })),
+            await insertAndSessionize(
+              first.database.db,
+              apps[hits.length % 2].app.get(SessionsService),
+              site.id,
+              documents,
             );
-            await sessions.flush(site.id);
           };
           const job = (on: number) => apps[on].app.get(RollupJob);
           const settle = () => clock.advance(ROLLUP_SETTLE_MS + 1_000);

@@ -15,7 +15,7 @@ import { VISITOR_SETS } from '../../src/stats/pipelines/rollup.pipeline.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { StatsRepository, type HitMetricsRow, type VisitMetricsRow } from '../../src/stats/stats.repository.js';
 import { startOfZonedDay, addDays } from '../../src/common/time/calendar.js';
-import { insertHits, rawHit, type RawHit } from '../factories/hits.factory.js';
+import { insertAndSessionize, insertHits, rawHit, type RawHit } from '../factories/hits.factory.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 // Half-hour and 45-minute offsets included (Adelaide +9:30/+10:30, Chatham +12:45/+13:45).
@@ -372,17 +372,7 @@ describe('stats rollups', () => {
                 name: hit.pageview ? 'pageview' : 'signup',
               }),
             );
-            await insertHits(app.database.db, documents);
-            // As ingest does after writing: mark the visitors dirty, then sessionize.
-            await sessions.markDirty(
-              documents.map((hit) => ({
-                siteId: new Types.ObjectId(site.id),
-                visitorKey: hit.visitorKey,
-                from: hit.ts,
-                to: hit.ts,
-              })),
-            );
-            await sessions.flush(site.id);
+            await insertAndSessionize(app.database.db, sessions, site.id, documents);
           };
           const compare = async (): Promise<void> => {
             for (const spec of queries) {

@@ -1,4 +1,6 @@
 import { ObjectId, type Db } from 'mongodb';
+import { Types } from 'mongoose';
+import type { SessionsService } from '../../src/sessions/sessions.service.js';
 
 /** A raw hit document as ingestion stores it, for pipeline-level tests that bypass the ingest API. */
 export interface RawHit {
@@ -62,4 +64,21 @@ export function rawHit(siteId: ObjectId, fields: Partial<RawHit> & Pick<RawHit, 
 
 export async function insertHits(db: Db, hits: RawHit[]): Promise<void> {
   if (hits.length > 0) await db.collection('hits').insertMany(hits.map((hit) => ({ ...hit })));
+}
+
+/**
+ * Stores raw hits of one site and has their visitors sessionized, as ingest does after writing:
+ * the visitors are marked dirty, then the site's work list is flushed.
+ */
+export async function insertAndSessionize(
+  db: Db,
+  sessions: SessionsService,
+  siteId: string,
+  hits: RawHit[],
+): Promise<void> {
+  await insertHits(db, hits);
+  await sessions.markDirty(
+    hits.map((hit) => ({ siteId: new Types.ObjectId(siteId), visitorKey: hit.visitorKey, from: hit.ts, to: hit.ts })),
+  );
+  await sessions.flush(siteId);
 }
