@@ -14,7 +14,7 @@ import { insertAndSessionize, insertHits, rawHit } from '../factories/hits.facto
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { sendHits } from '../factories/stats-dataset.js';
 import { bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
-import { bruteForceStats, canonicalKey, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
+import { expectRawPipelinesMatchOracle, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';
@@ -306,39 +306,7 @@ describe('visit-level attribution of source, referrer and UTM', () => {
                 dimensions: spec.dimensions,
                 interval: spec.interval,
               };
-              const oracle = bruteForceStats(hits, 30 * 60_000, {
-                ...query,
-                dimensions: spec.dimensions,
-                filters: spec.filters.map((filter) => ({ dimension: filter.dimension, values: filter.values })),
-              });
-              const keyOf = (key: Record<string, unknown> | null) =>
-                canonicalKey(
-                  spec.dimensions.map((dimension) => (key?.[dimension] as string | null | undefined) ?? null),
-                  (key?.time as string | undefined) ?? null,
-                );
-              const hitRows = await repository.aggregateHitMetrics(query, { classification: true });
-              expect(
-                new Map(
-                  hitRows.map((row) => [
-                    keyOf(row.key),
-                    { visitors: row.visitors, pageviews: row.pageviews, events: row.events, botHits: row.botHits },
-                  ]),
-                ),
-              ).toEqual(oracle.hits);
-              const visitRows = await repository.aggregateVisitMetrics(query);
-              expect(
-                new Map(
-                  visitRows.map((row) => [
-                    keyOf(row.key),
-                    {
-                      visits: row.visits,
-                      bounces: row.bounces,
-                      durationMs: Math.round(row.durationSeconds * 1000),
-                      visitPageviews: row.visitPageviews,
-                    },
-                  ]),
-                ),
-              ).toEqual(oracle.visits);
+              await expectRawPipelinesMatchOracle(repository, hits, 30 * 60_000, query, spec.dimensions, spec.filters);
             }
           };
           await ingest(firstHits);

@@ -17,7 +17,7 @@ import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsEngine } from '../../src/stats/stats-engine.service.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
 import { insertAndSessionize, rawHit } from '../factories/hits.factory.js';
-import { bruteForceStats, canonicalKey, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
+import { expectRawPipelinesMatchOracle, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
 import { canonical, derivedRows, killAt } from '../support/maintenance-faults.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -248,40 +248,7 @@ describe('stats maintenance under faults', () => {
   ): Promise<void> {
     const repository = app.app.get(StatsRepository);
     const hits = await readOracleHits(app.database.db, new ObjectId(query.siteId.toHexString()));
-    const oracle = bruteForceStats(hits, SESSION_IDLE_MS, {
-      ...query,
-      classification: query.classification,
-      dimensions,
-      filters: filters.map((filter) => ({ dimension: filter.dimension, values: filter.values })),
-    });
-    const keyOf = (key: Record<string, unknown> | null) =>
-      canonicalKey(
-        dimensions.map((dimension) => (key?.[dimension] as string | null | undefined) ?? null),
-        (key?.time as string | undefined) ?? null,
-      );
-    const hitRows = await repository.aggregateHitMetrics(query, { classification: true });
-    expect(
-      new Map(
-        hitRows.map((row) => [
-          keyOf(row.key),
-          { visitors: row.visitors, pageviews: row.pageviews, events: row.events, botHits: row.botHits },
-        ]),
-      ),
-    ).toEqual(oracle.hits);
-    const visitRows = await repository.aggregateVisitMetrics(query);
-    expect(
-      new Map(
-        visitRows.map((row) => [
-          keyOf(row.key),
-          {
-            visits: row.visits,
-            bounces: row.bounces,
-            durationMs: Math.round(row.durationSeconds * 1000),
-            visitPageviews: row.visitPageviews,
-          },
-        ]),
-      ),
-    ).toEqual(oracle.visits);
+    await expectRawPipelinesMatchOracle(repository, hits, SESSION_IDLE_MS, query, dimensions, filters);
   }
 
   it('answers like raw hits and holds the rows of a from-scratch build after random interleavings of ingest, late hits, purges, time-zone changes and runs cut short at random steps', async () => {

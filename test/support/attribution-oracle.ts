@@ -1,5 +1,8 @@
+import { expect } from '@jest/globals';
 import type { Db, ObjectId } from 'mongodb';
 import { zonedParts } from '../../src/common/time/calendar.js';
+import type { Filter, StatsQuery } from '../../src/stats/query/stats-query.js';
+import type { StatsRepository } from '../../src/stats/stats.repository.js';
 
 /**
  * A brute-force oracle for stats with visit-level attribution, independent of the pipelines and
@@ -195,4 +198,53 @@ export function bruteForceStats(allHits: OracleHit[], idleMs: number, query: Ora
     ),
     visits: visitGroups,
   };
+}
+
+/**
+ * The raw hit and visit pipelines against the oracle over the same hits: every group's visitors,
+ * page views, events and bot hits, and its visits, bounces, durations and page views of visits.
+ * `query` is the pipelines' query; its dimensions and filters, restricted to the oracle's, are
+ * `dimensions` and `filters`.
+ */
+export async function expectRawPipelinesMatchOracle(
+  repository: StatsRepository,
+  hits: OracleHit[],
+  idleMs: number,
+  query: StatsQuery,
+  dimensions: OracleDimension[],
+  filters: Array<Filter<OracleDimension>>,
+): Promise<void> {
+  const oracle = bruteForceStats(hits, idleMs, {
+    ...query,
+    dimensions,
+    filters: filters.map((filter) => ({ dimension: filter.dimension, values: filter.values })),
+  });
+  const keyOf = (key: Record<string, unknown> | null) =>
+    canonicalKey(
+      dimensions.map((dimension) => (key?.[dimension] as string | null | undefined) ?? null),
+      (key?.time as string | undefined) ?? null,
+    );
+  const hitRows = await repository.aggregateHitMetrics(query, { classification: true });
+  expect(
+    new Map(
+      hitRows.map((row) => [
+        keyOf(row.key),
+        { visitors: row.visitors, pageviews: row.pageviews, events: row.events, botHits: row.botHits },
+      ]),
+    ),
+  ).toEqual(oracle.hits);
+  const visitRows = await repository.aggregateVisitMetrics(query);
+  expect(
+    new Map(
+      visitRows.map((row) => [
+        keyOf(row.key),
+        {
+          visits: row.visits,
+          bounces: row.bounces,
+          durationMs: Math.round(row.durationSeconds * 1000),
+          visitPageviews: row.visitPageviews,
+        },
+      ]),
+    ),
+  ).toEqual(oracle.visits);
 }
