@@ -7,6 +7,7 @@ import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { bootstrapAdminEnv, createUser, login, loginAsBootstrapAdmin } from '../factories/users.js';
 import { evaluateFunnel, type OracleFilter, type OracleGoal, type OracleHit } from '../support/funnel-oracle.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { mulberry32 as random } from '../support/seeded-random.js';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0';
 const CHROME =
@@ -30,18 +31,6 @@ const toHit = (domain: string, input: HitInput) => ({
   ...(input.name ? { name: input.name } : {}),
   ...(input.props ? { props: input.props } : {}),
 });
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The site's goals: one of each kind the funnel steps can be, wildcards and a property match included. */
 const GOALS: Array<{ body: Record<string, unknown>; oracle: OracleGoal }> = [

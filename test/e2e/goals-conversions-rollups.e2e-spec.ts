@@ -9,6 +9,7 @@ import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { mulberry32 } from '../support/seeded-random.js';
 
 /**
  * Property test of the conversion rows the rollup job keeps: on random hits (late ones merging or
@@ -68,17 +69,6 @@ const GOALS: GoalSpec[] = [
     late: true,
   },
 ];
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface StoredHit {
   ts: Date;

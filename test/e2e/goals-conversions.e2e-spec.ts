@@ -7,6 +7,7 @@ import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { createKey, createSite, type CreatedSite } from '../factories/sites.js';
 import { bootstrapAdminEnv, loginAsBootstrapAdmin } from '../factories/users.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { mulberry32 } from '../support/seeded-random.js';
 
 /**
  * Property test: on random hits (late ones included, sent after the others were sessionized),
@@ -64,17 +65,6 @@ const GOALS: GoalSpec[] = [
     currency: 'USD',
   },
 ];
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface StoredHit {
   siteId: ObjectId;

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../support/seeded-random.js';
+
 /**
  * A deterministic, mixed dataset for comparing deployments: visitors from several countries,
  * humans and crawlers, visits separated by idle gaps, a week of days. Built from a seeded PRNG
@@ -32,17 +34,6 @@ const IPS = [
 const PAGES = ['/', '/pricing', '/blog', '/blog/launch', '/docs', '/docs/install', '/about'];
 const REFERRERS = [undefined, 'https://www.google.com/search?q=x', 'https://news.ycombinator.com/'];
 const MINUTE = 60_000;
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `visitors` visitors (IP × user agent), each with 1–4 visits of 1–6 hits a few minutes apart,
