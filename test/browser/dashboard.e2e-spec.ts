@@ -569,7 +569,19 @@ describeIfChromium('dashboard in a real browser', () => {
   });
 
   it('shows the numbers the API returns for the picked site and range', async () => {
-    await page.select('::-p-aria(Site)', site.id);
+    // Picking a site marks the figures stale in the same event: until the new site's statistics
+    // arrive, nothing on the page may read as current (nor satisfy waitForDashboard too early).
+    const picker = await page.$('::-p-aria(Site)');
+    const justAfterPick = await picker!.evaluate((node, id) => {
+      const select = node as unknown as { value: string; dispatchEvent(event: Event): boolean };
+      select.value = id;
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+      return {
+        busy: document.getElementById('dashboard-view')?.getAttribute('aria-busy'),
+        status: document.getElementById('status')?.textContent,
+      };
+    }, site.id);
+    expect(justAfterPick).toEqual({ busy: 'true', status: 'Loading…' });
     await waitForDashboard('Last 7 days');
     expect(await page.$eval('#status', (node) => node.textContent)).toContain(TIMEZONE);
     await page.select('::-p-aria(Date range)', '30d');

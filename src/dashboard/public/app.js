@@ -208,6 +208,13 @@ async function loadSiteLists() {
   state.funnelId = funnels[0]?.id ?? '';
 }
 
+/** Marks the view stale at once, so no one reads the previous site's or range's figures as current. */
+function showLoading() {
+  ui.dashboard.setAttribute('aria-busy', 'true');
+  ui.status.textContent = 'Loading…';
+  ui.error.textContent = '';
+}
+
 async function reload() {
   const site = currentSite();
   if (!site) return;
@@ -215,9 +222,7 @@ async function reload() {
   const isCurrent = () => ticket === generation;
   const query = currentQuery();
   const interval = chartInterval(state.range);
-  ui.dashboard.setAttribute('aria-busy', 'true');
-  ui.status.textContent = 'Loading…';
-  ui.error.textContent = '';
+  showLoading();
 
   const outcomes = await Promise.allSettled([
     api.fetchOverview(query).then(
@@ -423,6 +428,7 @@ function wireEvents() {
   ui.site.addEventListener('change', () => {
     state.siteId = ui.site.value;
     localStorage.setItem(LAST_SITE_KEY, state.siteId);
+    showLoading();
     startRealtime();
     guarded(async () => {
       await loadSiteLists();
