@@ -51,12 +51,21 @@ export class FunnelsService {
       .sort({ name: 1 })
       .limit(MAX_FUNNELS_PER_SITE)
       .exec();
-    return Promise.all(documents.map((document) => this.resolve(site, document)));
+    return Promise.all(documents.map((document) => this.resolve(site.id, document)));
+  }
+
+  /**
+   * Every funnel of every site with its steps' goals: the rollup job keeps rows per saved funnel
+   * (docs/funnels.md, "Performance").
+   */
+  async listAll(): Promise<FunnelDefinition[]> {
+    const documents = await this.funnels.find().sort({ _id: 1 }).exec();
+    return Promise.all(documents.map((document) => this.resolve(document.siteId.toHexString(), document)));
   }
 
   /** One funnel with its steps' goals; `parameter` names the id in a 400/404. */
   async get(site: SiteView, funnelId: string, parameter = 'funnelId'): Promise<FunnelDefinition> {
-    return this.resolve(site, await this.find(site, funnelId, parameter));
+    return this.resolve(site.id, await this.find(site, funnelId, parameter));
   }
 
   async create(site: SiteView, input: { name: string; goalIds: string[] }): Promise<FunnelDefinition> {
@@ -66,7 +75,7 @@ export class FunnelsService {
       throw new BadRequestException(`A site keeps at most ${MAX_FUNNELS_PER_SITE} funnels; delete one first`);
     }
     try {
-      return await this.resolve(site, await this.funnels.create({ siteId, name: input.name.trim(), goalIds }));
+      return await this.resolve(site.id, await this.funnels.create({ siteId, name: input.name.trim(), goalIds }));
     } catch (error) {
       if (isDuplicateKeyError(error)) throw duplicateName(site, input.name);
       throw error;
@@ -82,7 +91,7 @@ export class FunnelsService {
     if (input.name !== undefined) funnel.name = input.name.trim();
     if (input.goalIds !== undefined) funnel.goalIds = await this.validGoalIds(site, input.goalIds);
     try {
-      return await this.resolve(site, await funnel.save());
+      return await this.resolve(site.id, await funnel.save());
     } catch (error) {
       if (isDuplicateKeyError(error)) throw duplicateName(site, input.name ?? funnel.name);
       throw error;
@@ -132,8 +141,8 @@ export class FunnelsService {
   }
 
   /** The steps' current goals; a deleted goal's step keeps its id, labelled as deleted. */
-  private async resolve(site: SiteView, document: FunnelDocument): Promise<FunnelDefinition> {
-    const goals = new Map((await this.goals.listForSite(site.id)).map((goal) => [goal.id, goal]));
+  private async resolve(siteId: string, document: FunnelDocument): Promise<FunnelDefinition> {
+    const goals = new Map((await this.goals.listForSite(siteId)).map((goal) => [goal.id, goal]));
     const steps = document.goalIds.map((objectId) => {
       const goal = goals.get(objectId.toHexString());
       return goal

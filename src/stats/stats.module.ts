@@ -45,6 +45,18 @@ import {
   GoalRowsState,
   GoalRowsStateSchema,
 } from './rollups/goal-rows.schema.js';
+import { FunnelRowsBuilder } from './rollups/funnel-rows.builder.js';
+import { FunnelRowsRepository } from './rollups/funnel-rows.repository.js';
+import {
+  FunnelCountRow,
+  FunnelCountRowSchema,
+  FunnelRowsState,
+  FunnelRowsStateSchema,
+  FunnelVisitorRow,
+  FunnelVisitorRowSchema,
+  FunnelVisitRow,
+  FunnelVisitRowSchema,
+} from './rollups/funnel-rows.schema.js';
 
 /**
  * Every read endpoint: the `/api/v1/data/*` API, analytics, user stats; and the rollups behind them.
@@ -72,6 +84,10 @@ import {
       { name: GoalMemberRow.name, schema: GoalMemberRowSchema },
       { name: GoalCountRow.name, schema: GoalCountRowSchema },
       { name: GoalRowsState.name, schema: GoalRowsStateSchema },
+      { name: FunnelVisitRow.name, schema: FunnelVisitRowSchema },
+      { name: FunnelVisitorRow.name, schema: FunnelVisitorRowSchema },
+      { name: FunnelCountRow.name, schema: FunnelCountRowSchema },
+      { name: FunnelRowsState.name, schema: FunnelRowsStateSchema },
       { name: VisitorCountRow.name, schema: VisitorCountRowSchema },
       { name: VisitContributionRow.name, schema: VisitContributionRowSchema },
     ]),
@@ -84,6 +100,8 @@ import {
     RollupJob,
     GoalRowsRepository,
     GoalConversionsBuilder,
+    FunnelRowsRepository,
+    FunnelRowsBuilder,
     VisitorCountsBuilder,
     RollupInvalidationListener,
     StatsEngine,

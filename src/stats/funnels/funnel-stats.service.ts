@@ -1,11 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../../auth/principal.js';
 import { HitsRepository } from '../../hits/hits.repository.js';
-import { FunnelsService } from '../../funnels/funnels.service.js';
+import { FunnelsService, type FunnelDefinition } from '../../funnels/funnels.service.js';
 import { goalMatchExpression } from '../../goals/goal-matching.js';
 import { parseFiltersParameter } from '../query/parse-filters.js';
 import { StatsEngine } from '../stats-engine.service.js';
 import { StatsScopeService } from '../stats-scope.service.js';
+import { shiftDay } from '../../common/time/calendar.js';
+import type { GoalDefinition } from '../../goals/goal-matching.js';
+import type { QueryDimension } from '../query/dimensions.js';
+import type { StatsQuery } from '../query/stats-query.js';
+import { correctBoundaries, funnelLevel, visitorsByLevel, visitorsReached } from '../rollups/funnel-counts.js';
+import { FUNNEL_HIT_PROJECTION, stepsPrefilter, type FunnelRowHit } from '../rollups/funnel-rows.builder.js';
+import { FunnelRowsRepository } from '../rollups/funnel-rows.repository.js';
+import { RollupCoverageService } from '../rollups/rollup-coverage.service.js';
 import { buildFunnelPipeline } from './funnel.pipeline.js';
 import type { FunnelQueryDto, FunnelResponseDto } from './funnel.dto.js';
 import { funnelStepFigures, percentage } from './funnel-steps.js';
@@ -16,10 +24,11 @@ const FUNNEL_NOTES = [
 ];
 
 /**
- * Evaluates a funnel over the raw hits and visits of any range, filters and segment: one
- * aggregation for how far each visitor got, and the `visitors` metric (the same engine as every
- * other read) for everyone in the range. Nothing is precomputed, so a late hit that merges or
- * splits visits is reflected as soon as the sessionizer has run (which `open` waits for).
+ * A funnel's figures: how far each visitor got, and the `visitors` metric (the same engine as
+ * every other read) for everyone in the range. How far they got comes from the funnel rows the
+ * rollup job keeps when the source plan allows it (`funnelSourceCandidates`: unfiltered, whole
+ * settled local days, rows ready), else from one aggregation over the raw hits and visits of any
+ * range, filters and segment (funnel.pipeline.ts). Both give the same figures.
  */
 @Injectable()
 export class FunnelStatsService {
@@ -28,6 +37,8 @@ export class FunnelStatsService {
     private readonly engine: StatsEngine,
     private readonly funnels: FunnelsService,
     private readonly hits: HitsRepository,
+    private readonly coverage: RollupCoverageService,
+    private readonly funnelRows: FunnelRowsRepository,
   ) {}
 
   async funnel(principal: Principal, params: FunnelQueryDto): Promise<FunnelResponseDto> {
@@ -37,15 +48,8 @@ export class FunnelStatsService {
     const classification = params.classification ?? 'USER';
     const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
     const query = this.scope.query(scope, resolved.range, { classification, filters });
-    const pipeline = buildFunnelPipeline(
-      query,
-      funnel.steps.map((step) => goalMatchExpression(step.goal!)),
-    );
-    const [levels, totals] = await Promise.all([
-      this.hits.aggregate<{ _id: number; visitors: number }>(pipeline),
-      this.engine.run(query, ['visitors']),
-    ]);
-    const figures = funnelStepFigures(new Map(levels.map((row) => [row._id, row.visitors])), funnel.steps.length);
+    const [levels, totals] = await Promise.all([this.levels(query, funnel), this.engine.run(query, ['visitors'])]);
+    const figures = funnelStepFigures(levels, funnel.steps.length);
     const visitors = totals[0]?.values.visitors ?? 0;
     const entering = figures[0].visitors;
     const meta = this.scope.meta(scope, resolved, { classification, filters, segment: params.segment });
@@ -64,5 +68,71 @@ export class FunnelStatsService {
       })),
       meta: { ...meta, notes: [...meta.notes, ...FUNNEL_NOTES] },
     };
+  }
+
+  /**
+   * Visitors per deepest level reached of an evaluable funnel (every step's goal exists), from
+   * the funnel rows or the raw hits: the source plan decides.
+   */
+  async levels(query: StatsQuery<QueryDimension>, funnel: FunnelDefinition): Promise<Map<number, number>> {
+    const steps = funnel.steps.map((step) => step.goal!);
+    const goalIds = funnel.steps.map((step) => step.goalId);
+    const plan = await this.coverage.planFunnel(query, { id: funnel.id, goalIds });
+    if (plan.source === 'funnel-rows') return this.levelsFromRows(query, funnel.id, steps, plan);
+    const rows = await this.hits.aggregate<{ _id: number; visitors: number }>(
+      buildFunnelPipeline(
+        query,
+        steps.map((step) => goalMatchExpression(step)),
+      ),
+    );
+    return new Map(rows.map((row) => [row._id, row.visitors]));
+  }
+
+  /**
+   * From the day counts of the range, then for the visits crossing its first or last midnight
+   * (few: visits spanning a midnight), their hits inside the range walked raw and their
+   * visitors' figures corrected (`correctBoundaries`).
+   */
+  private async levelsFromRows(
+    query: StatsQuery<QueryDimension>,
+    funnelId: string,
+    steps: GoalDefinition[],
+    days: { fromDay: string; toDay: string },
+  ): Promise<Map<number, number>> {
+    const classification = query.classification;
+    const entries = await this.funnelRows.findCounts(funnelId, classification, days.fromDay, days.toDay);
+    const reached = visitorsReached(entries, days.fromDay, steps.length);
+    const crossing = new Map(
+      [
+        ...(await this.funnelRows.findCrossing(funnelId, classification, days.fromDay)),
+        ...(await this.funnelRows.findCrossing(funnelId, classification, shiftDay(days.toDay, 1))),
+      ].map((row) => [row._id, row]),
+    );
+    if (crossing.size === 0) return visitorsByLevel(reached);
+    const visitorKeys = [...new Set([...crossing.values()].map((row) => row.visitorKey))];
+    const hits = await this.hits.aggregate<FunnelRowHit>([
+      {
+        $match: {
+          siteId: query.siteId,
+          visitorKey: { $in: visitorKeys },
+          ts: { $gte: query.start, $lt: query.end },
+          classification,
+          ...stepsPrefilter(steps),
+        },
+      },
+      { $project: FUNNEL_HIT_PROJECTION },
+    ]);
+    const boundary = [...crossing.values()].map((row) => ({
+      visitId: row.visitId,
+      visitorKey: row.visitorKey,
+      level: funnelLevel(
+        steps,
+        hits
+          .filter((hit) => hit.visitId === row.visitId)
+          .map((hit) => ({ ...hit, id: hit._id.toHexString(), props: hit.props ?? null })),
+      ),
+    }));
+    const counted = await this.funnelRows.findVisitorVisits(funnelId, classification, visitorKeys, days);
+    return visitorsByLevel(correctBoundaries(reached, counted, boundary));
   }
 }

@@ -9,8 +9,11 @@ import { pendingVisitDays } from './pending-visit-days.js';
 import { daySlicesOf } from './rollup-days.js';
 import { RollupRepository } from './rollup.repository.js';
 import { GoalRowsRepository } from './goal-rows.repository.js';
+import { FunnelRowsRepository } from './funnel-rows.repository.js';
 import {
   conversionSourceCandidates,
+  funnelSourceCandidates,
+  type FunnelPlan,
   sourceCandidates,
   type ConversionPlan,
   type ConversionSelection,
@@ -33,6 +36,7 @@ export class RollupCoverageService {
   constructor(
     private readonly rollups: RollupRepository,
     private readonly goalRows: GoalRowsRepository,
+    private readonly funnelRows: FunnelRowsRepository,
     private readonly stats: StatsRepository,
     private readonly clock: Clock,
     @Inject(trackingConfig.KEY) tracking: TrackingConfig,
@@ -52,6 +56,23 @@ export class RollupCoverageService {
     const ready = (await this.goalRows.findReadyGoals([site])).get(site) ?? [];
     const readyGoals = new Set(ready.filter((goal) => goal.timezone === query.timezone).map((goal) => goal.goalId));
     return conversionSourceCandidates(query, selection, { ...facts, readyGoals })[0];
+  }
+
+  /**
+   * The source that answers a saved funnel's figures (`funnelSourceCandidates`); `goalIds` are
+   * the funnel's steps now, which its rows must have been built for.
+   */
+  async planFunnel(query: StatsQuery<QueryDimension>, funnel: { id: string; goalIds: string[] }): Promise<FunnelPlan> {
+    const facts = await this.facts(query.siteId, query.timezone, false);
+    const site = query.siteId.toHexString();
+    const ready = (await this.funnelRows.findReadyFunnels([site])).get(site) ?? [];
+    const funnelReady = ready.some(
+      (state) =>
+        state.funnelId === funnel.id &&
+        state.timezone === query.timezone &&
+        state.goalIds.join(',') === funnel.goalIds.join(','),
+    );
+    return funnelSourceCandidates(query, { ...facts, funnelReady })[0];
   }
 
   /**

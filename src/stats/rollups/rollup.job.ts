@@ -27,6 +27,7 @@ import {
 import { RollupRepository, type SiteRollupState } from './rollup.repository.js';
 import { VisitorCountsBuilder } from './visitor-counts.builder.js';
 import { GoalConversionsBuilder } from './goal-conversions.builder.js';
+import { FunnelRowsBuilder } from './funnel-rows.builder.js';
 
 /** How often each instance tries to take the lease and roll up. */
 export const ROLLUP_INTERVAL_MS = 30_000;
@@ -81,6 +82,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     private readonly hits: HitsRepository,
     private readonly visitorCounts: VisitorCountsBuilder,
     private readonly goalConversions: GoalConversionsBuilder,
+    private readonly funnelRows: FunnelRowsBuilder,
     private readonly clock: Clock,
     private readonly shutdown: ShutdownDeadline,
   ) {}
@@ -154,6 +156,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         await this.rollups.markRebuildStarted(siteId);
         await this.rollups.deleteSiteRows(siteId);
         await this.goalConversions.deleteSite(siteId);
+        await this.funnelRows.deleteSite(siteId);
         await this.hits.markSiteForRollup(new Types.ObjectId(siteId));
         await this.sessions.markSiteVisitsChanged(new Types.ObjectId(siteId));
       }
@@ -161,6 +164,8 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       for (const siteId of bySite.keys()) if (zones.has(siteId)) await this.sessions.flush(siteId);
       // Goals without rows (new, or their site rebuilt) from the hits counted so far; the batches add the rest.
       await this.goalConversions.syncGoals(zones, () => this.renewLease());
+      // Saved funnels without rows (new, changed, or their site rebuilt) from the hits and visits as they are.
+      await this.funnelRows.syncFunnels(zones, () => this.renewLease());
       for (;;) {
         this.throwIfStopping();
         await this.renewLease();
@@ -271,6 +276,8 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       batch,
       visitHourDeltas(changes.map(({ siteId, current, next }) => ({ siteId, current, next: next ?? null }))),
     );
+    // The changed visits' funnel rows, before the changes are released (a replay takes them in again).
+    await this.funnelRows.applyBatch(batch, claimed, zones);
     await this.sessions.completeVisitChanges(batch);
     await this.rollups.finalizeVisitSnapshots(batch, changes);
     const visitDays = new Map<string, { siteId: Types.ObjectId; days: Set<string> }>();
@@ -300,6 +307,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     if (!site) {
       await this.rollups.forgetSite(siteId);
       await this.goalConversions.deleteSite(siteId);
+      await this.funnelRows.deleteSite(siteId);
       return 0;
     }
     const state = touched.state ?? (await this.rollups.findSiteState(siteId));

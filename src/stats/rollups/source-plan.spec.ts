@@ -6,6 +6,7 @@ import type { Filter, StatsQuery } from '../query/stats-query.js';
 import { daySlice } from './rollup-days.js';
 import {
   conversionSourceCandidates,
+  funnelSourceCandidates,
   planSource,
   sourceCandidates,
   type ConversionSelection,
@@ -256,6 +257,38 @@ describe('conversionSourceCandidates: which stored data answers a goal query', (
     expect(plan.source).toBe(source);
     if (plan.source === 'goal-counts')
       expect({ fromDay: plan.fromDay, settledEnd: plan.settledEnd, tail: plan.tail?.day }).toMatchObject(expected);
+    expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
+  });
+});
+
+/** [case, query changes, facts changes, expected source] */
+const FUNNEL_TABLE: Array<[string, Partial<StatsQuery>, Partial<RollupFacts & { funnelReady: boolean }>, string]> = [
+  ['whole settled days, no filter', {}, {}, 'funnel-rows'],
+  ['one day', { start: new Date('2024-05-04T00:00:00Z'), end: new Date('2024-05-05T00:00:00Z') }, {}, 'funnel-rows'],
+  ['bots', { classification: 'BOT' }, {}, 'funnel-rows'],
+  ['funnel rows not backfilled (or its steps changed)', {}, { funnelReady: false }, 'raw'],
+  ['site rows unusable', {}, { usable: false }, 'raw'],
+  ['a hit filter (a segment is filters)', { filters: [is('page', '/pricing')] }, {}, 'raw'],
+  ['a visit filter', { filters: [is('entry_page', '/')] }, {}, 'raw'],
+  ['humans and bots together', { classification: 'ALL' }, {}, 'raw'],
+  ['has_done (visitor keys)', { visitorKeys: { only: ['v1'] } }, {}, 'raw'],
+  ['a range starting mid-day', { start: new Date('2024-05-01T06:00:00Z') }, {}, 'raw'],
+  ['a range ending mid-day (realtime)', { end: new Date('2024-05-30T12:00:00Z') }, {}, 'raw'],
+  ['an unsettled day inside the range', {}, { unsettledHitDays: days('2024-05-12') }, 'raw'],
+  ['an unsettled last day', {}, { unsettledHitDays: days('2024-05-30') }, 'raw'],
+  ['unsettled days only outside the range', {}, { unsettledHitDays: days('2024-04-30', '2024-05-31') }, 'funnel-rows'],
+];
+
+describe('funnelSourceCandidates: which stored data answers a saved funnel', () => {
+  it.each(FUNNEL_TABLE)('%s', (_name, change, facts, source) => {
+    const candidates = funnelSourceCandidates({ ...base, ...change }, { ...settled, funnelReady: true, ...facts });
+    expect(candidates[0].source).toBe(source);
+    if (candidates[0].source === 'funnel-rows')
+      expect(candidates[0]).toEqual({
+        source: 'funnel-rows',
+        fromDay: change.start ? change.start.toISOString().slice(0, 10) : '2024-05-01',
+        toDay: change.end ? new Date(change.end.getTime() - 1).toISOString().slice(0, 10) : '2024-05-30',
+      });
     expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
   });
 });

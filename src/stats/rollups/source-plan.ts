@@ -11,6 +11,7 @@ import {
 import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
 import { isFixedDimension, type Dimension, type QueryDimension } from '../query/dimensions.js';
 import type { Filter, StatsQuery } from '../query/stats-query.js';
+import { daySlice } from './rollup-days.js';
 import { visitorCountKeyOf, weeksWithin } from './visitor-count-keys.js';
 
 /**
@@ -240,4 +241,41 @@ export function conversionSourceCandidates(
   if (tail === null) return [raw];
   const settledEnd = tail ? shiftDay(tail.day, -1) : days.toDay;
   return [{ source: 'goal-counts', fromDay: days.fromDay, settledEnd, ...(tail ? { tail } : {}) }, raw];
+}
+
+/** Which data answers a saved funnel's figures. */
+export type FunnelPlan =
+  /**
+   * `stats_funnel_counts` over `[fromDay, toDay]`, corrected for the visits crossing the range's
+   * first or last midnight (evaluated raw over their hits in the range).
+   */
+  { source: 'funnel-rows'; fromDay: string; toDay: string } | { source: 'raw' };
+
+/**
+ * Every source able to answer a saved funnel's figures, best first, raw last. The funnel rows
+ * answer when:
+ * - the site's rows are usable (same rules as `sourceCandidates`) and the funnel's rows are
+ *   complete in the query's zone for its current steps (`funnelReady`);
+ * - the query has no filter (a segment is filters), no dimension, interval or behavioural
+ *   filter, and one classification (humans and bots are kept apart, not both at once): a filter
+ *   removes hits from visits, which changes how deep they go;
+ * - the range is whole local days (the rows are per local day of the visit's start);
+ * - no day of the range is unsettled: a hit not yet taken in may change a visit of the range.
+ */
+export function funnelSourceCandidates(
+  query: StatsQuery<QueryDimension>,
+  facts: RollupFacts & { funnelReady: boolean },
+): FunnelPlan[] {
+  const raw: FunnelPlan = { source: 'raw' };
+  if (!facts.usable || !facts.funnelReady) return [raw];
+  if (query.dimensions.length > 0 || query.filters.length > 0 || query.interval !== undefined) return [raw];
+  if (query.visitorKeys !== undefined || query.classification === 'ALL') return [raw];
+  const days = rangeDays(query);
+  if (
+    daySlice(days.fromDay, query.timezone).start.getTime() !== query.start.getTime() ||
+    daySlice(days.toDay, query.timezone).end.getTime() !== query.end.getTime()
+  )
+    return [raw];
+  if (facts.unsettledHitDays.some((slice) => slice.day >= days.fromDay && slice.day <= days.toDay)) return [raw];
+  return [{ source: 'funnel-rows', ...days }, raw];
 }
