@@ -2,7 +2,7 @@ import { BadRequestException, ConflictException, Injectable, NotFoundException }
 import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
 import type { GoalDefinition } from '../goals/goal-matching.js';
-import { goalDefinition, GoalsService } from '../goals/goals.service.js';
+import { goalDefinition, GoalsService, type StoredGoal } from '../goals/goals.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { Funnel, type FunnelDocument } from './schemas/funnel.schema.js';
 import { isDuplicateKeyError } from '../database/database-errors.js';
@@ -55,12 +55,24 @@ export class FunnelsService {
   }
 
   /**
-   * Every funnel of every site with its steps' goals: the rollup job keeps rows per saved funnel
-   * (docs/funnels.md, "Performance").
+   * Every funnel of these sites (of every site without `siteIds`) with its steps' goals: the
+   * rollup job keeps rows per saved funnel (docs/funnels.md, "Performance").
    */
-  async listAll(): Promise<FunnelDefinition[]> {
-    const documents = await this.funnels.find().sort({ _id: 1 }).exec();
-    return Promise.all(documents.map((document) => this.resolve(document.siteId.toHexString(), document)));
+  async listAll(siteIds?: readonly string[]): Promise<FunnelDefinition[]> {
+    const filter = siteIds ? { siteId: { $in: siteIds.map((id) => new Types.ObjectId(id)) } } : {};
+    const documents = await this.funnels.find(filter).sort({ _id: 1 }).exec();
+    const goalsBySite = new Map<string, Promise<Map<string, StoredGoal>>>();
+    return Promise.all(
+      documents.map((document) => {
+        const siteId = document.siteId.toHexString();
+        if (!goalsBySite.has(siteId))
+          goalsBySite.set(
+            siteId,
+            this.goals.listForSite(siteId).then((goals) => new Map(goals.map((goal) => [goal.id, goal]))),
+          );
+        return goalsBySite.get(siteId)!.then((goals) => this.resolveWith(goals, document));
+      }),
+    );
   }
 
   /** One funnel with its steps' goals; `parameter` names the id in a 400/404. */
@@ -142,7 +154,10 @@ export class FunnelsService {
 
   /** The steps' current goals; a deleted goal's step keeps its id, labelled as deleted. */
   private async resolve(siteId: string, document: FunnelDocument): Promise<FunnelDefinition> {
-    const goals = new Map((await this.goals.listForSite(siteId)).map((goal) => [goal.id, goal]));
+    return this.resolveWith(new Map((await this.goals.listForSite(siteId)).map((goal) => [goal.id, goal])), document);
+  }
+
+  private resolveWith(goals: ReadonlyMap<string, StoredGoal>, document: FunnelDocument): FunnelDefinition {
     const steps = document.goalIds.map((objectId) => {
       const goal = goals.get(objectId.toHexString());
       return goal

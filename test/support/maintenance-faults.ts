@@ -1,6 +1,7 @@
 import type { ObjectId } from 'mongodb';
 import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { FunnelRowsRepository } from '../../src/stats/rollups/funnel-rows.repository.js';
 import { GoalRowsRepository } from '../../src/stats/rollups/goal-rows.repository.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
@@ -13,7 +14,8 @@ import type { TestApp } from './test-app.js';
 
 /**
  * The derived collections compared with a from-scratch build: `stats_visit_contributions` is what
- * each visit adds now; the goal rows are those of the site's goals.
+ * each visit adds now; the goal rows are those of the site's goals, the funnel rows those of its
+ * saved funnels.
  */
 export const DERIVED_COLLECTIONS = [
   'stats_visit_contributions',
@@ -25,6 +27,9 @@ export const DERIVED_COLLECTIONS = [
   'stats_visitor_counts',
   'stats_goal_members',
   'stats_goal_counts',
+  'stats_funnel_visits',
+  'stats_funnel_visitors',
+  'stats_funnel_counts',
 ];
 
 /** Every derived row of the site, without ids and in a canonical order; count documents as their entries. */
@@ -45,7 +50,17 @@ export async function derivedRows(app: TestApp, siteId: ObjectId): Promise<Recor
         : documents;
     // A visit-hour row left without visits (every visit of it moved) says nothing; the job removes
     // them once a batch is done, and a run killed just before that leaves them for the next touch.
-    const meaningful = name === 'stats_visit_hours' ? rows.filter((row) => row.visits !== 0) : rows;
+    // Likewise a funnel count whose visitors all moved to other days, or a visitor whose funnel
+    // visits all went: kept so a replayed batch still finds its `lastBatch`, they say nothing.
+    const meaningful = rows.filter((row) =>
+      name === 'stats_visit_hours'
+        ? row.visits !== 0
+        : name === 'stats_funnel_counts'
+          ? row.fresh !== 0 || (row.returning as unknown[]).length > 0
+          : name === 'stats_funnel_visitors'
+            ? (row.current as string[][]).some((days) => days.length > 0) || 'next' in row
+            : true,
+    );
     snapshot[name] = meaningful.map((row) => stableJson(row)).sort();
   }
   return snapshot;
@@ -101,6 +116,20 @@ function storeCalls(app: TestApp): Array<[object, string]> {
       'deleteGoalRows',
       'deleteSite',
     ].map((method): [object, string] => [app.app.get(GoalRowsRepository), method]),
+    ...[
+      'findReadyFunnels',
+      'findVisitsOf',
+      'findVisitorVisits',
+      'findVisitors',
+      'recordFunnelVisitors',
+      'findRecordedFunnelVisitors',
+      'writeFunnelVisits',
+      'applyFunnelCountDeltas',
+      'finishFunnelVisitors',
+      'replaceFunnelRows',
+      'deleteFunnelRows',
+      'deleteFunnelSite',
+    ].map((method): [object, string] => [app.app.get(FunnelRowsRepository), method]),
   ];
 }
 
@@ -128,9 +157,25 @@ export function killAt(app: TestApp, step: number | string): { calls: () => numb
         const [collection, batch, deltas] = args as [string, number, unknown[]];
         await original.call(this, collection, batch, deltas.slice(0, Math.floor(deltas.length / 2)));
       }
-      if (method === 'saveVisitSnapshots' || method === 'finalizeVisitSnapshots') {
+      if (method === 'saveVisitSnapshots' || method === 'finalizeVisitSnapshots' || method === 'finishFunnelVisitors') {
         const [batch, rows] = args as [number, unknown[]];
         await original.call(this, batch, rows.slice(0, Math.floor(rows.length / 2)));
+      }
+      if (method === 'recordFunnelVisitors') {
+        const [siteId, batch, rows] = args as [string, number, unknown[]];
+        await original.call(this, siteId, batch, rows.slice(0, Math.floor(rows.length / 2)));
+      }
+      if (method === 'writeFunnelVisits') {
+        const [siteId, rows] = args as [string, unknown[]];
+        await original.call(this, siteId, rows.slice(0, Math.floor(rows.length / 2)), []);
+      }
+      if (method === 'applyFunnelCountDeltas') {
+        const [siteId, batch, tallies] = args as [string, number, Array<{ tally: Map<string, unknown> }>];
+        const half = tallies.map((entry) => ({
+          ...entry,
+          tally: new Map([...entry.tally].slice(0, Math.floor(entry.tally.size / 2))),
+        }));
+        await original.call(this, siteId, batch, half);
       }
       throw new Error(`killed at step ${step}`);
     };

@@ -2,8 +2,9 @@ import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
 
 /**
- * A funnel: 2 to 8 of a site's goals in order (Plausible's funnels). Its figures are never
- * stored: every read evaluates the steps over the raw hits and visits of the range asked for.
+ * A funnel: 2 to 8 of a site's goals in order (Plausible's funnels). Its figures are not stored
+ * here: the stats module's rollup job keeps funnel rows per saved funnel, and reads it cannot
+ * answer from them evaluate the steps over the raw hits and visits (docs/funnels.md).
  */
 @Schema({ collection: 'funnels', versionKey: false, timestamps: true })
 export class Funnel {

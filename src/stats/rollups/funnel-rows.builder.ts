@@ -133,7 +133,7 @@ export class FunnelRowsBuilder {
    * backfills the funnels without rows. `beforeWrite` renews the lease (see GoalConversionsBuilder).
    */
   async syncFunnels(zones: ReadonlyMap<string, string>, beforeWrite: () => Promise<void>): Promise<void> {
-    const funnels = (await this.funnels.listAll()).filter((funnel) => zones.has(funnel.siteId));
+    const funnels = await this.funnels.listAll([...zones.keys()]);
     const byId = new Map(funnels.map((funnel) => [funnel.id, funnel]));
     const ready = new Set<string>();
     const stale: string[] = [];
@@ -218,9 +218,7 @@ export class FunnelRowsBuilder {
     for (const { visit } of claimed) if (visit) sites.add(visit.siteId.toHexString());
     const ready = await this.rows.findReadyFunnels([...sites]);
     if (ready.size === 0) return;
-    const funnels = new Map(
-      (await this.funnels.listAll()).filter((funnel) => ready.has(funnel.siteId)).map((funnel) => [funnel.id, funnel]),
-    );
+    const funnels = new Map((await this.funnels.listAll([...ready.keys()])).map((funnel) => [funnel.id, funnel]));
     for (const [siteId, states] of ready) {
       const timezone = zones.get(siteId);
       if (timezone === undefined) continue;
