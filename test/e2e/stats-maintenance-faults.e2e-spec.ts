@@ -105,10 +105,13 @@ describe('stats maintenance under faults', () => {
     await app?.close();
   });
 
-  /** A saved funnel of the site's goals, oldest first. */
-  async function createFunnel(site: SiteView): Promise<FunnelDefinition> {
+  /** A saved funnel of the site's goals, oldest first (newest first with `reversed`). */
+  async function createFunnel(site: SiteView, reversed = false): Promise<FunnelDefinition> {
     const goals = await app.app.get(GoalsService).listForSite(site.id);
-    return app.app.get(FunnelsService).create(site, { name: 'Goals in order', goalIds: goals.map((goal) => goal.id) });
+    const goalIds = goals.map((goal) => goal.id);
+    return app.app
+      .get(FunnelsService)
+      .create(site, { name: 'Goals in order', goalIds: reversed ? goalIds.reverse() : goalIds });
   }
 
   /** A funnel's visitors per deepest level, as the source plan reads them and from raw hits: they must be equal. */
@@ -170,8 +173,9 @@ describe('stats maintenance under faults', () => {
     await job.runOnce();
     // Created after hits were rolled up: its rows start as a backfill.
     await app.app.get(GoalsService).create(site.id, { eventName: 'signup' });
-    // A saved funnel of both goals, created after hits were rolled up: its rows start as a backfill too.
-    await createFunnel(site);
+    // A saved funnel of both goals, created after hits were rolled up: its rows start as a
+    // backfill too. Signup first: visitor b's signups reach its first step on each new day.
+    await createFunnel(site, true);
     let killedAt = 0;
     for (let step = 1; step <= 200; step++) {
       // Two visits per visitor, 50 minutes apart (the idle timeout is 30); 5 hours on, the next step's.

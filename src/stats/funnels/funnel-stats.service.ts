@@ -14,6 +14,7 @@ import { correctBoundaries, funnelLevel, visitorsByLevel, visitorsReached } from
 import { FUNNEL_HIT_PROJECTION, stepsPrefilter, type FunnelRowHit } from '../rollups/funnel-rows.builder.js';
 import { FunnelRowsRepository } from '../rollups/funnel-rows.repository.js';
 import { RollupCoverageService } from '../rollups/rollup-coverage.service.js';
+import type { FunnelPlan } from '../rollups/source-plan.js';
 import { buildFunnelPipeline } from './funnel.pipeline.js';
 import type { FunnelQueryDto, FunnelResponseDto } from './funnel.dto.js';
 import { funnelStepFigures, percentage } from './funnel-steps.js';
@@ -27,7 +28,7 @@ const FUNNEL_NOTES = [
  * A funnel's figures: how far each visitor got, and the `visitors` metric (the same engine as
  * every other read) for everyone in the range. How far they got comes from the funnel rows the
  * rollup job keeps when the source plan allows it (`funnelSourceCandidates`: unfiltered, whole
- * settled local days, rows ready), else from one aggregation over the raw hits and visits of any
+ * local days, unsettled ones only at the end, rows ready), else from one aggregation over the raw hits and visits of any
  * range, filters and segment (funnel.pipeline.ts). Both give the same figures.
  */
 @Injectable()
@@ -89,27 +90,43 @@ export class FunnelStatsService {
   }
 
   /**
-   * From the day counts of the range, then for the visits crossing its first or last midnight
-   * (few: visits spanning a midnight), their hits inside the range walked raw and their
-   * visitors' figures corrected (`correctBoundaries`).
+   * From the day counts of the range's settled days, then for the boundary visits — those
+   * crossing the range's first midnight, the tail's or the range's last one (few: visits open at
+   * a midnight), and those with step hits in the raw tail — their hits inside the range walked
+   * raw and their visitors' figures corrected (`correctBoundaries`).
    */
   private async levelsFromRows(
     query: StatsQuery<QueryDimension>,
     funnelId: string,
     steps: GoalDefinition[],
-    days: { fromDay: string; toDay: string },
+    plan: Extract<FunnelPlan, { source: 'funnel-rows' }>,
   ): Promise<Map<number, number>> {
     const classification = query.classification;
-    const entries = await this.funnelRows.findCounts(funnelId, classification, days.fromDay, days.toDay);
-    const reached = visitorsReached(entries, days.fromDay, steps.length);
-    const crossing = new Map(
-      [
-        ...(await this.funnelRows.findCrossing(funnelId, classification, days.fromDay)),
-        ...(await this.funnelRows.findCrossing(funnelId, classification, shiftDay(days.toDay, 1))),
-      ].map((row) => [row._id, row]),
-    );
-    if (crossing.size === 0) return visitorsByLevel(reached);
-    const visitorKeys = [...new Set([...crossing.values()].map((row) => row.visitorKey))];
+    const settled = { fromDay: plan.fromDay, toDay: plan.settledEnd };
+    const entries =
+      settled.fromDay <= settled.toDay
+        ? await this.funnelRows.findCounts(funnelId, classification, settled.fromDay, settled.toDay)
+        : [];
+    const reached = visitorsReached(entries, plan.fromDay, steps.length);
+    const boundary = new Map<string, string>();
+    for (const day of new Set([plan.fromDay, shiftDay(plan.settledEnd, 1), shiftDay(plan.toDay, 1)]))
+      for (const row of await this.funnelRows.findCrossing(funnelId, classification, day))
+        boundary.set(row.visitId, row.visitorKey);
+    if (plan.tail)
+      for (const hit of await this.hits.aggregate<FunnelRowHit>([
+        {
+          $match: {
+            siteId: query.siteId,
+            ts: { $gte: plan.tail.start, $lt: query.end },
+            classification,
+            ...stepsPrefilter(steps),
+          },
+        },
+        { $project: { _id: 0, visitId: 1, visitorKey: 1 } },
+      ]))
+        if (hit.visitId) boundary.set(hit.visitId, hit.visitorKey);
+    if (boundary.size === 0) return visitorsByLevel(reached);
+    const visitorKeys = [...new Set(boundary.values())];
     const hits = await this.hits.aggregate<FunnelRowHit>([
       {
         $match: {
@@ -122,17 +139,20 @@ export class FunnelStatsService {
       },
       { $project: FUNNEL_HIT_PROJECTION },
     ]);
-    const boundary = [...crossing.values()].map((row) => ({
-      visitId: row.visitId,
-      visitorKey: row.visitorKey,
+    const walked = [...boundary].map(([visitId, visitorKey]) => ({
+      visitId,
+      visitorKey,
       level: funnelLevel(
         steps,
         hits
-          .filter((hit) => hit.visitId === row.visitId)
+          .filter((hit) => hit.visitId === visitId)
           .map((hit) => ({ ...hit, id: hit._id.toHexString(), props: hit.props ?? null })),
       ),
     }));
-    const counted = await this.funnelRows.findVisitorVisits(funnelId, classification, visitorKeys, days);
-    return visitorsByLevel(correctBoundaries(reached, counted, boundary));
+    const counted =
+      settled.fromDay <= settled.toDay
+        ? await this.funnelRows.findVisitorVisits(funnelId, classification, visitorKeys, settled)
+        : [];
+    return visitorsByLevel(correctBoundaries(reached, counted, walked));
   }
 }

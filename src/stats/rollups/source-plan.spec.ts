@@ -261,11 +261,19 @@ describe('conversionSourceCandidates: which stored data answers a goal query', (
   });
 });
 
-/** [case, query changes, facts changes, expected source] */
-const FUNNEL_TABLE: Array<[string, Partial<StatsQuery>, Partial<RollupFacts & { funnelReady: boolean }>, string]> = [
-  ['whole settled days, no filter', {}, {}, 'funnel-rows'],
-  ['one day', { start: new Date('2024-05-04T00:00:00Z'), end: new Date('2024-05-05T00:00:00Z') }, {}, 'funnel-rows'],
-  ['bots', { classification: 'BOT' }, {}, 'funnel-rows'],
+/** [case, query changes, facts changes, expected source, expected settled end and tail day] */
+const FUNNEL_TABLE: Array<
+  [string, Partial<StatsQuery>, Partial<RollupFacts & { funnelReady: boolean }>, string, [string, string?]?]
+> = [
+  ['whole settled days, no filter', {}, {}, 'funnel-rows', ['2024-05-30']],
+  [
+    'one day',
+    { start: new Date('2024-05-04T00:00:00Z'), end: new Date('2024-05-05T00:00:00Z') },
+    {},
+    'funnel-rows',
+    ['2024-05-04'],
+  ],
+  ['bots', { classification: 'BOT' }, {}, 'funnel-rows', ['2024-05-30']],
   ['funnel rows not backfilled (or its steps changed)', {}, { funnelReady: false }, 'raw'],
   ['site rows unusable', {}, { usable: false }, 'raw'],
   ['a hit filter (a segment is filters)', { filters: [is('page', '/pricing')] }, {}, 'raw'],
@@ -274,21 +282,39 @@ const FUNNEL_TABLE: Array<[string, Partial<StatsQuery>, Partial<RollupFacts & { 
   ['has_done (visitor keys)', { visitorKeys: { only: ['v1'] } }, {}, 'raw'],
   ['a range starting mid-day', { start: new Date('2024-05-01T06:00:00Z') }, {}, 'raw'],
   ['a range ending mid-day (realtime)', { end: new Date('2024-05-30T12:00:00Z') }, {}, 'raw'],
-  ['an unsettled day inside the range', {}, { unsettledHitDays: days('2024-05-12') }, 'raw'],
-  ['an unsettled last day', {}, { unsettledHitDays: days('2024-05-30') }, 'raw'],
-  ['unsettled days only outside the range', {}, { unsettledHitDays: days('2024-04-30', '2024-05-31') }, 'funnel-rows'],
+  ['an unsettled day inside the range, older than its last two', {}, { unsettledHitDays: days('2024-05-12') }, 'raw'],
+  [
+    'live traffic: the last day unsettled, read raw as a tail',
+    {},
+    { unsettledHitDays: days('2024-05-30') },
+    'funnel-rows',
+    ['2024-05-29', '2024-05-30'],
+  ],
+  [
+    'the last two days unsettled',
+    {},
+    { unsettledHitDays: days('2024-05-29', '2024-05-30') },
+    'funnel-rows',
+    ['2024-05-28', '2024-05-29'],
+  ],
+  [
+    'unsettled days only outside the range',
+    {},
+    { unsettledHitDays: days('2024-04-30', '2024-05-31') },
+    'funnel-rows',
+    ['2024-05-30'],
+  ],
 ];
 
 describe('funnelSourceCandidates: which stored data answers a saved funnel', () => {
-  it.each(FUNNEL_TABLE)('%s', (_name, change, facts, source) => {
+  it.each(FUNNEL_TABLE)('%s', (_name, change, facts, source, expected) => {
     const candidates = funnelSourceCandidates({ ...base, ...change }, { ...settled, funnelReady: true, ...facts });
-    expect(candidates[0].source).toBe(source);
-    if (candidates[0].source === 'funnel-rows')
-      expect(candidates[0]).toEqual({
-        source: 'funnel-rows',
-        fromDay: change.start ? change.start.toISOString().slice(0, 10) : '2024-05-01',
-        toDay: change.end ? new Date(change.end.getTime() - 1).toISOString().slice(0, 10) : '2024-05-30',
-      });
+    const plan = candidates[0];
+    expect(plan.source).toBe(source);
+    if (plan.source === 'funnel-rows') {
+      expect(plan.fromDay).toBe(change.start ? change.start.toISOString().slice(0, 10) : '2024-05-01');
+      expect([plan.settledEnd, plan.tail?.day]).toEqual([expected![0], expected![1]]);
+    }
     expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
   });
 });

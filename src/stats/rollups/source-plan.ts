@@ -246,10 +246,12 @@ export function conversionSourceCandidates(
 /** Which data answers a saved funnel's figures. */
 export type FunnelPlan =
   /**
-   * `stats_funnel_counts` over `[fromDay, toDay]`, corrected for the visits crossing the range's
-   * first or last midnight (evaluated raw over their hits in the range).
+   * `stats_funnel_counts` over `[fromDay, settledEnd]`, corrected for the visits crossing the
+   * range's first midnight, the tail's or the range's last one, and the visits with step hits in
+   * `tail` (the raw hits of the unsettled last days, when given): those are walked raw over their
+   * hits in the range.
    */
-  { source: 'funnel-rows'; fromDay: string; toDay: string } | { source: 'raw' };
+  { source: 'funnel-rows'; fromDay: string; toDay: string; settledEnd: string; tail?: DaySlice } | { source: 'raw' };
 
 /**
  * Every source able to answer a saved funnel's figures, best first, raw last. The funnel rows
@@ -260,7 +262,8 @@ export type FunnelPlan =
  *   filter, and one classification (humans and bots are kept apart, not both at once): a filter
  *   removes hits from visits, which changes how deep they go;
  * - the range is whole local days (the rows are per local day of the visit's start);
- * - no day of the range is unsettled: a hit not yet taken in may change a visit of the range.
+ * - its unsettled days lie in its last two days (read raw as a tail, as for the visitor counts):
+ *   a hit not yet taken in may change any visit of its day.
  */
 export function funnelSourceCandidates(
   query: StatsQuery<QueryDimension>,
@@ -276,6 +279,9 @@ export function funnelSourceCandidates(
     daySlice(days.toDay, query.timezone).end.getTime() !== query.end.getTime()
   )
     return [raw];
-  if (facts.unsettledHitDays.some((slice) => slice.day >= days.fromDay && slice.day <= days.toDay)) return [raw];
-  return [{ source: 'funnel-rows', ...days }, raw];
+  const rawDays = facts.unsettledHitDays.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
+  const tail = recentTail(query, facts, days, rawDays);
+  if (tail === null) return [raw];
+  const settledEnd = tail ? shiftDay(tail.day, -1) : days.toDay;
+  return [{ source: 'funnel-rows', ...days, settledEnd, ...(tail ? { tail } : {}) }, raw];
 }
