@@ -263,7 +263,7 @@ describe('conversionSourceCandidates: which stored data answers a goal query', (
 
 /** [case, query changes, facts changes, expected source, expected settled end and tail day] */
 const FUNNEL_TABLE: Array<
-  [string, Partial<StatsQuery>, Partial<RollupFacts & { funnelReady: boolean }>, string, [string, string?]?]
+  [string, Partial<StatsQuery>, Partial<RollupFacts & { funnelReady: boolean }>, string, string[]]
 > = [
   ['whole settled days, no filter', {}, {}, 'funnel-rows', ['2024-05-30']],
   [
@@ -274,15 +274,21 @@ const FUNNEL_TABLE: Array<
     ['2024-05-04'],
   ],
   ['bots', { classification: 'BOT' }, {}, 'funnel-rows', ['2024-05-30']],
-  ['funnel rows not backfilled (or its steps changed)', {}, { funnelReady: false }, 'raw'],
-  ['site rows unusable', {}, { usable: false }, 'raw'],
-  ['a hit filter (a segment is filters)', { filters: [is('page', '/pricing')] }, {}, 'raw'],
-  ['a visit filter', { filters: [is('entry_page', '/')] }, {}, 'raw'],
-  ['humans and bots together', { classification: 'ALL' }, {}, 'raw'],
-  ['has_done (visitor keys)', { visitorKeys: { only: ['v1'] } }, {}, 'raw'],
-  ['a range starting mid-day', { start: new Date('2024-05-01T06:00:00Z') }, {}, 'raw'],
-  ['a range ending mid-day (realtime)', { end: new Date('2024-05-30T12:00:00Z') }, {}, 'raw'],
-  ['an unsettled day inside the range, older than its last two', {}, { unsettledHitDays: days('2024-05-12') }, 'raw'],
+  ['funnel rows not backfilled (or its steps changed)', {}, { funnelReady: false }, 'raw', []],
+  ['site rows unusable', {}, { usable: false }, 'raw', []],
+  ['a hit filter (a segment is filters)', { filters: [is('page', '/pricing')] }, {}, 'raw', []],
+  ['a visit filter', { filters: [is('entry_page', '/')] }, {}, 'raw', []],
+  ['humans and bots together', { classification: 'ALL' }, {}, 'raw', []],
+  ['has_done (visitor keys)', { visitorKeys: { only: ['v1'] } }, {}, 'raw', []],
+  ['a range starting mid-day', { start: new Date('2024-05-01T06:00:00Z') }, {}, 'raw', []],
+  ['a range ending mid-day (realtime)', { end: new Date('2024-05-30T12:00:00Z') }, {}, 'raw', []],
+  [
+    'an unsettled day inside the range, older than its last two',
+    {},
+    { unsettledHitDays: days('2024-05-12') },
+    'raw',
+    [],
+  ],
   [
     'live traffic: the last day unsettled, read raw as a tail',
     {},
@@ -313,7 +319,7 @@ describe('funnelSourceCandidates: which stored data answers a saved funnel', () 
     expect(plan.source).toBe(source);
     if (plan.source === 'funnel-rows') {
       expect(plan.fromDay).toBe(change.start ? change.start.toISOString().slice(0, 10) : '2024-05-01');
-      expect([plan.settledEnd, plan.tail?.day]).toEqual([expected![0], expected![1]]);
+      expect([plan.settledEnd, plan.tail?.day]).toEqual([expected[0], expected[1]]);
     }
     expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
   });
