@@ -557,6 +557,22 @@ describe('stats maintenance under faults', () => {
             if ((await expectFunnelLikeRawHits(query, funnel)) === 'funnel-rows') funnelsFromRows += 1;
           }
 
+          // The saved funnel over every one- and two-day range: each boundary cuts other visits.
+          for (let fromDay = 0; fromDay < 14; fromDay++)
+            for (const length of [1, 2]) {
+              const from = addDays({ year: 2024, month: 5, day: 1 }, fromDay);
+              const range: StatsQuery = {
+                siteId: new Types.ObjectId(site.id),
+                timezone,
+                start: startOfZonedDay(from, timezone),
+                end: startOfZonedDay(addDays(from, length), timezone),
+                classification: 'USER',
+                filters: [],
+                dimensions: [],
+              };
+              if ((await expectFunnelLikeRawHits(range, funnel)) === 'funnel-rows') funnelsFromRows += 1;
+            }
+
           const incremental = await derivedRows(app, siteId);
           await rollups.markSiteForRebuild(site.id);
           await run();
