@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { Long, ObjectId, type Collection, type Document } from 'mongodb';
+import { Binary, Long, ObjectId, type Collection, type Document } from 'mongodb';
 import fc from 'fast-check';
 import { update as mingoUpdate } from 'mingo/updater';
 import { filterCacheKey, normalize } from '../src/mingo-compat.js';
@@ -126,6 +126,53 @@ describe('write-path shortcuts', () => {
     const found = await items.find({ _id: { $in: [1, 1.0, 'b', 'b', 'zz'] } }).toArray();
     expect(found.map((doc) => doc._id).sort()).toEqual([1, 'b']);
     expect(await items.countDocuments({ _id: { $in: ['1'] } })).toBe(1);
+  });
+
+  it('looks up BinData _ids and index keys by length, subtype and bytes, as MongoDB equates them', async () => {
+    // Rows keyed by BinData (the rollups' hashed _ids) are looked up by key and by index range
+    // without testing the value again: every near miss must stay a miss.
+    const bin = (bytes: number[], subtype = 0): Binary => new Binary(Buffer.from(bytes), subtype);
+    const variants = [bin([1, 2]), bin([1, 2], 4), bin([1, 2, 0]), bin([1]), bin([2, 1]), bin([])];
+    const binaries = target.db.collection<{ _id: Binary; k: Binary; n: number }>(items.collectionName);
+    await binaries.createIndex({ k: 1 });
+    await binaries.insertMany(variants.map((value, n) => ({ _id: value, k: value, n })));
+    const found = async (filter: Document): Promise<number[]> =>
+      (await binaries.find(filter).toArray()).map((doc) => doc.n).sort();
+    for (const [n, value] of variants.entries()) {
+      const copy = bin([...value.buffer], value.sub_type);
+      expect(await found({ _id: copy })).toEqual([n]);
+      expect(await found({ _id: { $eq: copy } })).toEqual([n]);
+      expect(await found({ _id: { $in: [copy] } })).toEqual([n]);
+      expect(await found({ k: copy })).toEqual([n]);
+      expect(await found({ _id: copy, n: { $ne: n } })).toEqual([]);
+    }
+    expect(await found({ _id: { $in: [bin([1, 2]), bin([1]), bin([9])] } })).toEqual([0, 3]);
+    expect(await found({ k: { $in: [bin([1, 2], 4), bin([2, 1]), bin([1, 2], 5)] } })).toEqual([1, 4]);
+    const upsert = (value: Binary, batch: number) =>
+      binaries.updateOne({ _id: value, n: { $not: { $gte: batch } } }, { $inc: { n: 10 } }, { upsert: true });
+    expect(await upsert(bin([1, 2], 4), 5)).toMatchObject({ matchedCount: 1, modifiedCount: 1, upsertedCount: 0 });
+    expect(await binaries.findOne({ _id: bin([1, 2], 4) })).toMatchObject({ n: 11 });
+    expect(await upsert(bin([7]), 5)).toMatchObject({ matchedCount: 0, upsertedCount: 1 });
+    await expect(upsert(bin([1, 2, 0]), 1)).rejects.toMatchObject({ code: 11000 });
+  });
+
+  it('reads { $eq: x } and a one-element $in on _id as x, with the rest of the filter, and nothing else so', async () => {
+    await untyped().insertMany([
+      { _id: 'a', n: 1 },
+      { _id: 'b', n: 2 },
+    ]);
+    const ids = async (filter: Document): Promise<unknown[]> =>
+      (await untyped().find(filter).toArray()).map((doc) => doc._id).sort();
+    expect(await ids({ _id: { $in: ['a'] } })).toEqual(['a']);
+    expect(await ids({ _id: { $eq: 'b' } })).toEqual(['b']);
+    expect(await ids({ _id: { $in: ['a'] }, n: 2 })).toEqual([]);
+    expect(await ids({ _id: { $in: ['b'] }, n: { $gte: 2 } })).toEqual(['b']);
+    expect(await ids({ _id: { $in: ['a'], $ne: 'a' } })).toEqual([]);
+    expect(await ids({ _id: { $in: [/^b/] } })).toEqual(['b']);
+    expect(await ids({ _id: { $in: [null] } })).toEqual([]);
+    const multi = await untyped().updateMany({ _id: { $in: ['a'] } }, { $set: { visit: 'v' } });
+    expect(multi).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
+    expect(await untyped().findOne({ _id: 'a' })).toEqual({ _id: 'a', n: 1, visit: 'v' });
   });
 });
 
