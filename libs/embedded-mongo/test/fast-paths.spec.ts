@@ -3,6 +3,7 @@ import { Binary, Long, ObjectId, type Collection, type Document } from 'mongodb'
 import fc from 'fast-check';
 import { update as mingoUpdate } from 'mingo/updater';
 import { filterCacheKey, normalize } from '../src/mingo-compat.js';
+import { FrameBuffer, frame } from '../src/journal.js';
 import { applyUpdate, buildUpsert } from '../src/update.js';
 import { startTarget, type Target } from './harness.js';
 
@@ -173,6 +174,30 @@ describe('write-path shortcuts', () => {
     const multi = await untyped().updateMany({ _id: { $in: ['a'] } }, { $set: { visit: 'v' } });
     expect(multi).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
     expect(await untyped().findOne({ _id: 'a' })).toEqual({ _id: 'a', n: 1, visit: 'v' });
+  });
+});
+
+describe('journal batch framing', () => {
+  it('frames records into one growing buffer byte for byte as framing each apart and joining them does', () => {
+    const record = fc.oneof(
+      fc.record({
+        op: fc.constant('put' as const),
+        ns: fc.constantFrom('db.hits', 'db.visits'),
+        doc: fc.record({ _id: fc.string(), v: fc.oneof(fc.integer(), fc.string({ maxLength: 3000 })) }),
+      }),
+      fc.record({ op: fc.constant('del' as const), ns: fc.constant('db.hits'), id: fc.integer() }),
+    );
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 40 }), fc.integer({ min: 1, max: 300 }), (records, capacity) => {
+        // A small first capacity makes most batches grow, some by more than doubling.
+        const batch = new FrameBuffer(capacity);
+        for (const change of records) batch.add(change);
+        const joined = Buffer.concat(records.map((change) => frame(change)));
+        expect(batch.bytes).toBe(joined.length);
+        expect(batch.contents().equals(joined)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
