@@ -106,15 +106,21 @@ function modifierFor(update: Document, inserting: boolean): Document {
   return normalize(rest);
 }
 
+/**
+ * Applies an operator update to `source` (when `copy`, to a copy of it, leaving it untouched) and
+ * returns the result with whether anything changed.
+ */
 function applyOperators(
-  target: Document,
+  source: Document,
+  copy: boolean,
   update: Document,
   arrayFilters: Document[] | undefined,
   condition: Document | undefined,
   inserting: boolean,
-): boolean {
+): { doc: Document; changed: boolean } {
   const modifier = modifierFor(update, inserting);
-  if (Object.keys(modifier).length === 0) return false;
+  // A stored document is never changed in place: a cursor or another version may hold it.
+  if (Object.keys(modifier).length === 0) return { doc: copy ? cloneDocument(source) : source, changed: false };
   // The query engine is only needed to resolve a positional `$` (against the filter) or
   // `$[<id>]` (against arrayFilters). Without either, mingo's stock update operators need no
   // context of ours, and building one per document cost ~15% of the store's CPU under ingest.
@@ -125,11 +131,16 @@ function applyOperators(
   if (direct && operators.every((name) => topLevelFields(name, modifier[name]))) {
     // Top-level fields only (the derived rows' `$inc`/`$set`/`$min`/`$max` upserts): mingo's
     // operator bodies applied here, without the per-document path parsing and walking around
-    // them (a quarter of the store's CPU under ingest).
+    // them (a quarter of the store's CPU under ingest). These only assign, or delete, fields of
+    // the document itself, so a shallow copy keeps the stored version intact: the new version
+    // shares the untouched values (which nothing changes in place), and the indexes can tell by
+    // identity which of their fields an update left alone (`Collection.replace`).
+    const target = copy ? { ...source } : source;
     let changed = false;
     for (const name of operators) if (applyTopLevel(name, modifier[name] as Document, target)) changed = true;
-    return changed;
+    return { doc: target, changed };
   }
+  const target = copy ? cloneDocument(source) : source;
   if (direct) {
     // mingo's own operator functions, without the operator context `update()` assembles on
     // every call (its context copying was a third of a bulk upsert's CPU). `directOperators`
@@ -139,7 +150,7 @@ function applyOperators(
     const mutations = operators.map((name, i) => direct[i](cloneDocument(modifier[name]) as Document));
     let changed = false;
     for (const mutate of mutations) if (mutate(target).length > 0) changed = true;
-    return changed;
+    return { doc: target, changed };
   }
   const changed = mingoUpdate(
     target,
@@ -151,7 +162,7 @@ function applyOperators(
       ...(needsEngine ? { queryOptions: engineOptions() } : {}),
     },
   );
-  return changed.length > 0;
+  return { doc: target, changed: changed.length > 0 };
 }
 
 type UpdateOperator = (expr: Document) => (doc: Document) => string[];
@@ -285,10 +296,9 @@ export function applyUpdate(
     const doc = { ...replacement, _id: stored._id };
     return { doc: withIdFirst(doc), modified: canonicalKey(withIdFirst(doc)) !== canonicalKey(stored) };
   }
-  const copy = cloneDocument(stored);
-  const modified = applyOperators(copy, update, arrayFilters, filter, false);
-  assertSameId(stored, copy);
-  return { doc: copy, modified };
+  const { doc, changed } = applyOperators(stored, true, update, arrayFilters, filter, false);
+  assertSameId(stored, doc);
+  return { doc, modified: changed };
 }
 
 /**
@@ -357,8 +367,7 @@ export function buildUpsert(
     doc = cloneDocument(update);
     if (!('_id' in doc) && '_id' in base) doc._id = base._id;
   } else {
-    doc = base;
-    applyOperators(doc, update, arrayFilters, undefined, true);
+    doc = applyOperators(base, false, update, arrayFilters, undefined, true).doc;
     if ('_id' in base && '_id' in doc) assertSameId(base, doc);
   }
   if (doc._id === undefined) doc._id = new ObjectId();
