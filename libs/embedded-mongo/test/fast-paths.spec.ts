@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { Binary, Long, ObjectId, type Collection, type Document } from 'mongodb';
+import { Binary, Double, Int32, Long, ObjectId, type Collection, type Document } from 'mongodb';
 import fc from 'fast-check';
 import { update as mingoUpdate } from 'mingo/updater';
 import { filterCacheKey, normalize } from '../src/mingo-compat.js';
@@ -348,8 +348,15 @@ describe('update operators on top-level fields', () => {
   const document = fc
     .dictionary(fc.constantFrom(...fields), value, { noNullPrototype: true })
     .map((doc) => ({ _id: 1, ...doc }));
+  /** Numbers as drivers may send them: plain, or as Long/Int32/Double wrappers (also nested). */
+  const wrapped = fc.oneof(
+    fc.integer({ min: -2, max: 2 }).map((n) => Long.fromNumber(n)),
+    fc.integer({ min: -2, max: 2 }).map((n) => new Int32(n)),
+    fc.double({ min: -2, max: 2, noNaN: true }).map((n) => new Double(n)),
+  );
+  const sent = fc.oneof(value, wrapped, fc.array(wrapped, { maxLength: 2 }));
   const operand = (number: boolean) =>
-    fc.dictionary(fc.constantFrom(...fields), number ? fc.integer({ min: -2, max: 2 }) : value, {
+    fc.dictionary(fc.constantFrom(...fields), number ? fc.oneof(fc.integer({ min: -2, max: 2 }), wrapped) : sent, {
       minKeys: 1,
       noNullPrototype: true,
     });
@@ -361,6 +368,7 @@ describe('update operators on top-level fields', () => {
       $min: operand(false),
       $max: operand(false),
       $unset: operand(false),
+      $setOnInsert: operand(false),
     })
     .chain((all) =>
       fc.subarray(Object.keys(all), { minLength: 1 }).map((names) => {
@@ -383,7 +391,9 @@ describe('update operators on top-level fields', () => {
       fc.property(document, updateDocument, (doc, update) => {
         const expected = structuredClone(doc);
         const stored = structuredClone(doc);
-        const changed = mingoUpdate(expected, normalize(update), undefined, undefined, { cloneMode: 'deep' });
+        // MongoDB applies `$setOnInsert` only when inserting, then as a `$set`.
+        const { $setOnInsert: onInsert, ...updating } = update;
+        const changed = mingoUpdate(expected, normalize(updating), undefined, undefined, { cloneMode: 'deep' });
         const outcome = applyUpdate(doc, update, { _id: 1 });
         expect(outcome.doc).toEqual(expected);
         // The stored version stays as it was (a cursor may still be sending it), nested values too.
@@ -392,8 +402,12 @@ describe('update operators on top-level fields', () => {
         expect(Object.keys(outcome.doc)).toEqual(Object.keys(expected));
         expect(outcome.modified).toBe(changed.length > 0);
         const inserted: Document = { _id: 1 };
-        mingoUpdate(inserted, normalize(update), undefined, undefined, { cloneMode: 'deep' });
-        expect(buildUpsert({ _id: 1 }, update)).toEqual(inserted);
+        const inserting = onInsert ? { ...updating, $set: { ...(updating.$set as Document), ...onInsert } } : updating;
+        if (Object.keys(inserting).length)
+          mingoUpdate(inserted, normalize(inserting), undefined, undefined, { cloneMode: 'deep' });
+        const upserted = buildUpsert({ _id: 1 }, update);
+        expect(upserted).toEqual(inserted);
+        expect(Object.keys(upserted)).toEqual(Object.keys(inserted));
       }),
       { numRuns: 2000 },
     );
