@@ -339,11 +339,20 @@ export class RollupRepository {
     await this.counts.deleteMany({ siteId: site });
   }
 
-  /** The distinct visitors of the site's days (`{ siteId, day }` on stats_visitor_days). */
+  /**
+   * The distinct visitors of the site's days (`{ siteId, day }` on stats_visitor_days), grouped
+   * through a cursor: `distinct` answers one document, capped at 16 MB, which a busy site's week of
+   * visitors outgrows (about 400,000).
+   */
   async findVisitorsOfDays(siteId: string, days: string[]): Promise<string[]> {
     if (days.length === 0) return [];
-    const keys = await this.rows.distinct('visitorKey', { siteId: new Types.ObjectId(siteId), day: { $in: days } });
-    return keys.map(String);
+    const keys: string[] = [];
+    const cursor = this.rows.collection.aggregate<{ _id: string }>([
+      { $match: { siteId: new Types.ObjectId(siteId), day: { $in: days } } },
+      { $group: { _id: '$visitorKey' } },
+    ]);
+    for await (const { _id } of cursor) keys.push(String(_id));
+    return keys;
   }
 
   /**
