@@ -1,3 +1,5 @@
+import { withoutNullFields } from '../common/collections/without-null-fields.js';
+
 /**
  * Fields written even when null. `visitId` is null only until the sessionizer stamps the hit,
  * moments after the write, so leaving it out would save nothing at rest; written null, an
@@ -12,9 +14,5 @@ const KEPT_WHEN_NULL: ReadonlySet<string> = new Set(['visitId']);
  * absent field and a null one alike, so hits stored before, with their nulls, keep working.
  */
 export function storedHit<T extends object>(hit: T): T {
-  const stored: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(hit)) {
-    if (value !== null || KEPT_WHEN_NULL.has(field)) stored[field] = value;
-  }
-  return stored as T;
+  return withoutNullFields(hit, KEPT_WHEN_NULL);
 }

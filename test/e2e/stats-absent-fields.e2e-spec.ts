@@ -36,6 +36,20 @@ const OPTIONAL_FIELDS = [
   'revenueCurrency',
 ] as const;
 
+/** Optional visit fields, the visit's attribution, place and pages. */
+const OPTIONAL_VISIT_FIELDS = [
+  'source',
+  'referrer',
+  'utmSource',
+  'utmMedium',
+  'utmCampaign',
+  'utmTerm',
+  'utmContent',
+  'countryCode',
+  'entryPath',
+  'exitPath',
+] as const;
+
 type HitFields = Partial<RawHit> & { referrerHost?: string } & Pick<RawHit, 'ts' | 'visitorKey'> &
   Partial<Pick<Hit, 'revenueAmount' | 'revenueCurrency'>>;
 
@@ -129,13 +143,13 @@ function storedMixed(siteId: ObjectId, fields: HitFields, index: number): RawHit
 }
 
 /**
- * Hits stored without their empty fields are answered exactly as hits storing them as null: two
- * sites hold the same hits, one as every hit was stored before (nulls), the other mixing absent
- * fields and nulls; every breakdown, filter, `/api/v1/data/*`, Plausible v2 and goal answer of
+ * Hits and visits stored without their empty fields are answered exactly as ones storing them as
+ * null: two sites hold the same hits and visits, one as they were all stored before (nulls), the
+ * other mixing absent fields and nulls; every breakdown, filter, `/api/v1/data/*`, Plausible v2 and goal answer of
  * the two must be the same bytes, read from raw hits and again from the rollups. The null sites'
  * answers hold the `(none)` rows being compared, so the comparison is not between empty lists.
  */
-describe('hits without their empty fields answer exactly as hits storing nulls', () => {
+describe('hits and visits without their empty fields answer exactly as ones storing nulls', () => {
   let app: TestApp;
   let token: string;
   let nulls: CreatedSite;
@@ -182,6 +196,18 @@ describe('hits without their empty fields answer exactly as hits storing nulls',
       HITS.map((hit, index) => storedMixed(mixedId, hit, index)),
       { keepNulls: true },
     );
+    // Visits as stored before they left empty fields out: every one on the nulls site, every
+    // other one on the mixed site.
+    const visits = app.database.db.collection<{ _id: string }>('visits');
+    const withNulls = [
+      { $set: Object.fromEntries(OPTIONAL_VISIT_FIELDS.map((field) => [field, { $ifNull: [`$${field}`, null] }])) },
+    ];
+    await visits.updateMany({ siteId: nullsId }, withNulls);
+    const mixedVisits = await visits.find({ siteId: mixedId }).sort({ start: 1 }).toArray();
+    const everyOther = mixedVisits.filter((_visit, index) => index % 2 === 0).map((visit) => visit._id);
+    await visits.updateMany({ _id: { $in: everyOther } }, withNulls);
+    expect(await visits.countDocuments({ siteId: mixedId, source: { $exists: false } })).toBeGreaterThan(0);
+    expect(await visits.countDocuments({ siteId: mixedId, source: { $type: 'null' } })).toBeGreaterThan(0);
   }, 120_000);
 
   afterAll(async () => {
