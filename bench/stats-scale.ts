@@ -18,6 +18,8 @@ const RUNS = 7;
  * How long to wait for the rollup job to cover a backfill before timing queries anyway
  * (BENCH_ROLLUP_WAIT_MINUTES: a 10^6-hit backfill needs far longer than the default 8).
  */
+/** Seeding 10^6 hits takes many minutes: a progress line this often tells a slow run from a stuck one. */
+const PROGRESS_EVERY = 100_000;
 const ROLLUP_WAIT_LIMIT_MS = Number(process.env.BENCH_ROLLUP_WAIT_MINUTES ?? 8) * 60_000;
 const ROLLUP_POLL_MS = 1_000;
 const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
@@ -86,7 +88,13 @@ export interface StatsScaleResult {
  * Posts `total` hits of returning visitors with Zipf-like page views (VisitorTraffic), spread over
  * the last 30 days, in batches of 500 through the key-authenticated API (the real enrichment path).
  */
-export async function seed(app: Child, site: BenchSite, total: number, seedNumber: number): Promise<SeedResult> {
+export async function seed(
+  app: Child,
+  site: BenchSite,
+  total: number,
+  seedNumber: number,
+  log: (line: string) => void = () => undefined,
+): Promise<SeedResult> {
   const traffic = new VisitorTraffic(seedNumber, 30 * DAY_MS - 3_600_000);
   let sent = 0;
   let acknowledged = 0;
@@ -97,14 +105,33 @@ export async function seed(app: Child, site: BenchSite, total: number, seedNumbe
       sent += size;
       const body = JSON.stringify({ hits: traffic.batch(size) });
       for (;;) {
-        const response = await fetch(`${app.url}/api/v1/hits`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: site.ingestKey },
-          body,
-        });
-        const text = await response.text();
+        let response: Response;
+        let text: string;
+        try {
+          response = await fetch(`${app.url}/api/v1/hits`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: site.ingestKey },
+            body,
+          });
+          text = await response.text();
+        } catch (error) {
+          // A cut connection is a finding, not noise: say whether the app was still alive and what it logged.
+          const state = app.process.exitCode ?? app.process.signalCode ?? 'still running';
+          throw new Error(
+            `seeding: ${String(error)} (${(error as { cause?: unknown }).cause ?? 'no cause'}) after ${acknowledged} ` +
+              `acknowledged hits, ${Math.round((performance.now() - started) / 1000)} s; app: ${state}\n` +
+              `app log tail:\n${app.output().slice(-6000)}`,
+            { cause: error },
+          );
+        }
         if (response.status === 202) {
+          const before = acknowledged;
           acknowledged += (JSON.parse(text) as { accepted: number }).accepted;
+          if (Math.floor(acknowledged / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) {
+            log(
+              `seeding: ${acknowledged} of ${total} hits acknowledged after ${Math.round((performance.now() - started) / 1000)} s`,
+            );
+          }
           break;
         }
         if (response.status !== 503) throw new Error(`seeding: ${response.status} ${text}`);
@@ -254,7 +281,7 @@ export async function runStatsScale(log: (line: string) => void): Promise<StatsS
       );
     }
     const large = await createSite(app.url, token, 'large.bench.test');
-    const largeSeed = await seed(app, large, largeHits, 202);
+    const largeSeed = await seed(app, large, largeHits, 202, log);
     const seededAt = seedingEnded(largeSeed);
     log(
       `seeded ${largeHits} hits of ${largeSeed.visitors} visitors: ${largeSeed.hitsPerSec} hits/s, ` +

@@ -21,6 +21,40 @@ const [recordingFile, ...clis] = process.argv.slice(2);
 if (!recordingFile || clis.length === 0) throw new Error('usage: wire-replay <recording> <cli.js> [<cli.js> …]');
 const recording = readRecording(recordingFile);
 const profileDir = process.env.BENCH_REPLAY_PROFILE_DIR;
+const hits = recordedHits(recording);
+
+/**
+ * Hits the recording carries: documents inserted into `hits` (in the body or, as the driver
+ * sends them, in a `documents` sequence), so that a store's CPU reads per hit as in the app-cost
+ * scenario's "store µs/hit".
+ */
+function recordedHits(messages: RecordedMessage[]): number {
+  let count = 0;
+  for (const record of messages) {
+    const message = Buffer.from(record.message, 'base64');
+    const body = msgBody(message);
+    if (body?.insert !== 'hits') continue;
+    if (Array.isArray(body.documents)) {
+      count += body.documents.length;
+      continue;
+    }
+    // OP_MSG sections after the flags, up to a checksum if flagged: kind 0 (body), kind 1 (size,
+    // identifier, documents).
+    const end = message.readUInt32LE(16) & 1 ? message.length - 4 : message.length;
+    for (let offset = 20; offset < end;) {
+      const kind = message[offset++];
+      const size = message.readInt32LE(offset);
+      if (kind === 1) {
+        const nameEnd = message.indexOf(0, offset + 4);
+        if (message.toString('utf8', offset + 4, nameEnd) === 'documents') {
+          for (let at = nameEnd + 1; at < offset + size; at += message.readInt32LE(at)) count++;
+        }
+      }
+      offset += size;
+    }
+  }
+  return count;
+}
 
 interface Store {
   pid: number;
@@ -159,7 +193,8 @@ async function replay(cli: string, index: number): Promise<void> {
     console.log(
       `${cli}: ${recording.length} messages (${replied} replies) in ${Math.round(performance.now() - started)} ms; ` +
         `store CPU ${cpu.toFixed(2)} s (main thread ${(after.mainThread - before.mainThread).toFixed(2)} s), ` +
-        `${Math.round((cpu * 1e6) / recording.length)} µs per message`,
+        `${Math.round((cpu * 1e6) / recording.length)} µs per message` +
+        (hits > 0 ? `, ${Math.round((cpu * 1e6) / hits)} µs per hit (${hits} hits)` : ''),
     );
   } finally {
     for (const connection of connections.values()) connection.close();

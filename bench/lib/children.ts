@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +63,14 @@ function startChild(args: string[], env: Record<string, string>, readyUrl: strin
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  // The whole log of a long run (BENCH_FULL=1 seeds for many minutes), for reading afterwards what the job did.
+  const logDir = process.env.BENCH_APP_LOG_DIR;
+  if (logDir) {
+    mkdirSync(logDir, { recursive: true });
+    const file = createWriteStream(join(logDir, `${args.at(-1)?.split('/').at(-1) ?? 'child'}-${child.pid}.log`));
+    child.stdout?.pipe(file, { end: false });
+    child.stderr?.pipe(file, { end: false });
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const handle: Child = {
     process: child,

@@ -5,6 +5,9 @@ import type { Model, Types } from 'mongoose';
 import { VisitChange } from './schemas/visit-change.schema.js';
 import { Visit } from './schemas/visit.schema.js';
 
+/** Visits marked per bulk write when a whole site is. */
+export const MARK_CHUNK = 10_000;
+
 /** The visit-change outbox (see VisitChange). */
 @Injectable()
 export class VisitChangesRepository {
@@ -27,10 +30,24 @@ export class VisitChangesRepository {
     );
   }
 
-  /** Marks every visit of the site (its visit rollups are rebuilt from scratch). */
+  /**
+   * Marks every visit of the site (its visit rollups are rebuilt from scratch), reading the ids
+   * through a cursor: `distinct` answers one document, capped at 16 MB, which a site's visit ids
+   * outgrow at about 400,000 visits — the rebuild then failed on every run and never finished.
+   */
   async markSite(siteId: Types.ObjectId): Promise<void> {
-    const ids = (await this.visits.collection.distinct('_id', { siteId })) as unknown as string[];
-    for (let index = 0; index < ids.length; index += 10_000) await this.mark(siteId, ids.slice(index, index + 10_000));
+    const cursor = (this.visits.collection as unknown as Collection<Visit>)
+      .find({ siteId }, { projection: { _id: 1 } })
+      .batchSize(MARK_CHUNK);
+    let chunk: string[] = [];
+    for await (const { _id } of cursor) {
+      chunk.push(_id);
+      if (chunk.length === MARK_CHUNK) {
+        await this.mark(siteId, chunk);
+        chunk = [];
+      }
+    }
+    await this.mark(siteId, chunk);
   }
 
   async claim(batch: number, limit: number): Promise<number> {

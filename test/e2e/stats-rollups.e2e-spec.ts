@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { Binary, ObjectId } from 'mongodb';
 import { Types } from 'mongoose';
@@ -13,6 +13,7 @@ import { ROLLUP_VERSION, RollupRepository } from '../../src/stats/rollups/rollup
 import { VISITOR_COUNT_KEYS } from '../../src/stats/rollups/visitor-count-keys.js';
 import { VISITOR_SETS } from '../../src/stats/pipelines/rollup.pipeline.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { StatsRepository, type HitMetricsRow, type VisitMetricsRow } from '../../src/stats/stats.repository.js';
 import { startOfZonedDay, addDays } from '../../src/common/time/calendar.js';
 import { insertAndSessionize, insertHits, rawHit, type RawHit } from '../factories/hits.factory.js';
@@ -551,6 +552,66 @@ describe('stats rollups', () => {
     expect(
       (await coverage.planOf('visitors', { ...query, timezone: 'Asia/Tokyo' }, 'visitor-rows'))?.coverage,
     ).toBeUndefined();
+  });
+
+  it('resumes a rebuild a failed run began instead of starting it over, unless a purge asked for another since', async () => {
+    const sites = app.app.get(SitesService);
+    const job = app.app.get(RollupJob);
+    const hitsRepository = app.app.get(HitsRepository);
+    const sessions = app.app.get(SessionsService);
+    clock.advance(3_600_000);
+    const site = await sites.create({ domain: `resume-${Date.now()}.example`, name: 'resume' });
+    const siteId = new ObjectId(site.id);
+    const received = new Date(clock.now().getTime() - 2 * ROLLUP_SETTLE_MS);
+    await insertHits(app.database.db, [
+      rawHit(siteId, { ts: new Date('2024-05-05T10:00:00Z'), receivedAt: received, visitorKey: 'a' }),
+      rawHit(siteId, { ts: new Date('2024-05-06T10:00:00Z'), receivedAt: received, visitorKey: 'b' }),
+    ]);
+    const query: StatsQuery = {
+      siteId: new Types.ObjectId(site.id),
+      timezone: 'UTC',
+      start: new Date('2024-05-05T00:00:00Z'),
+      end: new Date('2024-05-07T00:00:00Z'),
+      classification: 'ALL',
+      filters: [],
+      dimensions: [],
+    };
+    const coverage = app.app.get(RollupCoverageService);
+    const marking = jest.spyOn(hitsRepository, 'markSiteForRollup');
+    // What fails a run on a large site after the rebuild's first step: the sessionizer is behind.
+    const flush = jest
+      .spyOn(sessions, 'flush')
+      .mockRejectedValueOnce(new Error('Visits of 9 visitors are still being computed'));
+    try {
+      await expect(job.runOnce()).rejects.toThrow('still being computed');
+      expect(marking.mock.calls.filter(([id]) => id.equals(siteId))).toHaveLength(1);
+      expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toBeUndefined();
+
+      clock.advance(60_000);
+      await job.runOnce();
+      expect(marking.mock.calls.filter(([id]) => id.equals(siteId))).toHaveLength(1);
+      expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toBeDefined();
+      const [total] = await app.app
+        .get(StatsRepository)
+        .aggregateRollupHitMetrics(query, (await coverage.planOf('visitors', query, 'visitor-rows'))!.coverage!, {
+          classification: true,
+        });
+      expect(total).toMatchObject({ visitors: 2, pageviews: 2 });
+
+      // A purge (or erasure) during a rebuild asks for another: that one starts over.
+      flush.mockRejectedValueOnce(new Error('Visits of 9 visitors are still being computed'));
+      await app.app.get(RollupRepository).markSiteForRebuild(site.id);
+      clock.advance(60_000);
+      await expect(job.runOnce()).rejects.toThrow('still being computed');
+      await app.app.get(RollupRepository).markSiteForRebuild(site.id);
+      clock.advance(60_000);
+      await job.runOnce();
+      expect(marking.mock.calls.filter(([id]) => id.equals(siteId))).toHaveLength(3);
+      expect((await coverage.planOf('visitors', query, 'visitor-rows'))?.coverage).toBeDefined();
+    } finally {
+      marking.mockRestore();
+      flush.mockRestore();
+    }
   });
 
   it('reads a site built in the previous row shape raw until the job rebuilds it; forgets deleted sites', async () => {

@@ -109,7 +109,8 @@ export class Collection {
   /** Swaps a stored document for its updated copy (same `_id`), enforcing unique indexes first. */
   replace(previous: Document, next: Document): void {
     const id = canonicalKey(previous._id);
-    const keys = this.keysChecked(next, id);
+    // Indexes whose fields the update left alone keep their entries as they are.
+    const keys = this.keysChecked(next, id, (index) => !index.sameFieldsIn(previous, next));
     // The slot keeps its identity, so entries whose keys did not change need no work.
     const slot = this.docs.set(id, next);
     for (const [index, nextKeys] of keys) {
@@ -152,9 +153,10 @@ export class Collection {
     this.emit({ op: 'dropIndex', ns: this.ns, name });
   }
 
-  private keysChecked(doc: Document, id: string): Array<[Index, unknown[][]]> {
+  private keysChecked(doc: Document, id: string, affected?: (index: Index) => boolean): Array<[Index, unknown[][]]> {
     const result: Array<[Index, unknown[][]]> = [];
     for (const index of this.indexes.values()) {
+      if (affected && !affected(index)) continue;
       const keys = index.keysFor(doc);
       index.assertUnique(this.ns, keys, id);
       result.push([index, keys]);

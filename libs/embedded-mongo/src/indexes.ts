@@ -94,6 +94,11 @@ export class Index {
   private readonly entries: SortedList<IndexEntry>;
   /** Set once any document contributes an array value; range bounds then may not be intersected. */
   multikey = false;
+  /**
+   * The top-level fields a document's keys in this index depend on (its key paths' first
+   * segments and the fields its partial filter reads), or undefined when that cannot be told.
+   */
+  readonly dependsOn: readonly string[] | undefined;
 
   constructor(spec: IndexSpec) {
     this.spec = spec;
@@ -105,6 +110,9 @@ export class Index {
     this.partial = isPlainObject(spec.partialFilterExpression)
       ? compileFilter(spec.partialFilterExpression)
       : undefined;
+    const fields = new Set(this.paths.map((path) => path[0]));
+    this.dependsOn =
+      this.partial && !filterFields(spec.partialFilterExpression as Document, fields) ? undefined : [...fields];
     this.entries = new SortedList<IndexEntry>(
       (a, b) => this.compareKeys(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
@@ -138,6 +146,27 @@ export class Index {
       if (c !== 0) return c;
     }
     return 0;
+  }
+
+  /**
+   * Whether `next` has the keys `previous` has in this index because every field they depend on
+   * holds the same value in both (the same value object, or equal dates): an update that left
+   * these fields alone needs no key computed, compared or checked for uniqueness (the document
+   * already held these keys). False whenever that cannot be told so cheaply.
+   */
+  sameFieldsIn(previous: Document, next: Document): boolean {
+    if (!this.dependsOn) return false;
+    for (const field of this.dependsOn) {
+      const before = previous[field] as unknown;
+      const after = next[field] as unknown;
+      if (before === undefined || after === undefined) {
+        // Missing and present-but-undefined differ for sparse and partial indexes.
+        if (before !== after || Object.hasOwn(previous, field) !== Object.hasOwn(next, field)) return false;
+      } else if (!Object.is(before, after)) {
+        if (!(before instanceof Date && after instanceof Date && before.getTime() === after.getTime())) return false;
+      }
+    }
+    return true;
   }
 
   /** Key tuples a document contributes (several for multikey fields; none when sparse/partial excludes it). */
@@ -247,6 +276,21 @@ export class Index {
       },
     ];
   }
+}
+
+/**
+ * Adds to `fields` the top-level fields a partial filter reads: its field names' first segments,
+ * through `$and`/`$or`/`$nor`. False for anything else at a filter's top level (`$expr`, …).
+ */
+function filterFields(filter: Document, fields: Set<string>): boolean {
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' || key === '$or' || key === '$nor') {
+      if (!Array.isArray(value)) return false;
+      for (const clause of value) if (!isPlainObject(clause) || !filterFields(clause, fields)) return false;
+    } else if (key.startsWith('$')) return false;
+    else fields.add(key.split('.')[0]);
+  }
+  return true;
 }
 
 function dedupe(values: unknown[]): unknown[] {

@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import type { Binary, Document } from 'bson';
 import { canonicalKey } from './bson-order.js';
 import type { Collection } from './catalog.js';
 import type { Index } from './indexes.js';
@@ -142,11 +142,20 @@ export interface ScanPlan {
   residual: Document;
 }
 
-/** Scalars whose index equality is exactly the query's equality (no null/missing, array or document rules). */
-function isExactScalar(value: unknown): boolean {
+/**
+ * Scalars whose index equality is exactly the query's equality (no null/missing, array or
+ * document rules). BinData too (the rollups' hashed `_id`s): MongoDB orders and equates it by
+ * length, then subtype, then bytes, which is what the index compares (`compareBson`) and what
+ * `canonicalKey` spells out; only a Binary holding no spare capacity beyond its bytes, as every
+ * decoded one does, so that the bytes compared are exactly its value.
+ */
+export function isExactScalar(value: unknown): boolean {
   if (typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return !Number.isNaN(value);
-  return value instanceof Date || (value as { _bsontype?: string } | null)?._bsontype === 'ObjectId';
+  if (value instanceof Date) return true;
+  const type = (value as { _bsontype?: string } | null)?._bsontype;
+  if (type === 'ObjectId') return true;
+  return type === 'Binary' && (value as Binary).buffer.length === (value as Binary).position;
 }
 
 /**

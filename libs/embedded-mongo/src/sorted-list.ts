@@ -28,9 +28,16 @@ export class SortedList<T> {
       this.chunks.push([item]);
       return;
     }
-    const chunkIndex = this.chunkFor(item, false);
-    const chunk = this.chunks[chunkIndex];
-    chunk.splice(this.positionIn(chunk, item, false), 0, item);
+    // Keys that only grow (ObjectId `_id`s, receipt times, timestamps) land after the last
+    // element, where the searches below would place them too: one comparison instead of ~20.
+    let chunkIndex = this.chunks.length - 1;
+    let chunk = this.chunks[chunkIndex];
+    if (this.compare(item, chunk[chunk.length - 1]) >= 0) chunk.push(item);
+    else {
+      chunkIndex = this.chunkFor(item, false);
+      chunk = this.chunks[chunkIndex];
+      chunk.splice(this.positionIn(chunk, item, false), 0, item);
+    }
     if (chunk.length > MAX_CHUNK * 2) {
       this.chunks.splice(chunkIndex + 1, 0, chunk.splice(MAX_CHUNK));
     }

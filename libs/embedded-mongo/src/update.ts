@@ -106,15 +106,35 @@ function modifierFor(update: Document, inserting: boolean): Document {
   return normalize(rest);
 }
 
+/**
+ * Applies an operator update to `source` (when `copy`, to a copy of it, leaving it untouched) and
+ * returns the result with whether anything changed.
+ */
 function applyOperators(
-  target: Document,
+  source: Document,
+  copy: boolean,
   update: Document,
   arrayFilters: Document[] | undefined,
   condition: Document | undefined,
   inserting: boolean,
-): boolean {
+): { doc: Document; changed: boolean } {
+  const topLevel = arrayFilters === undefined ? topLevelOperators(update, inserting) : undefined;
+  if (topLevel) {
+    // Top-level fields only (the derived rows' `$inc`/`$set`/`$min`/`$max` upserts): mingo's
+    // operator bodies applied here, without the per-document path parsing and walking around
+    // them (a quarter of the store's CPU under ingest), nor the normalised copy of the whole
+    // update and the checks the general path below makes. These only assign, or delete, fields
+    // of the document itself, so a shallow copy keeps the stored version intact (a stored
+    // document is never changed in place: a cursor or another version may hold it): the new
+    // version shares the untouched values, and the indexes can tell by identity which of their
+    // fields an update left alone (`Collection.replace`).
+    const target = copy ? { ...source } : source;
+    let changed = false;
+    for (const [name, fields] of topLevel) if (applyTopLevel(name, fields, target)) changed = true;
+    return { doc: target, changed };
+  }
   const modifier = modifierFor(update, inserting);
-  if (Object.keys(modifier).length === 0) return false;
+  if (Object.keys(modifier).length === 0) return { doc: copy ? cloneDocument(source) : source, changed: false };
   // The query engine is only needed to resolve a positional `$` (against the filter) or
   // `$[<id>]` (against arrayFilters). Without either, mingo's stock update operators need no
   // context of ours, and building one per document cost ~15% of the store's CPU under ingest.
@@ -122,14 +142,7 @@ function applyOperators(
   const needsEngine = positional || arrayFilters !== undefined;
   const operators = Object.keys(modifier);
   const direct = needsEngine ? undefined : directOperators(modifier, operators);
-  if (direct && operators.every((name) => topLevelFields(name, modifier[name]))) {
-    // Top-level fields only (the derived rows' `$inc`/`$set`/`$min`/`$max` upserts): mingo's
-    // operator bodies applied here, without the per-document path parsing and walking around
-    // them (a quarter of the store's CPU under ingest).
-    let changed = false;
-    for (const name of operators) if (applyTopLevel(name, modifier[name] as Document, target)) changed = true;
-    return changed;
-  }
+  const target = copy ? cloneDocument(source) : source;
   if (direct) {
     // mingo's own operator functions, without the operator context `update()` assembles on
     // every call (its context copying was a third of a bulk upsert's CPU). `directOperators`
@@ -139,7 +152,7 @@ function applyOperators(
     const mutations = operators.map((name, i) => direct[i](cloneDocument(modifier[name]) as Document));
     let changed = false;
     for (const mutate of mutations) if (mutate(target).length > 0) changed = true;
-    return changed;
+    return { doc: target, changed };
   }
   const changed = mingoUpdate(
     target,
@@ -151,7 +164,7 @@ function applyOperators(
       ...(needsEngine ? { queryOptions: engineOptions() } : {}),
     },
   );
-  return changed.length > 0;
+  return { doc: target, changed: changed.length > 0 };
 }
 
 type UpdateOperator = (expr: Document) => (doc: Document) => string[];
@@ -160,18 +173,40 @@ type UpdateOperator = (expr: Document) => (doc: Document) => string[];
 const TOP_LEVEL_OPERATORS = new Set(['$set', '$inc', '$min', '$max', '$unset']);
 
 /**
- * Whether `applyTopLevel` gives exactly what mingo's operator would: a known operator whose
- * fields are all top-level names that mingo's path checks accept (no `.`, `$`, `_id`,
- * `__proto__` or empty name), and for `$inc` numeric amounts (mingo refuses others when it
- * builds the operator: that error stays mingo's).
+ * The operators of `update` as the general path would apply them (`modifierFor`: `$setOnInsert`
+ * dropped, or merged into `$set` when inserting, in the same order), when they are all ones
+ * `applyTopLevel` applies exactly as mingo would: known operators whose fields are top-level
+ * names that mingo's path checks accept (no `.`, `$`, `_id`, `__proto__` or empty name), no
+ * name under two operators (mingo's conflict error), and for `$inc` numeric amounts (mingo
+ * refuses others when it builds the operator). Undefined otherwise: the general path then runs,
+ * raising any error as before. Values are left as sent; `applyTopLevel` normalises each.
  */
-function topLevelFields(operator: string, fields: unknown): boolean {
-  if (!TOP_LEVEL_OPERATORS.has(operator) || !isPlainObject(fields)) return false;
-  for (const [name, value] of Object.entries(fields)) {
-    if (name === '' || name === '_id' || name === '__proto__' || name.includes('.') || name.includes('$')) return false;
-    if (operator === '$inc' && !isNumber(value)) return false;
+function topLevelOperators(update: Document, inserting: boolean): Array<[string, Document]> | undefined {
+  const operators: Array<[string, Document]> = [];
+  const onInsert = update.$setOnInsert as unknown;
+  if (inserting && onInsert !== undefined && !isPlainObject(onInsert)) return undefined;
+  const mergeOnInsert = inserting && onInsert !== undefined;
+  for (const name of Object.keys(update)) {
+    if (name === '$setOnInsert') continue;
+    let fields = update[name] as unknown;
+    if (!TOP_LEVEL_OPERATORS.has(name) || !isPlainObject(fields)) return undefined;
+    if (name === '$set' && mergeOnInsert) fields = { ...fields, ...(onInsert as Document) };
+    operators.push([name, fields as Document]);
   }
-  return true;
+  if (mergeOnInsert && !Object.hasOwn(update, '$set')) operators.push(['$set', { ...(onInsert as Document) }]);
+  const names = operators.length > 1 ? new Set<string>() : undefined;
+  for (const [operator, fields] of operators) {
+    for (const name of Object.keys(fields)) {
+      if (name === '' || name === '_id' || name === '__proto__' || name.includes('.') || name.includes('$'))
+        return undefined;
+      if (operator === '$inc' && !isNumber(normalize(fields[name]))) return undefined;
+      if (names) {
+        if (names.has(name)) return undefined;
+        names.add(name);
+      }
+    }
+  }
+  return operators;
 }
 
 /**
@@ -183,7 +218,7 @@ function topLevelFields(operator: string, fields: unknown): boolean {
 function applyTopLevel(operator: string, fields: Document, doc: Document): boolean {
   let changed = false;
   for (const name of Object.keys(fields)) {
-    const value = cloneDocument(fields[name]) as unknown;
+    const value = normalizedCopy(fields[name]);
     switch (operator) {
       case '$set':
         if (isEqual(doc[name], value)) continue;
@@ -215,6 +250,19 @@ function applyTopLevel(operator: string, fields: Document, doc: Document): boole
     changed = true;
   }
   return changed;
+}
+
+/** `cloneDocument(normalize(value))` in one pass: Long, Int32 and Double wrappers become numbers. */
+function normalizedCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalizedCopy);
+  if (isPlainObject(value)) {
+    const copy: Document = {};
+    for (const key of Object.keys(value)) copy[key] = normalizedCopy(value[key]);
+    return copy;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  const type = (value as { _bsontype?: string } | null | undefined)?._bsontype;
+  return type === 'Long' || type === 'Int32' || type === 'Double' ? normalize(value) : value;
 }
 
 /**
@@ -285,10 +333,9 @@ export function applyUpdate(
     const doc = { ...replacement, _id: stored._id };
     return { doc: withIdFirst(doc), modified: canonicalKey(withIdFirst(doc)) !== canonicalKey(stored) };
   }
-  const copy = cloneDocument(stored);
-  const modified = applyOperators(copy, update, arrayFilters, filter, false);
-  assertSameId(stored, copy);
-  return { doc: copy, modified };
+  const { doc, changed } = applyOperators(stored, true, update, arrayFilters, filter, false);
+  assertSameId(stored, doc);
+  return { doc, modified: changed };
 }
 
 /**
@@ -357,8 +404,7 @@ export function buildUpsert(
     doc = cloneDocument(update);
     if (!('_id' in doc) && '_id' in base) doc._id = base._id;
   } else {
-    doc = base;
-    applyOperators(doc, update, arrayFilters, undefined, true);
+    doc = applyOperators(base, false, update, arrayFilters, undefined, true).doc;
     if ('_id' in base && '_id' in doc) assertSameId(base, doc);
   }
   if (doc._id === undefined) doc._id = new ObjectId();

@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { Long, ObjectId, type Collection, type Document } from 'mongodb';
+import { Binary, Double, Int32, Long, ObjectId, type Collection, type Document } from 'mongodb';
 import fc from 'fast-check';
 import { update as mingoUpdate } from 'mingo/updater';
 import { filterCacheKey, normalize } from '../src/mingo-compat.js';
+import { canonicalKey } from '../src/bson-order.js';
+import { Collection as StoredCollection } from '../src/catalog.js';
+import type { IndexSpec } from '../src/indexes.js';
+import { FrameBuffer, frame } from '../src/journal.js';
+import { cloneDocument } from '../src/paths.js';
 import { applyUpdate, buildUpsert } from '../src/update.js';
 import { startTarget, type Target } from './harness.js';
 
@@ -127,6 +132,165 @@ describe('write-path shortcuts', () => {
     expect(found.map((doc) => doc._id).sort()).toEqual([1, 'b']);
     expect(await items.countDocuments({ _id: { $in: ['1'] } })).toBe(1);
   });
+
+  it('looks up BinData _ids and index keys by length, subtype and bytes, as MongoDB equates them', async () => {
+    // Rows keyed by BinData (the rollups' hashed _ids) are looked up by key and by index range
+    // without testing the value again: every near miss must stay a miss.
+    const bin = (bytes: number[], subtype = 0): Binary => new Binary(Buffer.from(bytes), subtype);
+    const variants = [bin([1, 2]), bin([1, 2], 4), bin([1, 2, 0]), bin([1]), bin([2, 1]), bin([])];
+    const binaries = target.db.collection<{ _id: Binary; k: Binary; n: number }>(items.collectionName);
+    await binaries.createIndex({ k: 1 });
+    await binaries.insertMany(variants.map((value, n) => ({ _id: value, k: value, n })));
+    const found = async (filter: Document): Promise<number[]> =>
+      (await binaries.find(filter).toArray()).map((doc) => doc.n).sort();
+    for (const [n, value] of variants.entries()) {
+      const copy = bin([...value.buffer], value.sub_type);
+      expect(await found({ _id: copy })).toEqual([n]);
+      expect(await found({ _id: { $eq: copy } })).toEqual([n]);
+      expect(await found({ _id: { $in: [copy] } })).toEqual([n]);
+      expect(await found({ k: copy })).toEqual([n]);
+      expect(await found({ _id: copy, n: { $ne: n } })).toEqual([]);
+    }
+    expect(await found({ _id: { $in: [bin([1, 2]), bin([1]), bin([9])] } })).toEqual([0, 3]);
+    expect(await found({ k: { $in: [bin([1, 2], 4), bin([2, 1]), bin([1, 2], 5)] } })).toEqual([1, 4]);
+    const upsert = (value: Binary, batch: number) =>
+      binaries.updateOne({ _id: value, n: { $not: { $gte: batch } } }, { $inc: { n: 10 } }, { upsert: true });
+    expect(await upsert(bin([1, 2], 4), 5)).toMatchObject({ matchedCount: 1, modifiedCount: 1, upsertedCount: 0 });
+    expect(await binaries.findOne({ _id: bin([1, 2], 4) })).toMatchObject({ n: 11 });
+    expect(await upsert(bin([7]), 5)).toMatchObject({ matchedCount: 0, upsertedCount: 1 });
+    await expect(upsert(bin([1, 2, 0]), 1)).rejects.toMatchObject({ code: 11000 });
+  });
+
+  it('reads { $eq: x } and a one-element $in on _id as x, with the rest of the filter, and nothing else so', async () => {
+    await untyped().insertMany([
+      { _id: 'a', n: 1 },
+      { _id: 'b', n: 2 },
+    ]);
+    const ids = async (filter: Document): Promise<unknown[]> =>
+      (await untyped().find(filter).toArray()).map((doc) => doc._id).sort();
+    expect(await ids({ _id: { $in: ['a'] } })).toEqual(['a']);
+    expect(await ids({ _id: { $eq: 'b' } })).toEqual(['b']);
+    expect(await ids({ _id: { $in: ['a'] }, n: 2 })).toEqual([]);
+    expect(await ids({ _id: { $in: ['b'] }, n: { $gte: 2 } })).toEqual(['b']);
+    expect(await ids({ _id: { $in: ['a'], $ne: 'a' } })).toEqual([]);
+    expect(await ids({ _id: { $in: [/^b/] } })).toEqual(['b']);
+    expect(await ids({ _id: { $in: [null] } })).toEqual([]);
+    const multi = await untyped().updateMany({ _id: { $in: ['a'] } }, { $set: { visit: 'v' } });
+    expect(multi).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
+    expect(await untyped().findOne({ _id: 'a' })).toEqual({ _id: 'a', n: 1, visit: 'v' });
+  });
+});
+
+describe('index entries across an update that leaves their fields alone', () => {
+  const SPECS: IndexSpec[] = [
+    { v: 2, key: { a: 1 }, name: 'a' },
+    { v: 2, key: { a: 1, 'n.x': -1 }, name: 'a_nx' },
+    { v: 2, key: { b: 1 }, name: 'b_sparse', sparse: true },
+    {
+      v: 2,
+      key: { c: 1 },
+      name: 'c_partial',
+      partialFilterExpression: { $or: [{ d: { $exists: true } }, { 'n.x': 1 }] },
+    },
+    { v: 2, key: { b: 1, c: 1 }, name: 'bc_unique', unique: true },
+  ];
+  const value = fc.oneof(
+    fc.integer({ min: 0, max: 2 }),
+    fc.constantFrom('x', null, undefined, -0),
+    fc.date({ min: new Date(0), max: new Date(2), noInvalidDate: true }),
+    fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 2 }),
+    fc.record({ x: fc.integer({ min: 0, max: 2 }) }, { noNullPrototype: true }),
+  );
+  const FIELDS = ['a', 'b', 'c', 'd', 'n', 'other'];
+  /** A change to one top-level field: a new value, the same value as an equal copy, or removal. */
+  const change = fc.record({
+    id: fc.integer({ min: 0, max: 5 }),
+    field: fc.constantFrom(...FIELDS),
+    kind: fc.constantFrom('set', 'copy', 'unset'),
+    value,
+  });
+  const entries = (collection: StoredCollection): string[][] =>
+    [...collection.indexes.values()].map((index) => {
+      const listed: string[] = [];
+      index.walk(false, (entry) => listed.push(`${canonicalKey(entry.key)} ${entry.id}`) > 0);
+      return listed;
+    });
+
+  it('match the entries of the general path, which recomputes every key, and refuse the same duplicates', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.dictionary(fc.constantFrom(...FIELDS), value, { noNullPrototype: true }), {
+          minLength: 6,
+          maxLength: 6,
+        }),
+        fc.array(change, { maxLength: 30 }),
+        (initial, changes) => {
+          const kept = new StoredCollection('db', 'rows', {}, () => undefined);
+          const general = new StoredCollection('db', 'rows', {}, () => undefined);
+          for (const spec of SPECS) {
+            kept.addIndex(spec);
+            general.addIndex(spec);
+          }
+          // The general path: every index recomputes and compares the document's keys.
+          for (const index of general.indexes.values()) index.sameFieldsIn = () => false;
+          for (const [id, fields] of initial.entries()) {
+            const doc = { _id: id, ...fields };
+            const outcomes = [kept, general].map((collection) => {
+              try {
+                collection.insert(doc);
+                return 'ok';
+              } catch (error) {
+                return (error as Error).message;
+              }
+            });
+            expect(outcomes[0]).toBe(outcomes[1]);
+          }
+          for (const { id, field, kind, value: next } of changes) {
+            const previous = kept.get(id);
+            if (!previous) continue;
+            const updated: Document = { ...previous };
+            if (kind === 'unset') delete updated[field];
+            else updated[field] = kind === 'copy' ? cloneDocument(previous[field]) : next;
+            const outcomes = [kept, general].map((collection) => {
+              try {
+                collection.replace(collection.get(id)!, collection === kept ? updated : { ...updated });
+                return 'ok';
+              } catch (error) {
+                return (error as Error).message;
+              }
+            });
+            expect(outcomes[0]).toBe(outcomes[1]);
+          }
+          expect(entries(kept)).toEqual(entries(general));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('journal batch framing', () => {
+  it('frames records into one growing buffer byte for byte as framing each apart and joining them does', () => {
+    const record = fc.oneof(
+      fc.record({
+        op: fc.constant('put' as const),
+        ns: fc.constantFrom('db.hits', 'db.visits'),
+        doc: fc.record({ _id: fc.string(), v: fc.oneof(fc.integer(), fc.string({ maxLength: 3000 })) }),
+      }),
+      fc.record({ op: fc.constant('del' as const), ns: fc.constant('db.hits'), id: fc.integer() }),
+    );
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 40 }), fc.integer({ min: 1, max: 300 }), (records, capacity) => {
+        // A small first capacity makes most batches grow, some by more than doubling.
+        const batch = new FrameBuffer(capacity);
+        for (const change of records) batch.add(change);
+        const joined = Buffer.concat(records.map((change) => frame(change)));
+        expect(batch.bytes).toBe(joined.length);
+        expect(batch.contents().equals(joined)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe('filterCacheKey', () => {
@@ -184,8 +348,15 @@ describe('update operators on top-level fields', () => {
   const document = fc
     .dictionary(fc.constantFrom(...fields), value, { noNullPrototype: true })
     .map((doc) => ({ _id: 1, ...doc }));
+  /** Numbers as drivers may send them: plain, or as Long/Int32/Double wrappers (also nested). */
+  const wrapped = fc.oneof(
+    fc.integer({ min: -2, max: 2 }).map((n) => Long.fromNumber(n)),
+    fc.integer({ min: -2, max: 2 }).map((n) => new Int32(n)),
+    fc.double({ min: -2, max: 2, noNaN: true }).map((n) => new Double(n)),
+  );
+  const sent = fc.oneof(value, wrapped, fc.array(wrapped, { maxLength: 2 }));
   const operand = (number: boolean) =>
-    fc.dictionary(fc.constantFrom(...fields), number ? fc.integer({ min: -2, max: 2 }) : value, {
+    fc.dictionary(fc.constantFrom(...fields), number ? fc.oneof(fc.integer({ min: -2, max: 2 }), wrapped) : sent, {
       minKeys: 1,
       noNullPrototype: true,
     });
@@ -197,6 +368,7 @@ describe('update operators on top-level fields', () => {
       $min: operand(false),
       $max: operand(false),
       $unset: operand(false),
+      $setOnInsert: operand(false),
     })
     .chain((all) =>
       fc.subarray(Object.keys(all), { minLength: 1 }).map((names) => {
@@ -218,14 +390,24 @@ describe('update operators on top-level fields', () => {
     fc.assert(
       fc.property(document, updateDocument, (doc, update) => {
         const expected = structuredClone(doc);
-        const changed = mingoUpdate(expected, normalize(update), undefined, undefined, { cloneMode: 'deep' });
+        const stored = structuredClone(doc);
+        // MongoDB applies `$setOnInsert` only when inserting, then as a `$set`.
+        const { $setOnInsert: onInsert, ...updating } = update;
+        const changed = mingoUpdate(expected, normalize(updating), undefined, undefined, { cloneMode: 'deep' });
         const outcome = applyUpdate(doc, update, { _id: 1 });
         expect(outcome.doc).toEqual(expected);
+        // The stored version stays as it was (a cursor may still be sending it), nested values too.
+        expect(doc).toEqual(stored);
+        expect(Object.keys(doc)).toEqual(Object.keys(stored));
         expect(Object.keys(outcome.doc)).toEqual(Object.keys(expected));
         expect(outcome.modified).toBe(changed.length > 0);
         const inserted: Document = { _id: 1 };
-        mingoUpdate(inserted, normalize(update), undefined, undefined, { cloneMode: 'deep' });
-        expect(buildUpsert({ _id: 1 }, update)).toEqual(inserted);
+        const inserting = onInsert ? { ...updating, $set: { ...(updating.$set as Document), ...onInsert } } : updating;
+        if (Object.keys(inserting).length)
+          mingoUpdate(inserted, normalize(inserting), undefined, undefined, { cloneMode: 'deep' });
+        const upserted = buildUpsert({ _id: 1 }, update);
+        expect(upserted).toEqual(inserted);
+        expect(Object.keys(upserted)).toEqual(Object.keys(inserted));
       }),
       { numRuns: 2000 },
     );

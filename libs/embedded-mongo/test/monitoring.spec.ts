@@ -7,7 +7,7 @@ import { compileLibrary, spawnStore, type StoreProcess as Child } from './compil
  * The driver's monitor sends `hello` every heartbeatFrequencyMS and gives up on one after
  * connectTimeoutMS; a lost heartbeat makes it interrupt every operation in flight. A long
  * command must therefore never delay the store's answer to a heartbeat. Runs the compiled store
- * with its worker thread in its own process (as `npm start` runs it), so a blocked engine
+ * in its own process as the CLI starts it by default (engine in a worker thread, as `npm start` runs it too), so a blocked engine
  * cannot block the test's driver either.
  */
 
@@ -36,7 +36,8 @@ describe('monitoring while a long command runs (worker thread)', () => {
 
   beforeAll(async () => {
     buildDir = await compileLibrary();
-    store = await spawnStore(buildDir, ['--in-worker']);
+    // No flag: the CLI's default must be the one that keeps heartbeats answered.
+    store = await spawnStore(buildDir, []);
     const client = await MongoClient.connect(store.uri);
     await client
       .db('monitoring')

@@ -53,6 +53,35 @@ describe('SortedList', () => {
   });
 });
 
+describe('SortedList insertion among equal elements', () => {
+  it('puts each element after those equal to it, whether it extends the list or lands inside it', () => {
+    fc.assert(
+      fc.property(
+        // Mostly non-decreasing runs (appends), with jumps back (inserts inside), over chunk splits.
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 2 }), fc.integer({ min: -40, max: 0 })), { maxLength: 3000 }),
+        (steps) => {
+          const list = new SortedList<{ v: number; n: number }>((a, b) => a.v - b.v);
+          const model: Array<{ v: number; n: number }> = [];
+          let v = 0;
+          for (const [n, step] of steps.entries()) {
+            v += step;
+            const item = { v, n };
+            list.insert(item);
+            // The general path's place: after the last element not greater than the new one.
+            let at = model.length;
+            while (at > 0 && model[at - 1].v > v) at--;
+            model.splice(at, 0, item);
+          }
+          const all: Array<{ v: number; n: number }> = [];
+          list.walk(false, (e) => all.push(e) > 0);
+          expect(all.map((e) => e.n)).toEqual(model.map((e) => e.n));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
 describe('BSON ordering', () => {
   it('orders types like MongoDB: null < numbers < strings < objects < arrays < ObjectId < booleans < dates', () => {
     const values = [new Date(0), true, new ObjectId('000000000000000000000001'), [1], { a: 1 }, 'a', 2, 1.5, null];

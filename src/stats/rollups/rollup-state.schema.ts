@@ -9,9 +9,18 @@ import type { HydratedDocument } from 'mongoose';
  * - `site:<id>`: the time zone and row shape (`version`) the site's rows were computed in; absent
  *   or different from the site's current zone or ROLLUP_VERSION (or `rebuild` set) means the
  *   site's rows must not be used; `rebuildRequests` counts the flaggings (see
- *   RollupRepository.markSiteBuilt); `weeksThrough` is the Sunday through which its weekly
- *   visitor counts are complete (reads use week rows only up to it).
+ *   RollupRepository.markSiteBuilt); `prepared` says a rebuild's first step (rows deleted, every
+ *   hit and visit of the site awaiting the rollups) is done, for which zone, version and request
+ *   count, so a run that fails later resumes the rebuild instead of starting it over;
+ *   `weeksThrough` is the Sunday through which its weekly visitor counts are complete (reads use
+ *   week rows only up to it).
  */
+export interface RebuildPrepared {
+  timezone: string;
+  version: number;
+  requests: number;
+}
+
 @Schema({ collection: 'stats_rollup_state', versionKey: false })
 export class RollupState {
   @Prop({ type: String, required: true })
@@ -41,6 +50,10 @@ export class RollupState {
   /** Counts `rebuild` flaggings, so a rebuild clears only the ones made before it started. */
   @Prop({ type: Number })
   rebuildRequests?: number;
+
+  /** A rebuild whose rows were reset for this zone, row version and `rebuildRequests` (see RollupJob). */
+  @Prop({ type: Object })
+  prepared?: RebuildPrepared;
 
   /** `YYYY-MM-DD`: the Sunday through which the site's weekly visitor counts are complete. */
   @Prop({ type: String })

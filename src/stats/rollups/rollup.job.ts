@@ -87,6 +87,8 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
 
   onModuleInit(): void {
     this.timer = setInterval(() => {
+      // A run longer than the period is not joined by each tick: its failure is reported once.
+      if (this.running) return;
       this.runOnce().catch((error: unknown) => {
         if (this.stopping) this.logger.log('Rollup run stopped for shutdown; the next start redoes it');
         else
@@ -150,12 +152,17 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         const state = await this.rollups.findSiteState(siteId);
         states.set(siteId, state);
         if (RollupRepository.isUsable(state, timezone)) continue;
+        // A rebuild a failed run began (the sessionizer behind, a lost lease, a restart) is resumed:
+        // starting it over would redo the marking below, which costs the site's whole history, on
+        // every run, and a large site that keeps a run from finishing would never be rolled up.
+        if (RollupRepository.isRebuildPrepared(state, timezone)) continue;
         // Rebuilt from scratch by the same additions: no rows, every hit and visit of the site awaiting them.
         await this.rollups.markRebuildStarted(siteId);
         await this.rollups.deleteSiteRows(siteId);
         await this.goalConversions.deleteSite(siteId);
         await this.hits.markSiteForRollup(new Types.ObjectId(siteId));
         await this.sessions.markSiteVisitsChanged(new Types.ObjectId(siteId));
+        await this.rollups.markRebuildPrepared(siteId, timezone, state.rebuildRequests);
       }
       // The visits must include every hit the batches take in.
       for (const siteId of bySite.keys()) if (zones.has(siteId)) await this.sessions.flush(siteId);

@@ -16,7 +16,7 @@ import {
 import { VisitContributionRow } from './visit-contribution.schema.js';
 import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
-import { RollupState } from './rollup-state.schema.js';
+import { RollupState, type RebuildPrepared } from './rollup-state.schema.js';
 import { VisitHour } from './visit-hour.schema.js';
 import { VisitorDay } from './visitor-day.schema.js';
 import { VisitorSetRow } from './visitor-set.schema.js';
@@ -105,6 +105,8 @@ export interface SiteRollupState {
   rebuildRequests: number;
   /** The Sunday through which the site's weekly visitor counts are complete (null: none yet). */
   weeksThrough: string | null;
+  /** A rebuild under way whose rows were reset for this zone, version and request count. */
+  prepared: RebuildPrepared | null;
 }
 
 /** Which visitor-count rows a recount replaces: all of the site's, or those of these days and weeks (Mondays). */
@@ -261,6 +263,7 @@ export class RollupRepository {
       version: doc?.version ?? 1,
       rebuildRequests: doc?.rebuildRequests ?? 0,
       weeksThrough: doc?.weeksThrough ?? null,
+      prepared: doc?.prepared ?? null,
     };
   }
 
@@ -275,6 +278,28 @@ export class RollupRepository {
   }
 
   /**
+   * Whether a rebuild for `timezone` is under way with its rows already reset (`markRebuildPrepared`)
+   * and nothing since asking for another (no purge or erasure, same zone and row version): the
+   * batches still to come complete it, so it is resumed, not started over.
+   */
+  static isRebuildPrepared(state: SiteRollupState, timezone: string): boolean {
+    const { prepared } = state;
+    return (
+      state.rebuild &&
+      prepared !== null &&
+      prepared.timezone === timezone &&
+      prepared.version === ROLLUP_VERSION &&
+      prepared.requests === state.rebuildRequests
+    );
+  }
+
+  /** The rebuild's rows are reset and every hit and visit of the site awaits the rollups (see isRebuildPrepared). */
+  async markRebuildPrepared(siteId: string, timezone: string, requests: number): Promise<void> {
+    const prepared: RebuildPrepared = { timezone, version: ROLLUP_VERSION, requests };
+    await this.state.updateOne({ _id: siteStateId(siteId), rebuild: true }, { $set: { prepared } });
+  }
+
+  /**
    * Records that the site's rows are complete in `timezone`, in this version's shape, and may be
    * used — unless it was flagged again since the rebuild read its state (`requestsSeen`, its
    * `rebuildRequests` then): a purge or erasure during the rebuild may have deleted hits the
@@ -284,7 +309,7 @@ export class RollupRepository {
     const _id = siteStateId(siteId);
     await this.state.updateOne({ _id }, { $set: { timezone, version: ROLLUP_VERSION } }, { upsert: true });
     const unchanged = requestsSeen > 0 ? requestsSeen : { $exists: false };
-    await this.state.updateOne({ _id, rebuildRequests: unchanged }, { $unset: { rebuild: 1 } });
+    await this.state.updateOne({ _id, rebuildRequests: unchanged }, { $unset: { rebuild: 1, prepared: 1 } });
   }
 
   /**
@@ -294,7 +319,11 @@ export class RollupRepository {
    * and off the reads. `rebuildRequests` does not move, so the finished rebuild clears the flag.
    */
   async markRebuildStarted(siteId: string): Promise<void> {
-    await this.state.updateOne({ _id: siteStateId(siteId) }, { $set: { rebuild: true } }, { upsert: true });
+    await this.state.updateOne(
+      { _id: siteStateId(siteId) },
+      { $set: { rebuild: true }, $unset: { prepared: 1 } },
+      { upsert: true },
+    );
   }
 
   /** Stops reads from using the site's rows until the job has rebuilt them (after a purge or erasure). */
@@ -339,11 +368,20 @@ export class RollupRepository {
     await this.counts.deleteMany({ siteId: site });
   }
 
-  /** The distinct visitors of the site's days (`{ siteId, day }` on stats_visitor_days). */
+  /**
+   * The distinct visitors of the site's days (`{ siteId, day }` on stats_visitor_days), grouped
+   * through a cursor: `distinct` answers one document, capped at 16 MB, which a busy site's week of
+   * visitors outgrows (about 400,000).
+   */
   async findVisitorsOfDays(siteId: string, days: string[]): Promise<string[]> {
     if (days.length === 0) return [];
-    const keys = await this.rows.distinct('visitorKey', { siteId: new Types.ObjectId(siteId), day: { $in: days } });
-    return keys.map(String);
+    const keys: string[] = [];
+    const cursor = this.rows.collection.aggregate<{ _id: string }>([
+      { $match: { siteId: new Types.ObjectId(siteId), day: { $in: days } } },
+      { $group: { _id: '$visitorKey' } },
+    ]);
+    for await (const { _id } of cursor) keys.push(String(_id));
+    return keys;
   }
 
   /**

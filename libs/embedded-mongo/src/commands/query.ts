@@ -5,19 +5,27 @@ import type { Collation } from '../collation.js';
 import { CommandError } from '../errors.js';
 import { compileFilter, engineOptions, normalize, type QueryScope } from '../mingo-compat.js';
 import { isPlainObject } from '../paths.js';
-import { firstInSortOrder } from '../planner.js';
+import { firstInSortOrder, isExactScalar } from '../planner.js';
 import { sortDocuments } from '../sort.js';
 
 /**
  * `{ _id: <scalar>, … }`, the filter of most single-document writes: a primary-key lookup, then
  * only the other conditions to test (none for `{ _id }` alone, which needs no compiled filter).
+ * The scalars are those whose `_id` index equality is the query's (`isExactScalar`), so the
+ * lookup by canonical key finds exactly the document the index would.
  */
 function primaryKey(criteria: Document): unknown {
   if (!Object.hasOwn(criteria, '_id')) return undefined;
-  const id = criteria._id as unknown;
-  if (typeof id === 'string' || (typeof id === 'number' && !Number.isNaN(id))) return id;
-  const type = (id as { _bsontype?: string } | null)?._bsontype;
-  return type === 'ObjectId' || id instanceof Date ? id : undefined;
+  let id = criteria._id as unknown;
+  // `{ $eq: x }` and `{ $in: [x] }` select what `x` does (the sessionizer's per-hit updates).
+  if (isPlainObject(id)) {
+    const operators = Object.keys(id);
+    if (operators.length !== 1) return undefined;
+    if (operators[0] === '$eq') id = id.$eq;
+    else if (operators[0] === '$in' && Array.isArray(id.$in) && id.$in.length === 1) id = (id.$in as unknown[])[0];
+    else return undefined;
+  }
+  return isExactScalar(id) ? id : undefined;
 }
 
 /**
