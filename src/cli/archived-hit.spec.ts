@@ -6,6 +6,7 @@ import type { GeoLookupService } from '../geo/geo-lookup.service.js';
 import type { ReverseDnsService } from '../geo/reverse-dns.service.js';
 import { EnrichmentService } from '../ingestion/enrichment/enrichment.service.js';
 import type { NewHit } from '../hits/hits.repository.js';
+import { storedHit as withoutNullFields } from '../hits/stored-hit.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { ArchivedHitDto, restoreArchivedHit, toExportedHit } from './archived-hit.js';
@@ -63,6 +64,13 @@ describe('export → import of a hit', () => {
   it('keeps the fragment of a page recorded in hash mode, and a plain path as it was', () => {
     expect((roundTrip(storedHit({ path: '/app#/settings' })) as NewHit).path).toBe('/app#/settings');
     expect((roundTrip(storedHit({ path: '/pricing' })) as NewHit).path).toBe('/pricing');
+  });
+
+  it('exports a hit stored without its empty fields exactly as the same hit stored with nulls', () => {
+    const withNulls = storedHit({ utmSource: 'news', utmMedium: null, utmCampaign: 'spring', referrer: null });
+    const record = toExportedHit(withNulls);
+    expect(record.url).toBe('https://shop.example/?utm_source=news&utm_campaign=spring');
+    expect(toExportedHit(withoutNullFields(withNulls))).toEqual(record);
   });
 
   it('refuses a revenue amount without its currency', () => {

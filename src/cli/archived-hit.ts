@@ -149,7 +149,7 @@ export function restoreArchivedHit(
   return restored;
 }
 
-/** A stored hit as an export record; null fields are left out. */
+/** A stored hit as an export record; fields absent or null on the hit are left out. */
 export function toExportedHit(hit: NewHit): ExportedHit {
   const query = new URLSearchParams();
   const utm = [
@@ -159,7 +159,7 @@ export function toExportedHit(hit: NewHit): ExportedHit {
     ['utm_term', hit.utmTerm],
     ['utm_content', hit.utmContent],
   ] as const;
-  for (const [name, value] of utm) if (value !== null) query.set(name, value);
+  for (const [name, value] of utm) if (value !== null && value !== undefined) query.set(name, value);
   const search = query.size > 0 ? `?${query.toString()}` : '';
   const record: ExportedHit = {
     // Hits sent without an eventId get their stored _id: a second import of the export is then a no-op too.

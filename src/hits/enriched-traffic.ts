@@ -11,6 +11,10 @@ export type HitProps = Record<string, string | number | boolean>;
  * source, classification, place and device. Hits and engagement records both carry exactly
  * these fields, with the same meanings, so one filter or breakdown reads either collection. No
  * raw IP, user id or key is stored — only keyed hashes (`visitorKey`, `userKey`).
+ *
+ * An optional field without a value is absent from a stored hit (HitsRepository.insertMany) and
+ * null on an engagement and on hits stored before hits left such fields out: every read treats
+ * absent and null alike (docs/storage.md, "Fields without a value").
  */
 @Schema()
 export abstract class EnrichedTraffic {
@@ -44,61 +48,61 @@ export abstract class EnrichedTraffic {
   @Prop({ required: true })
   path: string;
 
-  @Prop({ type: String, default: null })
-  referrer: string | null;
+  @Prop({ type: String })
+  referrer?: string | null;
 
-  @Prop({ type: String, default: null })
-  referrerHost: string | null;
+  @Prop({ type: String })
+  referrerHost?: string | null;
 
   /** Traffic source: utm_source when given, else the referrer's host; null for direct traffic. */
-  @Prop({ type: String, default: null })
-  source: string | null;
+  @Prop({ type: String })
+  source?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmSource: string | null;
+  @Prop({ type: String })
+  utmSource?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmMedium: string | null;
+  @Prop({ type: String })
+  utmMedium?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmCampaign: string | null;
+  @Prop({ type: String })
+  utmCampaign?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmTerm: string | null;
+  @Prop({ type: String })
+  utmTerm?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmContent: string | null;
+  @Prop({ type: String })
+  utmContent?: string | null;
 
   @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
   classification: Classification;
 
   /** Why traffic is a BOT (`isbot`, `empty-user-agent`, `headless`, …); null for USER. */
-  @Prop({ type: String, default: null })
-  botReason: string | null;
+  @Prop({ type: String })
+  botReason?: string | null;
 
   /** ISO 3166-1 alpha-2; null for private or unknown addresses. */
-  @Prop({ type: String, default: null })
-  countryCode: string | null;
+  @Prop({ type: String })
+  countryCode?: string | null;
 
-  @Prop({ type: String, default: null })
-  region: string | null;
+  @Prop({ type: String })
+  region?: string | null;
 
-  @Prop({ type: String, default: null })
-  city: string | null;
+  @Prop({ type: String })
+  city?: string | null;
 
   /** Registrable domain of the IP's reverse DNS name; filled in off the request path (for hits, after the write). */
-  @Prop({ type: String, default: null })
-  networkDomain: string | null;
+  @Prop({ type: String })
+  networkDomain?: string | null;
 
-  @Prop({ type: String, default: null })
-  browser: string | null;
+  @Prop({ type: String })
+  browser?: string | null;
 
-  @Prop({ type: String, default: null })
-  os: string | null;
+  @Prop({ type: String })
+  os?: string | null;
 
   /** desktop | mobile | tablet | tv | console | wearable | embedded | bot | unknown */
-  @Prop({ type: String, default: null })
-  device: string | null;
+  @Prop({ type: String })
+  device?: string | null;
 
   @Prop({ type: Object, default: undefined })
   props?: HitProps;

@@ -19,13 +19,13 @@ export class Hit extends EnrichedTraffic {
   @Prop({ type: String, default: null })
   visitId: string | null;
 
-  /** Revenue of a custom event (`revenue.amount`); null when none was sent. */
-  @Prop({ type: Number, default: null })
-  revenueAmount: number | null;
+  /** Revenue of a custom event (`revenue.amount`); absent (or null) when none was sent. */
+  @Prop({ type: Number })
+  revenueAmount?: number | null;
 
-  /** ISO 4217 code of `revenueAmount`, upper-cased; null when no revenue was sent. */
-  @Prop({ type: String, default: null })
-  revenueCurrency: string | null;
+  /** ISO 4217 code of `revenueAmount`, upper-cased; absent (or null) when no revenue was sent. */
+  @Prop({ type: String })
+  revenueCurrency?: string | null;
 
   /**
    * Not yet added to the stats rollups: `true` when written (or when its site's rows are rebuilt),

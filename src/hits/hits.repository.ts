@@ -5,6 +5,7 @@ import type { Model, PipelineStage, Types } from 'mongoose';
 import type { SessionHit } from '../sessions/sessionize.js';
 import { insertUnordered, type InsertOutcome } from '../database/bulk-write-errors.js';
 import { Hit } from './hit.schema.js';
+import { storedHit } from './stored-hit.js';
 
 export type NewHit = Hit & { _id: Types.ObjectId };
 
@@ -35,10 +36,17 @@ const SESSION_FIELDS = {
 export class HitsRepository {
   constructor(@InjectModel(Hit.name) private readonly hits: Model<Hit>) {}
 
-  /** One unordered insert for a whole group commit (see insertUnordered); each hit awaits the rollups. */
+  /**
+   * One unordered insert for a whole group commit (see insertUnordered); each hit awaits the
+   * rollups and is stored without its null fields (storedHit). Results are by position in `documents`.
+   */
   insertMany(documents: NewHit[]): Promise<InsertOutcome> {
-    for (const document of documents) document.rollupPending = true;
-    return insertUnordered(this.hits.collection, documents);
+    const stored = documents.map((document) => {
+      const hit = storedHit(document);
+      hit.rollupPending = true;
+      return hit;
+    });
+    return insertUnordered(this.hits.collection, stored);
   }
 
   /**

@@ -20,14 +20,14 @@ export const VISIT_ATTRIBUTION_FIELDS = [
 export type VisitAttributionField = (typeof VISIT_ATTRIBUTION_FIELDS)[number];
 export type VisitAttribution = Record<VisitAttributionField, string | null>;
 
-/** The fields of a hit that sessionization reads. */
-export interface SessionHit extends VisitAttribution {
+/** The fields of a hit that sessionization reads; an optional one may be absent from the stored hit, or null. */
+export interface SessionHit extends Partial<VisitAttribution> {
   _id: Types.ObjectId;
   ts: Date;
   name: string;
   path: string;
   classification: Classification;
-  countryCode: string | null;
+  countryCode?: string | null;
   visitId: string | null;
 }
 
@@ -84,11 +84,11 @@ function toVisit(siteId: Types.ObjectId, visitorKey: string, hits: SessionHit[])
     exitPath: pageviews[pageviews.length - 1]?.path ?? null,
     classification: first.classification,
     ...attributionOf(first),
-    countryCode: first.countryCode,
+    countryCode: first.countryCode ?? null,
   };
 }
 
-/** A hit's attribution fields, a missing one as null (hits written before a field existed). */
+/** A hit's attribution fields, an absent one as null (a hit stores only the fields it has a value for). */
 export function attributionOf(hit: Partial<VisitAttribution>): VisitAttribution {
   return Object.fromEntries(VISIT_ATTRIBUTION_FIELDS.map((field) => [field, hit[field] ?? null])) as VisitAttribution;
 }

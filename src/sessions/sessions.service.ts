@@ -394,10 +394,15 @@ function sameVisit(a: Visit, b: Visit): boolean {
     a.hits === b.hits &&
     a.bounce === b.bounce &&
     a.duration === b.duration &&
-    a.entryPath === b.entryPath &&
-    a.exitPath === b.exitPath &&
+    sameValue(a.entryPath, b.entryPath) &&
+    sameValue(a.exitPath, b.exitPath) &&
     a.classification === b.classification &&
-    VISIT_ATTRIBUTION_FIELDS.every((field) => a[field] === b[field]) &&
-    a.countryCode === b.countryCode
+    VISIT_ATTRIBUTION_FIELDS.every((field) => sameValue(a[field], b[field])) &&
+    sameValue(a.countryCode, b.countryCode)
   );
+}
+
+/** An optional field's values compared, absent (a stored visit leaves null fields out) being null. */
+function sameValue(a: string | null | undefined, b: string | null | undefined): boolean {
+  return (a ?? null) === (b ?? null);
 }

@@ -2,10 +2,23 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
 import type { Model, PipelineStage, Types } from 'mongoose';
+import { withoutNullFields } from '../common/collections/without-null-fields.js';
 import { bulkWriteErrors } from '../database/bulk-write-errors.js';
 import { Visit } from './schemas/visit.schema.js';
 import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
 import type { VisitAttribution } from './sessionize.js';
+
+/**
+ * Fields a visit stores even when null. `utmSource` tells a visit that has its attribution (null
+ * or not) from one written before visits had referrer and UTM fields, which lacks it
+ * (`findVisitsWithoutAttribution`); every other null field is left out (docs/storage.md).
+ */
+const KEPT_WHEN_NULL: ReadonlySet<string> = new Set(['utmSource']);
+
+/** A visit as `visits` stores it: without its null fields, but for KEPT_WHEN_NULL. */
+export function storedVisit<T extends object>(visit: T): T {
+  return withoutNullFields(visit, KEPT_WHEN_NULL);
+}
 
 /**
  * What a sessionizer batch changes in `visits`, worked out against the visits it read: new
@@ -41,8 +54,10 @@ export class VisitsRepository {
    */
   async writeVisitChanges({ created, changed, staleIds }: VisitChanges): Promise<void> {
     const operations: AnyBulkWriteOperation<Visit>[] = [
-      ...created.map((visit) => ({ insertOne: { document: visit } })),
-      ...changed.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
+      ...created.map((visit) => ({ insertOne: { document: storedVisit(visit) } })),
+      ...changed.map((visit) => ({
+        replaceOne: { filter: { _id: visit._id }, replacement: storedVisit(visit), upsert: true },
+      })),
     ];
     if (staleIds.length > 0) operations.push({ deleteMany: { filter: { _id: { $in: staleIds } } } });
     if (operations.length === 0) return;
@@ -53,7 +68,9 @@ export class VisitsRepository {
       if (!writeErrors || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY_CODE)) throw error;
       const existing = writeErrors.map((writeError) => created[writeError.index]);
       await this.collection.bulkWrite(
-        existing.map((visit) => ({ replaceOne: { filter: { _id: visit._id }, replacement: visit, upsert: true } })),
+        existing.map((visit) => ({
+          replaceOne: { filter: { _id: visit._id }, replacement: storedVisit(visit), upsert: true },
+        })),
         { ordered: false },
       );
     }
@@ -82,7 +99,7 @@ export class VisitsRepository {
     if (fills.length === 0) return;
     await this.collection.bulkWrite(
       fills.map(({ _id, attribution }) => ({
-        updateOne: { filter: { _id, utmSource: { $exists: false } }, update: { $set: attribution } },
+        updateOne: { filter: { _id, utmSource: { $exists: false } }, update: { $set: storedVisit(attribution) } },
       })),
       { ordered: false },
     );

@@ -162,38 +162,45 @@ describeIfChromium('official Plausible trackers against Siteline (Chromium)', ()
 
       const hits = await stored('hits', site);
       const expected = [
-        { name: 'pageview', path: '/', props: undefined, revenueAmount: null, revenueCurrency: null, utmSource: null },
+        {
+          name: 'pageview',
+          path: '/',
+          props: undefined,
+          revenueAmount: undefined,
+          revenueCurrency: undefined,
+          utmSource: undefined,
+        },
         {
           name: 'pageview',
           path: '/pricing',
           props: undefined,
-          revenueAmount: null,
-          revenueCurrency: null,
+          revenueAmount: undefined,
+          revenueCurrency: undefined,
           utmSource: 'newsletter',
         },
         {
           name: 'Signup',
           path: '/pricing',
           props: { plan: 'pro' },
-          revenueAmount: null,
-          revenueCurrency: null,
+          revenueAmount: undefined,
+          revenueCurrency: undefined,
           utmSource: 'newsletter',
         },
         {
           name: 'pageview',
           path: '/checkout',
           props: undefined,
-          revenueAmount: null,
-          revenueCurrency: null,
-          utmSource: null,
+          revenueAmount: undefined,
+          revenueCurrency: undefined,
+          utmSource: undefined,
         },
         {
           name: 'Signup',
           path: '/checkout',
           props: { plan: 'free' },
-          revenueAmount: null,
-          revenueCurrency: null,
-          utmSource: null,
+          revenueAmount: undefined,
+          revenueCurrency: undefined,
+          utmSource: undefined,
         },
       ];
       if (TRACKERS[tracker].revenue) {
@@ -203,7 +210,7 @@ describeIfChromium('official Plausible trackers against Siteline (Chromium)', ()
           props: undefined,
           revenueAmount: 12.5 as never,
           revenueCurrency: 'EUR' as never,
-          utmSource: null,
+          utmSource: undefined,
         });
       }
       expect(

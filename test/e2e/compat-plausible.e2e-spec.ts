@@ -84,9 +84,9 @@ describe('compat: POST /api/event (Plausible Events API)', () => {
     expect(
       hits.map(({ name, props, revenueAmount, revenueCurrency }) => ({ name, props, revenueAmount, revenueCurrency })),
     ).toEqual([
-      { name: 'Signup', props: { plan: 'pro', seats: 3 }, revenueAmount: null, revenueCurrency: null },
-      { name: 'Signup', props: { plan: 'free' }, revenueAmount: null, revenueCurrency: null },
-      { name: 'Signup', props: { plan: 'team' }, revenueAmount: null, revenueCurrency: null },
+      { name: 'Signup', props: { plan: 'pro', seats: 3 }, revenueAmount: undefined, revenueCurrency: undefined },
+      { name: 'Signup', props: { plan: 'free' }, revenueAmount: undefined, revenueCurrency: undefined },
+      { name: 'Signup', props: { plan: 'team' }, revenueAmount: undefined, revenueCurrency: undefined },
       { name: 'Purchase', props: undefined, revenueAmount: 19.9, revenueCurrency: 'EUR' },
       { name: 'Purchase', props: undefined, revenueAmount: 5, revenueCurrency: 'USD' },
     ]);

@@ -57,11 +57,11 @@ describe('@umami/node against Siteline', () => {
         revenueCurrency,
       })),
     ).toEqual([
-      { name: 'pageview', path: '/', props: undefined, revenueAmount: null, revenueCurrency: null },
-      { name: 'pageview', path: '/pricing', props: undefined, revenueAmount: null, revenueCurrency: null },
-      { name: 'pageview', path: '/', props: undefined, revenueAmount: null, revenueCurrency: null },
-      { name: 'signup', path: '/', props: { plan: 'pro' }, revenueAmount: null, revenueCurrency: null },
-      { name: 'signup', path: '/', props: { plan: 'free' }, revenueAmount: null, revenueCurrency: null },
+      { name: 'pageview', path: '/', props: undefined, revenueAmount: undefined, revenueCurrency: undefined },
+      { name: 'pageview', path: '/pricing', props: undefined, revenueAmount: undefined, revenueCurrency: undefined },
+      { name: 'pageview', path: '/', props: undefined, revenueAmount: undefined, revenueCurrency: undefined },
+      { name: 'signup', path: '/', props: { plan: 'pro' }, revenueAmount: undefined, revenueCurrency: undefined },
+      { name: 'signup', path: '/', props: { plan: 'free' }, revenueAmount: undefined, revenueCurrency: undefined },
       { name: 'checkout', path: '/', props: { items: 2 }, revenueAmount: 49.5, revenueCurrency: 'EUR' },
     ]);
     expect(hits.every((hit) => hit.classification === 'USER')).toBe(true);

@@ -82,9 +82,9 @@ describe('compat: POST /api/send and /api/batch (Umami)', () => {
         name: 'signup',
         host: site.domain,
         path: '/pricing',
-        utmSource: null,
-        utmMedium: null,
-        referrerHost: null,
+        utmSource: undefined,
+        utmMedium: undefined,
+        referrerHost: undefined,
         props: { plan: 'pro', seats: 3, trial: true, meta: '{"source":"ad"}' },
       },
     ]);
@@ -107,7 +107,7 @@ describe('compat: POST /api/send and /api/batch (Umami)', () => {
       })),
     ).toEqual([
       { name: 'checkout', path: '/', props: { cart: 2 }, revenueAmount: 19.99, revenueCurrency: 'USD' },
-      { name: 'tip', path: '/', props: { revenue: 3 }, revenueAmount: null, revenueCurrency: null },
+      { name: 'tip', path: '/', props: { revenue: 3 }, revenueAmount: undefined, revenueCurrency: undefined },
     ]);
   });
 

@@ -46,7 +46,7 @@ describe('ingest: revenue, hashMode and engagement on POST /api/v1/hits', () => 
   }
 
   describe('revenue', () => {
-    it('is stored on a custom event as revenueAmount and an upper-cased revenueCurrency; other hits get null', async () => {
+    it('is stored on a custom event as revenueAmount and an upper-cased revenueCurrency; other hits store neither', async () => {
       const site = await createIngestSite(app);
       await send(site, {
         hits: [
@@ -60,10 +60,10 @@ describe('ingest: revenue, hashMode and engagement on POST /api/v1/hits', () => 
       expect(
         hits.map(({ name, revenueAmount, revenueCurrency }) => ({ name, revenueAmount, revenueCurrency })),
       ).toEqual([
-        { name: 'pageview', revenueAmount: null, revenueCurrency: null },
+        { name: 'pageview', revenueAmount: undefined, revenueCurrency: undefined },
         { name: 'purchase', revenueAmount: 12.5, revenueCurrency: 'EUR' },
         { name: 'purchase', revenueAmount: 7.25, revenueCurrency: 'USD' },
-        { name: 'signup', revenueAmount: null, revenueCurrency: null },
+        { name: 'signup', revenueAmount: undefined, revenueCurrency: undefined },
       ]);
     });
 
@@ -321,7 +321,7 @@ describe('ingest: revenue, hashMode and engagement on POST /api/v1/hits', () => 
       )
       .expect(202, { accepted: 3, duplicates: 0, rejected: [] });
     expect((await stored('hits', site)).map((hit) => [hit.path, hit.name, hit.revenueAmount])).toEqual([
-      ['/app#/cart', 'pageview', null],
+      ['/app#/cart', 'pageview', undefined],
       ['/app#/cart', 'buy', 3],
     ]);
     expect((await stored('engagements', site)).map((record) => record.path)).toEqual(['/app#/cart']);

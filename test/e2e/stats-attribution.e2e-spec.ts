@@ -217,6 +217,10 @@ describe('visit-level attribution of source, referrer and UTM', () => {
       utmCampaign: 'winter',
       utmSource: null,
     });
+    // Filled like a visit the sessionizer writes: no null field but `utmSource`, the marker.
+    expect(await app.database.db.collection<{ _id: string }>('visits').findOne({ _id: visitId })).not.toHaveProperty(
+      'utmMedium',
+    );
     expect(await sessions.fillMissingAttribution(1_000)).toBe(0);
   });
 

@@ -64,6 +64,11 @@ describe('VisitsRepository.writeVisitChanges', () => {
       ['a', 3],
       ['c', 2],
     ]);
+    // Stored without its null fields, but for `utmSource`, the mark of a visit that has its attribution.
+    const [storedA] = await stored(siteId);
+    expect(Object.keys(storedA).filter((field) => storedA[field as keyof Visit] === null)).toEqual(['utmSource']);
+    for (const absent of ['source', 'referrer', 'utmMedium', 'countryCode']) expect(storedA).not.toHaveProperty(absent);
+    expect(storedA).toMatchObject({ entryPath: '/', exitPath: '/' });
   });
 
   it('replaces a "new" visit that another instance stored meanwhile instead of failing the batch', async () => {

@@ -1,8 +1,12 @@
 import { ObjectId, type Db } from 'mongodb';
 import { Types } from 'mongoose';
+import { storedHit } from '../../src/hits/stored-hit.js';
 import type { SessionsService } from '../../src/sessions/sessions.service.js';
 
-/** A raw hit document as ingestion stores it, for pipeline-level tests that bypass the ingest API. */
+/**
+ * A raw hit document for pipeline-level tests that bypass the ingest API, every optional field
+ * present (null when empty); `insertHits` stores it as ingestion does, without the null fields.
+ */
 export interface RawHit {
   siteId: ObjectId;
   ts: Date;
@@ -62,8 +66,15 @@ export function rawHit(siteId: ObjectId, fields: Partial<RawHit> & Pick<RawHit, 
   };
 }
 
-export async function insertHits(db: Db, hits: RawHit[]): Promise<void> {
-  if (hits.length > 0) await db.collection('hits').insertMany(hits.map((hit) => ({ ...hit })));
+export interface InsertOptions {
+  /** Store the hits exactly as given, nulls included, as hits were stored before they left empty fields out. */
+  keepNulls?: boolean;
+}
+
+/** Stores raw hits as ingestion does (HitsRepository.insertMany): without their null fields, unless told otherwise. */
+export async function insertHits(db: Db, hits: RawHit[], options: InsertOptions = {}): Promise<void> {
+  const documents = hits.map((hit) => (options.keepNulls ? { ...hit } : storedHit({ ...hit })));
+  if (documents.length > 0) await db.collection('hits').insertMany(documents);
 }
 
 /**
@@ -75,8 +86,9 @@ export async function insertAndSessionize(
   sessions: SessionsService,
   siteId: string,
   hits: RawHit[],
+  options: InsertOptions = {},
 ): Promise<void> {
-  await insertHits(db, hits);
+  await insertHits(db, hits, options);
   await sessions.markDirty(
     hits.map((hit) => ({ siteId: new Types.ObjectId(siteId), visitorKey: hit.visitorKey, from: hit.ts, to: hit.ts })),
   );

@@ -23,6 +23,7 @@ export const ErrorCodes = {
   InvalidPipelineOperator: 168,
   NotImplemented: 238,
   DuplicateKey: 11000,
+  Location16020: 16020,
   Location17276: 17276,
   Location40324: 40324,
   Location40414: 40414,

@@ -1,6 +1,6 @@
 import type { Document, ObjectId } from 'bson';
 import { Aggregator } from 'mingo/aggregator';
-import { Context } from 'mingo/core';
+import { Context, evalExpr } from 'mingo/core';
 import * as accumulatorOperators from 'mingo/operators/accumulator';
 import * as expressionOperators from 'mingo/operators/expression';
 import * as pipelineOperators from 'mingo/operators/pipeline';
@@ -9,7 +9,8 @@ import * as queryOperators from 'mingo/operators/query';
 import * as windowOperators from 'mingo/operators/window';
 import { Lazy, type Iterator } from 'mingo/lazy';
 import { Query } from 'mingo/query';
-import type { Options } from 'mingo/types';
+import type { Any, AnyObject, Options } from 'mingo/types';
+import { flatten, isEqual } from 'mingo/util';
 import { assertCollatableFilter, collatedQueryContext, type Collation } from './collation.js';
 import { dateOperators } from './date-ops.js';
 import { CommandError } from './errors.js';
@@ -28,12 +29,38 @@ function sortStage(collection: Iterator, spec: Document, options: Options): Iter
 }
 
 /**
+ * `$eq` of aggregation expressions. MongoDB compares an absent field as a value of its own, below
+ * null: `{ $eq: ['$x', null] }` is true when `x` is null and false when `x` is absent (only the
+ * query language's `{ x: null }` matches both, and `$ifNull` folds one into the other). mingo
+ * takes both as nil; otherwise its comparison is kept as it is (including its array traversal).
+ */
+function expressionEquals(obj: AnyObject, expr: Any, options: Options): boolean {
+  if (!Array.isArray(expr) || expr.length !== 2)
+    throw new CommandError('Location16020', 'Expression $eq takes exactly 2 arguments');
+  const [a, b] = evalExpr(obj, expr, options) as [unknown, unknown];
+  if (a === null || a === undefined || b === null || b === undefined) return a === b;
+  if (isEqual(a, b)) return true;
+  if (!Array.isArray(a)) return false;
+  const depth = (options as { local?: { depth?: number } }).local?.depth ?? 1;
+  return a.some((value) => isEqual(value, b)) || flatten(a, depth).some((value) => isEqual(value, b));
+}
+
+const equalityOperators = {
+  $eq: (obj: AnyObject, expr: Any, options: Options) => expressionEquals(obj, expr, options),
+  $ne: (obj: AnyObject, expr: Any, options: Options) => !expressionEquals(obj, expr, options),
+};
+
+/**
  * Built from mingo's operator sets directly: mingo's own default context cannot be
  * overridden (when contexts merge, the first definition of an operator wins).
  */
 const context = Context.init({
   accumulator: accumulatorOperators,
-  expression: { ...expressionOperators, ...(dateOperators as unknown as typeof expressionOperators) },
+  expression: {
+    ...expressionOperators,
+    ...(dateOperators as unknown as typeof expressionOperators),
+    ...(equalityOperators as unknown as typeof expressionOperators),
+  },
   pipeline: { ...pipelineOperators, $sort: sortStage as typeof pipelineOperators.$sort },
   projection: projectionOperators,
   query: queryOperators,

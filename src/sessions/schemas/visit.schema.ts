@@ -5,7 +5,9 @@ import { CLASSIFICATIONS, type Classification } from '../../hits/hit.schema.js';
 /**
  * A visit (session): one visitor's hits on one site with no gap longer than
  * SESSION_IDLE_MINUTES, exactly as if the visitor's hits were sessionized in time order.
- * Derived from hits by the sessions module; `_id` is the `visitId` stamped on its hits.
+ * Derived from hits by the sessions module; `_id` is the `visitId` stamped on its hits. An
+ * optional field without a value is absent (`storedVisit`; `utmSource` is always there), or null
+ * on visits stored before: reads treat both alike (docs/storage.md).
  */
 @Schema({ collection: 'visits', versionKey: false })
 export class Visit {
@@ -40,11 +42,11 @@ export class Visit {
   @Prop({ required: true })
   duration: number;
 
-  @Prop({ type: String, default: null })
-  entryPath: string | null;
+  @Prop({ type: String })
+  entryPath?: string | null;
 
-  @Prop({ type: String, default: null })
-  exitPath: string | null;
+  @Prop({ type: String })
+  exitPath?: string | null;
 
   /** Attributes of the visit's first hit: its classification, country and traffic source. */
   @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
@@ -54,29 +56,29 @@ export class Visit {
    * The traffic source of the whole visit (VISIT_ATTRIBUTION_FIELDS, from its first hit): stats
    * count every hit of the visit under these values, whatever the later hits carry.
    */
-  @Prop({ type: String, default: null })
-  source: string | null;
+  @Prop({ type: String })
+  source?: string | null;
 
-  @Prop({ type: String, default: null })
-  referrer: string | null;
+  @Prop({ type: String })
+  referrer?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmSource: string | null;
+  @Prop({ type: String })
+  utmSource?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmMedium: string | null;
+  @Prop({ type: String })
+  utmMedium?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmCampaign: string | null;
+  @Prop({ type: String })
+  utmCampaign?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmTerm: string | null;
+  @Prop({ type: String })
+  utmTerm?: string | null;
 
-  @Prop({ type: String, default: null })
-  utmContent: string | null;
+  @Prop({ type: String })
+  utmContent?: string | null;
 
-  @Prop({ type: String, default: null })
-  countryCode: string | null;
+  @Prop({ type: String })
+  countryCode?: string | null;
 }
 
 export type VisitDocument = HydratedDocument<Visit>;
