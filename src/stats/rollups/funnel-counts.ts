@@ -1,4 +1,5 @@
 import { goalMatchesHit, type GoalDefinition, type GoalMatchableHit } from '../../goals/goal-matching.js';
+import { addVisitorDelta } from './goal-counts.js';
 
 /**
  * The pure part of the funnel rows (docs/funnels.md, "Performance"): how deep a visit goes, what
@@ -75,17 +76,9 @@ export function addVisitorChange(tally: FunnelCountTally, current: StepDays, nex
   contribute(current, -1);
 }
 
-/** A count entry plus a delta; returning entries that come to 0 are dropped. */
+/** A count entry plus a delta, as the goal counts add theirs (returning entries that come to 0 are dropped). */
 export function addToFunnelEntry(entry: FunnelCountEntry | undefined, delta: FunnelCountDelta): FunnelCountEntry {
-  const returning = new Map((entry?.returning ?? []).map(({ p, n }) => [p, n]));
-  for (const [p, n] of delta.returning) returning.set(p, (returning.get(p) ?? 0) + n);
-  return {
-    fresh: (entry?.fresh ?? 0) + delta.fresh,
-    returning: [...returning]
-      .filter(([, n]) => n !== 0)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([p, n]) => ({ p, n })),
-  };
+  return addVisitorDelta(entry, delta);
 }
 
 /**

@@ -142,21 +142,34 @@ export function recountGoal(
   return tally;
 }
 
-/** A count entry with a delta added; returning entries left at zero go, as a recount would not list them. */
-export function addToEntry(entry: GoalCountEntry | undefined, delta: GoalCountDelta): GoalCountEntry {
+/**
+ * Fresh and returning visitors (by previous day) with a delta added, as goal and funnel counts keep
+ * them; returning entries left at zero go, as a recount would not list them.
+ */
+export function addVisitorDelta(
+  entry: Pick<GoalCountEntry, 'fresh' | 'returning'> | undefined,
+  delta: Pick<GoalCountDelta, 'fresh' | 'returning'>,
+): Pick<GoalCountEntry, 'fresh' | 'returning'> {
   const returning = new Map((entry?.returning ?? []).map(({ p, n }) => [p, n]));
   for (const [p, n] of delta.returning) returning.set(p, (returning.get(p) ?? 0) + n);
-  const revenue = new Map((entry?.revenue ?? []).map(({ currency, sum, count }) => [currency, { sum, count }]));
-  for (const [currency, { sum, count }] of delta.revenue) {
-    const known = revenue.get(currency) ?? { sum: 0, count: 0 };
-    revenue.set(currency, { sum: known.sum + sum, count: known.count + count });
-  }
   return {
     fresh: (entry?.fresh ?? 0) + delta.fresh,
     returning: [...returning]
       .filter(([, n]) => n !== 0)
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([p, n]) => ({ p, n })),
+  };
+}
+
+/** A count entry with a delta added (visitors as addVisitorDelta, conversions and revenue summed). */
+export function addToEntry(entry: GoalCountEntry | undefined, delta: GoalCountDelta): GoalCountEntry {
+  const revenue = new Map((entry?.revenue ?? []).map(({ currency, sum, count }) => [currency, { sum, count }]));
+  for (const [currency, { sum, count }] of delta.revenue) {
+    const known = revenue.get(currency) ?? { sum: 0, count: 0 };
+    revenue.set(currency, { sum: known.sum + sum, count: known.count + count });
+  }
+  return {
+    ...addVisitorDelta(entry, delta),
     events: (entry?.events ?? 0) + delta.events,
     revenue: [...revenue]
       .sort(([a], [b]) => (a < b ? -1 : 1))
