@@ -70,6 +70,8 @@ function startChild(args: string[], env: Record<string, string>, readyUrl: strin
     const file = createWriteStream(join(logDir, `${args.at(-1)?.split('/').at(-1) ?? 'child'}-${child.pid}.log`));
     child.stdout?.pipe(file, { end: false });
     child.stderr?.pipe(file, { end: false });
+    // Both pipes leave the file open (either may end first); it closes once the child's output has.
+    child.once('close', () => file.end());
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const handle: Child = {
