@@ -125,8 +125,10 @@ export async function startApp(options: AppOptions = {}): Promise<Child & { data
     ...options.env,
   };
   const base = `http://127.0.0.1:${port}`;
+  // BENCH_APP_NODE_ARGS: node flags for every app of a run, to diagnose one (`--trace-gc`, `--cpu-prof`).
+  const diagnosticArgs = process.env.BENCH_APP_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = await startChild(
-    [...(options.nodeArgs ?? []), join(BUILD_DIR, 'src', 'main.js')],
+    [...(options.nodeArgs ?? []), ...diagnosticArgs, join(BUILD_DIR, 'src', 'main.js')],
     env,
     `${base}/health/ready`,
     base,
