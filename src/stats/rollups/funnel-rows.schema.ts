@@ -52,12 +52,15 @@ export class FunnelVisitRow {
 }
 
 export const FunnelVisitRowSchema = SchemaFactory.createForClass(FunnelVisitRow);
-// Serves: a visitor's funnel visits (the batch's new step days, a read's boundary visitors).
+// Serves: a visitor's funnel visits (the batch's new step days, a read's boundary visitors), and
+// dropping a funnel's rows (`funnelId` alone, a prefix).
 FunnelVisitRowSchema.index({ funnelId: 1, classification: 1, visitorKey: 1, day: 1 });
 // Serves: the visits crossing a range's first or last midnight.
 FunnelVisitRowSchema.index({ funnelId: 1, classification: 1, midnights: 1 });
 // Serves: the rows of the visits a batch changed or deleted.
 FunnelVisitRowSchema.index({ visitId: 1 });
+// Serves: the site's rows dropped at once (a rebuild after a purge, an erasure or a zone change; a deleted site).
+FunnelVisitRowSchema.index({ siteId: 1 });
 
 /**
  * One per funnel, classification and visitor with funnel visits: their step days as the counts
@@ -98,6 +101,8 @@ export const FunnelVisitorRowSchema = SchemaFactory.createForClass(FunnelVisitor
 // Serves: the step days a batch recorded (a replay), and dropping a funnel's rows.
 FunnelVisitorRowSchema.index({ nextBatch: 1 }, { partialFilterExpression: { nextBatch: { $exists: true } } });
 FunnelVisitorRowSchema.index({ funnelId: 1 });
+// Serves: the site's rows dropped at once (a rebuild or a deleted site).
+FunnelVisitorRowSchema.index({ siteId: 1 });
 
 /**
  * One per funnel, classification, step and local day: the visitors at the step that day, `fresh`
@@ -134,8 +139,10 @@ export class FunnelCountRow {
 }
 
 export const FunnelCountRowSchema = SchemaFactory.createForClass(FunnelCountRow);
-// Serves: a funnel read's days.
+// Serves: a funnel read's days, and dropping a funnel's rows (`funnelId` alone, a prefix).
 FunnelCountRowSchema.index({ funnelId: 1, classification: 1, day: 1 });
+// Serves: the site's rows dropped at once (a rebuild or a deleted site).
+FunnelCountRowSchema.index({ siteId: 1 });
 
 /**
  * One per funnel whose rows are complete: backfilled in `timezone` for the steps `goalIds` and
@@ -158,4 +165,5 @@ export class FunnelRowsState {
 }
 
 export const FunnelRowsStateSchema = SchemaFactory.createForClass(FunnelRowsState);
+// Serves: the ready funnels of a read's or a batch's sites, and the site's states dropped at once.
 FunnelRowsStateSchema.index({ siteId: 1 });
