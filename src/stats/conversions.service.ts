@@ -6,7 +6,7 @@ import { goalNamePasses, GOAL_QUERY_METRICS, type BehaviourFilter, type GoalName
 import type { QueryMetric, QueryMetricValues, StatsQuery } from './query/stats-query.js';
 import { StatsEngine } from './stats-engine.service.js';
 import { StatsRepository, type ConversionMetricsRow, type GroupKey } from './stats.repository.js';
-import { uniqueConversions } from './rollups/goal-counts.js';
+import { uniqueConversions, type GoalCountEntry } from './rollups/goal-counts.js';
 import { GoalRowsRepository } from './rollups/goal-rows.repository.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import type { ConversionPlan } from './rollups/source-plan.js';
@@ -117,11 +117,13 @@ export class ConversionsService {
         ? []
         : plan.source === 'goal-counts'
           ? this.conversionsFromRows(query, plan, selected, selection.byGoal)
-          : this.repository.aggregateConversions(
-              query,
-              selected.map((goal) => this.conversionGoal(goal)),
-              { byGoal: selection.byGoal, revenueCurrency: queryCurrency },
-            ),
+          : plan.source === 'goal-value-counts'
+            ? this.conversionsFromValueRows(query, plan, selected, selection.byGoal)
+            : this.repository.aggregateConversions(
+                query,
+                selected.map((goal) => this.conversionGoal(goal)),
+                { byGoal: selection.byGoal, revenueCurrency: queryCurrency },
+              ),
       metrics.includes('conversionRate')
         ? this.engine.run({ ...base, dimensions: [], interval: undefined }, ['visitors'])
         : [],
@@ -216,6 +218,91 @@ export class ConversionsService {
         row.revenueCount += tail.revenueCount;
       }
       if (row.events > 0) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * The conversions of each goal by one hit-level dimension from its value rows: per value, unique
+   * conversions of the settled days from the previous-conversion-day counts, plus the raw tail's
+   * converted visitors of that value who did not convert with it on a settled day of the range;
+   * events and revenue (in the goal's currency) added up. A row's key is the value (and the goal,
+   * grouped by goal), as the raw pipeline gives it.
+   */
+  private async conversionsFromValueRows(
+    query: StatsQuery<QueryDimension>,
+    plan: Extract<ConversionPlan, { source: 'goal-value-counts' }>,
+    goals: StoredGoal[],
+    byGoal: boolean,
+  ): Promise<ConversionMetricsRow[]> {
+    const { classification } = query;
+    const { dimension } = plan;
+    const [counts, tailRows] = await Promise.all([
+      this.goalRows.findValueCounts(
+        query.siteId,
+        goals.map((goal) => goal.id),
+        dimension,
+        classification,
+        plan.fromDay,
+        plan.settledEnd,
+      ),
+      plan.tail
+        ? this.repository.aggregateConversions(
+            { ...query, start: plan.tail.start, end: plan.tail.end },
+            goals.map((goal) => this.conversionGoal(goal)),
+            { byGoal: true, revenueCurrency: null, withVisitorKeys: true },
+          )
+        : [],
+    ]);
+    const rows: ConversionMetricsRow[] = [];
+    for (const goal of goals) {
+      // Per value (as JSON: null is a value too): its count entries, and its tail row.
+      const entries = new Map<string, GoalCountEntry[]>();
+      for (const entry of counts)
+        if (entry.goalId === goal.id) {
+          const value = JSON.stringify(entry.value ?? null);
+          entries.set(value, [...(entries.get(value) ?? []), entry]);
+        }
+      const tails = new Map(
+        tailRows
+          .filter((row) => row.key?.goal === goal.displayName)
+          .map((row) => [JSON.stringify(row.key?.[dimension] ?? null), row]),
+      );
+      const earlier =
+        tails.size > 0
+          ? await this.goalRows.findValueConvertedBetween(
+              query.siteId,
+              goal.id,
+              dimension,
+              classification,
+              [...new Set([...tails.values()].flatMap((row) => row.visitorKeys ?? []))],
+              plan.fromDay,
+              plan.settledEnd,
+            )
+          : new Map<string, Set<string>>();
+      for (const value of new Set([...entries.keys(), ...tails.keys()])) {
+        const valueEntries = entries.get(value) ?? [];
+        const revenue = valueEntries.flatMap((entry) =>
+          entry.revenue.filter((item) => goal.revenueCurrency !== null && item.currency === goal.revenueCurrency),
+        );
+        const key = { [dimension]: JSON.parse(value) as string | null };
+        const row: ConversionMetricsRow = {
+          key: byGoal ? { goal: goal.displayName, ...key } : key,
+          visitors: uniqueConversions(valueEntries, plan.fromDay),
+          events: valueEntries.reduce((total, entry) => total + entry.events, 0),
+          revenueSum: revenue.reduce((total, item) => total + item.sum, 0),
+          revenueCount: revenue.reduce((total, item) => total + item.count, 0),
+        };
+        const tail = tails.get(value);
+        if (tail) {
+          const converted = earlier.get(value) ?? new Set<string>();
+          row.visitors += (tail.visitorKeys ?? []).filter((visitor) => !converted.has(visitor)).length;
+          row.events += tail.events;
+          row.revenueSum += tail.revenueSum;
+          row.revenueCount += tail.revenueCount;
+        }
+        if (row.events > 0) rows.push(row);
+      }
     }
     return rows;
   }

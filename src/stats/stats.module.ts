@@ -44,6 +44,10 @@ import {
   GoalMemberRowSchema,
   GoalRowsState,
   GoalRowsStateSchema,
+  GoalValueCountRow,
+  GoalValueCountRowSchema,
+  GoalValueMemberRow,
+  GoalValueMemberRowSchema,
 } from './rollups/goal-rows.schema.js';
 import { FunnelRowsBuilder } from './rollups/funnel-rows.builder.js';
 import { FunnelRowsRepository } from './rollups/funnel-rows.repository.js';
@@ -83,6 +87,8 @@ import {
       { name: RollupState.name, schema: RollupStateSchema },
       { name: GoalMemberRow.name, schema: GoalMemberRowSchema },
       { name: GoalCountRow.name, schema: GoalCountRowSchema },
+      { name: GoalValueMemberRow.name, schema: GoalValueMemberRowSchema },
+      { name: GoalValueCountRow.name, schema: GoalValueCountRowSchema },
       { name: GoalRowsState.name, schema: GoalRowsStateSchema },
       { name: FunnelVisitRow.name, schema: FunnelVisitRowSchema },
       { name: FunnelVisitorRow.name, schema: FunnelVisitorRowSchema },

@@ -43,6 +43,7 @@ import {
   type VisitorCountCoverage,
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
+import { GOAL_VALUE_FIELDS } from './rollups/goal-value-series.js';
 import { DIMENSION_SOURCES, type QueryDimension } from './query/dimensions.js';
 import { CLASSIFICATIONS } from '../hits/hit.schema.js';
 import { HitsRepository } from '../hits/hits.repository.js';
@@ -65,6 +66,12 @@ export interface GoalHit {
   classification: string;
   revenueAmount?: number | null;
   revenueCurrency?: string | null;
+  /** The hit-level values the goal value rows split conversions by (GOAL_VALUE_FIELDS). */
+  path?: string;
+  countryCode?: string | null;
+  browser?: string | null;
+  os?: string | null;
+  device?: string | null;
 }
 
 export interface ConversionMetricsRow extends ConversionSums {
@@ -345,13 +352,23 @@ export class StatsRepository {
 
   /**
    * The site's hits already rolled up (not awaiting a rollup batch) that complete `goal`, with
-   * what a conversion row needs of them: a goal's backfill (GoalConversionsBuilder).
+   * what a conversion row and a value row need of them: a goal's backfill (GoalConversionsBuilder).
    */
   async findRolledUpGoalHits(siteId: Types.ObjectId, goal: ConversionGoal): Promise<GoalHit[]> {
     return this.hits.aggregate<GoalHit>([
       { $match: { siteId, rollupPending: { $exists: false } } },
       matchAnyGoal([goal]),
-      { $project: { _id: 0, ts: 1, visitorKey: 1, classification: 1, revenueAmount: 1, revenueCurrency: 1 } },
+      {
+        $project: {
+          _id: 0,
+          ts: 1,
+          visitorKey: 1,
+          classification: 1,
+          revenueAmount: 1,
+          revenueCurrency: 1,
+          ...Object.fromEntries(GOAL_VALUE_FIELDS.map((field) => [field, 1])),
+        },
+      },
     ]);
   }
 

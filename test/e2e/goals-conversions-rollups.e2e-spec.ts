@@ -74,6 +74,10 @@ interface StoredHit {
   ts: Date;
   name: string;
   path: string;
+  countryCode?: string;
+  browser?: string;
+  os?: string;
+  device?: string;
   visitorKey: string;
   classification: string;
   props?: Record<string, string | number | boolean>;
@@ -81,7 +85,17 @@ interface StoredHit {
   revenueCurrency: string | null;
 }
 
+/** The hit-level dimensions the value rows keep, and the hit field each one reads. */
+const VALUE_DIMENSIONS = [
+  ['country', 'countryCode'],
+  ['page', 'path'],
+  ['browser', 'browser'],
+  ['os', 'os'],
+  ['device', 'device'],
+] as const;
+
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+const percent = (part: number, whole: number) => (whole > 0 ? round((part / whole) * 100, 1) : 0);
 const distinct = (hits: StoredHit[]) => new Set(hits.map((hit) => hit.visitorKey)).size;
 
 describe('goals: conversions from the rollup rows equal a brute-force evaluation of the raw hits', () => {
@@ -258,4 +272,95 @@ describe('goals: conversions from the rollup rows equal a brute-force evaluation
       }
     },
   );
+
+  it.each(cases)(
+    'case $index: a breakdown by a hit-level dimension filtered by a goal, $from to $to ($classification), is read from the value rows and exact',
+    async ({ index, from, to, classification }) => {
+      const [dimension, field] = VALUE_DIMENSIONS[index % VALUE_DIMENSIONS.length];
+      const goal = GOALS[index % GOALS.length];
+      const range = inRange(from, to, classification ?? 'USER');
+      // A hit stores only the fields it has a value for: an absent one groups as null.
+      const valueOf = (hit: StoredHit) => hit[field] ?? null;
+      const converted = range.filter((hit) => goalMatchesHit(goal.definition, hit));
+      const values = [...new Set(converted.map(valueOf))];
+      expect(values.length).toBeGreaterThan(0);
+      const byValue = (a: { value: string | null }, b: { value: string | null }) =>
+        String(a.value).localeCompare(String(b.value));
+      const expected = values
+        .map((value) => {
+          const group = converted.filter((hit) => valueOf(hit) === value);
+          return {
+            value,
+            visitors: distinct(group),
+            events: group.length,
+            groupConversionRate: percent(distinct(group), distinct(range.filter((hit) => valueOf(hit) === value))),
+          };
+        })
+        .sort(byValue);
+      const plans: string[] = [];
+      const coverage = app.app.get(RollupCoverageService);
+      const planConversions = coverage.planConversions.bind(coverage);
+      coverage.planConversions = async (...args) => {
+        const plan = await planConversions(...args);
+        plans.push(plan.source === 'raw' ? 'raw' : `${plan.source}${plan.tail ? '+tail' : ''}`);
+        return plan;
+      };
+      const tailed = to === '2024-03-20' ? 'goal-value-counts+tail' : 'goal-value-counts';
+      try {
+        const response = await query({
+          dateRange: { from, to },
+          dimensions: [dimension],
+          filters: [['is', 'goal', [goal.name]]],
+          ...(classification ? { classification } : {}),
+          metrics: ['visitors', 'events', 'groupConversionRate'],
+        }).expect(200);
+        const actual = response.body.results.map(
+          (row: { dimensions: Record<string, string | null>; metrics: Record<string, number> }) => ({
+            value: row.dimensions[dimension],
+            ...row.metrics,
+          }),
+        );
+        expect(actual.sort(byValue)).toEqual(expected);
+        expect(plans).toEqual([tailed]);
+
+        // Every goal by the same dimension: one row per goal and value, revenue in the goal's currency.
+        const perGoal = await query({
+          dateRange: { from, to },
+          dimensions: ['goal', dimension],
+          ...(classification ? { classification } : {}),
+          metrics: ['visitors', 'events', 'revenueTotal', 'revenueAverage'],
+        }).expect(200);
+        const expectedPerGoal = GOALS.flatMap((spec) => {
+          const goalHits = range.filter((hit) => goalMatchesHit(spec.definition, hit));
+          return [...new Set(goalHits.map(valueOf))].map((value) =>
+            stableKey({
+              goal: spec.name,
+              value,
+              ...expectedRow(
+                spec,
+                goalHits.filter((hit) => valueOf(hit) === value),
+              ),
+            }),
+          );
+        }).sort();
+        const actualPerGoal = perGoal.body.results
+          .map((row: { dimensions: Record<string, string | null>; metrics: Record<string, number> }) =>
+            stableKey({ goal: row.dimensions.goal, value: row.dimensions[dimension], ...row.metrics }),
+          )
+          .sort();
+        expect(actualPerGoal).toEqual(expectedPerGoal);
+        expect(plans[1]).toBe(tailed);
+      } finally {
+        coverage.planConversions = planConversions;
+      }
+    },
+  );
 });
+
+function stableKey(row: Record<string, unknown>): string {
+  return JSON.stringify(
+    Object.keys(row)
+      .sort()
+      .map((key) => [key, row[key]]),
+  );
+}

@@ -210,6 +210,10 @@ describe('stats maintenance under faults', () => {
     'findCreatedBy',
     'findHistories',
     'applyCountDeltas',
+    'upsertValueMembers',
+    'findValueCreatedBy',
+    'findValueHistories',
+    'applyValueCountDeltas',
     'releaseRollupBatch#2',
     'replaceGoalRows',
   ])(
@@ -266,6 +270,7 @@ describe('stats maintenance under faults', () => {
       expect(await run()).toBe('completed');
       const incremental = await derivedRows(app, siteId);
       expect(incremental.stats_goal_counts.length).toBeGreaterThan(0);
+      expect(incremental.stats_goal_value_counts.length).toBeGreaterThan(0);
       await rollups.markSiteForRebuild(site.id);
       expect(await run()).toBe('completed');
       expect(incremental).toEqual(await derivedRows(app, siteId));
@@ -408,6 +413,7 @@ describe('stats maintenance under faults', () => {
     let runs = 0;
     let killed = 0;
     let conversionsFromRows = 0;
+    let valueConversionsFromRows = 0;
     let funnelsFromRows = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -553,6 +559,34 @@ describe('stats maintenance under faults', () => {
               coverage.planConversions = planConversions;
             }
 
+            // Conversions by a hit-level dimension (per goal, and of one goal): from the value rows
+            // where they answer, equal to raw hits.
+            const valueDimension: Dimension = spec.dimensions[0] === 'page' ? 'page' : 'country';
+            for (const valueSelection of [
+              { byGoal: true, nameFilters: [] },
+              { byGoal: false, nameFilters: [{ operator: 'is' as const, names: [siteGoals[0].displayName] }] },
+            ]) {
+              const valueQuery = { ...query, dimensions: [valueDimension], interval: undefined };
+              const selected = valueSelection.byGoal ? siteGoals : [siteGoals[0]];
+              const valuePlan = await coverage.planConversions(valueQuery, {
+                goalIds: selected.map((goal) => goal.id),
+                byGoal: valueSelection.byGoal,
+              });
+              if (valuePlan.source === 'goal-value-counts') valueConversionsFromRows += 1;
+              const valueFromRows = await conversions.run(valueQuery, siteGoals, valueSelection, [
+                ...conversionMetrics,
+              ]);
+              coverage.planConversions = () => Promise.resolve({ source: 'raw' });
+              try {
+                const valueFromHits = await conversions.run(valueQuery, siteGoals, valueSelection, [
+                  ...conversionMetrics,
+                ]);
+                expect(canonical(valueFromRows)).toEqual(canonical(valueFromHits));
+              } finally {
+                coverage.planConversions = planConversions;
+              }
+            }
+
             // The saved funnel: from the funnel rows where they answer, equal to raw hits.
             if ((await expectFunnelLikeRawHits(query, funnel)) === 'funnel-rows') funnelsFromRows += 1;
           }
@@ -604,6 +638,7 @@ describe('stats maintenance under faults', () => {
     expect(killed).toBeGreaterThan(5);
     // And the conversion rows must have answered, or it says nothing about them.
     expect(conversionsFromRows).toBeGreaterThan(5);
+    expect(valueConversionsFromRows).toBeGreaterThan(5);
     // The same for the funnel rows.
     expect(funnelsFromRows).toBeGreaterThan(5);
   }, 480_000);

@@ -27,6 +27,8 @@ export const DERIVED_COLLECTIONS = [
   'stats_visitor_counts',
   'stats_goal_members',
   'stats_goal_counts',
+  'stats_goal_value_members',
+  'stats_goal_value_counts',
   'stats_funnel_visits',
   'stats_funnel_visitors',
   'stats_funnel_counts',
@@ -112,6 +114,10 @@ function storeCalls(app: TestApp): Array<[object, string]> {
       'findCreatedBy',
       'findHistories',
       'applyCountDeltas',
+      'upsertValueMembers',
+      'findValueCreatedBy',
+      'findValueHistories',
+      'applyValueCountDeltas',
       'replaceGoalRows',
       'deleteGoalRows',
       'deleteSite',
@@ -176,6 +182,15 @@ export function killAt(app: TestApp, step: number | string): { calls: () => numb
           tally: new Map([...entry.tally].slice(0, Math.floor(entry.tally.size / 2))),
         }));
         await original.call(this, siteId, batch, half);
+      }
+      // The goal and value rows' bulk writes half done.
+      if (method === 'applyCountDeltas' || method === 'applyValueCountDeltas') {
+        const [siteId, batch, tally] = args as [string, number, Map<string, unknown>];
+        await original.call(this, siteId, batch, new Map([...tally].slice(0, Math.floor(tally.size / 2))));
+      }
+      if (method === 'upsertMembers' || method === 'upsertValueMembers') {
+        const [siteId, batch, memberships] = args as [string, number, unknown[]];
+        await original.call(this, siteId, batch, memberships.slice(0, Math.floor(memberships.length / 2)));
       }
       throw new Error(`killed at step ${step}`);
     };

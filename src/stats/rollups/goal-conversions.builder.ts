@@ -12,10 +12,37 @@ import {
   type GoalCountTally,
   type GoalMembership,
 } from './goal-counts.js';
-import { GoalRowsRepository } from './goal-rows.repository.js';
+import { GoalRowsRepository, type ReadyGoal } from './goal-rows.repository.js';
+import {
+  coversGoalValueDimensions,
+  GOAL_VALUE_DIMENSIONS,
+  GOAL_VALUE_FIELDS,
+  goalValueSeriesKey,
+  hitValue,
+  parseGoalValueSeriesKey,
+} from './goal-value-series.js';
 
 /** The hit fields a goal and its conversion rows read. */
-const GOAL_HIT_FIELDS = ['path', 'props', 'classification', 'revenueAmount', 'revenueCurrency'];
+const GOAL_HIT_FIELDS = [
+  ...new Set(['path', 'props', 'classification', 'revenueAmount', 'revenueCurrency', ...GOAL_VALUE_FIELDS]),
+];
+
+/** Whether a goal's rows include the value rows of the current GOAL_VALUE_DIMENSIONS. */
+function hasCurrentValueRows(state: ReadyGoal): boolean {
+  return coversGoalValueDimensions(state.dimensions);
+}
+
+/** The conversion's memberships by value series: one per dimension, for the hit's value of it. */
+function valueMemberships(
+  goalId: string,
+  hit: Readonly<Record<string, unknown>>,
+  membership: Omit<GoalMembership, 'goalId'>,
+): GoalMembership[] {
+  return GOAL_VALUE_DIMENSIONS.map((dimension) => ({
+    ...membership,
+    goalId: goalValueSeriesKey({ goalId, dimension, value: hitValue(hit, dimension) }),
+  }));
+}
 
 type BatchGoalHit = GoalMatchableHit &
   GoalHit & {
@@ -67,7 +94,8 @@ export class GoalConversionsBuilder {
       if (gone.length > 0) await this.rows.deleteGoalRows(siteId, gone);
     }
     for (const goal of goals) {
-      if (ready.get(goal.siteId)?.some((state) => state.goalId === goal.id)) continue;
+      // Rows kept before the value rows existed (or for other dimensions) are built again whole.
+      if (ready.get(goal.siteId)?.some((state) => state.goalId === goal.id && hasCurrentValueRows(state))) continue;
       await this.backfill(goal, zones.get(goal.siteId)!, beforeWrite);
     }
   }
@@ -81,6 +109,11 @@ export class GoalConversionsBuilder {
       revenueCurrency: goal.revenueCurrency,
     });
     const memberships = new Map<string, GoalMembership>();
+    const values = new Map<string, GoalMembership>();
+    const valueConverting: Array<{
+      membership: Omit<GoalMembership, 'visitorKey'>;
+      revenue: ReturnType<typeof revenueOf>;
+    }> = [];
     const converting = hits.map((hit) => {
       const membership = {
         goalId: goal.id,
@@ -91,11 +124,28 @@ export class GoalConversionsBuilder {
         ...membership,
         visitorKey: hit.visitorKey,
       });
-      return { membership, revenue: revenueOf(hit) };
+      const revenue = revenueOf(hit);
+      for (const value of valueMemberships(goal.id, hit as unknown as Record<string, unknown>, {
+        classification: hit.classification,
+        visitorKey: hit.visitorKey,
+        day: membership.day,
+      })) {
+        values.set(`${value.goalId}|${hit.classification}|${hit.visitorKey}|${membership.day}`, value);
+        valueConverting.push({
+          membership: { goalId: value.goalId, classification: value.classification, day: value.day },
+          revenue,
+        });
+      }
+      return { membership, revenue };
     });
     const members = [...memberships.values()];
+    const valueMembers = [...values.values()];
     await beforeWrite();
-    await this.rows.replaceGoalRows(goal.siteId, goal.id, timezone, members, recountGoal(members, converting));
+    await this.rows.replaceGoalRows(goal.siteId, goal.id, timezone, members, recountGoal(members, converting), {
+      dimensions: GOAL_VALUE_DIMENSIONS,
+      memberships: valueMembers,
+      tally: recountGoal(valueMembers, valueConverting),
+    });
   }
 
   /**
@@ -120,16 +170,14 @@ export class GoalConversionsBuilder {
       const timezone = zones.get(siteId);
       if (timezone === undefined) continue;
       // Rows built in another zone are dropped by the site's rebuild (its zone changed): nothing to add to them.
-      const readyIds = new Set(
-        ready
-          .get(siteId)!
-          .filter((state) => state.timezone === timezone)
-          .map((state) => state.goalId),
-      );
+      const inZone = ready.get(siteId)!.filter((state) => state.timezone === timezone);
+      const readyIds = new Set(inZone.map((state) => state.goalId));
+      // Goals whose rows predate the value rows get them from their next backfill (syncGoals), not from batches.
+      const withValues = new Set(inZone.filter(hasCurrentValueRows).map((state) => state.goalId));
       const goals = (await this.goals.listForSite(siteId))
         .filter((goal) => readyIds.has(goal.id))
         .map((goal): [string, GoalDefinition] => [goal.id, goalDefinition(goal)]);
-      if (goals.length > 0) await this.applySiteBatch(siteId, batch, siteHits, goals, timezone);
+      if (goals.length > 0) await this.applySiteBatch(siteId, batch, siteHits, goals, timezone, withValues);
     }
   }
 
@@ -139,23 +187,47 @@ export class GoalConversionsBuilder {
     hits: readonly BatchGoalHit[],
     goals: ReadonlyArray<[string, GoalDefinition]>,
     timezone: string,
+    withValues: ReadonlySet<string>,
   ): Promise<void> {
     const tally: GoalCountTally = new Map();
     const memberships = new Map<string, GoalMembership>();
+    const valueTally: GoalCountTally = new Map();
+    const values = new Map<string, GoalMembership>();
     for (const hit of hits) {
       const day = formatCalendarDate(zonedParts(hit.ts, timezone));
       for (const [goalId, definition] of goals) {
         if (!goalMatchesHit(definition, hit)) continue;
-        addConversionHit(tally, { goalId, classification: hit.classification, day }, revenueOf(hit));
+        const revenue = revenueOf(hit);
+        addConversionHit(tally, { goalId, classification: hit.classification, day }, revenue);
         memberships.set(`${goalId}|${hit.classification}|${hit.visitorKey}|${day}`, {
           goalId,
           classification: hit.classification,
           visitorKey: hit.visitorKey,
           day,
         });
+        if (!withValues.has(goalId)) continue;
+        for (const value of valueMemberships(goalId, hit as unknown as Record<string, unknown>, {
+          classification: hit.classification,
+          visitorKey: hit.visitorKey,
+          day,
+        })) {
+          addConversionHit(valueTally, { goalId: value.goalId, classification: value.classification, day }, revenue);
+          values.set(`${value.goalId}|${hit.classification}|${hit.visitorKey}|${day}`, value);
+        }
       }
     }
-    const ids = await this.rows.upsertMembers(siteId, batch, [...memberships.values()]);
+    await this.applyMemberships(siteId, batch, tally, [...memberships.values()]);
+    if (values.size > 0) await this.applyValueMemberships(siteId, batch, valueTally, [...values.values()]);
+  }
+
+  /** The batch's goal memberships and count deltas, each applied once. */
+  private async applyMemberships(
+    siteId: string,
+    batch: number,
+    tally: GoalCountTally,
+    memberships: readonly GoalMembership[],
+  ): Promise<void> {
+    const ids = await this.rows.upsertMembers(siteId, batch, memberships);
     // The conversion days this batch created (the same on a replay), per goal, classification and visitor.
     const added = new Map<string, { goalId: string; classification: string; days: Map<string, Set<string>> }>();
     for (const membership of await this.rows.findCreatedBy(batch, ids)) {
@@ -176,6 +248,45 @@ export class GoalConversionsBuilder {
         addMembershipDeltas(tally, goalId, classification, histories.get(visitorKey) ?? [], newDays);
     }
     await this.rows.applyCountDeltas(siteId, batch, tally);
+  }
+
+  /**
+   * The same for the value rows: the memberships keyed by value series, their new days' deltas
+   * read from the visitor's days for the goal and dimension (every value at once), applied once.
+   */
+  private async applyValueMemberships(
+    siteId: string,
+    batch: number,
+    tally: GoalCountTally,
+    memberships: readonly GoalMembership[],
+  ): Promise<void> {
+    const ids = await this.rows.upsertValueMembers(siteId, batch, memberships);
+    // The days this batch created, per goal, dimension and classification, then per series and visitor.
+    const added = new Map<string, { series: Map<string, Map<string, Set<string>>>; visitors: Set<string> }>();
+    for (const membership of await this.rows.findValueCreatedBy(batch, ids)) {
+      const { goalId, dimension } = parseGoalValueSeriesKey(membership.goalId);
+      const key = JSON.stringify([goalId, dimension, membership.classification]);
+      const group = added.get(key) ?? { series: new Map(), visitors: new Set() };
+      const visitors = group.series.get(membership.goalId) ?? new Map<string, Set<string>>();
+      const days = visitors.get(membership.visitorKey) ?? new Set<string>();
+      days.add(membership.day);
+      visitors.set(membership.visitorKey, days);
+      group.series.set(membership.goalId, visitors);
+      group.visitors.add(membership.visitorKey);
+      added.set(key, group);
+    }
+    for (const [key, { series, visitors }] of added) {
+      const [goalId, dimension, classification] = JSON.parse(key) as [
+        string,
+        (typeof GOAL_VALUE_DIMENSIONS)[number],
+        string,
+      ];
+      const histories = await this.rows.findValueHistories(siteId, goalId, dimension, classification, [...visitors]);
+      for (const [seriesKey, newDays] of series)
+        for (const [visitorKey, days] of newDays)
+          addMembershipDeltas(tally, seriesKey, classification, histories.get(seriesKey)?.get(visitorKey) ?? [], days);
+    }
+    await this.rows.applyValueCountDeltas(siteId, batch, tally);
   }
 
   /** The site's rows are rebuilt (purge, erasure, zone change) or the site is gone: its goal rows go too. */

@@ -11,7 +11,14 @@ import {
   type GoalCountTally,
   type GoalMembership,
 } from './goal-counts.js';
-import { GoalCountRow, GoalMemberRow, GoalRowsState } from './goal-rows.schema.js';
+import {
+  GoalCountRow,
+  GoalMemberRow,
+  GoalRowsState,
+  GoalValueCountRow,
+  GoalValueMemberRow,
+} from './goal-rows.schema.js';
+import { goalValueSeriesKey, parseGoalValueSeriesKey, type GoalValueDimension } from './goal-value-series.js';
 
 const DUPLICATE_KEY = 11000;
 /** Keys per `$in` and documents per write: within the embedded planner's 1,000 index intervals. */
@@ -19,11 +26,15 @@ const CHUNK = 500;
 
 type CountDocument = GoalCountRow;
 
-/** A goal whose rows are complete, in the zone they were built in. */
+/** A goal whose rows are complete, in the zone they were built in, with value rows for `dimensions`. */
 export interface ReadyGoal {
   goalId: string;
   timezone: string;
+  dimensions: string[];
 }
+
+/** A value count entry as a breakdown reads it. */
+export type GoalValueCountEntry = GoalCountEntry & { goalId: string; value: string | null };
 
 const chunks = <T>(items: readonly T[]): T[][] =>
   Array.from({ length: Math.ceil(items.length / CHUNK) }, (_value, index) =>
@@ -40,6 +51,8 @@ export class GoalRowsRepository {
     @InjectModel(GoalMemberRow.name) private readonly members: Model<GoalMemberRow>,
     @InjectModel(GoalCountRow.name) private readonly counts: Model<GoalCountRow>,
     @InjectModel(GoalRowsState.name) private readonly states: Model<GoalRowsState>,
+    @InjectModel(GoalValueMemberRow.name) private readonly valueMembers: Model<GoalValueMemberRow>,
+    @InjectModel(GoalValueCountRow.name) private readonly valueCounts: Model<GoalValueCountRow>,
   ) {}
 
   /** The goals of these sites whose rows are complete. */
@@ -48,7 +61,7 @@ export class GoalRowsRepository {
     const bySite = new Map<string, ReadyGoal[]>();
     for (const doc of docs) {
       const list = bySite.get(doc.siteId.toHexString()) ?? [];
-      list.push({ goalId: doc._id, timezone: doc.timezone });
+      list.push({ goalId: doc._id, timezone: doc.timezone, dimensions: doc.dimensions ?? [] });
       bySite.set(doc.siteId.toHexString(), list);
     }
     return bySite;
@@ -82,6 +95,76 @@ export class GoalRowsRepository {
       }
     }
     return ids;
+  }
+
+  /** As `upsertMembers`, for the value memberships (goalId holding the value series, goalValueSeriesKey). */
+  async upsertValueMembers(siteId: string, batch: number, memberships: readonly GoalMembership[]): Promise<string[]> {
+    const site = new Types.ObjectId(siteId);
+    const ids: string[] = [];
+    for (const chunk of chunks(memberships)) {
+      const operations: Array<AnyBulkWriteOperation<GoalValueMemberRow>> = chunk.map((membership) => {
+        const _id = valueMemberId(siteId, membership);
+        ids.push(_id);
+        return {
+          updateOne: {
+            filter: { _id },
+            update: { $setOnInsert: { siteId: site, ...valueMembershipFields(membership), firstBatch: batch } },
+            upsert: true,
+          },
+        };
+      });
+      try {
+        await this.valueMemberRows.bulkWrite(operations, { ordered: false });
+      } catch (error) {
+        const writeErrors = bulkWriteErrors(error);
+        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
+      }
+    }
+    return ids;
+  }
+
+  /** Of the given value membership documents, those batch `batch` created (goalId: the value series). */
+  async findValueCreatedBy(batch: number, ids: readonly string[]): Promise<GoalMembership[]> {
+    const found: GoalMembership[] = [];
+    for (const chunk of chunks(ids))
+      for (const doc of await this.valueMemberRows.find({ _id: { $in: chunk }, firstBatch: batch }).toArray())
+        found.push({
+          goalId: goalValueSeriesKey({
+            goalId: doc.goalId,
+            dimension: doc.dimension as GoalValueDimension,
+            value: doc.value ?? null,
+          }),
+          classification: doc.classification,
+          visitorKey: doc.visitorKey,
+          day: doc.day,
+        });
+    return found;
+  }
+
+  /** Every conversion day of these visitors on this goal, dimension and classification: value series → visitor → days. */
+  async findValueHistories(
+    siteId: string,
+    goalId: string,
+    dimension: GoalValueDimension,
+    classification: string,
+    visitorKeys: readonly string[],
+  ): Promise<Map<string, Map<string, string[]>>> {
+    const histories = new Map<string, Map<string, string[]>>();
+    for (const chunk of chunks(visitorKeys))
+      for (const doc of await this.valueMemberRows
+        .find(
+          { siteId: new Types.ObjectId(siteId), goalId, dimension, classification, visitorKey: { $in: chunk } },
+          { projection: { _id: 0, value: 1, visitorKey: 1, day: 1 } },
+        )
+        .toArray()) {
+        const series = goalValueSeriesKey({ goalId, dimension, value: doc.value ?? null });
+        const visitors = histories.get(series) ?? new Map<string, string[]>();
+        const days = visitors.get(doc.visitorKey) ?? [];
+        days.push(doc.day);
+        visitors.set(doc.visitorKey, days);
+        histories.set(series, visitors);
+      }
+    return histories;
   }
 
   /** Of the given membership documents, those batch `batch` created. */
@@ -126,33 +209,56 @@ export class GoalRowsRepository {
    * documents the first attempt did not reach (as RollupRepository.applyCountDeltas).
    */
   async applyCountDeltas(siteId: string, batch: number, tally: GoalCountTally): Promise<void> {
+    await this.applyDeltasOnce(
+      this.countRows,
+      siteId,
+      batch,
+      [...tally.values()].map((delta) => ({
+        id: countId(siteId, delta),
+        fields: { goalId: delta.goalId, classification: delta.classification, day: delta.day },
+        delta,
+      })),
+    );
+  }
+
+  /** As `applyCountDeltas`, for the value counts (the tally keyed by value series, goalValueSeriesKey). */
+  async applyValueCountDeltas(siteId: string, batch: number, tally: GoalCountTally): Promise<void> {
+    await this.applyDeltasOnce(
+      this.valueCountRows,
+      siteId,
+      batch,
+      [...tally.values()].map((delta) => ({ id: valueCountId(siteId, delta), fields: valueCountFields(delta), delta })),
+    );
+  }
+
+  private async applyDeltasOnce<Row extends GoalCountEntry & { _id: string; lastBatch: number }>(
+    collection: Collection<Row>,
+    siteId: string,
+    batch: number,
+    deltas: ReadonlyArray<{ id: string; fields: Record<string, unknown>; delta: GoalCountDelta }>,
+  ): Promise<void> {
     const site = new Types.ObjectId(siteId);
-    for (const chunk of chunks([...tally.values()])) {
-      const withIds = chunk.map((delta) => ({ id: countId(siteId, delta), delta }));
+    for (const chunk of chunks(deltas)) {
       const existing = new Map(
-        (await this.countRows.find({ _id: { $in: withIds.map(({ id }) => id) } }).toArray()).map((row) => [
-          row._id,
-          row,
-        ]),
+        (await collection.find({ _id: { $in: chunk.map(({ id }) => id) } } as never).toArray()).map(
+          (row): [string, Row] => [row._id as string, row as unknown as Row],
+        ),
       );
-      const operations: Array<AnyBulkWriteOperation<CountDocument>> = [];
-      for (const { id, delta } of withIds) {
+      const operations: Array<AnyBulkWriteOperation<Row>> = [];
+      for (const { id, fields, delta } of chunk) {
         const row = existing.get(id);
         if (row && row.lastBatch >= batch) continue;
-        const { goalId, classification, day } = delta;
         operations.push({
           updateOne: {
-            filter: { _id: id, lastBatch: { $not: { $gte: batch } } },
-            update: {
-              $set: { siteId: site, goalId, classification, day, ...addToEntry(row, delta), lastBatch: batch },
-            },
+            filter: { _id: id, lastBatch: { $not: { $gte: batch } } } as never,
+            update: { $set: { siteId: site, ...fields, ...addToEntry(row, delta), lastBatch: batch } as never },
             upsert: true,
           },
         });
       }
       if (operations.length === 0) continue;
       try {
-        await this.countRows.bulkWrite(operations, { ordered: false });
+        await collection.bulkWrite(operations, { ordered: false });
       } catch (error) {
         // A document already holding the batch fails its filter, and its upsert meets the same _id.
         const writeErrors = bulkWriteErrors(error);
@@ -168,6 +274,7 @@ export class GoalRowsRepository {
     timezone: string,
     memberships: readonly GoalMembership[],
     tally: GoalCountTally,
+    values: { dimensions: readonly string[]; memberships: readonly GoalMembership[]; tally: GoalCountTally },
   ): Promise<void> {
     const site = new Types.ObjectId(siteId);
     await this.deleteGoalRows(siteId, [goalId]);
@@ -189,7 +296,32 @@ export class GoalRowsRepository {
         })),
         { ordered: false },
       );
-    await this.states.updateOne({ _id: goalId }, { $set: { siteId: site, timezone } }, { upsert: true });
+    for (const chunk of chunks(values.memberships))
+      await this.valueMemberRows.insertMany(
+        chunk.map((membership) => ({
+          _id: valueMemberId(siteId, membership),
+          siteId: site,
+          ...valueMembershipFields(membership),
+          firstBatch: 0,
+        })),
+        { ordered: false },
+      );
+    for (const chunk of chunks([...values.tally.values()]))
+      await this.valueCountRows.insertMany(
+        chunk.map((delta) => ({
+          _id: valueCountId(siteId, delta),
+          siteId: site,
+          ...valueCountFields(delta),
+          ...addToEntry(undefined, delta),
+          lastBatch: 0,
+        })),
+        { ordered: false },
+      );
+    await this.states.updateOne(
+      { _id: goalId },
+      { $set: { siteId: site, timezone, dimensions: [...values.dimensions] } },
+      { upsert: true },
+    );
   }
 
   /** The rows and states of these goals (deleted goals, or goals to backfill again). */
@@ -198,6 +330,8 @@ export class GoalRowsRepository {
     await this.states.deleteMany({ _id: { $in: [...goalIds] } });
     await this.members.deleteMany({ siteId: site, goalId: { $in: [...goalIds] } });
     await this.counts.deleteMany({ siteId: site, goalId: { $in: [...goalIds] } });
+    await this.valueMembers.deleteMany({ siteId: site, goalId: { $in: [...goalIds] } });
+    await this.valueCounts.deleteMany({ siteId: site, goalId: { $in: [...goalIds] } });
   }
 
   /** Every goal row of the site (a rebuild or a deleted site): states first, so reads go raw at once. */
@@ -206,6 +340,8 @@ export class GoalRowsRepository {
     await this.states.deleteMany({ siteId: site });
     await this.members.deleteMany({ siteId: site });
     await this.counts.deleteMany({ siteId: site });
+    await this.valueMembers.deleteMany({ siteId: site });
+    await this.valueCounts.deleteMany({ siteId: site });
   }
 
   /** The count entries of these goals over `[fromDay, toDay]`. */
@@ -246,6 +382,68 @@ export class GoalRowsRepository {
     return found;
   }
 
+  /** The value count entries of these goals by one dimension over `[fromDay, toDay]`. */
+  findValueCounts(
+    siteId: Types.ObjectId,
+    goalIds: readonly string[],
+    dimension: GoalValueDimension,
+    classification: string,
+    fromDay: string,
+    toDay: string,
+  ): Promise<GoalValueCountEntry[]> {
+    return this.valueCountRows
+      .find(
+        { siteId, goalId: { $in: [...goalIds] }, dimension, classification, day: { $gte: fromDay, $lte: toDay } },
+        { projection: { _id: 0, goalId: 1, value: 1, fresh: 1, returning: 1, events: 1, revenue: 1 } },
+      )
+      .toArray();
+  }
+
+  /**
+   * Of these visitors, those who converted on the goal with a hit of some value of the dimension on
+   * a day in `[fromDay, toDay]`: value (as JSON) → visitors.
+   */
+  async findValueConvertedBetween(
+    siteId: Types.ObjectId,
+    goalId: string,
+    dimension: GoalValueDimension,
+    classification: string,
+    visitorKeys: readonly string[],
+    fromDay: string,
+    toDay: string,
+  ): Promise<Map<string, Set<string>>> {
+    const found = new Map<string, Set<string>>();
+    if (fromDay > toDay) return found;
+    for (const chunk of chunks(visitorKeys))
+      for (const doc of await this.valueMemberRows
+        .find(
+          {
+            siteId,
+            goalId,
+            dimension,
+            classification,
+            visitorKey: { $in: chunk },
+            day: { $gte: fromDay, $lte: toDay },
+          },
+          { projection: { _id: 0, value: 1, visitorKey: 1 } },
+        )
+        .toArray()) {
+        const value = JSON.stringify(doc.value ?? null);
+        const visitors = found.get(value) ?? new Set<string>();
+        visitors.add(doc.visitorKey);
+        found.set(value, visitors);
+      }
+    return found;
+  }
+
+  private get valueMemberRows(): Collection<GoalValueMemberRow> {
+    return this.valueMembers.collection as unknown as Collection<GoalValueMemberRow>;
+  }
+
+  private get valueCountRows(): Collection<GoalValueCountRow> {
+    return this.valueCounts.collection as unknown as Collection<GoalValueCountRow>;
+  }
+
   private get memberRows(): Collection<GoalMemberRow> {
     return this.members.collection as unknown as Collection<GoalMemberRow>;
   }
@@ -266,4 +464,38 @@ function memberId(siteId: string, membership: GoalMembership): string {
 
 function countId(siteId: string, delta: GoalCountDelta): string {
   return goalRowId('count', siteId, [delta.goalId, delta.classification, delta.day]);
+}
+
+/** The stored fields of a value membership (its goalId the value series). */
+function valueMembershipFields(membership: GoalMembership): Omit<GoalValueMemberRow, '_id' | 'siteId' | 'firstBatch'> {
+  const { goalId, dimension, value } = parseGoalValueSeriesKey(membership.goalId);
+  return {
+    goalId,
+    dimension,
+    value,
+    classification: membership.classification,
+    visitorKey: membership.visitorKey,
+    day: membership.day,
+  };
+}
+
+function valueCountFields(
+  delta: GoalCountDelta,
+): Pick<GoalValueCountRow, 'goalId' | 'dimension' | 'value' | 'classification' | 'day'> {
+  const { goalId, dimension, value } = parseGoalValueSeriesKey(delta.goalId);
+  return { goalId, dimension, value, classification: delta.classification, day: delta.day };
+}
+
+function valueMemberId(siteId: string, membership: GoalMembership): string {
+  return goalRowId('member', siteId, [
+    'value',
+    membership.goalId,
+    membership.classification,
+    membership.visitorKey,
+    membership.day,
+  ]);
+}
+
+function valueCountId(siteId: string, delta: GoalCountDelta): string {
+  return goalRowId('count', siteId, ['value', delta.goalId, delta.classification, delta.day]);
 }

@@ -10,6 +10,7 @@ import { daySlicesOf } from './rollup-days.js';
 import { RollupRepository } from './rollup.repository.js';
 import { GoalRowsRepository } from './goal-rows.repository.js';
 import { FunnelRowsRepository } from './funnel-rows.repository.js';
+import { coversGoalValueDimensions } from './goal-value-series.js';
 import {
   conversionSourceCandidates,
   funnelSourceCandidates,
@@ -54,8 +55,12 @@ export class RollupCoverageService {
     const facts = await this.facts(query.siteId, query.timezone, false);
     const site = query.siteId.toHexString();
     const ready = (await this.goalRows.findReadyGoals([site])).get(site) ?? [];
-    const readyGoals = new Set(ready.filter((goal) => goal.timezone === query.timezone).map((goal) => goal.goalId));
-    return conversionSourceCandidates(query, selection, { ...facts, readyGoals })[0];
+    const inZone = ready.filter((goal) => goal.timezone === query.timezone);
+    const readyGoals = new Set(inZone.map((goal) => goal.goalId));
+    const readyGoalValues = new Set(
+      inZone.filter((goal) => coversGoalValueDimensions(goal.dimensions)).map((goal) => goal.goalId),
+    );
+    return conversionSourceCandidates(query, selection, { ...facts, readyGoals, readyGoalValues })[0];
   }
 
   /**

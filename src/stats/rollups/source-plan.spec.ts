@@ -203,7 +203,7 @@ const CONVERSION_TABLE: Array<
     string,
     Partial<StatsQuery>,
     Partial<ConversionSelection>,
-    Partial<RollupFacts & { readyGoals: ReadonlySet<string> }>,
+    Partial<RollupFacts & { readyGoals: ReadonlySet<string>; readyGoalValues: ReadonlySet<string> }>,
     string,
     Record<string, unknown>?,
   ]
@@ -232,7 +232,36 @@ const CONVERSION_TABLE: Array<
   // A hit matching two of the goals counts once without the goal dimension: per-goal rows cannot say.
   ['two goals without the goal dimension', {}, { byGoal: false }, {}, 'raw'],
   ['no goal selected', {}, { goalIds: [] }, {}, 'raw'],
-  ['another dimension (country)', { dimensions: ['country'] }, {}, {}, 'raw'],
+  [
+    'one goal by country: the value rows',
+    { dimensions: ['country'] },
+    { goalIds: ['g1'], byGoal: false },
+    {},
+    'goal-value-counts',
+    { dimension: 'country', fromDay: '2024-05-01', settledEnd: '2024-05-30' },
+  ],
+  ['goals by page', { dimensions: ['page'] }, {}, {}, 'goal-value-counts', { dimension: 'page' }],
+  [
+    'by device, live traffic on the last day: a raw tail',
+    { dimensions: ['device'] },
+    {},
+    { unsettledHitDays: days('2024-05-30') },
+    'goal-value-counts',
+    { dimension: 'device', settledEnd: '2024-05-29', tail: '2024-05-30' },
+  ],
+  [
+    'by country, a goal whose value rows are not built (rows of an older version)',
+    { dimensions: ['country'] },
+    {},
+    { readyGoalValues: new Set(['g1']) },
+    'raw',
+  ],
+  // A visit-level dimension changes when late hits merge visits: no value rows.
+  ['by source', { dimensions: ['source'] }, {}, {}, 'raw'],
+  ['two dimensions', { dimensions: ['country', 'page'] }, {}, {}, 'raw'],
+  ['by country with a filter', { dimensions: ['country'], filters: [is('page', '/')] }, {}, {}, 'raw'],
+  ['by country per day', { dimensions: ['country'], interval: 'day' }, {}, {}, 'raw'],
+  ['by country, two goals without the goal dimension', { dimensions: ['country'] }, { byGoal: false }, {}, 'raw'],
   ['a filter besides the goal', { filters: [is('page', '/')] }, {}, {}, 'raw'],
   ['per day', { interval: 'day' }, {}, {}, 'raw'],
   ['a behavioural filter', { visitorKeys: { only: ['v'] } }, {}, {}, 'raw'],
@@ -242,7 +271,7 @@ const CONVERSION_TABLE: Array<
 
 describe('conversionSourceCandidates: which stored data answers a goal query', () => {
   const selection: ConversionSelection = { goalIds: ['g1', 'g2'], byGoal: true };
-  const ready = { ...settled, readyGoals: new Set(['g1', 'g2']) };
+  const ready = { ...settled, readyGoals: new Set(['g1', 'g2']), readyGoalValues: new Set(['g1', 'g2']) };
 
   it.each(CONVERSION_TABLE)('%s', (_name, change, chosen, facts, source, expected = {}) => {
     const candidates = conversionSourceCandidates(
@@ -257,6 +286,13 @@ describe('conversionSourceCandidates: which stored data answers a goal query', (
     expect(plan.source).toBe(source);
     if (plan.source === 'goal-counts')
       expect({ fromDay: plan.fromDay, settledEnd: plan.settledEnd, tail: plan.tail?.day }).toMatchObject(expected);
+    if (plan.source === 'goal-value-counts')
+      expect({
+        dimension: plan.dimension,
+        fromDay: plan.fromDay,
+        settledEnd: plan.settledEnd,
+        tail: plan.tail?.day,
+      }).toMatchObject(expected);
     expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
   });
 });

@@ -11,6 +11,7 @@ import {
 import type { VisitorCountCoverage } from '../pipelines/visitor-count.pipeline.js';
 import { isFixedDimension, type Dimension, type QueryDimension } from '../query/dimensions.js';
 import type { Filter, StatsQuery } from '../query/stats-query.js';
+import { isGoalValueDimension, type GoalValueDimension } from './goal-value-series.js';
 import { daySlice } from './rollup-days.js';
 import { visitorCountKeyOf, weeksWithin } from './visitor-count-keys.js';
 
@@ -211,15 +212,25 @@ export type ConversionPlan =
    * `stats_goal_counts` over `[fromDay, settledEnd]`, plus the raw hits of `tail` when given,
    * each tail visitor counted unless `stats_goal_members` has them converting in the settled days.
    */
-  { source: 'goal-counts'; fromDay: string; settledEnd: string; tail?: DaySlice } | { source: 'raw' };
+  | { source: 'goal-counts'; fromDay: string; settledEnd: string; tail?: DaySlice }
+  /**
+   * `stats_goal_value_counts` of `dimension` over `[fromDay, settledEnd]`, plus the raw tail, each
+   * tail visitor counted in a value unless `stats_goal_value_members` has them converting with it
+   * in the settled days.
+   */
+  | { source: 'goal-value-counts'; dimension: GoalValueDimension; fromDay: string; settledEnd: string; tail?: DaySlice }
+  | { source: 'raw' };
 
 /**
  * Every source able to answer a goal query's conversions (unique and total conversions,
  * revenue), best first, raw last. `readyGoals` are the goals whose conversion rows are complete in
- * the query's zone (backfilled and kept since). The conversion rows answer a query when:
+ * the query's zone (backfilled and kept since), `readyGoalValues` those whose value rows are too.
+ * The conversion rows answer a query when:
  * - the site's rows are usable (same rules as `sourceCandidates`) and every goal asked has rows;
- * - it has no dimension but the goal, no filter but goal names, no interval, no behavioural
- *   filter, and one classification (the rows count humans and bots apart, not both at once);
+ * - it has no filter but goal names, no interval, no behavioural filter, and one classification
+ *   (the rows count humans and bots apart, not both at once);
+ * - it has no dimension but the goal (the goal counts), or one dimension of GOAL_VALUE_DIMENSIONS
+ *   (the value counts: a breakdown of the converting hits by their own value);
  * - it groups by goal, or names one goal (without the goal dimension a hit matching two of the
  *   goals counts once, which per-goal rows cannot tell);
  * - its unsettled days lie in its last two days (read raw as a tail, as for the visitor counts).
@@ -227,20 +238,32 @@ export type ConversionPlan =
 export function conversionSourceCandidates(
   query: StatsQuery<QueryDimension>,
   selection: ConversionSelection,
-  facts: RollupFacts & { readyGoals: ReadonlySet<string> },
+  facts: RollupFacts & { readyGoals: ReadonlySet<string>; readyGoalValues: ReadonlySet<string> },
 ): ConversionPlan[] {
   const raw: ConversionPlan = { source: 'raw' };
   if (!facts.usable || selection.goalIds.length === 0) return [raw];
-  if (query.dimensions.length > 0 || query.filters.length > 0 || query.interval !== undefined) return [raw];
+  if (query.filters.length > 0 || query.interval !== undefined) return [raw];
   if (query.visitorKeys !== undefined || query.classification === 'ALL') return [raw];
   if (!selection.byGoal && selection.goalIds.length !== 1) return [raw];
-  if (!selection.goalIds.every((id) => facts.readyGoals.has(id))) return [raw];
+  const [dimension, ...others] = query.dimensions;
+  if (others.length > 0 || (dimension !== undefined && !isGoalValueDimension(dimension))) return [raw];
+  const ready = dimension === undefined ? facts.readyGoals : facts.readyGoalValues;
+  if (!selection.goalIds.every((id) => ready.has(id))) return [raw];
   const days = rangeDays(query);
   const rawDays = facts.unsettledHitDays.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
   const tail = recentTail(query, facts, days, rawDays);
   if (tail === null) return [raw];
-  const settledEnd = tail ? shiftDay(tail.day, -1) : days.toDay;
-  return [{ source: 'goal-counts', fromDay: days.fromDay, settledEnd, ...(tail ? { tail } : {}) }, raw];
+  const settled = {
+    fromDay: days.fromDay,
+    settledEnd: tail ? shiftDay(tail.day, -1) : days.toDay,
+    ...(tail ? { tail } : {}),
+  };
+  return [
+    dimension === undefined
+      ? { source: 'goal-counts', ...settled }
+      : { source: 'goal-value-counts', dimension, ...settled },
+    raw,
+  ];
 }
 
 /** Which data answers a saved funnel's figures. */
