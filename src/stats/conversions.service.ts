@@ -1,5 +1,6 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { GoalsService, type StoredGoal } from '../goals/goals.service.js';
+import { CLASSIFICATIONS } from '../hits/hit.schema.js';
 import type { ConversionGoal } from './pipelines/conversion-metrics.pipeline.js';
 import { isPropDimension, type QueryDimension } from './query/dimensions.js';
 import { goalNamePasses, GOAL_QUERY_METRICS, type BehaviourFilter, type GoalNameFilter } from './query/goal-query.js';
@@ -57,12 +58,9 @@ export class ConversionsService {
     const except = new Set<string>();
     for (const behaviour of behaviours) {
       const named = goals.filter((goal) => behaviour.names.includes(goal.displayName));
-      const keys = await this.repository.findConvertedVisitorKeys(
-        query,
-        named.map((goal) => this.conversionGoal(goal)),
-      );
+      const keys = await this.convertedVisitors(query, named);
       if (behaviour.operator === 'has_done') {
-        only = only ? new Set(keys.filter((key) => only!.has(key))) : new Set(keys);
+        only = only ? new Set([...keys].filter((key) => only!.has(key))) : keys;
       } else {
         for (const key of keys) except.add(key);
       }
@@ -71,6 +69,39 @@ export class ConversionsService {
       ...query,
       visitorKeys: { ...(only ? { only: [...only] } : {}), ...(except.size > 0 ? { except: [...except] } : {}) },
     };
+  }
+
+  /**
+   * The visitors with a conversion on one of `goals` in the query's range, under its
+   * classification: from the goal member rows where they answer (`behaviourSourceCandidates`:
+   * one document per converting visitor and day), with the raw hits of an unsettled tail;
+   * else from the raw hits of the range.
+   */
+  private async convertedVisitors(query: StatsQuery<QueryDimension>, goals: StoredGoal[]): Promise<Set<string>> {
+    if (goals.length === 0) return new Set();
+    const plan = await this.coverage.planBehaviour(
+      query,
+      goals.map((goal) => goal.id),
+    );
+    const conversionGoals = goals.map((goal) => this.conversionGoal(goal));
+    if (plan.source === 'raw') return new Set(await this.repository.findConvertedVisitorKeys(query, conversionGoals));
+    const [settled, tail] = await Promise.all([
+      this.goalRows.findConverters(
+        query.siteId,
+        goals.map((goal) => goal.id),
+        query.classification === 'ALL' ? CLASSIFICATIONS : [query.classification],
+        plan.fromDay,
+        plan.settledEnd,
+      ),
+      plan.tail
+        ? this.repository.findConvertedVisitorKeys(
+            { ...query, start: plan.tail.start, end: plan.tail.end },
+            conversionGoals,
+          )
+        : [],
+    ]);
+    for (const key of tail) settled.add(key);
+    return settled;
   }
 
   /**

@@ -414,6 +414,7 @@ describe('stats maintenance under faults', () => {
     let killed = 0;
     let conversionsFromRows = 0;
     let valueConversionsFromRows = 0;
+    let behavioursFromRows = 0;
     let funnelsFromRows = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -587,6 +588,21 @@ describe('stats maintenance under faults', () => {
               }
             }
 
+            // Who has_done the first goal in the range: from the member rows where they answer, the
+            // same visitors as the raw hits say.
+            const behaviours = [{ operator: 'has_done' as const, names: [siteGoals[0].displayName] }];
+            if ((await coverage.planBehaviour(query, [siteGoals[0].id])).source === 'goal-members')
+              behavioursFromRows += 1;
+            const keptFromRows = (await conversions.withBehaviours(query, behaviours, siteGoals)).visitorKeys;
+            const planBehaviour = coverage.planBehaviour.bind(coverage);
+            coverage.planBehaviour = () => Promise.resolve({ source: 'raw' });
+            try {
+              const keptFromHits = (await conversions.withBehaviours(query, behaviours, siteGoals)).visitorKeys;
+              expect([...(keptFromRows?.only ?? [])].sort()).toEqual([...(keptFromHits?.only ?? [])].sort());
+            } finally {
+              coverage.planBehaviour = planBehaviour;
+            }
+
             // The saved funnel: from the funnel rows where they answer, equal to raw hits.
             if ((await expectFunnelLikeRawHits(query, funnel)) === 'funnel-rows') funnelsFromRows += 1;
           }
@@ -639,6 +655,7 @@ describe('stats maintenance under faults', () => {
     // And the conversion rows must have answered, or it says nothing about them.
     expect(conversionsFromRows).toBeGreaterThan(5);
     expect(valueConversionsFromRows).toBeGreaterThan(5);
+    expect(behavioursFromRows).toBeGreaterThan(5);
     // The same for the funnel rows.
     expect(funnelsFromRows).toBeGreaterThan(5);
   }, 480_000);

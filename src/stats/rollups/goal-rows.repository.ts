@@ -382,6 +382,34 @@ export class GoalRowsRepository {
     return found;
   }
 
+  /**
+   * The visitors converting on one of these goals on a day of `[fromDay, toDay]` under these
+   * classifications: about one document per converting visitor and day, whatever the traffic.
+   */
+  async findConverters(
+    siteId: Types.ObjectId,
+    goalIds: readonly string[],
+    classifications: readonly string[],
+    fromDay: string,
+    toDay: string,
+  ): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (fromDay > toDay) return found;
+    for (const doc of await this.memberRows
+      .find(
+        {
+          siteId,
+          goalId: { $in: [...goalIds] },
+          classification: { $in: [...classifications] },
+          day: { $gte: fromDay, $lte: toDay },
+        },
+        { projection: { _id: 0, visitorKey: 1 } },
+      )
+      .toArray())
+      found.add(doc.visitorKey);
+    return found;
+  }
+
   /** The value count entries of these goals by one dimension over `[fromDay, toDay]`. */
   findValueCounts(
     siteId: Types.ObjectId,

@@ -40,6 +40,8 @@ export const GoalMemberRowSchema = SchemaFactory.createForClass(GoalMemberRow);
 // Serves: a visitor's conversion days for a goal (the batch deltas), and the raw tail's "already
 // converted in the range" check.
 GoalMemberRowSchema.index({ siteId: 1, goalId: 1, classification: 1, visitorKey: 1, day: 1 });
+// Serves: the visitors converting on a range of days (who `has_done` a goal).
+GoalMemberRowSchema.index({ siteId: 1, goalId: 1, classification: 1, day: 1 });
 
 /**
  * One per site, goal, classification and local day with conversions: the converting visitors

@@ -12,6 +12,8 @@ import { GoalRowsRepository } from './goal-rows.repository.js';
 import { FunnelRowsRepository } from './funnel-rows.repository.js';
 import { coversGoalValueDimensions } from './goal-value-series.js';
 import {
+  behaviourSourceCandidates,
+  type BehaviourPlan,
   conversionSourceCandidates,
   funnelSourceCandidates,
   type FunnelPlan,
@@ -61,6 +63,15 @@ export class RollupCoverageService {
       inZone.filter((goal) => coversGoalValueDimensions(goal.dimensions)).map((goal) => goal.goalId),
     );
     return conversionSourceCandidates(query, selection, { ...facts, readyGoals, readyGoalValues })[0];
+  }
+
+  /** The source that says who converted on these goals in the query's range (`behaviourSourceCandidates`). */
+  async planBehaviour(query: StatsQuery<QueryDimension>, goalIds: readonly string[]): Promise<BehaviourPlan> {
+    const facts = await this.facts(query.siteId, query.timezone, false);
+    const site = query.siteId.toHexString();
+    const ready = (await this.goalRows.findReadyGoals([site])).get(site) ?? [];
+    const readyGoals = new Set(ready.filter((goal) => goal.timezone === query.timezone).map((goal) => goal.goalId));
+    return behaviourSourceCandidates(query, goalIds, { ...facts, readyGoals })[0];
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Dimension } from '../query/dimensions.js';
 import type { Filter, StatsQuery } from '../query/stats-query.js';
 import { daySlice } from './rollup-days.js';
 import {
+  behaviourSourceCandidates,
   conversionSourceCandidates,
   funnelSourceCandidates,
   planSource,
@@ -355,6 +356,51 @@ describe('funnelSourceCandidates: which stored data answers a saved funnel', () 
     expect(plan.source).toBe(source);
     if (plan.source === 'funnel-rows') {
       expect(plan.fromDay).toBe(change.start ? change.start.toISOString().slice(0, 10) : '2024-05-01');
+      expect([plan.settledEnd, plan.tail?.day]).toEqual([expected[0], expected[1]]);
+    }
+    expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });
+  });
+});
+
+/** [case, query changes, facts changes, expected source, expected settled end and tail day] */
+const BEHAVIOUR_TABLE: Array<
+  [string, Partial<StatsQuery>, Partial<RollupFacts & { readyGoals: ReadonlySet<string> }>, string, string[]]
+> = [
+  ['whole settled days', {}, {}, 'goal-members', ['2024-05-30']],
+  // A behavioural filter looks at the range and classification only.
+  [
+    'with filters, dimensions and an interval',
+    { filters: [is('page', '/')], dimensions: ['source'], interval: 'day' },
+    {},
+    'goal-members',
+    ['2024-05-30'],
+  ],
+  ['humans and bots together', { classification: 'ALL' }, {}, 'goal-members', ['2024-05-30']],
+  ['a goal without rows yet', {}, { readyGoals: new Set(['g1']) }, 'raw', []],
+  ['site rows unusable', {}, { usable: false }, 'raw', []],
+  ['a range starting mid-day', { start: new Date('2024-05-01T06:00:00Z') }, {}, 'raw', []],
+  ['a range ending mid-day (realtime)', { end: new Date('2024-05-30T12:00:00Z') }, {}, 'raw', []],
+  ['an unsettled day older than the last two', {}, { unsettledHitDays: days('2024-05-12') }, 'raw', []],
+  [
+    'live traffic: the last day read raw as a tail',
+    {},
+    { unsettledHitDays: days('2024-05-30') },
+    'goal-members',
+    ['2024-05-29', '2024-05-30'],
+  ],
+];
+
+describe('behaviourSourceCandidates: which stored data says who has_done a goal', () => {
+  it.each(BEHAVIOUR_TABLE)('%s', (_name, change, facts, source, expected) => {
+    const candidates = behaviourSourceCandidates({ ...base, ...change }, ['g1', 'g2'], {
+      ...settled,
+      readyGoals: new Set(['g1', 'g2']),
+      ...facts,
+    });
+    const plan = candidates[0];
+    expect(plan.source).toBe(source);
+    if (plan.source === 'goal-members') {
+      expect(plan.fromDay).toBe('2024-05-01');
       expect([plan.settledEnd, plan.tail?.day]).toEqual([expected[0], expected[1]]);
     }
     expect(candidates[candidates.length - 1]).toEqual({ source: 'raw' });

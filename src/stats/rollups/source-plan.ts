@@ -266,6 +266,42 @@ export function conversionSourceCandidates(
   ];
 }
 
+/** Which data answers who `has_done` goals in a query's range (the visitors a behavioural filter keeps or drops). */
+export type BehaviourPlan =
+  /**
+   * The visitors of `stats_goal_members` converting on a day of `[fromDay, settledEnd]`, with the
+   * raw hits' converters of `tail` when given.
+   */
+  { source: 'goal-members'; fromDay: string; settledEnd: string; tail?: DaySlice } | { source: 'raw' };
+
+/**
+ * Every source able to say who converted on a goal in a query's range, best first, raw last.
+ * The member rows answer when the site's rows are usable, every goal named has rows in the
+ * query's zone, the range is whole local days (members are per local day), and its unsettled days
+ * lie in its last two days (read raw as a tail). Any classification: `ALL` is every
+ * classification's members. The query's other filters, dimensions and interval do not matter:
+ * a behavioural filter looks at the range and classification only.
+ */
+export function behaviourSourceCandidates(
+  query: StatsQuery<QueryDimension>,
+  goalIds: readonly string[],
+  facts: RollupFacts & { readyGoals: ReadonlySet<string> },
+): BehaviourPlan[] {
+  const raw: BehaviourPlan = { source: 'raw' };
+  if (!facts.usable || goalIds.length === 0 || !goalIds.every((id) => facts.readyGoals.has(id))) return [raw];
+  const days = rangeDays(query);
+  if (
+    daySlice(days.fromDay, query.timezone).start.getTime() !== query.start.getTime() ||
+    daySlice(days.toDay, query.timezone).end.getTime() !== query.end.getTime()
+  )
+    return [raw];
+  const rawDays = facts.unsettledHitDays.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
+  const tail = recentTail(query, facts, days, rawDays);
+  if (tail === null) return [raw];
+  const settledEnd = tail ? shiftDay(tail.day, -1) : days.toDay;
+  return [{ source: 'goal-members', fromDay: days.fromDay, settledEnd, ...(tail ? { tail } : {}) }, raw];
+}
+
 /** Which data answers a saved funnel's figures. */
 export type FunnelPlan =
   /**
