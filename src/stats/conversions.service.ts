@@ -292,7 +292,9 @@ export class ConversionsService {
       for (const entry of counts)
         if (entry.goalId === goal.id) {
           const value = JSON.stringify(entry.value ?? null);
-          entries.set(value, [...(entries.get(value) ?? []), entry]);
+          const list = entries.get(value) ?? [];
+          list.push(entry);
+          entries.set(value, list);
         }
       const tails = new Map(
         tailRows
