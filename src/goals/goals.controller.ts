@@ -74,6 +74,7 @@ export class GoalsController {
   @ApiOperation({ summary: "Get one goal (admins; the site's viewers)" })
   @ApiJwtProtected(READERS)
   @ApiOkResponse({ type: GoalDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'goalId is not an id' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site (admins) or goal' })
   async get(
     @CurrentPrincipal() principal: Principal,
@@ -89,7 +90,7 @@ export class GoalsController {
   @ApiOperation({ summary: 'Rename a goal or change its revenue currency (admin); what it matches cannot change' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiOkResponse({ type: GoalDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid name or currency' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'goalId is not an id; invalid name or currency' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site or goal' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The site has another goal with this name' })
   async update(
@@ -107,6 +108,7 @@ export class GoalsController {
   @ApiOperation({ summary: 'Delete a goal (admin); no hit is touched' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'goalId is not an id' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site or goal' })
   async delete(@Param('id') siteId: string, @Param('goalId') goalId: string): Promise<void> {
     await this.sites.getStored(siteId);

@@ -3,6 +3,7 @@ import { PAGEVIEW } from '../hits/hit.schema.js';
 import { goalMatchExpression, goalPrefilter, type GoalDefinition } from './goal-matching.js';
 import { GoalsRepository, type GoalFields, type StoredGoal } from './goals.repository.js';
 import { isDuplicateKeyError } from '../database/database-errors.js';
+import { requireResourceId } from '../common/ids/resource-id.js';
 
 /** A goal as other modules see it (stats, funnels): the module's public shape of a stored goal. */
 export type { StoredGoal } from './goals.repository.js';
@@ -21,6 +22,9 @@ export interface GoalChanges {
 }
 
 export const MAX_GOALS_PER_SITE = 100;
+
+const goalNotFound = (siteId: string, goalId: string) =>
+  new NotFoundException(`Goal ${goalId} not found on site ${siteId}`);
 
 /** What a stored goal matches (see goal-matching.ts). */
 export function goalDefinition(goal: StoredGoal): GoalDefinition {
@@ -61,9 +65,10 @@ export class GoalsService {
     return this.goals.listAll();
   }
 
+  /** 400 naming `goalId` for what cannot be an id, 404 naming the id for no goal of the site. */
   async get(siteId: string, goalId: string): Promise<StoredGoal> {
-    const goal = await this.goals.findForSite(siteId, goalId);
-    if (!goal) throw new NotFoundException('Goal not found');
+    const goal = await this.goals.findForSite(siteId, requireResourceId(goalId, 'goalId', 'goal'));
+    if (!goal) throw goalNotFound(siteId, goalId);
     return goal;
   }
 
@@ -80,7 +85,7 @@ export class GoalsService {
     if (changes.revenueCurrency !== undefined) fields.revenueCurrency = changes.revenueCurrency?.toUpperCase() ?? null;
     try {
       const updated = await this.goals.update(siteId, goalId, fields);
-      if (!updated) throw new NotFoundException('Goal not found');
+      if (!updated) throw goalNotFound(siteId, goalId);
       return updated;
     } catch (error) {
       if (isDuplicateKeyError(error)) throw duplicateName(fields.displayName ?? goal.displayName);
@@ -89,7 +94,8 @@ export class GoalsService {
   }
 
   async delete(siteId: string, goalId: string): Promise<void> {
-    if (!(await this.goals.delete(siteId, goalId))) throw new NotFoundException('Goal not found');
+    requireResourceId(goalId, 'goalId', 'goal');
+    if (!(await this.goals.delete(siteId, goalId))) throw goalNotFound(siteId, goalId);
   }
 
   /** The goal as an aggregation expression over a hit document (for `$match: { $expr }`, `$cond`, `$filter`). */

@@ -1,6 +1,7 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { isValidObjectId, Types, type Model } from 'mongoose';
+import { Types, type Model } from 'mongoose';
+import { requireResourceId } from '../common/ids/resource-id.js';
 import { GoalsService, type StoredGoal } from '../goals/goals.service.js';
 import { GOAL_DIMENSION } from '../stats/query/goal-query.js';
 import { parseReadFilter, parseReadFilters, type ReadFilters } from '../stats/query/parse-filters.js';
@@ -78,7 +79,7 @@ export class SegmentsService {
   }
 
   async get(site: SiteView, segmentId: string): Promise<StoredSegment> {
-    return this.stored(site, await this.find(site, segmentId, 'segment'));
+    return this.stored(site, await this.find(site, segmentId, 'segmentId'));
   }
 
   async create(site: SiteView, input: { name: string; filters: unknown[] }): Promise<StoredSegment> {
@@ -101,7 +102,7 @@ export class SegmentsService {
     segmentId: string,
     input: { name?: string; filters?: unknown[] },
   ): Promise<StoredSegment> {
-    const segment = await this.find(site, segmentId, 'segment');
+    const segment = await this.find(site, segmentId, 'segmentId');
     if (input.name !== undefined) segment.name = input.name.trim();
     if (input.filters !== undefined) segment.filters = await this.validFilters(site, input.filters);
     try {
@@ -114,7 +115,7 @@ export class SegmentsService {
   }
 
   async delete(site: SiteView, segmentId: string): Promise<void> {
-    const segment = await this.find(site, segmentId, 'segment');
+    const segment = await this.find(site, segmentId, 'segmentId');
     await this.segments.deleteOne({ _id: segment._id }).exec();
   }
 
@@ -187,9 +188,7 @@ export class SegmentsService {
   }
 
   private async find(site: SiteView, segmentId: string, parameter: string): Promise<SegmentDocument> {
-    if (!isValidObjectId(segmentId) || !/^[0-9a-f]{24}$/i.test(segmentId)) {
-      throw new BadRequestException(`${parameter} must be a segment id (24 hex characters), got "${segmentId}"`);
-    }
+    requireResourceId(segmentId, parameter, 'segment');
     const document = await this.segments.findOne({ _id: segmentId, siteId: new Types.ObjectId(site.id) }).exec();
     if (!document) throw new NotFoundException(`Segment ${segmentId} not found on site ${site.domain}`);
     return document;

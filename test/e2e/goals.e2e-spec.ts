@@ -73,10 +73,12 @@ describe('goals: admin API under the site routes', () => {
       .get(`${goalsOf(site.id)}/${page.body.id}`)
       .auth(admin, { type: 'bearer' })
       .expect(404);
-    await request(app.url)
+    // What cannot be an id is a 400 naming the parameter, as for funnels and segments.
+    const malformed = await request(app.url)
       .delete(`${goalsOf(site.id)}/not-an-id`)
       .auth(admin, { type: 'bearer' })
-      .expect(404);
+      .expect(400);
+    expect(malformed.body.message).toBe('goalId must be a goal id (24 hex characters), got "not-an-id"');
   });
 
   it('refuses bad goals with a 400 naming what is wrong, and a duplicate name with 409', async () => {
