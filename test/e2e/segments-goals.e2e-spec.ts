@@ -38,6 +38,9 @@ const HITS = [
   hit('10.1.0.5', '2024-03-06T09:05:00Z', '/pricing'),
   hit('10.1.0.6', '2024-03-06T10:00:00Z', '/blog', { userAgent: CHROME }),
   hit('10.1.0.6', '2024-03-06T10:03:00Z', '/blog/post', { userAgent: CHROME }),
+  // Engagement records (no hits): /pricing read 30 s by visitor 1, who signs up, and 90 s by visitor 4, who does not.
+  hit('10.1.0.1', '2024-03-05T10:01:50Z', '/pricing', { name: 'engagement', engagementMs: 30_000, scrollDepth: 40 }),
+  hit('10.1.0.4', '2024-03-05T13:01:30Z', '/pricing', { name: 'engagement', engagementMs: 90_000, scrollDepth: 80 }),
 ];
 
 type Body = Record<string, unknown> & { meta?: Record<string, unknown> };
@@ -173,6 +176,12 @@ describe('saved segments holding goal and behavioural filters: checked on save, 
           { ...range, segment, dimension: 'page', metrics: 'visitors,pageviews' },
           { ...range, filters: inline, dimension: 'page', metrics: 'visitors,pageviews' },
         ],
+        // The dashboard's Pages panel: engagement metrics under the behavioural filter too.
+        [
+          '/api/v1/stats/breakdown',
+          { ...range, segment, dimension: 'page', metrics: 'visitors,time_on_page,scroll_depth' },
+          { ...range, filters: inline, dimension: 'page', metrics: 'visitors,time_on_page,scroll_depth' },
+        ],
         ['/api/v1/stats/funnel', { ...range, segment, funnelId }, { ...range, filters: inline, funnelId }],
       ];
       for (const [path, bySegment, byFilters] of reads) {
@@ -197,6 +206,20 @@ describe('saved segments holding goal and behavioural filters: checked on save, 
     expect(converted.body.meta.filters).toEqual([{ operator: 'has_done', dimension: 'goal', values: ['Signup'] }]);
     const unconverted = await get('/api/v1/stats/overview', { ...range, segment: segments.unconverted }).expect(200);
     expect(unconverted.body.results.visitors.value).toBe(2);
+    // Time on /pricing: 60 s for both readers, 30 s for the one who signed up, 90 s for the other.
+    const pricingEngagement = async (params: Record<string, string>) => {
+      const response = await get('/api/v1/stats/breakdown', {
+        ...range,
+        ...params,
+        dimension: 'page',
+        metrics: 'time_on_page,scroll_depth',
+      }).expect(200);
+      const row = response.body.results.find((result: { value: string }) => result.value === '/pricing');
+      return [row?.time_on_page, row?.scroll_depth];
+    };
+    expect(await pricingEngagement({})).toEqual([60, 60]);
+    expect(await pricingEngagement({ segment: segments.converted })).toEqual([30, 40]);
+    expect(await pricingEngagement({ segment: segments.unconverted })).toEqual([90, 80]);
     const funnel = await get('/api/v1/stats/funnel', { ...range, segment: segments.converted, funnelId }).expect(200);
     expect(funnel.body.visitors).toBe(3);
     expect(funnel.body.steps.map((step: { visitors: number }) => step.visitors)).toEqual([2, 2]);
