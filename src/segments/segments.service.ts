@@ -33,13 +33,13 @@ export const MAX_SEGMENTS_PER_SITE = 200;
 /** A stored segment with the goals it names by id turned into their current names. */
 function toStored(document: SegmentDocument, goalsById: ReadonlyMap<string, StoredGoal>): StoredSegment {
   const missingGoals: string[] = [];
-  const filters = document.filters.map(({ operator, dimension, values, goalIds }) => ({
+  const filters = document.filters.map(({ operator, dimension, values, goalIds = [] }) => ({
     operator,
     dimension,
     values:
-      (goalIds ?? []).length === 0
+      goalIds.length === 0
         ? [...values]
-        : goalIds!.map((goalId, index) => {
+        : goalIds.map((goalId, index) => {
             const goal = goalsById.get(goalId.toHexString());
             if (!goal) missingGoals.push(values[index]);
             return goal?.displayName ?? values[index];
@@ -59,7 +59,8 @@ function toStored(document: SegmentDocument, goalsById: ReadonlyMap<string, Stor
 /**
  * Saved segments (owner of the `segments` collection): named filter sets of a site. Filters use
  * the general query's syntax and are validated on save with the same parser the stats read uses,
- * so a saved segment can always be applied. Who may call what is the controller's business.
+ * so a saved segment can always be applied — until a goal it names is deleted (`filtersOf`).
+ * Who may call what is the controller's business.
  */
 @Injectable()
 export class SegmentsService {
