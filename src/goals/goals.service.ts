@@ -4,6 +4,7 @@ import { goalMatchExpression, goalPrefilter, type GoalDefinition } from './goal-
 import { GoalsRepository, type GoalFields, type StoredGoal } from './goals.repository.js';
 import { isDuplicateKeyError } from '../database/database-errors.js';
 import { requireResourceId } from '../common/ids/resource-id.js';
+import type { SiteView } from '../sites/site-view.js';
 
 /** A goal as other modules see it (stats, funnels): the module's public shape of a stored goal. */
 export type { StoredGoal } from './goals.repository.js';
@@ -23,8 +24,11 @@ export interface GoalChanges {
 
 export const MAX_GOALS_PER_SITE = 100;
 
-const goalNotFound = (siteId: string, goalId: string) =>
-  new NotFoundException(`Goal ${goalId} not found on site ${siteId}`);
+/** The site a goal route names, resolved by the controller. */
+type GoalSite = Pick<SiteView, 'id' | 'domain'>;
+
+const goalNotFound = (site: GoalSite, goalId: string) =>
+  new NotFoundException(`Goal ${goalId} not found on site ${site.domain}`);
 
 /** What a stored goal matches (see goal-matching.ts). */
 export function goalDefinition(goal: StoredGoal): GoalDefinition {
@@ -66,14 +70,14 @@ export class GoalsService {
   }
 
   /** 400 naming `goalId` for what cannot be an id, 404 naming the id for no goal of the site. */
-  async get(siteId: string, goalId: string): Promise<StoredGoal> {
-    const goal = await this.goals.findForSite(siteId, requireResourceId(goalId, 'goalId', 'goal'));
-    if (!goal) throw goalNotFound(siteId, goalId);
+  async get(site: GoalSite, goalId: string): Promise<StoredGoal> {
+    const goal = await this.goals.findForSite(site.id, requireResourceId(goalId, 'goalId', 'goal'));
+    if (!goal) throw goalNotFound(site, goalId);
     return goal;
   }
 
-  async update(siteId: string, goalId: string, changes: GoalChanges): Promise<StoredGoal> {
-    const goal = await this.get(siteId, goalId);
+  async update(site: GoalSite, goalId: string, changes: GoalChanges): Promise<StoredGoal> {
+    const goal = await this.get(site, goalId);
     if (changes.revenueCurrency && goal.kind !== 'event') {
       throw new BadRequestException('revenueCurrency is only for event goals');
     }
@@ -84,8 +88,8 @@ export class GoalsService {
     }
     if (changes.revenueCurrency !== undefined) fields.revenueCurrency = changes.revenueCurrency?.toUpperCase() ?? null;
     try {
-      const updated = await this.goals.update(siteId, goalId, fields);
-      if (!updated) throw goalNotFound(siteId, goalId);
+      const updated = await this.goals.update(site.id, goalId, fields);
+      if (!updated) throw goalNotFound(site, goalId);
       return updated;
     } catch (error) {
       if (isDuplicateKeyError(error)) throw duplicateName(fields.displayName ?? goal.displayName);
@@ -93,9 +97,9 @@ export class GoalsService {
     }
   }
 
-  async delete(siteId: string, goalId: string): Promise<void> {
+  async delete(site: GoalSite, goalId: string): Promise<void> {
     requireResourceId(goalId, 'goalId', 'goal');
-    if (!(await this.goals.delete(siteId, goalId))) throw goalNotFound(siteId, goalId);
+    if (!(await this.goals.delete(site.id, goalId))) throw goalNotFound(site, goalId);
   }
 
   /** The goal as an aggregation expression over a hit document (for `$match: { $expr }`, `$cond`, `$filter`). */

@@ -56,6 +56,21 @@ describe('goal, funnel and segment ids: malformed is a 400 naming the parameter,
     }
   });
 
+  it.each(routes)(
+    '/sites/{id}/$collection takes the site id or domain; a missing site is a 404 naming it',
+    async ({ collection }) => {
+      for (const ref of [site.id, 'ids.example']) {
+        const listed = await request(app.url).get(`/api/v1/sites/${ref}/${collection}`).auth(admin, { type: 'bearer' });
+        expect([ref, listed.status]).toEqual([ref, 200]);
+      }
+      const missing = await request(app.url)
+        .get(`/api/v1/sites/missing.example/${collection}`)
+        .auth(admin, { type: 'bearer' })
+        .expect(404);
+      expect(missing.body.message).toBe('Site missing.example not found');
+    },
+  );
+
   it('names the step in a funnel body whose goal id is malformed, and refuses an unknown one with a 400', async () => {
     const post = (goalIds: string[]) =>
       request(app.url)
