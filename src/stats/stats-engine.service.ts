@@ -113,12 +113,17 @@ export class StatsEngine {
     return this.repository.findUserStats({ siteId, now });
   }
 
-  /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
+  /**
+   * From the visit-hour rollup where it covers the query (no dimension or filter), the
+   * visit-source rows for one attribution dimension, else from visits.
+   */
   private async visitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
     // The rollups hold no per-visitor filter: a behavioural filter is answered from visits.
     if (query.visitorKeys) return this.repository.aggregateVisitMetrics(query);
     const plan = await this.rollups.plan('visits', query);
     if (plan.source === 'visit-hours') return this.repository.aggregateRollupVisitMetrics(plan.query, plan.coverage);
+    if (plan.source === 'visit-sources')
+      return this.repository.aggregateRollupVisitMetrics(plan.query, plan.coverage, 'visit-sources');
     return this.repository.aggregateVisitMetrics(query);
   }
 

@@ -22,6 +22,8 @@ import {
 } from './pipelines/hit-count-rollup.pipeline.js';
 import {
   VISIT_HOURS_COLLECTION,
+  VISIT_SOURCES_COLLECTION,
+  buildVisitSourceMetricsPipeline,
   buildRollupVisitMetricsPipeline,
   buildVisitMetricsOfDaysPipeline,
 } from './pipelines/visit-rollup.pipeline.js';
@@ -167,7 +169,9 @@ export class StatsRepository {
    * see `buildVisitorCountsPipeline`) plus, for the unsettled tail, its raw hits: their hits add
    * up, and a tail visitor counts unless active with the same values in the same bucket's settled
    * days — looked up by visitor (`{ siteId, classification, visitorKey }` on stats_visitor_days),
-   * so the cost of the tail is bounded by its own visitors' rows.
+   * so the cost of the tail is bounded by its own visitors' rows. A group without hits is left
+   * out: an attribution count row whose visits all moved to other values stays, at zero, so that
+   * a replayed batch still finds its `lastBatch`.
    */
   async aggregateHitMetricsFromCounts(query: StatsQuery, coverage: VisitorCountCoverage): Promise<HitMetricsRow[]> {
     const units = (['day', 'week'] as const).flatMap((unit) => {
@@ -184,7 +188,8 @@ export class StatsRepository {
       key: Object.fromEntries(fields.map((field) => [field, row.key?.[field] ?? null])),
     });
     const sums: Array<keyof HitMetricsRow> = ['visitors', 'pageviews', 'events', 'botHits'];
-    if (!coverage.tail) return sumByKey(settled.map(normalize), sums);
+    const withHits = (rows: HitMetricsRow[]) => rows.filter((row) => row.events > 0);
+    if (!coverage.tail) return withHits(sumByKey(settled.map(normalize), sums));
     type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
     const raw = await this.hits.aggregate<KeyedRow>(
       buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
@@ -219,7 +224,7 @@ export class StatsRepository {
         visitors: visitors.filter((visitor) => !seen.has(JSON.stringify([visitor, values, label]))).length,
       };
     });
-    return sumByKey([...settled, ...fresh].map(normalize), sums);
+    return withHits(sumByKey([...settled, ...fresh].map(normalize), sums));
   }
 
   /**
@@ -249,17 +254,21 @@ export class StatsRepository {
   async aggregateRollupVisitMetrics(
     query: StatsQuery,
     days: { fromDay: string; toDay: string; rawDays: DaySlice[] },
+    rows: 'visit-hours' | 'visit-sources' = 'visit-hours',
   ): Promise<VisitMetricsRow[]> {
     type MillisecondRow = Omit<VisitMetricsRow, 'durationSeconds'> & { durationMs: number };
     const [rolled, raw] = await Promise.all([
-      this.aggregate<MillisecondRow>(VISIT_HOURS_COLLECTION, buildRollupVisitMetricsPipeline(query, days)),
+      rows === 'visit-hours'
+        ? this.aggregate<MillisecondRow>(VISIT_HOURS_COLLECTION, buildRollupVisitMetricsPipeline(query, days))
+        : this.aggregate<MillisecondRow>(VISIT_SOURCES_COLLECTION, buildVisitSourceMetricsPipeline(query, days)),
       days.rawDays.length === 0
         ? []
         : this.sessions.aggregateVisits<MillisecondRow>(buildVisitMetricsOfDaysPipeline(query, days.rawDays)),
     ]);
-    return sumByKey([...rolled, ...raw], ['visits', 'bounces', 'durationMs', 'visitPageviews']).map(
-      ({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }),
-    );
+    // A value whose visits all moved to others keeps rows at zero (taken out, not deleted, within a batch).
+    return sumByKey([...rolled, ...raw], ['visits', 'bounces', 'durationMs', 'visitPageviews'])
+      .filter((row) => row.visits > 0)
+      .map(({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }));
   }
 
   /** Per site and visit, the time span of the hits received after `after` (and up to `until`). */
@@ -271,13 +280,12 @@ export class StatsRepository {
     return this.hits.aggregate<PendingVisitSpan>(buildPendingVisitSpansPipeline(input));
   }
 
-  /** When each of these visits starts (visits that no longer exist are left out). */
-  async findVisitStarts(visitIds: string[]): Promise<Date[]> {
-    const rows = await this.sessions.aggregateVisits<{ start: Date }>([
+  /** When each of these visits starts and ends (visits that no longer exist are left out). */
+  async findVisitSpans(visitIds: string[]): Promise<Array<{ start: Date; end: Date }>> {
+    return this.sessions.aggregateVisits<{ start: Date; end: Date }>([
       { $match: { _id: { $in: visitIds } } },
-      { $project: { _id: 0, start: 1 } },
+      { $project: { _id: 0, start: 1, end: 1 } },
     ]);
-    return rows.map((row) => row.start);
   }
 
   /** Where hits received after `after` (and up to `until`) lie, per site, in 15-minute buckets. */
@@ -361,6 +369,7 @@ export class StatsRepository {
       | typeof VISITOR_DAYS_COLLECTION
       | typeof VISITOR_SETS_COLLECTION
       | typeof VISIT_HOURS_COLLECTION
+      | typeof VISIT_SOURCES_COLLECTION
       | typeof HIT_HOURS_COLLECTION
       | typeof HIT_DAYS_COLLECTION
       | typeof VISITOR_COUNTS_COLLECTION,

@@ -409,6 +409,18 @@ describe('stats maintenance under faults', () => {
     let killed = 0;
     let conversionsFromRows = 0;
     let funnelsFromRows = 0;
+    let attributionFromRows = 0;
+    /** The engine's answer as planned and with every read planned raw: equal. */
+    const expectLikeRawHits = async (query: StatsQuery): Promise<void> => {
+      const answer = canonical(await engine.run(query, METRICS));
+      const plan = coverage.plan.bind(coverage);
+      coverage.plan = () => Promise.resolve({ source: 'raw' });
+      try {
+        expect(answer).toEqual(canonical(await engine.run(query, METRICS)));
+      } finally {
+        coverage.plan = plan;
+      }
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...ZONES),
@@ -523,15 +535,8 @@ describe('stats maintenance under faults', () => {
               interval: spec.interval,
             };
             await expectBruteForceAnswers(query, spec.dimensions, spec.filters);
-            const answer = canonical(await engine.run(query, METRICS));
             // The same engine with every read planned on raw hits and visits.
-            const plan = coverage.plan.bind(coverage);
-            coverage.plan = () => Promise.resolve({ source: 'raw' });
-            try {
-              expect(answer).toEqual(canonical(await engine.run(query, METRICS)));
-            } finally {
-              coverage.plan = plan;
-            }
+            await expectLikeRawHits(query);
 
             // Conversions per goal: from the conversion rows where they answer, equal to raw hits.
             const siteGoals = await goals.listForSite(site.id);
@@ -573,6 +578,33 @@ describe('stats maintenance under faults', () => {
               if ((await expectFunnelLikeRawHits(range, funnel)) === 'funnel-rows') funnelsFromRows += 1;
             }
 
+          // Breakdowns by visit-level attribution over the whole fortnight and one day: from the
+          // attribution count and visit-source rows (visits moved between values by late hits), equal to raw hits.
+          for (const dimension of ['source', 'utm_campaign', 'entry_page'] as const)
+            for (const [fromDay, length] of [
+              [0, 14],
+              [2, 1],
+            ])
+              for (const interval of [undefined, 'day'] as const) {
+                const from = addDays({ year: 2024, month: 5, day: 1 }, fromDay);
+                const query: StatsQuery = {
+                  siteId: new Types.ObjectId(site.id),
+                  timezone,
+                  start: startOfZonedDay(from, timezone),
+                  end: startOfZonedDay(addDays(from, length), timezone),
+                  classification: 'USER',
+                  filters: [],
+                  dimensions: [dimension],
+                  interval,
+                };
+                const [visitors, visits] = await Promise.all([
+                  coverage.plan('visitors', query),
+                  coverage.plan('visits', query),
+                ]);
+                if (visitors.source === 'visitor-counts' && visits.source === 'visit-sources') attributionFromRows += 1;
+                await expectLikeRawHits(query);
+              }
+
           const incremental = await derivedRows(app, siteId);
           await rollups.markSiteForRebuild(site.id);
           await run();
@@ -606,5 +638,7 @@ describe('stats maintenance under faults', () => {
     expect(conversionsFromRows).toBeGreaterThan(5);
     // The same for the funnel rows.
     expect(funnelsFromRows).toBeGreaterThan(5);
+    // And for the attribution rows.
+    expect(attributionFromRows).toBeGreaterThan(20);
   }, 480_000);
 });

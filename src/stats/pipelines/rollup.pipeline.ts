@@ -35,6 +35,35 @@ export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
   'classification',
 ]);
 
+/**
+ * The visit-level dimensions kept in derived rows of their own: a visit's attribution (its first
+ * hit's traffic source, docs/metrics.md "Visit-level attribution") and its entry page. A visit's
+ * hits count under them as part of the visit's contribution (stats_visit_contributions), taken
+ * out and put back whole when the sessionizer changes the visit: the attribution count keys
+ * (visitors and hits) and stats_visit_sources (visit sums). Exit page is not kept: it changes
+ * with every page view a visit gains.
+ */
+export const ATTRIBUTION_DIMENSIONS = [
+  'source',
+  'referrer',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'entry_page',
+] as const satisfies readonly Dimension[];
+export type AttributionDimension = (typeof ATTRIBUTION_DIMENSIONS)[number];
+
+export function isAttributionDimension(dimension: string): dimension is AttributionDimension {
+  return (ATTRIBUTION_DIMENSIONS as readonly string[]).includes(dimension);
+}
+
+/** The visit fields of ATTRIBUTION_DIMENSIONS (`source`, `utmSource`, `entryPath`, …). */
+export const ATTRIBUTION_FIELDS: readonly string[] = ATTRIBUTION_DIMENSIONS.map(
+  (dimension) => DIMENSION_SOURCES[dimension].field,
+);
+
 /** Hit fields copied into each rollup row (besides `visitorKey`), named as on the hit. */
 export const ROLLUP_FIELDS = [...ROLLUP_DIMENSIONS].map((dimension) => DIMENSION_SOURCES[dimension].field);
 

@@ -1,6 +1,7 @@
 import { formatCalendarDate, shiftDay, zonedDate } from '../../common/time/calendar.js';
 import {
   HIT_COUNT_SETS,
+  isAttributionDimension,
   HIT_DAY_SETS,
   ROLLUP_DIMENSIONS,
   VISITOR_SETS,
@@ -34,6 +35,12 @@ export interface RollupFacts {
   unsettledHitDays: DaySlice[];
   /** The days whose visit rows those hits may have changed (`pendingVisitDays`); only needed for `visits`. */
   unsettledVisitDays?: DaySlice[];
+  /**
+   * The days whose attribution counts those hits may have changed: their own days and every day
+   * of the visits they belong to (a hit that becomes a visit's first moves all its hits to other
+   * values); only needed for queries by an attribution dimension.
+   */
+  unsettledAttributionDays?: DaySlice[];
   /** Now: which days are the range's newest (live traffic always has its last minute unsettled). */
   now: Date;
 }
@@ -49,6 +56,8 @@ export type SourcePlan =
   | { source: 'hit-counts'; query: StatsQuery; coverage: RollupCoverage & { set: string; daily: boolean } }
   /** `stats_visitor_sets` (a set) or `stats_visitor_days` (full rows): one row per visitor-day and values. */
   | { source: 'visitor-rows'; query: StatsQuery; coverage: RollupCoverage }
+  /** `stats_visit_sources`: visit sums per start day, classification and value of one attribution dimension. */
+  | { source: 'visit-sources'; query: StatsQuery; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
   /** `stats_visit_hours`: visit sums per start hour and classification. */
   | { source: 'visit-hours'; query: StatsQuery; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
   /** `stats_visitor_sets` (set `visitor`) for user stats, plus the raw hits of the unsettled days. */
@@ -71,7 +80,12 @@ export type Source = SourcePlan['source'];
  * - hit counts answer a query whose fields all fit one hit-count set (daily rows unless hourly);
  * - visitor rows answer any other query on rolled-up dimensions that is not hourly;
  * - visit hours answer visit sums without dimension or filter, at any interval;
- * - user stats come from the `visitor` set rows.
+ * - user stats come from the `visitor` set rows;
+ * - a query grouped by one attribution dimension (source, referrer, UTM, entry page), with no
+ *   filter and no hourly interval, is answered from that dimension's count rows (visitors and
+ *   hits) and visit-source rows (visit sums) when none of the range's days is unsettled for
+ *   attribution (`unsettledAttributionDays`; visit sums: `unsettledVisitDays`, read raw); any
+ *   other query naming a visit-level dimension is read raw.
  */
 export function sourceCandidates(
   need: SourceNeed,
@@ -79,8 +93,11 @@ export function sourceCandidates(
   facts: RollupFacts,
 ): SourcePlan[] {
   const raw: SourcePlan = { source: 'raw' };
+  if (!facts.usable) return [raw];
+  const attributed = byAttribution(asked);
+  if (attributed) return attributionCandidates(need, attributed, facts);
   const query = rolledUp(asked);
-  if (!facts.usable || !query) return [raw];
+  if (!query) return [raw];
   const days = rangeDays(query);
   const inRange = (slices: DaySlice[]) =>
     slices.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
@@ -144,6 +161,47 @@ function rolledUp(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
   const filters = query.filters.filter((filter): filter is Filter => kept(filter.dimension));
   if (dimensions.length !== query.dimensions.length || filters.length !== query.filters.length) return undefined;
   return { ...query, dimensions, filters };
+}
+
+/**
+ * The query with its dimension typed as a fixed one, when it groups by exactly one attribution
+ * dimension and nothing else (no filter); else undefined.
+ */
+function byAttribution(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
+  const [dimension] = query.dimensions;
+  if (query.dimensions.length !== 1 || !isAttributionDimension(dimension) || query.filters.length > 0) return undefined;
+  return { ...query, dimensions: [dimension], filters: [] };
+}
+
+/**
+ * The sources of a query grouped by one attribution dimension (`byAttribution`): its count rows
+ * for visitors and hit counts, its visit-source rows for visit sums, unless hourly, then raw.
+ * Count rows are read only when no day of the range is unsettled for attribution: their raw tail
+ * would need the tail visitors' attribution in the settled days (not built).
+ */
+function attributionCandidates(need: SourceNeed, query: StatsQuery, facts: RollupFacts): SourcePlan[] {
+  const raw: SourcePlan = { source: 'raw' };
+  if (query.interval === 'hour') return [raw];
+  const days = rangeDays(query);
+  const inRange = (slices: DaySlice[]) =>
+    slices.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
+  switch (need) {
+    case 'visitors':
+    case 'hit-counts': {
+      if (facts.unsettledAttributionDays === undefined || inRange(facts.unsettledAttributionDays).length > 0)
+        return [raw];
+      const counts = visitorCounts(query, facts, days, []);
+      return counts ? [counts, raw] : [raw];
+    }
+    case 'visits':
+      if (facts.unsettledVisitDays === undefined) return [raw];
+      return [
+        { source: 'visit-sources', query, coverage: { ...days, rawDays: inRange(facts.unsettledVisitDays) } },
+        raw,
+      ];
+    default:
+      return [raw];
+  }
 }
 
 /** The whole local days of the query's range. */
