@@ -22,6 +22,7 @@ import {
 } from './pipelines/hit-count-rollup.pipeline.js';
 import {
   VISIT_HOURS_COLLECTION,
+  VISIT_CONTRIBUTIONS_COLLECTION,
   VISIT_SOURCES_COLLECTION,
   buildVisitSourceMetricsPipeline,
   buildRollupVisitMetricsPipeline,
@@ -32,7 +33,9 @@ import {
   VISITOR_SETS_COLLECTION,
   buildPendingBucketsPipeline,
   buildPendingVisitSpansPipeline,
+  buildRawDaysAttributedHitKeysPipeline,
   buildRawDaysHitKeysPipeline,
+  isAttributionDimension,
   buildRollupHitMetricsPipeline,
   buildRollupUserStatsPipeline,
   type DaySlice,
@@ -45,6 +48,7 @@ import {
   type VisitorCountCoverage,
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
+import type { StoredVisitContribution } from './rollups/batch-deltas.js';
 import { DIMENSION_SOURCES, type QueryDimension } from './query/dimensions.js';
 import { CLASSIFICATIONS } from '../hits/hit.schema.js';
 import { HitsRepository } from '../hits/hits.repository.js';
@@ -191,13 +195,36 @@ export class StatsRepository {
     const withHits = (rows: HitMetricsRow[]) => rows.filter((row) => row.events > 0);
     if (!coverage.tail) return withHits(sumByKey(settled.map(normalize), sums));
     type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
-    const raw = await this.hits.aggregate<KeyedRow>(
-      buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
-    );
     const { key } = coverage;
+    const [attribution] = key.dimensions.filter(isAttributionDimension);
+    const raw = await this.hits.aggregate<KeyedRow>(
+      attribution
+        ? buildRawDaysAttributedHitKeysPipeline(query, [coverage.tail])
+        : buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
+    );
     const seen = new Set<string>();
     const visitorKeys = [...new Set(raw.flatMap((row) => row.visitorKeys))];
-    if (coverage.tail.day > coverage.fromDay) {
+    if (coverage.tail.day > coverage.fromDay && attribution) {
+      // A visitor's attribution by day is in its visits' contributions (`{ siteId, v }`).
+      const field = DIMENSION_SOURCES[attribution].field;
+      const scope = (classification: string) =>
+        query.classification === 'ALL' || query.classification === classification;
+      for (let index = 0; index < visitorKeys.length; index += LOOKUP_CHUNK) {
+        const rows = await this.aggregate<{ v: string; current?: StoredVisitContribution }>(
+          VISIT_CONTRIBUTIONS_COLLECTION,
+          [
+            { $match: { siteId: query.siteId, v: { $in: visitorKeys.slice(index, index + LOOKUP_CHUNK) } } },
+            { $project: { _id: 0, v: 1, 'current.a': 1, 'current.hd': 1 } },
+          ],
+        );
+        for (const { v, current } of rows)
+          for (const [day, classification] of current?.hd ?? [])
+            if (day >= coverage.fromDay && day < coverage.tail.day && scope(classification))
+              seen.add(
+                JSON.stringify([v, { [attribution]: current?.a?.[field] ?? null }, dayBucketLabel(day, interval)]),
+              );
+      }
+    } else if (coverage.tail.day > coverage.fromDay) {
       const projection: Record<string, 1 | 0> = { _id: 0, visitorKey: 1, day: 1 };
       for (const dimension of key.dimensions) projection[DIMENSION_SOURCES[dimension].field] = 1;
       for (let index = 0; index < visitorKeys.length; index += LOOKUP_CHUNK) {
@@ -372,7 +399,8 @@ export class StatsRepository {
       | typeof VISIT_SOURCES_COLLECTION
       | typeof HIT_HOURS_COLLECTION
       | typeof HIT_DAYS_COLLECTION
-      | typeof VISITOR_COUNTS_COLLECTION,
+      | typeof VISITOR_COUNTS_COLLECTION
+      | typeof VISIT_CONTRIBUTIONS_COLLECTION,
     pipeline: PipelineStage[],
   ): Promise<T[]> {
     return this.connection

@@ -388,6 +388,7 @@ describe('stats rollups', () => {
     let runs = 0;
     let fromRows = 0;
     let withWeeks = 0;
+    let withTail = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...ZONES),
@@ -441,6 +442,7 @@ describe('stats rollups', () => {
               if (counts) {
                 fromRows += 1;
                 if (counts.weeks.length > 0) withWeeks += 1;
+                if (counts.tail) withTail += 1;
                 expect(canonical(await repository.aggregateHitMetricsFromCounts(query, counts), fields)).toEqual(
                   canonical(await repository.aggregateHitMetrics(query, { classification: true }), fields),
                 );
@@ -458,8 +460,16 @@ describe('stats rollups', () => {
           await ingest(firstHits, new Date(clock.now().getTime() - ROLLUP_SETTLE_MS - 60_000));
           expect((await job.runOnce()).ran).toBe(true);
           await compare(true);
-          // Late hits, received now: the days of every visit they touch are read raw meanwhile.
+          // Late hits, received now: the days of every visit they touch are read raw meanwhile, as
+          // a tail when they are the range's last two (or a query is read raw entirely).
           await ingest(lateHits, clock.now());
+          await compare(false);
+          // Live traffic on the newest days: a raw tail after the rows, each visitor counted unless
+          // already active under the same value in the settled days of its bucket.
+          await ingest(
+            lateHits.map((hit) => ({ ...hit, day: 12 + (hit.day % 2) })),
+            clock.now(),
+          );
           await compare(false);
           // Once they have settled, the job has moved the visits they changed to their new values.
           clock.advance(ROLLUP_SETTLE_MS + 1_000);
@@ -469,9 +479,10 @@ describe('stats rollups', () => {
       ),
       { numRuns: 25 },
     );
-    // Not vacuous: the rows answered, some reads with week rows.
+    // Not vacuous: the rows answered, some reads with week rows, some with a raw tail.
     expect(fromRows).toBeGreaterThan(runs * 2);
     expect(withWeeks).toBeGreaterThan(0);
+    expect(withTail).toBeGreaterThan(0);
   }, 240_000);
 
   it('answers visit metrics exactly like the visits collection, also after late hits extend and merge visits', async () => {

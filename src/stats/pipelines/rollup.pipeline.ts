@@ -9,6 +9,7 @@ import {
   filterCondition,
   groupId,
   hitFieldPath,
+  lookupVisit,
   matchListedDays,
   settledDays,
 } from './stages.js';
@@ -237,6 +238,46 @@ export function buildRawDaysHitKeysPipeline(
         pageviews: { $sum: IS_PAGEVIEW },
         events: { $sum: 1 },
         botHits: { $sum: IS_BOT_HIT },
+      },
+    },
+    { $project: { _id: 0, key: '$_id', visitorKeys: 1, pageviews: 1, events: 1, botHits: 1 } },
+  ];
+}
+
+/**
+ * `buildRawDaysHitKeysPipeline` for a query grouped by one attribution dimension: each hit
+ * counts under its visit's value (hits without a visit yet count under none, as in
+ * `buildHitMetricsPipeline`). Served by `{ siteId, ts }` on hits, then one visit look-up per
+ * visit of the days.
+ */
+export function buildRawDaysAttributedHitKeysPipeline(query: StatsQuery, rawDays: DaySlice[]): PipelineStage[] {
+  const interval = query.interval === 'hour' ? undefined : query.interval;
+  const [dimension] = query.dimensions;
+  return [
+    matchListedDays(query.siteId, 'ts', rawDays, rowConditions(query, { classification: true })),
+    {
+      $group: {
+        _id: {
+          visitId: '$visitId',
+          visitorKey: '$visitorKey',
+          ...(interval ? { time: bucketExpression('$ts', interval, query.timezone) } : {}),
+        },
+        pageviews: { $sum: IS_PAGEVIEW },
+        events: { $sum: 1 },
+        botHits: { $sum: IS_BOT_HIT },
+      },
+    },
+    ...lookupVisit(),
+    {
+      $group: {
+        _id: {
+          [dimension]: { $ifNull: [`$visit.${DIMENSION_SOURCES[dimension].field}`, null] },
+          ...(interval ? { time: '$_id.time' } : {}),
+        },
+        visitorKeys: { $addToSet: '$_id.visitorKey' },
+        pageviews: { $sum: '$pageviews' },
+        events: { $sum: '$events' },
+        botHits: { $sum: '$botHits' },
       },
     },
     { $project: { _id: 0, key: '$_id', visitorKeys: 1, pageviews: 1, events: 1, botHits: 1 } },

@@ -22,6 +22,8 @@ const VISIT_MS_PROJECT: PipelineStage.Project = {
 
 export const VISIT_HOURS_COLLECTION = 'stats_visit_hours';
 export const VISIT_SOURCES_COLLECTION = 'stats_visit_sources';
+/** What each visit adds now (written by RollupRepository): its attribution by day, for a counts-backed read's tail. */
+export const VISIT_CONTRIBUTIONS_COLLECTION = 'stats_visit_contributions';
 
 /**
  * The visit metrics of `buildVisitMetricsPipeline` for a query grouped by one attribution

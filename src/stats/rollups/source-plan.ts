@@ -83,9 +83,9 @@ export type Source = SourcePlan['source'];
  * - user stats come from the `visitor` set rows;
  * - a query grouped by one attribution dimension (source, referrer, UTM, entry page), with no
  *   filter and no hourly interval, is answered from that dimension's count rows (visitors and
- *   hits) and visit-source rows (visit sums) when none of the range's days is unsettled for
- *   attribution (`unsettledAttributionDays`; visit sums: `unsettledVisitDays`, read raw); any
- *   other query naming a visit-level dimension is read raw.
+ *   hits; the days unsettled for attribution, `unsettledAttributionDays`, as a raw tail) and
+ *   visit-source rows (visit sums; `unsettledVisitDays` read raw); any other query naming a
+ *   visit-level dimension is read raw.
  */
 export function sourceCandidates(
   need: SourceNeed,
@@ -176,8 +176,9 @@ function byAttribution(query: StatsQuery<QueryDimension>): StatsQuery | undefine
 /**
  * The sources of a query grouped by one attribution dimension (`byAttribution`): its count rows
  * for visitors and hit counts, its visit-source rows for visit sums, unless hourly, then raw.
- * Count rows are read only when no day of the range is unsettled for attribution: their raw tail
- * would need the tail visitors' attribution in the settled days (not built).
+ * Unsettled days for attribution are those of the pending hits and every day of their visits:
+ * as for the other keys, the count rows answer when those lie in the range's last two days, read
+ * raw as a tail.
  */
 function attributionCandidates(need: SourceNeed, query: StatsQuery, facts: RollupFacts): SourcePlan[] {
   const raw: SourcePlan = { source: 'raw' };
@@ -188,9 +189,8 @@ function attributionCandidates(need: SourceNeed, query: StatsQuery, facts: Rollu
   switch (need) {
     case 'visitors':
     case 'hit-counts': {
-      if (facts.unsettledAttributionDays === undefined || inRange(facts.unsettledAttributionDays).length > 0)
-        return [raw];
-      const counts = visitorCounts(query, facts, days, []);
+      if (facts.unsettledAttributionDays === undefined) return [raw];
+      const counts = visitorCounts(query, facts, days, inRange(facts.unsettledAttributionDays));
       return counts ? [counts, raw] : [raw];
     }
     case 'visits':
