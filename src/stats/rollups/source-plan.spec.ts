@@ -115,10 +115,18 @@ const TABLE: Array<[string, SourceNeed, Partial<StatsQuery>, Partial<RollupFacts
     ['source by country', 'visitors', { dimensions: ['source', 'country'] }, {}, 'raw'],
     ['sources per hour', 'visitors', { dimensions: ['source'], interval: 'hour' }, {}, 'raw'],
     [
-      'sources with a visit of the range unsettled (no raw tail)',
+      'sources with live traffic: the days of its visits as a raw tail',
       'visitors',
       { dimensions: ['source'] },
       { unsettledHitDays: days('2024-05-30'), unsettledAttributionDays: days('2024-05-29', '2024-05-30') },
+      'visitor-counts',
+      { key: 'source', tail: '2024-05-29' },
+    ],
+    [
+      'sources with an older visit unsettled (a late hit): raw',
+      'visitors',
+      { dimensions: ['source'] },
+      { unsettledHitDays: days('2024-05-30'), unsettledAttributionDays: days('2024-05-20', '2024-05-30') },
       'raw',
     ],
     [
