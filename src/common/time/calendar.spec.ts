@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import {
   addMonths,
   daysFrom,
@@ -7,6 +8,7 @@ import {
   startOfWeek,
   startOfZonedDay,
   zonedDate,
+  zonedParts,
 } from './calendar.js';
 
 describe('calendar', () => {
@@ -56,5 +58,69 @@ describe('calendar', () => {
     expect(addMonths({ year: 2024, month: 1, day: 15 }, -2)).toEqual({ year: 2023, month: 11, day: 15 });
     expect(startOfWeek({ year: 2024, month: 2, day: 11 })).toEqual({ year: 2024, month: 2, day: 5 });
     expect(startOfWeek({ year: 2024, month: 2, day: 12 })).toEqual({ year: 2024, month: 2, day: 12 });
+  });
+});
+
+/** What the platform's time-zone data says the local wall clock reads at `instant`. */
+const referenceFormatters = new Map<string, Intl.DateTimeFormat>();
+function formatted(instant: Date, timeZone: string): Record<string, number> {
+  const formatter =
+    referenceFormatters.get(timeZone) ??
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+  referenceFormatters.set(timeZone, formatter);
+  const parts = formatter.formatToParts(instant);
+  return Object.fromEntries(
+    parts.filter((part) => part.type !== 'literal').map((part) => [part.type, Number(part.value)]),
+  );
+}
+
+describe('zonedParts', () => {
+  // Offsets are cached per zone and UTC minute: these are the instants where a cache could be wrong.
+  const transitions: Array<[string, string]> = [
+    ['Europe/Berlin', '2026-03-29T01:00:00Z'],
+    ['Europe/Berlin', '2026-10-25T01:00:00Z'],
+    ['America/New_York', '2026-03-08T07:00:00Z'],
+    ['Australia/Lord_Howe', '2026-04-04T15:00:00Z'],
+    ['America/Santiago', '2026-04-05T03:00:00Z'],
+    // Local mean time (-0:44:30) to UTC, half-way through a UTC minute.
+    ['Africa/Monrovia', '1972-01-07T00:44:30Z'],
+  ];
+
+  it('reads the wall clock of the zone data on every second around offset transitions', () => {
+    for (const [zone, at] of transitions)
+      for (let second = -150; second <= 150; second++) {
+        const instant = new Date(Date.parse(at) + second * 1000 + 999);
+        expect({ zone, instant, parts: zonedParts(instant, zone) }).toEqual({
+          zone,
+          instant,
+          parts: formatted(instant, zone),
+        });
+      }
+  });
+
+  it('reads the wall clock of the zone data at random instants in every zone', () => {
+    const zones = Intl.supportedValuesOf('timeZone');
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        fc.integer({ min: Date.UTC(1969, 0, 1), max: Date.UTC(2100, 0, 1) }),
+        (zone, ms) => {
+          const instant = new Date(ms);
+          // The same minute twice: the second answer comes from the cache.
+          expect(zonedParts(instant, zone)).toEqual(formatted(instant, zone));
+          expect(zonedParts(new Date(ms + 1), zone)).toEqual(formatted(new Date(ms + 1), zone));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });
