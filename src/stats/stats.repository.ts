@@ -48,7 +48,7 @@ import {
   type VisitorCountCoverage,
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
-import type { StoredVisitContribution } from './rollups/batch-deltas.js';
+import { contributionOf, type StoredVisitContribution } from './rollups/batch-deltas.js';
 import { DIMENSION_SOURCES, type QueryDimension } from './query/dimensions.js';
 import { CLASSIFICATIONS } from '../hits/hit.schema.js';
 import { HitsRepository } from '../hits/hits.repository.js';
@@ -214,11 +214,11 @@ export class StatsRepository {
           VISIT_CONTRIBUTIONS_COLLECTION,
           [
             { $match: { siteId: query.siteId, v: { $in: visitorKeys.slice(index, index + LOOKUP_CHUNK) } } },
-            { $project: { _id: 0, v: 1, 'current.a': 1, 'current.hd': 1 } },
+            { $project: { _id: 0, v: 1, current: 1 } },
           ],
         );
         for (const { v, current } of rows)
-          for (const [day, classification] of current?.hd ?? [])
+          for (const { day, classification } of current ? (contributionOf(current).hitDays ?? []) : [])
             if (day >= coverage.fromDay && day < coverage.tail.day && scope(classification))
               seen.add(
                 JSON.stringify([v, { [attribution]: current?.a?.[field] ?? null }, dayBucketLabel(day, interval)]),

@@ -135,6 +135,46 @@ describe('stored visit contributions', () => {
     }
   });
 
+  it('keep their visitor, attribution and hits per local day and classification; a one-day visit only its number of hits', () => {
+    const at = (iso: string, name: string, classification = 'USER') => ({ ts: new Date(iso), name, classification });
+    const visit = {
+      start: new Date('2024-06-01T18:20:00Z'),
+      end: new Date('2024-06-01T18:45:00Z'),
+      pageviews: 2,
+      classification: 'USER',
+      visitorKey: 'v1',
+      source: 'news.example',
+      referrer: null,
+      utmCampaign: 'march',
+      entryPath: '/a',
+    };
+    // 18:30 UTC is midnight in Kolkata: the visit's hits lie on two local days there, on one in UTC.
+    const hits = [
+      at('2024-06-01T18:20:00Z', 'pageview'),
+      at('2024-06-01T18:40:00Z', 'pageview'),
+      at('2024-06-01T18:45:00Z', 'signup'),
+    ];
+    const split = visitContribution(visit, 'Asia/Kolkata', hits);
+    expect(split).toMatchObject({
+      visitorKey: 'v1',
+      attribution: { source: 'news.example', utmCampaign: 'march', entryPath: '/a' },
+      hitDays: [
+        { day: '2024-06-01', classification: 'USER', pageviews: 1, events: 1 },
+        { day: '2024-06-02', classification: 'USER', pageviews: 1, events: 2 },
+      ],
+    });
+    expect(storedContribution(split).hd).toHaveLength(2);
+    expect(contributionOf(storedContribution(split), 'v1')).toEqual(split);
+    const oneDay = visitContribution(visit, 'UTC', hits);
+    expect(storedContribution(oneDay)).toMatchObject({ e: 3 });
+    expect(storedContribution(oneDay).hd).toBeUndefined();
+    expect(contributionOf(storedContribution(oneDay), 'v1')).toEqual(oneDay);
+    // A bot hit in a human visit: its hits are kept per classification.
+    const mixed = visitContribution(visit, 'UTC', [...hits, at('2024-06-01T18:45:00Z', 'signup', 'BOT')]);
+    expect(contributionOf(storedContribution(mixed), 'v1')).toEqual(mixed);
+    expect(storedContribution(mixed).hd).toHaveLength(2);
+  });
+
   it('reads a contribution stored whole, as rows before version 9 hold it, as it is', () => {
     const whole = visitContribution(
       {

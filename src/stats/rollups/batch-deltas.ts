@@ -227,7 +227,9 @@ export function visitContribution(
  * is the hour's date), the classification, the page views and the duration; the attribution
  * values (`a`, fields as on the visit, nulls left out) and the hits per day and classification
  * (`hd`: `[day, classification, page views, hits]`). A visit always counts once and bounces
- * when it has one page view, so those are not stored; its visitor is the row's `v`.
+ * when it has one page view, so those are not stored; its visitor is the row's `v`. Most visits'
+ * hits all lie on their start day under their own classification, with the visit's page views:
+ * those keep only their number of hits (`e`) instead of `hd`.
  */
 export interface StoredVisitContribution {
   h: string;
@@ -236,6 +238,7 @@ export interface StoredVisitContribution {
   d: number;
   a?: Record<string, string>;
   hd?: Array<[string, string, number, number]>;
+  e?: number;
 }
 
 export function storedContribution(contribution: VisitContribution): StoredVisitContribution {
@@ -247,17 +250,24 @@ export function storedContribution(contribution: VisitContribution): StoredVisit
     ...(contribution.attribution && Object.keys(contribution.attribution).length > 0
       ? { a: contribution.attribution }
       : {}),
-    ...(contribution.hitDays
-      ? {
-          hd: contribution.hitDays.map(({ day, classification, pageviews, events }) => [
-            day,
-            classification,
-            pageviews,
-            events,
-          ]),
-        }
-      : {}),
+    ...hitDaysStored(contribution),
   } as StoredVisitContribution;
+}
+
+function hitDaysStored(contribution: VisitContribution): Pick<StoredVisitContribution, 'hd' | 'e'> {
+  const { hitDays } = contribution;
+  if (!hitDays) return {};
+  const [only] = hitDays;
+  if (
+    hitDays.length === 1 &&
+    only.day === contribution.day &&
+    only.classification === contribution.classification &&
+    only.pageviews === contribution.visitPageviews
+  )
+    return { e: only.events };
+  return {
+    hd: hitDays.map(({ day, classification, pageviews, events }) => [day, classification, pageviews, events]),
+  };
 }
 
 /**
@@ -280,12 +290,15 @@ export function contributionOf(
     visitPageviews: stored.p,
     ...(visitorKey !== undefined ? { visitorKey } : {}),
     attribution: stored.a ?? {},
-    hitDays: (stored.hd ?? []).map(([day, classification, pageviews, events]) => ({
-      day,
-      classification,
-      pageviews,
-      events,
-    })),
+    hitDays:
+      stored.e !== undefined
+        ? [{ day: stored.h.slice(0, 10), classification: stored.c, pageviews: stored.p, events: stored.e }]
+        : (stored.hd ?? []).map(([day, classification, pageviews, events]) => ({
+            day,
+            classification,
+            pageviews,
+            events,
+          })),
   };
 }
 
