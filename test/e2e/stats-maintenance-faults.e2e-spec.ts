@@ -410,6 +410,7 @@ describe('stats maintenance under faults', () => {
     let conversionsFromRows = 0;
     let funnelsFromRows = 0;
     let attributionFromRows = 0;
+    let filteredFromRows = 0;
     /** The engine's answer as planned and with every read planned raw: equal. */
     const expectLikeRawHits = async (query: StatsQuery): Promise<void> => {
       const answer = canonical(await engine.run(query, METRICS));
@@ -578,8 +579,10 @@ describe('stats maintenance under faults', () => {
               if ((await expectFunnelLikeRawHits(range, funnel)) === 'funnel-rows') funnelsFromRows += 1;
             }
 
-          // Breakdowns by visit-level attribution over the whole fortnight and one day: from the
-          // attribution count and visit-source rows (visits moved between values by late hits), equal to raw hits.
+          // Breakdowns by visit-level attribution over the whole fortnight and one day, and
+          // overviews of one value: from the attribution count and visit-source rows (visits moved
+          // between values by late hits), equal to raw hits.
+          const oneValue = { source: 'news.example', utm_campaign: 'march', entry_page: '/a' };
           for (const dimension of ['source', 'utm_campaign', 'entry_page'] as const)
             for (const [fromDay, length] of [
               [0, 14],
@@ -603,6 +606,13 @@ describe('stats maintenance under faults', () => {
                 ]);
                 if (visitors.source === 'visitor-counts' && visits.source === 'visit-sources') attributionFromRows += 1;
                 await expectLikeRawHits(query);
+                const filtered: StatsQuery = {
+                  ...query,
+                  dimensions: [],
+                  filters: [{ operator: 'is', dimension, values: [oneValue[dimension]] }],
+                };
+                if ((await coverage.plan('visitors', filtered)).source === 'visitor-counts') filteredFromRows += 1;
+                await expectLikeRawHits(filtered);
               }
 
           const incremental = await derivedRows(app, siteId);
@@ -640,5 +650,6 @@ describe('stats maintenance under faults', () => {
     expect(funnelsFromRows).toBeGreaterThan(5);
     // And for the attribution rows.
     expect(attributionFromRows).toBeGreaterThan(20);
+    expect(filteredFromRows).toBeGreaterThan(20);
   }, 480_000);
 });

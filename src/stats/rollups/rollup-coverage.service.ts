@@ -136,5 +136,6 @@ export class RollupCoverageService {
 
 /** Which costly facts a plan for `need` needs: the pending visits' days for visit sums, their whole spans for attribution. */
 function factsNeeded(need: SourceNeed, query: StatsQuery<QueryDimension>): { visits: boolean; attribution: boolean } {
-  return { visits: need === 'visits', attribution: query.dimensions.some(isAttributionDimension) };
+  const named = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)];
+  return { visits: need === 'visits', attribution: named.some(isAttributionDimension) };
 }

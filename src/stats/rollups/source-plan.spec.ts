@@ -111,6 +111,31 @@ const TABLE: Array<[string, SourceNeed, Partial<StatsQuery>, Partial<RollupFacts
     ['referrers per week', 'visitors', { dimensions: ['referrer'], interval: 'week' }, {}, 'visitor-counts'],
     ['source counts (bot share)', 'hit-counts', { dimensions: ['utm_term'] }, {}, 'visitor-counts'],
     ['page by source', 'hit-counts', { dimensions: ['page'], filters: [is('source', 'Google')] }, {}, 'raw'],
+    [
+      'an overview of one source: its group of the source counts',
+      'visitors',
+      { filters: [is('source', 'Google')], interval: 'day' },
+      {},
+      'visitor-counts',
+      { key: 'source', select: { dimension: 'source', value: 'Google' } },
+    ],
+    [
+      'visits of one campaign',
+      'visits',
+      { filters: [is('utm_campaign', 'march')] },
+      {},
+      'visit-sources',
+      { select: { dimension: 'utm_campaign', value: 'march' } },
+    ],
+    [
+      'two sources (a visitor of both counts once): raw',
+      'visitors',
+      { filters: [{ operator: 'is', dimension: 'source', values: ['Google', 'Bing'] }] },
+      {},
+      'raw',
+    ],
+    ['a source not matching: raw', 'visitors', { filters: [{ ...is('source', 'x'), operator: 'is_not' }] }, {}, 'raw'],
+    ['one source and one country: raw', 'visitors', { filters: [is('source', 'x'), is('country', 'DE')] }, {}, 'raw'],
     ['a filtered source breakdown', 'visitors', { dimensions: ['source'], filters: [is('page', '/')] }, {}, 'raw'],
     ['source by country', 'visitors', { dimensions: ['source', 'country'] }, {}, 'raw'],
     ['sources per hour', 'visitors', { dimensions: ['source'], interval: 'hour' }, {}, 'raw'],
@@ -206,14 +231,20 @@ function detail(plan: ReturnType<typeof planSource>): Record<string, unknown> {
   const labels = (slices: DaySlice[]) => slices.map((slice) => slice.day);
   switch (plan.source) {
     case 'visitor-counts':
-      return { key: plan.coverage.key.name, weeks: plan.coverage.weeks, tail: plan.coverage.tail?.day };
+      return {
+        key: plan.coverage.key.name,
+        weeks: plan.coverage.weeks,
+        tail: plan.coverage.tail?.day,
+        select: plan.select,
+      };
     case 'hit-counts':
       return { set: plan.coverage.set, daily: plan.coverage.daily, rawDays: labels(plan.coverage.rawDays) };
     case 'visitor-rows':
       return { set: plan.coverage.set, rawDays: labels(plan.coverage.rawDays) };
     case 'visit-hours':
-    case 'visit-sources':
       return { rawDays: labels(plan.coverage.rawDays) };
+    case 'visit-sources':
+      return { rawDays: labels(plan.coverage.rawDays), select: plan.select };
     case 'user-stats-rows':
       return { rawDays: labels(plan.rawDays) };
     case 'raw':

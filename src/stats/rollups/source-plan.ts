@@ -46,18 +46,33 @@ export interface RollupFacts {
 }
 
 /**
+ * The one group of a grouped read that answers a query filtered by `dimension is value` (one
+ * value, no other filter or dimension): the caller keeps the rows with that value and drops the
+ * dimension from their keys.
+ */
+export interface GroupSelection {
+  dimension: Dimension;
+  value: string;
+}
+
+/**
  * Which stored data answers a read, with what the repository needs to read it; a rollup source
  * also carries the query typed with the rollups' fixed dimensions (it names no property).
  */
 export type SourcePlan =
   /** `stats_visitor_counts`: visitors and hits of one count key, nothing read grows with traffic. */
-  | { source: 'visitor-counts'; query: StatsQuery; coverage: VisitorCountCoverage }
+  | { source: 'visitor-counts'; query: StatsQuery; coverage: VisitorCountCoverage; select?: GroupSelection }
   /** `stats_hit_days` (daily) or `stats_hit_hours`: page views, events and bot hits of a set. */
   | { source: 'hit-counts'; query: StatsQuery; coverage: RollupCoverage & { set: string; daily: boolean } }
   /** `stats_visitor_sets` (a set) or `stats_visitor_days` (full rows): one row per visitor-day and values. */
   | { source: 'visitor-rows'; query: StatsQuery; coverage: RollupCoverage }
   /** `stats_visit_sources`: visit sums per start day, classification and value of one attribution dimension. */
-  | { source: 'visit-sources'; query: StatsQuery; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
+  | {
+      source: 'visit-sources';
+      query: StatsQuery;
+      coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] };
+      select?: GroupSelection;
+    }
   /** `stats_visit_hours`: visit sums per start hour and classification. */
   | { source: 'visit-hours'; query: StatsQuery; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
   /** `stats_visitor_sets` (set `visitor`) for user stats, plus the raw hits of the unsettled days. */
@@ -84,8 +99,9 @@ export type Source = SourcePlan['source'];
  * - a query grouped by one attribution dimension (source, referrer, UTM, entry page), with no
  *   filter and no hourly interval, is answered from that dimension's count rows (visitors and
  *   hits; the days unsettled for attribution, `unsettledAttributionDays`, as a raw tail) and
- *   visit-source rows (visit sums; `unsettledVisitDays` read raw); any other query naming a
- *   visit-level dimension is read raw.
+ *   visit-source rows (visit sums; `unsettledVisitDays` read raw); so is a query with no
+ *   dimension filtered by `<attribution dimension> is <one value>`, as that value's group; any
+ *   other query naming a visit-level dimension is read raw.
  */
 export function sourceCandidates(
   need: SourceNeed,
@@ -95,7 +111,7 @@ export function sourceCandidates(
   const raw: SourcePlan = { source: 'raw' };
   if (!facts.usable) return [raw];
   const attributed = byAttribution(asked);
-  if (attributed) return attributionCandidates(need, attributed, facts);
+  if (attributed) return attributionCandidates(need, attributed.query, facts, attributed.select);
   const query = rolledUp(asked);
   if (!query) return [raw];
   const days = rangeDays(query);
@@ -164,13 +180,29 @@ function rolledUp(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
 }
 
 /**
- * The query with its dimension typed as a fixed one, when it groups by exactly one attribution
- * dimension and nothing else (no filter); else undefined.
+ * The query grouped by one attribution dimension, typed as a fixed one, when it groups by exactly
+ * that and nothing else (no filter); or, for a query with no dimension and one filter
+ * `<attribution dimension> is <one value>`, the query grouped by that dimension with the group to
+ * select (a visitor of several values would count once per value, so only one value is exact).
+ * Else undefined.
  */
-function byAttribution(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
+function byAttribution(query: StatsQuery<QueryDimension>): { query: StatsQuery; select?: GroupSelection } | undefined {
   const [dimension] = query.dimensions;
-  if (query.dimensions.length !== 1 || !isAttributionDimension(dimension) || query.filters.length > 0) return undefined;
-  return { ...query, dimensions: [dimension], filters: [] };
+  if (query.dimensions.length === 1 && isAttributionDimension(dimension) && query.filters.length === 0)
+    return { query: { ...query, dimensions: [dimension], filters: [] } };
+  const [filter] = query.filters;
+  if (
+    query.dimensions.length === 0 &&
+    query.filters.length === 1 &&
+    isAttributionDimension(filter.dimension) &&
+    filter.operator === 'is' &&
+    filter.values.length === 1
+  )
+    return {
+      query: { ...query, dimensions: [filter.dimension], filters: [] },
+      select: { dimension: filter.dimension, value: filter.values[0] },
+    };
+  return undefined;
 }
 
 /**
@@ -180,7 +212,12 @@ function byAttribution(query: StatsQuery<QueryDimension>): StatsQuery | undefine
  * as for the other keys, the count rows answer when those lie in the range's last two days, read
  * raw as a tail.
  */
-function attributionCandidates(need: SourceNeed, query: StatsQuery, facts: RollupFacts): SourcePlan[] {
+function attributionCandidates(
+  need: SourceNeed,
+  query: StatsQuery,
+  facts: RollupFacts,
+  select: GroupSelection | undefined,
+): SourcePlan[] {
   const raw: SourcePlan = { source: 'raw' };
   if (query.interval === 'hour') return [raw];
   const days = rangeDays(query);
@@ -191,12 +228,17 @@ function attributionCandidates(need: SourceNeed, query: StatsQuery, facts: Rollu
     case 'hit-counts': {
       if (facts.unsettledAttributionDays === undefined) return [raw];
       const counts = visitorCounts(query, facts, days, inRange(facts.unsettledAttributionDays));
-      return counts ? [counts, raw] : [raw];
+      return counts ? [{ ...counts, ...(select ? { select } : {}) }, raw] : [raw];
     }
     case 'visits':
       if (facts.unsettledVisitDays === undefined) return [raw];
       return [
-        { source: 'visit-sources', query, coverage: { ...days, rawDays: inRange(facts.unsettledVisitDays) } },
+        {
+          source: 'visit-sources',
+          query,
+          coverage: { ...days, rawDays: inRange(facts.unsettledVisitDays) },
+          ...(select ? { select } : {}),
+        },
         raw,
       ];
     default:
