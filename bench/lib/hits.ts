@@ -1,3 +1,5 @@
+import { mulberry32 } from './seeded-random.js';
+
 /**
  * Synthetic traffic: a fixed pool of user agents (browsers, phones, a few crawlers), visitor
  * IPs drawn from public ranges geoip-lite knows, and a Zipf-ish choice of pages, so caches see
@@ -37,18 +39,6 @@ const FIRST_OCTETS = [
   3, 5, 8, 12, 18, 24, 31, 37, 46, 51, 62, 77, 81, 88, 91, 103, 109, 121, 133, 151, 176, 185, 195, 201, 213,
 ];
 
-/** Deterministic PRNG (mulberry32) so every run sends the same traffic. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The user agent of visitor number `visitor`: the same on every hit, so a returning visitor is recognised. */
 export function userAgentOf(visitor: number): string {
   return UA_POOL[visitor % UA_POOL.length];
@@ -71,7 +61,7 @@ export class TrafficGenerator {
     seed = 1,
     private readonly spanMs = 0,
   ) {
-    this.next = random(seed);
+    this.next = mulberry32(seed);
   }
 
   ip(visitor: number): string {

@@ -1,4 +1,5 @@
-import { TrafficGenerator, random, userAgentOf, type HitShape } from './hits.js';
+import { TrafficGenerator, userAgentOf, type HitShape } from './hits.js';
+import { mulberry32 } from './seeded-random.js';
 
 /**
  * Live traffic for the sustained and app-cost scenarios: hits happen now (no `timestamp`, as the
@@ -29,7 +30,7 @@ export class LiveTraffic {
 
   /** `rate`: the hits per second to be sent, which sizes the pool of visitors in a visit. */
   constructor(seed: number, rate: number) {
-    this.next = random(seed);
+    this.next = mulberry32(seed);
     this.pages = new TrafficGenerator(LIVE_POPULATION, seed + 1);
     this.poolSize = Math.max(50, Math.round(rate * MEAN_GAP_SECONDS));
   }

@@ -1,4 +1,5 @@
-import { TrafficGenerator, random, type HitShape } from './hits.js';
+import { TrafficGenerator, type HitShape } from './hits.js';
+import { mulberry32 } from './seeded-random.js';
 
 /**
  * Traffic shaped like a real site's, for the stats scale: visitors come back, and the number of
@@ -40,7 +41,7 @@ export class VisitorTraffic {
     private readonly spanMs: number,
     private readonly now = Date.now(),
   ) {
-    this.next = random(seed);
+    this.next = mulberry32(seed);
     // A large visitor pool for attribute sampling only: IPs here come from `ip()` below.
     this.pages = new TrafficGenerator(1_000_000, seed + 1);
   }

@@ -93,7 +93,8 @@ export class FunnelsController {
   @ApiOkResponse({ type: FunnelDto })
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
-    description: 'Fewer than 2 or more than 8 steps, a repeated goal, or an id that is no goal of the site',
+    description:
+      'funnelId is not an id; fewer than 2 or more than 8 steps, a repeated goal, or an id that is no goal of the site',
   })
   @NOT_FOUND
   @NAME_TAKEN
@@ -113,6 +114,7 @@ export class FunnelsController {
   @ApiOperation({ summary: 'Delete a funnel (admin); its goals stay' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'funnelId is not an id' })
   @NOT_FOUND
   async delete(
     @CurrentPrincipal() principal: Principal,

@@ -5,6 +5,7 @@ import type { GoalDefinition } from '../goals/goal-matching.js';
 import { goalDefinition, GoalsService, type StoredGoal } from '../goals/goals.service.js';
 import type { SiteView } from '../sites/site-view.js';
 import { Funnel, type FunnelDocument } from './schemas/funnel.schema.js';
+import { requireResourceId } from '../common/ids/resource-id.js';
 import { isDuplicateKeyError } from '../database/database-errors.js';
 
 /** Plausible's bounds: a funnel has at least 2 steps, at most 8. */
@@ -31,7 +32,6 @@ export interface FunnelDefinition {
 
 /** The label of a step whose goal was deleted after the funnel was saved. */
 export const DELETED_GOAL_LABEL = '(deleted goal)';
-const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
 /**
  * Funnels (owner of the `funnels` collection): a site's ordered goal steps. Steps name goals by
@@ -116,9 +116,7 @@ export class FunnelsService {
   }
 
   private async find(site: SiteView, funnelId: string, parameter: string): Promise<FunnelDocument> {
-    if (!OBJECT_ID.test(funnelId)) {
-      throw new BadRequestException(`${parameter} must be a funnel id (24 hex characters), got "${funnelId}"`);
-    }
+    requireResourceId(funnelId, parameter, 'funnel');
     const document = await this.funnels.findOne({ _id: funnelId, siteId: new Types.ObjectId(site.id) }).exec();
     if (!document) throw new NotFoundException(`Funnel ${funnelId} not found on site ${site.domain}`);
     return document;
@@ -129,7 +127,8 @@ export class FunnelsService {
     if (new Set(goalIds).size !== goalIds.length) throw new BadRequestException('goalIds must not repeat a goal');
     const known = new Set((await this.goals.listForSite(site.id)).map((goal) => goal.id));
     goalIds.forEach((goalId, index) => {
-      if (!OBJECT_ID.test(goalId) || !known.has(goalId)) {
+      // A reference in the body: what names no goal of the site is a bad request, not a 404.
+      if (!known.has(requireResourceId(goalId, `goalIds[${index}]`, 'goal'))) {
         throw new BadRequestException(`goalIds[${index}]: ${goalId} is not a goal of site ${site.domain}`);
       }
     });

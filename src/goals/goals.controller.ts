@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  ForbiddenException,
-  Get,
-  HttpCode,
-  NotFoundException,
-  Param,
-  Patch,
-  Post,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -25,7 +14,7 @@ import { CurrentPrincipal } from '../auth/decorators/current-principal.decorator
 import { Roles } from '../auth/decorators/roles.decorator.js';
 import { ErrorResponseDto } from '../auth/dto/error-response.dto.js';
 import type { Principal } from '../auth/principal.js';
-import { SitesService } from '../sites/sites.service.js';
+import { SiteAccessService } from '../auth/site-access.service.js';
 import { CreateGoalDto, GoalDto, UpdateGoalDto } from './dto/goal.dto.js';
 import { GoalsService } from './goals.service.js';
 
@@ -34,14 +23,15 @@ const READERS = 'The account is a viewer the site is not shared with, or a site 
 
 /**
  * A site's goals, under the site's routes: admins create, change and delete them; the site's
- * viewers list and read them.
+ * viewers list and read them. `:id` is the site's id or domain, as for its funnels and segments
+ * (SiteAccessService: admins get 404 for a missing site, viewers 403 for any site not theirs).
  */
 @ApiTags('goals')
 @Controller('api/v1/sites/:id/goals')
 export class GoalsController {
   constructor(
     private readonly goals: GoalsService,
-    private readonly sites: SitesService,
+    private readonly access: SiteAccessService,
   ) {}
 
   @Post()
@@ -55,9 +45,13 @@ export class GoalsController {
   })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The site has a goal with this name' })
-  async create(@Param('id') siteId: string, @Body() body: CreateGoalDto): Promise<GoalDto> {
-    await this.sites.getStored(siteId);
-    return GoalDto.from(await this.goals.create(siteId, body));
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') siteId: string,
+    @Body() body: CreateGoalDto,
+  ): Promise<GoalDto> {
+    const site = await this.access.resolveReadableSite(principal, siteId);
+    return GoalDto.from(await this.goals.create(site.id, body));
   }
 
   @Get()
@@ -66,22 +60,23 @@ export class GoalsController {
   @ApiOkResponse({ type: [GoalDto] })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site (admins)' })
   async list(@CurrentPrincipal() principal: Principal, @Param('id') siteId: string): Promise<GoalDto[]> {
-    await this.assertReadable(principal, siteId);
-    return (await this.goals.listForSite(siteId)).map((goal) => GoalDto.from(goal));
+    const site = await this.access.resolveReadableSite(principal, siteId);
+    return (await this.goals.listForSite(site.id)).map((goal) => GoalDto.from(goal));
   }
 
   @Get(':goalId')
   @ApiOperation({ summary: "Get one goal (admins; the site's viewers)" })
   @ApiJwtProtected(READERS)
   @ApiOkResponse({ type: GoalDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'goalId is not an id' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site (admins) or goal' })
   async get(
     @CurrentPrincipal() principal: Principal,
     @Param('id') siteId: string,
     @Param('goalId') goalId: string,
   ): Promise<GoalDto> {
-    await this.assertReadable(principal, siteId);
-    return GoalDto.from(await this.goals.get(siteId, goalId));
+    const site = await this.access.resolveReadableSite(principal, siteId);
+    return GoalDto.from(await this.goals.get(site, goalId));
   }
 
   @Patch(':goalId')
@@ -89,16 +84,17 @@ export class GoalsController {
   @ApiOperation({ summary: 'Rename a goal or change its revenue currency (admin); what it matches cannot change' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiOkResponse({ type: GoalDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid name or currency' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'goalId is not an id; invalid name or currency' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site or goal' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The site has another goal with this name' })
   async update(
+    @CurrentPrincipal() principal: Principal,
     @Param('id') siteId: string,
     @Param('goalId') goalId: string,
     @Body() body: UpdateGoalDto,
   ): Promise<GoalDto> {
-    await this.sites.getStored(siteId);
-    return GoalDto.from(await this.goals.update(siteId, goalId, body));
+    const site = await this.access.resolveReadableSite(principal, siteId);
+    return GoalDto.from(await this.goals.update(site, goalId, body));
   }
 
   @Delete(':goalId')
@@ -107,21 +103,14 @@ export class GoalsController {
   @ApiOperation({ summary: 'Delete a goal (admin); no hit is touched' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'goalId is not an id' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such site or goal' })
-  async delete(@Param('id') siteId: string, @Param('goalId') goalId: string): Promise<void> {
-    await this.sites.getStored(siteId);
-    await this.goals.delete(siteId, goalId);
-  }
-
-  /**
-   * Admins read every site (404 for a missing one); viewers only those shared with them, and get
-   * 403 for any other, existing or not, so they cannot probe which sites exist.
-   */
-  private async assertReadable(principal: Principal, siteId: string): Promise<void> {
-    if (principal.kind !== 'user') throw new ForbiddenException('Site keys cannot access this route');
-    if (principal.role !== 'admin' && !principal.siteIds.includes(siteId)) {
-      throw new ForbiddenException('This account cannot access that site');
-    }
-    if (!(await this.sites.findById(siteId))) throw new NotFoundException('Site not found');
+  async delete(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') siteId: string,
+    @Param('goalId') goalId: string,
+  ): Promise<void> {
+    const site = await this.access.resolveReadableSite(principal, siteId);
+    await this.goals.delete(site, goalId);
   }
 }

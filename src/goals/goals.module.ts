@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
-import { SitesModule } from '../sites/sites.module.js';
+import { AuthModule } from '../auth/auth.module.js';
 import { GoalsController } from './goals.controller.js';
 import { GoalsRepository } from './goals.repository.js';
 import { GoalsService } from './goals.service.js';
@@ -11,7 +11,7 @@ import { Goal, GoalSchema } from './schemas/goal.schema.js';
  * the stats queries and funnels resolve goals and their match expressions through it.
  */
 @Module({
-  imports: [SitesModule, MongooseModule.forFeature([{ name: Goal.name, schema: GoalSchema }])],
+  imports: [AuthModule, MongooseModule.forFeature([{ name: Goal.name, schema: GoalSchema }])],
   controllers: [GoalsController],
   providers: [GoalsRepository, GoalsService],
   exports: [GoalsService],

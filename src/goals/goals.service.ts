@@ -3,6 +3,8 @@ import { PAGEVIEW } from '../hits/hit.schema.js';
 import { goalMatchExpression, goalPrefilter, type GoalDefinition } from './goal-matching.js';
 import { GoalsRepository, type GoalFields, type StoredGoal } from './goals.repository.js';
 import { isDuplicateKeyError } from '../database/database-errors.js';
+import { requireResourceId } from '../common/ids/resource-id.js';
+import type { SiteView } from '../sites/site-view.js';
 
 /** A goal as other modules see it (stats, funnels): the module's public shape of a stored goal. */
 export type { StoredGoal } from './goals.repository.js';
@@ -21,6 +23,12 @@ export interface GoalChanges {
 }
 
 export const MAX_GOALS_PER_SITE = 100;
+
+/** The site a goal route names, resolved by the controller. */
+type GoalSite = Pick<SiteView, 'id' | 'domain'>;
+
+const goalNotFound = (site: GoalSite, goalId: string) =>
+  new NotFoundException(`Goal ${goalId} not found on site ${site.domain}`);
 
 /** What a stored goal matches (see goal-matching.ts). */
 export function goalDefinition(goal: StoredGoal): GoalDefinition {
@@ -61,14 +69,15 @@ export class GoalsService {
     return this.goals.listAll();
   }
 
-  async get(siteId: string, goalId: string): Promise<StoredGoal> {
-    const goal = await this.goals.findForSite(siteId, goalId);
-    if (!goal) throw new NotFoundException('Goal not found');
+  /** 400 naming `goalId` for what cannot be an id, 404 naming the id for no goal of the site. */
+  async get(site: GoalSite, goalId: string): Promise<StoredGoal> {
+    const goal = await this.goals.findForSite(site.id, requireResourceId(goalId, 'goalId', 'goal'));
+    if (!goal) throw goalNotFound(site, goalId);
     return goal;
   }
 
-  async update(siteId: string, goalId: string, changes: GoalChanges): Promise<StoredGoal> {
-    const goal = await this.get(siteId, goalId);
+  async update(site: GoalSite, goalId: string, changes: GoalChanges): Promise<StoredGoal> {
+    const goal = await this.get(site, goalId);
     if (changes.revenueCurrency && goal.kind !== 'event') {
       throw new BadRequestException('revenueCurrency is only for event goals');
     }
@@ -79,8 +88,8 @@ export class GoalsService {
     }
     if (changes.revenueCurrency !== undefined) fields.revenueCurrency = changes.revenueCurrency?.toUpperCase() ?? null;
     try {
-      const updated = await this.goals.update(siteId, goalId, fields);
-      if (!updated) throw new NotFoundException('Goal not found');
+      const updated = await this.goals.update(site.id, goalId, fields);
+      if (!updated) throw goalNotFound(site, goalId);
       return updated;
     } catch (error) {
       if (isDuplicateKeyError(error)) throw duplicateName(fields.displayName ?? goal.displayName);
@@ -88,8 +97,9 @@ export class GoalsService {
     }
   }
 
-  async delete(siteId: string, goalId: string): Promise<void> {
-    if (!(await this.goals.delete(siteId, goalId))) throw new NotFoundException('Goal not found');
+  async delete(site: GoalSite, goalId: string): Promise<void> {
+    requireResourceId(goalId, 'goalId', 'goal');
+    if (!(await this.goals.delete(site.id, goalId))) throw goalNotFound(site, goalId);
   }
 
   /** The goal as an aggregation expression over a hit document (for `$match: { $expr }`, `$cond`, `$filter`). */

@@ -4,6 +4,7 @@ import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import type { Model, PipelineStage, Types } from 'mongoose';
 import type { SessionHit } from '../sessions/sessionize.js';
 import { insertUnordered, type InsertOutcome } from '../database/bulk-write-errors.js';
+import { bulkWriteInSlices, SLICE } from '../database/slices.js';
 import { Hit } from './hit.schema.js';
 import { storedHit } from './stored-hit.js';
 
@@ -71,7 +72,7 @@ export class HitsRepository {
   findRollupBatch(batch: number, fields: readonly string[]): Promise<Array<Record<string, unknown>>> {
     const projection: Record<string, 1> = { _id: 1, siteId: 1, ts: 1, visitorKey: 1, name: 1, userKey: 1 };
     for (const field of fields) projection[field] = 1;
-    return this.hits.collection.find({ rollupPending: batch }, { projection }).toArray();
+    return this.hits.collection.find({ rollupPending: batch }, { projection, batchSize: SLICE }).toArray();
   }
 
   /** The hits of rollup batch `batch` are counted: they await nothing more. */
@@ -107,7 +108,7 @@ export class HitsRepository {
       .map(({ visitId, hitIds }) => ({
         updateMany: { filter: { _id: { $in: hitIds } }, update: { $set: { visitId } } },
       }));
-    if (operations.length > 0) await this.hits.collection.bulkWrite(operations, { ordered: false });
+    await bulkWriteInSlices(this.hits.collection, operations);
   }
 
   async setNetworkDomain(hitIds: Types.ObjectId[], networkDomain: string): Promise<void> {

@@ -4,6 +4,7 @@ import type { Document } from 'mongodb';
 import type { Model, Types } from 'mongoose';
 import { insertUnordered, type InsertOutcome } from '../database/bulk-write-errors.js';
 import { Engagement } from './schemas/engagement.schema.js';
+import { storedEngagement } from './stored-engagement.js';
 
 export type NewEngagement = Engagement & { _id: Types.ObjectId };
 
@@ -16,9 +17,15 @@ export type NewEngagement = Engagement & { _id: Types.ObjectId };
 export class EngagementsRepository {
   constructor(@InjectModel(Engagement.name) private readonly engagements: Model<Engagement>) {}
 
-  /** One unordered insert for a group commit; see HitsRepository.insertMany. */
+  /**
+   * One unordered insert for a group commit (see HitsRepository.insertMany), each record without
+   * its null fields (storedEngagement). Results are by position in `documents`.
+   */
   insertMany(documents: NewEngagement[]): Promise<InsertOutcome> {
-    return insertUnordered(this.engagements.collection, documents);
+    return insertUnordered(
+      this.engagements.collection,
+      documents.map((document) => storedEngagement(document)),
+    );
   }
 
   /**

@@ -86,7 +86,10 @@ export class SegmentsController {
   @ApiOperation({ summary: 'Rename a segment or replace its filters (admin)' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiOkResponse({ type: SegmentDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A filter is malformed (the message names it)' })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'segmentId is not an id, or a filter is malformed (the message names it)',
+  })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The site has another segment of this name' })
   @NOT_FOUND
   async update(
@@ -105,6 +108,7 @@ export class SegmentsController {
   @ApiOperation({ summary: 'Delete a segment (admin); reads naming it then answer 404' })
   @ApiJwtProtected(ADMIN_ONLY)
   @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'segmentId is not an id' })
   @NOT_FOUND
   async delete(
     @CurrentPrincipal() principal: Principal,

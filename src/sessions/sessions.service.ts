@@ -48,8 +48,12 @@ const FLUSH_TIMEOUT_MS = 2 * LEASE_MS + 10_000;
 export class VisitsPendingError extends Error {
   override readonly name = 'VisitsPendingError';
 
-  constructor(readonly pendingVisitors: number) {
-    super(`Visits of ${pendingVisitors} visitors are still being computed`);
+  /** `atLeast`: the backlog was not counted past `pendingVisitors` (see `flush`'s `backlogLimit`). */
+  constructor(
+    readonly pendingVisitors: number,
+    readonly atLeast = false,
+  ) {
+    super(`Visits of ${atLeast ? 'more than ' : ''}${pendingVisitors} visitors are still being computed`);
   }
 }
 
@@ -166,11 +170,19 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
    * visits computed, whichever instance does the work. Stats call it before reading. Marks that
    * arrive during the call are not waited for, so a read never chases a steady stream of ingest.
    * Throws `VisitsPendingError` after `timeoutMs` (a backlog, e.g. after a large import, or a
-   * lease held by an instance that died, which expires after 30 s), or once shutdown began.
+   * lease held by an instance that died, which expires after 30 s), or once shutdown began; at
+   * once, without reading or claiming anything more, when more than `backlogLimit` visitors are
+   * marked: a backlog the caller could not work off before its deadline anyway.
    */
-  async flush(siteId?: string, concurrency = 1, timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
+  async flush(
+    siteId?: string,
+    concurrency = 1,
+    timeoutMs = FLUSH_TIMEOUT_MS,
+    backlogLimit = Number.POSITIVE_INFINITY,
+  ): Promise<void> {
     const site = siteId === undefined ? undefined : new Types.ObjectId(siteId);
-    const snapshot = await this.dirty.snapshot(site);
+    const snapshot = await this.dirty.snapshot(site, Number.isFinite(backlogLimit) ? backlogLimit + 1 : 0);
+    if (snapshot.size > backlogLimit) throw new VisitsPendingError(backlogLimit, true);
     const deadline = Date.now() + timeoutMs;
     let behind = [...snapshot.keys()];
     while (behind.length > 0) {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Collection } from 'mongodb';
 import type { Model, Types } from 'mongoose';
+import { bulkWriteInSlices, SLICE } from '../database/slices.js';
 import { VisitChange } from './schemas/visit-change.schema.js';
 import { Visit } from './schemas/visit.schema.js';
 
@@ -21,12 +22,11 @@ export class VisitChangesRepository {
   }
 
   async mark(siteId: Types.ObjectId, visitIds: string[]): Promise<void> {
-    if (visitIds.length === 0) return;
-    await this.collection.bulkWrite(
+    await bulkWriteInSlices(
+      this.collection,
       visitIds.map((_id) => ({
         updateOne: { filter: { _id }, update: { $set: { siteId, pending: true } }, upsert: true },
       })),
-      { ordered: false },
     );
   }
 
@@ -67,7 +67,9 @@ export class VisitChangesRepository {
       (change) => change._id,
     );
     if (ids.length === 0) return [];
-    const visits = await (this.visits.collection as unknown as Collection<Visit>).find({ _id: { $in: ids } }).toArray();
+    const visits = await (this.visits.collection as unknown as Collection<Visit>)
+      .find({ _id: { $in: ids } }, { batchSize: SLICE })
+      .toArray();
     const byId = new Map(visits.map((visit) => [visit._id, visit]));
     return ids.map((visitId) => ({ visitId, visit: byId.get(visitId) ?? null }));
   }

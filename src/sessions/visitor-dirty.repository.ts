@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../database/bulk-write-errors.js';
+import { SLICE } from '../database/slices.js';
 import { VisitorDirty } from './schemas/visitor-dirty.schema.js';
 import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
 
@@ -132,10 +133,16 @@ export class VisitorDirtyRepository {
     };
   }
 
-  /** The work items pending now (of one site, or all), with the rev each has reached. */
-  async snapshot(siteId?: Types.ObjectId): Promise<Map<string, number>> {
-    const items = await this.collection.find(siteId ? { siteId } : {}, { projection: { _id: 1, rev: 1 } }).toArray();
-    return new Map(items.map((item) => [item._id, item.rev]));
+  /** The work items pending now (of one site, or all; at most `limit` of them, 0: all), with the rev each has reached. */
+  async snapshot(siteId?: Types.ObjectId, limit = 0): Promise<Map<string, number>> {
+    // Read in batches: after a bulk load this is hundreds of thousands of items, which in one
+    // reply held the event loop for seconds while it was decoded.
+    const items = this.collection
+      .find(siteId ? { siteId } : {}, { projection: { _id: 1, rev: 1 }, batchSize: SLICE })
+      .limit(limit);
+    const snapshot = new Map<string, number>();
+    for await (const item of items) snapshot.set(item._id, item.rev);
+    return snapshot;
   }
 
   /**

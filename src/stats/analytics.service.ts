@@ -24,7 +24,7 @@ import { percentChange } from './query/derive-metrics.js';
 import { parseDimension, type QueryDimension } from './query/dimensions.js';
 import { dimensionLabel } from './query/labels.js';
 import { paginate, sortRows, type SortKey } from './query/ordering.js';
-import { parseFilters, parseFiltersParameter } from './query/parse-filters.js';
+import { parseFilters, parseFiltersParameter, type ReadFilters } from './query/parse-filters.js';
 import {
   ALL_METRICS,
   METRICS,
@@ -94,10 +94,18 @@ export class AnalyticsService {
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const comparison = previousRange(resolved.range);
     const classification = params.classification ?? 'USER';
-    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters), {
+      goalQueryRefusedBy: 'GET /api/v1/stats/overview',
+    });
     const [current, previous] = await Promise.all(
-      [resolved.range, comparison].map((range) =>
-        this.engine.run(this.scope.query(scope, range, { classification, filters }), METRICS),
+      [resolved.range, comparison].map(async (range) =>
+        this.engine.run(
+          await this.conversions.withBehaviourFilters(
+            this.scope.query(scope, range, { classification, filters: filters.filters }),
+            filters.behaviours,
+          ),
+          METRICS,
+        ),
       ),
     );
     const results = Object.fromEntries(
@@ -119,9 +127,14 @@ export class AnalyticsService {
     const metrics = parseMetricList(params.metrics);
     const interval = params.interval ?? (resolved.period === 'day' ? 'hour' : 'day');
     const classification = params.classification ?? 'USER';
-    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters), {
+      goalQueryRefusedBy: 'GET /api/v1/stats/timeseries',
+    });
     const rows = await this.engine.run(
-      this.scope.query(scope, resolved.range, { classification, filters, interval }),
+      await this.conversions.withBehaviourFilters(
+        this.scope.query(scope, resolved.range, { classification, filters: filters.filters, interval }),
+        filters.behaviours,
+      ),
       metrics,
     );
     const byBucket = new Map(rows.map((row) => [row.key.time, row.values]));
@@ -143,9 +156,14 @@ export class AnalyticsService {
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const metrics = parseMetricList(params.metrics);
     const classification = params.classification ?? 'USER';
-    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters), {
+      goalQueryRefusedBy: 'GET /api/v1/stats/breakdown',
+    });
     const rows = await this.engine.run(
-      this.scope.query(scope, resolved.range, { classification, filters, dimensions: [dimension] }),
+      await this.conversions.withBehaviourFilters(
+        this.scope.query(scope, resolved.range, { classification, filters: filters.filters, dimensions: [dimension] }),
+        filters.behaviours,
+      ),
       metrics,
     );
     const labelled = rows.map((row) => {
@@ -194,14 +212,15 @@ export class AnalyticsService {
       (body.dimensions ?? []).filter((d) => d === 'goal').length > 1
     )
       throw new BadRequestException('dimensions must not repeat');
-    const requestFilters = parseFilters(goalParts.filters);
+    const requestFilters: ReadFilters = {
+      filters: parseFilters(goalParts.filters),
+      goalNames: goalParts.nameFilters,
+      behaviours: goalParts.behaviours,
+    };
     const metrics = [...new Set(body.metrics)];
-    const goalQuery = goalParts.byGoal || goalParts.nameFilters.length > 0;
-    const conversionMetrics = metrics.filter((metric) => (CONVERSION_METRICS as readonly string[]).includes(metric));
-    if (conversionMetrics.length > 0 && !goalQuery) {
-      throw new BadRequestException(
-        `metrics: ${conversionMetrics.join(', ')} can only be queried with a goal dimension or a goal filter`,
-      );
+    // A segment may make it a goal query: then this waits until the segment is read.
+    if (!goalParts.byGoal && requestFilters.goalNames.length === 0 && body.segment === undefined) {
+      this.refuseConversionMetrics(metrics);
     }
     const grouping = [...(goalParts.byGoal ? [GOAL_DIMENSION] : []), ...dimensions];
     const sortKeys = this.sortKeys(body, metrics, grouping);
@@ -216,19 +235,27 @@ export class AnalyticsService {
     });
     const classification = body.classification ?? 'USER';
     const filters = await this.scope.withSegment(scope, body.segment, requestFilters);
+    const goalQuery = goalParts.byGoal || filters.goalNames.length > 0;
+    if (!goalQuery) this.refuseConversionMetrics(metrics);
     const plain = this.scope.query(scope, resolved.range, {
       classification,
-      filters,
+      filters: filters.filters,
       dimensions,
       interval: body.interval,
     });
-    const goals = goalQuery || goalParts.behaviours.length > 0 ? await this.conversions.siteGoals(scope.site.id) : [];
-    const query = await this.conversions.withBehaviours(plain, goalParts.behaviours, goals);
+    const goals = goalQuery || filters.behaviours.length > 0 ? await this.conversions.siteGoals(scope.site.id) : [];
+    const query = await this.conversions.withBehaviours(plain, filters.behaviours, goals);
     const engineMetrics = metrics.filter((metric): metric is Metric =>
       (ALL_METRICS as readonly string[]).includes(metric),
     );
     let rows: QueryRow[];
-    if (goalQuery) rows = await this.conversions.run(query, goals, goalParts, metrics);
+    if (goalQuery)
+      rows = await this.conversions.run(
+        query,
+        goals,
+        { byGoal: goalParts.byGoal, nameFilters: filters.goalNames },
+        metrics,
+      );
     else if (metrics.includes('percentage')) rows = await this.withPercentage(query, engineMetrics, metrics);
     else rows = await this.engine.run(query, engineMetrics);
     return {
@@ -244,6 +271,16 @@ export class AnalyticsService {
         interval: body.interval,
       }),
     };
+  }
+
+  /** Conversion metrics need a goal query: a 400 naming them when the query is none. */
+  private refuseConversionMetrics(metrics: QueryMetric[]): void {
+    const conversionMetrics = metrics.filter((metric) => (CONVERSION_METRICS as readonly string[]).includes(metric));
+    if (conversionMetrics.length > 0) {
+      throw new BadRequestException(
+        `metrics: ${conversionMetrics.join(', ')} can only be queried with a goal dimension or a goal filter`,
+      );
+    }
   }
 
   /**

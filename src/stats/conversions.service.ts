@@ -42,6 +42,15 @@ export class ConversionsService {
     return this.goals.listForSite(siteId);
   }
 
+  /** `withBehaviours` for a read that has not read the site's goals (none read without behaviours). */
+  async withBehaviourFilters(
+    query: StatsQuery<QueryDimension>,
+    behaviours: BehaviourFilter[],
+  ): Promise<StatsQuery<QueryDimension>> {
+    if (behaviours.length === 0) return query;
+    return this.withBehaviours(query, behaviours, await this.siteGoals(query.siteId.toHexString()));
+  }
+
   /**
    * The query limited to visitors who did (`has_done`) or did not (`has_not_done`) complete the
    * named goals in the query's range, under its classification. Every has_done must hold (a

@@ -10,9 +10,11 @@ import type {
 } from './dto/data-response.dto.js';
 import type { DataInterval, DataListQueryDto, DataRangeQueryDto, DataSeriesQueryDto } from './dto/data-query.dto.js';
 import { bucketLabels } from './time/buckets.js';
-import type { Dimension, QueryDimension } from './query/dimensions.js';
+import { ConversionsService } from './conversions.service.js';
+import type { Dimension } from './query/dimensions.js';
 import { paginate, sortRows } from './query/ordering.js';
-import type { Filter, Metric } from './query/stats-query.js';
+import { parseReadFilters, type ReadFilters } from './query/parse-filters.js';
+import type { Metric } from './query/stats-query.js';
 import { StatsEngine, type ResultRow } from './stats-engine.service.js';
 import { StatsScopeService, type ReadScope } from './stats-scope.service.js';
 import type { DayRange } from './query/date-range.js';
@@ -28,23 +30,28 @@ const SERIES_METRIC: Record<SeriesKind, Metric> = { users: 'visitors', views: 'p
  * distinct visitors, views = page views, all traffic unless `classification` is given (what
  * site-analytics scripts expect). Lists are sorted by their measure (users for countries and
  * cities, views for urls and hostnames) descending, ties by name. `segment` (Siteline's own
- * parameter) counts only the hits a saved segment's filters keep, as the stats endpoints do.
+ * parameter) counts only the hits a saved segment's filters keep, as the stats endpoints do
+ * (behavioural filters included; a segment with a goal filter is a 400: these are no goal queries).
  */
 @Injectable()
 export class DataService {
   constructor(
     private readonly scope: StatsScopeService,
     private readonly engine: StatsEngine,
+    private readonly conversions: ConversionsService,
   ) {}
 
   async series(principal: Principal, kind: SeriesKind, params: DataSeriesQueryDto): Promise<SeriesResponseDto> {
     const { scope, range, filters } = await this.open(principal, params);
     const interval: DataInterval = params.interval ?? 'day';
     const metric = SERIES_METRIC[kind];
-    const options = { classification: params.classification ?? 'ALL', filters } as const;
+    const query = await this.conversions.withBehaviourFilters(
+      this.scope.query(scope, range, { classification: params.classification ?? 'ALL', filters: filters.filters }),
+      filters.behaviours,
+    );
     const [totals, points] = await Promise.all([
-      this.engine.run(this.scope.query(scope, range, options), [metric]),
-      this.engine.run(this.scope.query(scope, range, { ...options, interval }), [metric]),
+      this.engine.run(query, [metric]),
+      this.engine.run({ ...query, interval }, [metric]),
     ]);
     const byDate = new Map(points.map((row) => [row.key.time, row.values[metric] ?? 0]));
     return {
@@ -125,14 +132,17 @@ export class DataService {
   private async open(
     principal: Principal,
     params: DataRangeQueryDto,
-  ): Promise<{ scope: ReadScope; range: DayRange; filters: Filter<QueryDimension>[] }> {
+  ): Promise<{ scope: ReadScope; range: DayRange; filters: ReadFilters }> {
     const scope = await this.scope.open(principal, params.siteId);
     const { range } = this.scope.resolveRange(
       { from: params.start_date, to: params.end_date },
       scope.site.timezone,
       DATA_PARAMETER_NAMES,
     );
-    return { scope, range, filters: await this.scope.withSegment(scope, params.segment, []) };
+    const filters = await this.scope.withSegment(scope, params.segment, parseReadFilters([]), {
+      goalQueryRefusedBy: '/api/v1/data/*',
+    });
+    return { scope, range, filters };
   }
 
   private async list(principal: Principal, params: DataListQueryDto, dimensions: Dimension[]): Promise<ResultRow[]> {
@@ -140,9 +150,12 @@ export class DataService {
     const query = this.scope.query(scope, range, {
       classification: params.classification ?? 'ALL',
       dimensions,
-      filters,
+      filters: filters.filters,
     });
-    return this.engine.run(query, ['visitors', 'pageviews']);
+    return this.engine.run(await this.conversions.withBehaviourFilters(query, filters.behaviours), [
+      'visitors',
+      'pageviews',
+    ]);
   }
 
   private page<Row>(

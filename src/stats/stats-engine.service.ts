@@ -163,11 +163,6 @@ export class StatsEngine {
  * grouping or filtering by those cannot have engagement figures — a 400 rather than zeros.
  */
 function assertEngagementReadable(query: StatsQuery<QueryDimension>): void {
-  if (query.visitorKeys) {
-    throw new BadRequestException(
-      'metrics: time_on_page and scroll_depth cannot be combined with has_done or has_not_done',
-    );
-  }
   const named = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)];
   const unreadable = named.filter((dimension) => dimension === 'event_name' || dimensionLevel(dimension) === 'visit');
   if (unreadable.length > 0) {

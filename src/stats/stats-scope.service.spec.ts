@@ -8,7 +8,7 @@ import type { TrackingConfig } from '../config/configuration.js';
 import type { SegmentsService } from '../segments/segments.service.js';
 import { VisitsPendingError, type SessionsService } from '../sessions/sessions.service.js';
 import type { SiteView } from '../sites/site-view.js';
-import { READ_FLUSH_TIMEOUT_MS, StatsScopeService } from './stats-scope.service.js';
+import { READ_BACKLOG_LIMIT, READ_FLUSH_TIMEOUT_MS, StatsScopeService } from './stats-scope.service.js';
 
 const site = { id: new Types.ObjectId().toHexString(), timezone: 'UTC' } as SiteView;
 const access = { resolveReadableSite: () => Promise.resolve(site) } as unknown as SiteAccessService;
@@ -25,13 +25,13 @@ function scopeWith(flush: SessionsService['flush']): StatsScopeService {
 }
 
 describe('StatsScopeService.open', () => {
-  it('waits for the site visits with the read timeout, then opens the scope', async () => {
+  it('waits for the site visits with the read timeout and backlog limit, then opens the scope', async () => {
     const calls: unknown[][] = [];
     const scope = await scopeWith((...args) => {
       calls.push(args);
       return Promise.resolve();
     }).open(principal, site.id);
-    expect(calls).toEqual([[site.id, 1, READ_FLUSH_TIMEOUT_MS]]);
+    expect(calls).toEqual([[site.id, 1, READ_FLUSH_TIMEOUT_MS, READ_BACKLOG_LIMIT]]);
     expect(scope.siteId.toHexString()).toBe(site.id);
   });
 
@@ -43,6 +43,12 @@ describe('StatsScopeService.open', () => {
     expect((error as HttpException).getResponse()).toMatchObject({
       message: expect.stringContaining('1234 visitors'),
       headers: { 'Retry-After': '5' },
+    });
+    const pastLimit = await scopeWith(() => Promise.reject(new VisitsPendingError(READ_BACKLOG_LIMIT, true)))
+      .open(principal, site.id)
+      .catch((caught: unknown) => caught);
+    expect((pastLimit as HttpException).getResponse()).toMatchObject({
+      message: expect.stringContaining(`more than ${READ_BACKLOG_LIMIT} visitors`),
     });
   });
 

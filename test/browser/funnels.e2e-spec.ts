@@ -43,6 +43,7 @@ describeIfChromium('dashboard: the funnel panel and the segment picker, in Chrom
   let profileDir: string;
   let funnelId: string;
   let segmentId: string;
+  let signedUpSegmentId: string;
   const problems: string[] = [];
 
   const api = async <T>(path: string, params: Record<string, string>): Promise<T> =>
@@ -121,6 +122,13 @@ describeIfChromium('dashboard: the funnel panel and the segment picker, in Chrom
         .send({ name: 'Without docs', filters: [['is_not', 'page', ['/docs']]] })
         .expect(201)
     ).body.id as string;
+    signedUpSegmentId = (
+      await request(app.url)
+        .post(`/api/v1/sites/${site.id}/segments`)
+        .auth(token, { type: 'bearer' })
+        .send({ name: 'Signed up', filters: [['has_done', 'goal', ['Signup']]] })
+        .expect(201)
+    ).body.id as string;
 
     profileDir = mkdtempSync(join(tmpdir(), 'siteline-chromium-'));
     browser = await launchChromium(profileDir);
@@ -188,6 +196,30 @@ describeIfChromium('dashboard: the funnel panel and the segment picker, in Chrom
 
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard-funnel.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('applies a segment of visitors who signed up (has_done) to every panel, the Pages panel included', async () => {
+    // Visitors 1, 2 and 4 signed up; 1 and 2 after /pricing.
+    await page.select('::-p-aria(Segment)', signedUpSegmentId);
+    await page.waitForFunction(
+      () => document.querySelectorAll('#funnel-steps .funnel-visitors')[0]?.textContent === '2 visitors',
+      { timeout: 45_000 },
+    );
+    await waitForIdle();
+    const params = { siteId: site.id, period: '7d', segment: signedUpSegmentId };
+    const funnel = await api<FunnelAnswer>('/stats/funnel', { ...params, funnelId });
+    expect(funnel.steps.map((step) => step.visitors)).toEqual([2, 2]);
+    expect(await shownSteps()).toEqual([
+      ['Visit /pricing', '2 visitors'],
+      ['Signup', '2 visitors'],
+    ]);
+    const overview = await api<{ results: { visitors: { value: number } } }>('/stats/overview', params);
+    expect(overview.results.visitors.value).toBe(3);
+    expect(await page.$eval('[data-metric="visitors"] .metric-value', (node) => node.textContent)).toBe('3');
+    // No panel failed: the Pages panel asks for time on page and scroll depth under the segment.
+    expect(await page.$eval('#error', (node) => node.textContent)).toBe('');
+    expect(await page.$eval('#breakdowns', (node) => node.textContent)).not.toContain('Could not be loaded');
     expect(problems).toEqual([]);
   });
 });

@@ -185,16 +185,19 @@ describe('ingest: revenue, hashMode and engagement on POST /api/v1/hits', () => 
         utmSource: 'newsletter',
         utmCampaign: 'june',
         classification: 'USER',
-        botReason: null,
         browser: 'Firefox',
         os: 'Windows',
         device: 'desktop',
-        countryCode: null,
         props: { plan: 'pro' },
         visitorKey: hitsBefore[0].visitorKey,
       });
       expect(engagement).not.toHaveProperty('name');
       expect(engagement).not.toHaveProperty('visitId');
+      // Fields without a value are left out, as in hits (docs/storage.md).
+      for (const field of ['botReason', 'countryCode', 'utmMedium', 'utmTerm', 'utmContent']) {
+        expect(engagement).not.toHaveProperty(field);
+      }
+      expect(Object.values(engagement).filter((value) => value === null)).toEqual([]);
       expect(JSON.stringify(engagement)).not.toContain('203.0.113.10');
 
       expect(await stored('hits', site)).toEqual(hitsBefore);

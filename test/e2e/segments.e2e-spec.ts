@@ -82,6 +82,7 @@ describe('saved segments: CRUD by admins, read by the site viewers, applied by i
       siteId: site.id,
       name: 'Pricing visitors',
       filters: [['is', 'page', ['/pricing']]],
+      missingGoals: [],
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

@@ -106,6 +106,26 @@ describe('sessionizer work list', () => {
     await dirty.complete(held!.claimToken);
   });
 
+  it('flush answers at once, claiming nothing, when the backlog is past its limit', async () => {
+    const siteId = new Types.ObjectId();
+    const visitors = Array.from({ length: 3 }, () => ({ ...newVisitor(), siteId }));
+    await dirty.mark(visitors.map((visitor) => ({ ...visitor, from: at('10:00'), to: at('10:00') })));
+    const sessions = app.app.get(SessionsService);
+    const flushing = sessions.flush(siteId.toHexString(), 1, 60_000, 2);
+    await expect(flushing).rejects.toMatchObject({ pendingVisitors: 2, atLeast: true });
+    await expect(flushing).rejects.toThrow('Visits of more than 2 visitors are still being computed');
+    // Nothing was claimed or computed: all three still wait for the sessionizer.
+    expect((await dirty.snapshot(siteId)).size).toBe(3);
+    expect(await dirty.claimBatch(new Date(), LEASE_MS, 3, [...(await dirty.snapshot(siteId)).keys()])).toMatchObject({
+      visitors: expect.arrayContaining([expect.anything(), expect.anything(), expect.anything()]),
+    });
+    // At the limit it works the backlog off.
+    const other = new Types.ObjectId();
+    await dirty.mark([0, 1].map(() => ({ ...newVisitor(), siteId: other, from: at('10:00'), to: at('10:00') })));
+    await sessions.flush(other.toHexString(), 1, 60_000, 2);
+    expect((await dirty.snapshot(other)).size).toBe(0);
+  });
+
   it('checks a snapshot of 300,000 visitors (a bulk load) without exceeding the 16 MB command size', async () => {
     const visitor = newVisitor();
     const id = `${visitor.siteId.toHexString()}:${visitor.visitorKey}`;

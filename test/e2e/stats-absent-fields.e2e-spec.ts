@@ -3,9 +3,10 @@ import { ObjectId } from 'mongodb';
 import request from 'supertest';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { storedHit } from '../../src/hits/stored-hit.js';
+import { storedEngagement } from '../../src/ingestion/stored-engagement.js';
 import type { Hit } from '../../src/hits/hit.schema.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
-import { DIMENSIONS, type Dimension } from '../../src/stats/query/dimensions.js';
+import { DIMENSIONS, dimensionLevel, type Dimension } from '../../src/stats/query/dimensions.js';
 import { RollupJob } from '../../src/stats/rollups/rollup.job.js';
 import { insertAndSessionize, rawHit, type RawHit } from '../factories/hits.factory.js';
 import { createSite, type CreatedSite } from '../factories/sites.js';
@@ -142,9 +143,38 @@ function storedMixed(siteId: ObjectId, fields: HitFields, index: number): RawHit
   return withoutNulls as unknown as RawHit;
 }
 
+/** Fields a hit has and an engagement record has not (docs: the ingestion module's Engagement). */
+const HIT_ONLY_FIELDS = ['name', 'visitId', 'rollupPending', 'revenueAmount', 'revenueCurrency'] as const;
+
 /**
- * Hits and visits stored without their empty fields are answered exactly as ones storing them as
- * null: two sites hold the same hits and visits, one as they were all stored before (nulls), the
+ * The engagement record of each page view of HITS (the page left after 10 s per position, scrolled
+ * to a depth per position), as stored before engagements left empty fields out: every optional
+ * field present, null when empty.
+ */
+function engagementWithNulls(siteId: ObjectId, fields: HitFields, index: number): Record<string, unknown> {
+  const record: Record<string, unknown> = {
+    ...storedWithNulls(siteId, fields),
+    ts: new Date(fields.ts.getTime() + 60_000),
+    engagementMs: 10_000 * (index + 1),
+    scrollDepth: (index * 17) % 101,
+  };
+  for (const field of HIT_ONLY_FIELDS) delete record[field];
+  return record;
+}
+
+/** The same record as the mixed site holds it: empty fields alternately absent (written now) and null. */
+function engagementMixed(siteId: ObjectId, fields: HitFields, index: number): Record<string, unknown> {
+  const withNulls = engagementWithNulls(siteId, fields, index);
+  const withoutNulls = storedEngagement(withNulls);
+  OPTIONAL_FIELDS.forEach((field, position) => {
+    if ((index + position) % 2 === 1 && withNulls[field] === null) withoutNulls[field] = null;
+  });
+  return withoutNulls;
+}
+
+/**
+ * Hits, visits and engagement records stored without their empty fields are answered exactly as
+ * ones storing them as null: two sites hold the same hits and visits, one as they were all stored before (nulls), the
  * other mixing absent fields and nulls; every breakdown, filter, `/api/v1/data/*`, Plausible v2 and goal answer of
  * the two must be the same bytes, read from raw hits and again from the rollups. The null sites'
  * answers hold the `(none)` rows being compared, so the comparison is not between empty lists.
@@ -206,6 +236,14 @@ describe('hits and visits without their empty fields answer exactly as ones stor
     const mixedVisits = await visits.find({ siteId: mixedId }).sort({ start: 1 }).toArray();
     const everyOther = mixedVisits.filter((_visit, index) => index % 2 === 0).map((visit) => visit._id);
     await visits.updateMany({ _id: { $in: everyOther } }, withNulls);
+    const pageViews = HITS.filter((hit) => hit.name === undefined);
+    const engagements = app.database.db.collection('engagements');
+    await engagements.insertMany(pageViews.map((hit, index) => engagementWithNulls(nullsId, hit, index)));
+    await engagements.insertMany(pageViews.map((hit, index) => engagementMixed(mixedId, hit, index)));
+    for (const type of ['null', 'missing'] as const) {
+      const stored = { siteId: mixedId, countryCode: type === 'null' ? { $type: 'null' } : { $exists: false } };
+      expect(await engagements.countDocuments(stored)).toBeGreaterThan(0);
+    }
     expect(await visits.countDocuments({ siteId: mixedId, source: { $exists: false } })).toBeGreaterThan(0);
     expect(await visits.countDocuments({ siteId: mixedId, source: { $type: 'null' } })).toBeGreaterThan(0);
   }, 120_000);
@@ -326,7 +364,33 @@ describe('hits and visits without their empty fields answer exactly as ones stor
       })),
     },
   ]);
-  const requests = [...breakdowns, ...queries, ...compound, ...goals, ...data, ...overview, ...v2];
+  // Engagement records have no event name and no visit: their metrics group and filter by hit fields only.
+  const ENGAGEMENT_DIMENSIONS = DIMENSIONS.filter(
+    (dimension) => dimension !== 'event_name' && dimensionLevel(dimension) === 'hit',
+  );
+  const engagement = ENGAGEMENT_DIMENSIONS.flatMap((dimension) => [
+    {
+      name: `engagement breakdown by ${dimension}`,
+      ask: get('/api/v1/stats/breakdown', {
+        ...range,
+        dimension,
+        metrics: 'time_on_page,scroll_depth',
+        classification: 'ALL',
+      }),
+    },
+    {
+      name: `engagement query filtered on ${dimension}`,
+      ask: post('/api/v1/stats/query', (site) => ({
+        siteId: site.id,
+        dateRange: range,
+        classification: 'ALL',
+        metrics: ['time_on_page', 'scroll_depth'],
+        interval: 'day',
+        filters: [['is_not', dimension, ['news']]],
+      })),
+    },
+  ]);
+  const requests = [...breakdowns, ...queries, ...compound, ...goals, ...data, ...overview, ...v2, ...engagement];
 
   /** A site's answer to one request, its id and domain masked. */
   const answer = async (name: string, ask: Ask, site: CreatedSite): Promise<string> => {
@@ -354,6 +418,22 @@ describe('hits and visits without their empty fields answer exactly as ones stor
         nullRows: 1,
       });
       expect(values.length).toBeGreaterThan(1);
+    }
+  });
+
+  it('answers with the (none) rows of engagement records being compared too', async () => {
+    for (const dimension of NULLABLE.filter((name) => ENGAGEMENT_DIMENSIONS.includes(name))) {
+      const response = await get('/api/v1/stats/breakdown', {
+        ...range,
+        dimension,
+        metrics: 'time_on_page,scroll_depth',
+        classification: 'ALL',
+      })(nulls).expect(200);
+      const rows = response.body.results as Array<{ value: string | null; time_on_page: number }>;
+      expect({ dimension, nullRows: rows.filter((row) => row.value === null && row.time_on_page > 0).length }).toEqual({
+        dimension,
+        nullRows: 1,
+      });
     }
   });
 

@@ -136,6 +136,50 @@ describe('stats maintenance under faults', () => {
     return planned.source;
   }
 
+  /**
+   * A fresh UTC site for one kill case, and what the case does with it: `ingest` stores hits of
+   * the visitors `a` and `b` at the given minutes after midnight, May 1, and sessionizes them;
+   * `run` makes a rollup run once the hits have settled, cut at the store call `kill` when one is
+   * named (`killAt`), and answers 'completed' or the error the run died with.
+   */
+  async function killCaseSite(prefix: string, method: string) {
+    const sessions = app.app.get(SessionsService);
+    const job = app.app.get(RollupJob);
+    clock.advance(2 * 3_600_000);
+    const site = await app.app.get(SitesService).create({
+      domain: `${prefix}-${method.replace('#', '-')}-${Date.now()}.example`,
+      name: prefix,
+      timezone: 'UTC',
+    });
+    const siteId = new ObjectId(site.id);
+    const ingest = async (hits: Array<{ minute: number; name: string; path: string }>): Promise<void> => {
+      const documents = hits.flatMap(({ minute, name, path }) =>
+        ['a', 'b'].map((visitor) =>
+          rawHit(siteId, {
+            ts: new Date(Date.parse('2024-05-01T00:00:00Z') + minute * 60_000),
+            receivedAt: clock.now(),
+            visitorKey: visitor,
+            name,
+            path,
+          }),
+        ),
+      );
+      await insertAndSessionize(app.database.db, sessions, site.id, documents);
+    };
+    const run = async (kill?: string): Promise<string> => {
+      clock.advance(ROLLUP_SETTLE_MS + 1_000);
+      const killer = kill ? killAt(app, kill) : undefined;
+      return job
+        .runOnce()
+        .then(
+          () => 'completed',
+          (error: unknown) => String(error),
+        )
+        .finally(() => killer?.restore());
+    };
+    return { site, siteId, ingest, run };
+  }
+
   it('leaves the rows of a from-scratch build when a run is killed at each of its steps in turn and the visits it was taking in change before it resumes', async () => {
     const sites = app.app.get(SitesService);
     const sessions = app.app.get(SessionsService);
@@ -215,45 +259,14 @@ describe('stats maintenance under faults', () => {
   ])(
     'adds a batch to the conversion rows once when a run dies at %s and the next run resumes it',
     async (method) => {
-      const sites = app.app.get(SitesService);
-      const sessions = app.app.get(SessionsService);
-      const job = app.app.get(RollupJob);
       const rollups = app.app.get(RollupRepository);
       const goals = app.app.get(GoalsService);
-      clock.advance(2 * 3_600_000);
-      const site = await sites.create({
-        domain: `goal-kill-${method.replace('#', '-')}-${Date.now()}.example`,
-        name: 'g',
-        timezone: 'UTC',
-      });
-      const siteId = new ObjectId(site.id);
-      const ingest = async (minutes: number[]): Promise<void> => {
-        const documents = minutes.flatMap((minute) =>
-          ['a', 'b'].map((visitor) =>
-            rawHit(siteId, {
-              ts: new Date(Date.parse('2024-05-01T00:00:00Z') + minute * 60_000),
-              receivedAt: clock.now(),
-              visitorKey: visitor,
-              name: 'signup',
-              path: '/',
-            }),
-          ),
-        );
-        await insertAndSessionize(app.database.db, sessions, site.id, documents);
-      };
+      const killCase = await killCaseSite('goal-kill', method);
+      const { site, siteId, run } = killCase;
+      const ingest = (minutes: number[]) =>
+        killCase.ingest(minutes.map((minute) => ({ minute, name: 'signup', path: '/' })));
       const goalStates = (id: ObjectId) =>
         app.database.db.collection('stats_goal_states').countDocuments({ siteId: id });
-      const run = async (kill?: string): Promise<string> => {
-        clock.advance(ROLLUP_SETTLE_MS + 1_000);
-        const killer = kill ? killAt(app, kill) : undefined;
-        return job
-          .runOnce()
-          .then(
-            () => 'completed',
-            (error: unknown) => String(error),
-          )
-          .finally(() => killer?.restore());
-      };
       await ingest([0, 2_000]);
       await run();
       // A backfill: the goal counts the hits already rolled up.
@@ -288,44 +301,15 @@ describe('stats maintenance under faults', () => {
   ])(
     'takes a batch of changed visits into the funnel rows once when a run dies at %s and the next run resumes it',
     async (method) => {
-      const sites = app.app.get(SitesService);
-      const sessions = app.app.get(SessionsService);
-      const job = app.app.get(RollupJob);
       const rollups = app.app.get(RollupRepository);
       const goals = app.app.get(GoalsService);
-      clock.advance(2 * 3_600_000);
-      const site = await sites.create({
-        domain: `funnel-kill-${method.replace('#', '-')}-${Date.now()}.example`,
-        name: 'f',
-        timezone: 'UTC',
-      });
-      const siteId = new ObjectId(site.id);
+      const killCase = await killCaseSite('funnel-kill', method);
+      const { site, siteId, run } = killCase;
       /** Per visitor a page view of /a, or with `signup` a Signup event, at each minute. */
-      const ingest = async (minutes: Array<[number, 'view' | 'signup']>): Promise<void> => {
-        const documents = minutes.flatMap(([minute, kind]) =>
-          ['a', 'b'].map((visitor) =>
-            rawHit(siteId, {
-              ts: new Date(Date.parse('2024-05-01T00:00:00Z') + minute * 60_000),
-              receivedAt: clock.now(),
-              visitorKey: visitor,
-              name: kind === 'view' ? 'pageview' : 'signup',
-              path: '/a',
-            }),
-          ),
+      const ingest = (minutes: Array<[number, 'view' | 'signup']>) =>
+        killCase.ingest(
+          minutes.map(([minute, kind]) => ({ minute, name: kind === 'view' ? 'pageview' : 'signup', path: '/a' })),
         );
-        await insertAndSessionize(app.database.db, sessions, site.id, documents);
-      };
-      const run = async (kill?: string): Promise<string> => {
-        clock.advance(ROLLUP_SETTLE_MS + 1_000);
-        const killer = kill ? killAt(app, kill) : undefined;
-        return job
-          .runOnce()
-          .then(
-            () => 'completed',
-            (error: unknown) => String(error),
-          )
-          .finally(() => killer?.restore());
-      };
       await goals.create(site.id, { pagePath: '/a' });
       await goals.create(site.id, { eventName: 'signup' });
       // A visit of a page view and, 50 minutes later (the idle timeout is 30), one of a signup; a

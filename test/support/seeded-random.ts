@@ -1,14 +1,3 @@
-/**
- * Deterministic pseudo-random numbers in [0, 1) (mulberry32): a test's data follows from its
- * seed, so a failing seed can be replayed.
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The one seeded generator of the tests and the bench lives in bench/lib, which the bench build
+// compiles (it does not compile test/); test code keeps importing it from here.
+export { mulberry32 } from '../../bench/lib/seeded-random.js';

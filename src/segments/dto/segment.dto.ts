@@ -5,7 +5,8 @@ import { FILTER_SCHEMA } from '../../stats/dto/query-body.dto.js';
 import type { StoredSegment } from '../segments.service.js';
 
 const FILTERS_DESCRIPTION =
-  'The same filters as `POST /api/v1/stats/query`, all of which must hold; 1 to 20. Checked on save (400 naming the bad one).';
+  'The same filters as `POST /api/v1/stats/query`, all of which must hold; 1 to 20, goal filters (`["is" | "contains", "goal", names]`) and behavioural ones (`["has_done" | "has_not_done", "goal", names]`) included. ' +
+  'Checked on save: 400 naming a malformed filter, or a goal name (`is`, `has_done`, `has_not_done`) that is no goal of the site.';
 
 export class CreateSegmentDto {
   @ApiProperty({ type: String, example: 'German mobile visitors', description: 'Unique within the site' })
@@ -60,8 +61,21 @@ export class SegmentDto {
   @ApiProperty({ type: String, example: 'German mobile visitors' })
   name!: string;
 
-  @ApiProperty({ type: 'array', items: FILTER_SCHEMA, example: [['is', 'country', ['DE']]] })
+  @ApiProperty({
+    type: 'array',
+    items: FILTER_SCHEMA,
+    example: [['is', 'country', ['DE']]],
+    description: 'Goals are given by their current names: a renamed goal stays in its segments',
+  })
   filters!: Array<[string, string, string[]]>;
+
+  @ApiProperty({
+    type: [String],
+    example: [],
+    description:
+      'Goals the filters name that were deleted since (by their names as last saved). While any remain, reads applying the segment answer 409 naming them; saving new filters clears them.',
+  })
+  missingGoals!: string[];
 
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: string;
@@ -75,6 +89,7 @@ export class SegmentDto {
       siteId: segment.siteId,
       name: segment.name,
       filters: segment.filters.map((filter) => [filter.operator, filter.dimension, [...filter.values]]),
+      missingGoals: [...segment.missingGoals],
       createdAt: segment.createdAt.toISOString(),
       updatedAt: segment.updatedAt.toISOString(),
     };

@@ -1,11 +1,18 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { Types, type HydratedDocument } from 'mongoose';
 
-/** One filter of a segment, stored the way the stats engine reads it (already validated). */
+/**
+ * One filter of a segment, stored the way the stats engine reads it (already validated). A
+ * filter naming goals exactly (`is`, `has_done`, `has_not_done` on `goal`) also keeps their ids,
+ * position for position with `values`: reads name the goals by their current names, so a renamed
+ * goal stays in its segments, and a deleted one is detected (docs/segments.md). `values` holds
+ * the names as last saved.
+ */
 export class StoredSegmentFilter {
   operator!: string;
   dimension!: string;
   values!: string[];
+  goalIds?: Types.ObjectId[];
 }
 
 /**
@@ -20,7 +27,18 @@ export class Segment {
   @Prop({ required: true, trim: true })
   name!: string;
 
-  @Prop({ type: [{ _id: false, operator: String, dimension: String, values: [String] }], required: true })
+  @Prop({
+    type: [
+      {
+        _id: false,
+        operator: String,
+        dimension: String,
+        values: [String],
+        goalIds: { type: [Types.ObjectId], default: undefined },
+      },
+    ],
+    required: true,
+  })
   filters!: StoredSegmentFilter[];
 
   createdAt!: Date;

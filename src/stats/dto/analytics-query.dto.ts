@@ -85,7 +85,8 @@ export class RangeQueryDto extends ClassifiedSiteQueryDto {
     example: '[["is","country",["DE","FR"]]]',
     description:
       'JSON array of filters `[operator, dimension, values]`; operators: is, is_not, contains, not_contains; ' +
-      `dimensions: ${DIMENSIONS.join(', ')}, or prop:<key> (a custom-event property, compared as text). All filters must hold.`,
+      `dimensions: ${DIMENSIONS.join(', ')}, or prop:<key> (a custom-event property, compared as text). All filters must hold. ` +
+      'Also the behavioural ["has_done" | "has_not_done", "goal", names] (docs/goals.md); a goal filter ["is" | "contains", "goal", names] makes a goal query, which only POST /api/v1/stats/query answers (400).',
   })
   @IsOptional()
   @IsString()
@@ -97,7 +98,7 @@ export class RangeQueryDto extends ClassifiedSiteQueryDto {
     example: '665f1c2b9d3e4a0012345678',
     description:
       "A saved segment's id (GET /api/v1/sites/{id}/segments): its filters are ANDed with `filters`. " +
-      'An id that is no segment of this site is a 404 naming it.',
+      'An id that is no segment of this site is a 404 naming it; a segment holding a goal filter a 400, one naming a deleted goal a 409.',
   })
   @IsOptional()
   @IsString()

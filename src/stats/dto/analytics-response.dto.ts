@@ -185,7 +185,8 @@ export class StatsMetaDto {
 
   @ApiProperty({
     type: [FilterMetaDto],
-    description: "Every filter applied: the saved segment's first (when `segment` was given), then the request's",
+    description:
+      "Every filter applied: the ordinary ones (the saved segment's first, when `segment` was given, then the request's), then the goal and behavioural ones in the same order",
   })
   filters!: FilterMetaDto[];
 

@@ -52,7 +52,7 @@ export class DataRangeQueryDto {
     example: '665f1c2b9d3e4a0012345678',
     description:
       "A saved segment's id (GET /api/v1/sites/{id}/segments): only the hits its filters keep are counted. " +
-      'An id that is no segment of this site is a 404 naming it.',
+      'An id that is no segment of this site is a 404 naming it; a segment holding a goal filter a 400, one naming a deleted goal a 409.',
   })
   @IsOptional()
   @IsString()

@@ -4,6 +4,7 @@ import { HitsRepository } from '../../hits/hits.repository.js';
 import { FunnelsService, type FunnelDefinition } from '../../funnels/funnels.service.js';
 import { goalMatchExpression } from '../../goals/goal-matching.js';
 import { parseFiltersParameter } from '../query/parse-filters.js';
+import { ConversionsService } from '../conversions.service.js';
 import { StatsEngine } from '../stats-engine.service.js';
 import { StatsScopeService } from '../stats-scope.service.js';
 import { shiftDay } from '../../common/time/calendar.js';
@@ -40,6 +41,7 @@ export class FunnelStatsService {
     private readonly hits: HitsRepository,
     private readonly coverage: RollupCoverageService,
     private readonly funnelRows: FunnelRowsRepository,
+    private readonly conversions: ConversionsService,
   ) {}
 
   async funnel(principal: Principal, params: FunnelQueryDto): Promise<FunnelResponseDto> {
@@ -47,8 +49,13 @@ export class FunnelStatsService {
     const funnel = await this.funnels.getEvaluable(scope.site, params.funnelId.trim(), 'funnelId');
     const resolved = this.scope.resolveRange(params, scope.site.timezone);
     const classification = params.classification ?? 'USER';
-    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters));
-    const query = this.scope.query(scope, resolved.range, { classification, filters });
+    const filters = await this.scope.withSegment(scope, params.segment, parseFiltersParameter(params.filters), {
+      goalQueryRefusedBy: 'GET /api/v1/stats/funnel',
+    });
+    const query = await this.conversions.withBehaviourFilters(
+      this.scope.query(scope, resolved.range, { classification, filters: filters.filters }),
+      filters.behaviours,
+    );
     const [levels, totals] = await Promise.all([this.levels(query, funnel), this.engine.run(query, ['visitors'])]);
     const figures = funnelStepFigures(levels, funnel.steps.length);
     const visitors = totals[0]?.values.visitors ?? 0;

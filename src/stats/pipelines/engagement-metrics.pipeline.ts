@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import type { QueryDimension } from '../query/dimensions.js';
-import type { StatsQuery } from '../query/stats-query.js';
+import { visitorKeyConditions, type StatsQuery } from '../query/stats-query.js';
 import { bucketExpression, dimensionKeys, filterCondition, groupId, hitFieldPath } from './stages.js';
 
 /**
@@ -19,6 +19,8 @@ export function buildEngagementMetricsStages(query: StatsQuery<QueryDimension>):
   const conditions: Document[] = [];
   if (query.classification !== 'ALL') conditions.push({ classification: query.classification });
   conditions.push(...query.filters.map((filter) => filterCondition(filter)));
+  // Behavioural filters (has_done / has_not_done) as visitor keys: records carry the visitor's key.
+  conditions.push(...visitorKeyConditions(query.visitorKeys));
   const key = {
     ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }),
     ...(query.interval ? { time: bucketExpression('$ts', query.interval, query.timezone) } : {}),

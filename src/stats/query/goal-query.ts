@@ -48,31 +48,45 @@ export function splitGoalParts(dimensions: unknown[] | undefined, filters: unkno
   if (!Array.isArray(filters)) return parts;
   parts.filters = [];
   filters.forEach((item: unknown, index) => {
-    const isGoalFilter = Array.isArray(item) && item.length === 3 && item[1] === GOAL_DIMENSION;
-    const isBehaviour = Array.isArray(item) && (BEHAVIOUR_OPERATORS as readonly unknown[]).includes(item[0]);
-    if (!isGoalFilter && !isBehaviour) return parts.filters!.push(item);
-    const [operator, dimension, rawValues] = item as [unknown, unknown, unknown];
-    const name = `filters[${index}]`;
-    if (dimension !== GOAL_DIMENSION)
-      throw new BadRequestException(`${name}: ${String(operator)} applies to goal only`);
-    const values = (Array.isArray(rawValues) ? rawValues : [rawValues]) as unknown[];
-    if (
-      values.length === 0 ||
-      values.length > 100 ||
-      !values.every((value) => typeof value === 'string' && value.length <= 120)
-    ) {
-      throw new BadRequestException(`${name} values must be a list of 1 to 100 goal names`);
-    }
-    const names = values as string[];
-    if ((BEHAVIOUR_OPERATORS as readonly unknown[]).includes(operator)) {
-      parts.behaviours.push({ operator: operator as BehaviourOperator, names });
-    } else if ((GOAL_NAME_OPERATORS as readonly unknown[]).includes(operator)) {
-      parts.nameFilters.push({ operator: operator as GoalNameOperator, names });
-    } else {
-      throw new BadRequestException(`${name} operator on goal must be one of: is, contains, has_done, has_not_done`);
-    }
+    if (!isGoalFilterItem(item)) return parts.filters!.push(item);
+    const parsed = parseGoalFilter(item, `filters[${index}]`);
+    if (parsed.kind === 'behaviour') parts.behaviours.push(parsed.filter);
+    else parts.nameFilters.push(parsed.filter);
   });
   return parts;
+}
+
+/** Whether a filter given as data is about goals: on the `goal` dimension, or behavioural. */
+export function isGoalFilterItem(item: unknown): boolean {
+  if (!Array.isArray(item)) return false;
+  return (
+    (item.length === 3 && item[1] === GOAL_DIMENSION) || (BEHAVIOUR_OPERATORS as readonly unknown[]).includes(item[0])
+  );
+}
+
+/** One goal filter given as data (`isGoalFilterItem`), checked; `name` names it in the 400. */
+export function parseGoalFilter(
+  item: unknown,
+  name: string,
+): { kind: 'name'; filter: GoalNameFilter } | { kind: 'behaviour'; filter: BehaviourFilter } {
+  const [operator, dimension, rawValues] = item as [unknown, unknown, unknown];
+  if (dimension !== GOAL_DIMENSION) throw new BadRequestException(`${name}: ${String(operator)} applies to goal only`);
+  const values = (Array.isArray(rawValues) ? rawValues : [rawValues]) as unknown[];
+  if (
+    values.length === 0 ||
+    values.length > 100 ||
+    !values.every((value) => typeof value === 'string' && value.length <= 120)
+  ) {
+    throw new BadRequestException(`${name} values must be a list of 1 to 100 goal names`);
+  }
+  const names = values as string[];
+  if ((BEHAVIOUR_OPERATORS as readonly unknown[]).includes(operator)) {
+    return { kind: 'behaviour', filter: { operator: operator as BehaviourOperator, names } };
+  }
+  if ((GOAL_NAME_OPERATORS as readonly unknown[]).includes(operator)) {
+    return { kind: 'name', filter: { operator: operator as GoalNameOperator, names } };
+  }
+  throw new BadRequestException(`${name} operator on goal must be one of: is, contains, has_done, has_not_done`);
 }
 
 /** Whether a goal name passes a name filter: `is` exactly, `contains` ignoring case (as `contains` does elsewhere). */

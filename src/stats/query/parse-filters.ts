@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { parseDimension, type QueryDimension } from './dimensions.js';
 import { FILTER_OPERATORS, type Filter, type FilterOperator } from './stats-query.js';
+import { isGoalFilterItem, parseGoalFilter, type BehaviourFilter, type GoalNameFilter } from './goal-query.js';
 
 const MAX_FILTERS = 20;
 const MAX_VALUES = 100;
@@ -21,16 +22,65 @@ export function parseFilters(input: unknown, parameter = 'filters'): Filter<Quer
   return input.map((item: unknown, index) => parseFilter(item, `${parameter}[${index}]`));
 }
 
-/** The GET form: `filters` as a JSON-encoded array in the query string. */
-export function parseFiltersParameter(text: string | undefined): Filter<QueryDimension>[] {
-  if (text === undefined || text.trim() === '') return [];
+/**
+ * Every filter a read can be given, goal filters included, sorted by kind: the ordinary ones
+ * (`filters`), goal-name filters (`["is" | "contains", "goal", names]`, which make a read a goal
+ * query) and behavioural ones (`["has_done" | "has_not_done", "goal", names]`). The syntax of a
+ * saved segment's filters and of the `filters` parameter of the GET reads.
+ */
+export interface ReadFilters {
+  filters: Filter<QueryDimension>[];
+  goalNames: GoalNameFilter[];
+  behaviours: BehaviourFilter[];
+}
+
+export function parseReadFilters(input: unknown, parameter = 'filters'): ReadFilters {
+  const read: ReadFilters = { filters: [], goalNames: [], behaviours: [] };
+  if (input === undefined || input === null) return read;
+  if (!Array.isArray(input))
+    throw new BadRequestException(`${parameter} must be an array of [operator, dimension, values]`);
+  if (input.length > MAX_FILTERS)
+    throw new BadRequestException(`${parameter} must contain at most ${MAX_FILTERS} filters`);
+  input.forEach((item: unknown, index) => {
+    const parsed = parseReadFilter(item, `${parameter}[${index}]`);
+    if (parsed.kind === 'plain') read.filters.push(parsed.filter);
+    else if (parsed.kind === 'behaviour') read.behaviours.push(parsed.filter);
+    else read.goalNames.push(parsed.filter);
+  });
+  return read;
+}
+
+/** One filter of any kind (`ReadFilters`), checked; `name` names it in the 400. */
+export function parseReadFilter(
+  item: unknown,
+  name: string,
+):
+  | { kind: 'plain'; filter: Filter<QueryDimension> }
+  | { kind: 'name'; filter: GoalNameFilter }
+  | { kind: 'behaviour'; filter: BehaviourFilter } {
+  if (isGoalFilterItem(item)) return parseGoalFilter(item, name);
+  return { kind: 'plain', filter: parseFilter(item, name) };
+}
+
+/** `a` and `b` both holding: a saved segment's filters (`a`) with a request's own. */
+export function combineReadFilters(a: ReadFilters, b: ReadFilters): ReadFilters {
+  return {
+    filters: [...a.filters, ...b.filters],
+    goalNames: [...a.goalNames, ...b.goalNames],
+    behaviours: [...a.behaviours, ...b.behaviours],
+  };
+}
+
+/** The GET form: `filters` as a JSON-encoded array in the query string, behavioural filters included. */
+export function parseFiltersParameter(text: string | undefined): ReadFilters {
+  if (text === undefined || text.trim() === '') return parseReadFilters(undefined);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     throw new BadRequestException('filters must be a JSON array of [operator, dimension, values]');
   }
-  return parseFilters(parsed);
+  return parseReadFilters(parsed);
 }
 
 function parseFilter(item: unknown, name: string): Filter<QueryDimension> {

@@ -72,10 +72,22 @@ describe('filters as data', () => {
     expect(message(() => parseFilters(input))).toContain(expected);
   });
 
-  it('reads the GET form as JSON', () => {
-    expect(parseFiltersParameter('[["is","city",["Paris"]]]')).toEqual([
-      { operator: 'is', dimension: 'city', values: ['Paris'] },
-    ]);
+  it('reads the GET form as JSON, goal and behavioural filters sorted out', () => {
+    expect(parseFiltersParameter('[["is","city",["Paris"]]]')).toEqual({
+      filters: [{ operator: 'is', dimension: 'city', values: ['Paris'] }],
+      goalNames: [],
+      behaviours: [],
+    });
+    expect(
+      parseFiltersParameter('[["has_not_done","goal",["Signup"]],["is","page","/"],["contains","goal",["sign"]]]'),
+    ).toEqual({
+      filters: [{ operator: 'is', dimension: 'page', values: ['/'] }],
+      goalNames: [{ operator: 'contains', names: ['sign'] }],
+      behaviours: [{ operator: 'has_not_done', names: ['Signup'] }],
+    });
+    expect(message(() => parseFiltersParameter('[["is","page","/"],["has_done","page",["/"]]]'))).toBe(
+      'filters[1]: has_done applies to goal only',
+    );
     expect(message(() => parseFiltersParameter('country==DE'))).toContain('filters');
   });
 });

@@ -8,6 +8,7 @@ import {
   visitHourDeltas,
   type BatchHit,
 } from './batch-deltas.js';
+import { SLICE } from '../../database/slices.js';
 
 const site = new Types.ObjectId();
 
@@ -24,10 +25,10 @@ function hit(ts: string, fields: Partial<BatchHit> = {}): BatchHit {
 }
 
 describe('batchDeltas', () => {
-  it('sums a batch per row in the site zone, with the same _id for the same key whatever the batch', () => {
+  it('sums a batch per row in the site zone, with the same _id for the same key whatever the batch', async () => {
     const zones = new Map([[site.toHexString(), 'Asia/Kolkata']]);
     // 20:00 UTC is 01:30 the next day in Kolkata.
-    const first = batchDeltas(
+    const first = await batchDeltas(
       [hit('2024-06-01T20:00:00Z'), hit('2024-06-01T20:10:00Z', { name: 'signup', userKey: 'u' })],
       zones,
     );
@@ -45,14 +46,33 @@ describe('batchDeltas', () => {
     });
     expect(first.hitHours.find((row) => row.key.set === 'total')?.key.hour).toBe('2024-06-02T01:00');
     expect([...first.days.get(site.toHexString())!]).toEqual(['2024-06-02']);
-    const second = batchDeltas([hit('2024-06-01T20:30:00Z')], zones);
+    const second = await batchDeltas([hit('2024-06-01T20:30:00Z')], zones);
     expect(first.visitorDays[0]._id.length()).toBe(12);
     expect(second.visitorDays[0]._id.toString('hex')).toBe(first.visitorDays[0]._id.toString('hex'));
     expect(first.visitorSets[0]._id.toString('hex')).not.toBe(first.visitorDays[0]._id.toString('hex'));
   });
 
-  it('skips hits of sites it has no zone for (deleted since)', () => {
-    expect(batchDeltas([hit('2024-06-01T20:00:00Z')], new Map()).visitorDays).toEqual([]);
+  it('lets other work run between slices of a large batch, and sums it as one', async () => {
+    const zones = new Map([[site.toHexString(), 'UTC']]);
+    const hits = Array.from({ length: 2 * SLICE + 1 }, (_, index) =>
+      hit(new Date(Date.UTC(2024, 5, 1) + index * 1000).toISOString(), { visitorKey: `v${index % 7}` }),
+    );
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    const ticker = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await ticker();
+    turns = 0;
+    const deltas = await batchDeltas(hits, zones);
+    clearInterval(ticking);
+    // Timers run once per turn of the loop: the slices gave them turns while the batch was summed.
+    expect(turns).toBeGreaterThanOrEqual(2);
+    const days = deltas.visitorDays.filter((row) => row.key.day === '2024-06-01');
+    expect(days).toHaveLength(7);
+    expect(days.reduce((sum, row) => sum + row.inc.events, 0)).toBe(hits.length);
+  });
+
+  it('skips hits of sites it has no zone for (deleted since)', async () => {
+    expect((await batchDeltas([hit('2024-06-01T20:00:00Z')], new Map())).visitorDays).toEqual([]);
   });
 });
 

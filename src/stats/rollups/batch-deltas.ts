@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Binary } from 'mongodb';
 import type { Types } from 'mongoose';
 import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
+import { slicesOf } from '../../database/slices.js';
 import { PAGEVIEW } from '../../hits/hit.schema.js';
 import { DIMENSION_SOURCES } from '../query/dimensions.js';
 import {
@@ -55,55 +56,57 @@ export const BATCH_FIELDS: readonly string[] = ROLLUP_FIELDS;
  * The additions a batch of hits makes to the visitor rows, visitor sets and hit counts, in the
  * zone of each hit's site (`zones`; hits of sites not listed, deleted since, are skipped). A row's
  * `_id` is a digest of its key, so every application of a batch meets the same documents: this
- * is what lets `lastBatch` make a replay a no-op (RollupRepository.applyRowDeltas).
+ * is what lets `lastBatch` make a replay a no-op (RollupRepository.applyRowDeltas). The hits are
+ * taken in slices, letting requests in between (see slicesOf).
  */
-export function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<string, string>): BatchDeltas {
+export async function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<string, string>): Promise<BatchDeltas> {
   const visitorDays = new Map<string, RowDelta>();
   const visitorSets = new Map<string, RowDelta>();
   const hitHours = new Map<string, RowDelta>();
   const hitDays = new Map<string, RowDelta>();
   const days = new Map<string, Set<string>>();
-  for (const hit of hits) {
-    const siteKey = hit.siteId.toHexString();
-    const timezone = zones.get(siteKey);
-    if (timezone === undefined) continue;
-    const parts = zonedParts(hit.ts, timezone);
-    const day = formatCalendarDate(parts);
-    const hour = `${day}T${String(parts.hour).padStart(2, '0')}:00`;
-    const siteDays = days.get(siteKey) ?? new Set<string>();
-    siteDays.add(day);
-    days.set(siteKey, siteDays);
-    const pageview = hit.name === PAGEVIEW ? 1 : 0;
-    const visitor = { firstTs: hit.ts, lastTs: hit.ts, identified: typeof hit.userKey === 'string' ? 1 : 0 };
-    const base = { siteId: hit.siteId, day };
+  for await (const slice of slicesOf(hits))
+    for (const hit of slice) {
+      const siteKey = hit.siteId.toHexString();
+      const timezone = zones.get(siteKey);
+      if (timezone === undefined) continue;
+      const parts = zonedParts(hit.ts, timezone);
+      const day = formatCalendarDate(parts);
+      const hour = `${day}T${String(parts.hour).padStart(2, '0')}:00`;
+      const siteDays = days.get(siteKey) ?? new Set<string>();
+      siteDays.add(day);
+      days.set(siteKey, siteDays);
+      const pageview = hit.name === PAGEVIEW ? 1 : 0;
+      const visitor = { firstTs: hit.ts, lastTs: hit.ts, identified: typeof hit.userKey === 'string' ? 1 : 0 };
+      const base = { siteId: hit.siteId, day };
 
-    add(visitorDays, { ...base, visitorKey: hit.visitorKey, ...valuesOf(hit, ROLLUP_FIELDS) }, pageview);
-    for (const set of VISITOR_SETS)
-      add(
-        visitorSets,
-        {
-          ...base,
-          set: set.name,
-          visitorKey: hit.visitorKey,
-          classification: hit.classification,
-          ...valuesOf(hit, set.fields),
-        },
-        pageview,
-        set.name === USER_STATS_SET ? visitor : undefined,
-      );
-    for (const set of HIT_COUNT_SETS)
-      add(
-        hitHours,
-        { ...base, set: set.name, hour, classification: hit.classification, ...valuesOf(hit, set.fields) },
-        pageview,
-      );
-    for (const set of HIT_DAY_SETS)
-      add(
-        hitDays,
-        { ...base, set: set.name, classification: hit.classification, ...valuesOf(hit, set.fields) },
-        pageview,
-      );
-  }
+      add(visitorDays, { ...base, visitorKey: hit.visitorKey, ...valuesOf(hit, ROLLUP_FIELDS) }, pageview);
+      for (const set of VISITOR_SETS)
+        add(
+          visitorSets,
+          {
+            ...base,
+            set: set.name,
+            visitorKey: hit.visitorKey,
+            classification: hit.classification,
+            ...valuesOf(hit, set.fields),
+          },
+          pageview,
+          set.name === USER_STATS_SET ? visitor : undefined,
+        );
+      for (const set of HIT_COUNT_SETS)
+        add(
+          hitHours,
+          { ...base, set: set.name, hour, classification: hit.classification, ...valuesOf(hit, set.fields) },
+          pageview,
+        );
+      for (const set of HIT_DAY_SETS)
+        add(
+          hitDays,
+          { ...base, set: set.name, classification: hit.classification, ...valuesOf(hit, set.fields) },
+          pageview,
+        );
+    }
   return {
     visitorDays: [...visitorDays.values()],
     visitorSets: [...visitorSets.values()],

@@ -236,7 +236,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   ): Promise<void> {
     if (batch === 0) return;
     const hits = (await this.hits.findRollupBatch(batch, BATCH_FIELDS)) as BatchHit[];
-    const deltas = batchDeltas(hits, zones);
+    const deltas = await batchDeltas(hits, zones);
     for (const collection of ['visitorDays', 'visitorSets', 'hitHours', 'hitDays'] as const)
       await this.rollups.applyRowDeltas(collection, batch, deltas[collection]);
     // The visitor counts of sites awaiting a rebuild are recounted whole once their rows are (rollUpSite).

@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
 import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
+import { bulkWriteInSlices, SLICE } from '../../database/slices.js';
 import { DUPLICATE_KEY_CODE } from '../../database/database-errors.js';
 import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
 import {
@@ -139,13 +140,17 @@ export class RollupRepository {
 
   /** The visit changes batch `batch` has recorded (see VisitContributionRow), not yet made current. */
   async findVisitSnapshots(batch: number): Promise<VisitContributionRecord[]> {
-    return (await this.contributionRows.find({ nextBatch: batch }).toArray()).map(contributionRecord);
+    return (await this.contributionRows.find({ nextBatch: batch }, { batchSize: SLICE }).toArray()).map(
+      contributionRecord,
+    );
   }
 
   /** The current contributions of these visits. */
   async findVisitContributions(visitIds: string[]): Promise<VisitContributionRecord[]> {
     if (visitIds.length === 0) return [];
-    return (await this.contributionRows.find({ _id: { $in: visitIds } }).toArray()).map(contributionRecord);
+    return (await this.contributionRows.find({ _id: { $in: visitIds } }, { batchSize: SLICE }).toArray()).map(
+      contributionRecord,
+    );
   }
 
   /** Records what batch `batch` changes each of these visits' contribution to (null: gone). */
@@ -153,8 +158,8 @@ export class RollupRepository {
     batch: number,
     snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }>,
   ): Promise<void> {
-    if (snapshots.length === 0) return;
-    await this.contributionRows.bulkWrite(
+    await bulkWriteInSlices(
+      this.contributionRows,
       snapshots.map(({ visitId, siteId, next }) => ({
         updateOne: {
           filter: { _id: visitId },
@@ -169,14 +174,13 @@ export class RollupRepository {
           upsert: true,
         },
       })),
-      { ordered: false },
     );
   }
 
   /** Batch `batch` is applied: its recorded contributions become current (a gone visit's row goes). */
   async finalizeVisitSnapshots(batch: number, snapshots: VisitContributionRecord[]): Promise<void> {
-    if (snapshots.length === 0) return;
-    await this.contributionRows.bulkWrite(
+    await bulkWriteInSlices(
+      this.contributionRows,
       snapshots.map(({ _id, next }) =>
         next
           ? {
@@ -187,7 +191,6 @@ export class RollupRepository {
             }
           : { deleteOne: { filter: { _id, nextBatch: batch } } },
       ),
-      { ordered: false },
     );
   }
 
@@ -274,8 +277,7 @@ export class RollupRepository {
    * "already applied" answer, not a failure.
    */
   async applyRowDeltas(collection: DerivedCollection, batch: number, deltas: RowDelta[]): Promise<void> {
-    if (deltas.length === 0) return;
-    const operations: Array<AnyBulkWriteOperation<{ _id: Binary }>> = deltas.map((delta) => ({
+    const operations: AnyBulkWriteOperation[] = deltas.map((delta) => ({
       updateOne: {
         filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
         update: {
@@ -293,12 +295,9 @@ export class RollupRepository {
         upsert: true,
       },
     }));
-    try {
-      await this.derived(collection).collection.bulkWrite(operations as AnyBulkWriteOperation[], { ordered: false });
-    } catch (error) {
-      const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY_CODE)) throw error;
-    }
+    await bulkWriteInSlices(this.derived(collection).collection, operations, {
+      duplicatesApplied: true,
+    });
   }
 
   private derived(collection: DerivedCollection): Model<unknown> {
