@@ -6,6 +6,7 @@ import {
   storedContribution,
   visitContribution,
   visitHourDeltas,
+  visitSourceDeltas,
   type BatchHit,
 } from './batch-deltas.js';
 import { SLICE } from '../../database/slices.js';
@@ -136,6 +137,32 @@ describe('visitHourDeltas', () => {
       durationMs: 0,
       visitPageviews: -1,
     });
+  });
+});
+
+describe('visitSourceDeltas', () => {
+  it('moves a visit whose first hit changed from its old source to its new one, every attribution dimension included', async () => {
+    const site = new Types.ObjectId();
+    const visit = {
+      start: new Date('2024-06-01T10:00:00Z'),
+      end: new Date('2024-06-01T10:02:00Z'),
+      pageviews: 2,
+      classification: 'USER',
+      entryPath: '/a',
+    };
+    const before = visitContribution({ ...visit, source: 'news.example' }, 'UTC');
+    // A late hit at 09:55 with no source became the visit's first: direct, entering on /b.
+    const after = visitContribution({ ...visit, start: new Date('2024-06-01T09:55:00Z'), entryPath: '/b' }, 'UTC');
+    const rows = await visitSourceDeltas([{ siteId: site, current: before, next: after }]);
+    const of = (dimension: string, value: string | null) =>
+      rows.find((row) => row.key.dimension === dimension && row.key.value === value)?.inc;
+    expect(of('source', 'news.example')).toEqual({ visits: -1, bounces: 0, durationMs: -120_000, visitPageviews: -2 });
+    expect(of('source', null)).toEqual({ visits: 1, bounces: 0, durationMs: 420_000, visitPageviews: 2 });
+    expect(of('entry_page', '/a')?.visits).toBe(-1);
+    expect(of('entry_page', '/b')?.visits).toBe(1);
+    // A dimension whose value did not change still meets its row (zero): it carries the batch.
+    expect(of('utm_campaign', null)).toEqual({ visits: 0, bounces: 0, durationMs: 300_000, visitPageviews: 0 });
+    expect(rows).toHaveLength(10);
   });
 });
 

@@ -12,6 +12,7 @@ import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
 import { LeaseService } from '../../database/leases/lease.service.js';
 import { SessionsService } from '../../sessions/sessions.service.js';
+import { slicesOf } from '../../database/slices.js';
 import type { Visit } from '../../sessions/schemas/visit.schema.js';
 import { SitesService } from '../../sites/sites.service.js';
 import { StatsRepository, type HitBucket } from '../stats.repository.js';
@@ -271,15 +272,16 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       unrecorded.flatMap(({ visit }) => (visit && zones.has(visit.siteId.toHexString()) ? [visit] : [])),
     );
     const snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }> = [];
-    for (const { visitId, visit } of unrecorded) {
-      const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
-      const next =
-        visit && timezone !== undefined
-          ? visitContribution(visit as Visit & Record<string, unknown>, timezone, visitHits.get(visitId))
-          : null;
-      const siteId = visit?.siteId ?? currents.get(visitId)?.siteId;
-      if (siteId && (next || currents.has(visitId))) snapshots.push({ visitId, siteId, next });
-    }
+    for await (const slice of slicesOf(unrecorded))
+      for (const { visitId, visit } of slice) {
+        const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
+        const next =
+          visit && timezone !== undefined
+            ? visitContribution(visit as Visit & Record<string, unknown>, timezone, visitHits.get(visitId))
+            : null;
+        const siteId = visit?.siteId ?? currents.get(visitId)?.siteId;
+        if (siteId && (next || currents.has(visitId))) snapshots.push({ visitId, siteId, next });
+      }
     await this.rollups.saveVisitSnapshots(batch, snapshots);
     const changes = [
       ...recorded,
@@ -298,7 +300,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     await this.rollups.applyRowDeltas(
       'visitSources',
       batch,
-      visitSourceDeltas(changes.map(({ siteId, current, next }) => ({ siteId, current, next: next ?? null }))),
+      await visitSourceDeltas(changes.map(({ siteId, current, next }) => ({ siteId, current, next: next ?? null }))),
     );
     await this.applyAttributionCounts(batch, changes, zones, timing);
     // The changed visits' funnel rows, before the changes are released (a replay takes them in again).

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { daysFrom, formatCalendarDate, shiftDay, zonedParts } from '../../common/time/calendar.js';
 import { PAGEVIEW } from '../../hits/hit.schema.js';
 import { DIMENSION_SOURCES } from '../query/dimensions.js';
+import { SLICE, nextTurn } from '../../database/slices.js';
 import { RollupRepository } from './rollup.repository.js';
 import {
   ATTRIBUTION_COUNT_KEYS,
@@ -119,7 +120,10 @@ export class VisitorCountsBuilder {
     if (visitorKeys.length === 0) return;
     const before = { day: new Map(), week: new Map() } as Record<'day' | 'week', VisitorCountTally>;
     const after = { day: new Map(), week: new Map() } as Record<'day' | 'week', VisitorCountTally>;
+    let visitors = 0;
     for await (const records of this.rollups.contributionHistories(siteId, [...visitorKeys])) {
+      // Requests get a turn between slices of visitors (see slicesOf).
+      if (++visitors % SLICE === 0) await nextTurn();
       const old = attributionSamples(records.map((record) => record.current));
       const now = attributionSamples(
         records.map((record) => (record.nextBatch === batch ? record.next : record.current)),
