@@ -19,9 +19,10 @@ export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
 export const VISITOR_SETS_COLLECTION = 'stats_visitor_sets';
 
 /**
- * Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. Only
- * hit-level dimensions: a visit-level one (source, referrer, UTM, entry page) holds the value of
- * the hit's visit, which a late hit can change after the hit was rolled up (docs/metrics.md).
+ * Dimensions kept in the visitor-day rollup and the hit counts. Only hit-level dimensions: a
+ * visit-level one (source, referrer, UTM, entry page) holds the value of the hit's visit, which a
+ * late hit can change after the hit was rolled up (docs/metrics.md); those have rows of their own
+ * (ATTRIBUTION_DIMENSIONS). Queries on anything else read raw hits.
  */
 export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
   'page',

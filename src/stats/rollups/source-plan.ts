@@ -86,9 +86,9 @@ export type Source = SourcePlan['source'];
  * Every source able to answer `need` for `query`, best (fewest rows read) first, raw last: the one
  * place deciding where a read comes from. Pure: no database, no clock but `facts.now`.
  *
- * Rollups hold only the dimensions of ROLLUP_DIMENSIONS; a query grouping or filtering by any
- * other (a dimension added later, custom properties) is read raw, as is every need this function
- * does not know. Within that:
+ * Rollups hold only the dimensions of ROLLUP_DIMENSIONS and, in rows of their own, those of
+ * ATTRIBUTION_DIMENSIONS; a query grouping or filtering by any other (exit page, a dimension added
+ * later, custom properties) is read raw, as is every need this function does not know. Within that:
  * - visitor counts answer a query grouped by exactly one count key's dimensions (or none), by
  *   day/week/month or not at all, with no filter, whose unsettled days all lie in the range's last
  *   two days (or the last two up to today): those are then read raw as a tail;
