@@ -178,6 +178,9 @@ function queries(): Array<[string, string]> {
   return [
     ['overview', `/api/v1/stats/overview?${range}`],
     ['breakdown(country)', `/api/v1/stats/breakdown?${range}&dimension=country`],
+    // Visit-level attribution: counted per visit, kept in rows of their own (docs/stats-maintenance.md).
+    ['breakdown(source)', `/api/v1/stats/breakdown?${range}&dimension=source`],
+    ['breakdown(utm_source)', `/api/v1/stats/breakdown?${range}&dimension=utm_source`],
     ['timeseries(day)', `/api/v1/stats/timeseries?${range}&interval=day`],
     ...['users', 'views', 'countries', 'cities', 'urls', 'hostnames'].map((name): [string, string] => [
       `data/${name}`,

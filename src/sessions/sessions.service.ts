@@ -222,9 +222,11 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   /**
    * Upgrade path: visits stored before visits carried their first hit's referrer and UTM fields
    * get them from that hit, up to `limit` per call (a background pass, after its batches), so
-   * that breakdowns by those fields count old visits too (docs/metrics.md). Stats read no such
-   * field from the rollups, so nothing else changes. Returns how many visits were filled; once a
-   * call finds none, later passes skip the (unindexed) look-up.
+   * that breakdowns by those fields count old visits too (docs/metrics.md). The stats rollups
+   * count each visit's hits under those fields, so a filled visit is marked changed, before the
+   * write (a crash after it leaves the mark) and after it (a rollup batch that took the first mark
+   * before the write takes the visit again). Returns how many visits were filled; once a call
+   * finds none, later passes skip the (unindexed) look-up.
    */
   async fillMissingAttribution(limit: number): Promise<number> {
     let filled = 0;
@@ -241,7 +243,15 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
           return { _id: visit._id, attribution: attributionOf(first ?? {}) };
         }),
       );
+      const bySite = new Map<string, { siteId: Types.ObjectId; ids: string[] }>();
+      for (const visit of visits) {
+        const entry = bySite.get(visit.siteId.toHexString()) ?? { siteId: visit.siteId, ids: [] };
+        entry.ids.push(visit._id);
+        bySite.set(visit.siteId.toHexString(), entry);
+      }
+      for (const { siteId, ids } of bySite.values()) await this.changes.mark(siteId, ids);
       await this.visits.fillAttribution(fills);
+      for (const { siteId, ids } of bySite.values()) await this.changes.mark(siteId, ids);
       filled += visits.length;
     }
     return filled;

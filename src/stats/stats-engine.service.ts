@@ -12,6 +12,7 @@ import {
   type StatsQuery,
 } from './query/stats-query.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
+import type { GroupSelection } from './rollups/source-plan.js';
 import {
   StatsRepository,
   type GroupKey,
@@ -113,12 +114,20 @@ export class StatsEngine {
     return this.repository.findUserStats({ siteId, now });
   }
 
-  /** From the visit-hour rollup where it covers the query (no dimension or filter), else from visits. */
+  /**
+   * From the visit-hour rollup where it covers the query (no dimension or filter), the
+   * visit-source rows for one attribution dimension, else from visits.
+   */
   private async visitMetrics(query: StatsQuery<QueryDimension>): Promise<VisitMetricsRow[]> {
     // The rollups hold no per-visitor filter: a behavioural filter is answered from visits.
     if (query.visitorKeys) return this.repository.aggregateVisitMetrics(query);
     const plan = await this.rollups.plan('visits', query);
     if (plan.source === 'visit-hours') return this.repository.aggregateRollupVisitMetrics(plan.query, plan.coverage);
+    if (plan.source === 'visit-sources')
+      return selectGroup(
+        await this.repository.aggregateRollupVisitMetrics(plan.query, plan.coverage, 'visit-sources'),
+        plan.select,
+      );
     return this.repository.aggregateVisitMetrics(query);
   }
 
@@ -138,7 +147,7 @@ export class StatsEngine {
     // `plan.query` is the query with its dimensions typed as the rollups' fixed ones.
     switch (plan.source) {
       case 'visitor-counts':
-        return this.repository.aggregateHitMetricsFromCounts(plan.query, plan.coverage);
+        return selectGroup(await this.repository.aggregateHitMetricsFromCounts(plan.query, plan.coverage), plan.select);
       case 'hit-counts':
         return this.repository.aggregateRollupHitCounts(plan.query, plan.coverage, options);
       case 'visitor-rows':
@@ -162,6 +171,20 @@ function assertEngagementReadable(query: StatsQuery<QueryDimension>): void {
         '(engagement records have no event name and belong to no visit)',
     );
   }
+}
+
+/**
+ * The rows of the selected group (`GroupSelection`: a filter answered from a grouped read), the
+ * dimension dropped from their keys; all rows without a selection.
+ */
+function selectGroup<T extends HitMetricsRow | VisitMetricsRow>(rows: T[], select: GroupSelection | undefined): T[] {
+  if (!select) return rows;
+  return rows
+    .filter((row) => row.key?.[select.dimension] === select.value)
+    .map((row) => {
+      const { [select.dimension]: _selected, ...key } = row.key ?? {};
+      return { ...row, key: Object.keys(key).length > 0 ? key : null };
+    });
 }
 
 function indexByKey<T extends HitMetricsRow | VisitMetricsRow | EngagementMetricsRow>(

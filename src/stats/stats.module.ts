@@ -30,6 +30,7 @@ import { RollupRepository } from './rollups/rollup.repository.js';
 import { HitDay, HitDaySchema } from './rollups/hit-day.schema.js';
 import { HitHour, HitHourSchema } from './rollups/hit-hour.schema.js';
 import { VisitHour, VisitHourSchema } from './rollups/visit-hour.schema.js';
+import { VisitSourceDay, VisitSourceDaySchema } from './rollups/visit-source.schema.js';
 import { VisitContributionRow, VisitContributionRowSchema } from './rollups/visit-contribution.schema.js';
 import { VisitorDay, VisitorDaySchema } from './rollups/visitor-day.schema.js';
 import { VisitorSetRow, VisitorSetRowSchema } from './rollups/visitor-set.schema.js';
@@ -82,6 +83,7 @@ import {
       { name: VisitorDay.name, schema: VisitorDaySchema },
       { name: VisitorSetRow.name, schema: VisitorSetRowSchema },
       { name: VisitHour.name, schema: VisitHourSchema },
+      { name: VisitSourceDay.name, schema: VisitSourceDaySchema },
       { name: HitHour.name, schema: HitHourSchema },
       { name: HitDay.name, schema: HitDaySchema },
       { name: RollupState.name, schema: RollupStateSchema },

@@ -22,6 +22,9 @@ import {
 } from './pipelines/hit-count-rollup.pipeline.js';
 import {
   VISIT_HOURS_COLLECTION,
+  VISIT_CONTRIBUTIONS_COLLECTION,
+  VISIT_SOURCES_COLLECTION,
+  buildVisitSourceMetricsPipeline,
   buildRollupVisitMetricsPipeline,
   buildVisitMetricsOfDaysPipeline,
 } from './pipelines/visit-rollup.pipeline.js';
@@ -30,7 +33,9 @@ import {
   VISITOR_SETS_COLLECTION,
   buildPendingBucketsPipeline,
   buildPendingVisitSpansPipeline,
+  buildRawDaysAttributedHitKeysPipeline,
   buildRawDaysHitKeysPipeline,
+  isAttributionDimension,
   buildRollupHitMetricsPipeline,
   buildRollupUserStatsPipeline,
   type DaySlice,
@@ -44,6 +49,7 @@ import {
 } from './pipelines/visitor-count.pipeline.js';
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
 import { GOAL_VALUE_FIELDS } from './rollups/goal-value-series.js';
+import { contributionOf, type StoredVisitContribution } from './rollups/batch-deltas.js';
 import { DIMENSION_SOURCES, type QueryDimension } from './query/dimensions.js';
 import { CLASSIFICATIONS } from '../hits/hit.schema.js';
 import { HitsRepository } from '../hits/hits.repository.js';
@@ -174,7 +180,9 @@ export class StatsRepository {
    * see `buildVisitorCountsPipeline`) plus, for the unsettled tail, its raw hits: their hits add
    * up, and a tail visitor counts unless active with the same values in the same bucket's settled
    * days — looked up by visitor (`{ siteId, classification, visitorKey }` on stats_visitor_days),
-   * so the cost of the tail is bounded by its own visitors' rows.
+   * so the cost of the tail is bounded by its own visitors' rows. A group without hits is left
+   * out: an attribution count row whose visits all moved to other values stays, at zero, so that
+   * a replayed batch still finds its `lastBatch`.
    */
   async aggregateHitMetricsFromCounts(query: StatsQuery, coverage: VisitorCountCoverage): Promise<HitMetricsRow[]> {
     const units = (['day', 'week'] as const).flatMap((unit) => {
@@ -191,15 +199,39 @@ export class StatsRepository {
       key: Object.fromEntries(fields.map((field) => [field, row.key?.[field] ?? null])),
     });
     const sums: Array<keyof HitMetricsRow> = ['visitors', 'pageviews', 'events', 'botHits'];
-    if (!coverage.tail) return sumByKey(settled.map(normalize), sums);
+    const withHits = (rows: HitMetricsRow[]) => rows.filter((row) => row.events > 0);
+    if (!coverage.tail) return withHits(sumByKey(settled.map(normalize), sums));
     type KeyedRow = Omit<HitMetricsRow, 'visitors'> & { visitorKeys: string[] };
-    const raw = await this.hits.aggregate<KeyedRow>(
-      buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
-    );
     const { key } = coverage;
+    const [attribution] = key.dimensions.filter(isAttributionDimension);
+    const raw = await this.hits.aggregate<KeyedRow>(
+      attribution
+        ? buildRawDaysAttributedHitKeysPipeline(query, [coverage.tail])
+        : buildRawDaysHitKeysPipeline(query, [coverage.tail], { classification: true }),
+    );
     const seen = new Set<string>();
     const visitorKeys = [...new Set(raw.flatMap((row) => row.visitorKeys))];
-    if (coverage.tail.day > coverage.fromDay) {
+    if (coverage.tail.day > coverage.fromDay && attribution) {
+      // A visitor's attribution by day is in its visits' contributions (`{ siteId, v }`).
+      const field = DIMENSION_SOURCES[attribution].field;
+      const scope = (classification: string) =>
+        query.classification === 'ALL' || query.classification === classification;
+      for (let index = 0; index < visitorKeys.length; index += LOOKUP_CHUNK) {
+        const rows = await this.aggregate<{ v: string; current?: StoredVisitContribution }>(
+          VISIT_CONTRIBUTIONS_COLLECTION,
+          [
+            { $match: { siteId: query.siteId, v: { $in: visitorKeys.slice(index, index + LOOKUP_CHUNK) } } },
+            { $project: { _id: 0, v: 1, current: 1 } },
+          ],
+        );
+        for (const { v, current } of rows)
+          for (const { day, classification } of current ? (contributionOf(current).hitDays ?? []) : [])
+            if (day >= coverage.fromDay && day < coverage.tail.day && scope(classification))
+              seen.add(
+                JSON.stringify([v, { [attribution]: current?.a?.[field] ?? null }, dayBucketLabel(day, interval)]),
+              );
+      }
+    } else if (coverage.tail.day > coverage.fromDay) {
       const projection: Record<string, 1 | 0> = { _id: 0, visitorKey: 1, day: 1 };
       for (const dimension of key.dimensions) projection[DIMENSION_SOURCES[dimension].field] = 1;
       for (let index = 0; index < visitorKeys.length; index += LOOKUP_CHUNK) {
@@ -226,7 +258,7 @@ export class StatsRepository {
         visitors: visitors.filter((visitor) => !seen.has(JSON.stringify([visitor, values, label]))).length,
       };
     });
-    return sumByKey([...settled, ...fresh].map(normalize), sums);
+    return withHits(sumByKey([...settled, ...fresh].map(normalize), sums));
   }
 
   /**
@@ -256,17 +288,21 @@ export class StatsRepository {
   async aggregateRollupVisitMetrics(
     query: StatsQuery,
     days: { fromDay: string; toDay: string; rawDays: DaySlice[] },
+    rows: 'visit-hours' | 'visit-sources' = 'visit-hours',
   ): Promise<VisitMetricsRow[]> {
     type MillisecondRow = Omit<VisitMetricsRow, 'durationSeconds'> & { durationMs: number };
     const [rolled, raw] = await Promise.all([
-      this.aggregate<MillisecondRow>(VISIT_HOURS_COLLECTION, buildRollupVisitMetricsPipeline(query, days)),
+      rows === 'visit-hours'
+        ? this.aggregate<MillisecondRow>(VISIT_HOURS_COLLECTION, buildRollupVisitMetricsPipeline(query, days))
+        : this.aggregate<MillisecondRow>(VISIT_SOURCES_COLLECTION, buildVisitSourceMetricsPipeline(query, days)),
       days.rawDays.length === 0
         ? []
         : this.sessions.aggregateVisits<MillisecondRow>(buildVisitMetricsOfDaysPipeline(query, days.rawDays)),
     ]);
-    return sumByKey([...rolled, ...raw], ['visits', 'bounces', 'durationMs', 'visitPageviews']).map(
-      ({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }),
-    );
+    // A value whose visits all moved to others keeps rows at zero (taken out, not deleted, within a batch).
+    return sumByKey([...rolled, ...raw], ['visits', 'bounces', 'durationMs', 'visitPageviews'])
+      .filter((row) => row.visits > 0)
+      .map(({ durationMs, ...row }) => ({ ...row, durationSeconds: durationMs / 1000 }));
   }
 
   /** Per site and visit, the time span of the hits received after `after` (and up to `until`). */
@@ -278,13 +314,12 @@ export class StatsRepository {
     return this.hits.aggregate<PendingVisitSpan>(buildPendingVisitSpansPipeline(input));
   }
 
-  /** When each of these visits starts (visits that no longer exist are left out). */
-  async findVisitStarts(visitIds: string[]): Promise<Date[]> {
-    const rows = await this.sessions.aggregateVisits<{ start: Date }>([
+  /** When each of these visits starts and ends (visits that no longer exist are left out). */
+  async findVisitSpans(visitIds: string[]): Promise<Array<{ start: Date; end: Date }>> {
+    return this.sessions.aggregateVisits<{ start: Date; end: Date }>([
       { $match: { _id: { $in: visitIds } } },
-      { $project: { _id: 0, start: 1 } },
+      { $project: { _id: 0, start: 1, end: 1 } },
     ]);
-    return rows.map((row) => row.start);
   }
 
   /** Where hits received after `after` (and up to `until`) lie, per site, in 15-minute buckets. */
@@ -378,9 +413,11 @@ export class StatsRepository {
       | typeof VISITOR_DAYS_COLLECTION
       | typeof VISITOR_SETS_COLLECTION
       | typeof VISIT_HOURS_COLLECTION
+      | typeof VISIT_SOURCES_COLLECTION
       | typeof HIT_HOURS_COLLECTION
       | typeof HIT_DAYS_COLLECTION
-      | typeof VISITOR_COUNTS_COLLECTION,
+      | typeof VISITOR_COUNTS_COLLECTION
+      | typeof VISIT_CONTRIBUTIONS_COLLECTION,
     pipeline: PipelineStage[],
   ): Promise<T[]> {
     return this.connection

@@ -400,6 +400,19 @@ describe('stats maintenance under faults', () => {
     let valueConversionsFromRows = 0;
     let behavioursFromRows = 0;
     let funnelsFromRows = 0;
+    let attributionFromRows = 0;
+    let filteredFromRows = 0;
+    /** The engine's answer as planned and with every read planned raw: equal. */
+    const expectLikeRawHits = async (query: StatsQuery): Promise<void> => {
+      const answer = canonical(await engine.run(query, METRICS));
+      const plan = coverage.plan.bind(coverage);
+      coverage.plan = () => Promise.resolve({ source: 'raw' });
+      try {
+        expect(answer).toEqual(canonical(await engine.run(query, METRICS)));
+      } finally {
+        coverage.plan = plan;
+      }
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...ZONES),
@@ -514,15 +527,8 @@ describe('stats maintenance under faults', () => {
               interval: spec.interval,
             };
             await expectBruteForceAnswers(query, spec.dimensions, spec.filters);
-            const answer = canonical(await engine.run(query, METRICS));
             // The same engine with every read planned on raw hits and visits.
-            const plan = coverage.plan.bind(coverage);
-            coverage.plan = () => Promise.resolve({ source: 'raw' });
-            try {
-              expect(answer).toEqual(canonical(await engine.run(query, METRICS)));
-            } finally {
-              coverage.plan = plan;
-            }
+            await expectLikeRawHits(query);
 
             // Conversions per goal: from the conversion rows where they answer, equal to raw hits.
             const siteGoals = await goals.listForSite(site.id);
@@ -607,6 +613,42 @@ describe('stats maintenance under faults', () => {
               if ((await expectFunnelLikeRawHits(range, funnel)) === 'funnel-rows') funnelsFromRows += 1;
             }
 
+          // Breakdowns by visit-level attribution over the whole fortnight and one day, and
+          // overviews of one value: from the attribution count and visit-source rows (visits moved
+          // between values by late hits), equal to raw hits.
+          const oneValue = { source: 'news.example', utm_campaign: 'march', entry_page: '/a' };
+          for (const dimension of ['source', 'utm_campaign', 'entry_page'] as const)
+            for (const [fromDay, length] of [
+              [0, 14],
+              [2, 1],
+            ])
+              for (const interval of [undefined, 'day'] as const) {
+                const from = addDays({ year: 2024, month: 5, day: 1 }, fromDay);
+                const query: StatsQuery = {
+                  siteId: new Types.ObjectId(site.id),
+                  timezone,
+                  start: startOfZonedDay(from, timezone),
+                  end: startOfZonedDay(addDays(from, length), timezone),
+                  classification: 'USER',
+                  filters: [],
+                  dimensions: [dimension],
+                  interval,
+                };
+                const [visitors, visits] = await Promise.all([
+                  coverage.plan('visitors', query),
+                  coverage.plan('visits', query),
+                ]);
+                if (visitors.source === 'visitor-counts' && visits.source === 'visit-sources') attributionFromRows += 1;
+                await expectLikeRawHits(query);
+                const filtered: StatsQuery = {
+                  ...query,
+                  dimensions: [],
+                  filters: [{ operator: 'is', dimension, values: [oneValue[dimension]] }],
+                };
+                if ((await coverage.plan('visitors', filtered)).source === 'visitor-counts') filteredFromRows += 1;
+                await expectLikeRawHits(filtered);
+              }
+
           const incremental = await derivedRows(app, siteId);
           await rollups.markSiteForRebuild(site.id);
           await run();
@@ -642,5 +684,8 @@ describe('stats maintenance under faults', () => {
     expect(behavioursFromRows).toBeGreaterThan(5);
     // The same for the funnel rows.
     expect(funnelsFromRows).toBeGreaterThan(5);
+    // And for the attribution rows.
+    expect(attributionFromRows).toBeGreaterThan(20);
+    expect(filteredFromRows).toBeGreaterThan(20);
   }, 480_000);
 });

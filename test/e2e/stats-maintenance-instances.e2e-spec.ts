@@ -35,6 +35,9 @@ const hitArbitrary = fc.record({
   pageview: fc.boolean(),
   path: fc.constantFrom('/', '/a'),
   country: fc.constantFrom('DE', null),
+  // The visit's first hit decides: a later or earlier hit of the visit moves all its hits.
+  source: fc.constantFrom('news.example', null, null),
+  campaign: fc.constantFrom('march', null),
 });
 type HitSpec = typeof hitArbitrary extends fc.Arbitrary<infer T> ? T : never;
 
@@ -97,6 +100,8 @@ describe('stats maintenance across instances', () => {
                 name: hit.pageview ? 'pageview' : 'signup',
                 path: hit.path,
                 countryCode: hit.country,
+                source: hit.source,
+                utmCampaign: hit.campaign,
               }),
             );
             await insertAndSessionize(
@@ -173,7 +178,18 @@ describe('stats maintenance across instances', () => {
                 if (held) {
                   seen.stalled += 1;
                   // Its lease expires while it is frozen; the other instance runs meanwhile.
-                  await ingest([{ day: 1, minute: 600, visitor: 0, pageview: true, path: '/', country: 'DE' }]);
+                  await ingest([
+                    {
+                      day: 1,
+                      minute: 600,
+                      visitor: 0,
+                      pageview: true,
+                      path: '/',
+                      country: 'DE',
+                      source: null,
+                      campaign: null,
+                    },
+                  ]);
                   clock.advance(ROLLUP_LEASE_MS + 1_000);
                   settle();
                   expect((await job(1 - operation.on).runOnce()).ran).toBe(true);
@@ -192,7 +208,7 @@ describe('stats maintenance across instances', () => {
           await runOn(1);
           await runOn(0);
 
-          for (const dimensions of [[], ['country'], ['page']] as const) {
+          for (const dimensions of [[], ['country'], ['page'], ['source'], ['utm_campaign'], ['entry_page']] as const) {
             const from = { year: 2024, month: 5, day: 1 };
             const query: StatsQuery = {
               siteId: new Types.ObjectId(site.id),

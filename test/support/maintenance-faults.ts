@@ -24,6 +24,7 @@ export const DERIVED_COLLECTIONS = [
   'stats_hit_hours',
   'stats_hit_days',
   'stats_visit_hours',
+  'stats_visit_sources',
   'stats_visitor_counts',
   'stats_goal_members',
   'stats_goal_counts',
@@ -54,14 +55,17 @@ export async function derivedRows(app: TestApp, siteId: ObjectId): Promise<Recor
     // them once a batch is done, and a run killed just before that leaves them for the next touch.
     // Likewise a funnel count whose visitors all moved to other days, or a visitor whose funnel
     // visits all went: kept so a replayed batch still finds its `lastBatch`, they say nothing.
+    // The same for a visit-source row or an attribution count whose visits all moved to other values.
     const meaningful = rows.filter((row) =>
-      name === 'stats_visit_hours'
+      name === 'stats_visit_hours' || name === 'stats_visit_sources'
         ? row.visits !== 0
-        : name === 'stats_funnel_counts'
-          ? row.fresh !== 0 || (row.returning as unknown[]).length > 0
-          : name === 'stats_funnel_visitors'
-            ? (row.current as string[][]).some((days) => days.length > 0) || 'next' in row
-            : true,
+        : name === 'stats_visitor_counts'
+          ? row.events !== 0 || row.fresh !== 0 || (row.returning as unknown[]).length > 0
+          : name === 'stats_funnel_counts'
+            ? row.fresh !== 0 || (row.returning as unknown[]).length > 0
+            : name === 'stats_funnel_visitors'
+              ? (row.current as string[][]).some((days) => days.length > 0) || 'next' in row
+              : true,
     );
     snapshot[name] = meaningful.map((row) => stableJson(row)).sort();
   }

@@ -34,7 +34,9 @@ const ROLLUP_COLLECTIONS = [
   'stats_hit_hours',
   'stats_hit_days',
   'stats_visit_hours',
+  'stats_visit_sources',
   'stats_visitor_counts',
+  'stats_visit_contributions',
 ];
 
 /** `rollups`: no raw read at all; `none`: no read of either kind. */
@@ -115,16 +117,21 @@ export async function rollupRows(app: TestApp, siteId: string): Promise<RollupRo
   const rows: RollupRow[] = [];
   for (const collection of ROLLUP_COLLECTIONS) {
     const documents = await connection
-      .db!.collection<{ day: string; visitorKey?: string; rows?: Array<{ returning: Array<{ p: string }> }> }>(
-        collection,
-      )
+      .db!.collection<{
+        day?: string;
+        visitorKey?: string;
+        rows?: Array<{ returning: Array<{ p: string }> }>;
+        // A visit's contribution: its visitor, and its start hour.
+        v?: string;
+        current?: { h: string };
+      }>(collection)
       .find({ siteId: new ObjectId(siteId) })
       .toArray();
-    for (const { day, visitorKey, rows: counts } of documents)
+    for (const { day, visitorKey, rows: counts, v, current } of documents)
       rows.push({
         collection,
-        day,
-        visitorKey,
+        day: day ?? current?.h.slice(0, 10) ?? '',
+        visitorKey: visitorKey ?? v,
         returning: (counts ?? []).flatMap((count) => count.returning.map((entry) => entry.p)),
       });
   }

@@ -9,6 +9,7 @@ import {
   filterCondition,
   groupId,
   hitFieldPath,
+  lookupVisit,
   matchListedDays,
   settledDays,
 } from './stages.js';
@@ -18,9 +19,10 @@ export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
 export const VISITOR_SETS_COLLECTION = 'stats_visitor_sets';
 
 /**
- * Dimensions kept in the visitor-day rollup; queries on anything else read raw hits. Only
- * hit-level dimensions: a visit-level one (source, referrer, UTM, entry page) holds the value of
- * the hit's visit, which a late hit can change after the hit was rolled up (docs/metrics.md).
+ * Dimensions kept in the visitor-day rollup and the hit counts. Only hit-level dimensions: a
+ * visit-level one (source, referrer, UTM, entry page) holds the value of the hit's visit, which a
+ * late hit can change after the hit was rolled up (docs/metrics.md); those have rows of their own
+ * (ATTRIBUTION_DIMENSIONS). Queries on anything else read raw hits.
  */
 export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
   'page',
@@ -34,6 +36,35 @@ export const ROLLUP_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>([
   'device',
   'classification',
 ]);
+
+/**
+ * The visit-level dimensions kept in derived rows of their own: a visit's attribution (its first
+ * hit's traffic source, docs/metrics.md "Visit-level attribution") and its entry page. A visit's
+ * hits count under them as part of the visit's contribution (stats_visit_contributions), taken
+ * out and put back whole when the sessionizer changes the visit: the attribution count keys
+ * (visitors and hits) and stats_visit_sources (visit sums). Exit page is not kept: it changes
+ * with every page view a visit gains.
+ */
+export const ATTRIBUTION_DIMENSIONS = [
+  'source',
+  'referrer',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'entry_page',
+] as const satisfies readonly Dimension[];
+export type AttributionDimension = (typeof ATTRIBUTION_DIMENSIONS)[number];
+
+export function isAttributionDimension(dimension: string): dimension is AttributionDimension {
+  return (ATTRIBUTION_DIMENSIONS as readonly string[]).includes(dimension);
+}
+
+/** The visit fields of ATTRIBUTION_DIMENSIONS (`source`, `utmSource`, `entryPath`, …). */
+export const ATTRIBUTION_FIELDS: readonly string[] = ATTRIBUTION_DIMENSIONS.map(
+  (dimension) => DIMENSION_SOURCES[dimension].field,
+);
 
 /** Hit fields copied into each rollup row (besides `visitorKey`), named as on the hit. */
 export const ROLLUP_FIELDS = [...ROLLUP_DIMENSIONS].map((dimension) => DIMENSION_SOURCES[dimension].field);
@@ -208,6 +239,46 @@ export function buildRawDaysHitKeysPipeline(
         pageviews: { $sum: IS_PAGEVIEW },
         events: { $sum: 1 },
         botHits: { $sum: IS_BOT_HIT },
+      },
+    },
+    { $project: { _id: 0, key: '$_id', visitorKeys: 1, pageviews: 1, events: 1, botHits: 1 } },
+  ];
+}
+
+/**
+ * `buildRawDaysHitKeysPipeline` for a query grouped by one attribution dimension: each hit
+ * counts under its visit's value (hits without a visit yet count under none, as in
+ * `buildHitMetricsPipeline`). Served by `{ siteId, ts }` on hits, then one visit look-up per
+ * visit of the days.
+ */
+export function buildRawDaysAttributedHitKeysPipeline(query: StatsQuery, rawDays: DaySlice[]): PipelineStage[] {
+  const interval = query.interval === 'hour' ? undefined : query.interval;
+  const [dimension] = query.dimensions;
+  return [
+    matchListedDays(query.siteId, 'ts', rawDays, rowConditions(query, { classification: true })),
+    {
+      $group: {
+        _id: {
+          visitId: '$visitId',
+          visitorKey: '$visitorKey',
+          ...(interval ? { time: bucketExpression('$ts', interval, query.timezone) } : {}),
+        },
+        pageviews: { $sum: IS_PAGEVIEW },
+        events: { $sum: 1 },
+        botHits: { $sum: IS_BOT_HIT },
+      },
+    },
+    ...lookupVisit(),
+    {
+      $group: {
+        _id: {
+          [dimension]: { $ifNull: [`$visit.${DIMENSION_SOURCES[dimension].field}`, null] },
+          ...(interval ? { time: '$_id.time' } : {}),
+        },
+        visitorKeys: { $addToSet: '$_id.visitorKey' },
+        pageviews: { $sum: '$pageviews' },
+        events: { $sum: '$events' },
+        botHits: { $sum: '$botHits' },
       },
     },
     { $project: { _id: 0, key: '$_id', visitorKeys: 1, pageviews: 1, events: 1, botHits: 1 } },

@@ -1,7 +1,15 @@
 import type { PipelineStage } from 'mongoose';
 import type { StatsQuery } from '../query/stats-query.js';
 import { dayBucket, type DaySlice } from './rollup.pipeline.js';
-import { bucketExpression, groupId, matchListedDays, settledDays } from './stages.js';
+import {
+  bucketExpression,
+  dimensionKeys,
+  groupId,
+  hitFieldPath,
+  matchListedDays,
+  settledDays,
+  visitFieldPath,
+} from './stages.js';
 import { VISIT_SUMS, visitConditions } from './visit-metrics.pipeline.js';
 
 /**
@@ -13,6 +21,38 @@ const VISIT_MS_PROJECT: PipelineStage.Project = {
 };
 
 export const VISIT_HOURS_COLLECTION = 'stats_visit_hours';
+export const VISIT_SOURCES_COLLECTION = 'stats_visit_sources';
+/** What each visit adds now (written by RollupRepository): its attribution by day, for a counts-backed read's tail. */
+export const VISIT_CONTRIBUTIONS_COLLECTION = 'stats_visit_contributions';
+
+/**
+ * The visit metrics of `buildVisitMetricsPipeline` for a query grouped by one attribution
+ * dimension (no filter, not hourly), from the visit-source rows of the range's settled days (the
+ * caller adds the raw days' sums, `buildVisitMetricsOfDaysPipeline`). Served by
+ * `{ siteId, dimension, day }` on stats_visit_sources.
+ */
+export function buildVisitSourceMetricsPipeline(
+  query: StatsQuery,
+  days: { fromDay: string; toDay: string; rawDays: DaySlice[] },
+): PipelineStage[] {
+  const [dimension] = query.dimensions;
+  const conditions: Record<string, unknown>[] = [{ siteId: query.siteId }, { dimension }, { day: settledDays(days) }];
+  if (query.classification !== 'ALL') conditions.push({ classification: query.classification });
+  const interval = query.interval === 'hour' ? undefined : query.interval;
+  return [
+    { $match: { $and: conditions } },
+    {
+      $group: {
+        _id: { [dimension]: { $ifNull: ['$value', null] }, ...(interval ? { time: dayBucket(interval) } : {}) },
+        visits: { $sum: '$visits' },
+        bounces: { $sum: '$bounces' },
+        durationMs: { $sum: '$durationMs' },
+        visitPageviews: { $sum: '$visitPageviews' },
+      },
+    },
+    VISIT_MS_PROJECT,
+  ];
+}
 
 /**
  * The visit metrics of `buildVisitMetricsPipeline` for an eligible query, from the visit-hour
@@ -45,13 +85,17 @@ export function buildRollupVisitMetricsPipeline(
 
 /**
  * The same sums straight from the visits that start on the given days (those the rollup job has
- * not settled yet), sorted by day. Served by the `{ siteId, start }` index on visits.
+ * not settled yet), sorted by day, grouped by the query's visit-level dimensions if any. Served
+ * by the `{ siteId, start }` index on visits.
  */
 export function buildVisitMetricsOfDaysPipeline(query: StatsQuery, rawDays: DaySlice[]): PipelineStage[] {
-  const time = query.interval ? bucketExpression('$start', query.interval, query.timezone) : undefined;
+  const key = {
+    ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: (dimension) => visitFieldPath(dimension, '') }),
+    ...(query.interval ? { time: bucketExpression('$start', query.interval, query.timezone) } : {}),
+  };
   return [
     matchListedDays(query.siteId, 'start', rawDays, visitConditions(query, '')),
-    { $group: { _id: groupId(time === undefined ? {} : { time }), ...VISIT_SUMS('') } },
+    { $group: { _id: groupId(key), ...VISIT_SUMS('') } },
     VISIT_MS_PROJECT,
   ];
 }

@@ -6,6 +6,7 @@ import {
   storedContribution,
   visitContribution,
   visitHourDeltas,
+  visitSourceDeltas,
   type BatchHit,
 } from './batch-deltas.js';
 import { SLICE } from '../../database/slices.js';
@@ -139,6 +140,32 @@ describe('visitHourDeltas', () => {
   });
 });
 
+describe('visitSourceDeltas', () => {
+  it('moves a visit whose first hit changed from its old source to its new one, every attribution dimension included', async () => {
+    const site = new Types.ObjectId();
+    const visit = {
+      start: new Date('2024-06-01T10:00:00Z'),
+      end: new Date('2024-06-01T10:02:00Z'),
+      pageviews: 2,
+      classification: 'USER',
+      entryPath: '/a',
+    };
+    const before = visitContribution({ ...visit, source: 'news.example' }, 'UTC');
+    // A late hit at 09:55 with no source became the visit's first: direct, entering on /b.
+    const after = visitContribution({ ...visit, start: new Date('2024-06-01T09:55:00Z'), entryPath: '/b' }, 'UTC');
+    const rows = await visitSourceDeltas([{ siteId: site, current: before, next: after }]);
+    const of = (dimension: string, value: string | null) =>
+      rows.find((row) => row.key.dimension === dimension && row.key.value === value)?.inc;
+    expect(of('source', 'news.example')).toEqual({ visits: -1, bounces: 0, durationMs: -120_000, visitPageviews: -2 });
+    expect(of('source', null)).toEqual({ visits: 1, bounces: 0, durationMs: 420_000, visitPageviews: 2 });
+    expect(of('entry_page', '/a')?.visits).toBe(-1);
+    expect(of('entry_page', '/b')?.visits).toBe(1);
+    // A dimension whose value did not change still meets its row (zero): it carries the batch.
+    expect(of('utm_campaign', null)).toEqual({ visits: 0, bounces: 0, durationMs: 300_000, visitPageviews: 0 });
+    expect(rows).toHaveLength(10);
+  });
+});
+
 describe('stored visit contributions', () => {
   it('read back as the contribution they were stored from, bounce or not, across midnight in the zone', () => {
     for (const visit of [
@@ -153,6 +180,46 @@ describe('stored visit contributions', () => {
       expect(contribution.day).toBe('2024-06-02');
       expect(contributionOf(storedContribution(contribution))).toEqual(contribution);
     }
+  });
+
+  it('keep their visitor, attribution and hits per local day and classification; a one-day visit only its number of hits', () => {
+    const at = (iso: string, name: string, classification = 'USER') => ({ ts: new Date(iso), name, classification });
+    const visit = {
+      start: new Date('2024-06-01T18:20:00Z'),
+      end: new Date('2024-06-01T18:45:00Z'),
+      pageviews: 2,
+      classification: 'USER',
+      visitorKey: 'v1',
+      source: 'news.example',
+      referrer: null,
+      utmCampaign: 'march',
+      entryPath: '/a',
+    };
+    // 18:30 UTC is midnight in Kolkata: the visit's hits lie on two local days there, on one in UTC.
+    const hits = [
+      at('2024-06-01T18:20:00Z', 'pageview'),
+      at('2024-06-01T18:40:00Z', 'pageview'),
+      at('2024-06-01T18:45:00Z', 'signup'),
+    ];
+    const split = visitContribution(visit, 'Asia/Kolkata', hits);
+    expect(split).toMatchObject({
+      visitorKey: 'v1',
+      attribution: { source: 'news.example', utmCampaign: 'march', entryPath: '/a' },
+      hitDays: [
+        { day: '2024-06-01', classification: 'USER', pageviews: 1, events: 1 },
+        { day: '2024-06-02', classification: 'USER', pageviews: 1, events: 2 },
+      ],
+    });
+    expect(storedContribution(split).hd).toHaveLength(2);
+    expect(contributionOf(storedContribution(split), 'v1')).toEqual(split);
+    const oneDay = visitContribution(visit, 'UTC', hits);
+    expect(storedContribution(oneDay)).toMatchObject({ e: 3 });
+    expect(storedContribution(oneDay).hd).toBeUndefined();
+    expect(contributionOf(storedContribution(oneDay), 'v1')).toEqual(oneDay);
+    // A bot hit in a human visit: its hits are kept per classification.
+    const mixed = visitContribution(visit, 'UTC', [...hits, at('2024-06-01T18:45:00Z', 'signup', 'BOT')]);
+    expect(contributionOf(storedContribution(mixed), 'v1')).toEqual(mixed);
+    expect(storedContribution(mixed).hd).toHaveLength(2);
   });
 
   it('reads a contribution stored whole, as rows before version 9 hold it, as it is', () => {

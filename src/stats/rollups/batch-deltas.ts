@@ -4,7 +4,10 @@ import type { Types } from 'mongoose';
 import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
 import { slicesOf } from '../../database/slices.js';
 import { PAGEVIEW } from '../../hits/hit.schema.js';
+import { DIMENSION_SOURCES } from '../query/dimensions.js';
 import {
+  ATTRIBUTION_DIMENSIONS,
+  ATTRIBUTION_FIELDS,
   HIT_COUNT_SETS,
   HIT_DAY_SETS,
   ROLLUP_FIELDS,
@@ -146,7 +149,21 @@ function add(
   }
 }
 
-/** What one visit adds to the visit-hour row of its start (local hour, classification). */
+/** A visit's hits of one local day and hit classification: what it adds to the hit counts of its attribution. */
+export interface VisitHitDay {
+  day: string;
+  classification: string;
+  pageviews: number;
+  events: number;
+}
+
+/**
+ * What one visit adds to the derived rows: to the visit-hour row of its start (local hour,
+ * classification, sums) and, under its attribution values (`attribution`, null values left out),
+ * to the visit-source rows and, through its visitor's days (`visitorKey`, `hitDays`), to the
+ * attribution count keys. A visit changed by the sessionizer has this taken out whole and its new
+ * contribution put in.
+ */
 export interface VisitContribution {
   day: string;
   hour: string;
@@ -155,14 +172,43 @@ export interface VisitContribution {
   bounces: number;
   durationMs: number;
   visitPageviews: number;
+  /** Absent from contributions stored before row version 10 (their site is rebuilt). */
+  visitorKey?: string;
+  attribution?: Record<string, string>;
+  hitDays?: VisitHitDay[];
+}
+
+/** A hit of a visit as its contribution reads it. */
+export interface VisitHit {
+  ts: Date;
+  name: string;
+  classification: string;
 }
 
 export function visitContribution(
-  visit: { start: Date; end: Date; pageviews: number; classification: string },
+  visit: { start: Date; end: Date; pageviews: number; classification: string; visitorKey?: string } & Record<
+    string,
+    unknown
+  >,
   timezone: string,
+  hits: readonly VisitHit[] = [],
 ): VisitContribution {
   const parts = zonedParts(visit.start, timezone);
   const day = formatCalendarDate(parts);
+  const attribution: Record<string, string> = {};
+  for (const field of ATTRIBUTION_FIELDS) {
+    const value = visit[field];
+    if (typeof value === 'string') attribution[field] = value;
+  }
+  const hitDays = new Map<string, VisitHitDay>();
+  for (const hit of hits) {
+    const hitDay = formatCalendarDate(zonedParts(hit.ts, timezone));
+    const id = `${hitDay}\u0000${hit.classification}`;
+    const sums = hitDays.get(id) ?? { day: hitDay, classification: hit.classification, pageviews: 0, events: 0 };
+    sums.pageviews += hit.name === PAGEVIEW ? 1 : 0;
+    sums.events += 1;
+    hitDays.set(id, sums);
+  }
   return {
     day,
     hour: `${day}T${String(parts.hour).padStart(2, '0')}:00`,
@@ -171,19 +217,31 @@ export function visitContribution(
     bounces: visit.pageviews === 1 ? 1 : 0,
     durationMs: visit.end.getTime() - visit.start.getTime(),
     visitPageviews: visit.pageviews,
+    ...(typeof visit.visitorKey === 'string' ? { visitorKey: visit.visitorKey } : {}),
+    attribution,
+    hitDays: [...hitDays.values()].sort((a, b) =>
+      a.day === b.day ? (a.classification < b.classification ? -1 : 1) : a.day < b.day ? -1 : 1,
+    ),
   };
 }
 
 /**
  * A contribution as stats_visit_contributions stores it, one per visit: the local hour (its day
- * is the hour's date), the classification, the page views and the duration. A visit always
- * counts once and bounces when it has one page view, so those are not stored.
+ * is the hour's date), the classification, the page views and the duration; the attribution
+ * values (`a`, fields as on the visit, nulls left out) and the hits per day and classification
+ * (`hd`: `[day, classification, page views, hits]`). A visit always counts once and bounces
+ * when it has one page view, so those are not stored; its visitor is the row's `v`. Most visits'
+ * hits all lie on their start day under their own classification, with the visit's page views:
+ * those keep only their number of hits (`e`) instead of `hd`.
  */
 export interface StoredVisitContribution {
   h: string;
   c: string;
   p: number;
   d: number;
+  a?: Record<string, string>;
+  hd?: Array<[string, string, number, number]>;
+  e?: number;
 }
 
 export function storedContribution(contribution: VisitContribution): StoredVisitContribution {
@@ -192,15 +250,38 @@ export function storedContribution(contribution: VisitContribution): StoredVisit
     c: contribution.classification,
     p: contribution.visitPageviews,
     d: contribution.durationMs,
+    ...(contribution.attribution && Object.keys(contribution.attribution).length > 0
+      ? { a: contribution.attribution }
+      : {}),
+    ...hitDaysStored(contribution),
+  } as StoredVisitContribution;
+}
+
+function hitDaysStored(contribution: VisitContribution): Pick<StoredVisitContribution, 'hd' | 'e'> {
+  const { hitDays } = contribution;
+  if (!hitDays) return {};
+  const [only] = hitDays;
+  if (
+    hitDays.length === 1 &&
+    only.day === contribution.day &&
+    only.classification === contribution.classification &&
+    only.pageviews === contribution.visitPageviews
+  )
+    return { e: only.events };
+  return {
+    hd: hitDays.map(({ day, classification, pageviews, events }) => [day, classification, pageviews, events]),
   };
 }
 
 /**
- * The contribution a stored one stands for. Rows written before version 9 of the rows hold the
- * whole VisitContribution: a batch recorded then and finished after an upgrade reads them as
- * they are (the site is rebuilt right after, which replaces them).
+ * The contribution a stored one stands for (`visitorKey`: the row's `v`). Rows written before
+ * version 9 of the rows hold the whole VisitContribution: a batch recorded then and finished
+ * after an upgrade reads them as they are (the site is rebuilt right after, which replaces them).
  */
-export function contributionOf(stored: StoredVisitContribution | VisitContribution): VisitContribution {
+export function contributionOf(
+  stored: StoredVisitContribution | VisitContribution,
+  visitorKey?: string,
+): VisitContribution {
   if ('hour' in stored) return stored;
   return {
     day: stored.h.slice(0, 10),
@@ -210,10 +291,54 @@ export function contributionOf(stored: StoredVisitContribution | VisitContributi
     bounces: stored.p === 1 ? 1 : 0,
     durationMs: stored.d,
     visitPageviews: stored.p,
+    ...(visitorKey !== undefined ? { visitorKey } : {}),
+    attribution: stored.a ?? {},
+    hitDays:
+      stored.e !== undefined
+        ? [{ day: stored.h.slice(0, 10), classification: stored.c, pageviews: stored.p, events: stored.e }]
+        : (stored.hd ?? []).map(([day, classification, pageviews, events]) => ({
+            day,
+            classification,
+            pageviews,
+            events,
+          })),
   };
 }
 
 const VISIT_SUMS = ['visits', 'bounces', 'durationMs', 'visitPageviews'] as const;
+
+/**
+ * The visit-source deltas (stats_visit_sources) of visits whose contribution changes from
+ * `current` to `next`: per attribution dimension, the visit's sums under its value on the local
+ * day of its start, old out and new in. Every row met gets a delta, zero included (see
+ * visitHourDeltas). Eight rows per visit: taken in slices, letting requests in between.
+ */
+export async function visitSourceDeltas(
+  changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next: VisitContribution | null }>,
+): Promise<RowDelta[]> {
+  const rows = new Map<string, RowDelta>();
+  const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
+    for (const dimension of ATTRIBUTION_DIMENSIONS) {
+      const value = contribution.attribution?.[DIMENSION_SOURCES[dimension].field] ?? null;
+      const key = { siteId, day: contribution.day, classification: contribution.classification, dimension, value };
+      const id = rowId(key);
+      const mapKey = id.toString('base64');
+      const row = rows.get(mapKey) ?? {
+        _id: id,
+        key,
+        inc: { visits: 0, bounces: 0, durationMs: 0, visitPageviews: 0 },
+      };
+      for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
+      rows.set(mapKey, row);
+    }
+  };
+  for await (const slice of slicesOf(changes))
+    for (const change of slice) {
+      if (change.current) addVisit(change.siteId, change.current, -1);
+      if (change.next) addVisit(change.siteId, change.next, 1);
+    }
+  return [...rows.values()];
+}
 
 /**
  * The visit-hour deltas of visits whose contribution changes from `current` (absent: none yet)

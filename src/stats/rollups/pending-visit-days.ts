@@ -11,6 +11,9 @@ const LOOKUP_CHUNK = 500;
  * changed. A hit at `ts` can only have extended, merged or created visits starting on the day its
  * visit starts now, or within the idle timeout either side of `ts` (a visit it merged started
  * after it by at most that much; one it joined from before starts where the merged visit does).
+ * With `wholeVisits`, every day of those visits: the days whose attribution rows the hits may
+ * have changed, as a hit that becomes a visit's first (or merges two) moves all its hits to the
+ * visit's new values (a visit only grows, so its old days lie within its new span).
  * The caller must have had the site's hits sessionized first (`SessionsService.flush`).
  */
 export async function pendingVisitDays(
@@ -18,6 +21,7 @@ export async function pendingVisitDays(
   input: { siteId: Types.ObjectId; after: Date; until?: Date },
   idleMs: number,
   timezone: string,
+  options: { wholeVisits: boolean } = { wholeVisits: false },
 ): Promise<DaySlice[]> {
   const spans = await stats.findPendingVisitSpans(input);
   const windows = spans.map((span) => ({
@@ -26,8 +30,8 @@ export async function pendingVisitDays(
   }));
   const visitIds = spans.flatMap((span) => (span.visitId === null ? [] : [span.visitId]));
   for (let index = 0; index < visitIds.length; index += LOOKUP_CHUNK) {
-    const starts = await stats.findVisitStarts(visitIds.slice(index, index + LOOKUP_CHUNK));
-    windows.push(...starts.map((start) => ({ from: start, to: start })));
+    const visits = await stats.findVisitSpans(visitIds.slice(index, index + LOOKUP_CHUNK));
+    windows.push(...visits.map(({ start, end }) => ({ from: start, to: options.wholeVisits ? end : start })));
   }
   return daySlicesOfSpans(windows, timezone);
 }

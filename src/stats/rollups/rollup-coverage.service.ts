@@ -6,7 +6,8 @@ import type { QueryDimension } from '../query/dimensions.js';
 import type { StatsQuery } from '../query/stats-query.js';
 import { StatsRepository } from '../stats.repository.js';
 import { pendingVisitDays } from './pending-visit-days.js';
-import { daySlicesOf } from './rollup-days.js';
+import { daySlicesOf, mergeDaySlices } from './rollup-days.js';
+import { isAttributionDimension } from '../pipelines/rollup.pipeline.js';
 import { RollupRepository } from './rollup.repository.js';
 import { GoalRowsRepository } from './goal-rows.repository.js';
 import { FunnelRowsRepository } from './funnel-rows.repository.js';
@@ -49,7 +50,7 @@ export class RollupCoverageService {
 
   /** The source that answers `need` for `query`. */
   async plan(need: SourceNeed, query: StatsQuery<QueryDimension>): Promise<SourcePlan> {
-    return sourceCandidates(need, query, await this.facts(query.siteId, query.timezone, need === 'visits'))[0];
+    return sourceCandidates(need, query, await this.facts(query.siteId, query.timezone, factsNeeded(need, query)))[0];
   }
 
   /** The source that answers a goal query's conversions (`conversionSourceCandidates`). */
@@ -100,14 +101,23 @@ export class RollupCoverageService {
     query: StatsQuery<QueryDimension>,
     source: S,
   ): Promise<Extract<SourcePlan, { source: S }> | undefined> {
-    const facts = await this.facts(query.siteId, query.timezone, need === 'visits');
+    const facts = await this.facts(query.siteId, query.timezone, factsNeeded(need, query));
     return sourceCandidates(need, query, facts).find(
       (plan): plan is Extract<SourcePlan, { source: S }> => plan.source === source,
     );
   }
 
-  /** What the site's rollups cover now, in `timezone`. */
-  async facts(siteId: Types.ObjectId, timezone: string, withVisits: boolean): Promise<RollupFacts> {
+  /**
+   * What the site's rollups cover now, in `timezone`; with `visits`, the days the pending hits'
+   * visits may have changed too, and with `attribution` the days their attribution may have.
+   */
+  async facts(
+    siteId: Types.ObjectId,
+    timezone: string,
+    needed: boolean | { visits: boolean; attribution: boolean },
+  ): Promise<RollupFacts> {
+    const { visits: withVisits, attribution: withAttribution } =
+      typeof needed === 'boolean' ? { visits: needed, attribution: false } : needed;
     const now = this.clock.now();
     const state = await this.rollups.findSiteState(siteId.toHexString());
     if (!RollupRepository.isUsable(state, timezone))
@@ -121,12 +131,27 @@ export class RollupCoverageService {
     const unsettledVisitDays = withVisits
       ? await pendingVisitDays(this.stats, { siteId, after: watermark }, this.idleMs, timezone)
       : undefined;
+    const unsettledAttributionDays = withAttribution
+      ? mergeDaySlices(
+          unsettledHitDays,
+          await pendingVisitDays(this.stats, { siteId, after: watermark }, this.idleMs, timezone, {
+            wholeVisits: true,
+          }),
+        )
+      : undefined;
     return {
       usable: true,
       weeksThrough: state.weeksThrough,
       unsettledHitDays,
       ...(unsettledVisitDays ? { unsettledVisitDays } : {}),
+      ...(unsettledAttributionDays ? { unsettledAttributionDays } : {}),
       now,
     };
   }
+}
+
+/** Which costly facts a plan for `need` needs: the pending visits' days for visit sums, their whole spans for attribution. */
+function factsNeeded(need: SourceNeed, query: StatsQuery<QueryDimension>): { visits: boolean; attribution: boolean } {
+  const named = [...query.dimensions, ...query.filters.map((filter) => filter.dimension)];
+  return { visits: need === 'visits', attribution: named.some(isAttributionDimension) };
 }

@@ -12,6 +12,8 @@ import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
 import { LeaseService } from '../../database/leases/lease.service.js';
 import { SessionsService } from '../../sessions/sessions.service.js';
+import { slicesOf } from '../../database/slices.js';
+import type { Visit } from '../../sessions/schemas/visit.schema.js';
 import { SitesService } from '../../sites/sites.service.js';
 import { StatsRepository, type HitBucket } from '../stats.repository.js';
 import { daySlice, daySlicesOf, mergeDaySlices } from './rollup-days.js';
@@ -21,6 +23,8 @@ import {
   batchDeltas,
   visitContribution,
   visitHourDeltas,
+  visitSourceDeltas,
+  type VisitHit,
   type BatchHit,
   type VisitContribution,
 } from './batch-deltas.js';
@@ -42,6 +46,9 @@ export const ROLLUP_LEASE = 'stats-rollup';
 export const ROLLUP_SETTLE_MS = 60_000;
 /** Hits per rollup batch: the batch's deltas are held in memory before they are applied. */
 export const ROLLUP_BATCH_HITS = 20_000;
+
+/** Visitors per look-up of changed visits' hits: within the embedded planner's 1,000 index intervals. */
+const VISIT_HIT_VISITORS = 500;
 
 /** A run stopped between two steps because the app is shutting down; the next run redoes it. */
 class RollupStopped extends Error {
@@ -261,13 +268,20 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         row,
       ]),
     );
+    const visitHits = await this.visitHits(
+      unrecorded.flatMap(({ visit }) => (visit && zones.has(visit.siteId.toHexString()) ? [visit] : [])),
+    );
     const snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }> = [];
-    for (const { visitId, visit } of unrecorded) {
-      const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
-      const next = visit && timezone !== undefined ? visitContribution(visit, timezone) : null;
-      const siteId = visit?.siteId ?? currents.get(visitId)?.siteId;
-      if (siteId && (next || currents.has(visitId))) snapshots.push({ visitId, siteId, next });
-    }
+    for await (const slice of slicesOf(unrecorded))
+      for (const { visitId, visit } of slice) {
+        const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
+        const next =
+          visit && timezone !== undefined
+            ? visitContribution(visit as Visit & Record<string, unknown>, timezone, visitHits.get(visitId))
+            : null;
+        const siteId = visit?.siteId ?? currents.get(visitId)?.siteId;
+        if (siteId && (next || currents.has(visitId))) snapshots.push({ visitId, siteId, next });
+      }
     await this.rollups.saveVisitSnapshots(batch, snapshots);
     const changes = [
       ...recorded,
@@ -283,6 +297,12 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       batch,
       visitHourDeltas(changes.map(({ siteId, current, next }) => ({ siteId, current, next: next ?? null }))),
     );
+    await this.rollups.applyRowDeltas(
+      'visitSources',
+      batch,
+      await visitSourceDeltas(changes.map(({ siteId, current, next }) => ({ siteId, current, next: next ?? null }))),
+    );
+    await this.applyAttributionCounts(batch, changes, zones, timing);
     // The changed visits' funnel rows, before the changes are released (a replay takes them in again).
     await this.funnelRows.applyBatch(batch, claimed, zones);
     await this.sessions.completeVisitChanges(batch);
@@ -297,6 +317,83 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         }
     for (const { siteId, days: touched } of visitDays.values())
       await this.rollups.deleteEmptyVisitHours(siteId, [...touched]);
+  }
+
+  /**
+   * The attribution counts of batch `batch`'s visit changes (VisitorCountsBuilder.applyVisitChanges),
+   * for the sites whose rows are usable (the others are recounted whole once rebuilt), then
+   * recorded as applied: the changes are made current next, after which a replay of the batch
+   * must not compute them again from a history half made current.
+   */
+  private async applyAttributionCounts(
+    batch: number,
+    changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next?: VisitContribution | null }>,
+    zones: ReadonlyMap<string, string>,
+    timing: { countsMs: number },
+  ): Promise<void> {
+    if (changes.length === 0 || (await this.rollups.findAttributionCountsBatch()) >= batch) return;
+    const started = performance.now();
+    const visitors = new Map<string, Set<string>>();
+    for (const { siteId, current, next } of changes)
+      for (const contribution of [current, next])
+        if (contribution?.visitorKey !== undefined) {
+          const keys = visitors.get(siteId.toHexString()) ?? new Set<string>();
+          keys.add(contribution.visitorKey);
+          visitors.set(siteId.toHexString(), keys);
+        }
+    for (const [siteId, keys] of visitors) {
+      const timezone = zones.get(siteId);
+      if (timezone === undefined) continue;
+      const state = await this.rollups.findSiteState(siteId);
+      if (RollupRepository.isUsable(state, timezone))
+        await this.visitorCounts.applyVisitChanges(siteId, batch, [...keys], state.weeksThrough);
+    }
+    await this.rollups.saveAttributionCountsBatch(batch);
+    timing.countsMs += performance.now() - started;
+  }
+
+  /**
+   * The hits of these visits, by visit id, as their contributions count them (local day,
+   * classification, page view or not): read by visitor and time span (`{ siteId, visitorKey, ts }`),
+   * each hit kept for the visit whose id it carries. Costs the changed visits' hits.
+   */
+  private async visitHits(visits: readonly Visit[]): Promise<Map<string, VisitHit[]>> {
+    const byVisit = new Map<string, VisitHit[]>();
+    const bySite = new Map<string, Visit[]>();
+    for (const visit of visits) {
+      const list = bySite.get(visit.siteId.toHexString()) ?? [];
+      list.push(visit);
+      bySite.set(visit.siteId.toHexString(), list);
+    }
+    for (const siteVisits of bySite.values()) {
+      const spans = new Map<string, { from: Date; to: Date }>();
+      for (const visit of siteVisits) {
+        const span = spans.get(visit.visitorKey);
+        spans.set(visit.visitorKey, {
+          from: span && span.from < visit.start ? span.from : visit.start,
+          to: span && span.to > visit.end ? span.to : visit.end,
+        });
+      }
+      const wanted = new Set(siteVisits.map((visit) => visit._id));
+      // Visitors in order of their spans' starts: a chunk's time range stays close to its visits'.
+      const keys = [...spans.keys()].sort((a, b) => spans.get(a)!.from.getTime() - spans.get(b)!.from.getTime());
+      for (let offset = 0; offset < keys.length; offset += VISIT_HIT_VISITORS) {
+        const chunk = keys.slice(offset, offset + VISIT_HIT_VISITORS);
+        const from = new Date(Math.min(...chunk.map((key) => spans.get(key)!.from.getTime())));
+        const to = new Date(Math.max(...chunk.map((key) => spans.get(key)!.to.getTime())));
+        const hits = await this.hits.aggregate<VisitHit & { visitId?: string }>([
+          { $match: { siteId: siteVisits[0].siteId, visitorKey: { $in: chunk }, ts: { $gte: from, $lte: to } } },
+          { $project: { _id: 0, visitId: 1, ts: 1, name: 1, classification: 1 } },
+        ]);
+        for (const { visitId, ...hit } of hits) {
+          if (visitId === undefined || !wanted.has(visitId)) continue;
+          const list = byVisit.get(visitId) ?? [];
+          list.push(hit);
+          byVisit.set(visitId, list);
+        }
+      }
+    }
+    return byVisit;
   }
 
   /**

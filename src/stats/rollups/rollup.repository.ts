@@ -19,6 +19,7 @@ import { HitDay } from './hit-day.schema.js';
 import { HitHour } from './hit-hour.schema.js';
 import { RollupState, type RebuildPrepared } from './rollup-state.schema.js';
 import { VisitHour } from './visit-hour.schema.js';
+import { VisitSourceDay } from './visit-source.schema.js';
 import { VisitorDay } from './visitor-day.schema.js';
 import { VisitorSetRow } from './visitor-set.schema.js';
 import { VisitorCountRow } from './visitor-count.schema.js';
@@ -26,6 +27,7 @@ import type { CountDelta, VisitorCount, VisitorSetSample } from './visitor-count
 
 const WATERMARK_ID = 'watermark';
 const BATCH_ID = 'batch';
+const ATTRIBUTION_COUNTS_ID = 'attribution-counts';
 const siteStateId = (siteId: string) => `site:${siteId}`;
 
 /**
@@ -37,9 +39,10 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * rows; 8 no traffic source in any row, as it became an attribute of the visit; 9 12-byte
  * binary digests as `_id`, first/last hit times on the `visitor` set only, the host in the
  * `visitor` set, no `page` or `page_host` set, visit contributions stored without what they
- * imply), so it is read raw until the job has rebuilt it.
+ * imply; 10 visit contributions holding their visitor, attribution and hits per day, the
+ * visit-source rows and the attribution count keys), so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 9;
+export const ROLLUP_VERSION = 10;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -84,19 +87,22 @@ export interface VisitContributionRecord {
   siteId: Types.ObjectId;
   current?: VisitContribution;
   next?: VisitContribution | null;
+  /** The batch whose change `next` is, while it is being applied. */
+  nextBatch?: number;
 }
 
 function contributionRecord(row: VisitContributionRow): VisitContributionRecord {
   return {
     _id: row._id,
     siteId: row.siteId,
-    ...(row.current ? { current: contributionOf(row.current) } : {}),
-    ...(row.next !== undefined ? { next: row.next && contributionOf(row.next) } : {}),
+    ...(row.current ? { current: contributionOf(row.current, row.v) } : {}),
+    ...(row.next !== undefined ? { next: row.next && contributionOf(row.next, row.v) } : {}),
+    ...(row.nextBatch !== undefined ? { nextBatch: row.nextBatch } : {}),
   };
 }
 
 /** The derived collections a rollup batch adds to. */
-export type DerivedCollection = keyof Omit<BatchDeltas, 'days'> | 'visitHours';
+export type DerivedCollection = keyof Omit<BatchDeltas, 'days'> | 'visitHours' | 'visitSources';
 
 export interface SiteRollupState {
   timezone: string | null;
@@ -120,6 +126,7 @@ export class RollupRepository {
     @InjectModel(VisitorDay.name) private readonly rows: Model<VisitorDay>,
     @InjectModel(VisitorSetRow.name) private readonly setRows: Model<VisitorSetRow>,
     @InjectModel(VisitHour.name) private readonly visitHours: Model<VisitHour>,
+    @InjectModel(VisitSourceDay.name) private readonly visitSources: Model<VisitSourceDay>,
     @InjectModel(HitHour.name) private readonly hitHours: Model<HitHour>,
     @InjectModel(HitDay.name) private readonly hitDays: Model<HitDay>,
     @InjectModel(RollupState.name) private readonly state: Model<RollupState>,
@@ -156,7 +163,14 @@ export class RollupRepository {
       snapshots.map(({ visitId, siteId, next }) => ({
         updateOne: {
           filter: { _id: visitId },
-          update: { $set: { siteId, next: next && storedContribution(next), nextBatch: batch } },
+          update: {
+            $set: {
+              siteId,
+              ...(next?.visitorKey !== undefined ? { v: next.visitorKey } : {}),
+              next: next && storedContribution(next),
+              nextBatch: batch,
+            },
+          },
           upsert: true,
         },
       })),
@@ -185,7 +199,50 @@ export class RollupRepository {
    * went) say nothing: removed, as a rebuild would not create them.
    */
   async deleteEmptyVisitHours(siteId: Types.ObjectId, days: string[]): Promise<void> {
-    if (days.length > 0) await this.visitHours.deleteMany({ siteId, day: { $in: days }, visits: 0 });
+    if (days.length === 0) return;
+    await this.visitHours.deleteMany({ siteId, day: { $in: days }, visits: 0 });
+    await this.visitSources.deleteMany({ siteId, day: { $in: days }, visits: 0 });
+  }
+
+  /**
+   * The contributions of the listed visitors of the site, or of all its visitors, one array per
+   * visitor (`{ siteId, v }`): a visitor's attribution history (VisitorCountsBuilder).
+   */
+  async *contributionHistories(siteId: string, visitorKeys?: string[]): AsyncGenerator<VisitContributionRecord[]> {
+    const site = new Types.ObjectId(siteId);
+    const filters: Record<string, unknown>[] = [];
+    if (!visitorKeys) filters.push({ siteId: site, v: { $exists: true } });
+    else
+      for (let index = 0; index < visitorKeys.length; index += VISITOR_CHUNK)
+        filters.push({ siteId: site, v: { $in: visitorKeys.slice(index, index + VISITOR_CHUNK) } });
+    for (const filter of filters) {
+      let current: VisitContributionRecord[] = [];
+      let visitor: string | undefined;
+      const cursor = this.contributionRows.find(filter).sort({ v: 1 }).batchSize(10_000);
+      for await (const row of cursor) {
+        if (current.length > 0 && visitor !== row.v) {
+          yield current;
+          current = [];
+        }
+        visitor = row.v;
+        current.push(contributionRecord(row));
+      }
+      if (current.length > 0) yield current;
+    }
+  }
+
+  /**
+   * The last batch whose attribution count deltas are all applied. Recorded before the batch's
+   * contributions become current: from then on a replay of the batch would read a history half
+   * made current, so it must not compute them again.
+   */
+  async findAttributionCountsBatch(): Promise<number> {
+    const doc = await this.state.findById(ATTRIBUTION_COUNTS_ID).lean();
+    return doc?.batch ?? 0;
+  }
+
+  async saveAttributionCountsBatch(batch: number): Promise<void> {
+    await this.state.updateOne({ _id: ATTRIBUTION_COUNTS_ID }, { $set: { batch } }, { upsert: true });
   }
 
   /** Every hit received at or before this instant is in the rollup; the epoch before the first run. */
@@ -250,6 +307,7 @@ export class RollupRepository {
       hitHours: this.hitHours as Model<unknown>,
       hitDays: this.hitDays as Model<unknown>,
       visitHours: this.visitHours as Model<unknown>,
+      visitSources: this.visitSources as Model<unknown>,
     };
     return models[collection];
   }
@@ -363,6 +421,7 @@ export class RollupRepository {
     await this.hitHours.deleteMany({ siteId: site });
     await this.hitDays.deleteMany({ siteId: site });
     await this.visitHours.deleteMany({ siteId: site });
+    await this.visitSources.deleteMany({ siteId: site });
     await this.contributions.deleteMany({ siteId: site });
     await this.counts.deleteMany({ siteId: site });
   }

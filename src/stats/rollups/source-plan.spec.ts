@@ -31,6 +31,7 @@ const settled: RollupFacts = {
   weeksThrough: '2024-05-19',
   unsettledHitDays: [],
   unsettledVisitDays: [],
+  unsettledAttributionDays: [],
   now: new Date('2024-05-30T12:00:00Z'),
 };
 const is = (dimension: string, value: string): Filter => ({
@@ -49,9 +50,8 @@ const TABLE: Array<[string, SourceNeed, Partial<StatsQuery>, Partial<RollupFacts
     // Dimensions the rollups do not keep go raw, whatever the need.
     ['a custom property breakdown', 'visitors', { dimensions: ['prop:plan' as Dimension] }, {}, 'raw'],
     ['a custom property filter on hit counts', 'hit-counts', { filters: [is('prop:plan', 'pro')] }, {}, 'raw'],
-    ['a dimension added later (utm_term)', 'hit-counts', { dimensions: ['utm_term' as Dimension] }, {}, 'raw'],
-    ['a UTM breakdown', 'visitors', { dimensions: ['utm_source'] }, {}, 'raw'],
-    ['entry pages', 'visitors', { dimensions: ['entry_page'] }, {}, 'raw'],
+    ['exit pages (not kept)', 'visitors', { dimensions: ['exit_page'] }, {}, 'raw'],
+    ['an event name breakdown', 'hit-counts', { dimensions: ['event_name'] }, {}, 'raw'],
     // Distinct visitors.
     ['totals, settled', 'visitors', {}, {}, 'visitor-counts', { key: 'total', weeks: ['2024-05-06', '2024-05-13'] }],
     ['totals per day read day rows only', 'visitors', { interval: 'day' }, {}, 'visitor-counts', { weeks: [] }],
@@ -105,10 +105,71 @@ const TABLE: Array<[string, SourceNeed, Partial<StatsQuery>, Partial<RollupFacts
       'visitor-rows',
       { set: undefined },
     ],
-    // The traffic source is the visit's: it can change after its hits were rolled up.
-    ['source breakdown', 'visitors', { dimensions: ['source'] }, {}, 'raw'],
+    // The traffic source is the visit's: its own count rows, kept from the visits' contributions.
+    ['source breakdown', 'visitors', { dimensions: ['source'] }, {}, 'visitor-counts', { key: 'source' }],
+    ['UTM campaigns', 'visitors', { dimensions: ['utm_campaign'] }, {}, 'visitor-counts', { key: 'utm_campaign' }],
+    ['entry pages', 'visitors', { dimensions: ['entry_page'] }, {}, 'visitor-counts', { key: 'entry_page' }],
+    ['referrers per week', 'visitors', { dimensions: ['referrer'], interval: 'week' }, {}, 'visitor-counts'],
+    ['source counts (bot share)', 'hit-counts', { dimensions: ['utm_term'] }, {}, 'visitor-counts'],
     ['page by source', 'hit-counts', { dimensions: ['page'], filters: [is('source', 'Google')] }, {}, 'raw'],
-    ['UTM campaigns', 'visitors', { dimensions: ['utm_campaign'] }, {}, 'raw'],
+    [
+      'an overview of one source: its group of the source counts',
+      'visitors',
+      { filters: [is('source', 'Google')], interval: 'day' },
+      {},
+      'visitor-counts',
+      { key: 'source', select: { dimension: 'source', value: 'Google' } },
+    ],
+    [
+      'visits of one campaign',
+      'visits',
+      { filters: [is('utm_campaign', 'march')] },
+      {},
+      'visit-sources',
+      { select: { dimension: 'utm_campaign', value: 'march' } },
+    ],
+    [
+      'two sources (a visitor of both counts once): raw',
+      'visitors',
+      { filters: [{ operator: 'is', dimension: 'source', values: ['Google', 'Bing'] }] },
+      {},
+      'raw',
+    ],
+    ['a source not matching: raw', 'visitors', { filters: [{ ...is('source', 'x'), operator: 'is_not' }] }, {}, 'raw'],
+    ['one source and one country: raw', 'visitors', { filters: [is('source', 'x'), is('country', 'DE')] }, {}, 'raw'],
+    ['a filtered source breakdown', 'visitors', { dimensions: ['source'], filters: [is('page', '/')] }, {}, 'raw'],
+    ['source by country', 'visitors', { dimensions: ['source', 'country'] }, {}, 'raw'],
+    ['sources per hour', 'visitors', { dimensions: ['source'], interval: 'hour' }, {}, 'raw'],
+    [
+      'sources with live traffic: the days of its visits as a raw tail',
+      'visitors',
+      { dimensions: ['source'] },
+      { unsettledHitDays: days('2024-05-30'), unsettledAttributionDays: days('2024-05-29', '2024-05-30') },
+      'visitor-counts',
+      { key: 'source', tail: '2024-05-29' },
+    ],
+    [
+      'sources with an older visit unsettled (a late hit): raw',
+      'visitors',
+      { dimensions: ['source'] },
+      { unsettledHitDays: days('2024-05-30'), unsettledAttributionDays: days('2024-05-20', '2024-05-30') },
+      'raw',
+    ],
+    [
+      'sources with unsettled days after the range',
+      'visitors',
+      { dimensions: ['source'] },
+      { unsettledAttributionDays: days('2024-06-01') },
+      'visitor-counts',
+      { key: 'source', tail: undefined },
+    ],
+    [
+      'source facts not gathered',
+      'visitors',
+      { dimensions: ['source'] },
+      { unsettledAttributionDays: undefined },
+      'raw',
+    ],
     ['hourly visitors', 'visitors', { interval: 'hour' }, {}, 'raw'],
     [
       'unsettled days outside the range are not read raw',
@@ -141,7 +202,16 @@ const TABLE: Array<[string, SourceNeed, Partial<StatsQuery>, Partial<RollupFacts
       { rawDays: ['2024-05-29'] },
     ],
     ['visits per hour', 'visits', { interval: 'hour' }, {}, 'visit-hours', { rawDays: [] }],
-    ['visits by source', 'visits', { dimensions: ['source'] }, {}, 'raw'],
+    [
+      'visits by source',
+      'visits',
+      { dimensions: ['source'] },
+      { unsettledVisitDays: days('2024-05-29') },
+      'visit-sources',
+      { rawDays: ['2024-05-29'] },
+    ],
+    ['visits by entry page per hour', 'visits', { dimensions: ['entry_page'], interval: 'hour' }, {}, 'raw'],
+    ['visits by source and page', 'visits', { dimensions: ['source', 'page'] }, {}, 'raw'],
     ['visits with a filter', 'visits', { filters: [is('page', '/')] }, {}, 'raw'],
     ['visit facts not gathered', 'visits', {}, { unsettledVisitDays: undefined }, 'raw'],
     // User stats are all-time: every unsettled day is read raw.
@@ -162,13 +232,20 @@ function detail(plan: ReturnType<typeof planSource>): Record<string, unknown> {
   const labels = (slices: DaySlice[]) => slices.map((slice) => slice.day);
   switch (plan.source) {
     case 'visitor-counts':
-      return { key: plan.coverage.key.name, weeks: plan.coverage.weeks, tail: plan.coverage.tail?.day };
+      return {
+        key: plan.coverage.key.name,
+        weeks: plan.coverage.weeks,
+        tail: plan.coverage.tail?.day,
+        select: plan.select,
+      };
     case 'hit-counts':
       return { set: plan.coverage.set, daily: plan.coverage.daily, rawDays: labels(plan.coverage.rawDays) };
     case 'visitor-rows':
       return { set: plan.coverage.set, rawDays: labels(plan.coverage.rawDays) };
     case 'visit-hours':
       return { rawDays: labels(plan.coverage.rawDays) };
+    case 'visit-sources':
+      return { rawDays: labels(plan.coverage.rawDays), select: plan.select };
     case 'user-stats-rows':
       return { rawDays: labels(plan.rawDays) };
     case 'raw':

@@ -1,6 +1,7 @@
 import { formatCalendarDate, shiftDay, zonedDate } from '../../common/time/calendar.js';
 import {
   HIT_COUNT_SETS,
+  isAttributionDimension,
   HIT_DAY_SETS,
   ROLLUP_DIMENSIONS,
   VISITOR_SETS,
@@ -35,8 +36,24 @@ export interface RollupFacts {
   unsettledHitDays: DaySlice[];
   /** The days whose visit rows those hits may have changed (`pendingVisitDays`); only needed for `visits`. */
   unsettledVisitDays?: DaySlice[];
+  /**
+   * The days whose attribution counts those hits may have changed: their own days and every day
+   * of the visits they belong to (a hit that becomes a visit's first moves all its hits to other
+   * values); only needed for queries by an attribution dimension.
+   */
+  unsettledAttributionDays?: DaySlice[];
   /** Now: which days are the range's newest (live traffic always has its last minute unsettled). */
   now: Date;
+}
+
+/**
+ * The one group of a grouped read that answers a query filtered by `dimension is value` (one
+ * value, no other filter or dimension): the caller keeps the rows with that value and drops the
+ * dimension from their keys.
+ */
+export interface GroupSelection {
+  dimension: Dimension;
+  value: string;
 }
 
 /**
@@ -45,11 +62,18 @@ export interface RollupFacts {
  */
 export type SourcePlan =
   /** `stats_visitor_counts`: visitors and hits of one count key, nothing read grows with traffic. */
-  | { source: 'visitor-counts'; query: StatsQuery; coverage: VisitorCountCoverage }
+  | { source: 'visitor-counts'; query: StatsQuery; coverage: VisitorCountCoverage; select?: GroupSelection }
   /** `stats_hit_days` (daily) or `stats_hit_hours`: page views, events and bot hits of a set. */
   | { source: 'hit-counts'; query: StatsQuery; coverage: RollupCoverage & { set: string; daily: boolean } }
   /** `stats_visitor_sets` (a set) or `stats_visitor_days` (full rows): one row per visitor-day and values. */
   | { source: 'visitor-rows'; query: StatsQuery; coverage: RollupCoverage }
+  /** `stats_visit_sources`: visit sums per start day, classification and value of one attribution dimension. */
+  | {
+      source: 'visit-sources';
+      query: StatsQuery;
+      coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] };
+      select?: GroupSelection;
+    }
   /** `stats_visit_hours`: visit sums per start hour and classification. */
   | { source: 'visit-hours'; query: StatsQuery; coverage: { fromDay: string; toDay: string; rawDays: DaySlice[] } }
   /** `stats_visitor_sets` (set `visitor`) for user stats, plus the raw hits of the unsettled days. */
@@ -63,16 +87,22 @@ export type Source = SourcePlan['source'];
  * Every source able to answer `need` for `query`, best (fewest rows read) first, raw last: the one
  * place deciding where a read comes from. Pure: no database, no clock but `facts.now`.
  *
- * Rollups hold only the dimensions of ROLLUP_DIMENSIONS; a query grouping or filtering by any
- * other (a dimension added later, custom properties) is read raw, as is every need this function
- * does not know. Within that:
+ * Rollups hold only the dimensions of ROLLUP_DIMENSIONS and, in rows of their own, those of
+ * ATTRIBUTION_DIMENSIONS; a query grouping or filtering by any other (exit page, a dimension added
+ * later, custom properties) is read raw, as is every need this function does not know. Within that:
  * - visitor counts answer a query grouped by exactly one count key's dimensions (or none), by
  *   day/week/month or not at all, with no filter, whose unsettled days all lie in the range's last
  *   two days (or the last two up to today): those are then read raw as a tail;
  * - hit counts answer a query whose fields all fit one hit-count set (daily rows unless hourly);
  * - visitor rows answer any other query on rolled-up dimensions that is not hourly;
  * - visit hours answer visit sums without dimension or filter, at any interval;
- * - user stats come from the `visitor` set rows.
+ * - user stats come from the `visitor` set rows;
+ * - a query grouped by one attribution dimension (source, referrer, UTM, entry page), with no
+ *   filter and no hourly interval, is answered from that dimension's count rows (visitors and
+ *   hits; the days unsettled for attribution, `unsettledAttributionDays`, as a raw tail) and
+ *   visit-source rows (visit sums; `unsettledVisitDays` read raw); so is a query with no
+ *   dimension filtered by `<attribution dimension> is <one value>`, as that value's group; any
+ *   other query naming a visit-level dimension is read raw.
  */
 export function sourceCandidates(
   need: SourceNeed,
@@ -80,8 +110,11 @@ export function sourceCandidates(
   facts: RollupFacts,
 ): SourcePlan[] {
   const raw: SourcePlan = { source: 'raw' };
+  if (!facts.usable) return [raw];
+  const attributed = byAttribution(asked);
+  if (attributed) return attributionCandidates(need, attributed.query, facts, attributed.select);
   const query = rolledUp(asked);
-  if (!facts.usable || !query) return [raw];
+  if (!query) return [raw];
   const days = rangeDays(query);
   const inRange = (slices: DaySlice[]) =>
     slices.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
@@ -145,6 +178,73 @@ function rolledUp(query: StatsQuery<QueryDimension>): StatsQuery | undefined {
   const filters = query.filters.filter((filter): filter is Filter => kept(filter.dimension));
   if (dimensions.length !== query.dimensions.length || filters.length !== query.filters.length) return undefined;
   return { ...query, dimensions, filters };
+}
+
+/**
+ * The query grouped by one attribution dimension, typed as a fixed one, when it groups by exactly
+ * that and nothing else (no filter); or, for a query with no dimension and one filter
+ * `<attribution dimension> is <one value>`, the query grouped by that dimension with the group to
+ * select (a visitor of several values would count once per value, so only one value is exact).
+ * Else undefined.
+ */
+function byAttribution(query: StatsQuery<QueryDimension>): { query: StatsQuery; select?: GroupSelection } | undefined {
+  const [dimension] = query.dimensions;
+  if (query.dimensions.length === 1 && isAttributionDimension(dimension) && query.filters.length === 0)
+    return { query: { ...query, dimensions: [dimension], filters: [] } };
+  const [filter] = query.filters;
+  if (
+    query.dimensions.length === 0 &&
+    query.filters.length === 1 &&
+    isAttributionDimension(filter.dimension) &&
+    filter.operator === 'is' &&
+    filter.values.length === 1
+  )
+    return {
+      query: { ...query, dimensions: [filter.dimension], filters: [] },
+      select: { dimension: filter.dimension, value: filter.values[0] },
+    };
+  return undefined;
+}
+
+/**
+ * The sources of a query grouped by one attribution dimension (`byAttribution`): its count rows
+ * for visitors and hit counts, its visit-source rows for visit sums, unless hourly, then raw.
+ * Unsettled days for attribution are those of the pending hits and every day of their visits:
+ * as for the other keys, the count rows answer when those lie in the range's last two days, read
+ * raw as a tail.
+ */
+function attributionCandidates(
+  need: SourceNeed,
+  query: StatsQuery,
+  facts: RollupFacts,
+  select: GroupSelection | undefined,
+): SourcePlan[] {
+  const raw: SourcePlan = { source: 'raw' };
+  if (query.interval === 'hour') return [raw];
+  const days = rangeDays(query);
+  const inRange = (slices: DaySlice[]) =>
+    slices.filter((slice) => slice.day >= days.fromDay && slice.day <= days.toDay);
+  switch (need) {
+    case 'visitors':
+    case 'hit-counts': {
+      if (facts.unsettledAttributionDays === undefined) return [raw];
+      const counts = visitorCounts(query, facts, days, inRange(facts.unsettledAttributionDays));
+      return counts ? [{ ...counts, ...(select ? { select } : {}) }, raw] : [raw];
+    }
+    case 'visits':
+      if (facts.unsettledVisitDays === undefined) return [raw];
+      return [
+        {
+          source: 'visit-sources',
+          query,
+          coverage: { ...days, rawDays: inRange(facts.unsettledVisitDays) },
+          ...(select ? { select } : {}),
+        },
+        raw,
+      ];
+    default:
+      return [raw];
+  }
 }
 
 /** The whole local days of the query's range. */

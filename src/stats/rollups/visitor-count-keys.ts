@@ -7,6 +7,7 @@ import {
 } from '../../common/time/calendar.js';
 import { DIMENSION_SOURCES, type Dimension } from '../query/dimensions.js';
 import type { Interval } from '../query/stats-query.js';
+import { ATTRIBUTION_DIMENSIONS } from '../pipelines/rollup.pipeline.js';
 
 /**
  * A visitor "count key": what a distinct-visitor query groups by (no dimension, one dimension, or
@@ -26,6 +27,17 @@ export const VISITOR_COUNT_KEYS: readonly VisitorCountKey[] = [
   { name: 'page', dimensions: ['page'] },
 ];
 
+/**
+ * The count keys of the visit-level attribution dimensions (source, referrer, UTM, entry page):
+ * counted like the others, from the visitors' visit contributions rather than their visitor-day
+ * rows, since a visit's values can change after its hits were rolled up (see
+ * VisitorCountsBuilder.applyVisitChanges).
+ */
+export const ATTRIBUTION_COUNT_KEYS: readonly VisitorCountKey[] = ATTRIBUTION_DIMENSIONS.map((dimension) => ({
+  name: dimension,
+  dimensions: [dimension],
+}));
+
 /** Classification scopes counted apart: a visitor with USER and BOT hits on a day is one `ALL` visitor-day. */
 export const VISITOR_COUNT_SCOPES = ['USER', 'BOT', 'ALL'] as const;
 export type VisitorCountScope = (typeof VISITOR_COUNT_SCOPES)[number];
@@ -34,7 +46,7 @@ export type VisitorCountScope = (typeof VISITOR_COUNT_SCOPES)[number];
 export function visitorCountKeyOf(dimensions: readonly Dimension[]): VisitorCountKey | undefined {
   const wanted = new Set(dimensions);
   if (wanted.size !== dimensions.length) return undefined;
-  return VISITOR_COUNT_KEYS.find(
+  return [...VISITOR_COUNT_KEYS, ...ATTRIBUTION_COUNT_KEYS].find(
     (key) => key.dimensions.length === wanted.size && key.dimensions.every((dimension) => wanted.has(dimension)),
   );
 }
@@ -334,4 +346,46 @@ export function dayBucketLabel(day: string, interval: Exclude<Interval, 'hour'> 
   const date = parseCalendarDate(day);
   if (!date) throw new Error(`not a day: ${day}`);
   return formatCalendarDate(interval === 'week' ? startOfWeek(date) : startOfMonth(date));
+}
+
+/**
+ * The count deltas that turn the counts of `before` into those of `after` (tallies of the same
+ * visitors' whole histories, as addVisitorCounts makes them), for the units `counted` accepts:
+ * a visitor's contribution to the counts depends on its history alone, so the difference of its
+ * history's tallies is exactly what its change moves, memberships taken away included. Rows that
+ * do not change are left out.
+ */
+export function tallyDifference(
+  before: VisitorCountTally,
+  after: VisitorCountTally,
+  counted: (unit: CountUnit, label: string) => boolean,
+): CountDelta[] {
+  const deltas: CountDelta[] = [];
+  for (const id of new Set([...before.keys(), ...after.keys()])) {
+    const old = before.get(id);
+    const now = after.get(id);
+    const { key, scope, values, unit, day } = (now ?? old)!.count;
+    if (!counted(unit, day)) continue;
+    const difference = (field: 'fresh' | 'pageviews' | 'events' | 'botHits') =>
+      (now?.count[field] ?? 0) - (old?.count[field] ?? 0);
+    const returning = new Map<string, number>();
+    for (const [p, n] of now?.returning ?? []) returning.set(p, n);
+    for (const [p, n] of old?.returning ?? []) returning.set(p, (returning.get(p) ?? 0) - n);
+    for (const [p, n] of returning) if (n === 0) returning.delete(p);
+    const delta: CountDelta = {
+      key,
+      scope,
+      values,
+      unit,
+      day,
+      fresh: difference('fresh'),
+      returning,
+      pageviews: difference('pageviews'),
+      events: difference('events'),
+      botHits: difference('botHits'),
+    };
+    if (delta.fresh !== 0 || returning.size > 0 || delta.pageviews !== 0 || delta.events !== 0 || delta.botHits !== 0)
+      deltas.push(delta);
+  }
+  return deltas;
 }

@@ -2,19 +2,23 @@ import { Injectable } from '@nestjs/common';
 import { daysFrom, formatCalendarDate, shiftDay, zonedParts } from '../../common/time/calendar.js';
 import { PAGEVIEW } from '../../hits/hit.schema.js';
 import { DIMENSION_SOURCES } from '../query/dimensions.js';
+import { SLICE, nextTurn } from '../../database/slices.js';
 import { RollupRepository } from './rollup.repository.js';
 import {
+  ATTRIBUTION_COUNT_KEYS,
   VISITOR_COUNT_KEYS,
   addHitDeltas,
   addMembershipDeltas,
   addVisitorCounts,
   closedWeeksThrough,
   visitorCountRows,
+  tallyDifference,
   weeksWithin,
   type CountDeltaTally,
+  type VisitorSetSample,
   type VisitorCountTally,
 } from './visitor-count-keys.js';
-import type { BatchHit } from './batch-deltas.js';
+import type { BatchHit, VisitContribution } from './batch-deltas.js';
 
 /** The hit fields every count key reads, and the hit counts its rows sum. */
 const FIELDS = [
@@ -52,6 +56,11 @@ export class VisitorCountsBuilder {
     for await (const rows of this.rollups.visitorHistories(siteId, FIELDS)) {
       addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'day', 'all', days);
       addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'week', 'all', weeks);
+    }
+    for await (const records of this.rollups.contributionHistories(siteId)) {
+      const rows = attributionSamples(records.map((record) => record.current));
+      addVisitorCounts(rows, ATTRIBUTION_COUNT_KEYS, 'day', 'all', days);
+      addVisitorCounts(rows, ATTRIBUTION_COUNT_KEYS, 'week', 'all', weeks);
     }
     const closed = visitorCountRows(weeks).filter((count) => shiftDay(count.day, 6) <= through);
     await this.rollups.replaceVisitorCounts(siteId, 'all', [...visitorCountRows(days), ...closed]);
@@ -93,6 +102,45 @@ export class VisitorCountsBuilder {
     await this.rollups.applyCountDeltas(siteId, batch, [...tally.values()]);
   }
 
+  /**
+   * Adds the changes batch `batch` makes to these visitors' visits (recorded on their
+   * contributions: `next` with `nextBatch`) to the site's attribution counts: the tallies of each
+   * visitor's attribution history before (`current`) and after the batch, subtracted
+   * (tallyDifference), so a visit that moves to another source or day takes its visitor-days and
+   * hits away from the old values as exactly as it adds them to the new. The records stay as
+   * they are until the batch is finished, so a replay computes the same deltas; the caller must
+   * not replay this once any record has been made current (RollupRepository.findAttributionCountsBatch).
+   */
+  async applyVisitChanges(
+    siteId: string,
+    batch: number,
+    visitorKeys: readonly string[],
+    weeksThrough: string | null,
+  ): Promise<void> {
+    if (visitorKeys.length === 0) return;
+    const before = { day: new Map(), week: new Map() } as Record<'day' | 'week', VisitorCountTally>;
+    const after = { day: new Map(), week: new Map() } as Record<'day' | 'week', VisitorCountTally>;
+    let visitors = 0;
+    for await (const records of this.rollups.contributionHistories(siteId, [...visitorKeys])) {
+      // Requests get a turn between slices of visitors (see slicesOf).
+      if (++visitors % SLICE === 0) await nextTurn();
+      const old = attributionSamples(records.map((record) => record.current));
+      const now = attributionSamples(
+        records.map((record) => (record.nextBatch === batch ? record.next : record.current)),
+      );
+      for (const unit of ['day', 'week'] as const) {
+        addVisitorCounts(old, ATTRIBUTION_COUNT_KEYS, unit, 'all', before[unit]);
+        addVisitorCounts(now, ATTRIBUTION_COUNT_KEYS, unit, 'all', after[unit]);
+      }
+    }
+    const counted = (unit: 'day' | 'week', label: string) =>
+      unit === 'day' || (weeksThrough !== null && shiftDay(label, 6) <= weeksThrough);
+    await this.rollups.applyCountDeltas(siteId, batch, [
+      ...tallyDifference(before.day, after.day, counted),
+      ...tallyDifference(before.week, after.week, counted),
+    ]);
+  }
+
   /** Counts the weeks closed on `today` since the last run, from their visitors' histories. */
   async closeWeeks(siteId: string, today: string): Promise<void> {
     const { weeksThrough } = await this.rollups.findSiteState(siteId);
@@ -107,8 +155,41 @@ export class VisitorCountsBuilder {
       const weekVisitors = await this.rollups.findVisitorsOfDays(siteId, weekDays);
       for await (const rows of this.rollups.visitorHistories(siteId, FIELDS, weekVisitors))
         addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'week', new Set(weeks), counts);
+      // A visitor's visits have hits on its days only: the week's attribution visitors are among its visitors.
+      for await (const records of this.rollups.contributionHistories(siteId, weekVisitors))
+        addVisitorCounts(
+          attributionSamples(records.map((record) => record.current)),
+          ATTRIBUTION_COUNT_KEYS,
+          'week',
+          new Set(weeks),
+          counts,
+        );
       await this.rollups.replaceVisitorCounts(siteId, { days: [], weeks }, visitorCountRows(counts));
     }
     await this.rollups.saveWeeksThrough(siteId, through);
   }
+}
+
+/**
+ * A visitor's attribution history as the counts read it: one sample per visit, local day and hit
+ * classification of its hits, carrying the visit's attribution values (fields as on the visit)
+ * and those hits' page views and hits. A missing contribution (a visit gone, or none yet) adds nothing.
+ */
+export function attributionSamples(
+  contributions: ReadonlyArray<VisitContribution | null | undefined>,
+): VisitorSetSample[] {
+  const samples: VisitorSetSample[] = [];
+  for (const contribution of contributions) {
+    if (!contribution?.visitorKey) continue;
+    for (const { day, classification, pageviews, events } of contribution.hitDays ?? [])
+      samples.push({
+        ...contribution.attribution,
+        visitorKey: contribution.visitorKey,
+        day,
+        classification,
+        pageviews,
+        events,
+      });
+  }
+  return samples;
 }
