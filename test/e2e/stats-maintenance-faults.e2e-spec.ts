@@ -19,7 +19,7 @@ import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsEngine } from '../../src/stats/stats-engine.service.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
-import { insertAndSessionize, rawHit } from '../factories/hits.factory.js';
+import { insertAndSessionize, rawHit, propertyHitTime } from '../factories/hits.factory.js';
 import { expectRawPipelinesMatchOracle, readOracleHits, type OracleDimension } from '../support/attribution-oracle.js';
 import { canonical, derivedRows, killAt } from '../support/maintenance-faults.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -435,10 +435,7 @@ describe('stats maintenance under faults', () => {
           const ingest = async (hits: HitSpec[], receivedAt: Date): Promise<void> => {
             const documents = hits.map((hit) =>
               rawHit(siteId, {
-                ts: new Date(
-                  startOfZonedDay(addDays({ year: 2024, month: 5, day: 1 }, hit.day), timezone).getTime() +
-                    hit.minute * 60_000,
-                ),
+                ts: propertyHitTime(timezone, hit.day, hit.minute),
                 receivedAt,
                 visitorKey: `v${hit.visitor}`,
                 classification: hit.bot ? 'BOT' : 'USER',

@@ -13,7 +13,7 @@ import { RollupCoverageService } from '../../src/stats/rollups/rollup-coverage.s
 import { RollupJob, ROLLUP_LEASE_MS, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { StatsEngine } from '../../src/stats/stats-engine.service.js';
-import { insertAndSessionize, rawHit } from '../factories/hits.factory.js';
+import { insertAndSessionize, rawHit, propertyHitTime } from '../factories/hits.factory.js';
 import { canonical, derivedRows, killAt, stallAt } from '../support/maintenance-faults.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -91,10 +91,7 @@ describe('stats maintenance across instances', () => {
           const ingest = async (hits: HitSpec[]): Promise<void> => {
             const documents = hits.map((hit) =>
               rawHit(siteId, {
-                ts: new Date(
-                  startOfZonedDay(addDays({ year: 2024, month: 5, day: 1 }, hit.day), timezone).getTime() +
-                    hit.minute * 60_000,
-                ),
+                ts: propertyHitTime(timezone, hit.day, hit.minute),
                 receivedAt: clock.now(),
                 visitorKey: `v${hit.visitor}`,
                 name: hit.pageview ? 'pageview' : 'signup',

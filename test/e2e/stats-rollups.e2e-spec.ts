@@ -16,7 +16,7 @@ import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { StatsRepository, type HitMetricsRow, type VisitMetricsRow } from '../../src/stats/stats.repository.js';
 import { startOfZonedDay, addDays } from '../../src/common/time/calendar.js';
-import { insertAndSessionize, insertHits, rawHit, type RawHit } from '../factories/hits.factory.js';
+import { insertAndSessionize, insertHits, rawHit, type RawHit, propertyHitTime } from '../factories/hits.factory.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 // Half-hour and 45-minute offsets included (Adelaide +9:30/+10:30, Chatham +12:45/+13:45).
@@ -303,10 +303,7 @@ describe('stats rollups', () => {
               app.database.db,
               batch.map((hit) =>
                 rawHit(siteId, {
-                  ts: new Date(
-                    startOfZonedDay(addDays({ year: 2024, month: 5, day: 1 }, hit.day), timezone).getTime() +
-                      hit.minute * 60_000,
-                  ),
+                  ts: propertyHitTime(timezone, hit.day, hit.minute),
                   receivedAt,
                   visitorKey: `v${hit.visitor}`,
                   classification: hit.bot ? 'BOT' : 'USER',
@@ -403,10 +400,7 @@ describe('stats rollups', () => {
           const ingest = async (batch: typeof firstHits, receivedAt: Date): Promise<void> => {
             const documents = batch.map((hit) =>
               rawHit(siteId, {
-                ts: new Date(
-                  startOfZonedDay(addDays({ year: 2024, month: 5, day: 1 }, hit.day), timezone).getTime() +
-                    hit.minute * 60_000,
-                ),
+                ts: propertyHitTime(timezone, hit.day, hit.minute),
                 receivedAt,
                 visitorKey: `v${hit.visitor}`,
                 classification: hit.bot ? 'BOT' : 'USER',
@@ -506,11 +500,7 @@ describe('stats rollups', () => {
           const ingest = async (batch: typeof firstHits, receivedAt: Date): Promise<void> => {
             const documents = batch.map((hit) =>
               rawHit(siteId, {
-                ts: new Date(
-                  startOfZonedDay(addDays({ year: 2024, month: 5, day: 1 }, hit.day), timezone).getTime() +
-                    hit.minute * 60_000 +
-                    hit.secondsExtra,
-                ),
+                ts: propertyHitTime(timezone, hit.day, hit.minute, hit.secondsExtra),
                 receivedAt,
                 visitorKey: `v${hit.visitor}`,
                 classification: hit.bot ? 'BOT' : 'USER',

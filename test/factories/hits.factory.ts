@@ -2,6 +2,7 @@ import { ObjectId, type Db } from 'mongodb';
 import { Types } from 'mongoose';
 import { storedHit } from '../../src/hits/stored-hit.js';
 import type { SessionsService } from '../../src/sessions/sessions.service.js';
+import { addDays, startOfZonedDay } from '../../src/common/time/calendar.js';
 
 /**
  * A raw hit document for pipeline-level tests that bypass the ingest API, every optional field
@@ -93,4 +94,15 @@ export async function insertAndSessionize(
     hits.map((hit) => ({ siteId: new Types.ObjectId(siteId), visitorKey: hit.visitorKey, from: hit.ts, to: hit.ts })),
   );
   await sessions.flush(siteId);
+}
+
+/** The first day of the rollup properties' random traffic (2024-05-01, local to each site). */
+const PROPERTY_FIRST_DAY = { year: 2024, month: 5, day: 1 };
+
+/**
+ * The instant of a rollup property's random hit: `day` days after 2024-05-01 in the site's zone,
+ * `minute` minutes after that day's local midnight, plus `extraMs`.
+ */
+export function propertyHitTime(timezone: string, day: number, minute: number, extraMs = 0): Date {
+  return new Date(startOfZonedDay(addDays(PROPERTY_FIRST_DAY, day), timezone).getTime() + minute * 60_000 + extraMs);
 }
