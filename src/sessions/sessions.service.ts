@@ -243,15 +243,17 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
           return { _id: visit._id, attribution: attributionOf(first ?? {}) };
         }),
       );
-      const bySite = new Map<string, { siteId: Types.ObjectId; ids: string[] }>();
-      for (const visit of visits) {
-        const entry = bySite.get(visit.siteId.toHexString()) ?? { siteId: visit.siteId, ids: [] };
-        entry.ids.push(visit._id);
-        bySite.set(visit.siteId.toHexString(), entry);
-      }
-      for (const { siteId, ids } of bySite.values()) await this.changes.mark(siteId, ids);
+      const bySite = [...groupBy(visits, (visit) => visit.siteId.toHexString()).values()];
+      const markChanged = async () => {
+        for (const group of bySite)
+          await this.changes.mark(
+            group[0].siteId,
+            group.map((visit) => visit._id),
+          );
+      };
+      await markChanged();
       await this.visits.fillAttribution(fills);
-      for (const { siteId, ids } of bySite.values()) await this.changes.mark(siteId, ids);
+      await markChanged();
       filled += visits.length;
     }
     return filled;
