@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { randomUUID } from 'node:crypto';
+import { groupBy } from '../../common/collections/group-by.js';
 import { ShutdownDeadline } from '../../common/lifecycle/shutdown-deadline.js';
 import { formatCalendarDate, zonedDate } from '../../common/time/calendar.js';
 import { Clock } from '../../common/time/clock.js';
@@ -242,7 +243,8 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
       await this.rollups.applyRowDeltas(collection, batch, deltas[collection]);
     // The visitor counts of sites awaiting a rebuild are recounted whole once their rows are (rollUpSite).
     const countsStarted = performance.now();
-    for (const [siteId, siteHits] of hitsBySite(hits)) {
+    const hitsBySite = groupBy(hits, (hit) => hit.siteId.toHexString());
+    for (const [siteId, siteHits] of hitsBySite) {
       const timezone = zones.get(siteId);
       if (timezone === undefined) continue;
       const state = await this.rollups.findSiteState(siteId);
@@ -250,7 +252,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         await this.visitorCounts.applyBatch(siteId, batch, siteHits, timezone, state.weeksThrough);
     }
     timing.countsMs += performance.now() - countsStarted;
-    await this.goalConversions.applyBatch(batch, [...hitsBySite(hits).keys()], zones);
+    await this.goalConversions.applyBatch(batch, [...hitsBySite.keys()], zones);
     await this.hits.releaseRollupBatch(batch);
     for (const [siteId, siteDays] of deltas.days) {
       const known = days.get(siteId) ?? new Set<string>();
@@ -432,18 +434,6 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
     if (rebuild) await this.rollups.markSiteBuilt(siteId, site.timezone, state.rebuildRequests);
     return days.length;
   }
-}
-
-/** The batch's hits by site. */
-function hitsBySite(hits: readonly BatchHit[]): Map<string, BatchHit[]> {
-  const bySite = new Map<string, BatchHit[]>();
-  for (const hit of hits) {
-    const siteId = hit.siteId.toHexString();
-    const list = bySite.get(siteId) ?? [];
-    list.push(hit);
-    bySite.set(siteId, list);
-  }
-  return bySite;
 }
 
 function groupBySite(rows: HitBucket[]): Map<string, Date[]> {
