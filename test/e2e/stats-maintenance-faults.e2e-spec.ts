@@ -47,6 +47,9 @@ const hitArbitrary = fc.record({
   pageview: fc.boolean(),
   path: fc.constantFrom('/', '/a', '/b'),
   country: fc.constantFrom('DE', 'FR', null),
+  // With the country, the place a city breakdown (`/data/cities`) groups by: its own count rows.
+  city: fc.constantFrom('Berlin', 'Paris', null),
+  region: fc.constantFrom('BE', null),
   // Most of a visit's later hits carry no source: the visit's first hit decides (docs/metrics.md).
   source: fc.constantFrom('news.example', null, null),
   campaign: fc.constantFrom('march', null),
@@ -62,6 +65,8 @@ const REBUILD_CUT_HIT: HitSpec = {
   pageview: false,
   path: '/',
   country: 'DE',
+  city: null,
+  region: null,
   source: 'news.example',
   campaign: null,
 };
@@ -79,9 +84,16 @@ const operationArbitrary = fc.oneof(
 const queryArbitrary = fc.record({
   fromDay: fc.integer({ min: 0, max: 13 }),
   length: fc.integer({ min: 1, max: 14 }),
-  dimensions: fc.subarray<Dimension & OracleDimension>(['country', 'page', 'source', 'utm_campaign', 'entry_page'], {
-    maxLength: 1,
-  }),
+  dimensions: fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.subarray<Dimension & OracleDimension>(['country', 'page', 'source', 'utm_campaign', 'entry_page'], {
+        maxLength: 1,
+      }),
+    },
+    // The city breakdown of `/data/cities`.
+    { weight: 1, arbitrary: fc.constant<Array<Dimension & OracleDimension>>(['city', 'region', 'country']) },
+  ),
   filters: fc.subarray<Filter<Dimension & OracleDimension>>(
     [
       { operator: 'is', dimension: 'source', values: ['news.example'] },
@@ -402,6 +414,7 @@ describe('stats maintenance under faults', () => {
     let funnelsFromRows = 0;
     let attributionFromRows = 0;
     let filteredFromRows = 0;
+    let placesFromRows = 0;
     /** The engine's answer as planned and with every read planned raw: equal. */
     const expectLikeRawHits = async (query: StatsQuery): Promise<void> => {
       const answer = canonical(await engine.run(query, METRICS));
@@ -442,6 +455,8 @@ describe('stats maintenance under faults', () => {
                 name: hit.pageview ? 'pageview' : 'signup',
                 path: hit.path,
                 countryCode: hit.country,
+                city: hit.city,
+                region: hit.region,
                 source: hit.source,
                 utmCampaign: hit.campaign,
               }),
@@ -526,6 +541,9 @@ describe('stats maintenance under faults', () => {
             await expectBruteForceAnswers(query, spec.dimensions, spec.filters);
             // The same engine with every read planned on raw hits and visits.
             await expectLikeRawHits(query);
+            const visitorsPlan = await coverage.plan('visitors', query);
+            if (visitorsPlan.source === 'visitor-counts' && visitorsPlan.coverage.key.name === 'place')
+              placesFromRows += 1;
 
             // Conversions per goal: from the conversion rows where they answer, equal to raw hits.
             const siteGoals = await goals.listForSite(site.id);
@@ -684,5 +702,7 @@ describe('stats maintenance under faults', () => {
     // And for the attribution rows.
     expect(attributionFromRows).toBeGreaterThan(20);
     expect(filteredFromRows).toBeGreaterThan(20);
+    // And for the city breakdown's count rows.
+    expect(placesFromRows).toBeGreaterThan(0);
   }, 480_000);
 });

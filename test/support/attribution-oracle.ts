@@ -19,6 +19,8 @@ interface OracleHit {
   name: string;
   path: string;
   countryCode: string | null;
+  region?: string | null;
+  city?: string | null;
   source: string | null;
   referrer: string | null;
   utmCampaign: string | null;
@@ -36,7 +38,8 @@ interface OracleVisit {
 }
 
 /** The dimensions the oracle knows: visit-level (from the visit's first hit or page view) and hit-level. */
-export type OracleDimension = 'source' | 'referrer' | 'utm_campaign' | 'entry_page' | 'page' | 'country';
+export type OracleDimension =
+  'source' | 'referrer' | 'utm_campaign' | 'entry_page' | 'page' | 'country' | 'region' | 'city';
 const VISIT_LEVEL: ReadonlySet<OracleDimension> = new Set(['source', 'referrer', 'utm_campaign', 'entry_page']);
 
 export interface OracleQuery {
@@ -109,6 +112,10 @@ function valueOf(dimension: OracleDimension, hit: OracleHit, visit: OracleVisit)
       return hit.path;
     case 'country':
       return hit.countryCode ?? null;
+    case 'region':
+      return hit.region ?? null;
+    case 'city':
+      return hit.city ?? null;
   }
 }
 
