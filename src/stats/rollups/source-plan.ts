@@ -94,6 +94,8 @@ export type Source = SourcePlan['source'];
  *   day/week/month or not at all, with no filter, whose unsettled days all lie in the range's last
  *   two days (or the last two up to today): those are then read raw as a tail;
  * - hit counts answer a query whose fields all fit one hit-count set (daily rows unless hourly);
+ *   one that fits none but groups by a count key (the city tuple, network domain) is answered from
+ *   that key's visitor counts, which carry its page views, hits and bot hits, as above;
  * - visitor rows answer any other query on rolled-up dimensions that is not hourly;
  * - visit hours answer visit sums without dimension or filter, at any interval;
  * - user stats come from the `visitor` set rows;
@@ -149,7 +151,9 @@ export function sourceCandidates(
             },
           ]
         : [];
-      return [...counts, ...visitorRows(), raw];
+      // Without a hit-count set (the city tuple, network domains), a count key's rows still carry its hits.
+      const visitorCountRows = set ? undefined : visitorCounts(query, facts, days, inRange(facts.unsettledHitDays));
+      return [...counts, ...(visitorCountRows ? [visitorCountRows] : []), ...visitorRows(), raw];
     }
     case 'visits':
       if (query.dimensions.length > 0 || query.filters.length > 0 || facts.unsettledVisitDays === undefined)
