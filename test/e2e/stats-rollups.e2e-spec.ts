@@ -812,7 +812,7 @@ describe('stats rollups', () => {
     const rollups = app.app.get(RollupRepository);
     const coverageService = app.app.get(RollupCoverageService);
     const repository = app.app.get(StatsRepository);
-    // Wednesday 8 January 2025: the week of 30 December closed on the 7th; the week of 6 January is open.
+    // Wednesday 8 January 2025: the week of 30 December closed on the 6th; the week of 6 January is open.
     clock.set(new Date('2025-01-08T12:00:00Z'));
     const site = await sites.create({ domain: `weeks-${Date.now()}.example`, name: 'weeks' });
     const siteId = new ObjectId(site.id);

@@ -135,12 +135,13 @@ describe('visitor counts', () => {
     expect(weeksWithin('2024-05-06', '2024-05-11')).toEqual([]);
   });
 
-  it('closes a week two days after its Sunday', () => {
-    // Sunday 12 May 2024: closed on Tuesday the 14th, not on Monday the 13th.
-    expect(closedWeeksThrough('2024-05-13')).toBe('2024-05-05');
+  it('closes a week on the Monday after its Sunday', () => {
+    // Sunday 12 May 2024: still open that day, closed on Monday the 13th.
+    expect(closedWeeksThrough('2024-05-12')).toBe('2024-05-05');
+    expect(closedWeeksThrough('2024-05-13')).toBe('2024-05-12');
     expect(closedWeeksThrough('2024-05-14')).toBe('2024-05-12');
     expect(closedWeeksThrough('2024-05-19')).toBe('2024-05-12');
-    expect(closedWeeksThrough('2024-05-20')).toBe('2024-05-12');
+    expect(closedWeeksThrough('2024-05-20')).toBe('2024-05-19');
   });
 
   it('turns a visitor history into the counts of its history plus the new days by previous-active-day deltas', () => {

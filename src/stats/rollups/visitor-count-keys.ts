@@ -94,10 +94,13 @@ export function unitLabel(unit: CountUnit, day: string): string {
 }
 
 /**
- * A week gets its count rows once its Sunday is this many days before the site's today: hits of
- * it have come in by then (a later one reaches the week by the same deltas as its day).
+ * A week gets its count rows once its Sunday is this many days before the site's today, i.e. on
+ * the Monday after it. A later hit of the week reaches its row by the same deltas as its day, so
+ * closing early costs no exactness; closing a day later (on Tuesday) made every Monday read the
+ * last week as seven day rows: a 30-day list read about twelve rows per value on Mondays instead
+ * of six (docs/count-reads.md).
  */
-export const WEEK_CLOSES_AFTER_DAYS = 2;
+export const WEEK_CLOSES_AFTER_DAYS = 1;
 
 /** The Sunday ending the last week closed on `today` (WEEK_CLOSES_AFTER_DAYS). */
 export function closedWeeksThrough(today: string): string {
