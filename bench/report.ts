@@ -119,7 +119,7 @@ function storageTable(storage: CollectionFootprint[], hits: number): string[] {
         `| ${c.collection} | ${number(c.documents)} | ${(c.documents / hits).toFixed(3)} | ${c.averageBytes} | ${Math.round(bytes(c) / hits)} | ${c.indexes ?? '?'} | ${c.indexBytes === undefined ? '?' : Math.round(c.indexBytes / hits)} |`,
     ),
     '',
-    `Documents per hit, all collections: ${number(Math.round(total / hits))} B (hits and visits included), of which derived (every collection but hits) ${number(Math.round(derived / hits))} B; indexes ${number(Math.round(indexTotal / hits))} B per hit${estimated ? ' (embedded store: estimated from the key sizes, it reports none)' : ''}.`,
+    `Documents per hit, all collections: ${number(Math.round(total / hits))} B (hits and visits included), of which derived (every collection but hits) ${number(Math.round(derived / hits))} B; ${storage.some((c) => c.indexBytes !== undefined) ? `indexes ${number(Math.round(indexTotal / hits))} B per hit${estimated ? ' (embedded store: estimated from the key sizes, it reports none)' : ''}` : 'index sizes not recorded in this run'}.`,
     ...(goalRows > 0
       ? [
           '',
