@@ -94,21 +94,20 @@ function statsLines(results: BenchResults): string[] {
       '',
       `Storage after seeding ${number(hits)} hits (${number(scale.seeding.reduce((sum, s) => sum + (s.acknowledged ?? 0), 0))} acknowledged; documents per hit, mean BSON bytes per document):`,
       '',
-      '| collection | documents | per hit | bytes/document | MB |',
-      '| --- | ---: | ---: | ---: | ---: |',
-      ...scale.storage.map(
-        (c) =>
-          `| ${c.collection} | ${number(c.documents)} | ${(c.documents / hits).toFixed(3)} | ${c.averageBytes} | ${c.totalMb} |`,
-      ),
+      ...storageTable(scale.storage, hits),
     );
   }
   return lines;
 }
 
+/** The rows of goals and saved funnels: only there when a run created some (the goals on the stats pair). */
+const isGoalRows = (c: CollectionFootprint) => /^stats_(goal|funnel)_/.test(c.collection);
+
 /** Documents, bytes and index bytes per collection, and per hit over all of them. */
 function storageTable(storage: CollectionFootprint[], hits: number): string[] {
   const bytes = (c: CollectionFootprint) => c.documents * c.averageBytes;
   const total = storage.reduce((sum, c) => sum + bytes(c), 0);
+  const goalRows = storage.filter(isGoalRows).reduce((sum, c) => sum + bytes(c), 0);
   const derived = storage.filter((c) => c.collection !== 'hits').reduce((sum, c) => sum + bytes(c), 0);
   const indexTotal = storage.reduce((sum, c) => sum + (c.indexBytes ?? 0), 0);
   const estimated = storage.some((c) => c.indexBytesEstimated);
@@ -120,7 +119,13 @@ function storageTable(storage: CollectionFootprint[], hits: number): string[] {
         `| ${c.collection} | ${number(c.documents)} | ${(c.documents / hits).toFixed(3)} | ${c.averageBytes} | ${Math.round(bytes(c) / hits)} | ${c.indexes ?? '?'} | ${c.indexBytes === undefined ? '?' : Math.round(c.indexBytes / hits)} |`,
     ),
     '',
-    `Documents per hit, all collections: ${number(Math.round(total / hits))} B (hits and visits included), of which derived (every collection but hits) ${number(Math.round(derived / hits))} B; indexes ${number(Math.round(indexTotal / hits))} B per hit${estimated ? ' (embedded store: estimated from the key sizes, it reports none)' : ''}.`,
+    `Documents per hit, all collections: ${number(Math.round(total / hits))} B (hits and visits included), of which derived (every collection but hits) ${number(Math.round(derived / hits))} B; ${storage.some((c) => c.indexBytes !== undefined) ? `indexes ${number(Math.round(indexTotal / hits))} B per hit${estimated ? ' (embedded store: estimated from the key sizes, it reports none)' : ''}` : 'index sizes not recorded in this run'}.`,
+    ...(goalRows > 0
+      ? [
+          '',
+          `Of those, the rows of the goals and funnels created on these sites: ${number(Math.round(goalRows / hits))} B per hit; without them ${number(Math.round((total - goalRows) / hits))} B per hit.`,
+        ]
+      : []),
   ];
 }
 
@@ -188,7 +193,10 @@ function goalsLines(goals: GoalsBenchResult | undefined): string[] {
     '',
     `Goals: conversion queries (POST /api/v1/stats/query) and a saved funnel (GET /api/v1/stats/funnel) over 30 days, median of ${goals.runs}, ` +
       `${number(goals.smallHits)} vs ${number(goals.largeHits)} hits; rollup caught up: ` +
-      `${goals.rollupCaughtUpSeconds === null ? 'no (timed anyway)' : `${goals.rollupCaughtUpSeconds} s after seeding`}.`,
+      `${goals.rollupCaughtUpSeconds === null ? 'no (timed anyway)' : `${goals.rollupCaughtUpSeconds} s after seeding`}` +
+      (goals.backfillSeconds === undefined
+        ? '.'
+        : `; goals and funnel created after that, their past data counted ${goals.backfillSeconds === null ? 'not within the wait (timed anyway)' : `${goals.backfillSeconds} s after`}.`),
     '',
     '| query | small ms | large ms | ratio |',
     '| --- | ---: | ---: | ---: |',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { measureCeiling, runFlood, runIngestScenarios } from './ingest-scenarios.js';
 import { removeDataDir, startApp } from './lib/children.js';
 import { runFreshStats } from './fresh-stats.js';
-import { runGoalsBench } from './goals.js';
+import { runGoalsBench, timeGoalsOnSeededPair } from './goals.js';
 import { writePerformanceDoc } from './lib/performance-doc.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runStatsScale } from './stats-scale.js';
@@ -67,11 +67,24 @@ if ((only.has('ingest') || only.has('single')) && results.ceiling) {
   }
 }
 if (only.has('flood') && results.ceiling) results.flood = await runFlood(results.ceiling, log);
-if (only.has('stats')) results.statsScale = await runStatsScale(log);
+/**
+ * With BENCH_FULL=1, goals beside stats run on the stats scale's seeded pair: seeding and rolling up 10^6 hits
+ * takes most of an hour, once is enough. Their figures then stay with the full run's (bench/results/full/).
+ */
+const goalsOnStatsPair = only.has('stats') && only.has('goals') && process.env.BENCH_FULL === '1';
+if (only.has('stats'))
+  results.statsScale = await runStatsScale(
+    log,
+    goalsOnStatsPair
+      ? async (pair) => {
+          results.goals = await timeGoalsOnSeededPair(pair, log);
+        }
+      : undefined,
+  );
 if (only.has('freshstats')) results.freshStats = await runFreshStats(log);
 if (only.has('sustained')) results.sustained = await runSustained(log);
 if (only.has('appcost')) results.appCost = await runAppCost(log);
-if (only.has('goals')) results.goals = await runGoalsBench(log);
+if (only.has('goals') && !goalsOnStatsPair) results.goals = await runGoalsBench(log);
 
 results.totalSeconds = Math.round((performance.now() - started) / 1000);
 const stamp = results.startedAt.replace(/[:.]/g, '-');
@@ -84,7 +97,7 @@ function save(directory: string, run: BenchResults): void {
 }
 const parts = { freshstats: 'freshStats', sustained: 'sustained', appcost: 'appCost', goals: 'goals' } as const;
 for (const [scenario, part] of Object.entries(parts)) {
-  if (!only.has(scenario) || process.env.BENCH_RESULTS_DIR) continue;
+  if (!only.has(scenario) || process.env.BENCH_RESULTS_DIR || (scenario === 'goals' && goalsOnStatsPair)) continue;
   const { machine: runMachine, startedAt, totalSeconds } = results;
   save(join(ROOT, 'bench', 'results', ownDirectory(scenario)!), {
     machine: runMachine,

@@ -15,6 +15,7 @@ const BLOCKS = [
   { marker: 'bench-full', results: join('bench', 'results', 'full', 'latest.json') },
   { marker: 'bench-sustained', results: join('bench', 'results', 'sustained', 'latest.json') },
   { marker: 'bench-appcost', results: join('bench', 'results', 'appcost', 'latest.json') },
+  { marker: 'bench-goals', results: join('bench', 'results', 'goals', 'latest.json') },
 ];
 
 /**

@@ -26,8 +26,9 @@ export async function* slicesOf<T>(items: readonly T[], size: number = SLICE): A
 
 /**
  * An unordered bulk write sent in slices (each serialized and answered on its own). With
- * `duplicatesApplied`, a duplicate-key error is taken as "already applied" (an upsert filtered on
- * a batch stamp that meets the row it would create, see RollupRepository.applyRowDeltas); any
+ * `duplicatesApplied`, a duplicate-key error is taken as "already applied": an upsert filtered on
+ * a batch stamp that meets the row it would create (the row already holds the batch, see
+ * RollupRepository.applyRowDeltas), or a `$setOnInsert` upsert another writer won; any
  * other error, or any error without it, is thrown, and the slices after it are not sent — every
  * caller's writes are safe to repeat, so the next run sends them again.
  */

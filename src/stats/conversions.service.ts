@@ -11,6 +11,7 @@ import { uniqueConversions, type GoalCountEntry } from './rollups/goal-counts.js
 import { GoalRowsRepository } from './rollups/goal-rows.repository.js';
 import { RollupCoverageService } from './rollups/rollup-coverage.service.js';
 import type { ConversionPlan } from './rollups/source-plan.js';
+import type { DaySlice } from './pipelines/rollup.pipeline.js';
 
 /** One group of a goal query: its key (with `goal` when grouped by goal), metrics and revenue currency. */
 export interface ConversionRow {
@@ -21,6 +22,41 @@ export interface ConversionRow {
 
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 const percent = (part: number, whole: number) => (whole > 0 ? round((part / whole) * 100, 1) : 0);
+
+/** A group's conversions from its count entries: unique conversions since `fromDay`, events, revenue in the goal's currency. */
+function countedConversions(
+  key: ConversionMetricsRow['key'],
+  goal: StoredGoal,
+  entries: GoalCountEntry[],
+  fromDay: string,
+): ConversionMetricsRow {
+  const revenue = entries.flatMap((entry) =>
+    entry.revenue.filter((item) => goal.revenueCurrency !== null && item.currency === goal.revenueCurrency),
+  );
+  return {
+    key,
+    visitors: uniqueConversions(entries, fromDay),
+    events: entries.reduce((total, entry) => total + entry.events, 0),
+    revenueSum: revenue.reduce((total, item) => total + item.sum, 0),
+    revenueCount: revenue.reduce((total, item) => total + item.count, 0),
+  };
+}
+
+/** The settled row plus the tail's conversions; a tail visitor counts once unless `converted` already in the settled days. */
+function withTail(
+  row: ConversionMetricsRow,
+  tail: ConversionMetricsRow | undefined,
+  converted: ReadonlySet<string>,
+): ConversionMetricsRow {
+  if (!tail) return row;
+  return {
+    ...row,
+    visitors: row.visitors + (tail.visitorKeys ?? []).filter((visitor) => !converted.has(visitor)).length,
+    events: row.events + tail.events,
+    revenueSum: row.revenueSum + tail.revenueSum,
+    revenueCount: row.revenueCount + tail.revenueCount,
+  };
+}
 
 /**
  * Goal queries (docs/goals.md): conversions from the conversion rows the rollup job keeps where
@@ -198,6 +234,20 @@ export class ConversionsService {
     });
   }
 
+  /** The conversions of the unsettled tail of a rows-backed goal query, per goal, with their visitors. */
+  private tailConversions(
+    query: StatsQuery<QueryDimension>,
+    tail: DaySlice | undefined,
+    goals: StoredGoal[],
+  ): Promise<ConversionMetricsRow[]> {
+    if (!tail) return Promise.resolve([]);
+    return this.repository.aggregateConversions(
+      { ...query, start: tail.start, end: tail.end },
+      goals.map((goal) => this.conversionGoal(goal)),
+      { byGoal: true, revenueCurrency: null, withVisitorKeys: true },
+    );
+  }
+
   /**
    * The conversions of each goal from its conversion rows: unique conversions of the settled days
    * from the previous-conversion-day counts, plus the raw tail's converted visitors who did not
@@ -220,43 +270,31 @@ export class ConversionsService {
         plan.fromDay,
         plan.settledEnd,
       ),
-      plan.tail
-        ? this.repository.aggregateConversions(
-            { ...query, start: plan.tail.start, end: plan.tail.end },
-            goals.map((goal) => this.conversionGoal(goal)),
-            { byGoal: true, revenueCurrency: null, withVisitorKeys: true },
-          )
-        : [],
+      this.tailConversions(query, plan.tail, goals),
     ]);
     const tailOf = new Map(tailRows.map((row) => [row.key?.goal ?? '', row]));
     const rows: ConversionMetricsRow[] = [];
     for (const goal of goals) {
-      const entries = counts.filter((entry) => entry.goalId === goal.id);
-      const revenue = entries.flatMap((entry) =>
-        entry.revenue.filter((item) => goal.revenueCurrency !== null && item.currency === goal.revenueCurrency),
-      );
-      const row: ConversionMetricsRow = {
-        key: byGoal ? { goal: goal.displayName } : null,
-        visitors: uniqueConversions(entries, plan.fromDay),
-        events: entries.reduce((total, entry) => total + entry.events, 0),
-        revenueSum: revenue.reduce((total, item) => total + item.sum, 0),
-        revenueCount: revenue.reduce((total, item) => total + item.count, 0),
-      };
       const tail = tailOf.get(goal.displayName);
-      if (tail) {
-        const earlier = await this.goalRows.findConvertedBetween(
-          query.siteId,
-          goal.id,
-          classification,
-          tail.visitorKeys ?? [],
+      const row = withTail(
+        countedConversions(
+          byGoal ? { goal: goal.displayName } : null,
+          goal,
+          counts.filter((entry) => entry.goalId === goal.id),
           plan.fromDay,
-          plan.settledEnd,
-        );
-        row.visitors += (tail.visitorKeys ?? []).filter((key) => !earlier.has(key)).length;
-        row.events += tail.events;
-        row.revenueSum += tail.revenueSum;
-        row.revenueCount += tail.revenueCount;
-      }
+        ),
+        tail,
+        tail
+          ? await this.goalRows.findConvertedBetween(
+              query.siteId,
+              goal.id,
+              classification,
+              tail.visitorKeys ?? [],
+              plan.fromDay,
+              plan.settledEnd,
+            )
+          : new Set<string>(),
+      );
       if (row.events > 0) rows.push(row);
     }
     return rows;
@@ -286,13 +324,7 @@ export class ConversionsService {
         plan.fromDay,
         plan.settledEnd,
       ),
-      plan.tail
-        ? this.repository.aggregateConversions(
-            { ...query, start: plan.tail.start, end: plan.tail.end },
-            goals.map((goal) => this.conversionGoal(goal)),
-            { byGoal: true, revenueCurrency: null, withVisitorKeys: true },
-          )
-        : [],
+      this.tailConversions(query, plan.tail, goals),
     ]);
     const rows: ConversionMetricsRow[] = [];
     for (const goal of goals) {
@@ -323,26 +355,17 @@ export class ConversionsService {
             )
           : new Map<string, Set<string>>();
       for (const value of new Set([...entries.keys(), ...tails.keys()])) {
-        const valueEntries = entries.get(value) ?? [];
-        const revenue = valueEntries.flatMap((entry) =>
-          entry.revenue.filter((item) => goal.revenueCurrency !== null && item.currency === goal.revenueCurrency),
-        );
         const key = { [dimension]: JSON.parse(value) as string | null };
-        const row: ConversionMetricsRow = {
-          key: byGoal ? { goal: goal.displayName, ...key } : key,
-          visitors: uniqueConversions(valueEntries, plan.fromDay),
-          events: valueEntries.reduce((total, entry) => total + entry.events, 0),
-          revenueSum: revenue.reduce((total, item) => total + item.sum, 0),
-          revenueCount: revenue.reduce((total, item) => total + item.count, 0),
-        };
-        const tail = tails.get(value);
-        if (tail) {
-          const converted = earlier.get(value) ?? new Set<string>();
-          row.visitors += (tail.visitorKeys ?? []).filter((visitor) => !converted.has(visitor)).length;
-          row.events += tail.events;
-          row.revenueSum += tail.revenueSum;
-          row.revenueCount += tail.revenueCount;
-        }
+        const row = withTail(
+          countedConversions(
+            byGoal ? { goal: goal.displayName, ...key } : key,
+            goal,
+            entries.get(value) ?? [],
+            plan.fromDay,
+          ),
+          tails.get(value),
+          earlier.get(value) ?? new Set<string>(),
+        );
         if (row.events > 0) rows.push(row);
       }
     }

@@ -2,12 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
-import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
+import { bulkWriteInSlices } from '../../database/slices.js';
 import { addToFunnelEntry, type FunnelCountEntry, type FunnelCountTally, type StepDays } from './funnel-counts.js';
 import { FunnelCountRow, FunnelRowsState, FunnelVisitorRow, FunnelVisitRow } from './funnel-rows.schema.js';
 import { goalRowId } from './goal-counts.js';
 
-const DUPLICATE_KEY = 11000;
 /** Keys per `$in` and documents per write: within the embedded planner's 1,000 index intervals. */
 const CHUNK = 500;
 
@@ -152,7 +151,7 @@ export class FunnelRowsRepository {
           upsert: true,
         },
       }));
-      await this.ignoringDuplicates(this.visitorRows.bulkWrite(operations, { ordered: false }));
+      await bulkWriteInSlices(this.visitorRows, operations, { duplicatesApplied: true });
     }
   }
 
@@ -169,7 +168,7 @@ export class FunnelRowsRepository {
         const _id = funnelVisitId(row.funnelId, row.visitId, row.classification);
         return { replaceOne: { filter: { _id }, replacement: { _id, siteId: site, ...row }, upsert: true } };
       });
-      await this.ignoringDuplicates(this.visitRows.bulkWrite(operations, { ordered: false }));
+      await bulkWriteInSlices(this.visitRows, operations, { duplicatesApplied: true });
     }
     for (const chunk of chunks(gone)) await this.visitRows.deleteMany({ _id: { $in: chunk } });
   }
@@ -214,8 +213,8 @@ export class FunnelRowsRepository {
           },
         });
       }
-      if (operations.length > 0)
-        await this.ignoringDuplicates(this.countRows.bulkWrite(operations, { ordered: false }));
+      // A document already holding the batch fails its filter, and its upsert meets the same _id.
+      if (operations.length > 0) await bulkWriteInSlices(this.countRows, operations, { duplicatesApplied: true });
     }
   }
 
@@ -317,16 +316,6 @@ export class FunnelRowsRepository {
         { projection: { _id: 0, step: 1, fresh: 1, returning: 1 } },
       )
       .toArray();
-  }
-
-  private async ignoringDuplicates(write: Promise<unknown>): Promise<void> {
-    try {
-      await write;
-    } catch (error) {
-      // A document already holding the batch fails its filter, and its upsert meets the same _id.
-      const writeErrors = bulkWriteErrors(error);
-      if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
-    }
   }
 
   private get visitRows(): Collection<FunnelVisitRow> {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { Types } from 'mongoose';
 import { formatCalendarDate, zonedParts } from '../../common/time/calendar.js';
 import { goalMatchesHit, type GoalDefinition, type GoalMatchableHit } from '../../goals/goal-matching.js';
@@ -70,6 +70,8 @@ function revenueOf(hit: GoalHit): { currency: string; amount: number } | null {
  */
 @Injectable()
 export class GoalConversionsBuilder {
+  private readonly logger = new Logger(GoalConversionsBuilder.name);
+
   constructor(
     private readonly rows: GoalRowsRepository,
     private readonly goals: GoalsService,
@@ -102,6 +104,7 @@ export class GoalConversionsBuilder {
 
   /** Every row of one goal from the site's hits already counted by the batches. */
   private async backfill(goal: StoredGoal, timezone: string, beforeWrite: () => Promise<void>): Promise<void> {
+    const started = performance.now();
     const hits = await this.stats.findRolledUpGoalHits(new Types.ObjectId(goal.siteId), {
       name: goal.displayName,
       prefilter: this.goals.prefilter(goal),
@@ -146,6 +149,10 @@ export class GoalConversionsBuilder {
       memberships: valueMembers,
       tally: recountGoal(valueMembers, valueConverting),
     });
+    // Operators (and the bench) see from this line when a new goal's past conversions are counted.
+    this.logger.log(
+      `Counted goal ${goal.id} from ${hits.length} past converting hits in ${Math.round(performance.now() - started)} ms`,
+    );
   }
 
   /**

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
-import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
+import { bulkWriteInSlices } from '../../database/slices.js';
 import {
   addToEntry,
   goalRowId,
@@ -20,7 +20,6 @@ import {
 } from './goal-rows.schema.js';
 import { goalValueSeriesKey, parseGoalValueSeriesKey, type GoalValueDimension } from './goal-value-series.js';
 
-const DUPLICATE_KEY = 11000;
 /** Keys per `$in` and documents per write: within the embedded planner's 1,000 index intervals. */
 const CHUNK = 500;
 
@@ -86,13 +85,8 @@ export class GoalRowsRepository {
           },
         };
       });
-      try {
-        await this.memberRows.bulkWrite(operations, { ordered: false });
-      } catch (error) {
-        // Two concurrent upserts of one new _id: the other one created it.
-        const writeErrors = bulkWriteErrors(error);
-        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
-      }
+      // Two concurrent upserts of one new _id: the other one created it.
+      await bulkWriteInSlices(this.memberRows, operations, { duplicatesApplied: true });
     }
     return ids;
   }
@@ -113,12 +107,7 @@ export class GoalRowsRepository {
           },
         };
       });
-      try {
-        await this.valueMemberRows.bulkWrite(operations, { ordered: false });
-      } catch (error) {
-        const writeErrors = bulkWriteErrors(error);
-        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
-      }
+      await bulkWriteInSlices(this.valueMemberRows, operations, { duplicatesApplied: true });
     }
     return ids;
   }
@@ -257,13 +246,8 @@ export class GoalRowsRepository {
         });
       }
       if (operations.length === 0) continue;
-      try {
-        await collection.bulkWrite(operations, { ordered: false });
-      } catch (error) {
-        // A document already holding the batch fails its filter, and its upsert meets the same _id.
-        const writeErrors = bulkWriteErrors(error);
-        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY)) throw error;
-      }
+      // A document already holding the batch fails its filter, and its upsert meets the same _id.
+      await bulkWriteInSlices(collection, operations, { duplicatesApplied: true });
     }
   }
 

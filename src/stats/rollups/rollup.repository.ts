@@ -2,9 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
-import { bulkWriteErrors } from '../../database/bulk-write-errors.js';
 import { bulkWriteInSlices, SLICE } from '../../database/slices.js';
-import { DUPLICATE_KEY_CODE } from '../../database/database-errors.js';
 import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
 import {
   contributionOf,
@@ -585,12 +583,7 @@ export class RollupRepository {
         });
       }
       if (operations.length === 0) continue;
-      try {
-        await this.countRows.bulkWrite(operations, { ordered: false });
-      } catch (error) {
-        const writeErrors = bulkWriteErrors(error);
-        if (!writeErrors || writeErrors.some((entry) => entry.code !== DUPLICATE_KEY_CODE)) throw error;
-      }
+      await bulkWriteInSlices(this.countRows, operations, { duplicatesApplied: true });
     }
   }
 
