@@ -224,12 +224,18 @@ export class StatsRepository {
             { $project: { _id: 0, v: 1, current: 1 } },
           ],
         );
-        for (const { v, current } of rows)
-          for (const { day, classification } of current ? (contributionOf(current).hitDays ?? []) : [])
+        for (const { v, current: stored } of rows) {
+          const current = stored && contributionOf(stored);
+          for (const { day, classification } of current?.hitDays ?? [])
             if (day >= coverage.fromDay && day < coverage.tail.day && scope(classification))
               seen.add(
-                JSON.stringify([v, { [attribution]: current?.a?.[field] ?? null }, dayBucketLabel(day, interval)]),
+                JSON.stringify([
+                  v,
+                  { [attribution]: current?.attribution?.[field] ?? null },
+                  dayBucketLabel(day, interval),
+                ]),
               );
+        }
       }
     } else if (coverage.tail.day > coverage.fromDay) {
       const projection: Record<string, 1 | 0> = { _id: 0, visitorKey: 1, day: 1 };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
-import { Binary, ObjectId } from 'mongodb';
+import { Binary, ObjectId, type Db } from 'mongodb';
 import { Types } from 'mongoose';
 import { Clock, FixedClock } from '../../src/common/time/clock.js';
 import { SitesService } from '../../src/sites/sites.service.js';
@@ -176,6 +176,27 @@ function canonicalVisitsBy(rows: VisitMetricsRow[], fields: string[]): string[] 
     .sort();
 }
 
+/**
+ * The rows the answers below are read from are in their compact shape (docs/storage.md): batch
+ * numbers as `b` and `f`, `identified` only when 1, visit contributions with a numeric hour and
+ * positional attribution keys. The exactness checks then hold for that shape, not an older one.
+ */
+async function expectCompactRows(db: Db, siteId: ObjectId): Promise<void> {
+  for (const name of ['stats_visitor_days', 'stats_visitor_sets', 'stats_hit_hours', 'stats_hit_days']) {
+    expect(await db.collection(name).countDocuments({ siteId, b: { $exists: false } })).toBe(0);
+    expect(await db.collection(name).countDocuments({ siteId, lastBatch: { $exists: true } })).toBe(0);
+  }
+  expect(await db.collection('stats_visitor_days').countDocuments({ siteId, f: { $exists: false } })).toBe(0);
+  expect(
+    await db.collection('stats_visitor_sets').countDocuments({ siteId, identified: { $ne: 1, $exists: true } }),
+  ).toBe(0);
+  for (const { current } of await db.collection('stats_visit_contributions').find({ siteId }).toArray()) {
+    expect(typeof current.h).toBe('number');
+    expect(current.c).not.toBe('USER');
+    expect(Object.keys(current.a ?? {}).every((key) => /^\d+$/.test(key))).toBe(true);
+  }
+}
+
 describe('stats rollups', () => {
   let app: TestApp;
   let clock: FixedClock;
@@ -225,6 +246,7 @@ describe('stats rollups', () => {
           );
           await insertHits(app.database.db, documents);
           expect((await job.runOnce()).ran).toBe(true);
+          await expectCompactRows(app.database.db, siteId);
 
           const userStatsInput = { siteId: new Types.ObjectId(site.id), now: new Date(MAY_START + 20 * 86_400_000) };
           const facts = await coverageService.facts(userStatsInput.siteId, timezone, false);

@@ -41,9 +41,10 @@ export async function derivedRows(app: TestApp, siteId: ObjectId): Promise<Recor
   for (const name of DERIVED_COLLECTIONS) {
     const documents = await app.database.db
       .collection(name)
-      // `lastBatch` and `firstBatch` are bookkeeping (the last batch added to a row, the one that
-      // created it), not part of what the row says.
-      .find({ siteId }, { projection: { _id: 0, lastBatch: 0, firstBatch: 0 } })
+      // `lastBatch` and `firstBatch` (`b` and `f` on the rows of RollupRepository.applyRowDeltas)
+      // are bookkeeping (the last batch added to a row, the one that created it), not part of
+      // what the row says.
+      .find({ siteId }, { projection: { _id: 0, lastBatch: 0, firstBatch: 0, b: 0, f: 0 } })
       .toArray();
     const rows =
       name === 'stats_visitor_counts'

@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { calculateObjectSize } from 'bson';
+import fc from 'fast-check';
 import { Types } from 'mongoose';
 import {
   batchDeltas,
@@ -10,6 +12,7 @@ import {
   type BatchHit,
 } from './batch-deltas.js';
 import { SLICE } from '../../database/slices.js';
+import { ATTRIBUTION_FIELDS } from '../pipelines/rollup.pipeline.js';
 
 const site = new Types.ObjectId();
 
@@ -220,6 +223,74 @@ describe('stored visit contributions', () => {
     const mixed = visitContribution(visit, 'UTC', [...hits, at('2024-06-01T18:45:00Z', 'signup', 'BOT')]);
     expect(contributionOf(storedContribution(mixed), 'v1')).toEqual(mixed);
     expect(storedContribution(mixed).hd).toHaveLength(2);
+  });
+
+  it('lose nothing in their compact form, for any visit, attribution, hits and zone', () => {
+    const value = fc.option(fc.constantFrom('news.example', 'https://news.example/a', 'march', '/', '/a?b'), {
+      nil: null,
+    });
+    const hit = fc.record({
+      offsetMs: fc.integer({ min: 0, max: 3 * 86_400_000 }),
+      name: fc.constantFrom('pageview', 'signup'),
+      classification: fc.constantFrom('USER', 'BOT'),
+    });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2030, 0, 1) }),
+        fc.constantFrom('UTC', 'Asia/Kolkata', 'America/St_Johns', 'Pacific/Chatham', 'Europe/Berlin'),
+        fc.constantFrom('USER', 'BOT'),
+        fc.integer({ min: 1, max: 50 }),
+        fc.array(value, { minLength: ATTRIBUTION_FIELDS.length, maxLength: ATTRIBUTION_FIELDS.length }),
+        fc.array(hit, { maxLength: 6 }),
+        (start, zone, classification, pageviews, values, hits) => {
+          const visit = {
+            start: new Date(start),
+            end: new Date(start + Math.max(0, ...hits.map((entry) => entry.offsetMs))),
+            pageviews,
+            classification,
+            visitorKey: 'v1',
+            ...Object.fromEntries(ATTRIBUTION_FIELDS.map((field, position) => [field, values[position]])),
+          };
+          const visitHits = hits.map(({ offsetMs, ...entry }) => ({ ...entry, ts: new Date(start + offsetMs) }));
+          const contribution = visitContribution(visit, zone, visitHits);
+          const stored = storedContribution(contribution);
+          expect(contributionOf(stored, 'v1')).toEqual(contribution);
+          // Compact: the hour a number, no attribution field name, USER left out.
+          expect(typeof stored.h).toBe('number');
+          expect(Object.keys(stored.a ?? {}).every((key) => /^\d+$/.test(key))).toBe(true);
+          expect('c' in stored).toBe(classification !== 'USER');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('take fewer bytes than the version 10 form, which is still read back the same', () => {
+    const contribution = visitContribution(
+      {
+        start: new Date('2024-06-01T10:00:00Z'),
+        end: new Date('2024-06-01T10:00:00Z'),
+        pageviews: 1,
+        classification: 'USER',
+        visitorKey: 'v1',
+        source: 'news.example',
+        referrer: 'https://news.example/',
+        entryPath: '/a',
+      },
+      'UTC',
+      [{ ts: new Date('2024-06-01T10:00:00Z'), name: 'pageview', classification: 'USER' }],
+    );
+    // As version 10 stored it: the hour as text, the classification, the attribution by field name.
+    const version10 = {
+      h: '2024-06-01T10:00',
+      c: 'USER',
+      p: 1,
+      d: 0,
+      a: { source: 'news.example', referrer: 'https://news.example/', entryPath: '/a' },
+      e: 1,
+    };
+    expect(contributionOf(version10, 'v1')).toEqual(contribution);
+    expect(calculateObjectSize(storedContribution(contribution))).toBeLessThan(calculateObjectSize(version10) - 30);
   });
 
   it('reads a contribution stored whole, as rows before version 9 hold it, as it is', () => {

@@ -226,33 +226,55 @@ export function visitContribution(
 }
 
 /**
- * A contribution as stats_visit_contributions stores it, one per visit: the local hour (its day
- * is the hour's date), the classification, the page views and the duration; the attribution
- * values (`a`, fields as on the visit, nulls left out) and the hits per day and classification
- * (`hd`: `[day, classification, page views, hits]`). A visit always counts once and bounces
- * when it has one page view, so those are not stored; its visitor is the row's `v`. Most visits'
- * hits all lie on their start day under their own classification, with the visit's page views:
- * those keep only their number of hits (`e`) instead of `hd`.
+ * A contribution as stats_visit_contributions stores it, one per visit, in as few bytes as it
+ * takes (one row per visit, half a row per hit): the local hour (`h`, whole hours since
+ * 1970-01-01T00:00 of the local clock: an int32 where the `YYYY-MM-DDTHH:00` text took 21 bytes;
+ * its day is the hour's date), the classification (`c`, left out for `USER`, nearly every visit),
+ * the page views and the duration; the attribution values (`a`, keyed by the field's position in
+ * ATTRIBUTION_FIELDS — `"0"` for `source`, … — nulls left out) and the hits per day and
+ * classification (`hd`: `[day, classification, page views, hits]`). A visit always counts once
+ * and bounces when it has one page view, so those are not stored; its visitor is the row's `v`.
+ * Most visits' hits all lie on their start day under their own classification, with the visit's
+ * page views: those keep only their number of hits (`e`) instead of `hd`. Reordering
+ * ATTRIBUTION_DIMENSIONS changes what `a`'s keys mean: it needs a new ROLLUP_VERSION.
  */
 export interface StoredVisitContribution {
-  h: string;
-  c: string;
+  /** Local hours since the epoch; text (`YYYY-MM-DDTHH:00`) in rows of version 10. */
+  h: number | string;
+  c?: string;
   p: number;
   d: number;
+  /** By position in ATTRIBUTION_FIELDS; by field name in rows of version 10. */
   a?: Record<string, string>;
   hd?: Array<[string, string, number, number]>;
   e?: number;
 }
 
+const HOUR_MS = 3_600_000;
+/** The classification a stored contribution leaves out. */
+const USUAL_CLASSIFICATION = 'USER';
+
+/** `YYYY-MM-DDTHH:00` (a local clock reading) as whole hours since 1970-01-01T00:00 of that clock. */
+function hourNumber(hour: string): number {
+  return Date.parse(`${hour}:00Z`) / HOUR_MS;
+}
+
+function hourLabel(stored: number | string): string {
+  return typeof stored === 'string' ? stored : new Date(stored * HOUR_MS).toISOString().slice(0, 16);
+}
+
 export function storedContribution(contribution: VisitContribution): StoredVisitContribution {
+  const attribution: Record<string, string> = {};
+  ATTRIBUTION_FIELDS.forEach((field, position) => {
+    const value = contribution.attribution?.[field];
+    if (value !== undefined) attribution[String(position)] = value;
+  });
   return {
-    h: contribution.hour,
-    c: contribution.classification,
+    h: hourNumber(contribution.hour),
+    ...(contribution.classification !== USUAL_CLASSIFICATION ? { c: contribution.classification } : {}),
     p: contribution.visitPageviews,
     d: contribution.durationMs,
-    ...(contribution.attribution && Object.keys(contribution.attribution).length > 0
-      ? { a: contribution.attribution }
-      : {}),
+    ...(Object.keys(attribution).length > 0 ? { a: attribution } : {}),
     ...hitDaysStored(contribution),
   } as StoredVisitContribution;
 }
@@ -273,32 +295,44 @@ function hitDaysStored(contribution: VisitContribution): Pick<StoredVisitContrib
   };
 }
 
+/** Stored attribution values by field name (those of version 10 rows already are). */
+function attributionOf(stored: Record<string, string> | undefined): Record<string, string> {
+  const attribution: Record<string, string> = {};
+  for (const [key, value] of Object.entries(stored ?? {}))
+    attribution[/^\d+$/.test(key) ? ATTRIBUTION_FIELDS[Number(key)] : key] = value;
+  return attribution;
+}
+
 /**
  * The contribution a stored one stands for (`visitorKey`: the row's `v`). Rows written before
- * version 9 of the rows hold the whole VisitContribution: a batch recorded then and finished
- * after an upgrade reads them as they are (the site is rebuilt right after, which replaces them).
+ * version 9 of the rows hold the whole VisitContribution, and rows of version 10 the hour as text
+ * and the attribution by field name: a batch recorded then and finished after an upgrade reads
+ * them as they are (the site is rebuilt right after, which replaces them).
  */
 export function contributionOf(
   stored: StoredVisitContribution | VisitContribution,
   visitorKey?: string,
 ): VisitContribution {
   if ('hour' in stored) return stored;
+  const hour = hourLabel(stored.h);
+  const day = hour.slice(0, 10);
+  const classification = stored.c ?? USUAL_CLASSIFICATION;
   return {
-    day: stored.h.slice(0, 10),
-    hour: stored.h,
-    classification: stored.c,
+    day,
+    hour,
+    classification,
     visits: 1,
     bounces: stored.p === 1 ? 1 : 0,
     durationMs: stored.d,
     visitPageviews: stored.p,
     ...(visitorKey !== undefined ? { visitorKey } : {}),
-    attribution: stored.a ?? {},
+    attribution: attributionOf(stored.a),
     hitDays:
       stored.e !== undefined
-        ? [{ day: stored.h.slice(0, 10), classification: stored.c, pageviews: stored.p, events: stored.e }]
-        : (stored.hd ?? []).map(([day, classification, pageviews, events]) => ({
-            day,
-            classification,
+        ? [{ day, classification, pageviews: stored.p, events: stored.e }]
+        : (stored.hd ?? []).map(([hitDay, hitClassification, pageviews, events]) => ({
+            day: hitDay,
+            classification: hitClassification,
             pageviews,
             events,
           })),

@@ -38,9 +38,12 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * binary digests as `_id`, first/last hit times on the `visitor` set only, the host in the
  * `visitor` set, no `page` or `page_host` set, visit contributions stored without what they
  * imply; 10 visit contributions holding their visitor, attribution and hits per day, the
- * visit-source rows and the attribution count keys), so it is read raw until the job has rebuilt it.
+ * visit-source rows and the attribution count keys; 11 the rows' batch numbers as `b` and `f`,
+ * `identified` only when set, visit contributions with the hour as a number, the classification
+ * only when not USER and the attribution keyed by position: docs/storage.md), so it is read raw
+ * until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 10;
+export const ROLLUP_VERSION = 11;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -77,6 +80,23 @@ function countRowId(
  */
 function storedKey(key: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(key).filter(([, value]) => value !== null));
+}
+
+/**
+ * Stored names of the bookkeeping fields of the rows the job adds batches to (applyRowDeltas):
+ * the last batch added (`b`) and, on visitor-day rows, the one that created the row (`f`). Every
+ * row carries them (a visitor-day row both, ~1 row a hit), where `lastBatch` and `firstBatch` took
+ * 17 more bytes a row; the code reads them under those names (visitorHistories).
+ */
+const ROW_LAST_BATCH = 'b';
+const ROW_FIRST_BATCH = 'f';
+
+/** A visitor-day row read with its creating batch: `f` under its name in the code. */
+function renameFirstBatch(row: Record<string, unknown>): void {
+  if (ROW_FIRST_BATCH in row) {
+    row.firstBatch = row[ROW_FIRST_BATCH];
+    delete row[ROW_FIRST_BATCH];
+  }
 }
 
 /** A stats_visit_contributions row with its contributions read back (contributionOf). */
@@ -277,16 +297,24 @@ export class RollupRepository {
   async applyRowDeltas(collection: DerivedCollection, batch: number, deltas: RowDelta[]): Promise<void> {
     const operations: AnyBulkWriteOperation[] = deltas.map((delta) => ({
       updateOne: {
-        filter: { _id: delta._id, lastBatch: { $not: { $gte: batch } } },
+        filter: { _id: delta._id, [ROW_LAST_BATCH]: { $not: { $gte: batch } } },
         update: {
           // Visitor-day rows record the batch that created them: its new visitor-days (VisitorCountsBuilder.applyBatch).
-          $setOnInsert: { ...storedKey(delta.key), ...(collection === 'visitorDays' ? { firstBatch: batch } : {}) },
+          $setOnInsert: {
+            ...storedKey(delta.key),
+            ...(collection === 'visitorDays' ? { [ROW_FIRST_BATCH]: batch } : {}),
+          },
           $inc: delta.inc,
-          $set: { lastBatch: batch },
+          $set: { [ROW_LAST_BATCH]: batch },
           ...(delta.visitor
             ? {
                 $min: { firstTs: delta.visitor.firstTs },
-                $max: { lastTs: delta.visitor.lastTs, identified: delta.visitor.identified },
+                // `identified` is stored once a hit of the row was identified, absent before: user
+                // stats add it up (`$sum` of a missing or null `$max` is 0), as a 0 would be.
+                $max: {
+                  lastTs: delta.visitor.lastTs,
+                  ...(delta.visitor.identified > 0 ? { identified: delta.visitor.identified } : {}),
+                },
               }
             : {}),
         },
@@ -452,7 +480,8 @@ export class RollupRepository {
   ): AsyncGenerator<VisitorSetSample[]> {
     const site = new Types.ObjectId(siteId);
     const projection: Record<string, 0 | 1> = { _id: 0, visitorKey: 1, day: 1, classification: 1 };
-    for (const field of fields) projection[field] = 1;
+    const firstBatch = fields.includes('firstBatch');
+    for (const field of fields) projection[field === 'firstBatch' ? ROW_FIRST_BATCH : field] = 1;
     const filters: Record<string, unknown>[] = [];
     if (!visitorKeys) filters.push({ siteId: site });
     else
@@ -469,6 +498,7 @@ export class RollupRepository {
         .sort({ visitorKey: 1, day: 1 })
         .batchSize(10_000);
       for await (const row of cursor) {
+        if (firstBatch) renameFirstBatch(row);
         if (current.length > 0 && current[0].visitorKey !== row.visitorKey) {
           yield current;
           current = [];

@@ -59,9 +59,15 @@ export class VisitorDay {
   @Prop({ required: true })
   events: number;
 
-  /** The batch that created the row: its new visitor-days (VisitorCountsBuilder.applyBatch). */
+  /**
+   * `firstBatch`, stored short (on ~1 row a hit): the batch that created the row, its new
+   * visitor-days (VisitorCountsBuilder.applyBatch). The row's last batch is `b` (RollupRepository).
+   */
   @Prop({ required: true })
-  firstBatch: number;
+  f: number;
+
+  @Prop({ required: true })
+  b: number;
 }
 
 export type VisitorDayDocument = HydratedDocument<VisitorDay>;

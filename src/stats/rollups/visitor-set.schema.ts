@@ -38,8 +38,12 @@ export class VisitorSetRow {
   @Prop({ required: true })
   events: number;
 
+  /** The last batch added to the row (`lastBatch`, stored short: RollupRepository.applyRowDeltas). */
+  @Prop({ required: true })
+  b: number;
+
   // Set `visitor` only (USER_STATS_SET, what user stats read): the visitor's first and last hit
-  // of the row, and 1 when a hit of it carried a (hashed) userId, else 0.
+  // of the row, and 1 when a hit of it carried a (hashed) userId, else absent.
 
   @Prop()
   firstTs?: Date;
