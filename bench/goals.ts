@@ -81,7 +81,6 @@ async function timedQuery(app: Child, site: BenchSite & { funnelId: string }, re
 /** Two sites already seeded on one app (the stats scale hands its pair over in a BENCH_FULL run). */
 export interface SeededPair {
   app: Child;
-  token: string;
   sites: [BenchSite, BenchSite];
   hits: [number, number];
   seeding: SeedResult[];
@@ -132,7 +131,9 @@ async function waitForBackfill(app: Child, funnelIds: string[], since: number): 
  * the ratio large ÷ small is reported.
  */
 export async function timeGoalsOnSeededPair(pair: SeededPair, log: (line: string) => void): Promise<GoalsBenchResult> {
-  const { app, token } = pair;
+  const { app } = pair;
+  // A new admin token: the one the seeding began with has expired after a 10^6-hit rollup wait.
+  const token = await adminToken(app.url);
   const created = performance.now();
   const sites: Array<BenchSite & { funnelId: string }> = [];
   for (const site of pair.sites) sites.push({ ...site, funnelId: await createGoalsAndFunnel(app, token, site) });
@@ -195,7 +196,6 @@ export async function runGoalsBench(log: (line: string) => void): Promise<GoalsB
     return await timeGoalsOnSeededPair(
       {
         app,
-        token,
         sites: [sites[0], sites[1]],
         hits: [SMALL_HITS, LARGE_HITS],
         seeding,

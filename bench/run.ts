@@ -77,7 +77,13 @@ if (only.has('stats'))
     log,
     goalsOnStatsPair
       ? async (pair) => {
-          results.goals = await timeGoalsOnSeededPair(pair, log);
+          // The stats figures and the storage table are kept whatever happens to the goals part.
+          try {
+            results.goals = await timeGoalsOnSeededPair(pair, log);
+          } catch (error) {
+            log(`goals on the stats pair failed: ${error instanceof Error ? error.message : String(error)}`);
+            process.exitCode = 1;
+          }
         }
       : undefined,
   );

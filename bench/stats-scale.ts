@@ -337,7 +337,6 @@ export async function runStatsScale(
     };
     await thenOnPair?.({
       app,
-      token,
       sites: [small, large],
       hits: [smallHits, largeHits],
       seeding: [smallSeed, largeSeed],
