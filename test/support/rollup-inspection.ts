@@ -6,6 +6,7 @@ import request from 'supertest';
 import type { FixedClock } from '../../src/common/time/clock.js';
 import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
+import { contributionOf } from '../../src/stats/rollups/batch-deltas.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
 import { seedTotals } from '../factories/data-fixtures.js';
 import type { TestApp } from './test-app.js';
@@ -121,16 +122,16 @@ export async function rollupRows(app: TestApp, siteId: string): Promise<RollupRo
         day?: string;
         visitorKey?: string;
         rows?: Array<{ returning: Array<{ p: string }> }>;
-        // A visit's contribution: its visitor, and its start hour.
+        // A visit's contribution: its visitor, and its start hour (stored compact, read by contributionOf).
         v?: string;
-        current?: { h: string };
+        current?: Parameters<typeof contributionOf>[0];
       }>(collection)
       .find({ siteId: new ObjectId(siteId) })
       .toArray();
     for (const { day, visitorKey, rows: counts, v, current } of documents)
       rows.push({
         collection,
-        day: day ?? current?.h.slice(0, 10) ?? '',
+        day: day ?? (current ? contributionOf(current).day : ''),
         visitorKey: visitorKey ?? v,
         returning: (counts ?? []).flatMap((count) => count.returning.map((entry) => entry.p)),
       });
