@@ -673,6 +673,16 @@ describe('stats maintenance under faults', () => {
       {
         numRuns: 15,
         examples: [
+          // A city breakdown over settled days, without filter or interval: the place counts answer it in
+          // every run of the property, not only when the random queries happen to draw one.
+          [
+            'UTC',
+            [{ ...REBUILD_CUT_HIT, city: 'Berlin', region: 'BE' }],
+            [{ op: 'ingest', hits: [{ ...REBUILD_CUT_HIT, day: 1, visitor: 1, city: 'Paris', region: null }] }],
+            [{ fromDay: 0, length: 14, dimensions: ['city', 'region', 'country'], filters: [], interval: undefined }],
+            [{ ...REBUILD_CUT_HIT, day: 2, visitor: 2, city: 'Berlin', region: 'BE' }],
+            1,
+          ],
           // Found by this property: a rebuild for a zone change cut short, then the zone changed back.
           // The half-built rows in the other zone stayed, as the site's state still named its zone.
           [
