@@ -1,5 +1,5 @@
 import { adminToken, createSite, type BenchSite } from './lib/api.js';
-import { removeDataDir, type Child } from './lib/children.js';
+import { removeDataDir, waitForOutput, type Child } from './lib/children.js';
 import { seed, seedingEnded, startStatsApp, waitForRollup, type SeedResult } from './stats-scale.js';
 
 const DAY_MS = 86_400_000;
@@ -113,15 +113,15 @@ async function createGoalsAndFunnel(app: Child, token: string, site: BenchSite):
  * Waits until the rollup job has logged the backfill of every funnel in `funnelIds` (FunnelRowsBuilder:
  * "Counted funnel <id> …"; a run counts its new goals before its new funnels); the seconds waited, or null at the limit.
  */
-async function waitForBackfill(app: Child, funnelIds: string[], since: number): Promise<number | null> {
-  const deadline = performance.now() + BACKFILL_WAIT_LIMIT_MS;
-  while (performance.now() < deadline) {
-    const log = app.output();
-    if (funnelIds.every((id) => log.includes(`Counted funnel ${id} `)))
-      return Math.round((performance.now() - since) / 1000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  return null;
+function waitForBackfill(app: Child, funnelIds: string[], since: number): Promise<number | null> {
+  return waitForOutput(
+    app,
+    (output) =>
+      funnelIds.every((id) => output.includes(`Counted funnel ${id} `))
+        ? Math.round((performance.now() - since) / 1000)
+        : undefined,
+    BACKFILL_WAIT_LIMIT_MS,
+  );
 }
 
 /**

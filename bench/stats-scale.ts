@@ -1,5 +1,5 @@
 import { adminToken, createSite, timedGet, type BenchSite } from './lib/api.js';
-import { removeDataDir, startApp, type Child } from './lib/children.js';
+import { removeDataDir, startApp, waitForOutput, type Child } from './lib/children.js';
 import { footprint, type CollectionFootprint } from './lib/stored-hits.js';
 import { VisitorTraffic } from './lib/visitor-traffic.js';
 import type { SeededPair } from './goals.js';
@@ -22,7 +22,6 @@ const RUNS = 7;
 /** Seeding 10^6 hits takes many minutes: a progress line this often tells a slow run from a stuck one. */
 const PROGRESS_EVERY = 100_000;
 const ROLLUP_WAIT_LIMIT_MS = Number(process.env.BENCH_ROLLUP_WAIT_MINUTES ?? 8) * 60_000;
-const ROLLUP_POLL_MS = 1_000;
 const LARGE_SIZES = [1_000_000, 100_000, 50_000, 20_000];
 /**
  * The embedded store keeps every document and index in its worker thread's heap, whose default
@@ -199,15 +198,16 @@ export async function waitForRollup(
   app: Child,
   seededAt: { clock: Date; ms: number },
 ): Promise<{ seconds: number; run: string } | null> {
-  const deadline = performance.now() + ROLLUP_WAIT_LIMIT_MS;
-  while (performance.now() < deadline) {
-    const covering = [...app.output().matchAll(/Rolled up \d+ site-days through (\S+?Z)[^"]*/g)].find(
-      (match) => Date.parse(match[1]) >= seededAt.clock.getTime(),
-    );
-    if (covering) return { seconds: Math.round((performance.now() - seededAt.ms) / 1000), run: covering[0] };
-    await new Promise((resolve) => setTimeout(resolve, ROLLUP_POLL_MS));
-  }
-  return null;
+  return waitForOutput(
+    app,
+    (output) => {
+      const covering = [...output.matchAll(/Rolled up \d+ site-days through (\S+?Z)[^"]*/g)].find(
+        (match) => Date.parse(match[1]) >= seededAt.clock.getTime(),
+      );
+      return covering && { seconds: Math.round((performance.now() - seededAt.ms) / 1000), run: covering[0] };
+    },
+    ROLLUP_WAIT_LIMIT_MS,
+  );
 }
 
 /**

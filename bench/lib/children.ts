@@ -23,6 +23,24 @@ export interface Child {
   killedAfterTimeout?: boolean;
 }
 
+/**
+ * Polls the child's output once a second until `found` returns something for it, or `limitMs` has
+ * passed (null): how the benches wait for a background job's log line.
+ */
+export async function waitForOutput<T>(
+  child: Child,
+  found: (output: string) => T | undefined,
+  limitMs: number,
+): Promise<T | null> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline) {
+    const result = found(child.output());
+    if (result !== undefined) return result;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return null;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
