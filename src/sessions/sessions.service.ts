@@ -69,8 +69,8 @@ export class VisitsPendingError extends Error {
  * Visitor identity and visits (definitions in docs/metrics.md).
  *
  * Visits are a pure function of a visitor's hits sorted by time. Ingest writes the hits, then
- * marks the visitor dirty (`markDirty`); a sessionizer — in the background right after each
- * write, or in `flush()` — claims a batch of marks with a lease, recomputes the visits of each
+ * marks the visitor dirty (`markDirty`); a sessionizer — in the background after the writes
+ * (at most one pass a second, BACKGROUND_PASS_GAP_MS), or in `flush()` — claims a batch of marks with a lease, recomputes the visits of each
  * window widened to whole visits, and retires a mark only if nobody marked it again meanwhile.
  * All coordination is in MongoDB (atomic upserts, leases, revs), so any number of instances
  * may ingest for the same visitor and arrival order never changes the result.
