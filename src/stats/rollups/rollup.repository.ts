@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
+import { isNotFoundError } from '../../database/database-errors.js';
 import { bulkWriteInSlices, SLICE } from '../../database/slices.js';
 import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
 import {
@@ -145,9 +146,21 @@ export interface SiteRollupState {
 /** Which visitor-count rows a recount replaces: all of the site's, or those of these days and weeks (Mondays). */
 export type CountRowsScope = 'all' | { days: string[]; weeks: string[] };
 
+/**
+ * Indexes an earlier row version created and no read of this version uses: a row of version 12
+ * stores the visitor and classification as `v` and `c`, so `{ siteId, classification, visitorKey }`
+ * would hold one entry a row for fields no row has. Dropped at boot, by name, so an index an
+ * operator created by hand under another name stays.
+ */
+export const RETIRED_ROLLUP_INDEXES: ReadonlyArray<{ collection: 'stats_visitor_days'; name: string }> = [
+  { collection: 'stats_visitor_days', name: 'siteId_1_classification_1_visitorKey_1' },
+];
+
 /** The rollup collections (owned by stats): visitor rows, visit hours, the watermark, per-site state. */
 @Injectable()
-export class RollupRepository {
+export class RollupRepository implements OnModuleInit {
+  private readonly logger = new Logger(RollupRepository.name);
+
   constructor(
     @InjectModel(VisitorDay.name) private readonly rows: Model<VisitorDay>,
     @InjectModel(VisitorSetRow.name) private readonly setRows: Model<VisitorSetRow>,
@@ -159,6 +172,19 @@ export class RollupRepository {
     @InjectModel(VisitorCountRow.name) private readonly counts: Model<VisitorCountRow>,
     @InjectModel(VisitContributionRow.name) private readonly contributions: Model<VisitContributionRow>,
   ) {}
+
+  /** Upgrading needs no step by hand: the indexes of older row versions go at the first boot. */
+  async onModuleInit(): Promise<void> {
+    for (const { collection, name } of RETIRED_ROLLUP_INDEXES) {
+      try {
+        await this.rows.db.collection(collection).dropIndex(name);
+        this.logger.log(`Dropped index ${collection}.${name}, which an earlier row version used`);
+      } catch (error) {
+        // Not there: a fresh database, an earlier boot, or another instance booting at the same time.
+        if (!isNotFoundError(error)) throw error;
+      }
+    }
+  }
 
   private get contributionRows(): Collection<VisitContributionRow> {
     return this.contributions.collection as unknown as Collection<VisitContributionRow>;
