@@ -64,7 +64,8 @@ interface Store {
 
 async function startStore(cli: string, dataDir: string, label: string): Promise<Store> {
   const port = await freePort();
-  const args = ['--max-old-space-size=8192'];
+  // BENCH_STORE_NODE_ARGS: node flags for every replayed store (e.g. `--max-semi-space-size=64 --trace-gc`).
+  const args = ['--max-old-space-size=8192', ...(process.env.BENCH_STORE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (profileDir) args.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}.cpuprofile`);
   const child = spawn(process.execPath, [...args, cli, '--port', String(port), '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'inherit'],

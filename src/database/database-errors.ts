@@ -53,3 +53,13 @@ export const DUPLICATE_KEY_CODE = 11000;
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY_CODE;
 }
+
+/** MongoDB's codes for a collection (26, NamespaceNotFound) or an index (27, IndexNotFound) that does not exist. */
+const NOT_FOUND_CODES = new Set([26, 27]);
+
+/** A drop that found nothing to drop: the collection or the index does not exist (any more). */
+export function isNotFoundError(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && NOT_FOUND_CODES.has((error as { code?: unknown }).code as number)
+  );
+}

@@ -50,6 +50,7 @@ import {
 import { dayBucketLabel, keyValues } from './rollups/visitor-count-keys.js';
 import { GOAL_VALUE_FIELDS } from './rollups/goal-value-series.js';
 import { contributionOf, type StoredVisitContribution } from './rollups/batch-deltas.js';
+import { storedVisitorRowFields, visitorRowCondition, visitorRowOf } from './rollups/visitor-row-names.js';
 import { DIMENSION_SOURCES, type QueryDimension } from './query/dimensions.js';
 import { CLASSIFICATIONS } from '../hits/hit.schema.js';
 import { HitsRepository } from '../hits/hits.repository.js';
@@ -241,18 +242,18 @@ export class StatsRepository {
       const projection: Record<string, 1 | 0> = { _id: 0, visitorKey: 1, day: 1 };
       for (const dimension of key.dimensions) projection[DIMENSION_SOURCES[dimension].field] = 1;
       for (let index = 0; index < visitorKeys.length; index += LOOKUP_CHUNK) {
-        const rows = await this.aggregate<{ visitorKey: string; day: string }>(VISITOR_DAYS_COLLECTION, [
+        const stored = await this.aggregate<Record<string, unknown>>(VISITOR_DAYS_COLLECTION, [
           {
-            $match: {
+            $match: visitorRowCondition({
               siteId: query.siteId,
               classification: { $in: query.classification === 'ALL' ? CLASSIFICATIONS : [query.classification] },
               visitorKey: { $in: visitorKeys.slice(index, index + LOOKUP_CHUNK) },
               day: { $gte: coverage.fromDay, $lt: coverage.tail.day },
-            },
+            }),
           },
-          { $project: projection },
+          { $project: storedVisitorRowFields(projection) },
         ]);
-        for (const row of rows)
+        for (const row of stored.map((one) => visitorRowOf<{ visitorKey: string; day: string }>(one)))
           seen.add(JSON.stringify([row.visitorKey, keyValues(key, row), dayBucketLabel(row.day, interval)]));
       }
     }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Types } from 'mongoose';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
+import { storedVisitorRowFields } from '../../src/stats/rollups/visitor-row-names.js';
 import { MARK_CHUNK, VisitChangesRepository } from '../../src/sessions/visit-changes.repository.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -46,10 +47,7 @@ describe('site-wide reads through cursors', () => {
     const rows = app.database.db.collection('stats_visitor_days');
     const row = (siteId: Types.ObjectId, day: string, visitorKey: string, page: string) => ({
       _id: new Types.ObjectId(),
-      siteId,
-      day,
-      visitorKey,
-      page,
+      ...storedVisitorRowFields({ siteId, day, visitorKey, page }),
     });
     await rows.insertMany([
       row(site, '2026-11-30', 'a', '/'),

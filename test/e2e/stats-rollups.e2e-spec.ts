@@ -11,7 +11,8 @@ import { LeaseService } from '../../src/database/leases/lease.service.js';
 import { RollupJob, ROLLUP_LEASE, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { ROLLUP_VERSION, RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { VISITOR_COUNT_KEYS } from '../../src/stats/rollups/visitor-count-keys.js';
-import { VISITOR_SETS } from '../../src/stats/pipelines/rollup.pipeline.js';
+import { USER_STATS_SET, VISITOR_SETS } from '../../src/stats/pipelines/rollup.pipeline.js';
+import { storedVisitorRowField, visitorRowOf } from '../../src/stats/rollups/visitor-row-names.js';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
 import { HitsRepository } from '../../src/hits/hits.repository.js';
 import { StatsRepository, type HitMetricsRow, type VisitMetricsRow } from '../../src/stats/stats.repository.js';
@@ -178,8 +179,10 @@ function canonicalVisitsBy(rows: VisitMetricsRow[], fields: string[]): string[] 
 
 /**
  * The rows the answers below are read from are in their compact shape (docs/storage.md): batch
- * numbers as `b` and `f`, `identified` only when 1, visit contributions with a numeric hour and
- * positional attribution keys. The exactness checks then hold for that shape, not an older one.
+ * numbers as `b` and `f`, the visitor rows' visitor, classification, sums and hit times under
+ * their short names (none under its long name), `identified` only when 1, visit contributions
+ * with a numeric hour and positional attribution keys. The exactness checks then hold for that
+ * shape, not an older one.
  */
 async function expectCompactRows(db: Db, siteId: ObjectId): Promise<void> {
   for (const name of ['stats_visitor_days', 'stats_visitor_sets', 'stats_hit_hours', 'stats_hit_days']) {
@@ -187,9 +190,17 @@ async function expectCompactRows(db: Db, siteId: ObjectId): Promise<void> {
     expect(await db.collection(name).countDocuments({ siteId, lastBatch: { $exists: true } })).toBe(0);
   }
   expect(await db.collection('stats_visitor_days').countDocuments({ siteId, f: { $exists: false } })).toBe(0);
-  expect(
-    await db.collection('stats_visitor_sets').countDocuments({ siteId, identified: { $ne: 1, $exists: true } }),
-  ).toBe(0);
+  const longNames = ['visitorKey', 'classification', 'pageviews', 'events', 'firstTs', 'lastTs', 'identified'];
+  for (const name of ['stats_visitor_days', 'stats_visitor_sets']) {
+    const rows = await db.collection(name).find({ siteId }).toArray();
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((row) => longNames.some((field) => field in row))).toEqual([]);
+    for (const field of ['visitorKey', 'classification', 'pageviews', 'events'])
+      expect(rows.every((row) => storedVisitorRowField(field) in row)).toBe(true);
+  }
+  const userStatsRows = await db.collection('stats_visitor_sets').find({ siteId, set: USER_STATS_SET }).toArray();
+  expect(userStatsRows.every((row) => row[storedVisitorRowField('firstTs')] instanceof Date)).toBe(true);
+  expect(userStatsRows.filter((row) => ![undefined, 1].includes(row[storedVisitorRowField('identified')]))).toEqual([]);
   for (const { current } of await db.collection('stats_visit_contributions').find({ siteId }).toArray()) {
     expect(typeof current.h).toBe('number');
     expect(current.c).not.toBe('USER');
@@ -650,7 +661,9 @@ describe('stats rollups', () => {
       ),
     );
     await app.app.get(RollupJob).runOnce();
-    const rows = await app.database.db.collection('stats_visitor_days').find({ siteId }).sort({ day: 1 }).toArray();
+    const rows = (
+      await app.database.db.collection('stats_visitor_days').find({ siteId }).sort({ day: 1 }).toArray()
+    ).map((row) => visitorRowOf<{ day: string; visitorKey: string; pageviews: number }>(row));
     // One row per day for the visitor: 3 rows, each 1 page view
     expect(rows.map((row) => [row.day, row.visitorKey, row.pageviews])).toEqual([
       ['2024-05-01', 'same', 1],

@@ -7,6 +7,7 @@ import type { FixedClock } from '../../src/common/time/clock.js';
 import { RollupJob, ROLLUP_SETTLE_MS } from '../../src/stats/rollups/rollup.job.js';
 import { RollupRepository } from '../../src/stats/rollups/rollup.repository.js';
 import { contributionOf } from '../../src/stats/rollups/batch-deltas.js';
+import { visitorRowOf } from '../../src/stats/rollups/visitor-row-names.js';
 import { StatsRepository } from '../../src/stats/stats.repository.js';
 import { seedTotals } from '../factories/data-fixtures.js';
 import type { TestApp } from './test-app.js';
@@ -112,22 +113,30 @@ export interface RollupRow {
   returning: string[];
 }
 
+/** The collections whose rows store their common fields short, read back through visitorRowOf. */
+const VISITOR_ROW_COLLECTIONS: ReadonlySet<string> = new Set(['stats_visitor_days', 'stats_visitor_sets']);
+
+interface InspectedRow {
+  day?: string;
+  visitorKey?: string;
+  rows?: Array<{ returning: Array<{ p: string }> }>;
+  // A visit's contribution: its visitor, and its start hour (stored compact, read by contributionOf).
+  v?: string;
+  current?: Parameters<typeof contributionOf>[0];
+}
+
 /** The site's rows in every stats_* collection, read through the app's mongoose connection. */
 export async function rollupRows(app: TestApp, siteId: string): Promise<RollupRow[]> {
   const connection = app.app.get<Connection>(getConnectionToken());
   const rows: RollupRow[] = [];
   for (const collection of ROLLUP_COLLECTIONS) {
-    const documents = await connection
-      .db!.collection<{
-        day?: string;
-        visitorKey?: string;
-        rows?: Array<{ returning: Array<{ p: string }> }>;
-        // A visit's contribution: its visitor, and its start hour (stored compact, read by contributionOf).
-        v?: string;
-        current?: Parameters<typeof contributionOf>[0];
-      }>(collection)
+    const stored = await connection
+      .db!.collection<InspectedRow>(collection)
       .find({ siteId: new ObjectId(siteId) })
       .toArray();
+    const documents = VISITOR_ROW_COLLECTIONS.has(collection)
+      ? stored.map((document) => visitorRowOf<InspectedRow>(document))
+      : stored;
     for (const { day, visitorKey, rows: counts, v, current } of documents)
       rows.push({
         collection,

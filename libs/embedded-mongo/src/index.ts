@@ -45,6 +45,20 @@ interface Backend {
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
+/**
+ * The engine's young generation (V8's `maxYoungGenerationSizeMb`: two semi-spaces of a third
+ * each, plus the new large-object space), against V8's default of 48 MB (16 MB semi-spaces).
+ * Everything the store keeps (documents, index entries) is allocated there and copied out by a
+ * scavenge, and under sustained ingest the default young generation filled every few
+ * milliseconds: a larger one scavenges less often, so each scavenge's fixed work (roots, the
+ * pointers from old index chunks to new entries) and the temporaries caught in flight are paid
+ * less often. Measured in libs/embedded-mongo/README.md ("Garbage collector"). Set here, where the
+ * worker is made, it applies wherever the engine runs in a worker: the app's `npm start`, the CLI
+ * and every bench launch. A process started with `--max-semi-space-size` overrides it (V8's
+ * flag wins over an isolate's limits).
+ */
+export const ENGINE_YOUNG_GENERATION_MB = 192;
+
 function compiledWorkerAvailable(): boolean {
   return import.meta.url.endsWith('.js') && existsSync(fileURLToPath(workerUrl));
 }
@@ -105,7 +119,10 @@ class WorkerBackend implements Backend {
   static async start(options: EmbeddedMongoOptions): Promise<WorkerBackend> {
     // Functions cannot cross the thread boundary; the worker logs to console.warn itself.
     const { log, host, port, ...transferable } = serverOptions(options);
-    const worker = new Worker(workerUrl, { workerData: transferable });
+    const worker = new Worker(workerUrl, {
+      workerData: transferable,
+      resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
+    });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       worker.once('error', onError);

@@ -128,7 +128,24 @@ export class SortedList<T> {
    * where `beforeEnd` holds, both monotonic over the whole list. Two binary searches, no visiting.
    */
   countInRange(atOrAfterStart: (item: T) => boolean, beforeEnd: (item: T) => boolean): number {
-    return Math.max(0, this.rank((item) => !beforeEnd(item)) - this.rank(atOrAfterStart));
+    const [first, firstIndex] = this.firstAtOrAfter(atOrAfterStart);
+    if (first === this.chunks.length) return 0;
+    // Most ranges the planner counts hold a few entries (one visitor's hits, for each of the
+    // sessionizer's 200 `$in` values): when the range ends in the chunk where it starts, one
+    // search in that chunk finds the end, instead of a second search over the whole list and
+    // the chunk offsets that every write invalidates.
+    const chunk = this.chunks[first];
+    if (!beforeEnd(chunk[chunk.length - 1])) {
+      let lo = firstIndex;
+      let hi = chunk.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (beforeEnd(chunk[mid])) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo - firstIndex;
+    }
+    return Math.max(0, this.rank((item) => !beforeEnd(item)) - (this.startsOfChunks()[first] + firstIndex));
   }
 
   /** Position of the first element for which the monotonic `from` holds (size when none does). */

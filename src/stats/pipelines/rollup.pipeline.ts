@@ -14,6 +14,7 @@ import {
   settledDays,
 } from './stages.js';
 import { IS_IDENTIFIED, userStatsTotals } from './user-stats.pipeline.js';
+import { storedVisitorRowFields, visitorRowCondition, visitorRowPath } from '../rollups/visitor-row-names.js';
 
 export const VISITOR_DAYS_COLLECTION = 'stats_visitor_days';
 export const VISITOR_SETS_COLLECTION = 'stats_visitor_sets';
@@ -185,31 +186,35 @@ export function buildRollupHitMetricsPipeline(
   options: { classification: boolean } = { classification: true },
 ): PipelineStage[] {
   const interval = query.interval === 'hour' ? undefined : query.interval;
+  // The rows store some fields under short names (visitor-row-names.ts): the key and the
+  // conditions are written with the hit names and mapped there.
+  const rowPath = (dimension: Dimension) => visitorRowPath(DIMENSION_SOURCES[dimension].field);
   const key = {
-    ...dimensionKeys(query.dimensions, { hit: hitFieldPath, visit: hitFieldPath }),
+    ...dimensionKeys(query.dimensions, { hit: rowPath, visit: rowPath }),
     ...(interval ? { time: dayBucket(interval) } : {}),
   };
   const visitors = coverage.rawDays.length === 0 ? { visitors: { $size: '$visitors' } } : { visitorKeys: '$visitors' };
+  const events = visitorRowPath('events');
   return [
     {
-      $match: {
+      $match: visitorRowCondition({
         $and: [
           { siteId: query.siteId },
           ...(coverage.set ? [{ set: coverage.set }] : []),
           { day: settledDays(coverage) },
           ...rowConditions(query, options),
         ],
-      },
+      }),
     },
     // `$addToSet` rather than grouping per visitor first: measured twice as fast on the embedded
     // store, and within MongoDB's 100 MB accumulator bound up to about two million visitors per group.
     {
       $group: {
         _id: groupId(key),
-        visitors: { $addToSet: '$visitorKey' },
-        pageviews: { $sum: '$pageviews' },
-        events: { $sum: '$events' },
-        botHits: { $sum: { $cond: [{ $eq: ['$classification', 'BOT'] }, '$events', 0] } },
+        visitors: { $addToSet: visitorRowPath('visitorKey') },
+        pageviews: { $sum: visitorRowPath('pageviews') },
+        events: { $sum: events },
+        botHits: { $sum: { $cond: [{ $eq: [visitorRowPath('classification'), 'BOT'] }, events, 0] } },
       },
     },
     { $project: { _id: 0, key: '$_id', ...visitors, pageviews: 1, events: 1, botHits: 1 } },
@@ -368,27 +373,38 @@ export function buildRollupUserStatsPipeline(siteId: Types.ObjectId, now: Date, 
                     $or: rawDays.map((slice) => ({ ts: { $gte: slice.start, $lt: slice.end } })),
                   },
                 },
-                { $project: { _id: 0, visitorKey: 1, firstTs: '$ts', lastTs: '$ts', identified: IS_IDENTIFIED } },
+                // The raw hits in the rows' shape, their fields under the rows' stored names.
+                {
+                  $project: {
+                    _id: 0,
+                    ...storedVisitorRowFields<unknown>({
+                      visitorKey: '$visitorKey',
+                      firstTs: '$ts',
+                      lastTs: '$ts',
+                      identified: IS_IDENTIFIED,
+                    }),
+                  },
+                },
               ],
             },
           },
         ];
   return [
     {
-      $match: {
+      $match: visitorRowCondition({
         siteId,
         set: USER_STATS_SET,
         classification: 'USER',
         day: { $nin: rawDays.map((slice) => slice.day) },
-      },
+      }),
     },
     ...union,
     {
       $group: {
-        _id: '$visitorKey',
-        firstSeen: { $min: '$firstTs' },
-        lastSeen: { $max: '$lastTs' },
-        identified: { $max: '$identified' },
+        _id: visitorRowPath('visitorKey'),
+        firstSeen: { $min: visitorRowPath('firstTs') },
+        lastSeen: { $max: visitorRowPath('lastTs') },
+        identified: { $max: visitorRowPath('identified') },
       },
     },
     ...userStatsTotals(now),

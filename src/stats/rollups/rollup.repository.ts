@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { AnyBulkWriteOperation, Binary, Collection } from 'mongodb';
 import { Types, type Model } from 'mongoose';
+import { isNotFoundError } from '../../database/database-errors.js';
 import { bulkWriteInSlices, SLICE } from '../../database/slices.js';
 import { CLASSIFICATIONS } from '../../hits/hit.schema.js';
 import {
@@ -22,6 +23,13 @@ import { VisitorDay } from './visitor-day.schema.js';
 import { VisitorSetRow } from './visitor-set.schema.js';
 import { VisitorCountRow } from './visitor-count.schema.js';
 import type { CountDelta, VisitorCount, VisitorSetSample } from './visitor-count-keys.js';
+import {
+  storedVisitorRowField,
+  storedVisitorRowFields,
+  visitorRowCondition,
+  visitorRowOf,
+  visitorRowPath,
+} from './visitor-row-names.js';
 
 const WATERMARK_ID = 'watermark';
 const BATCH_ID = 'batch';
@@ -40,10 +48,11 @@ const siteStateId = (siteId: string) => `site:${siteId}`;
  * imply; 10 visit contributions holding their visitor, attribution and hits per day, the
  * visit-source rows and the attribution count keys; 11 the rows' batch numbers as `b` and `f`,
  * `identified` only when set, visit contributions with the hour as a number, the classification
- * only when not USER and the attribution keyed by position: docs/storage.md), so it is read raw
- * until the job has rebuilt it.
+ * only when not USER and the attribution keyed by position; 12 the visitor rows' visitor,
+ * classification, sums and hit times under short names, visitor-row-names.ts: docs/storage.md),
+ * so it is read raw until the job has rebuilt it.
  */
-export const ROLLUP_VERSION = 11;
+export const ROLLUP_VERSION = 12;
 
 /**
  * Visitor keys per `$in`: with both classifications, within the embedded planner's 1,000 index
@@ -137,9 +146,21 @@ export interface SiteRollupState {
 /** Which visitor-count rows a recount replaces: all of the site's, or those of these days and weeks (Mondays). */
 export type CountRowsScope = 'all' | { days: string[]; weeks: string[] };
 
+/**
+ * Indexes an earlier row version created and no read of this version uses: a row of version 12
+ * stores the visitor and classification as `v` and `c`, so `{ siteId, classification, visitorKey }`
+ * would hold one entry a row for fields no row has. Dropped at boot, by name, so an index an
+ * operator created by hand under another name stays.
+ */
+export const RETIRED_ROLLUP_INDEXES: ReadonlyArray<{ collection: 'stats_visitor_days'; name: string }> = [
+  { collection: 'stats_visitor_days', name: 'siteId_1_classification_1_visitorKey_1' },
+];
+
 /** The rollup collections (owned by stats): visitor rows, visit hours, the watermark, per-site state. */
 @Injectable()
-export class RollupRepository {
+export class RollupRepository implements OnModuleInit {
+  private readonly logger = new Logger(RollupRepository.name);
+
   constructor(
     @InjectModel(VisitorDay.name) private readonly rows: Model<VisitorDay>,
     @InjectModel(VisitorSetRow.name) private readonly setRows: Model<VisitorSetRow>,
@@ -151,6 +172,19 @@ export class RollupRepository {
     @InjectModel(VisitorCountRow.name) private readonly counts: Model<VisitorCountRow>,
     @InjectModel(VisitContributionRow.name) private readonly contributions: Model<VisitContributionRow>,
   ) {}
+
+  /** Upgrading needs no step by hand: the indexes of older row versions go at the first boot. */
+  async onModuleInit(): Promise<void> {
+    for (const { collection, name } of RETIRED_ROLLUP_INDEXES) {
+      try {
+        await this.rows.db.collection(collection).dropIndex(name);
+        this.logger.log(`Dropped index ${collection}.${name}, which an earlier row version used`);
+      } catch (error) {
+        // Not there: a fresh database, an earlier boot, or another instance booting at the same time.
+        if (!isNotFoundError(error)) throw error;
+      }
+    }
+  }
 
   private get contributionRows(): Collection<VisitContributionRow> {
     return this.contributions.collection as unknown as Collection<VisitContributionRow>;
@@ -295,26 +329,31 @@ export class RollupRepository {
    * "already applied" answer, not a failure.
    */
   async applyRowDeltas(collection: DerivedCollection, batch: number, deltas: RowDelta[]): Promise<void> {
+    // Visitor rows store their common fields under short names (visitor-row-names.ts).
+    const stored =
+      collection === 'visitorDays' || collection === 'visitorSets'
+        ? storedVisitorRowFields
+        : <T>(fields: Record<string, T>) => fields;
     const operations: AnyBulkWriteOperation[] = deltas.map((delta) => ({
       updateOne: {
         filter: { _id: delta._id, [ROW_LAST_BATCH]: { $not: { $gte: batch } } },
         update: {
           // Visitor-day rows record the batch that created them: its new visitor-days (VisitorCountsBuilder.applyBatch).
           $setOnInsert: {
-            ...storedKey(delta.key),
+            ...stored(storedKey(delta.key)),
             ...(collection === 'visitorDays' ? { [ROW_FIRST_BATCH]: batch } : {}),
           },
-          $inc: delta.inc,
+          $inc: stored(delta.inc),
           $set: { [ROW_LAST_BATCH]: batch },
           ...(delta.visitor
             ? {
-                $min: { firstTs: delta.visitor.firstTs },
+                $min: stored({ firstTs: delta.visitor.firstTs }),
                 // `identified` is stored once a hit of the row was identified, absent before: user
                 // stats add it up (`$sum` of a missing or null `$max` is 0), as a 0 would be.
-                $max: {
+                $max: stored<unknown>({
                   lastTs: delta.visitor.lastTs,
                   ...(delta.visitor.identified > 0 ? { identified: delta.visitor.identified } : {}),
-                },
+                }),
               }
             : {}),
         },
@@ -462,7 +501,7 @@ export class RollupRepository {
     const keys: string[] = [];
     const cursor = this.rows.collection.aggregate<{ _id: string }>([
       { $match: { siteId: new Types.ObjectId(siteId), day: { $in: days } } },
-      { $group: { _id: '$visitorKey' } },
+      { $group: { _id: visitorRowPath('visitorKey') } },
     ]);
     for await (const { _id } of cursor) keys.push(String(_id));
     return keys;
@@ -494,10 +533,11 @@ export class RollupRepository {
     for (const filter of filters) {
       let current: VisitorSetSample[] = [];
       const cursor = this.rows.collection
-        .find<VisitorSetSample>(filter, { projection })
-        .sort({ visitorKey: 1, day: 1 })
+        .find(visitorRowCondition(filter), { projection: storedVisitorRowFields(projection) })
+        .sort({ [storedVisitorRowField('visitorKey')]: 1, day: 1 })
         .batchSize(10_000);
-      for await (const row of cursor) {
+      for await (const stored of cursor) {
+        const row = visitorRowOf<VisitorSetSample>(stored);
         if (firstBatch) renameFirstBatch(row);
         if (current.length > 0 && current[0].visitorKey !== row.visitorKey) {
           yield current;

@@ -19,11 +19,13 @@ export class VisitorDay {
   @Prop({ required: true })
   day: string;
 
+  /** `visitorKey`, stored short as the other common fields (visitor-row-names.ts, through which every read and write goes). */
   @Prop({ required: true })
-  visitorKey: string;
+  v: string;
 
+  /** `classification`. */
   @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
-  classification: Classification;
+  c: Classification;
 
   @Prop({ type: String, default: null })
   path: string | null;
@@ -52,12 +54,13 @@ export class VisitorDay {
   @Prop({ type: String, default: null })
   device: string | null;
 
+  /** `pageviews`. */
   @Prop({ required: true })
-  pageviews: number;
+  p: number;
 
-  /** All hits, page views included. */
+  /** `events`: all hits, page views included. */
   @Prop({ required: true })
-  events: number;
+  e: number;
 
   /**
    * `firstBatch`, stored short (on ~1 row a hit): the batch that created the row, its new
@@ -76,7 +79,7 @@ export const VisitorDaySchema = SchemaFactory.createForClass(VisitorDay);
 // Serves: every rollup-backed stats read (one site, a range of days), the delete of a site's rows
 // before a rebuild, and the visitor counts' reads of a day's visitors or of a whole site.
 VisitorDaySchema.index({ siteId: 1, day: 1 });
-// Serves: rollup-backed user stats (one site's human rows, grouped by visitor), the visitor counts'
+// `{ siteId, classification, visitorKey }` under the stored names. Serves: the visitor counts'
 // history of the visitors of recomputed days (VisitorCountsBuilder) and the lookup of unsettled
 // days' visitors in the settled part of a counts-backed read.
-VisitorDaySchema.index({ siteId: 1, classification: 1, visitorKey: 1 });
+VisitorDaySchema.index({ siteId: 1, c: 1, v: 1 });

@@ -24,35 +24,43 @@ export class VisitorSetRow {
   @Prop({ required: true })
   day: string;
 
+  /**
+   * `visitorKey`, stored short as the other common fields (visitor-row-names.ts, through which
+   * every read and write goes).
+   */
   @Prop({ required: true })
-  visitorKey: string;
+  v: string;
 
+  /** `classification`. */
   @Prop({ type: String, enum: CLASSIFICATIONS, required: true })
-  classification: Classification;
+  c: Classification;
 
   // The set's own dimension fields (`countryCode`, `path`, …) are stored under their hit names.
 
+  /** `pageviews`. */
   @Prop({ required: true })
-  pageviews: number;
+  p: number;
 
+  /** `events`. */
   @Prop({ required: true })
-  events: number;
+  e: number;
 
   /** The last batch added to the row (`lastBatch`, stored short: RollupRepository.applyRowDeltas). */
   @Prop({ required: true })
   b: number;
 
-  // Set `visitor` only (USER_STATS_SET, what user stats read): the visitor's first and last hit
-  // of the row, and 1 when a hit of it carried a (hashed) userId, else absent.
+  // Set `visitor` only (USER_STATS_SET, what user stats read): the visitor's first (`firstTs`)
+  // and last (`lastTs`) hit of the row, and 1 when a hit of it carried a (hashed) userId
+  // (`identified`), else absent.
 
   @Prop()
-  firstTs?: Date;
+  s?: Date;
 
   @Prop()
-  lastTs?: Date;
+  l?: Date;
 
   @Prop()
-  identified?: number;
+  i?: number;
 }
 
 export type VisitorSetRowDocument = HydratedDocument<VisitorSetRow>;
