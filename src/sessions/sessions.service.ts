@@ -38,6 +38,14 @@ const BATCH_SIZE = 250;
 const BACKGROUND_BATCHES = 2;
 /** Picks up work left by an instance that died holding a lease. */
 const SWEEP_INTERVAL_MS = 30_000;
+/**
+ * Background passes start at most this often. Every group commit asks for one, and a pass costs
+ * about a dozen store round trips however few visitors it takes: at 500 hits/s in batches of 100
+ * a pass per write was most of the app's commands to its store. Marks of the writes in between
+ * wait (in MongoDB) and are taken by the next pass in larger batches. The first request after a
+ * quiet second still starts a pass at once; stats reads `flush` whatever is marked anyway.
+ */
+export const BACKGROUND_PASS_GAP_MS = 1_000;
 const FLUSH_POLL_MS = 20;
 /** Visits given their attribution per store round trip, and per background pass, on an upgrade. */
 const ATTRIBUTION_FILL_BATCH = 200;
@@ -61,8 +69,8 @@ export class VisitsPendingError extends Error {
  * Visitor identity and visits (definitions in docs/metrics.md).
  *
  * Visits are a pure function of a visitor's hits sorted by time. Ingest writes the hits, then
- * marks the visitor dirty (`markDirty`); a sessionizer — in the background right after each
- * write, or in `flush()` — claims a batch of marks with a lease, recomputes the visits of each
+ * marks the visitor dirty (`markDirty`); a sessionizer — in the background after the writes
+ * (at most one pass a second, BACKGROUND_PASS_GAP_MS), or in `flush()` — claims a batch of marks with a lease, recomputes the visits of each
  * window widened to whole visits, and retires a mark only if nobody marked it again meanwhile.
  * All coordination is in MongoDB (atomic upserts, leases, revs), so any number of instances
  * may ingest for the same visitor and arrival order never changes the result.
@@ -73,6 +81,9 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   private readonly identity: VisitorIdentity;
   private readonly idleMs: number;
   private background: Promise<void> | undefined;
+  /** When the last background pass started (performance.now()), and the timer of the next one. */
+  private lastPassStarted = Number.NEGATIVE_INFINITY;
+  private passTimer: NodeJS.Timeout | undefined;
   /** Whether every stored visit has its referrer and UTM fields (see `fillMissingAttribution`). */
   private attributionFilled = false;
   private backgroundAgain = false;
@@ -105,6 +116,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   onModuleDestroy(): void {
     this.stopping = true;
     clearInterval(this.sweepTimer);
+    clearTimeout(this.passTimer);
+    this.passTimer = undefined;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -153,15 +166,33 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     this.backgroundDeferred = true;
   }
 
-  /** Starts (or re-arms) the background sessionizer; never throws, never blocks the caller. */
+  /**
+   * Starts (or re-arms) the background sessionizer, at most one pass per BACKGROUND_PASS_GAP_MS:
+   * a call during a pass, or sooner than that after the last one started, has the next pass
+   * start when the gap is over. Never throws, never blocks the caller.
+   */
   sessionizeInBackground(): void {
     if (this.stopping || this.backgroundDeferred) return;
     if (this.background) {
       this.backgroundAgain = true;
       return;
     }
+    if (this.passTimer) return;
+    const wait = this.lastPassStarted + BACKGROUND_PASS_GAP_MS - performance.now();
+    if (wait <= 0) return this.startBackgroundPass();
+    this.passTimer = setTimeout(() => {
+      this.passTimer = undefined;
+      this.sessionizeInBackground();
+    }, wait);
+    this.passTimer.unref();
+  }
+
+  private startBackgroundPass(): void {
+    this.lastPassStarted = performance.now();
+    this.backgroundAgain = false;
     this.background = this.runBackground().finally(() => {
       this.background = undefined;
+      if (this.backgroundAgain) this.sessionizeInBackground();
     });
   }
 
@@ -204,19 +235,18 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     }
   }
 
+  /** One background pass: every free batch, then old visits' attribution while some lack it. */
   private async runBackground(): Promise<void> {
-    do {
+    try {
+      await this.drain(BACKGROUND_BATCHES);
+      if (!this.attributionFilled && !this.stopping) await this.fillMissingAttribution(ATTRIBUTION_FILL_PER_PASS);
+    } catch (error) {
+      this.logger.warn(
+        `Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      // Not re-armed by calls made during the failed pass: the next write or sweep retries.
       this.backgroundAgain = false;
-      try {
-        await this.drain(BACKGROUND_BATCHES);
-        if (!this.attributionFilled && !this.stopping) await this.fillMissingAttribution(ATTRIBUTION_FILL_PER_PASS);
-      } catch (error) {
-        this.logger.warn(
-          `Sessionizer pass failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
-        );
-        return;
-      }
-    } while (this.backgroundAgain && !this.stopping);
+    }
   }
 
   /**

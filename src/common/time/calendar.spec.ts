@@ -1,8 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
+  addDays,
   addMonths,
+  daysBetween,
   daysFrom,
+  daysInMonth,
+  formatCalendarDate,
   parseCalendarDate,
   shiftDay,
   startOfWeek,
@@ -58,6 +62,46 @@ describe('calendar', () => {
     expect(addMonths({ year: 2024, month: 1, day: 15 }, -2)).toEqual({ year: 2023, month: 11, day: 15 });
     expect(startOfWeek({ year: 2024, month: 2, day: 11 })).toEqual({ year: 2024, month: 2, day: 5 });
     expect(startOfWeek({ year: 2024, month: 2, day: 12 })).toEqual({ year: 2024, month: 2, day: 12 });
+  });
+
+  /** The same arithmetic through `Date` (UTC), as these functions once did it. */
+  const viaDate = (date: { year: number; month: number; day: number }, days = 0) => {
+    const shifted = new Date(Date.UTC(date.year, date.month - 1, date.day + days));
+    return { year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate() };
+  };
+  const anyDate = fc
+    .integer({ min: Date.UTC(1600, 0, 1) / 86_400_000, max: Date.UTC(2400, 11, 31) / 86_400_000 })
+    .map((days) => viaDate({ year: 1970, month: 1, day: 1 }, days));
+
+  it('does day arithmetic as Date does, over eight centuries of leap years', () => {
+    fc.assert(
+      fc.property(anyDate, fc.integer({ min: -800, max: 800 }), (date, days) => {
+        const monday = viaDate(date, -((new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay() + 6) % 7));
+        expect({
+          shifted: addDays(date, days),
+          between: daysBetween(date, addDays(date, days)),
+          monday: startOfWeek(date),
+          monthDays: daysInMonth(date.year, date.month),
+          parsed: parseCalendarDate(formatCalendarDate(date)),
+          lastOfMonth: parseCalendarDate(formatCalendarDate({ ...date, day: daysInMonth(date.year, date.month) + 1 })),
+        }).toEqual({
+          shifted: viaDate(date, days),
+          between: days,
+          monday,
+          monthDays: viaDate({ year: date.year, month: date.month + 1, day: 0 }).day,
+          parsed: date,
+          lastOfMonth: undefined,
+        });
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('parses a padded date with stray characters as the pattern does', () => {
+    expect(parseCalendarDate('2021-03-1 ')).toEqual({ year: 2021, month: 3, day: 1 });
+    expect(parseCalendarDate('2021-0a-01')).toBeUndefined();
+    expect(parseCalendarDate('2021-00-01')).toBeUndefined();
+    expect(parseCalendarDate('2021-01-00')).toBeUndefined();
   });
 });
 

@@ -11,26 +11,88 @@ export interface CalendarDate {
 
 const DATE_PATTERN = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
 
-/** Parses `YYYY-MM-DD`, also unpadded (`2021-3-15`, as site-analytics scripts send it); undefined when invalid. */
+/**
+ * Parses `YYYY-MM-DD`, also unpadded (`2021-3-15`, as site-analytics scripts send it); undefined when invalid.
+ * The rollup job parses days millions of times over a large batch, so the padded form is read
+ * digit by digit; anything else takes the pattern.
+ */
 export function parseCalendarDate(text: string): CalendarDate | undefined {
-  const match = DATE_PATTERN.exec(text.trim());
-  if (!match) return undefined;
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  const padded = text.length === 10 && text.charCodeAt(4) === DASH && text.charCodeAt(7) === DASH;
+  let [year, month, day] = padded
+    ? [digits(text, 0, 4), digits(text, 5, 7), digits(text, 8, 10)]
+    : [Number.NaN, Number.NaN, Number.NaN];
+  if (Number.isNaN(year + month + day)) [year, month, day] = patternParts(text);
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month))) return undefined;
   return { year, month, day };
+}
+
+const DASH = 45;
+const ZERO = 48;
+
+/** The decimal number in `text[from, to)`, NaN unless all of it is ASCII digits. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let index = from; index < to; index++) {
+    const digit = text.charCodeAt(index) - ZERO;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function patternParts(text: string): [number, number, number] {
+  const match = DATE_PATTERN.exec(text.trim());
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : [Number.NaN, Number.NaN, Number.NaN];
 }
 
 export function formatCalendarDate({ year, month, day }: CalendarDate): string {
   return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
 export function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month === 2 && isLeapYear(year) ? 29 : MONTH_DAYS[month - 1];
+}
+
+/**
+ * Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's `days_from_civil`
+ * and `civil_from_days`): integer arithmetic, where going through `Date` allocated an object
+ * per step of the rollup job's day arithmetic. `day` may overflow its month (`{ 1, 32 }` is
+ * February 1st), as with `Date.UTC`.
+ */
+function dayNumber({ year, month, day }: CalendarDate): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * ((month + 9) % 12) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+function dateOfDayNumber(days: number): CalendarDate {
+  const shifted = days + 719_468;
+  const era = Math.floor(shifted / 146_097);
+  const dayOfEra = shifted - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  return {
+    year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0),
+    month,
+    day: dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1,
+  };
 }
 
 export function addDays(date: CalendarDate, days: number): CalendarDate {
-  const shifted = new Date(Date.UTC(date.year, date.month - 1, date.day + days));
-  return { year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate() };
+  return dateOfDayNumber(dayNumber(date) + days);
 }
 
 /** A `YYYY-MM-DD` day moved by `days` calendar days. */
@@ -60,13 +122,14 @@ export function compareDates(a: CalendarDate, b: CalendarDate): number {
 
 /** Whole days from `a` to `b` (b − a). */
 export function daysBetween(a: CalendarDate, b: CalendarDate): number {
-  return Math.round((Date.UTC(b.year, b.month - 1, b.day) - Date.UTC(a.year, a.month - 1, a.day)) / 86_400_000);
+  return dayNumber(b) - dayNumber(a);
 }
 
 /** Monday of the ISO week containing `date` (weeks start on Monday, as in Plausible). */
 export function startOfWeek(date: CalendarDate): CalendarDate {
-  const weekday = new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay();
-  return addDays(date, -((weekday + 6) % 7));
+  const days = dayNumber(date);
+  // 1970-01-01 was a Thursday: days since the Monday before it, modulo a week.
+  return dateOfDayNumber(days - ((((days + 3) % 7) + 7) % 7));
 }
 
 export function startOfMonth(date: CalendarDate): CalendarDate {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
+import { Types } from 'mongoose';
+import type { GeoLookupService } from '../../geo/geo-lookup.service.js';
+import type { ReverseDnsService } from '../../geo/reverse-dns.service.js';
+import type { SessionsService } from '../../sessions/sessions.service.js';
+import type { SiteView } from '../../sites/site-view.js';
 import { classifyUserAgent } from './bot-classifier.js';
+import { EnrichmentService } from './enrichment.service.js';
 import { normalisePageUrl, normaliseReferrer } from './url-normalizer.js';
 import { UserAgentParser } from './user-agent-parser.js';
 
@@ -10,6 +16,22 @@ const IPAD =
   'Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
 
 describe('classifyUserAgent', () => {
+  it('gives each enriched hit the verdict of its own user agent, however often each repeats', () => {
+    const enrichment = new EnrichmentService(
+      { lookup: () => ({ countryCode: null, region: null, city: null }) } as unknown as GeoLookupService,
+      { cached: () => undefined } as unknown as ReverseDnsService,
+      { visitorKey: () => 'f'.repeat(32) } as unknown as SessionsService,
+    );
+    const site = { id: new Types.ObjectId().toHexString(), domain: 'shop.example' } as SiteView;
+    // Alike at first and last, different in between: a verdict is the user agent's, not a prefix's.
+    const agents = [FIREFOX, GOOGLEBOT_SMARTPHONE, `${FIREFOX} HeadlessChrome`, '', FIREFOX, GOOGLEBOT_SMARTPHONE, ''];
+    const verdicts = [...agents, ...agents].map((userAgent) => {
+      const hit = enrichment.enrich(site, { url: '/', userAgent, ip: '203.0.113.9', ts: new Date() }, new Date());
+      return { classification: hit?.classification, botReason: hit?.botReason };
+    });
+    expect(verdicts).toEqual([...agents, ...agents].map(classifyUserAgent));
+  });
+
   it.each([
     [GOOGLEBOT_SMARTPHONE, 'BOT', 'isbot'],
     ['', 'BOT', 'empty-user-agent'],

@@ -7,7 +7,8 @@ import type { SiteView } from '../../sites/site-view.js';
 import type { NewEngagement } from '../engagements.repository.js';
 import type { NewHit } from '../../hits/hits.repository.js';
 import { PAGEVIEW, type HitProps } from '../../hits/hit.schema.js';
-import { classifyUserAgent } from './bot-classifier.js';
+import { LruCache } from '../../geo/lru-cache.js';
+import { classifyUserAgent, type BotVerdict } from './bot-classifier.js';
 import { normalisePageUrl, normaliseReferrer } from './url-normalizer.js';
 import { UserAgentParser } from './user-agent-parser.js';
 
@@ -44,6 +45,11 @@ export interface EngagementMeasure {
 @Injectable()
 export class EnrichmentService {
   private readonly userAgents = new UserAgentParser(1000);
+  /**
+   * Bot verdicts by the exact user agent, as the device is cached: isbot's pattern alone cost
+   * several microseconds a hit, and live traffic repeats a few hundred user agents.
+   */
+  private readonly verdicts = new LruCache<string, BotVerdict>(1000);
 
   constructor(
     private readonly geo: GeoLookupService,
@@ -61,7 +67,7 @@ export class EnrichmentService {
     const page = normalisePageUrl(input.url, site.domain, input.hashMode);
     if (!page) return null;
     const { referrer, referrerHost } = normaliseReferrer(input.referrer, page.host);
-    const verdict = classifyUserAgent(input.userAgent);
+    const verdict = this.classify(input.userAgent);
     const device = this.userAgents.parse(input.userAgent);
     const location = this.geo.lookup(input.ip);
     const hit: NewHit = {
@@ -96,6 +102,14 @@ export class EnrichmentService {
     if (input.userId !== undefined) hit.userKey = this.sessions.userKey(site.id, input.userId);
     if (input.props !== undefined && Object.keys(input.props).length > 0) hit.props = input.props;
     return hit;
+  }
+
+  private classify(userAgent: string): BotVerdict {
+    const cached = this.verdicts.get(userAgent);
+    if (cached) return cached;
+    const verdict = classifyUserAgent(userAgent);
+    this.verdicts.set(userAgent, verdict);
+    return verdict;
   }
 
   /**
