@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
 import { countryName } from './country-name.js';
-import { LruCache } from './lru-cache.js';
 import { registrableDomain } from './registrable-domain.js';
 
 describe('registrableDomain', () => {
@@ -23,18 +22,5 @@ describe('countryName', () => {
     expect(countryName('DE')).toBe('Germany');
     expect(countryName('us')).toBe('United States');
     expect(countryName(null)).toBe('Unknown');
-  });
-});
-
-describe('LruCache', () => {
-  it('evicts the least recently used entry and expires by ttl', () => {
-    const cache = new LruCache<string, number>(2, 100);
-    cache.set('a', 1, 0);
-    cache.set('b', 2, 0);
-    expect(cache.get('a', 10)).toBe(1);
-    cache.set('c', 3, 10);
-    expect(cache.get('b', 10)).toBeUndefined();
-    expect(cache.get('a', 50)).toBe(1);
-    expect(cache.get('c', 200)).toBeUndefined();
   });
 });

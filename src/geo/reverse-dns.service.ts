@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModu
 import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { promises as dns } from 'node:dns';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
-import { LruCache } from './lru-cache.js';
+import { LruCache } from '../common/collections/lru-cache.js';
 import { registrableDomain } from './registrable-domain.js';
 
 /** Resolves an IP to its PTR names. Tests bind a fake; production uses the system resolver. */

@@ -1,7 +1,7 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { extractPresentedKey } from '../auth/presented-credentials.js';
-import { LruCache } from '../geo/lru-cache.js';
+import { LruCache } from '../common/collections/lru-cache.js';
 import { isOriginAllowed } from '../sites/site-rules.js';
 import type { SiteView } from '../sites/site-view.js';
 import { SitesService } from '../sites/sites.service.js';

@@ -7,7 +7,7 @@ import type { SiteView } from '../../sites/site-view.js';
 import type { NewEngagement } from '../engagements.repository.js';
 import type { NewHit } from '../../hits/hits.repository.js';
 import { PAGEVIEW, type HitProps } from '../../hits/hit.schema.js';
-import { LruCache } from '../../geo/lru-cache.js';
+import { LruCache } from '../../common/collections/lru-cache.js';
 import { classifyUserAgent, type BotVerdict } from './bot-classifier.js';
 import { normalisePageUrl, normaliseReferrer } from './url-normalizer.js';
 import { UserAgentParser } from './user-agent-parser.js';

@@ -1,5 +1,5 @@
 import { UAParser } from 'ua-parser-js';
-import { LruCache } from '../../geo/lru-cache.js';
+import { LruCache } from '../../common/collections/lru-cache.js';
 
 export interface DeviceInfo {
   browser: string | null;
