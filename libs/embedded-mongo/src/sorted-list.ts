@@ -96,15 +96,7 @@ export class SortedList<T> {
       else lo = mid + 1;
     }
     if (lo === this.chunks.length) return [lo, 0];
-    const chunk = this.chunks[lo];
-    let start = 0;
-    let end = chunk.length;
-    while (start < end) {
-      const mid = (start + end) >>> 1;
-      if (atOrAfterStart(chunk[mid])) end = mid;
-      else start = mid + 1;
-    }
-    return [lo, start];
+    return [lo, firstInChunk(this.chunks[lo], atOrAfterStart, 0)];
   }
 
   /**
@@ -135,16 +127,8 @@ export class SortedList<T> {
     // search in that chunk finds the end, instead of a second search over the whole list and
     // the chunk offsets that every write invalidates.
     const chunk = this.chunks[first];
-    if (!beforeEnd(chunk[chunk.length - 1])) {
-      let lo = firstIndex;
-      let hi = chunk.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (beforeEnd(chunk[mid])) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo - firstIndex;
-    }
+    if (!beforeEnd(chunk[chunk.length - 1]))
+      return firstInChunk(chunk, (item) => !beforeEnd(item), firstIndex) - firstIndex;
     return Math.max(0, this.rank((item) => !beforeEnd(item)) - (this.startsOfChunks()[first] + firstIndex));
   }
 
@@ -205,4 +189,16 @@ export class SortedList<T> {
     }
     return lo;
   }
+}
+
+/** Position of the first element of `chunk`, from `from` on, where the monotonic `holds` does (its length when none does). */
+function firstInChunk<T>(chunk: readonly T[], holds: (item: T) => boolean, from: number): number {
+  let lo = from;
+  let hi = chunk.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (holds(chunk[mid])) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
