@@ -195,20 +195,34 @@ export function addVisitorCounts(
     VISITOR_COUNT_SCOPES.forEach((scope, scopeIndex) => {
       for (const [id, { values, days: active }] of byScope[scopeIndex]) {
         const sorted = [...active.keys()].sort();
-        for (const { unit, only, tally } of targets)
+        for (const { unit, only, tally } of targets) {
+          const rowPrefix = `${key.name}\u0000${scope}\u0000${id}\u0000${unit}\u0000`;
+          // The days of a week meet its row one after the other: looked up once.
+          let entry: TallyEntry | undefined;
           for (let index = 0; index < sorted.length; index++) {
             const day = sorted[index];
             const label = unitLabel(unit, day);
             if (only !== 'all' && !only.has(label)) continue;
-            const rowId = `${key.name}\u0000${scope}\u0000${id}\u0000${unit}\u0000${label}`;
-            let entry = tally.get(rowId);
-            if (!entry) {
-              const empty = { fresh: 0, pageviews: 0, events: 0, botHits: 0 };
-              entry = {
-                count: { key: key.name, scope, values, unit, day: label, ...empty },
-                returning: new Map(),
-              };
-              tally.set(rowId, entry);
+            if (entry?.count.day !== label) {
+              const rowId = rowPrefix + label;
+              entry = tally.get(rowId);
+              if (!entry) {
+                entry = {
+                  count: {
+                    key: key.name,
+                    scope,
+                    values,
+                    unit,
+                    day: label,
+                    fresh: 0,
+                    pageviews: 0,
+                    events: 0,
+                    botHits: 0,
+                  },
+                  returning: new Map(),
+                };
+                tally.set(rowId, entry);
+              }
             }
             const sums = active.get(day)!;
             entry.count.pageviews += sums.pageviews;
@@ -219,6 +233,7 @@ export function addVisitorCounts(
             else if (unitLabel(unit, previous) !== label)
               entry.returning.set(previous, (entry.returning.get(previous) ?? 0) + 1);
           }
+        }
       }
     });
   }
