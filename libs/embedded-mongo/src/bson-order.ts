@@ -164,6 +164,62 @@ function compareObjects(
 }
 
 /**
+ * Whether `canonicalKey(a) === canonicalKey(b)`, decided without building either string: an
+ * update reports a document modified when its canonical key changed, and building two keys of a
+ * whole document per updated document (every replacement of a visit, every pipeline update of
+ * the sessionizer's claims) allocated strings the size of the document only to compare them.
+ */
+export function sameCanonicalKey(a: unknown, b: unknown): boolean {
+  const rank = typeRank(a);
+  if (rank !== typeRank(b)) return false;
+  switch (rank) {
+    case 5:
+      return true;
+    case 10: {
+      // `n${x}`: number-to-string is one-to-one but for -0 (written as 0 there) and NaN.
+      const x = numericValue(a) as number;
+      const y = numericValue(b) as number;
+      return x === y || (x !== x && y !== y);
+    }
+    case 35:
+      return compareObjectIds(a as ObjectId, b as ObjectId) === 0;
+    case 40:
+      return Boolean(a) === Boolean(b);
+    case 45: {
+      const x = (a as Date).getTime();
+      const y = (b as Date).getTime();
+      return x === y || (x !== x && y !== y);
+    }
+    case 25: {
+      const x = a as unknown[];
+      const y = b as unknown[];
+      if (x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) if (!sameCanonicalKey(x[i], y[i])) return false;
+      return true;
+    }
+    case 30: {
+      const x = a as Binary;
+      const y = b as Binary;
+      return x.sub_type === y.sub_type && compareBytes(x.buffer, y.buffer) === 0;
+    }
+    case 20: {
+      const x = a as Record<string, unknown>;
+      const y = b as Record<string, unknown>;
+      const keysA = Object.keys(x);
+      const keysB = Object.keys(y);
+      if (keysA.length !== keysB.length) return false;
+      for (let i = 0; i < keysA.length; i++) {
+        if (keysA[i] !== keysB[i] || !sameCanonicalKey(x[keysA[i]], y[keysB[i]])) return false;
+      }
+      return true;
+    }
+    default:
+      // Strings (`s…`) and every other type (`r<rank>:…`) are keyed by their string form.
+      return String(a) === String(b);
+  }
+}
+
+/**
  * An element's or field's key inside an array's or document's: length-prefixed, so a string
  * holding `,` or `"b":` cannot make `{ a: 'x,"b":sy' }` read like `{ a: 'x', b: 'y' }`.
  */
