@@ -94,6 +94,11 @@ export function assertStorableId(doc: Document): void {
 }
 
 function withIdFirst(doc: Document): Document {
+  // Upserted documents mostly have it first already (from the filter): no two copies then.
+  for (const name in doc) {
+    if (name === '_id') return doc;
+    break;
+  }
   const { _id, ...rest } = doc;
   return { _id, ...rest };
 }
@@ -331,7 +336,8 @@ export function applyUpdate(
       assertSameId(stored, replacement);
     }
     const doc = { ...replacement, _id: stored._id };
-    return { doc: withIdFirst(doc), modified: !sameCanonicalKey(withIdFirst(doc), stored) };
+    const replaced = withIdFirst(doc);
+    return { doc: replaced, modified: !sameCanonicalKey(replaced, stored) };
   }
   const { doc, changed } = applyOperators(stored, true, update, arrayFilters, filter, false);
   assertSameId(stored, doc);

@@ -169,9 +169,11 @@ function topLevelFields(projection: Document): FieldList | undefined {
 
 function pickFields(doc: Document, { include, names, keepId }: FieldList): Document {
   const picked: Document = {};
-  for (const [name, value] of Object.entries(doc)) {
+  // Names, not entries: a pair array per field of every document read was a twentieth of what
+  // the store allocated under ingest.
+  for (const name of Object.keys(doc)) {
     const wanted = name === '_id' ? keepId : include === names.has(name);
-    if (wanted) picked[name] = value;
+    if (wanted) picked[name] = doc[name];
   }
   return picked;
 }
