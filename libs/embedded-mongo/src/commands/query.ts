@@ -28,6 +28,11 @@ function primaryKey(criteria: Document): unknown {
   return isExactScalar(id) ? id : undefined;
 }
 
+function onlyId(criteria: Document): boolean {
+  for (const name in criteria) if (name !== '_id') return false;
+  return true;
+}
+
 /**
  * Stored documents matching `filter`, narrowed by an index when possible; never copies. Under a
  * collation every document is tested: the indexes hold binary string keys.
@@ -53,8 +58,9 @@ export function matching(
     // At most one document holds that `_id`, whichever index would have found it: the same
     // answer as a planned scan, which reads the `_id` index with the same key equality.
     const doc = limit >= 1 ? collection?.get(id) : undefined;
+    // `{ _id }` alone (most statements of a bulk write) needs no copy of the filter without it.
+    if (onlyId(criteria)) return doc ? [doc] : [];
     const { _id: _answered, ...others } = criteria;
-    if (Object.keys(others).length === 0) return doc ? [doc] : [];
     // Compiled even without a document, so unknown operators are always reported.
     const rest = compileFilter(others, scope);
     return doc && rest.test(doc) ? [doc] : [];
