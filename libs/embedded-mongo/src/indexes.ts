@@ -106,7 +106,7 @@ export class Index {
     this.spec = spec;
     this.fields = Object.keys(spec.key);
     this.paths = this.fields.map((field) => field.split('.'));
-    this.topLevelFields = this.paths.every((path) => path.length === 1);
+    this.topLevelFields = this.paths.length > 0 && this.paths.every((path) => path.length === 1);
     this.directions = this.fields.map((field) => (spec.key[field] === -1 ? -1 : 1));
     this.unique = spec.unique === true;
     this.sparse = spec.sparse === true;
