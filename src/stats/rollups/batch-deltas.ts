@@ -79,25 +79,29 @@ export async function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<
       const pageview = hit.name === PAGEVIEW ? 1 : 0;
       const visitor = { firstTs: hit.ts, lastTs: hit.ts, identified: typeof hit.userKey === 'string' ? 1 : 0 };
       const json = hitJson(hit, siteKey, day, hour);
-      const base = { siteId: hit.siteId, day };
 
       add(
         visitorDays,
         VISITOR_DAY_KEY.text(json),
-        () => ({ ...base, visitorKey: hit.visitorKey, ...valuesOf(hit, ROLLUP_FIELDS) }),
+        () => withValues({ siteId: hit.siteId, day, visitorKey: hit.visitorKey }, hit, ROLLUP_FIELDS),
         pageview,
       );
       for (const set of VISITOR_SET_KEYS)
         add(
           visitorSets,
           set.key.text(json),
-          () => ({
-            ...base,
-            set: set.name,
-            visitorKey: hit.visitorKey,
-            classification: hit.classification,
-            ...valuesOf(hit, set.fields),
-          }),
+          () =>
+            withValues(
+              {
+                siteId: hit.siteId,
+                day,
+                set: set.name,
+                visitorKey: hit.visitorKey,
+                classification: hit.classification,
+              },
+              hit,
+              set.fields,
+            ),
           pageview,
           set.name === USER_STATS_SET ? visitor : undefined,
         );
@@ -105,14 +109,20 @@ export async function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<
         add(
           hitHours,
           set.key.text(json),
-          () => ({ ...base, set: set.name, hour, classification: hit.classification, ...valuesOf(hit, set.fields) }),
+          () =>
+            withValues(
+              { siteId: hit.siteId, day, set: set.name, hour, classification: hit.classification },
+              hit,
+              set.fields,
+            ),
           pageview,
         );
       for (const set of HIT_DAY_KEYS)
         add(
           hitDays,
           set.key.text(json),
-          () => ({ ...base, set: set.name, classification: hit.classification, ...valuesOf(hit, set.fields) }),
+          () =>
+            withValues({ siteId: hit.siteId, day, set: set.name, classification: hit.classification }, hit, set.fields),
           pageview,
         );
     }
@@ -141,11 +151,13 @@ function hitJson(hit: BatchHit, siteKey: string, day: string, hour: string): Rec
   return json;
 }
 
-/** The fields' values on the hit, a missing one as null (as the rows store them). */
-function valuesOf(hit: BatchHit, fields: readonly string[]): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  for (const field of fields) values[field] = hit[field] ?? null;
-  return values;
+/**
+ * `key` with the fields' values on the hit added, a missing one as null (as the rows store them);
+ * assigned in place, as a spread would put them (a field already in `key` keeps its place).
+ */
+function withValues(key: Record<string, unknown>, hit: BatchHit, fields: readonly string[]): Record<string, unknown> {
+  for (const field of fields) key[field] = hit[field] ?? null;
+  return key;
 }
 
 function add(
