@@ -78,32 +78,51 @@ export async function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<
       days.set(siteKey, siteDays);
       const pageview = hit.name === PAGEVIEW ? 1 : 0;
       const visitor = { firstTs: hit.ts, lastTs: hit.ts, identified: typeof hit.userKey === 'string' ? 1 : 0 };
-      const base = { siteId: hit.siteId, day };
+      const json = hitJson(hit, siteKey, day, hour);
 
-      add(visitorDays, { ...base, visitorKey: hit.visitorKey, ...valuesOf(hit, ROLLUP_FIELDS) }, pageview);
-      for (const set of VISITOR_SETS)
+      add(
+        visitorDays,
+        VISITOR_DAY_KEY.text(json),
+        () => withValues({ siteId: hit.siteId, day, visitorKey: hit.visitorKey }, hit, ROLLUP_FIELDS),
+        pageview,
+      );
+      for (const set of VISITOR_SET_KEYS)
         add(
           visitorSets,
-          {
-            ...base,
-            set: set.name,
-            visitorKey: hit.visitorKey,
-            classification: hit.classification,
-            ...valuesOf(hit, set.fields),
-          },
+          set.key.text(json),
+          () =>
+            withValues(
+              {
+                siteId: hit.siteId,
+                day,
+                set: set.name,
+                visitorKey: hit.visitorKey,
+                classification: hit.classification,
+              },
+              hit,
+              set.fields,
+            ),
           pageview,
           set.name === USER_STATS_SET ? visitor : undefined,
         );
-      for (const set of HIT_COUNT_SETS)
+      for (const set of HIT_HOUR_KEYS)
         add(
           hitHours,
-          { ...base, set: set.name, hour, classification: hit.classification, ...valuesOf(hit, set.fields) },
+          set.key.text(json),
+          () =>
+            withValues(
+              { siteId: hit.siteId, day, set: set.name, hour, classification: hit.classification },
+              hit,
+              set.fields,
+            ),
           pageview,
         );
-      for (const set of HIT_DAY_SETS)
+      for (const set of HIT_DAY_KEYS)
         add(
           hitDays,
-          { ...base, set: set.name, classification: hit.classification, ...valuesOf(hit, set.fields) },
+          set.key.text(json),
+          () =>
+            withValues({ siteId: hit.siteId, day, set: set.name, classification: hit.classification }, hit, set.fields),
           pageview,
         );
     }
@@ -116,17 +135,41 @@ export async function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<
   };
 }
 
-/** The fields' values on the hit, a missing one as null (as the rows store them). */
-function valuesOf(hit: BatchHit, fields: readonly string[]): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  for (const field of fields) values[field] = hit[field] ?? null;
-  return values;
+/**
+ * The JSON of every value a hit's row keys hold, made once per hit and shared by its six rows
+ * (RowKeyShape.text). A missing value is `null`, as the key's JSON writes it.
+ */
+function hitJson(hit: BatchHit, siteKey: string, day: string, hour: string): Record<string, string> {
+  const json: Record<string, string> = {
+    siteId: `"${siteKey}"`,
+    day: JSON.stringify(day),
+    hour: JSON.stringify(hour),
+    visitorKey: JSON.stringify(hit.visitorKey ?? null),
+    classification: JSON.stringify(hit.classification ?? null),
+  };
+  for (const field of ROLLUP_FIELDS) json[field] = JSON.stringify(hit[field] ?? null);
+  return json;
 }
 
-function add(rows: RowDeltas, key: Record<string, unknown>, pageview: number, visitor?: RowDelta['visitor']): void {
-  const row = rows.deltaOf(key, (id) => ({
+/**
+ * `key` with the fields' values on the hit added, a missing one as null (as the rows store them);
+ * assigned in place, as a spread would put them (a field already in `key` keeps its place).
+ */
+function withValues(key: Record<string, unknown>, hit: BatchHit, fields: readonly string[]): Record<string, unknown> {
+  for (const field of fields) key[field] = hit[field] ?? null;
+  return key;
+}
+
+function add(
+  rows: RowDeltas,
+  text: string,
+  keyOf: () => Record<string, unknown>,
+  pageview: number,
+  visitor?: RowDelta['visitor'],
+): void {
+  const row = rows.deltaOf(text, (id) => ({
     _id: id,
-    key,
+    key: keyOf(),
     inc: { pageviews: 0, events: 0 },
     ...(visitor ? { visitor: { ...visitor } } : {}),
   }));
@@ -347,18 +390,28 @@ export async function visitSourceDeltas(
   changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next: VisitContribution | null }>,
 ): Promise<RowDelta[]> {
   const rows = new RowDeltas();
-  const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
-    for (const dimension of ATTRIBUTION_DIMENSIONS) {
-      const value = contribution.attribution?.[DIMENSION_SOURCES[dimension].field] ?? null;
-      const key = { siteId, day: contribution.day, classification: contribution.classification, dimension, value };
-      const row = rows.deltaOf(key, (id) => ({ _id: id, key, inc: { ...NO_VISIT_SUMS } }));
+  const addVisit = (siteId: Types.ObjectId, siteJson: string, contribution: VisitContribution, sign: 1 | -1) => {
+    const json: Record<string, string> = {
+      siteId: siteJson,
+      day: JSON.stringify(contribution.day ?? null),
+      classification: JSON.stringify(contribution.classification ?? null),
+    };
+    for (const { dimension, field, key: shape } of VISIT_SOURCE_KEYS) {
+      const value = contribution.attribution?.[field] ?? null;
+      json.value = JSON.stringify(value);
+      const row = rows.deltaOf(shape.text(json), (id) => ({
+        _id: id,
+        key: { siteId, day: contribution.day, classification: contribution.classification, dimension, value },
+        inc: { ...NO_VISIT_SUMS },
+      }));
       for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
     }
   };
   for await (const slice of slicesOf(changes))
     for (const change of slice) {
-      if (change.current) addVisit(change.siteId, change.current, -1);
-      if (change.next) addVisit(change.siteId, change.next, 1);
+      const siteJson = `"${change.siteId.toHexString()}"`;
+      if (change.current) addVisit(change.siteId, siteJson, change.current, -1);
+      if (change.next) addVisit(change.siteId, siteJson, change.next, 1);
     }
   return rows.rows();
 }
@@ -372,14 +425,24 @@ export function visitHourDeltas(
   changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next: VisitContribution | null }>,
 ): RowDelta[] {
   const rows = new RowDeltas();
-  const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
-    const key = { siteId, day: contribution.day, hour: contribution.hour, classification: contribution.classification };
-    const row = rows.deltaOf(key, (id) => ({ _id: id, key, inc: { ...NO_VISIT_SUMS } }));
+  const addVisit = (siteId: Types.ObjectId, siteJson: string, contribution: VisitContribution, sign: 1 | -1) => {
+    const text = VISIT_HOUR_KEY.text({
+      siteId: siteJson,
+      day: JSON.stringify(contribution.day ?? null),
+      hour: JSON.stringify(contribution.hour ?? null),
+      classification: JSON.stringify(contribution.classification ?? null),
+    });
+    const row = rows.deltaOf(text, (id) => ({
+      _id: id,
+      key: { siteId, day: contribution.day, hour: contribution.hour, classification: contribution.classification },
+      inc: { ...NO_VISIT_SUMS },
+    }));
     for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
   };
   for (const change of changes) {
-    if (change.current) addVisit(change.siteId, change.current, -1);
-    if (change.next) addVisit(change.siteId, change.next, 1);
+    const siteJson = `"${change.siteId.toHexString()}"`;
+    if (change.current) addVisit(change.siteId, siteJson, change.current, -1);
+    if (change.next) addVisit(change.siteId, siteJson, change.next, 1);
   }
   return rows.rows();
 }
@@ -397,7 +460,7 @@ export function rowId(key: Record<string, unknown>): Binary {
 }
 
 /** The text `rowId` digests: the key's fields sorted by name, with their values. */
-function rowKeyText(key: Record<string, unknown>): string {
+export function rowKeyText(key: Record<string, unknown>): string {
   return JSON.stringify(
     Object.keys(key)
       .sort()
@@ -410,31 +473,73 @@ function digestOf(text: string): Binary {
 }
 
 /**
+ * The row text (`rowKeyText`) of one kind of row key, built straight from the JSON of its values:
+ * its fields' order is sorted once here, and a key object (with its spreads and sort) is made
+ * only for a row the batch has not met yet. Building and stringifying a key per hit and row was
+ * the largest part of the rollup job's own CPU under sustained ingest, most of it garbage.
+ * `constants` are fields with the same value in every key of the kind (a set's name).
+ */
+export class RowKeyShape {
+  private readonly sorted: ReadonlyArray<{ field: string; head: string; constant?: string }>;
+
+  /** `fields`: the key's fields (any order, repeats ignored); `constants`: those fixed for the kind. */
+  constructor(fields: readonly string[], constants: Readonly<Record<string, unknown>> = {}) {
+    this.sorted = [...new Set([...fields, ...Object.keys(constants)])].sort().map((field) => ({
+      field,
+      head: `[${JSON.stringify(field)},`,
+      ...(field in constants ? { constant: JSON.stringify(constants[field] ?? null) } : {}),
+    }));
+  }
+
+  /**
+   * What `rowKeyText` makes of a key of this kind whose values have this JSON (`json[field]`,
+   * a missing value's as `null`; JSON.stringify's, so that `toJSON` values such as an ObjectId's
+   * give the same text as in the key).
+   */
+  text(json: Readonly<Record<string, string>>): string {
+    let text = '[';
+    for (let index = 0; index < this.sorted.length; index++) {
+      const { field, head, constant } = this.sorted[index];
+      text += `${index === 0 ? '' : ','}${head}${constant ?? json[field]}]`;
+    }
+    return `${text}]`;
+  }
+}
+
+const VISITOR_DAY_KEY = new RowKeyShape(['siteId', 'day', 'visitorKey', ...ROLLUP_FIELDS]);
+const VISITOR_SET_KEYS = VISITOR_SETS.map((set) => ({
+  ...set,
+  key: new RowKeyShape(['siteId', 'day', 'visitorKey', 'classification', ...set.fields], { set: set.name }),
+}));
+const HIT_HOUR_KEYS = HIT_COUNT_SETS.map((set) => ({
+  ...set,
+  key: new RowKeyShape(['siteId', 'day', 'hour', 'classification', ...set.fields], { set: set.name }),
+}));
+const HIT_DAY_KEYS = HIT_DAY_SETS.map((set) => ({
+  ...set,
+  key: new RowKeyShape(['siteId', 'day', 'classification', ...set.fields], { set: set.name }),
+}));
+const VISIT_SOURCE_KEYS = ATTRIBUTION_DIMENSIONS.map((dimension) => ({
+  dimension,
+  field: DIMENSION_SOURCES[dimension].field,
+  key: new RowKeyShape(['siteId', 'day', 'classification', 'value'], { dimension }),
+}));
+const VISIT_HOUR_KEY = new RowKeyShape(['siteId', 'day', 'hour', 'classification']);
+
+/**
  * A batch's deltas to one collection, one per row, in the order the batch first meets them. Rows
- * are told apart by their key's text (`rowKeyText`) and digested once each: a digest per hit and
- * visit met was a tenth of the app's CPU under sustained ingest. That text sorts the key's fields,
- * which made it the largest function of the rollup job's own in the app-cost profile; so a key is
- * first looked up by its JSON as built (native, no sort), and only a key not seen in that form
- * has its row text made, which finds its row if the same key came in another field order. Keys
- * that differ only by a field set to `undefined` rather than left out would share a JSON: the
- * callers build each kind of key from one literal, which always has the same fields.
+ * are told apart by their key's text (`rowKeyText`, made by a RowKeyShape) and digested once
+ * each: a digest per hit and visit met was a tenth of the app's CPU under sustained ingest.
  */
 export class RowDeltas<T extends RowDelta = RowDelta> {
-  private readonly byJson = new Map<string, T>();
   private readonly byRowText = new Map<string, T>();
 
-  /** The delta of `key`'s row, made by `create` the first time the batch meets the row. */
-  deltaOf(key: Record<string, unknown>, create: (id: Binary) => T): T {
-    const json = JSON.stringify(key);
-    let row = this.byJson.get(json);
+  /** The delta of the row whose key has row text `text`, made by `create` the first time the batch meets the row. */
+  deltaOf(text: string, create: (id: Binary) => T): T {
+    let row = this.byRowText.get(text);
     if (!row) {
-      const text = rowKeyText(key);
-      row = this.byRowText.get(text);
-      if (!row) {
-        row = create(digestOf(text));
-        this.byRowText.set(text, row);
-      }
-      this.byJson.set(json, row);
+      row = create(digestOf(text));
+      this.byRowText.set(text, row);
     }
     return row;
   }
