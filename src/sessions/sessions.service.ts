@@ -31,9 +31,22 @@ export type { DirtyMark };
 const LEASE_MS = 30_000;
 /**
  * Visitors leased and recomputed together: reads and writes cost per batch, not per visitor
- * (about ten round trips whatever the size), so the sessionizer keeps up with ingest.
+ * (about a dozen sequential store round trips whatever the size: 13 in the drain bench, where
+ * most windows widen to a stored visit and read hits and visits a second time), so the sessionizer keeps up with ingest. The first claim of a
+ * background worker, and every `flush` claim.
  */
 const BATCH_SIZE = 250;
+/**
+ * Under a backlog a background worker doubles its claim while claims come back full, up to this
+ * (`nextBatchSize`). A batch waits on the store for each round trip and the embedded store
+ * answers one command at a time, so the drain rate is about batch size over those round trips:
+ * measured with `npm run bench -- sessionizer-drain` (20,000 visitors' marks), batches growing
+ * to 2,000 worked the backlog off faster than batches of 250 with about a seventh of the store
+ * commands per visitor (docs/SCALING.md). Not larger: a batch's recomputation runs between two
+ * awaits on the thread that answers HTTP (about 10 µs a visitor, so ~20 ms here), its claim
+ * leases that many visitors for LEASE_MS, and 4,000 measured no faster.
+ */
+const MAX_BATCH_SIZE = 2_000;
 /** Batches in flight at once in the background, so one batch's reads overlap another's writes. */
 const BACKGROUND_BATCHES = 2;
 /** Picks up work left by an instance that died holding a lease. */
@@ -292,13 +305,17 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   /**
    * Claims and processes batches of every site until none is free, or until shutdown: under
    * steady ingest there is always new work, and the marks left stay in MongoDB for the next sweep.
+   * Each worker's claims grow while they come back full (`nextBatchSize`): a backlog is worked off
+   * in large batches, a trickle of marks still in small ones.
    */
   private async drain(concurrency: number): Promise<void> {
     const worker = async () => {
+      let size = BATCH_SIZE;
       while (!this.stopping) {
-        const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, BATCH_SIZE);
+        const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, size);
         if (!batch) return;
         await this.processBatch(batch);
+        size = nextBatchSize(size, batch.visitors.length);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
@@ -416,6 +433,14 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   aggregateVisits<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
     return this.visits.aggregate<T>(pipeline);
   }
+}
+
+/**
+ * The size of a background worker's next claim: twice the last (up to MAX_BATCH_SIZE) while
+ * claims come back full — a backlog — and BATCH_SIZE again once one does not.
+ */
+export function nextBatchSize(claimed: number, got: number): number {
+  return got >= claimed ? Math.min(2 * claimed, MAX_BATCH_SIZE) : BATCH_SIZE;
 }
 
 /**

@@ -100,7 +100,7 @@ export class VisitorDirtyRepository {
   async claimBatch(now: Date, leaseMs: number, limit: number, ids?: string[]): Promise<ClaimedBatch | null> {
     const free = { claimedUntil: { $lt: now } };
     const candidates = await this.collection
-      .find(ids ? { _id: { $in: ids }, ...free } : free, { projection: { _id: 1 } })
+      .find(ids ? { _id: { $in: ids }, ...free } : free, { projection: { _id: 1 }, batchSize: limit })
       .limit(limit)
       .toArray();
     if (candidates.length === 0) return null;
@@ -119,7 +119,10 @@ export class VisitorDirtyRepository {
       },
     ]);
     const claimed = await this.collection
-      .find({ claimToken }, { projection: { siteId: 1, visitorKey: 1, claimedFrom: 1, claimedTo: 1 } })
+      .find(
+        { claimToken },
+        { projection: { siteId: 1, visitorKey: 1, claimedFrom: 1, claimedTo: 1 }, batchSize: candidates.length },
+      )
       .toArray();
     if (claimed.length === 0) return null;
     return {
