@@ -56,7 +56,10 @@ class RoundRobinVisitors {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const dataDir = mkdtempSync(join(tmpdir(), 'siteline-bench-'));
-const store = await startStore(dataDir, DATABASE, ['--max-old-space-size=8192']);
+// BENCH_STORE_NODE_ARGS: extra node flags for the store, e.g. `--cpu-prof --cpu-prof-dir=<dir>`
+// (BENCH_APP_NODE_ARGS for the app).
+const storeNodeArgs = (process.env.BENCH_STORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const store = await startStore(dataDir, DATABASE, ['--max-old-space-size=8192', ...storeNodeArgs]);
 const proxy = await startCountingProxy(Number(new URL(store.uri).port));
 const client = await MongoClient.connect(store.uri);
 const db = client.db();
