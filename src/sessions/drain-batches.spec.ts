@@ -14,8 +14,14 @@ import type { VisitsRepository } from './visits.repository.js';
  * the size each claim asked for, in order. `shortAt`: the claim with this index comes back with
  * fewer visitors than asked (another instance took the rest), though more remain.
  */
-function sessionizer(backlog: number, shortAt = -1): { sessions: SessionsService; claims: number[] } {
+function sessionizer(
+  backlog: number,
+  shortAt = -1,
+): { sessions: SessionsService; claims: number[]; calls: string[]; onRead: { hook: () => void } } {
   const claims: number[] = [];
+  /** Every write, release and completion, in order. */
+  const calls: string[] = [];
+  const onRead = { hook: () => undefined as void };
   let remaining = backlog;
   const siteId = new Types.ObjectId();
   const dirty = {
@@ -32,22 +38,30 @@ function sessionizer(backlog: number, shortAt = -1): { sessions: SessionsService
       }));
       return Promise.resolve({ claimToken: `claim-${claims.length}`, visitors });
     },
-    complete: () => Promise.resolve(),
+    complete: () => record('complete'),
+    release: () => record('release'),
   } as unknown as VisitorDirtyRepository;
+  const record = (call: string): Promise<void> => {
+    calls.push(call);
+    return Promise.resolve();
+  };
   const hits = {
-    findVisitorsHits: () => Promise.resolve([]),
-    assignVisits: () => Promise.resolve(),
+    findVisitorsHits: () => {
+      onRead.hook();
+      return Promise.resolve([]);
+    },
+    assignVisits: () => record('assignVisits'),
   } as unknown as HitsRepository;
   const visits = {
     findVisitorsVisitsOverlapping: () => Promise.resolve([]),
     findVisitsWithoutAttribution: () => Promise.resolve([]),
-    writeVisitChanges: () => Promise.resolve(),
+    writeVisitChanges: () => record('writeVisitChanges'),
   } as unknown as VisitsRepository;
-  const changes = { mark: () => Promise.resolve() } as unknown as VisitChangesRepository;
+  const changes = { mark: () => record('markChanged') } as unknown as VisitChangesRepository;
   const config = { visitorSecret: 'secret', visitorIdMode: 'daily', sessionIdleMinutes: 30 } as TrackingConfig;
   const shutdown = new ShutdownDeadline({ shutdownTimeoutMs: 8000 } as AppConfig, {} as HttpAdapterHost);
   const sessions = new SessionsService(config, hits, visits, dirty, changes, shutdown);
-  return { sessions, claims };
+  return { sessions, claims, calls, onRead };
 }
 
 /** Runs one background pass to its end. */
@@ -77,5 +91,14 @@ describe('background sessionizer batch sizes', () => {
     expect(claims.slice(0, 5)).toEqual([250, 250, 500, 500, 1_000]);
     expect(claims.slice(5, 9)).toEqual([1_000, 250, 2_000, 500]);
     sessions.onModuleDestroy();
+  });
+
+  it('gives a batch back unwritten when shutdown begins during its reads, and claims no more', async () => {
+    const { sessions, claims, calls, onRead } = sessionizer(20_000);
+    // SIGTERM arrives while the first batches read their hits.
+    onRead.hook = () => sessions.onModuleDestroy();
+    await pass(sessions);
+    expect(claims).toEqual([250, 250]);
+    expect(calls).toEqual(['release', 'release']);
   });
 });

@@ -321,15 +321,27 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
+  /**
+   * Recomputes a claimed batch and retires its marks. Once shutdown began, a batch that has not
+   * started writing stops after its reads and gives its windows back (a batch of up to
+   * MAX_BATCH_SIZE visitors has about five sequential writes left then), so the shutdown's drain
+   * phase waits for one write at most and the next start (or another instance) finds the marks
+   * free at once instead of leased for LEASE_MS.
+   */
   private async processBatch(batch: ClaimedBatch): Promise<void> {
+    let written = true;
     try {
       const bySite = groupBy(batch.visitors, (visitor) => visitor.siteId.toHexString());
-      for (const visitors of bySite.values()) await this.recomputeSiteVisits(visitors);
+      for (const visitors of bySite.values()) {
+        written = await this.recomputeSiteVisits(visitors);
+        if (!written) break;
+      }
     } catch (error) {
       await this.dirty.release(batch.claimToken);
       throw error;
     }
-    await this.dirty.complete(batch.claimToken);
+    if (written) await this.dirty.complete(batch.claimToken);
+    else await this.dirty.release(batch.claimToken);
   }
 
   /**
@@ -337,8 +349,9 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
    * `widenToWholeVisits`), reading hits and visits for all of them at once, round after round
    * until every window has settled; then replaces the visits inside each window with the
    * sessionization of its hits in time order. Reads and writes per batch, not per visitor.
+   * Returns false, having written nothing, when shutdown began during the reads.
    */
-  private async recomputeSiteVisits(visitors: ClaimedVisitor[]): Promise<void> {
+  private async recomputeSiteVisits(visitors: ClaimedVisitor[]): Promise<boolean> {
     const siteId = visitors[0].siteId;
     const settled = new Map<string, { window: Span; hits: SessionHit[]; visits: Visit[] }>();
     let pending = visitors.map((visitor) => ({
@@ -378,6 +391,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
       }
       pending = unsettled;
     }
+    if (this.stopping) return false;
     const changes: VisitChanges = { created: [], changed: [], staleIds: [] };
     const assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }> = [];
     for (const [visitorKey, { window, hits, visits }] of settled) {
@@ -404,6 +418,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     await this.visits.writeVisitChanges(changes);
     await this.changes.mark(siteId, changedIds);
     await this.hits.assignVisits(assignments);
+    return true;
   }
 
   /**
