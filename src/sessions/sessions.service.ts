@@ -32,19 +32,19 @@ const LEASE_MS = 30_000;
 /**
  * Visitors leased and recomputed together: reads and writes cost per batch, not per visitor
  * (about a dozen sequential store round trips whatever the size: 13 in the drain bench, where
- * most windows widen to a stored visit and read hits and visits a second time), so the sessionizer keeps up with ingest. The first claim of a
- * background worker, and every `flush` claim.
+ * most windows widen to a stored visit and read hits and visits a second time), so the
+ * sessionizer keeps up with ingest. The first claim of a background worker, and every `flush`
+ * claim (a stats read waits for those: small batches keep its wait short).
  */
 const BATCH_SIZE = 250;
 /**
  * Under a backlog a background worker doubles its claim while claims come back full, up to this
  * (`nextBatchSize`). A batch waits on the store for each round trip and the embedded store
- * answers one command at a time, so the drain rate is about batch size over those round trips:
- * measured with `npm run bench -- sessionizer-drain` (20,000 visitors' marks), batches growing
- * to 2,000 worked the backlog off faster than batches of 250 with about a seventh of the store
- * commands per visitor (docs/SCALING.md). Not larger: a batch's recomputation runs between two
- * awaits on the thread that answers HTTP (about 10 µs a visitor, so ~20 ms here), its claim
- * leases that many visitors for LEASE_MS, and 4,000 measured no faster.
+ * answers one command at a time, so the drain rate follows visitors per round trip: in
+ * `npm run bench -- sessionizer-drain` (20,000 visitors' marks, docs/SCALING.md) claims growing
+ * to 2,000 spent a seventh of the store commands per visitor of batches of 250 and drained
+ * faster. Not larger: a batch's recomputation runs between two awaits on the thread that answers
+ * HTTP (about 10 µs a visitor, ~20 ms here), and a claim leases that many visitors for LEASE_MS.
  */
 const MAX_BATCH_SIZE = 2_000;
 /** Batches in flight at once in the background, so one batch's reads overlap another's writes. */
