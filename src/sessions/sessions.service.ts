@@ -34,7 +34,7 @@ const LEASE_MS = 30_000;
  * (about a dozen sequential store round trips whatever the size: 13 in the drain bench, where
  * most windows widen to a stored visit and read hits and visits a second time), so the
  * sessionizer keeps up with ingest. The first claim of a background worker, and every `flush`
- * claim (a stats read waits for those: small batches keep its wait short).
+ * claim.
  */
 const BATCH_SIZE = 250;
 /**
