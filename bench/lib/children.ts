@@ -81,16 +81,7 @@ function startChild(args: string[], env: Record<string, string>, readyUrl: strin
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  // The whole log of a long run (BENCH_FULL=1 seeds for many minutes), for reading afterwards what the job did.
-  const logDir = process.env.BENCH_APP_LOG_DIR;
-  if (logDir) {
-    mkdirSync(logDir, { recursive: true });
-    const file = createWriteStream(join(logDir, `${args.at(-1)?.split('/').at(-1) ?? 'child'}-${child.pid}.log`));
-    child.stdout?.pipe(file, { end: false });
-    child.stderr?.pipe(file, { end: false });
-    // Both pipes leave the file open (either may end first); it closes once the child's output has.
-    child.once('close', () => file.end());
-  }
+  logWholeOutput(child, args.at(-1)?.split('/').at(-1) ?? 'child');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const handle: Child = {
     process: child,
@@ -178,6 +169,21 @@ export interface StoreProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * BENCH_APP_LOG_DIR: the child's whole output into `<name>-<pid>.log` there — a long run's (BENCH_FULL=1
+ * seeds for many minutes) for reading afterwards what the job did, the store's for its warnings.
+ */
+function logWholeOutput(child: ChildProcess, name: string): void {
+  const logDir = process.env.BENCH_APP_LOG_DIR;
+  if (!logDir) return;
+  mkdirSync(logDir, { recursive: true });
+  const file = createWriteStream(join(logDir, `${name}-${child.pid}.log`));
+  child.stdout?.pipe(file, { end: false });
+  child.stderr?.pipe(file, { end: false });
+  // Both pipes leave the file open (either may end first); it closes once the child's output has.
+  child.once('close', () => file.end());
+}
+
 /** Starts `libs/embedded-mongo` standalone on `dataDir/db` and resolves once it listens. */
 export async function startStore(dataDir: string, database: string, nodeArgs: string[] = []): Promise<StoreProcess> {
   const port = await freePort();
@@ -194,6 +200,7 @@ export async function startStore(dataDir: string, database: string, nodeArgs: st
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  logWholeOutput(child, 'store');
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
