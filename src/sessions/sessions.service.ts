@@ -325,8 +325,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
    * Recomputes a claimed batch and retires its marks. Once shutdown began, a batch that has not
    * started writing stops after its reads and gives its windows back (a batch of up to
    * MAX_BATCH_SIZE visitors has about five sequential writes left then), so the shutdown's drain
-   * phase waits for one write at most and the next start (or another instance) finds the marks
-   * free at once instead of leased for LEASE_MS.
+   * phase waits only for batches already writing, and the next start (or another instance) finds
+   * the marks free at once instead of leased for LEASE_MS.
    */
   private async processBatch(batch: ClaimedBatch): Promise<void> {
     let written = true;
