@@ -340,7 +340,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
       await this.dirty.release(batch.claimToken);
       throw error;
     }
-    if (written) await this.dirty.complete(batch.claimToken);
+    if (written) await this.dirty.complete(batch);
     else await this.dirty.release(batch.claimToken);
   }
 

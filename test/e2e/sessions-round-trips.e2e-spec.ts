@@ -92,4 +92,24 @@ describe('sessionizer batch round trips', () => {
     expect([hits, visits]).toEqual([VISITORS, VISITORS]);
     expect(sent).toEqual(['find', 'find']);
   });
+
+  it('retires a batch nobody marked again in one command, and frees re-marked visitors with a second', async () => {
+    const dirty = app.app.get(VisitorDirtyRepository);
+    const items = app.database.db.collection<{ _id: string; claimToken?: string | null }>('visitor_dirty');
+    const quiet = keys.map((key) => `quiet-${key}`);
+    await dirty.mark(quiet.map((visitorKey) => ({ siteId, visitorKey, from: at, to: at })));
+    const first = await dirty.claimBatch(new Date(), 30_000, VISITORS);
+    expect(await commandsOf(() => dirty.complete(first!))).toEqual(['delete']);
+    expect(await items.countDocuments({ _id: { $in: quiet.map((key) => `${siteId.toHexString()}:${key}`) } })).toBe(0);
+
+    const busy = keys.map((key) => `busy-${key}`);
+    await dirty.mark(busy.map((visitorKey) => ({ siteId, visitorKey, from: at, to: at })));
+    const second = await dirty.claimBatch(new Date(), 30_000, VISITORS);
+    await dirty.mark([{ siteId, visitorKey: busy[0], from: at, to: at }]);
+    expect(await commandsOf(() => dirty.complete(second!))).toEqual(['delete', 'update']);
+    const left = await items.find({ _id: { $in: busy.map((key) => `${siteId.toHexString()}:${key}`) } }).toArray();
+    expect(left.map((item) => [item._id, item.claimToken ?? null])).toEqual([
+      [`${siteId.toHexString()}:${busy[0]}`, null],
+    ]);
+  });
 });
