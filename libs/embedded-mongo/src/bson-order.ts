@@ -78,6 +78,8 @@ export function compareBson(a: unknown, b: unknown, strings?: (a: string, b: str
   // Dates (ts, receivedAt) and ObjectIds (siteId) lead most compound keys.
   if (a instanceof Date && b instanceof Date) return compareScalars(a.getTime(), b.getTime());
   if (isObjectId(a) && isObjectId(b)) return compareObjectIds(a, b);
+  // BinData keys the rollup rows (their `_id` index).
+  if (isBinary(a) && isBinary(b)) return compareBinaries(a, b);
   const rankA = typeRank(a);
   const rankB = typeRank(b);
   if (rankA !== rankB) return rankA - rankB;
@@ -105,11 +107,8 @@ export function compareBson(a: unknown, b: unknown, strings?: (a: string, b: str
       }
       return x.length - y.length;
     }
-    case 30: {
-      const x = a as Binary;
-      const y = b as Binary;
-      return x.position - y.position || x.sub_type - y.sub_type || compareBytes(x.buffer, y.buffer);
-    }
+    case 30:
+      return compareBinaries(a as Binary, b as Binary);
     case 35:
       return compareObjectIds(a as ObjectId, b as ObjectId);
     case 40:
@@ -133,6 +132,15 @@ type ObjectIdWords = Partial<Record<'i0' | 'i1' | 'i2' | 'i3', number>>;
  */
 function isObjectId(value: unknown): value is ObjectId {
   return typeof value === 'object' && value !== null && (value as Partial<BsonTagged>)._bsontype === 'ObjectId';
+}
+
+function isBinary(value: unknown): value is Binary {
+  return typeof value === 'object' && value !== null && (value as Partial<BsonTagged>)._bsontype === 'Binary';
+}
+
+/** MongoDB's BinData order: length, then subtype, then bytes. */
+function compareBinaries(a: Binary, b: Binary): number {
+  return a.position - b.position || a.sub_type - b.sub_type || compareBytes(a.buffer, b.buffer);
 }
 
 function compareObjectIds(a: ObjectId, b: ObjectId): number {
@@ -161,6 +169,62 @@ function compareObjects(
     if (byValue !== 0) return byValue;
   }
   return keysA.length - keysB.length;
+}
+
+/**
+ * Whether `canonicalKey(a) === canonicalKey(b)`, decided without building either string: an
+ * update reports a document modified when its canonical key changed, and building two keys of a
+ * whole document per updated document (every replacement of a visit, every pipeline update of
+ * the sessionizer's claims) allocated strings the size of the document only to compare them.
+ */
+export function sameCanonicalKey(a: unknown, b: unknown): boolean {
+  const rank = typeRank(a);
+  if (rank !== typeRank(b)) return false;
+  switch (rank) {
+    case 5:
+      return true;
+    case 10: {
+      // `n${x}`: number-to-string is one-to-one but for -0 (written as 0 there) and NaN.
+      const x = numericValue(a) as number;
+      const y = numericValue(b) as number;
+      return x === y || (x !== x && y !== y);
+    }
+    case 35:
+      return compareObjectIds(a as ObjectId, b as ObjectId) === 0;
+    case 40:
+      return Boolean(a) === Boolean(b);
+    case 45: {
+      const x = (a as Date).getTime();
+      const y = (b as Date).getTime();
+      return x === y || (x !== x && y !== y);
+    }
+    case 25: {
+      const x = a as unknown[];
+      const y = b as unknown[];
+      if (x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) if (!sameCanonicalKey(x[i], y[i])) return false;
+      return true;
+    }
+    case 30: {
+      const x = a as Binary;
+      const y = b as Binary;
+      return x.sub_type === y.sub_type && compareBytes(x.buffer, y.buffer) === 0;
+    }
+    case 20: {
+      const x = a as Record<string, unknown>;
+      const y = b as Record<string, unknown>;
+      const keysA = Object.keys(x);
+      const keysB = Object.keys(y);
+      if (keysA.length !== keysB.length) return false;
+      for (let i = 0; i < keysA.length; i++) {
+        if (keysA[i] !== keysB[i] || !sameCanonicalKey(x[keysA[i]], y[keysB[i]])) return false;
+      }
+      return true;
+    }
+    default:
+      // Strings (`s…`) and every other type (`r<rank>:…`) are keyed by their string form.
+      return String(a) === String(b);
+  }
 }
 
 /**
@@ -195,8 +259,11 @@ export function canonicalKey(value: unknown): string {
       return `d${(value as Date).getTime()}`;
     case 25:
       return `a[${(value as unknown[]).map(nestedKey).join(',')}]`;
-    case 30:
-      return `x${(value as Binary).sub_type}:${Buffer.from((value as Binary).buffer).toString('hex')}`;
+    case 30: {
+      // A view of the bytes, not `Buffer.from(bytes)`'s copy: rollup rows are keyed by BinData.
+      const bytes = (value as Binary).buffer;
+      return `x${(value as Binary).sub_type}:${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`;
+    }
     case 20: {
       const object = value as Record<string, unknown>;
       return `{${Object.keys(object)

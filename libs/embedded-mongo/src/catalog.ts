@@ -84,9 +84,11 @@ export class Collection {
     this.indexes.set('_id_', new Index(ID_INDEX));
   }
 
+  /** Built once: every journal record of the collection names it. */
   get ns(): string {
-    return `${this.db}.${this.name}`;
+    return (this.namespace ??= `${this.db}.${this.name}`);
   }
+  private namespace: string | undefined;
 
   get(id: unknown): Document | undefined {
     return this.docs.get(canonicalKey(id));

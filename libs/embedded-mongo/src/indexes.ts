@@ -87,6 +87,8 @@ export class Index {
   readonly spec: IndexSpec;
   readonly fields: string[];
   private readonly paths: string[][];
+  /** Every key path is a top-level field (no dots): `topLevelKey` can compute the common key. */
+  private readonly topLevelFields: boolean;
   readonly directions: number[];
   readonly unique: boolean;
   readonly sparse: boolean;
@@ -104,6 +106,7 @@ export class Index {
     this.spec = spec;
     this.fields = Object.keys(spec.key);
     this.paths = this.fields.map((field) => field.split('.'));
+    this.topLevelFields = this.paths.length > 0 && this.paths.every((path) => path.length === 1);
     this.directions = this.fields.map((field) => (spec.key[field] === -1 ? -1 : 1));
     this.unique = spec.unique === true;
     this.sparse = spec.sparse === true;
@@ -172,6 +175,10 @@ export class Index {
   /** Key tuples a document contributes (several for multikey fields; none when sparse/partial excludes it). */
   keysFor(doc: Document): unknown[][] {
     if (this.partial && !this.partial.test(doc)) return [];
+    if (this.topLevelFields) {
+      const key = this.topLevelKey(doc);
+      if (key) return key.length === 0 ? [] : [key];
+    }
     let anyPresent = false;
     let single = true;
     const perField = this.paths.map((path) => {
@@ -190,6 +197,32 @@ export class Index {
       tuples = tuples.flatMap((prefix) => dedupe(values).map((value) => [...prefix, value]));
     }
     return tuples;
+  }
+
+  /**
+   * `keysFor`'s key when every key path is one top-level field and none holds an array (an empty
+   * list for a sparse index that holds none of them), without the per-field value lists the
+   * general path builds for dotted and multikey paths; undefined when a field holds an array.
+   * Computing keys is on every insert and replacement, once per index, so those lists were a
+   * good part of what the store allocated per written document.
+   */
+  private topLevelKey(doc: Document): unknown[] | undefined {
+    if (!isPlainObject(doc)) return undefined;
+    const key = new Array<unknown>(this.fields.length);
+    let anyPresent = false;
+    for (let i = 0; i < this.fields.length; i++) {
+      const field = this.fields[i];
+      // `in`, as the general path's `valuesAtPath` tests a step: present-but-undefined is null, not missing.
+      if (!(field in doc)) {
+        key[i] = null;
+        continue;
+      }
+      anyPresent = true;
+      const value = doc[field] as unknown;
+      if (Array.isArray(value)) return undefined;
+      key[i] = value === undefined ? null : value;
+    }
+    return this.sparse && !anyPresent ? [] : key;
   }
 
   /** Throws the E11000 error if another document already holds one of `keys`. */

@@ -2,7 +2,7 @@ import { ObjectId, type Document } from 'bson';
 import * as updateOperators from 'mingo/operators/update';
 import { update as mingoUpdate } from 'mingo/updater';
 import { compare, isEqual, isNumber } from 'mingo/util';
-import { canonicalKey } from './bson-order.js';
+import { sameCanonicalKey } from './bson-order.js';
 import { CommandError } from './errors.js';
 import { engineOptions, normalize, rewritePipeline, runPipeline } from './mingo-compat.js';
 import { cloneDocument, isPlainObject, setPath } from './paths.js';
@@ -39,7 +39,7 @@ export function validateUpdate(update: unknown): UpdateSpec {
 }
 
 export function assertSameId(before: Document, after: Document): void {
-  if (canonicalKey(before._id) !== canonicalKey(after._id)) {
+  if (!sameCanonicalKey(before._id, after._id)) {
     throw new CommandError(
       'ImmutableField',
       "Performing an update on the path '_id' would modify the immutable field '_id'",
@@ -94,6 +94,11 @@ export function assertStorableId(doc: Document): void {
 }
 
 function withIdFirst(doc: Document): Document {
+  // Upserted documents mostly have it first already (from the filter): no two copies then.
+  for (const name in doc) {
+    if (name === '_id') return doc;
+    break;
+  }
   const { _id, ...rest } = doc;
   return { _id, ...rest };
 }
@@ -322,7 +327,7 @@ export function applyUpdate(
     const [output] = runPipeline([cloneDocument(stored)], rewritePipeline(update), undefined, variables);
     const result = keepId(stored, output);
     assertSameId(stored, result);
-    return { doc: result, modified: canonicalKey(result) !== canonicalKey(stored) };
+    return { doc: result, modified: !sameCanonicalKey(result, stored) };
   }
   if (!isOperatorUpdate(update)) {
     const replacement: Document = cloneDocument(update as Document);
@@ -331,7 +336,8 @@ export function applyUpdate(
       assertSameId(stored, replacement);
     }
     const doc = { ...replacement, _id: stored._id };
-    return { doc: withIdFirst(doc), modified: canonicalKey(withIdFirst(doc)) !== canonicalKey(stored) };
+    const replaced = withIdFirst(doc);
+    return { doc: replaced, modified: !sameCanonicalKey(replaced, stored) };
   }
   const { doc, changed } = applyOperators(stored, true, update, arrayFilters, filter, false);
   assertSameId(stored, doc);
@@ -371,7 +377,7 @@ export function applyPipelineUpdateToAll(
   if (results.length !== stored.length) return undefined;
   return results.map((output, i) => {
     const doc = keepId(stored[i], output);
-    return { doc, modified: canonicalKey(doc) !== canonicalKey(stored[i]) };
+    return { doc, modified: !sameCanonicalKey(doc, stored[i]) };
   });
 }
 

@@ -1,9 +1,22 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { Binary, Double, Int32, Long, ObjectId, type Collection, type Document } from 'mongodb';
+import {
+  Binary,
+  BSONSymbol,
+  Decimal128,
+  Double,
+  Int32,
+  Long,
+  MaxKey,
+  MinKey,
+  ObjectId,
+  Timestamp,
+  type Collection,
+  type Document,
+} from 'mongodb';
 import fc from 'fast-check';
 import { update as mingoUpdate } from 'mingo/updater';
 import { filterCacheKey, normalize } from '../src/mingo-compat.js';
-import { canonicalKey } from '../src/bson-order.js';
+import { canonicalKey, sameCanonicalKey } from '../src/bson-order.js';
 import { Collection as StoredCollection } from '../src/catalog.js';
 import type { IndexSpec } from '../src/indexes.js';
 import { FrameBuffer, frame } from '../src/journal.js';
@@ -265,6 +278,73 @@ describe('index entries across an update that leaves their fields alone', () => 
         },
       ),
       { numRuns: 400 },
+    );
+  });
+});
+
+describe('sameCanonicalKey', () => {
+  // Few distinct values of every BSON type, so that equal and nearly equal values meet often.
+  const ids = ['000000000000000000000001', '000000000000000000000002'];
+  const scalar = fc.oneof(
+    fc.constantFrom(
+      0,
+      -0,
+      1,
+      1.5,
+      NaN,
+      Infinity,
+      -Infinity,
+      2 ** 53,
+      '',
+      '1',
+      'a',
+      'a,"b":',
+      true,
+      false,
+      null,
+      undefined,
+    ),
+    fc.constantFrom(...ids).map((hex) => new ObjectId(hex)),
+    fc.constantFrom(0, 1, NaN).map((ms) => new Date(ms)),
+    fc.constantFrom(0, 1, 2).map((n) => Long.fromNumber(n)),
+    fc.constantFrom(0, 1).map((n) => new Int32(n)),
+    fc.constantFrom(0, 1.5).map((n) => new Double(n)),
+    fc.constantFrom('0', '1.5').map((n) => Decimal128.fromString(n)),
+    fc.constantFrom('a', '1').map((text) => new BSONSymbol(text)),
+    fc.constantFrom(new MinKey(), new MaxKey(), new Timestamp({ t: 1, i: 1 }), /a/, /a/i),
+    fc
+      .tuple(fc.constantFrom(0, 4), fc.uint8Array({ maxLength: 2 }))
+      .map(([subtype, bytes]) => new Binary(bytes, subtype)),
+  );
+  const value = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      scalar,
+      fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(fc.constantFrom('a', 'b', '1'), tie('value'), { maxKeys: 3, noNullPrototype: true }),
+    ),
+  })).value;
+
+  it('holds exactly when the two canonical keys are equal', () => {
+    // A value against another, against a structural copy of itself (the copy shares no object)
+    // and against itself with every document's fields in reverse order (a different key).
+    const reversed = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(reversed);
+      if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype)
+        return value;
+      return Object.fromEntries(
+        Object.entries(value)
+          .reverse()
+          .map(([key, field]) => [key, reversed(field)]),
+      );
+    };
+    fc.assert(
+      fc.property(value, value, (a, b) => {
+        for (const other of [b, cloneDocument({ v: a }).v, reversed(a)]) {
+          expect(sameCanonicalKey(a, other)).toBe(canonicalKey(a) === canonicalKey(other));
+        }
+      }),
+      { numRuns: 3000 },
     );
   });
 });
