@@ -39,15 +39,20 @@ const LEASE_MS = 30_000;
 const BATCH_SIZE = 250;
 /**
  * Under a backlog a background worker doubles its claim while claims come back full, up to this
- * (`nextBatchSize`). A batch waits on the store for each round trip and the embedded store
- * answers one command at a time, so the drain rate follows visitors per round trip: in
+ * (`nextBatchSize`): a batch costs about the same round trips whatever its size, so in
  * `npm run bench -- sessionizer-drain` (20,000 visitors' marks, docs/SCALING.md) claims growing
- * to 2,000 spent a seventh of the store commands and four fifths of the CPU per visitor of
- * batches of 250, and drained faster by the median of two loaded sessions. Not larger: a batch's recomputation runs between two awaits on the thread that answers
- * HTTP (about 10 µs a visitor, ~20 ms here), and a claim leases that many visitors for LEASE_MS.
+ * to 2,000 sent a seventh of the store commands per visitor of batches of 250: a seventh as
+ * many waits behind a rollup run's long store operations (the store answers one at a time). The
+ * drain rate moved less: on a quiet machine it is bound by the app's and the store's CPU per
+ * visitor, which batch size barely changes. Not larger: a batch's
+ * recomputation runs between two awaits on the thread that answers HTTP (about 10 µs a visitor,
+ * ~20 ms here), and a claim leases that many visitors for LEASE_MS.
  */
 const MAX_BATCH_SIZE = 2_000;
-/** Batches in flight at once in the background, so one batch's reads overlap another's writes. */
+/**
+ * Batches in flight at once in the background, so one batch's reads overlap another's writes.
+ * Four were measured in the drain bench and were no faster (docs/SCALING.md).
+ */
 const BACKGROUND_BATCHES = 2;
 /** Picks up work left by an instance that died holding a lease. */
 const SWEEP_INTERVAL_MS = 30_000;
