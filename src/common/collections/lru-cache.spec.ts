@@ -12,4 +12,24 @@ describe('LruCache', () => {
     expect(cache.get('a', 50)).toBe(1);
     expect(cache.get('c', 200)).toBeUndefined();
   });
+
+  it('computes a value once per key while it stays cached, again once evicted or expired', () => {
+    const cache = new LruCache<string, string>(2, 100);
+    const computed: string[] = [];
+    const compute = (key: string) => {
+      computed.push(key);
+      return key.toUpperCase();
+    };
+    expect(cache.getOrCompute('a', compute, 0)).toBe('A');
+    expect(cache.getOrCompute('b', compute, 10)).toBe('B');
+    expect(cache.getOrCompute('a', compute, 10)).toBe('A');
+    // `b` is now the least recently used: `c` evicts it.
+    expect(cache.getOrCompute('c', compute, 10)).toBe('C');
+    expect(cache.getOrCompute('a', compute, 20)).toBe('A');
+    expect(cache.getOrCompute('b', compute, 20)).toBe('B');
+    // Cached at 20 with a time-to-live of 100.
+    expect(cache.getOrCompute('b', compute, 119)).toBe('B');
+    expect(cache.getOrCompute('b', compute, 120)).toBe('B');
+    expect(computed).toEqual(['a', 'b', 'c', 'b', 'b']);
+  });
 });

@@ -23,6 +23,19 @@ export class LruCache<K, V> {
     return entry.value;
   }
 
+  /**
+   * The value cached for `key`, else `compute(key)`, cached and returned: what a cache in front of
+   * a costly pure function (user-agent parsing, bot classification) does on every call. A value
+   * of `undefined` is not told apart from a miss, so it is computed again each time.
+   */
+  getOrCompute(key: K, compute: (key: K) => V, now = 0): V {
+    const cached = this.get(key, now);
+    if (cached !== undefined) return cached;
+    const value = compute(key);
+    this.set(key, value, now);
+    return value;
+  }
+
   has(key: K, now = 0): boolean {
     const entry = this.entries.get(key);
     return entry !== undefined && entry.expiresAt > now;

@@ -105,11 +105,7 @@ export class EnrichmentService {
   }
 
   private classify(userAgent: string): BotVerdict {
-    const cached = this.verdicts.get(userAgent);
-    if (cached) return cached;
-    const verdict = classifyUserAgent(userAgent);
-    this.verdicts.set(userAgent, verdict);
-    return verdict;
+    return this.verdicts.getOrCompute(userAgent, classifyUserAgent);
   }
 
   /**

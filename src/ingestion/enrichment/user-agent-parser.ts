@@ -23,16 +23,16 @@ export class UserAgentParser {
 
   parse(userAgent: string): DeviceInfo {
     if (userAgent === '') return EMPTY;
-    const cached = this.cache.get(userAgent);
-    if (cached) return cached;
-    const result = new UAParser(userAgent).getResult();
-    const info: DeviceInfo = {
-      browser: result.browser.name ?? null,
-      os: result.os.name ?? null,
-      // ua-parser leaves the type empty for desktops (it only names the exceptions).
-      device: result.device.type ?? (result.os.name || result.browser.name ? 'desktop' : 'unknown'),
-    };
-    this.cache.set(userAgent, info);
-    return info;
+    return this.cache.getOrCompute(userAgent, deviceOf);
   }
+}
+
+function deviceOf(userAgent: string): DeviceInfo {
+  const result = new UAParser(userAgent).getResult();
+  return {
+    browser: result.browser.name ?? null,
+    os: result.os.name ?? null,
+    // ua-parser leaves the type empty for desktops (it only names the exceptions).
+    device: result.device.type ?? (result.os.name || result.browser.name ? 'desktop' : 'unknown'),
+  };
 }

@@ -60,10 +60,10 @@ export const BATCH_FIELDS: readonly string[] = ROLLUP_FIELDS;
  * taken in slices, letting requests in between (see slicesOf).
  */
 export async function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<string, string>): Promise<BatchDeltas> {
-  const visitorDays = new Map<string, RowDelta>();
-  const visitorSets = new Map<string, RowDelta>();
-  const hitHours = new Map<string, RowDelta>();
-  const hitDays = new Map<string, RowDelta>();
+  const visitorDays = new RowDeltas();
+  const visitorSets = new RowDeltas();
+  const hitHours = new RowDeltas();
+  const hitDays = new RowDeltas();
   const days = new Map<string, Set<string>>();
   for await (const slice of slicesOf(hits))
     for (const hit of slice) {
@@ -108,10 +108,10 @@ export async function batchDeltas(hits: readonly BatchHit[], zones: ReadonlyMap<
         );
     }
   return {
-    visitorDays: [...visitorDays.values()],
-    visitorSets: [...visitorSets.values()],
-    hitHours: [...hitHours.values()],
-    hitDays: [...hitDays.values()],
+    visitorDays: visitorDays.rows(),
+    visitorSets: visitorSets.rows(),
+    hitHours: hitHours.rows(),
+    hitDays: hitDays.rows(),
     days,
   };
 }
@@ -123,13 +123,8 @@ function valuesOf(hit: BatchHit, fields: readonly string[]): Record<string, unkn
   return values;
 }
 
-function add(
-  rows: Map<string, RowDelta>,
-  key: Record<string, unknown>,
-  pageview: number,
-  visitor?: RowDelta['visitor'],
-): void {
-  const row = deltaOf(rows, key, (id) => ({
+function add(rows: RowDeltas, key: Record<string, unknown>, pageview: number, visitor?: RowDelta['visitor']): void {
+  const row = rows.deltaOf(key, (id) => ({
     _id: id,
     key,
     inc: { pageviews: 0, events: 0 },
@@ -351,12 +346,12 @@ const NO_VISIT_SUMS: Record<(typeof VISIT_SUMS)[number], number> = {
 export async function visitSourceDeltas(
   changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next: VisitContribution | null }>,
 ): Promise<RowDelta[]> {
-  const rows = new Map<string, RowDelta>();
+  const rows = new RowDeltas();
   const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
     for (const dimension of ATTRIBUTION_DIMENSIONS) {
       const value = contribution.attribution?.[DIMENSION_SOURCES[dimension].field] ?? null;
       const key = { siteId, day: contribution.day, classification: contribution.classification, dimension, value };
-      const row = deltaOf(rows, key, (id) => ({ _id: id, key, inc: { ...NO_VISIT_SUMS } }));
+      const row = rows.deltaOf(key, (id) => ({ _id: id, key, inc: { ...NO_VISIT_SUMS } }));
       for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
     }
   };
@@ -365,7 +360,7 @@ export async function visitSourceDeltas(
       if (change.current) addVisit(change.siteId, change.current, -1);
       if (change.next) addVisit(change.siteId, change.next, 1);
     }
-  return [...rows.values()];
+  return rows.rows();
 }
 
 /**
@@ -376,17 +371,17 @@ export async function visitSourceDeltas(
 export function visitHourDeltas(
   changes: ReadonlyArray<{ siteId: Types.ObjectId; current?: VisitContribution; next: VisitContribution | null }>,
 ): RowDelta[] {
-  const rows = new Map<string, RowDelta>();
+  const rows = new RowDeltas();
   const addVisit = (siteId: Types.ObjectId, contribution: VisitContribution, sign: 1 | -1) => {
     const key = { siteId, day: contribution.day, hour: contribution.hour, classification: contribution.classification };
-    const row = deltaOf(rows, key, (id) => ({ _id: id, key, inc: { ...NO_VISIT_SUMS } }));
+    const row = rows.deltaOf(key, (id) => ({ _id: id, key, inc: { ...NO_VISIT_SUMS } }));
     for (const sum of VISIT_SUMS) row.inc[sum] += sign * contribution[sum];
   };
   for (const change of changes) {
     if (change.current) addVisit(change.siteId, change.current, -1);
     if (change.next) addVisit(change.siteId, change.next, 1);
   }
-  return [...rows.values()];
+  return rows.rows();
 }
 
 /** Bytes of the key digest kept as `_id`: 96 bits, as an ObjectId, make a collision negligible. */
@@ -415,16 +410,36 @@ function digestOf(text: string): Binary {
 }
 
 /**
- * The delta of `key`'s row among a batch's `rows`, made by `create` the first time the batch
- * meets the row. Rows are told apart by their key's text and digested once each: a digest per
- * hit and visit met was a tenth of the app's CPU under sustained ingest.
+ * A batch's deltas to one collection, one per row, in the order the batch first meets them. Rows
+ * are told apart by their key's text (`rowKeyText`) and digested once each: a digest per hit and
+ * visit met was a tenth of the app's CPU under sustained ingest. That text sorts the key's fields,
+ * which made it the largest function of the rollup job's own in the app-cost profile; so a key is
+ * first looked up by its JSON as built (native, no sort), and only a key not seen in that form
+ * has its row text made, which finds its row if the same key came in another field order. Keys
+ * that differ only by a field set to `undefined` rather than left out would share a JSON: the
+ * callers build each kind of key from one literal, which always has the same fields.
  */
-function deltaOf<T extends RowDelta>(rows: Map<string, T>, key: Record<string, unknown>, create: (id: Binary) => T): T {
-  const text = rowKeyText(key);
-  let row = rows.get(text);
-  if (!row) {
-    row = create(digestOf(text));
-    rows.set(text, row);
+export class RowDeltas<T extends RowDelta = RowDelta> {
+  private readonly byJson = new Map<string, T>();
+  private readonly byRowText = new Map<string, T>();
+
+  /** The delta of `key`'s row, made by `create` the first time the batch meets the row. */
+  deltaOf(key: Record<string, unknown>, create: (id: Binary) => T): T {
+    const json = JSON.stringify(key);
+    let row = this.byJson.get(json);
+    if (!row) {
+      const text = rowKeyText(key);
+      row = this.byRowText.get(text);
+      if (!row) {
+        row = create(digestOf(text));
+        this.byRowText.set(text, row);
+      }
+      this.byJson.set(json, row);
+    }
+    return row;
   }
-  return row;
+
+  rows(): T[] {
+    return [...this.byRowText.values()];
+  }
 }

@@ -28,7 +28,7 @@ const row = (
 
 function countsOf(rows: VisitorSetSample[], days: ReadonlySet<string> | 'all'): unknown[] {
   const tally: VisitorCountTally = new Map();
-  addVisitorCounts(rows, [country], 'day', days, tally);
+  addVisitorCounts(rows, [country], [{ unit: 'day', only: days, tally }]);
   return visitorCountRows(tally)
     .map((count) => [count.scope, count.values.country, count.day, count.fresh, count.returning])
     .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
@@ -95,7 +95,7 @@ describe('visitor counts', () => {
       row('2024-05-02', 'DE', 'USER', null, 4, 4),
     ];
     const tally: VisitorCountTally = new Map();
-    addVisitorCounts(rows, [country], 'day', 'all', tally);
+    addVisitorCounts(rows, [country], [{ unit: 'day', only: 'all', tally }]);
     const sums = visitorCountRows(tally)
       .map((count) => [count.scope, count.day, count.pageviews, count.events, count.botHits])
       .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
@@ -117,7 +117,7 @@ describe('visitor counts', () => {
       row('2024-05-07', 'DE', 'USER', null, 3, 3),
     ];
     const tally: VisitorCountTally = new Map();
-    addVisitorCounts(rows, [country], 'week', new Set(['2024-04-29', '2024-05-06']), tally);
+    addVisitorCounts(rows, [country], [{ unit: 'week', only: new Set(['2024-04-29', '2024-05-06']), tally }]);
     const weeks = visitorCountRows(tally)
       .filter((count) => count.scope === 'USER')
       .map((count) => [count.unit, count.day, count.fresh, count.returning, count.pageviews, count.events])
@@ -165,14 +165,12 @@ describe('visitor counts', () => {
           addVisitorCounts(
             rows.filter((entry) => entry.firstBatch < 3),
             VISITOR_COUNT_KEYS,
-            unit,
-            'all',
-            before,
+            [{ unit, only: 'all', tally: before }],
           );
           const deltas: CountDeltaTally = new Map();
-          addMembershipDeltas(rows, VISITOR_COUNT_KEYS, 3, unit, counted, deltas);
+          addMembershipDeltas(rows, VISITOR_COUNT_KEYS, 3, [{ unit, counted }], deltas);
           const after: VisitorCountTally = new Map();
-          addVisitorCounts(rows, VISITOR_COUNT_KEYS, unit, 'all', after);
+          addVisitorCounts(rows, VISITOR_COUNT_KEYS, [{ unit, only: 'all', tally: after }]);
           expect(visitorsOf([...visitorCountRows(before)], [...deltas.values()], counted)).toEqual(
             visitorsOf(visitorCountRows(after), [], counted),
           );

@@ -78,6 +78,22 @@ export function keyValues(key: VisitorCountKey, row: Record<string, unknown>): R
   return values;
 }
 
+/**
+ * The key's values of a row as text telling them apart (as `keyValues` would be compared): each
+ * value length-prefixed (`5:Paris`), a null as `-`, so no value can run into the next. The
+ * tallies group by it: JSON.stringify of `keyValues` per row, key and scope made the grouping
+ * (then `activeDaysByValue`) about 2% of the app's busy time in an app-cost profile; the group's
+ * values object is now built once, from its first row.
+ */
+export function valueIdOf(key: VisitorCountKey, row: Record<string, unknown>): string {
+  let id = '';
+  for (const dimension of key.dimensions) {
+    const value = row[DIMENSION_SOURCES[dimension].field];
+    id += typeof value === 'string' ? `${value.length}:${value}` : '-';
+  }
+  return id;
+}
+
 export function inScope(scope: VisitorCountScope, classification: string): boolean {
   return scope === 'ALL' || scope === classification;
 }
@@ -90,8 +106,24 @@ export type CountUnit = 'day' | 'week';
 
 /** The label of the unit a `YYYY-MM-DD` day falls in: the day itself, or its week's Monday. */
 export function unitLabel(unit: CountUnit, day: string): string {
-  return unit === 'day' ? day : dayBucketLabel(day, 'week');
+  if (unit === 'day') return day;
+  let monday = MONDAYS.get(day);
+  if (monday === undefined) {
+    if (MONDAYS.size >= MAX_MONDAYS) MONDAYS.clear();
+    monday = dayBucketLabel(day, 'week');
+    MONDAYS.set(day, monday);
+  }
+  return monday;
 }
+
+/**
+ * Week labels already computed, by day: the counts ask for the week of every visitor-day of a
+ * history, twice (its day and the previous one), where a date parse and format each time showed
+ * in the counting's profile. A few years of days; cleared when full rather than kept in order (a
+ * recount's days are a site's history).
+ */
+const MONDAYS = new Map<string, string>();
+const MAX_MONDAYS = 4096;
 
 /**
  * A week gets its count rows once its Sunday is this many days before the site's today, i.e. on
@@ -138,45 +170,73 @@ export interface VisitorCount extends CountSums {
 /** Counts being accumulated, by key, scope, values and unit; `returning` by previous day. */
 export type VisitorCountTally = Map<string, { count: Omit<VisitorCount, 'returning'>; returning: Map<string, number> }>;
 
+/** Where addVisitorCounts adds the counts of one unit: the units among `only` (or every one), into `tally`. */
+export interface CountTarget {
+  unit: CountUnit;
+  only: ReadonlySet<string> | 'all';
+  tally: VisitorCountTally;
+}
+
 /**
- * Adds one visitor's contribution to `tally` in units of `unit`: for every key, scope and value,
- * the visitor's distinct active days with that value, and for each unit among them in `only` (or
- * every one) the hits of those days and one visitor, on its first active day there: fresh, or
- * returning from the active day before it. Several rows of a day with the same value (other
- * fields differ) are one visitor-day.
+ * Adds one visitor's contribution to each target's tally in units of its `unit`: for every key,
+ * scope and value, the visitor's distinct active days with that value, and for each unit among
+ * them in `only` (or every one) the hits of those days and one visitor, on its first active day
+ * there: fresh, or returning from the active day before it. Several rows of a day with the same
+ * value (other fields differ) are one visitor-day. The active days are gathered once per key for
+ * all scopes and targets (activeDaysByScope); each tally gets its rows in the same order as if
+ * it were counted alone.
  */
 export function addVisitorCounts(
   rows: readonly VisitorSetSample[],
   keys: readonly VisitorCountKey[],
-  unit: CountUnit,
-  only: ReadonlySet<string> | 'all',
-  tally: VisitorCountTally,
+  targets: readonly CountTarget[],
 ): void {
   for (const key of keys) {
-    for (const scope of VISITOR_COUNT_SCOPES) {
-      for (const [id, { values, days: active }] of activeDaysByValue(rows, key, scope)) {
+    const byScope = activeDaysByScope(rows, key);
+    VISITOR_COUNT_SCOPES.forEach((scope, scopeIndex) => {
+      for (const [id, { values, days: active }] of byScope[scopeIndex]) {
         const sorted = [...active.keys()].sort();
-        sorted.forEach((day, index) => {
-          const label = unitLabel(unit, day);
-          if (only !== 'all' && !only.has(label)) return;
-          const rowId = `${key.name}\u0000${scope}\u0000${id}\u0000${unit}\u0000${label}`;
-          let entry = tally.get(rowId);
-          if (!entry) {
-            const empty = { fresh: 0, pageviews: 0, events: 0, botHits: 0 };
-            entry = { count: { key: key.name, scope, values, unit, day: label, ...empty }, returning: new Map() };
-            tally.set(rowId, entry);
+        for (const { unit, only, tally } of targets) {
+          const rowPrefix = `${key.name}\u0000${scope}\u0000${id}\u0000${unit}\u0000`;
+          // The days of a week meet its row one after the other: looked up once.
+          let entry: TallyEntry | undefined;
+          for (let index = 0; index < sorted.length; index++) {
+            const day = sorted[index];
+            const label = unitLabel(unit, day);
+            if (only !== 'all' && !only.has(label)) continue;
+            if (entry?.count.day !== label) {
+              const rowId = rowPrefix + label;
+              entry = tally.get(rowId);
+              if (!entry) {
+                entry = {
+                  count: {
+                    key: key.name,
+                    scope,
+                    values,
+                    unit,
+                    day: label,
+                    fresh: 0,
+                    pageviews: 0,
+                    events: 0,
+                    botHits: 0,
+                  },
+                  returning: new Map(),
+                };
+                tally.set(rowId, entry);
+              }
+            }
+            const sums = active.get(day)!;
+            entry.count.pageviews += sums.pageviews;
+            entry.count.events += sums.events;
+            entry.count.botHits += sums.botHits;
+            const previous = index > 0 ? sorted[index - 1] : undefined;
+            if (previous === undefined) entry.count.fresh += 1;
+            else if (unitLabel(unit, previous) !== label)
+              entry.returning.set(previous, (entry.returning.get(previous) ?? 0) + 1);
           }
-          const sums = active.get(day)!;
-          entry.count.pageviews += sums.pageviews;
-          entry.count.events += sums.events;
-          entry.count.botHits += sums.botHits;
-          const previous = index > 0 ? sorted[index - 1] : undefined;
-          if (previous === undefined) entry.count.fresh += 1;
-          else if (unitLabel(unit, previous) !== label)
-            entry.returning.set(previous, (entry.returning.get(previous) ?? 0) + 1);
-        });
+        }
       }
-    }
+    });
   }
 }
 
@@ -188,32 +248,59 @@ export function visitorCountRows(tally: VisitorCountTally): VisitorCount[] {
   }));
 }
 
-/** For each value of the key the visitor had in `scope`: its active days, each with the hits of its rows. */
-function activeDaysByValue(
-  rows: readonly VisitorSetSample[],
+/** A visitor's values of one key in one scope, by valueIdOf: the values, and a value per active day. */
+type ByValue<T> = Map<string, { values: Record<string, string | null>; days: Map<string, T> }>;
+
+/**
+ * The indexes in VISITOR_COUNT_SCOPES of the scopes a row of `classification` counts in: ALL, and
+ * its own if that is one.
+ */
+function scopeIndexesOf(classification: string): readonly number[] {
+  return SCOPE_INDEXES.get(classification) ?? ALL_SCOPE_ONLY;
+}
+const ALL_SCOPE_ONLY = [VISITOR_COUNT_SCOPES.indexOf('ALL')];
+const SCOPE_INDEXES = new Map<string, readonly number[]>(
+  VISITOR_COUNT_SCOPES.map((scope) => [
+    scope,
+    VISITOR_COUNT_SCOPES.flatMap((other, otherIndex) => (inScope(other, scope) ? [otherIndex] : [])),
+  ]),
+);
+
+/**
+ * Per scope (in VISITOR_COUNT_SCOPES order), the visitor's values of `key` in that scope, each
+ * with `fold(previous, row)` of its rows per active day. One pass over the rows for every scope,
+ * where a pass per scope read each row three times; the values of each scope keep the order of
+ * their first row, as a pass of their own would.
+ */
+function byValueAndDay<T>(
+  rows: ReadonlyArray<VisitorSetSample>,
   key: VisitorCountKey,
-  scope: VisitorCountScope,
-): Map<string, { values: Record<string, string | null>; days: Map<string, CountSums> }> {
-  const byValue = new Map<string, { values: Record<string, string | null>; days: Map<string, CountSums> }>();
+  fold: (previous: T | undefined, row: VisitorSetSample) => T,
+): Array<ByValue<T>> {
+  const byScope = VISITOR_COUNT_SCOPES.map(() => new Map() as ByValue<T>);
   for (const row of rows) {
-    if (!inScope(scope, row.classification)) continue;
-    const values = keyValues(key, row);
-    const id = JSON.stringify(values);
-    let entry = byValue.get(id);
-    if (!entry) {
-      entry = { values, days: new Map() };
-      byValue.set(id, entry);
+    const id = valueIdOf(key, row);
+    for (const scopeIndex of scopeIndexesOf(row.classification)) {
+      const byValue = byScope[scopeIndex];
+      let entry = byValue.get(id);
+      if (!entry) {
+        entry = { values: keyValues(key, row), days: new Map() };
+        byValue.set(id, entry);
+      }
+      entry.days.set(row.day, fold(entry.days.get(row.day), row));
     }
-    let sums = entry.days.get(row.day);
-    if (!sums) {
-      sums = { pageviews: 0, events: 0, botHits: 0 };
-      entry.days.set(row.day, sums);
-    }
+  }
+  return byScope;
+}
+
+/** For each scope and value of the key the visitor had: its active days, each with the hits of its rows. */
+function activeDaysByScope(rows: readonly VisitorSetSample[], key: VisitorCountKey): Array<ByValue<CountSums>> {
+  return byValueAndDay<CountSums>(rows, key, (sums = { pageviews: 0, events: 0, botHits: 0 }, row) => {
     sums.pageviews += row.pageviews;
     sums.events += row.events;
     if (row.classification === 'BOT') sums.botHits += row.events;
-  }
-  return byValue;
+    return sums;
+  });
 }
 
 /**
@@ -233,15 +320,17 @@ export interface CountDelta extends CountSums {
 /** Count deltas being accumulated, by key, scope, values, unit and unit label. */
 export type CountDeltaTally = Map<string, CountDelta>;
 
+/** The delta of a row in `tally`, made the first time; `valueId` is valueIdOf the row's values. */
 function deltaOf(
   tally: CountDeltaTally,
   key: string,
   scope: VisitorCountScope,
   values: Record<string, string | null>,
+  valueId: string,
   unit: CountUnit,
   day: string,
 ): CountDelta {
-  const id = `${key}\u0000${scope}\u0000${JSON.stringify(values)}\u0000${unit}\u0000${day}`;
+  const id = `${key}\u0000${scope}\u0000${valueId}\u0000${unit}\u0000${day}`;
   let delta = tally.get(id);
   if (!delta) {
     delta = { key, scope, values, unit, day, fresh: 0, returning: new Map(), pageviews: 0, events: 0, botHits: 0 };
@@ -266,55 +355,49 @@ function unitEntries(sorted: readonly string[], unit: CountUnit): Map<string, st
  * batch): for every key, scope and value, a unit the new days open gains the visitor, returning
  * from the active day before its first day there (or fresh), and a unit whose first day's
  * previous active day is now a new day has its entry moved from the old previous day to that one
- * — the previous-active-day deltas, whatever the size of the days. Only units `counted` accepts
- * are tallied (weeks: closed ones only). Hits are not tallied here (addHitDeltas).
+ * — the previous-active-day deltas, whatever the size of the days. For each of `units`, only the
+ * labels its `counted` accepts are tallied (weeks: closed ones only). Hits are not tallied here
+ * (addHitDeltas). The history is grouped once per key for every scope and unit; the deltas meet
+ * `tally` unit by unit, in the order a call per unit made them.
  */
 export function addMembershipDeltas(
   rows: ReadonlyArray<VisitorSetSample & { firstBatch?: number }>,
   keys: readonly VisitorCountKey[],
   batch: number,
-  unit: CountUnit,
-  counted: (label: string) => boolean,
+  units: ReadonlyArray<{ unit: CountUnit; counted: (label: string) => boolean }>,
   tally: CountDeltaTally,
 ): void {
-  for (const key of keys) {
-    for (const scope of VISITOR_COUNT_SCOPES) {
-      const byValue = new Map<string, { values: Record<string, string | null>; days: Map<string, boolean> }>();
-      for (const row of rows) {
-        if (!inScope(scope, row.classification)) continue;
-        const values = keyValues(key, row);
-        const id = JSON.stringify(values);
-        let entry = byValue.get(id);
-        if (!entry) {
-          entry = { values, days: new Map() };
-          byValue.set(id, entry);
-        }
-        // A day is new when every row of it with this value was created by the batch.
-        const isNew = row.firstBatch === batch;
-        entry.days.set(row.day, (entry.days.get(row.day) ?? true) && isNew);
-      }
-      for (const { values, days } of byValue.values()) {
-        if (![...days.values()].some(Boolean)) continue;
+  // Per key, scope and value: its active days (sorted), and those it had before the batch.
+  const histories = keys.map((key) =>
+    // A day is new when every row of it with this value was created by the batch.
+    byValueAndDay<boolean>(rows, key, (isNew = true, row) => isNew && row.firstBatch === batch).map((byValue) =>
+      [...byValue].flatMap(([valueId, { values, days }]) => {
         const all = [...days.keys()].sort();
-        const before = unitEntries(
-          all.filter((day) => !days.get(day)),
-          unit,
-        );
-        for (const [label, previous] of unitEntries(all, unit)) {
-          if (!counted(label)) continue;
-          const old = before.has(label) ? before.get(label) : undefined;
-          if (old === previous) continue;
-          const delta = deltaOf(tally, key.name, scope, values, unit, label);
-          if (old !== undefined) {
-            if (old === null) delta.fresh -= 1;
-            else delta.returning.set(old, (delta.returning.get(old) ?? 0) - 1);
+        const old = all.filter((day) => !days.get(day));
+        return old.length === all.length ? [] : [{ valueId, values, all, old }];
+      }),
+    ),
+  );
+  for (const { unit, counted } of units)
+    keys.forEach((key, keyIndex) =>
+      VISITOR_COUNT_SCOPES.forEach((scope, scopeIndex) => {
+        for (const { valueId, values, all, old } of histories[keyIndex][scopeIndex]) {
+          const before = unitEntries(old, unit);
+          for (const [label, previous] of unitEntries(all, unit)) {
+            if (!counted(label)) continue;
+            const was = before.has(label) ? before.get(label) : undefined;
+            if (was === previous) continue;
+            const delta = deltaOf(tally, key.name, scope, values, valueId, unit, label);
+            if (was !== undefined) {
+              if (was === null) delta.fresh -= 1;
+              else delta.returning.set(was, (delta.returning.get(was) ?? 0) - 1);
+            }
+            if (previous === null) delta.fresh += 1;
+            else delta.returning.set(previous, (delta.returning.get(previous) ?? 0) + 1);
           }
-          if (previous === null) delta.fresh += 1;
-          else delta.returning.set(previous, (delta.returning.get(previous) ?? 0) + 1);
         }
-      }
-    }
-  }
+      }),
+    );
 }
 
 /** Adds one hit's page view, hit and bot hit to the count rows of its values on `day` (in units `counted` accepts). */
@@ -328,12 +411,13 @@ export function addHitDeltas(
 ): void {
   for (const key of keys) {
     const values = keyValues(key, hit);
+    const valueId = valueIdOf(key, hit);
     for (const scope of VISITOR_COUNT_SCOPES) {
       if (!inScope(scope, hit.classification)) continue;
       for (const { unit, counted } of units) {
         const label = unitLabel(unit, day);
         if (!counted(label)) continue;
-        const delta = deltaOf(tally, key.name, scope, values, unit, label);
+        const delta = deltaOf(tally, key.name, scope, values, valueId, unit, label);
         delta.pageviews += pageview ? 1 : 0;
         delta.events += 1;
         if (hit.classification === 'BOT') delta.botHits += 1;
@@ -364,16 +448,12 @@ export function tallyDifference(
   counted: (unit: CountUnit, label: string) => boolean,
 ): CountDelta[] {
   const deltas: CountDelta[] = [];
-  for (const id of new Set([...before.keys(), ...after.keys()])) {
-    const old = before.get(id);
-    const now = after.get(id);
+  const add = (old: TallyEntry | undefined, now: TallyEntry | undefined) => {
     const { key, scope, values, unit, day } = (now ?? old)!.count;
-    if (!counted(unit, day)) continue;
-    const difference = (field: 'fresh' | 'pageviews' | 'events' | 'botHits') =>
-      (now?.count[field] ?? 0) - (old?.count[field] ?? 0);
+    if (!counted(unit, day)) return;
     const returning = new Map<string, number>();
-    for (const [p, n] of now?.returning ?? []) returning.set(p, n);
-    for (const [p, n] of old?.returning ?? []) returning.set(p, (returning.get(p) ?? 0) - n);
+    if (now) for (const [p, n] of now.returning) returning.set(p, n);
+    if (old) for (const [p, n] of old.returning) returning.set(p, (returning.get(p) ?? 0) - n);
     for (const [p, n] of returning) if (n === 0) returning.delete(p);
     const delta: CountDelta = {
       key,
@@ -381,14 +461,19 @@ export function tallyDifference(
       values,
       unit,
       day,
-      fresh: difference('fresh'),
+      fresh: (now?.count.fresh ?? 0) - (old?.count.fresh ?? 0),
       returning,
-      pageviews: difference('pageviews'),
-      events: difference('events'),
-      botHits: difference('botHits'),
+      pageviews: (now?.count.pageviews ?? 0) - (old?.count.pageviews ?? 0),
+      events: (now?.count.events ?? 0) - (old?.count.events ?? 0),
+      botHits: (now?.count.botHits ?? 0) - (old?.count.botHits ?? 0),
     };
     if (delta.fresh !== 0 || returning.size > 0 || delta.pageviews !== 0 || delta.events !== 0 || delta.botHits !== 0)
       deltas.push(delta);
-  }
+  };
+  // The rows of `before` first, then those only `after` has.
+  for (const [id, old] of before) add(old, after.get(id));
+  for (const [id, now] of after) if (!before.has(id)) add(undefined, now);
   return deltas;
 }
+
+type TallyEntry = VisitorCountTally extends Map<string, infer Entry> ? Entry : never;

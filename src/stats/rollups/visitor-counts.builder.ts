@@ -15,6 +15,7 @@ import {
   tallyDifference,
   weeksWithin,
   type CountDeltaTally,
+  type CountTarget,
   type VisitorSetSample,
   type VisitorCountTally,
 } from './visitor-count-keys.js';
@@ -53,15 +54,14 @@ export class VisitorCountsBuilder {
     const through = closedWeeksThrough(today);
     const days: VisitorCountTally = new Map();
     const weeks: VisitorCountTally = new Map();
-    for await (const rows of this.rollups.visitorHistories(siteId, FIELDS)) {
-      addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'day', 'all', days);
-      addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'week', 'all', weeks);
-    }
-    for await (const records of this.rollups.contributionHistories(siteId)) {
-      const rows = attributionSamples(records.map((record) => record.current));
-      addVisitorCounts(rows, ATTRIBUTION_COUNT_KEYS, 'day', 'all', days);
-      addVisitorCounts(rows, ATTRIBUTION_COUNT_KEYS, 'week', 'all', weeks);
-    }
+    const targets: CountTarget[] = [
+      { unit: 'day', only: 'all', tally: days },
+      { unit: 'week', only: 'all', tally: weeks },
+    ];
+    for await (const rows of this.rollups.visitorHistories(siteId, FIELDS))
+      addVisitorCounts(rows, VISITOR_COUNT_KEYS, targets);
+    for await (const records of this.rollups.contributionHistories(siteId))
+      addVisitorCounts(attributionSamples(records.map((record) => record.current)), ATTRIBUTION_COUNT_KEYS, targets);
     const closed = visitorCountRows(weeks).filter((count) => shiftDay(count.day, 6) <= through);
     await this.rollups.replaceVisitorCounts(siteId, 'all', [...visitorCountRows(days), ...closed]);
     await this.rollups.saveWeeksThrough(siteId, through);
@@ -98,7 +98,7 @@ export class VisitorCountsBuilder {
       );
     const visitors = [...new Set(hits.map((hit) => hit.visitorKey))];
     for await (const rows of this.rollups.visitorHistories(siteId, [...FIELDS, 'firstBatch'], visitors))
-      for (const { unit, counted } of units) addMembershipDeltas(rows, VISITOR_COUNT_KEYS, batch, unit, counted, tally);
+      addMembershipDeltas(rows, VISITOR_COUNT_KEYS, batch, units, tally);
     await this.rollups.applyCountDeltas(siteId, batch, [...tally.values()]);
   }
 
@@ -120,6 +120,11 @@ export class VisitorCountsBuilder {
     if (visitorKeys.length === 0) return;
     const before = { day: new Map(), week: new Map() } as Record<'day' | 'week', VisitorCountTally>;
     const after = { day: new Map(), week: new Map() } as Record<'day' | 'week', VisitorCountTally>;
+    const targets = (tallies: Record<'day' | 'week', VisitorCountTally>): CountTarget[] => [
+      { unit: 'day', only: 'all', tally: tallies.day },
+      { unit: 'week', only: 'all', tally: tallies.week },
+    ];
+    const [beforeTargets, afterTargets] = [targets(before), targets(after)];
     let visitors = 0;
     for await (const records of this.rollups.contributionHistories(siteId, [...visitorKeys])) {
       // Requests get a turn between slices of visitors (see slicesOf).
@@ -128,10 +133,8 @@ export class VisitorCountsBuilder {
       const now = attributionSamples(
         records.map((record) => (record.nextBatch === batch ? record.next : record.current)),
       );
-      for (const unit of ['day', 'week'] as const) {
-        addVisitorCounts(old, ATTRIBUTION_COUNT_KEYS, unit, 'all', before[unit]);
-        addVisitorCounts(now, ATTRIBUTION_COUNT_KEYS, unit, 'all', after[unit]);
-      }
+      addVisitorCounts(old, ATTRIBUTION_COUNT_KEYS, beforeTargets);
+      addVisitorCounts(now, ATTRIBUTION_COUNT_KEYS, afterTargets);
     }
     const counted = (unit: 'day' | 'week', label: string) =>
       unit === 'day' || (weeksThrough !== null && shiftDay(label, 6) <= weeksThrough);
@@ -151,19 +154,14 @@ export class VisitorCountsBuilder {
     if (weeks.length > MAX_WEEKS) return this.rebuildSite(siteId, today);
     if (weeks.length > 0) {
       const counts: VisitorCountTally = new Map();
+      const targets: CountTarget[] = [{ unit: 'week', only: new Set(weeks), tally: counts }];
       const weekDays = weeks.flatMap((monday) => daysFrom(monday, shiftDay(monday, 6)));
       const weekVisitors = await this.rollups.findVisitorsOfDays(siteId, weekDays);
       for await (const rows of this.rollups.visitorHistories(siteId, FIELDS, weekVisitors))
-        addVisitorCounts(rows, VISITOR_COUNT_KEYS, 'week', new Set(weeks), counts);
+        addVisitorCounts(rows, VISITOR_COUNT_KEYS, targets);
       // A visitor's visits have hits on its days only: the week's attribution visitors are among its visitors.
       for await (const records of this.rollups.contributionHistories(siteId, weekVisitors))
-        addVisitorCounts(
-          attributionSamples(records.map((record) => record.current)),
-          ATTRIBUTION_COUNT_KEYS,
-          'week',
-          new Set(weeks),
-          counts,
-        );
+        addVisitorCounts(attributionSamples(records.map((record) => record.current)), ATTRIBUTION_COUNT_KEYS, targets);
       await this.rollups.replaceVisitorCounts(siteId, { days: [], weeks }, visitorCountRows(counts));
     }
     await this.rollups.saveWeeksThrough(siteId, through);
