@@ -37,7 +37,7 @@ export async function offerLoad(options: {
   rate: number;
   seconds: number;
   batchSize: number;
-  traffic: LiveTraffic;
+  traffic: Pick<LiveTraffic, 'batch'>;
 }): Promise<OfferResult> {
   const { url, ingestKey, rate, seconds, batchSize, traffic } = options;
   const totalBatches = batchesDue(seconds * 1000, rate, batchSize);

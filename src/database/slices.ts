@@ -11,6 +11,14 @@ import { DUPLICATE_KEY_CODE } from './database-errors.js';
  */
 export const SLICE = 1_000;
 
+/**
+ * `batchSize` of a query whose whole answer its caller needs before going on (a sessionizer
+ * batch's hits and visits): the answer in the first reply, up to the store's 16 MB per reply,
+ * instead of the driver's default first batch of 101 documents and a `getMore` — one more
+ * sequential store round trip — for the rest, which the `getMore` returns in one reply anyway.
+ */
+export const WHOLE_ANSWER = 1_000_000;
+
 /** Lets pending I/O (requests, replies) run before the caller goes on. */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

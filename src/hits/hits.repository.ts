@@ -4,7 +4,7 @@ import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import type { Model, PipelineStage, Types } from 'mongoose';
 import type { SessionHit } from '../sessions/sessionize.js';
 import { insertUnordered, type InsertOutcome } from '../database/bulk-write-errors.js';
-import { bulkWriteInSlices, SLICE } from '../database/slices.js';
+import { bulkWriteInSlices, SLICE, WHOLE_ANSWER } from '../database/slices.js';
 import { Hit } from './hit.schema.js';
 import { storedHit } from './stored-hit.js';
 
@@ -95,7 +95,7 @@ export class HitsRepository {
     return this.hits.collection
       .find<SessionHit & { visitorKey: string }>(
         { siteId, visitorKey: { $in: visitorKeys }, ts: { $gte: from, $lte: to } },
-        { projection: SESSION_FIELDS },
+        { projection: SESSION_FIELDS, batchSize: WHOLE_ANSWER },
       )
       .sort({ ts: 1, _id: 1 })
       .toArray();

@@ -31,10 +31,28 @@ export type { DirtyMark };
 const LEASE_MS = 30_000;
 /**
  * Visitors leased and recomputed together: reads and writes cost per batch, not per visitor
- * (about ten round trips whatever the size), so the sessionizer keeps up with ingest.
+ * (about a dozen sequential store round trips whatever the size: 13 in the drain bench, where
+ * most windows widen to a stored visit and read hits and visits a second time), so the
+ * sessionizer keeps up with ingest. The first claim of a background worker, and every `flush`
+ * claim.
  */
 const BATCH_SIZE = 250;
-/** Batches in flight at once in the background, so one batch's reads overlap another's writes. */
+/**
+ * Under a backlog a background worker doubles its claim while claims come back full, up to this
+ * (`nextBatchSize`): a batch costs about the same round trips whatever its size, so in
+ * `npm run bench -- sessionizer-drain` (20,000 visitors' marks, docs/SCALING.md) claims growing
+ * to 2,000 sent a seventh of the store commands per visitor of batches of 250: a seventh as
+ * many waits behind a rollup run's long store operations (the store answers one at a time). The
+ * drain rate moved less: on a quiet machine it is bound by the app's and the store's CPU per
+ * visitor, which batch size barely changes. Not larger: a batch's
+ * recomputation runs between two awaits on the thread that answers HTTP (about 10 µs a visitor,
+ * ~20 ms here), and a claim leases that many visitors for LEASE_MS.
+ */
+const MAX_BATCH_SIZE = 2_000;
+/**
+ * Batches in flight at once in the background, so one batch's reads overlap another's writes.
+ * Four were measured in the drain bench and were no faster (docs/SCALING.md).
+ */
 const BACKGROUND_BATCHES = 2;
 /** Picks up work left by an instance that died holding a lease. */
 const SWEEP_INTERVAL_MS = 30_000;
@@ -292,27 +310,43 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   /**
    * Claims and processes batches of every site until none is free, or until shutdown: under
    * steady ingest there is always new work, and the marks left stay in MongoDB for the next sweep.
+   * Each worker's claims grow while they come back full (`nextBatchSize`): a backlog is worked off
+   * in large batches, a trickle of marks still in small ones.
    */
   private async drain(concurrency: number): Promise<void> {
     const worker = async () => {
+      let size = BATCH_SIZE;
       while (!this.stopping) {
-        const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, BATCH_SIZE);
+        const batch = await this.dirty.claimBatch(new Date(), LEASE_MS, size);
         if (!batch) return;
         await this.processBatch(batch);
+        size = nextBatchSize(size, batch.visitors.length);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
+  /**
+   * Recomputes a claimed batch and retires its marks. Once shutdown began, a batch that has not
+   * started writing stops after its reads and gives its windows back (a batch of up to
+   * MAX_BATCH_SIZE visitors has about five sequential writes left then), so the shutdown's drain
+   * phase waits only for batches already writing, and the next start (or another instance) finds
+   * the marks free at once instead of leased for LEASE_MS.
+   */
   private async processBatch(batch: ClaimedBatch): Promise<void> {
+    let written = true;
     try {
       const bySite = groupBy(batch.visitors, (visitor) => visitor.siteId.toHexString());
-      for (const visitors of bySite.values()) await this.recomputeSiteVisits(visitors);
+      for (const visitors of bySite.values()) {
+        written = await this.recomputeSiteVisits(visitors);
+        if (!written) break;
+      }
     } catch (error) {
       await this.dirty.release(batch.claimToken);
       throw error;
     }
-    await this.dirty.complete(batch.claimToken);
+    if (written) await this.dirty.complete(batch);
+    else await this.dirty.release(batch.claimToken);
   }
 
   /**
@@ -320,8 +354,9 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
    * `widenToWholeVisits`), reading hits and visits for all of them at once, round after round
    * until every window has settled; then replaces the visits inside each window with the
    * sessionization of its hits in time order. Reads and writes per batch, not per visitor.
+   * Returns false, having written nothing, when shutdown began during the reads.
    */
-  private async recomputeSiteVisits(visitors: ClaimedVisitor[]): Promise<void> {
+  private async recomputeSiteVisits(visitors: ClaimedVisitor[]): Promise<boolean> {
     const siteId = visitors[0].siteId;
     const settled = new Map<string, { window: Span; hits: SessionHit[]; visits: Visit[] }>();
     let pending = visitors.map((visitor) => ({
@@ -361,6 +396,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
       }
       pending = unsettled;
     }
+    if (this.stopping) return false;
     const changes: VisitChanges = { created: [], changed: [], staleIds: [] };
     const assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }> = [];
     for (const [visitorKey, { window, hits, visits }] of settled) {
@@ -387,6 +423,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     await this.visits.writeVisitChanges(changes);
     await this.changes.mark(siteId, changedIds);
     await this.hits.assignVisits(assignments);
+    return true;
   }
 
   /**
@@ -416,6 +453,14 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   aggregateVisits<T extends object>(pipeline: PipelineStage[]): Promise<T[]> {
     return this.visits.aggregate<T>(pipeline);
   }
+}
+
+/**
+ * The size of a background worker's next claim: twice the last (up to MAX_BATCH_SIZE) while
+ * claims come back full — a backlog — and BATCH_SIZE again once one does not.
+ */
+export function nextBatchSize(claimed: number, got: number): number {
+  return got >= claimed ? Math.min(2 * claimed, MAX_BATCH_SIZE) : BATCH_SIZE;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
 import type { Model, PipelineStage, Types } from 'mongoose';
 import { withoutNullFields } from '../common/collections/without-null-fields.js';
 import { bulkWriteErrors } from '../database/bulk-write-errors.js';
+import { WHOLE_ANSWER } from '../database/slices.js';
 import { Visit } from './schemas/visit.schema.js';
 import { DUPLICATE_KEY_CODE } from '../database/database-errors.js';
 import type { VisitAttribution } from './sessionize.js';
@@ -42,7 +43,10 @@ export class VisitsRepository {
   /** The visits of these visitors of one site that overlap [from, to] (one query for a sessionizer batch). */
   findVisitorsVisitsOverlapping(siteId: Types.ObjectId, visitorKeys: string[], from: Date, to: Date): Promise<Visit[]> {
     return this.collection
-      .find({ siteId, visitorKey: { $in: visitorKeys }, start: { $lte: to }, end: { $gte: from } })
+      .find(
+        { siteId, visitorKey: { $in: visitorKeys }, start: { $lte: to }, end: { $gte: from } },
+        { batchSize: WHOLE_ANSWER },
+      )
       .toArray();
   }
 

@@ -46,8 +46,8 @@ describe('sessionizer work list', () => {
     const claimed = [...first!.visitors, ...second!.visitors];
     const widened = claimed.find((visitor) => visitor.visitorKey === visitors[0].visitorKey);
     expect([widened?.from, widened?.to]).toEqual([at('09:50'), at('10:05')]);
-    await dirty.complete(first!.claimToken);
-    await dirty.complete(second!.claimToken);
+    await dirty.complete(first!);
+    await dirty.complete(second!);
     expect(await dirty.stillBehind(new Map(ids.map((id) => [id, 2])))).toEqual([]);
   });
 
@@ -57,7 +57,7 @@ describe('sessionizer work list', () => {
     await dirty.mark([{ ...visitor, from: at('10:00'), to: at('10:05') }]);
     const running = await dirty.claimBatch(new Date(), LEASE_MS, 1, [id]);
     await dirty.mark([{ ...visitor, from: at('11:00'), to: at('11:02') }]);
-    await dirty.complete(running!.claimToken);
+    await dirty.complete(running!);
 
     expect(await dirty.stillBehind(new Map([[id, 1]]))).toEqual([]);
     expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([id]);
@@ -89,9 +89,9 @@ describe('sessionizer work list', () => {
     const takeover = await dirty.claimBatch(new Date(start + 2_000), LEASE_MS, 1, [id]);
     expect(windowOf(takeover)).toEqual([[at('10:00').toISOString(), at('10:31').toISOString()]]);
     // The old holder finishing late changes nothing: the item belongs to the new holder.
-    await dirty.complete(dead!.claimToken);
+    await dirty.complete(dead!);
     expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([id]);
-    await dirty.complete(takeover!.claimToken);
+    await dirty.complete(takeover!);
     expect(await dirty.stillBehind(new Map([[id, 2]]))).toEqual([]);
   });
 
@@ -103,7 +103,7 @@ describe('sessionizer work list', () => {
     const flushing = app.app.get(SessionsService).flush(visitor.siteId.toHexString(), 1, 300);
     await expect(flushing).rejects.toBeInstanceOf(VisitsPendingError);
     await expect(flushing).rejects.toMatchObject({ pendingVisitors: 1 });
-    await dirty.complete(held!.claimToken);
+    await dirty.complete(held!);
   });
 
   it('flush answers at once, claiming nothing, when the backlog is past its limit', async () => {
