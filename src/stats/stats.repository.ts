@@ -434,7 +434,7 @@ export class StatsRepository {
   }
 }
 
-/** Visitor keys per `$in` of a lookup: within the embedded planner's 1,000 index intervals. */
+/** Visitor keys per `$in` of a lookup: a bounded command, so one look-up does not hold the store long. */
 const LOOKUP_CHUNK = 500;
 
 /** Adds up the given numeric fields of rows with the same group key (integers: exact in any order). */

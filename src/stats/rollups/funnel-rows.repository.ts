@@ -7,7 +7,7 @@ import { addToFunnelEntry, type FunnelCountEntry, type FunnelCountTally, type St
 import { FunnelCountRow, FunnelRowsState, FunnelVisitorRow, FunnelVisitRow } from './funnel-rows.schema.js';
 import { goalRowId } from './goal-counts.js';
 
-/** Keys per `$in` and documents per write: within the embedded planner's 1,000 index intervals. */
+/** Keys per `$in` and documents per write: bounded commands, so none holds the store long. */
 const CHUNK = 500;
 
 const chunks = <T>(items: readonly T[]): T[][] =>

@@ -20,7 +20,7 @@ import {
 } from './goal-rows.schema.js';
 import { goalValueSeriesKey, parseGoalValueSeriesKey, type GoalValueDimension } from './goal-value-series.js';
 
-/** Keys per `$in` and documents per write: within the embedded planner's 1,000 index intervals. */
+/** Keys per `$in` and documents per write: bounded commands, so none holds the store long. */
 const CHUNK = 500;
 
 type CountDocument = GoalCountRow;

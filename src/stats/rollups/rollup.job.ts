@@ -48,7 +48,7 @@ export const ROLLUP_SETTLE_MS = 60_000;
 /** Hits per rollup batch: the batch's deltas are held in memory before they are applied. */
 export const ROLLUP_BATCH_HITS = 20_000;
 
-/** Visitors per look-up of changed visits' hits: within the embedded planner's 1,000 index intervals. */
+/** Visitors per look-up of changed visits' hits: a bounded command, so one look-up does not hold the store long. */
 const VISIT_HIT_VISITORS = 500;
 
 /** A run stopped between two steps because the app is shutting down; the next run redoes it. */
