@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { deserialize, Long } from 'bson';
-import { MessageSplitter, peekCommandName } from '../../libs/embedded-mongo/src/wire.js';
+import { peekCommandName } from '../../libs/embedded-mongo/src/wire.js';
+import { startWireProxy } from './wire-proxy.js';
 
 /**
  * Records what an app sends its store, to replay the same commands against two store builds and
@@ -19,7 +19,6 @@ export interface RecordedMessage {
   noReply?: boolean;
 }
 
-const MAX_MESSAGE = 48 * 1024 * 1024;
 const OP_MSG = 2013;
 const MORE_TO_COME = 2;
 
@@ -57,17 +56,12 @@ export async function startRecordingProxy(
 ): Promise<{ port: number; stop: () => Promise<void> }> {
   const records: RecordedMessage[] = [];
   let nextConnection = 1;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
+  const proxy = await startWireProxy(storePort, () => {
     const connection = nextConnection++;
-    const upstream = connect(storePort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    const fromClient = new MessageSplitter(MAX_MESSAGE);
-    const fromStore = new MessageSplitter(MAX_MESSAGE);
     // Requests waiting for their reply, in order: the reply completes the record.
     const pending: Array<RecordedMessage | undefined> = [];
-    client.on('data', (chunk: Buffer) => {
-      for (const message of fromClient.push(chunk)) {
+    return {
+      fromApp(message) {
         const name = peekCommandName(message);
         const record: RecordedMessage = { connection, message: message.toString('base64') };
         if (!expectsReply(message)) record.noReply = true;
@@ -75,31 +69,18 @@ export async function startRecordingProxy(
         // In arrival order, which is the order the store starts running them.
         if (!housekeeping) records.push(record);
         if (!record.noReply) pending.push(housekeeping ? undefined : record);
-        upstream.write(message);
-      }
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      for (const reply of fromStore.push(chunk)) {
+      },
+      fromStore(reply) {
         const record = pending.shift();
         const cursorId = record && replyCursorId(reply);
         if (record && cursorId) record.cursorId = cursorId;
-        client.write(reply);
-      }
-    });
-    const close = (): void => {
-      client.destroy();
-      upstream.destroy();
+      },
     };
-    client.on('close', close).on('error', close);
-    upstream.on('close', close).on('error', close);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
   return {
-    port: typeof address === 'object' && address ? address.port : 0,
+    port: proxy.port,
     async stop() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await proxy.stop();
       writeFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
     },
   };
