@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { deserialize, Long } from 'bson';
 import { peekCommandName } from '../../libs/embedded-mongo/src/wire.js';
 import { startWireProxy } from './wire-proxy.js';
@@ -81,14 +81,26 @@ export async function startRecordingProxy(
     port: proxy.port,
     async stop() {
       await proxy.stop();
-      writeFileSync(file, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+      // A line at a time: a few minutes of traffic is more text than one string may hold.
+      const fd = openSync(file, 'w');
+      try {
+        for (const record of records) writeSync(fd, `${JSON.stringify(record)}\n`);
+      } finally {
+        closeSync(fd);
+      }
     },
   };
 }
 
 export function readRecording(file: string): RecordedMessage[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as RecordedMessage);
+  // Line by line from the bytes: the whole file is more text than one string may hold.
+  const bytes = readFileSync(file);
+  const records: RecordedMessage[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end === -1) end = bytes.length;
+    if (end > start) records.push(JSON.parse(bytes.toString('utf8', start, end)) as RecordedMessage);
+    start = end + 1;
+  }
+  return records;
 }
