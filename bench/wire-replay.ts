@@ -21,6 +21,8 @@ const [recordingFile, ...clis] = process.argv.slice(2);
 if (!recordingFile || clis.length === 0) throw new Error('usage: wire-replay <recording> <cli.js> [<cli.js> …]');
 const recording = readRecording(recordingFile);
 const profileDir = process.env.BENCH_REPLAY_PROFILE_DIR;
+/** BENCH_REPLAY_BREAKDOWN=1: where each build's time goes, by command and collection (`breakdownKey`). */
+const breakdown = process.env.BENCH_REPLAY_BREAKDOWN === '1';
 const hits = recordedHits(recording);
 
 /**
@@ -165,6 +167,36 @@ function comparable(reply: Buffer): string {
 
 const repliesByBuild: string[][] = [];
 
+/**
+ * What a message is, for the breakdown: its command and collection, and for a `find` the fields
+ * its filter names (the sessionizer's reads of `hits` by visitor and the rollup job's by claim
+ * are both `find hits`); a `getMore` counts as the command that opened its cursor.
+ */
+function breakdownKey(body: Record<string, unknown> | undefined, cursorKeys: Map<string, string>): string {
+  if (!body) return 'other';
+  const command = Object.keys(body)[0];
+  if (command === 'getMore') return cursorKeys.get(String(body.getMore)) ?? 'getMore';
+  const collection = typeof body[command] === 'string' ? ` ${body[command] as string}` : '';
+  const filter = command === 'find' && body.filter ? ` {${Object.keys(body.filter).join(',')}}` : '';
+  return `${command}${collection}${filter}`;
+}
+
+/** Per key: messages, wall ms until the reply, and store CPU ticks seen during them (from `/proc`, 10 ms each). */
+type Breakdown = Map<string, { messages: number; wallMs: number; cpuSeconds: number }>;
+
+function printBreakdown(cli: string, rows: Breakdown): void {
+  const total = [...rows.values()].reduce((sum, row) => sum + row.cpuSeconds, 0);
+  console.log(`${cli}: store CPU by command (CPU seen between sending a message and its reply; 10 ms ticks)`);
+  console.log('  messages | wall ms | CPU s | CPU share | CPU µs per hit | command');
+  for (const [key, row] of [...rows].sort((a, b) => b[1].cpuSeconds - a[1].cpuSeconds)) {
+    console.log(
+      `  ${String(row.messages).padStart(8)} | ${Math.round(row.wallMs).toString().padStart(7)} | ` +
+        `${row.cpuSeconds.toFixed(2).padStart(5)} | ${((100 * row.cpuSeconds) / total).toFixed(1).padStart(8)}% | ` +
+        `${(hits > 0 ? Math.round((row.cpuSeconds * 1e6) / hits) : 0).toString().padStart(14)} | ${key}`,
+    );
+  }
+}
+
 async function replay(cli: string, index: number): Promise<void> {
   const replies: string[] = [];
   repliesByBuild.push(replies);
@@ -172,6 +204,8 @@ async function replay(cli: string, index: number): Promise<void> {
   const store = await startStore(cli, dataDir, `replay-${index}`);
   const connections = new Map<number, ReplayConnection>();
   const cursors = new Map<string, Long>();
+  const rows: Breakdown = new Map();
+  const cursorKeys = new Map<string, string>();
   const before = cpuSeconds(store.pid);
   const started = performance.now();
   let replied = 0;
@@ -182,8 +216,20 @@ async function replay(cli: string, index: number): Promise<void> {
         connection = await ReplayConnection.open(store.port);
         connections.set(record.connection, connection);
       }
-      const message = withLiveCursorIds(Buffer.from(record.message, 'base64'), cursors);
+      const recorded = Buffer.from(record.message, 'base64');
+      const message = withLiveCursorIds(recorded, cursors);
+      const key = breakdown ? breakdownKey(msgBody(recorded), cursorKeys) : '';
+      const sentAt = breakdown ? performance.now() : 0;
+      const cpuBefore = breakdown ? cpuSeconds(store.pid).total : 0;
       const reply = await connection.send(message, !record.noReply);
+      if (breakdown) {
+        const row = rows.get(key) ?? { messages: 0, wallMs: 0, cpuSeconds: 0 };
+        row.messages++;
+        row.wallMs += performance.now() - sentAt;
+        row.cpuSeconds += cpuSeconds(store.pid).total - cpuBefore;
+        rows.set(key, row);
+        if (record.cursorId) cursorKeys.set(record.cursorId, key);
+      }
       if (reply) replied++;
       replies.push(reply ? comparable(reply) : '');
       const liveId = reply && replyCursorId(reply);
@@ -197,6 +243,7 @@ async function replay(cli: string, index: number): Promise<void> {
         `${Math.round((cpu * 1e6) / recording.length)} µs per message` +
         (hits > 0 ? `, ${Math.round((cpu * 1e6) / hits)} µs per hit (${hits} hits)` : ''),
     );
+    if (breakdown) printBreakdown(cli, rows);
   } finally {
     for (const connection of connections.values()) connection.close();
     await store.stop();
