@@ -56,36 +56,81 @@ export function sessionize(
   sortedHits: SessionHit[],
   idleMs: number,
 ): VisitGroup[] {
-  const groups: SessionHit[][] = [];
-  let previous: SessionHit | undefined;
-  for (const hit of sortedHits) {
-    if (previous === undefined || hit.ts.getTime() - previous.ts.getTime() > idleMs) groups.push([hit]);
-    else groups[groups.length - 1].push(hit);
-    previous = hit;
-  }
-  return groups.map((hits) => ({ visit: toVisit(siteId, visitorKey, hits), hitIds: hits.map((hit) => hit._id) }));
+  return continueVisits(siteId, visitorKey, undefined, sortedHits, idleMs);
 }
 
-function toVisit(siteId: Types.ObjectId, visitorKey: string, hits: SessionHit[]): Visit {
-  const first = hits[0];
-  const last = hits[hits.length - 1];
-  const pageviews = hits.filter((hit) => hit.name === PAGEVIEW);
+/**
+ * The visits of `last`, a visitor's stored visit, followed by hits that all come after its end
+ * (sorted by `compareHits`): the same as `sessionize` over the visit's hits and these, without
+ * reading the visit's hits again. The first group is `last` extended, holding only the new hits
+ * it took, when the first of them is within `idleMs` of its end; the others are new visits.
+ * Without `last`, it is `sessionize`.
+ */
+export function continueVisits(
+  siteId: Types.ObjectId,
+  visitorKey: string,
+  last: Visit | undefined,
+  sortedHits: SessionHit[],
+  idleMs: number,
+): VisitGroup[] {
+  const groups: VisitGroup[] = [];
+  let current: VisitGroup | undefined = last && { visit: asComputed(last), hitIds: [] };
+  for (const hit of sortedHits) {
+    if (current === undefined || hit.ts.getTime() - current.visit.end.getTime() > idleMs) {
+      if (current !== undefined && current.hitIds.length > 0) groups.push(current);
+      current = { visit: startVisit(siteId, visitorKey, hit), hitIds: [hit._id] };
+    } else {
+      appendHit(current.visit, hit);
+      current.hitIds.push(hit._id);
+    }
+  }
+  if (current !== undefined && current.hitIds.length > 0) groups.push(current);
+  return groups;
+}
+
+/** A copy of a stored visit with its absent optional fields as null, as `sessionize` computes them. */
+function asComputed(stored: Visit): Visit {
+  return {
+    ...stored,
+    entryPath: stored.entryPath ?? null,
+    exitPath: stored.exitPath ?? null,
+    ...attributionOf(stored),
+    countryCode: stored.countryCode ?? null,
+  };
+}
+
+/** A visit of one hit: its `_id`, start, classification, country and traffic source are its first hit's for good. */
+function startVisit(siteId: Types.ObjectId, visitorKey: string, first: SessionHit): Visit {
+  const pageview = first.name === PAGEVIEW;
   return {
     _id: visitIdFor(siteId.toHexString(), visitorKey, first._id),
     siteId,
     visitorKey,
     start: first.ts,
-    end: last.ts,
-    pageviews: pageviews.length,
-    hits: hits.length,
-    bounce: pageviews.length === 1,
-    duration: Math.round((last.ts.getTime() - first.ts.getTime()) / 1000),
-    entryPath: pageviews[0]?.path ?? null,
-    exitPath: pageviews[pageviews.length - 1]?.path ?? null,
+    end: first.ts,
+    pageviews: pageview ? 1 : 0,
+    hits: 1,
+    bounce: pageview,
+    duration: 0,
+    entryPath: pageview ? first.path : null,
+    exitPath: pageview ? first.path : null,
     classification: first.classification,
     ...attributionOf(first),
     countryCode: first.countryCode ?? null,
   };
+}
+
+/** Adds a hit at or after the visit's end: its end, counts, bounce, duration and exit page follow. */
+function appendHit(visit: Visit, hit: SessionHit): void {
+  visit.end = hit.ts;
+  visit.hits++;
+  visit.duration = Math.round((hit.ts.getTime() - visit.start.getTime()) / 1000);
+  if (hit.name === PAGEVIEW) {
+    visit.pageviews++;
+    visit.entryPath ??= hit.path;
+    visit.exitPath = hit.path;
+  }
+  visit.bounce = visit.pageviews === 1;
 }
 
 /** A hit's attribution fields, an absent one as null (a hit stores only the fields it has a value for). */

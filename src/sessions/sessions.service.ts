@@ -10,7 +10,14 @@ import { ShutdownDeadline } from '../common/lifecycle/shutdown-deadline.js';
 import { Types, type PipelineStage } from 'mongoose';
 import { trackingConfig, type TrackingConfig } from '../config/configuration.js';
 import { HitsRepository } from '../hits/hits.repository.js';
-import { VISIT_ATTRIBUTION_FIELDS, attributionOf, sessionize, type SessionHit } from './sessionize.js';
+import {
+  VISIT_ATTRIBUTION_FIELDS,
+  attributionOf,
+  continueVisits,
+  sessionize,
+  type SessionHit,
+  type VisitGroup,
+} from './sessionize.js';
 import {
   VisitorDirtyRepository,
   type ClaimedBatch,
@@ -88,8 +95,10 @@ export class VisitsPendingError extends Error {
  *
  * Visits are a pure function of a visitor's hits sorted by time. Ingest writes the hits, then
  * marks the visitor dirty (`markDirty`); a sessionizer — in the background after the writes
- * (at most one pass a second, BACKGROUND_PASS_GAP_MS), or in `flush()` — claims a batch of marks with a lease, recomputes the visits of each
- * window widened to whole visits, and retires a mark only if nobody marked it again meanwhile.
+ * (at most one pass a second, BACKGROUND_PASS_GAP_MS), or in `flush()` — claims a batch of marks
+ * with a lease, continues each visitor's last visit with hits that come after it or recomputes
+ * the visits of the window widened to whole visits, and retires a mark only if nobody marked it
+ * again meanwhile.
  * All coordination is in MongoDB (atomic upserts, leases, revs), so any number of instances
  * may ingest for the same visitor and arrival order never changes the result.
  */
@@ -350,20 +359,111 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
   }
 
   /**
-   * For claimed visitors of one site: widens each changed window to whole visits (see
-   * `widenToWholeVisits`), reading hits and visits for all of them at once, round after round
-   * until every window has settled; then replaces the visits inside each window with the
-   * sessionization of its hits in time order. Reads and writes per batch, not per visitor.
+   * For claimed visitors of one site: computes their visits anew around each changed window and
+   * writes what changed. Reads and writes per batch, not per visitor. A visitor whose new hits
+   * all come after its stored visits continues its last visit (`continueVisits`) from one read of
+   * the new hits; the others (late hits, purges, a visit that started within another) have their
+   * windows widened to whole visits and recomputed from all their hits (`widenToWholeVisits`).
    * Returns false, having written nothing, when shutdown began during the reads.
    */
   private async recomputeSiteVisits(visitors: ClaimedVisitor[]): Promise<boolean> {
     const siteId = visitors[0].siteId;
-    const settled = new Map<string, { window: Span; hits: SessionHit[]; visits: Visit[] }>();
-    let pending = visitors.map((visitor) => ({
+    const changes: VisitChanges = { created: [], changed: [], staleIds: [] };
+    const assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }> = [];
+    const widened = await this.continueLastVisits(siteId, visitors, changes, assignments);
+    const settled = await this.widenWindows(siteId, widened);
+    if (this.stopping) return false;
+    for (const [visitorKey, { window, hits, visits }] of settled) {
+      const inWindow = hits.filter((hit) => hit.ts.getTime() >= window.from && hit.ts.getTime() <= window.to);
+      const groups = sessionize(siteId, visitorKey, inWindow, this.idleMs);
+      addVisitChanges(
+        changes,
+        window,
+        visits,
+        groups.map((group) => group.visit),
+      );
+      addAssignments(assignments, inWindow, groups);
+    }
+    // Marked before the write (a crash after it leaves no change unmarked) and after (a rollup
+    // batch that claimed the first mark may have read the visit as it was).
+    const changedIds = [...changes.created, ...changes.changed].map((visit) => visit._id).concat(changes.staleIds);
+    await this.changes.mark(siteId, changedIds);
+    await this.visits.writeVisitChanges(changes);
+    await this.changes.mark(siteId, changedIds);
+    await this.hits.assignVisits(assignments);
+    return true;
+  }
+
+  /**
+   * The common case of live traffic, a visitor's new hits after its last visit, without reading
+   * that visit's hits again: reads the visitors' hits from the earliest window on and their
+   * stored visits within `idleMs` before it. A visitor whose stored visits all end before its
+   * window, and whose hits read up to the last visit's end are all that visit's, continues the
+   * last visit with the hits after it (the window holds nothing but new visits and the end of the
+   * last one, so this is what recomputing from all its hits gives). Adds those visitors' changes
+   * and returns the others, for `widenWindows`.
+   */
+  private async continueLastVisits(
+    siteId: Types.ObjectId,
+    visitors: ClaimedVisitor[],
+    changes: VisitChanges,
+    assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }>,
+  ): Promise<Array<{ visitorKey: string; window: Span }>> {
+    const windows = visitors.map((visitor) => ({
       visitorKey: visitor.visitorKey,
       window: { from: visitor.from.getTime(), to: visitor.to.getTime() },
     }));
-    while (pending.length > 0) {
+    const from = Math.min(...windows.map((item) => item.window.from));
+    const to = Math.max(...windows.map((item) => item.window.to)) + this.idleMs;
+    const keys = windows.map((item) => item.visitorKey);
+    const [hits, visits] = await Promise.all([
+      this.hits.findVisitorsHits(siteId, keys, new Date(from), new Date(to)),
+      this.visits.findVisitorsVisitsOverlapping(siteId, keys, new Date(from - this.idleMs), new Date(to)),
+    ]);
+    const hitsOf = groupBy(hits, (hit) => hit.visitorKey);
+    const visitsOf = groupBy(visits, (visit) => visit.visitorKey);
+    const others: typeof windows = [];
+    for (const item of windows) {
+      const visitorHits = hitsOf.get(item.visitorKey) ?? [];
+      const stored = visitsOf.get(item.visitorKey) ?? [];
+      const last = stored.reduce<Visit | undefined>(
+        (latest, visit) => (latest && latest.end >= visit.end ? latest : visit),
+        undefined,
+      );
+      const lastEnd = last?.end.getTime() ?? Number.NEGATIVE_INFINITY;
+      const storedIds = new Set(stored.map((visit) => visit._id));
+      const after = visitorHits.filter((hit) => hit.ts.getTime() > lastEnd);
+      const continues =
+        after.length > 0 &&
+        lastEnd < item.window.from &&
+        // A visit stored before visits carried their traffic source gets it from a recomputation.
+        (last === undefined || 'utmSource' in last) &&
+        visitorHits.every((hit) => hit.ts.getTime() > lastEnd || storedIds.has(hit.visitId ?? '')) &&
+        // The last new hit's visit could reach hits not read: widen instead.
+        after[after.length - 1].ts.getTime() + this.idleMs <= to;
+      if (!continues) {
+        others.push(item);
+        continue;
+      }
+      const groups = continueVisits(siteId, item.visitorKey, last, after, this.idleMs);
+      for (const { visit } of groups) (visit._id === last?._id ? changes.changed : changes.created).push(visit);
+      addAssignments(assignments, after, groups);
+    }
+    return others;
+  }
+
+  /**
+   * Widens each visitor's changed window to whole visits (see `widenToWholeVisits`), reading
+   * hits and visits for all of them at once, round after round until every window has settled;
+   * returns each window with the hits and stored visits read for it.
+   */
+  private async widenWindows(
+    siteId: Types.ObjectId,
+    windows: Array<{ visitorKey: string; window: Span }>,
+  ): Promise<Map<string, { window: Span; hits: SessionHit[]; visits: Visit[] }>> {
+    const settled = new Map<string, { window: Span; hits: SessionHit[]; visits: Visit[] }>();
+    let pending = windows;
+    while (pending.length > 0 && !this.stopping) {
       const read = {
         from: Math.min(...pending.map((item) => item.window.from)) - this.idleMs,
         to: Math.max(...pending.map((item) => item.window.to)) + this.idleMs,
@@ -396,34 +496,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
       }
       pending = unsettled;
     }
-    if (this.stopping) return false;
-    const changes: VisitChanges = { created: [], changed: [], staleIds: [] };
-    const assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }> = [];
-    for (const [visitorKey, { window, hits, visits }] of settled) {
-      const inWindow = hits.filter((hit) => hit.ts.getTime() >= window.from && hit.ts.getTime() <= window.to);
-      const groups = sessionize(siteId, visitorKey, inWindow, this.idleMs);
-      addVisitChanges(
-        changes,
-        window,
-        visits,
-        groups.map((group) => group.visit),
-      );
-      const assigned = new Map(inWindow.map((hit) => [hit._id.toHexString(), hit.visitId]));
-      for (const { visit, hitIds } of groups) {
-        assignments.push({
-          visitId: visit._id,
-          hitIds: hitIds.filter((id) => assigned.get(id.toHexString()) !== visit._id),
-        });
-      }
-    }
-    // Marked before the write (a crash after it leaves no change unmarked) and after (a rollup
-    // batch that claimed the first mark may have read the visit as it was).
-    const changedIds = [...changes.created, ...changes.changed].map((visit) => visit._id).concat(changes.staleIds);
-    await this.changes.mark(siteId, changedIds);
-    await this.visits.writeVisitChanges(changes);
-    await this.changes.mark(siteId, changedIds);
-    await this.hits.assignVisits(assignments);
-    return true;
+    return settled;
   }
 
   /**
@@ -461,6 +534,21 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
  */
 export function nextBatchSize(claimed: number, got: number): number {
   return got >= claimed ? Math.min(2 * claimed, MAX_BATCH_SIZE) : BATCH_SIZE;
+}
+
+/** Stamps each group's visit id on those of its hits that carry another (or none). */
+function addAssignments(
+  assignments: Array<{ visitId: string; hitIds: Types.ObjectId[] }>,
+  hits: SessionHit[],
+  groups: VisitGroup[],
+): void {
+  const assigned = new Map(hits.map((hit) => [hit._id.toHexString(), hit.visitId]));
+  for (const { visit, hitIds } of groups) {
+    assignments.push({
+      visitId: visit._id,
+      hitIds: hitIds.filter((id) => assigned.get(id.toHexString()) !== visit._id),
+    });
+  }
 }
 
 /**

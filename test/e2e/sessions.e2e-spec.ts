@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Db } from 'mongodb';
+import { Types } from 'mongoose';
 import request from 'supertest';
 import { SessionsService } from '../../src/sessions/sessions.service.js';
+import { compareHits, sessionize, type SessionHit } from '../../src/sessions/sessionize.js';
+import { storedVisit } from '../../src/sessions/visits.repository.js';
 import { createIngestSite, keyHit, type IngestSite } from '../factories/hit-fixtures.js';
 import { startTestApp, startTestDatabase, type TestApp, type TestDatabase } from '../support/test-app.js';
 
@@ -106,6 +109,55 @@ describe('sessions: visits equal sessionizing the sorted hits', () => {
           const stored = await storedVisits(app.database.db, userId, sessions, site.siteId);
           expect(stored.visits).toEqual(referenceVisits(minutes));
           expect(stored.hitVisitIds).toEqual(stored.visitIds);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+  it('hits arriving in time order, sessionized between batches, give every field of sessionizing all of them at once (property)', async () => {
+    // Live traffic: each batch continues the visitor's last stored visit or starts new ones
+    // without the visit's earlier hits being read again; the visits must be those of all the hits.
+    let run = 0;
+    const hitArbitrary = fc.record({
+      gap: fc.oneof(fc.constantFrom(0, IDLE_MINUTES, IDLE_MINUTES + 1), fc.integer({ min: 1, max: 45 })),
+      event: fc.boolean(),
+      path: fc.constantFrom('/', '/a', '/b'),
+      referrer: fc.constantFrom(undefined, 'https://news.example/'),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(hitArbitrary, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 12, maxLength: 12 }),
+        async (specs, splits) => {
+          const userId = `live-${run++}`;
+          let minute = 0;
+          const hits = specs.map(({ gap, event, path, referrer }) => {
+            minute += gap;
+            return keyHit({
+              userId,
+              timestamp: new Date(BASE + minute * 60_000).toISOString(),
+              url: `https://shop.example${path}`,
+              ...(event ? { name: 'signup' } : {}),
+              ...(referrer ? { referrer } : {}),
+            });
+          });
+          for (let batch = 0, position = 0; position < hits.length; batch++) {
+            const part = hits.slice(position, position + splits[batch]);
+            position += part.length;
+            await request(app.url).post('/api/v1/hits').set('Authorization', site.key).send({ hits: part }).expect(202);
+            await sessions.flush(site.siteId);
+          }
+          const db = app.database.db;
+          const visitorKey = (await db.collection('hits').findOne({ userKey: sessions.userKey(site.siteId, userId) }))!
+            .visitorKey as string;
+          const stored = await db.collection('visits').find({ visitorKey }).sort({ start: 1 }).toArray();
+          const allHits = (await db.collection<SessionHit>('hits').find({ visitorKey }).toArray()).sort(compareHits);
+          const fromScratch = sessionize(new Types.ObjectId(site.siteId), visitorKey, allHits, IDLE_MINUTES * 60_000);
+          expect(stored).toEqual(fromScratch.map((group) => storedVisit(group.visit)));
+          for (const { visit, hitIds } of fromScratch) {
+            const stamped = allHits.filter((hit) => hit.visitId === visit._id).map((hit) => hit._id.toHexString());
+            expect(stamped.sort()).toEqual(hitIds.map((id) => id.toHexString()).sort());
+          }
         },
       ),
       { numRuns: 15 },
