@@ -10,13 +10,14 @@ import type { ClaimedBatch, VisitorDirtyRepository } from './visitor-dirty.repos
 import type { VisitsRepository } from './visits.repository.js';
 
 /**
- * A sessionizer over a work list of `backlog` visitors with no hits and no visits; `claims` lists
+ * A sessionizer over a work list of `backlog` visitors with no hits (or one each: `withHits`) and no visits; `claims` lists
  * the size each claim asked for, in order. `shortAt`: the claim with this index comes back with
  * fewer visitors than asked (another instance took the rest), though more remain.
  */
 function sessionizer(
   backlog: number,
   shortAt = -1,
+  withHits = false,
 ): { sessions: SessionsService; claims: number[]; calls: string[]; onRead: { hook: () => void } } {
   const claims: number[] = [];
   /** Every write, release and completion, in order. */
@@ -46,9 +47,19 @@ function sessionizer(
     return Promise.resolve();
   };
   const hits = {
-    findVisitorsHits: () => {
+    findVisitorsHits: (_siteId: Types.ObjectId, visitorKeys: string[]) => {
       onRead.hook();
-      return Promise.resolve([]);
+      // `withHits`: one new page view of each visitor.
+      const hit = (visitorKey: string) => ({
+        _id: new Types.ObjectId(),
+        visitorKey,
+        ts: new Date(0),
+        name: 'pageview',
+        path: '/',
+        classification: 'USER',
+        visitId: null,
+      });
+      return Promise.resolve(withHits ? visitorKeys.map(hit) : []);
     },
     assignVisits: () => record('assignVisits'),
   } as unknown as HitsRepository;
@@ -100,5 +111,13 @@ describe('background sessionizer batch sizes', () => {
     await pass(sessions);
     expect(claims).toEqual([250, 250]);
     expect(calls).toEqual(['release', 'release']);
+  });
+
+  it('stamps the hits with their visit ids before it marks the visits changed again', async () => {
+    // A rollup batch that takes the second mark reads the visit's hits by visit id.
+    const { sessions, calls } = sessionizer(1, -1, true);
+    await pass(sessions);
+    expect(calls).toEqual(['markChanged', 'writeVisitChanges', 'assignVisits', 'markChanged', 'complete']);
+    sessions.onModuleDestroy();
   });
 });

@@ -384,13 +384,15 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
       );
       addAssignments(assignments, inWindow, groups);
     }
-    // Marked before the write (a crash after it leaves no change unmarked) and after (a rollup
-    // batch that claimed the first mark may have read the visit as it was).
+    // Marked before the writes (a crash after them leaves no change unmarked) and after (a rollup
+    // batch that claimed the first mark may have read the visit as it was). The hits get their
+    // visit ids before the second mark: the rollup job reads a changed visit's hits by visit id
+    // (its hits per day, its funnel steps), so a batch that takes that mark must find them stamped.
     const changedIds = [...changes.created, ...changes.changed].map((visit) => visit._id).concat(changes.staleIds);
     await this.changes.mark(siteId, changedIds);
     await this.visits.writeVisitChanges(changes);
-    await this.changes.mark(siteId, changedIds);
     await this.hits.assignVisits(assignments);
+    await this.changes.mark(siteId, changedIds);
     return true;
   }
 
