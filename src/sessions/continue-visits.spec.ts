@@ -72,6 +72,7 @@ function byDefinition(sortedHits: SessionHit[]): VisitGroup[] {
         entryPath: pageviews[0]?.path ?? null,
         exitPath: pageviews[pageviews.length - 1]?.path ?? null,
         classification: first.classification,
+        singleClass: group.every((hit) => hit.classification === first.classification),
         ...attributionOf(first),
         countryCode: first.countryCode ?? null,
       },

@@ -115,6 +115,7 @@ function startVisit(siteId: Types.ObjectId, visitorKey: string, first: SessionHi
     entryPath: pageview ? first.path : null,
     exitPath: pageview ? first.path : null,
     classification: first.classification,
+    singleClass: true,
     ...attributionOf(first),
     countryCode: first.countryCode ?? null,
   };
@@ -131,6 +132,7 @@ function appendHit(visit: Visit, hit: SessionHit): void {
     visit.exitPath = hit.path;
   }
   visit.bounce = visit.pageviews === 1;
+  if (hit.classification !== visit.classification) visit.singleClass = false;
 }
 
 /** A hit's attribution fields, an absent one as null (a hit stores only the fields it has a value for). */

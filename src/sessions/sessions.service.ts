@@ -438,8 +438,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
       const continues =
         after.length > 0 &&
         lastEnd < item.window.from &&
-        // A visit stored before visits carried their traffic source gets it from a recomputation.
-        (last === undefined || 'utmSource' in last) &&
+        // A visit stored before visits carried their traffic source, or `singleClass`, gets them from a recomputation.
+        (last === undefined || ('utmSource' in last && 'singleClass' in last)) &&
         visitorHits.every((hit) => hit.ts.getTime() > lastEnd || storedIds.has(hit.visitId ?? '')) &&
         // The last new hit's visit could reach hits not read: widen instead.
         after[after.length - 1].ts.getTime() + this.idleMs <= to;
@@ -586,6 +586,7 @@ function sameVisit(a: Visit, b: Visit): boolean {
     sameValue(a.entryPath, b.entryPath) &&
     sameValue(a.exitPath, b.exitPath) &&
     a.classification === b.classification &&
+    a.singleClass === b.singleClass &&
     VISIT_ATTRIBUTION_FIELDS.every((field) => sameValue(a[field], b[field])) &&
     sameValue(a.countryCode, b.countryCode)
   );

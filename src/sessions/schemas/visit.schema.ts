@@ -53,6 +53,15 @@ export class Visit {
   classification: Classification;
 
   /**
+   * Whether every hit of the visit has the visit's classification (nearly always: it follows from
+   * the user agent). With it, and a visit within one local day, the stats rollups know the visit's
+   * hits per day and classification from its own counts instead of reading its hits. Absent on
+   * visits stored before it was kept: those are read.
+   */
+  @Prop()
+  singleClass?: boolean;
+
+  /**
    * The traffic source of the whole visit (VISIT_ATTRIBUTION_FIELDS, from its first hit): stats
    * count every hit of the visit under these values, whatever the later hits carry.
    */

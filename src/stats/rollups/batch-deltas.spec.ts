@@ -5,6 +5,7 @@ import { Types } from 'mongoose';
 import {
   batchDeltas,
   contributionOf,
+  ownHitDays,
   storedContribution,
   visitContribution,
   visitHourDeltas,
@@ -12,6 +13,8 @@ import {
   type BatchHit,
 } from './batch-deltas.js';
 import { SLICE } from '../../database/slices.js';
+import { compareHits, sessionize } from '../../sessions/sessionize.js';
+import type { Visit } from '../../sessions/schemas/visit.schema.js';
 import { ATTRIBUTION_FIELDS } from '../pipelines/rollup.pipeline.js';
 
 const site = new Types.ObjectId();
@@ -304,5 +307,61 @@ describe('stored visit contributions', () => {
       'UTC',
     );
     expect(contributionOf({ ...whole })).toEqual(whole);
+  });
+});
+
+describe('a visit’s own hits per day', () => {
+  const ZONES = ['UTC', 'Asia/Kolkata', 'America/New_York'];
+  const hitArbitrary = fc.record({
+    // Within two hours either side of midnight UTC, so some visits cross midnight in some zones.
+    offset: fc.integer({ min: -2 * 3_600_000, max: 2 * 3_600_000 }),
+    name: fc.constantFrom('pageview', 'pageview', 'signup'),
+    classification: fc.constantFrom<'USER' | 'BOT'>('USER', 'USER', 'USER', 'BOT'),
+  });
+
+  it('give the contribution its hits give, whenever they tell it (one class, one local day)', () => {
+    let told = 0;
+    fc.assert(
+      fc.property(fc.array(hitArbitrary, { minLength: 1, maxLength: 8 }), fc.constantFrom(...ZONES), (specs, zone) => {
+        const midnight = Date.UTC(2024, 5, 2);
+        const hits = specs
+          .map(({ offset, ...fields }) => ({
+            _id: new Types.ObjectId(),
+            ts: new Date(midnight + offset),
+            path: '/',
+            visitId: null,
+            ...fields,
+          }))
+          .sort(compareHits);
+        for (const { visit, hitIds } of sessionize(new Types.ObjectId(), 'v', hits, 30 * 60_000)) {
+          const own = ownHitDays(visit as Visit & Record<string, unknown>, zone);
+          if (!own) continue;
+          told++;
+          const visitHits = hits.filter((hit) => hitIds.some((id) => id.equals(hit._id)));
+          expect(visitContribution(visit as Visit & Record<string, unknown>, zone, { own })).toEqual(
+            visitContribution(visit as Visit & Record<string, unknown>, zone, visitHits),
+          );
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(told).toBeGreaterThan(500);
+  });
+
+  it('are not told for a visit across local midnight, with hits of another class, or stored before `singleClass`', () => {
+    const visit = {
+      start: new Date('2024-06-01T18:20:00Z'),
+      end: new Date('2024-06-01T18:45:00Z'),
+      pageviews: 2,
+      hits: 3,
+      classification: 'USER',
+      singleClass: true,
+    };
+    expect(ownHitDays(visit, 'UTC')).toEqual([{ day: '2024-06-01', classification: 'USER', pageviews: 2, events: 3 }]);
+    // 18:30 UTC is midnight in Kolkata.
+    expect(ownHitDays(visit, 'Asia/Kolkata')).toBeUndefined();
+    expect(ownHitDays({ ...visit, singleClass: false }, 'UTC')).toBeUndefined();
+    const { singleClass: _absent, ...stored } = visit;
+    expect(ownHitDays(stored, 'UTC')).toBeUndefined();
   });
 });

@@ -218,13 +218,34 @@ export interface VisitHit {
   classification: string;
 }
 
+/** The fields of a visit its contribution reads (the attribution ones by name). */
+export type ContributingVisit = {
+  start: Date;
+  end: Date;
+  pageviews: number;
+  hits?: number;
+  classification: string;
+  singleClass?: boolean;
+  visitorKey?: string;
+} & Record<string, unknown>;
+
+/**
+ * A visit's hits per local day and classification when its own figures tell them, without its
+ * hits: every hit has the visit's classification (`singleClass`, kept by the sessionizer) and
+ * the visit starts and ends on one local day. Undefined otherwise: its hits must be read.
+ */
+export function ownHitDays(visit: ContributingVisit, timezone: string): VisitHitDay[] | undefined {
+  if (visit.singleClass !== true || visit.hits === undefined) return undefined;
+  const day = formatCalendarDate(zonedParts(visit.start, timezone));
+  if (formatCalendarDate(zonedParts(visit.end, timezone)) !== day) return undefined;
+  return [{ day, classification: visit.classification, pageviews: visit.pageviews, events: visit.hits }];
+}
+
+/** The visit's contribution from its hits (`hits`), or from its own figures when it has no hits to read (`ownHitDays`). */
 export function visitContribution(
-  visit: { start: Date; end: Date; pageviews: number; classification: string; visitorKey?: string } & Record<
-    string,
-    unknown
-  >,
+  visit: ContributingVisit,
   timezone: string,
-  hits: readonly VisitHit[] = [],
+  hits: readonly VisitHit[] | { own: readonly VisitHitDay[] } = [],
 ): VisitContribution {
   const parts = zonedParts(visit.start, timezone);
   const day = formatCalendarDate(parts);
@@ -234,7 +255,7 @@ export function visitContribution(
     if (typeof value === 'string') attribution[field] = value;
   }
   const hitDays = new Map<string, VisitHitDay>();
-  for (const hit of hits) {
+  for (const hit of 'own' in hits ? [] : hits) {
     const hitDay = formatCalendarDate(zonedParts(hit.ts, timezone));
     const id = `${hitDay}\u0000${hit.classification}`;
     const sums = hitDays.get(id) ?? { day: hitDay, classification: hit.classification, pageviews: 0, events: 0 };
@@ -242,6 +263,7 @@ export function visitContribution(
     sums.events += 1;
     hitDays.set(id, sums);
   }
+  if ('own' in hits) for (const sums of hits.own) hitDays.set(`${sums.day}\u0000${sums.classification}`, { ...sums });
   return {
     day,
     hour: `${day}T${String(parts.hour).padStart(2, '0')}:00`,

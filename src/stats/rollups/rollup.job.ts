@@ -25,7 +25,9 @@ import {
   visitContribution,
   visitHourDeltas,
   visitSourceDeltas,
+  ownHitDays,
   type VisitHit,
+  type VisitHitDay,
   type BatchHit,
   type VisitContribution,
 } from './batch-deltas.js';
@@ -270,16 +272,30 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
         row,
       ]),
     );
-    const visitHits = await this.visitHits(
-      unrecorded.flatMap(({ visit }) => (visit && zones.has(visit.siteId.toHexString()) ? [visit] : [])),
-    );
+    // A visit's hits are read only when its own figures do not tell its hits per day (ownHitDays):
+    // nearly every visit lies within one local day under one classification.
+    const ownDays = new Map<string, VisitHitDay[]>();
+    const toRead: Visit[] = [];
+    for (const { visitId, visit } of unrecorded) {
+      const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
+      if (!visit || timezone === undefined) continue;
+      const own = ownHitDays(visit as Visit & Record<string, unknown>, timezone);
+      if (own) ownDays.set(visitId, own);
+      else toRead.push(visit);
+    }
+    const visitHits = await this.visitHits(toRead);
     const snapshots: Array<{ visitId: string; siteId: Types.ObjectId; next: VisitContribution | null }> = [];
     for await (const slice of slicesOf(unrecorded))
       for (const { visitId, visit } of slice) {
         const timezone = visit ? zones.get(visit.siteId.toHexString()) : undefined;
+        const own = ownDays.get(visitId);
         const next =
           visit && timezone !== undefined
-            ? visitContribution(visit as Visit & Record<string, unknown>, timezone, visitHits.get(visitId))
+            ? visitContribution(
+                visit as Visit & Record<string, unknown>,
+                timezone,
+                own ? { own } : visitHits.get(visitId),
+              )
             : null;
         const siteId = visit?.siteId ?? currents.get(visitId)?.siteId;
         if (siteId && (next || currents.has(visitId))) snapshots.push({ visitId, siteId, next });
