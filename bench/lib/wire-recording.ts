@@ -96,7 +96,7 @@ export function readRecording(file: string): RecordedMessage[] {
   // Line by line from the bytes: the whole file is more text than one string may hold.
   const bytes = readFileSync(file);
   const records: RecordedMessage[] = [];
-  for (let start = 0; start < bytes.length; ) {
+  for (let start = 0; start < bytes.length;) {
     let end = bytes.indexOf(0x0a, start);
     if (end === -1) end = bytes.length;
     if (end > start) records.push(JSON.parse(bytes.toString('utf8', start, end)) as RecordedMessage);
