@@ -400,8 +400,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
    * The common case of live traffic, a visitor's new hits after its last visit, without reading
    * that visit's hits again: reads the visitors' hits from the earliest window on and their
    * stored visits within `idleMs` before it. A visitor whose stored visits all end before its
-   * window, and whose hits read up to the last visit's end are all that visit's, continues the
-   * last visit with the hits after it (the window holds nothing but new visits and the end of the
+   * window, and whose hits read up to the last visit's end all belong to stored visits, continues
+   * the last visit with the hits after it (the window holds nothing but new visits and the end of the
    * last one, so this is what recomputing from all its hits gives). Adds those visitors' changes
    * and returns the others, for `widenWindows`.
    */
