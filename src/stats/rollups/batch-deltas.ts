@@ -254,16 +254,7 @@ export function visitContribution(
     const value = visit[field];
     if (typeof value === 'string') attribution[field] = value;
   }
-  const hitDays = new Map<string, VisitHitDay>();
-  for (const hit of 'own' in hits ? [] : hits) {
-    const hitDay = formatCalendarDate(zonedParts(hit.ts, timezone));
-    const id = `${hitDay}\u0000${hit.classification}`;
-    const sums = hitDays.get(id) ?? { day: hitDay, classification: hit.classification, pageviews: 0, events: 0 };
-    sums.pageviews += hit.name === PAGEVIEW ? 1 : 0;
-    sums.events += 1;
-    hitDays.set(id, sums);
-  }
-  if ('own' in hits) for (const sums of hits.own) hitDays.set(`${sums.day}\u0000${sums.classification}`, { ...sums });
+  const hitDays = 'own' in hits ? hits.own.map((sums) => ({ ...sums })) : countHitDays(hits, timezone);
   return {
     day,
     hour: `${day}T${String(parts.hour).padStart(2, '0')}:00`,
@@ -274,10 +265,24 @@ export function visitContribution(
     visitPageviews: visit.pageviews,
     ...(typeof visit.visitorKey === 'string' ? { visitorKey: visit.visitorKey } : {}),
     attribution,
-    hitDays: [...hitDays.values()].sort((a, b) =>
-      a.day === b.day ? (a.classification < b.classification ? -1 : 1) : a.day < b.day ? -1 : 1,
-    ),
+    hitDays,
   };
+}
+
+/** Hits counted per local day and classification, in that order. */
+function countHitDays(hits: readonly VisitHit[], timezone: string): VisitHitDay[] {
+  const hitDays = new Map<string, VisitHitDay>();
+  for (const hit of hits) {
+    const hitDay = formatCalendarDate(zonedParts(hit.ts, timezone));
+    const id = `${hitDay}\u0000${hit.classification}`;
+    const sums = hitDays.get(id) ?? { day: hitDay, classification: hit.classification, pageviews: 0, events: 0 };
+    sums.pageviews += hit.name === PAGEVIEW ? 1 : 0;
+    sums.events += 1;
+    hitDays.set(id, sums);
+  }
+  return [...hitDays.values()].sort((a, b) =>
+    a.day === b.day ? (a.classification < b.classification ? -1 : 1) : a.day < b.day ? -1 : 1,
+  );
 }
 
 /**
