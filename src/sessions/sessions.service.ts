@@ -418,12 +418,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     const from = Math.min(...windows.map((item) => item.window.from));
     const to = Math.max(...windows.map((item) => item.window.to)) + this.idleMs;
     const keys = windows.map((item) => item.visitorKey);
-    const [hits, visits] = await Promise.all([
-      this.hits.findVisitorsHits(siteId, keys, new Date(from), new Date(to)),
-      this.visits.findVisitorsVisitsOverlapping(siteId, keys, new Date(from - this.idleMs), new Date(to)),
-    ]);
-    const hitsOf = groupBy(hits, (hit) => hit.visitorKey);
-    const visitsOf = groupBy(visits, (visit) => visit.visitorKey);
+    const { hitsOf, visitsOf } = await this.readVisitors(siteId, keys, { from, to }, { from: from - this.idleMs, to });
     const others: typeof windows = [];
     for (const item of windows) {
       const visitorHits = hitsOf.get(item.visitorKey) ?? [];
@@ -454,6 +449,23 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
     return others;
   }
 
+  /** One read round of the sessionizer: these visitors' hits in `hitSpan` and stored visits overlapping `visitSpan`, by visitor. */
+  private async readVisitors(
+    siteId: Types.ObjectId,
+    keys: string[],
+    hitSpan: Span,
+    visitSpan: Span,
+  ): Promise<{ hitsOf: Map<string, Array<SessionHit & { visitorKey: string }>>; visitsOf: Map<string, Visit[]> }> {
+    const [hits, visits] = await Promise.all([
+      this.hits.findVisitorsHits(siteId, keys, new Date(hitSpan.from), new Date(hitSpan.to)),
+      this.visits.findVisitorsVisitsOverlapping(siteId, keys, new Date(visitSpan.from), new Date(visitSpan.to)),
+    ]);
+    return {
+      hitsOf: groupBy(hits, (hit) => hit.visitorKey),
+      visitsOf: groupBy(visits, (visit) => visit.visitorKey),
+    };
+  }
+
   /**
    * Widens each visitor's changed window to whole visits (see `widenToWholeVisits`), reading
    * hits and visits for all of them at once, round after round until every window has settled;
@@ -471,12 +483,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy, BeforeApp
         to: Math.max(...pending.map((item) => item.window.to)) + this.idleMs,
       };
       const keys = pending.map((item) => item.visitorKey);
-      const [hits, visits] = await Promise.all([
-        this.hits.findVisitorsHits(siteId, keys, new Date(read.from), new Date(read.to)),
-        this.visits.findVisitorsVisitsOverlapping(siteId, keys, new Date(read.from), new Date(read.to)),
-      ]);
-      const hitsOf = groupBy(hits, (hit) => hit.visitorKey);
-      const visitsOf = groupBy(visits, (visit) => visit.visitorKey);
+      const { hitsOf, visitsOf } = await this.readVisitors(siteId, keys, read, read);
       const unsettled: typeof pending = [];
       for (const { visitorKey, window } of pending) {
         const visitorHits = hitsOf.get(visitorKey) ?? [];
