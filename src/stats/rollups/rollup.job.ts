@@ -82,6 +82,7 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RollupRunResult> | undefined;
   private stopping = false;
+  private scheduled = true;
 
   constructor(
     private readonly rollups: RollupRepository,
@@ -98,21 +99,37 @@ export class RollupJob implements OnModuleInit, OnModuleDestroy, BeforeApplicati
   ) {}
 
   onModuleInit(): void {
-    this.timer = setInterval(() => {
-      // A run longer than the period is not joined by each tick: its failure is reported once.
-      if (this.running) return;
-      this.runOnce().catch((error: unknown) => {
-        if (this.stopping) this.logger.log('Rollup run stopped for shutdown; the next start redoes it');
-        else
-          this.logger.warn(`Rollup run failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
-      });
-    }, ROLLUP_INTERVAL_MS);
+    this.scheduleNext(ROLLUP_INTERVAL_MS);
+  }
+
+  /**
+   * Runs start every ROLLUP_INTERVAL_MS; a run that took longer than that is followed at once,
+   * since the hits it left behind are already due (a fixed timer would add up to a period of
+   * idle wait to the stats lag under load). A failed run waits a whole period before the retry.
+   */
+  private scheduleNext(delayMs: number): void {
+    if (!this.scheduled) return;
+    this.timer = setTimeout(() => {
+      const started = performance.now();
+      this.runOnce().then(
+        () => this.scheduleNext(Math.max(0, ROLLUP_INTERVAL_MS - (performance.now() - started))),
+        (error: unknown) => {
+          if (this.stopping) this.logger.log('Rollup run stopped for shutdown; the next start redoes it');
+          else
+            this.logger.warn(
+              `Rollup run failed, will retry: ${error instanceof Error ? error.message : String(error)}`,
+            );
+          this.scheduleNext(ROLLUP_INTERVAL_MS);
+        },
+      );
+    }, delayMs);
     this.timer.unref();
   }
 
   /** No more runs from the timer; `runOnce` still runs (tests that drive the job themselves). */
   stopSchedule(): void {
-    clearInterval(this.timer);
+    this.scheduled = false;
+    clearTimeout(this.timer);
   }
 
   /** Shutdown: no new run, and a run in progress stops before its next site or day. */
