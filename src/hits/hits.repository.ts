@@ -111,8 +111,14 @@ export class HitsRepository {
     await bulkWriteInSlices(this.hits.collection, operations);
   }
 
+  /**
+   * Fills in the network domain of hits the rollups have not taken yet (`rollupPending: true`).
+   * One that lands after a rollup batch claimed the hit is dropped: the rows already count it as
+   * "Unknown", and the raw hit must say the same. A lookup takes at most a second unless its queue
+   * is long, and the rollups take a hit 30 s after it is received (ROLLUP_SETTLE_MS).
+   */
   async setNetworkDomain(hitIds: Types.ObjectId[], networkDomain: string): Promise<void> {
-    await this.hits.collection.updateMany({ _id: { $in: hitIds } }, { $set: { networkDomain } });
+    await this.hits.collection.updateMany({ _id: { $in: hitIds }, rollupPending: true }, { $set: { networkDomain } });
   }
 
   /** A site's hits with `from ≤ ts < to` in time order, as a cursor so an export holds one batch at a time. */

@@ -42,11 +42,16 @@ export const ROLLUP_INTERVAL_MS = 30_000;
 export const ROLLUP_LEASE_MS = 5 * 60_000;
 export const ROLLUP_LEASE = 'stats-rollup';
 /**
- * Hits received in the last minute are left for the next run: a hit stamped `receivedAt` just
- * before a run but committed after it would otherwise be skipped for good, and the reverse-DNS
- * network domain is filled in shortly after the write. Reads cover these days from raw hits.
+ * Hits received in the last 30 s are left for the next run. Counting does not depend on it: a
+ * hit committed after a run claimed its batch is still `rollupPending` and the next batch takes
+ * it. What the window bounds is the watermark reads trust: a hit committed later than this after
+ * its `receivedAt` is missing from the rows of its day until the next run. Ingest answers a write
+ * not acknowledged within WRITE_DEADLINE_MS (20 s) with 503, so a longer commit is already a
+ * fault; 30 s leaves 10 s of margin over it. It also gives the reverse-DNS lookup, filled in
+ * after the write, time to land before the rollups take the hit; one that lands later is not
+ * written (HitsRepository.setNetworkDomain), so rows and raw hits agree.
  */
-export const ROLLUP_SETTLE_MS = 60_000;
+export const ROLLUP_SETTLE_MS = 30_000;
 /** Hits per rollup batch: the batch's deltas are held in memory before they are applied. */
 export const ROLLUP_BATCH_HITS = 20_000;
 
