@@ -66,8 +66,8 @@ describe('rollup settle window', () => {
   it('writes a network domain resolved after the rollups took the hit nowhere', async () => {
     const { siteId, ids } = await siteWithHits('late-domain');
     await app.app.get(RollupJob).runOnce();
-    // The lookups of both hits answer now: hit a is counted in the rows (as "Unknown"), hit b is not yet.
-    for (const id of ids) await app.app.get(HitsRepository).setNetworkDomain([id], 'isp.example');
+    // The lookup of both hits' IP answers now: hit a is counted in the rows (as "Unknown"), hit b is not yet.
+    await app.app.get(HitsRepository).setNetworkDomain(ids, 'isp.example');
     expect(await stored(siteId)).toEqual([
       { visitorKey: 'a', pending: false, networkDomain: null },
       { visitorKey: 'b', pending: true, networkDomain: 'isp.example' },
